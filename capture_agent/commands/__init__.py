@@ -1,0 +1,1 @@
+"""One module per ``vectra`` subcommand (see capture_agent.cli)."""

@@ -1,0 +1,1 @@
+"""The raw Parquet landing zone: one row per captured frame or connection event, written verbatim."""

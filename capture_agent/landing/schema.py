@@ -1,0 +1,64 @@
+"""The landing row: the contract between the capture agent (writer) and the pipeline (reader).
+
+Layout on disk: ``<data>/landing/date=YYYY-MM-DD/<capture_id>-<segment:06d>.parquet`` (UTC date of the
+segment's first row). Files are zstd Parquet, published atomically and never modified. The date lives in
+the folder name only (no ``date`` column inside files: DuckDB's hive partitioning would silently override it).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import pyarrow as pa
+
+LANDING_DIR = "landing"
+SEGMENT_GLOB = "date=*/*.parquet"
+SCHEMA_VERSION = 1
+
+
+class RecordType(StrEnum):
+    FRAME = "frame"  # a WebSocket message or an Engine.IO polling body, verbatim
+    CONNECTION = "connection"  # lifecycle: connected, disconnected, reconnecting, gap, …
+    CLICK = "click"  # a click on a trade control of the page, recorded by the injected listener
+
+
+class Direction(StrEnum):
+    IN = "in"  # server → client
+    OUT = "out"  # client → server
+
+
+class Transport(StrEnum):
+    WEBSOCKET = "websocket"
+    POLLING = "polling"
+
+
+class Source(StrEnum):
+    BROWSER = "browser"
+    DIRECT = "direct"
+    SIMULATOR = "simulator"
+    IMPORT = "import"
+    SYNTHETIC = "synthetic"
+
+
+LANDING_SCHEMA = pa.schema(
+    [
+        pa.field("capture_id", pa.string(), nullable=False),  # one run of the agent (or one import)
+        pa.field("seq", pa.int64(), nullable=False),  # gapless from 0 within a capture
+        pa.field("record_type", pa.string(), nullable=False),  # RecordType
+        pa.field("source", pa.string(), nullable=False),  # Source
+        pa.field("recv_wall_ns", pa.timestamp("ns", tz="UTC"), nullable=False),  # receipt (or import) time
+        pa.field("recv_mono_ns", pa.int64(), nullable=False),  # time.monotonic_ns() at receipt
+        pa.field("browser_ts", pa.float64()),  # source's own timestamp in seconds (CDP), when it has one
+        pa.field("direction", pa.string()),  # Direction; null for connection rows
+        pa.field("transport", pa.string()),  # Transport
+        pa.field("socket_id", pa.string()),  # Engine.IO sid or CDP request id
+        pa.field("url", pa.string()),
+        pa.field("opcode", pa.int8()),  # WebSocket opcode: 1 text, 2 binary; null for polling bodies
+        pa.field("payload_text", pa.string()),  # the frame verbatim when it is text
+        pa.field("payload_bytes", pa.binary()),  # the frame verbatim when it is binary
+        pa.field("event", pa.string()),  # convenience: Socket.IO event name of the first packet (codec)
+        pa.field("ack_id", pa.int64()),  # convenience: Socket.IO ack id of the first packet (codec)
+        pa.field("detail", pa.string()),  # JSON: lifecycle reason, click target, import provenance, …
+    ],
+    metadata={"vectra.landing.schema_version": str(SCHEMA_VERSION)},
+)

@@ -1,0 +1,146 @@
+"""Provably-fair price paths (PROTOCOL.md §5), bit-exact with the rugs.fun verify page.
+
+The PRNG is a port of David Bau's ``seedrandom`` (ARC4 keystream, RC4-drop-256, 52-bit doubles) seeded
+with ``f"{server_seed}-{game_id}"``. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+_WIDTH = 256
+_MASK = _WIDTH - 1
+_CHUNKS = 6
+_START_DENOM = _WIDTH**_CHUNKS
+_SIGNIFICANCE = 2**52
+_OVERFLOW = 2**53
+
+RUG_PROB = 0.005
+DRIFT_MIN = -0.02
+DRIFT_MAX = 0.03
+BIG_MOVE_CHANCE = 0.125
+BIG_MOVE_MIN = 0.15
+BIG_MOVE_MAX = 0.25
+GOD_CANDLE_CHANCE = 0.00001
+GOD_CANDLE_MOVE = 10.0
+GOD_CANDLE_CEILING = 100.0
+MAX_ITERATIONS = 5000
+VERSIONS = ("v1", "v2", "v3")
+
+
+def _mix_key(seed: str) -> list[int]:
+    """seedrandom's ``mixkey``: fold the seed's UTF-16 code units into a key of at most 256 bytes."""
+    key: list[int] = []
+    smear = 0
+    units = seed.encode("utf-16-le")
+    for j in range(len(units) // 2):
+        code = units[2 * j] | (units[2 * j + 1] << 8)
+        slot = j & _MASK
+        if slot < len(key):
+            smear ^= key[slot] * 19
+            key[slot] = (smear + code) & _MASK
+        else:  # JS: undefined * 19 is NaN, and x ^ NaN == x
+            key.append((smear + code) & _MASK)
+    return key
+
+
+class SeedRandom:
+    """``seedrandom(seed)`` with the default ARC4 generator: call the instance for the next double in [0, 1)."""
+
+    __slots__ = ("_s", "_i", "_j")
+
+    def __init__(self, seed: str) -> None:
+        key = _mix_key(seed) or [0]
+        s = list(range(_WIDTH))
+        j = 0
+        for i in range(_WIDTH):
+            t = s[i]
+            j = (j + key[i % len(key)] + t) & _MASK
+            s[i] = s[j]
+            s[j] = t
+        self._s, self._i, self._j = s, 0, 0
+        self._bytes(_WIDTH)  # RC4-drop-256
+
+    def _bytes(self, count: int) -> int:
+        s, i, j = self._s, self._i, self._j
+        r = 0
+        for _ in range(count):
+            i = (i + 1) & _MASK
+            t = s[i]
+            j = (j + t) & _MASK
+            s[i] = s[j]
+            s[j] = t
+            r = r * _WIDTH + s[(s[i] + t) & _MASK]
+        self._i, self._j = i, j
+        return r
+
+    def __call__(self) -> float:
+        n = self._bytes(_CHUNKS)
+        d = _START_DENOM
+        x = 0
+        while n < _SIGNIFICANCE:
+            n = (n + x) * _WIDTH
+            d *= _WIDTH
+            x = self._bytes(1)
+        while n >= _OVERFLOW:
+            n //= 2
+            d //= 2
+            x >>= 1
+        return (n + x) / d
+
+
+def seed_hash(server_seed: str) -> str:
+    """``serverSeedHash`` as announced before the game: SHA-256 hex of the seed string."""
+    return hashlib.sha256(server_seed.encode()).hexdigest()
+
+
+def verify_seed(server_seed: str, server_seed_hash: str) -> bool:
+    return seed_hash(server_seed) == server_seed_hash.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class PricePath:
+    """The seed-determined part of a game: ``prices[0..rug_tick-1]``; the rug remainder is not in it."""
+
+    game_id: str
+    version: str
+    prices: tuple[float, ...]
+
+    @property
+    def rug_tick(self) -> int:
+        return len(self.prices)
+
+    @property
+    def peak(self) -> float:
+        return max(self.prices)
+
+
+def price_path(server_seed: str, game_id: str, version: str = "v3") -> PricePath:
+    """Replay the verify page's algorithm. ``prices[k]`` is the price at tick k; the game rugs at tick len(prices)."""
+    if version not in VERSIONS:
+        raise ValueError(f"unknown price algorithm version {version!r}; expected one of {', '.join(VERSIONS)}")
+    rng = SeedRandom(f"{server_seed}-{game_id}")
+    god_candles = version == "v3"
+    capped_volatility = version != "v1"
+    price = 1.0
+    prices = [price]
+    for _ in range(MAX_ITERATIONS):
+        if rng() < RUG_PROB:
+            break
+        if god_candles and rng() < GOD_CANDLE_CHANCE and price <= GOD_CANDLE_CEILING:
+            price *= GOD_CANDLE_MOVE
+            prices.append(price)
+            continue
+        if rng() < BIG_MOVE_CHANCE:
+            size = BIG_MOVE_MIN + rng() * (BIG_MOVE_MAX - BIG_MOVE_MIN)
+            change = size if rng() > 0.5 else -size
+        else:
+            drift = DRIFT_MIN + rng() * (DRIFT_MAX - DRIFT_MIN)
+            root = math.sqrt(price)
+            volatility = 0.005 * (min(10.0, root) if capped_volatility else root)
+            change = drift + volatility * (2 * rng() - 1)
+        price = max(0.0, price * (1 + change))
+        prices.append(price)
+    return PricePath(game_id=game_id, version=version, prices=tuple(prices))
