@@ -1,0 +1,407 @@
+"""Engine.IO v4 / Socket.IO v5 wire codec (PROTOCOL.md §1), pure and total.
+
+Decoding never raises: a frame that breaks the protocol yields a :class:`Packet` whose ``error`` says what is
+wrong and whose ``raw`` keeps the text verbatim, so the capture agent and the pipeline can keep and report it.
+
+Frame grammar (text):
+    <engine type digit 0-6>[data]                      one Engine.IO packet (WebSocket message)
+    <packet>\x1e<packet>\x1e…                           HTTP long-polling body
+    b<base64>                                           binary packet inside a polling body
+    4<socket type digit>[<n>-][/<namespace>,][<ack id>][<JSON>]   Engine.IO MESSAGE carrying Socket.IO
+A binary WebSocket message (``bytes``) is an attachment of the preceding ``45``/``46`` packet.
+
+JSON: ``loads`` uses orjson and falls back to the stdlib parser only for what JavaScript's ``JSON.parse``
+accepts and orjson rejects (lone surrogate escapes such as ``"\ud800"``, numbers beyond the double range
+which JS reads as ±Infinity). NaN/Infinity literals stay rejected, as in JS. Big integers come back as floats
+from orjson, exactly as JS reads them. ``dumps`` writes what ``JSON.stringify`` writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+
+class EngineType(StrEnum):
+    OPEN = "open"
+    CLOSE = "close"
+    PING = "ping"
+    PONG = "pong"
+    MESSAGE = "message"
+    UPGRADE = "upgrade"
+    NOOP = "noop"
+
+
+class SocketType(StrEnum):
+    CONNECT = "connect"
+    DISCONNECT = "disconnect"
+    EVENT = "event"
+    ACK = "ack"
+    CONNECT_ERROR = "connect_error"
+    BINARY_EVENT = "binary_event"
+    BINARY_ACK = "binary_ack"
+
+
+_ENGINE_BY_DIGIT = dict(zip("0123456", EngineType))
+_SOCKET_BY_DIGIT = dict(zip("0123456", SocketType))
+_BINARY_TYPES = (SocketType.BINARY_EVENT, SocketType.BINARY_ACK)
+_EVENT_TYPES = (SocketType.EVENT, SocketType.BINARY_EVENT)
+_ACK_TYPES = (SocketType.ACK, SocketType.BINARY_ACK)
+
+RECORD_SEPARATOR = "\x1e"
+PING = "2"
+PONG = "3"
+
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One decoded Engine.IO packet (and the Socket.IO packet inside it, for MESSAGE)."""
+
+    raw: str | bytes  # this packet's text/bytes verbatim
+    engine_type: EngineType | None  # None only when even that could not be read
+    socket_type: SocketType | None = None
+    namespace: str = "/"
+    ack_id: int | None = None
+    event: str | None = None  # event name (EVENT/BINARY_EVENT)
+    args: tuple = ()  # all arguments after the event name (acks: all ack args)
+    payload: Any = None  # last argument; for open/connect/connect_error the JSON data
+    trace_id: str | None = None  # 32-hex trace id when args[0] is a W3C trace object
+    attachments: int = 0  # binary attachment count of 45x/46x packets
+    error: str | None = None  # what is wrong, when the packet is malformed
+
+
+# --- JSON ------------------------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_stdlib_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def loads(text: str) -> Any:
+    """Parse JSON as JavaScript's ``JSON.parse`` does; raises ``ValueError`` on invalid JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # orjson is stricter than JS in two places (lone surrogates, out-of-range numbers); the stdlib
+        # parser accepts both and still rejects everything else JS rejects (NaN/Infinity via parse_constant).
+        value = _stdlib_decoder.decode(text)
+        return _ints_as_js_numbers(value)
+
+
+def _ints_as_js_numbers(value: Any) -> Any:
+    """JS has one number type: integers beyond 2**53 lose precision as doubles (orjson does the same)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else float(value)
+    if isinstance(value, list):
+        return [_ints_as_js_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _ints_as_js_numbers(item) for key, item in value.items()}
+    return value
+
+
+def js_number(value: float) -> str:
+    """``Number.prototype.toString`` of a double (ECMA-262 Number::toString, radix 10)."""
+    if value != value or value in (math.inf, -math.inf):
+        return "null"  # what JSON.stringify writes for NaN and ±Infinity
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    # repr is the shortest round-trip decimal, the same digits JS picks; only the layout differs.
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
+    digits = "".join(map(str, digit_tuple)).lstrip("0")
+    n = len(digits) + exponent  # value = 0.<digits> * 10**n
+    digits = digits.rstrip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        text = "0." + "0" * -n + digits
+    else:
+        exp = n - 1
+        exp_text = f"e+{exp}" if exp >= 0 else f"e-{-exp}"
+        text = (digits[0] + ("." + digits[1:] if k > 1 else "")) + exp_text
+    return sign + text
+
+
+_SAFE_INTEGER = 2.0**53
+
+
+def _js_ready(value: Any) -> Any:
+    """Replace the numbers orjson would write differently from ``JSON.stringify``."""
+    if isinstance(value, float):
+        magnitude = abs(value)
+        if magnitude < _SAFE_INTEGER and value == int(value):
+            return int(value)  # exact, and JS prints integral doubles below 2**53 as plain integers
+        if magnitude >= _SAFE_INTEGER or magnitude < 1e-5:
+            return orjson.Fragment(js_number(value))
+        return value
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value if -_SAFE_INTEGER <= value <= _SAFE_INTEGER else orjson.Fragment(js_number(float(value)))
+    if isinstance(value, dict):
+        return {key: _js_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_js_ready(item) for item in value]
+    return value
+
+
+_JS_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\ud800-\udfff]')
+
+
+def _js_string(text: str) -> str:
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        return _JS_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+    # Well-formed surrogate pairs never appear in a Python str (they are one code point), so every
+    # surrogate left here is lone and JSON.stringify escapes it.
+    return '"' + _NEEDS_ESCAPE.sub(escape, text) + '"'
+
+
+def _dumps_slow(value: Any) -> str:
+    """Reference encoder for values orjson refuses (lone surrogates, non-string keys)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _js_string(value)
+    if isinstance(value, int):
+        return js_number(float(value)) if abs(value) > _SAFE_INTEGER else str(value)
+    if isinstance(value, float):
+        return js_number(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_js_string(str(k))}:{_dumps_slow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_dumps_slow(item) for item in value) + "]"
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: Any) -> str:
+    """JSON exactly as JavaScript's ``JSON.stringify`` writes it (compact, ``1.0`` → ``1``, non-ASCII kept)."""
+    try:
+        return orjson.dumps(_js_ready(value), option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return _dumps_slow(value)
+
+
+# --- decoding --------------------------------------------------------------------------------------------
+
+
+def decode_frame(frame: str | bytes) -> list[Packet]:
+    """Decode one WebSocket message or one HTTP long-polling body into its packets.
+
+    ``bytes`` is a binary WebSocket message: in Engine.IO v4 it is sent bare (no type byte) and is an
+    attachment of the preceding ``45``/``46`` packet, so it is returned as a MESSAGE packet whose payload
+    is the bytes.
+    """
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        data = bytes(frame)
+        return [Packet(raw=data, engine_type=EngineType.MESSAGE, payload=data)]
+    if not isinstance(frame, str):
+        return [Packet(raw=repr(frame), engine_type=None, error=f"frame is {type(frame).__name__}, not text or bytes")]
+    if RECORD_SEPARATOR not in frame:
+        return [decode_packet(frame)]
+    return [decode_packet(part) for part in frame.split(RECORD_SEPARATOR)]
+
+
+def decode_text_bytes(data: bytes) -> list[Packet]:
+    """Decode bytes that should hold a text frame (e.g. a line of a file); invalid UTF-8 is an error packet."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return [Packet(raw=data, engine_type=None, error=f"not valid UTF-8 text ({error.reason} at byte {error.start})")]
+    return decode_frame(text)
+
+
+def decode_packet(text: str) -> Packet:
+    """Decode one Engine.IO packet (no record separators)."""
+    if not isinstance(text, str):
+        return Packet(raw=repr(text), engine_type=None, error=f"packet is {type(text).__name__}, not text")
+    if not text:
+        return Packet(raw=text, engine_type=None, error="empty packet")
+    head = text[0]
+    if head == "b":
+        return _decode_base64(text)
+    engine_type = _ENGINE_BY_DIGIT.get(head)
+    if engine_type is None:
+        return Packet(raw=text, engine_type=None, error=f"unknown Engine.IO packet type {head!r}")
+    if engine_type is EngineType.MESSAGE:
+        return _decode_socket(text)
+    data = text[1:]
+    if engine_type is EngineType.OPEN:
+        try:
+            handshake = loads(data)
+        except ValueError:
+            return Packet(raw=text, engine_type=engine_type, error="open packet data is not JSON")
+        if not isinstance(handshake, dict):
+            return Packet(raw=text, engine_type=engine_type, payload=handshake, error="open packet data is not an object")
+        return Packet(raw=text, engine_type=engine_type, payload=handshake)
+    if engine_type in (EngineType.PING, EngineType.PONG):
+        # "2probe"/"3probe" test the WebSocket during the upgrade; the data is kept as the payload.
+        return Packet(raw=text, engine_type=engine_type, payload=data or None)
+    if data:
+        return Packet(raw=text, engine_type=engine_type, payload=data, error=f"unexpected data after {engine_type} packet")
+    return Packet(raw=text, engine_type=engine_type)
+
+
+def _decode_base64(text: str) -> Packet:
+    try:
+        data = base64.b64decode(text[1:], validate=True)
+    except (binascii.Error, ValueError):
+        return Packet(raw=text, engine_type=EngineType.MESSAGE, error="binary packet is not valid base64")
+    return Packet(raw=text, engine_type=EngineType.MESSAGE, payload=data)
+
+
+def _decode_socket(text: str) -> Packet:
+    """Parse the Socket.IO packet after the Engine.IO MESSAGE digit (same grammar as socket.io-parser)."""
+    message = EngineType.MESSAGE
+    if len(text) < 2:
+        return Packet(raw=text, engine_type=message, error="empty message packet (no Socket.IO type)")
+    socket_type = _SOCKET_BY_DIGIT.get(text[1])
+    if socket_type is None:
+        return Packet(raw=text, engine_type=message, error=f"unknown Socket.IO packet type {text[1]!r}")
+    i = 2
+    end = len(text)
+    attachments = 0
+    if socket_type in _BINARY_TYPES:
+        dash = text.find("-", i)
+        count = text[i:dash] if dash >= 0 else ""
+        if not (count.isascii() and count.isdigit()):
+            return Packet(raw=text, engine_type=message, socket_type=socket_type, error="binary packet without '<n>-' attachment count")
+        attachments = int(count)
+        i = dash + 1
+    namespace = "/"
+    if i < end and text[i] == "/":
+        comma = text.find(",", i)
+        stop = end if comma < 0 else comma
+        namespace = text[i:stop]
+        i = stop + 1 if comma >= 0 else end
+    ack_id = None
+    start = i
+    while i < end and "0" <= text[i] <= "9":
+        i += 1
+    if i > start:
+        ack_id = int(text[start:i])
+    body = text[i:]
+    common = dict(raw=text, engine_type=message, socket_type=socket_type, namespace=namespace, ack_id=ack_id, attachments=attachments)
+    if not body:
+        if socket_type in _EVENT_TYPES:
+            return Packet(**common, error="event packet without data")
+        if socket_type in _ACK_TYPES:
+            return Packet(**common, error="ack packet without data")
+        if socket_type is SocketType.CONNECT_ERROR:
+            return Packet(**common, error="connect_error packet without data")
+        return Packet(**common)
+    try:
+        data = loads(body)
+    except ValueError:
+        return Packet(**common, error=f"{socket_type} packet data is not JSON")
+    if socket_type in _EVENT_TYPES:
+        return _event_packet(common, data)
+    if socket_type in _ACK_TYPES:
+        if not isinstance(data, list):
+            return Packet(**common, payload=data, error="ack data is not an array")
+        if ack_id is None:
+            return Packet(**common, args=tuple(data), payload=data[-1] if data else None, error="ack without an ack id")
+        return Packet(**common, args=tuple(data), payload=data[-1] if data else None, trace_id=_trace_id(data))
+    if socket_type is SocketType.CONNECT:
+        error = None if isinstance(data, dict) else "connect data is not an object"
+        return Packet(**common, payload=data, error=error)
+    if socket_type is SocketType.CONNECT_ERROR:
+        error = None if isinstance(data, (dict, str)) else "connect_error data is neither an object nor a string"
+        return Packet(**common, payload=data, error=error)
+    return Packet(**common, payload=data, error="disconnect packet carries data")
+
+
+def _event_packet(common: dict, data: Any) -> Packet:
+    if not isinstance(data, list):
+        return Packet(**common, payload=data, error="event data is not an array")
+    if not data:
+        return Packet(**common, error="event array is empty (no event name)")
+    name, args = data[0], tuple(data[1:])
+    payload = args[-1] if args else None
+    trace_id = _trace_id(args)
+    if not isinstance(name, str):
+        return Packet(**common, args=args, payload=payload, trace_id=trace_id, error=f"event name is {type(name).__name__}, not a string")
+    return Packet(**common, event=name, args=args, payload=payload, trace_id=trace_id)
+
+
+def _trace_id(args: tuple | list) -> str | None:
+    if not args:
+        return None
+    first = args[0]
+    if type(first) is not dict or first.get("__trace") is not True:
+        return None
+    parent = first.get("traceparent")
+    if isinstance(parent, str):
+        match = _TRACEPARENT.fullmatch(parent)
+        if match:
+            return match.group(1)
+    return None
+
+
+def is_trace_arg(value: Any) -> bool:
+    """True for the W3C trace object the server puts before the payload (``{"__trace":true,…}``)."""
+    return type(value) is dict and value.get("__trace") is True
+
+
+# --- encoding --------------------------------------------------------------------------------------------
+
+
+def _namespace_prefix(namespace: str) -> str:
+    return "" if namespace in ("/", "") else f"{namespace},"
+
+
+def encode_event(event: str, *args: Any, ack_id: int | None = None, namespace: str = "/") -> str:
+    """``42["name",…]``, ``4229["name",…]`` (expects an ack), ``42/ns,7["name",…]``."""
+    ack = "" if ack_id is None else str(ack_id)
+    return f"42{_namespace_prefix(namespace)}{ack}{dumps([event, *args])}"
+
+
+def encode_ack(ack_id: int, *args: Any, namespace: str = "/") -> str:
+    """``4329[…]``: the answer to the client emit with the same id."""
+    return f"43{_namespace_prefix(namespace)}{ack_id}{dumps(list(args))}"
+
+
+def encode_connect(data: dict | None = None, namespace: str = "/") -> str:
+    """``40``, ``40{"sid":"…"}``, ``40/ns,{…}``."""
+    return f"40{_namespace_prefix(namespace)}{'' if data is None else dumps(data)}"
+
+
+def encode_open(data: dict) -> str:
+    """Engine.IO OPEN: ``0{"sid":…,"upgrades":[…],"pingInterval":…,"pingTimeout":…,"maxPayload":…}``."""
+    return "0" + dumps(data)
+
+
+def encode_polling(packets: Iterable[str]) -> str:
+    """An HTTP long-polling body: text packets joined by the record separator."""
+    return RECORD_SEPARATOR.join(packets)
+
+
+def trace_arg(trace_id: str, span_id: str) -> dict:
+    """The W3C trace object rugs.fun sends as the first argument of most named events."""
+    return {"__trace": True, "traceparent": f"00-{trace_id}-{span_id}-01"}
