@@ -1,0 +1,119 @@
+"""``vectra decode [FILE]``: decode Engine.IO/Socket.IO frames, one per line, into JSON records.
+
+Each input line is one WebSocket message or one long-polling body (packets joined by ``\\x1e``); only the
+line break is removed. Every packet becomes one JSON line with its input ``line`` number, so a polling body
+gives several. Lines pasted from Chrome DevTools' Messages table (a direction arrow in front, the Length and
+Time columns after a tab, surrounding blanks) are accepted: when a line does not decode as it is, the pasted
+frame inside it is tried and, if it decodes, reported with ``"cleaned": true``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from capture_agent.errors import VectraError
+from capture_agent.protocol.codec import Packet, decode_frame, decode_text_bytes, dumps
+
+_DEVTOOLS_ARROWS = "↑↓⬆⬇▲▼"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", default="-", help="file of frames, one per line (default: stdin, also '-')")
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    for line in stream:
+        if line.endswith(b"\r\n"):
+            yield line[:-2]
+        elif line.endswith(b"\n"):
+            yield line[:-1]
+        else:
+            yield line
+
+
+def devtools_frame(line: str) -> str:
+    """The frame inside a line copied from DevTools: first tab column, without arrow and blanks."""
+    frame = line.split("\t", 1)[0].strip()
+    return frame.lstrip(_DEVTOOLS_ARROWS).strip()
+
+
+def decode_line(data: bytes) -> tuple[list[Packet], bool]:
+    """Packets of one input line, and whether the DevTools clean-up was needed to read them."""
+    packets = decode_text_bytes(data)
+    if all(packet.error is None for packet in packets):
+        return packets, False
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return packets, False
+    frame = devtools_frame(text)
+    if frame and frame != text:
+        cleaned = decode_frame(frame)
+        if all(packet.error is None for packet in cleaned):
+            return cleaned, True
+    return packets, False
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"base64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    return value
+
+
+def packet_record(packet: Packet, line: int, cleaned: bool = False) -> dict[str, Any]:
+    """The JSON record printed for one packet (binary data as ``{"base64": …}``)."""
+    record: dict[str, Any] = {
+        "line": line,
+        "engine_type": packet.engine_type,
+        "socket_type": packet.socket_type,
+        "namespace": packet.namespace,
+        "ack_id": packet.ack_id,
+        "event": packet.event,
+        "args": _jsonable(packet.args),
+        "payload": _jsonable(packet.payload),
+        "trace_id": packet.trace_id,
+        "attachments": packet.attachments,
+        "error": packet.error,
+    }
+    if cleaned:
+        record["cleaned"] = True
+    if packet.error is not None:
+        record["raw"] = _jsonable(packet.raw)  # what was wrong stays visible
+    return record
+
+
+def _open(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    file = Path(path)
+    if not file.exists():
+        raise VectraError(f"{path}: no such file; give a file of frames, one per line, or pipe them on stdin")
+    if file.is_dir():
+        raise VectraError(f"{path} is a directory; give a file of frames, one per line")
+    try:
+        return file.open("rb")
+    except OSError as error:
+        raise VectraError(f"{path}: cannot read ({error.strerror})") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    stream = _open(args.file)
+    out = sys.stdout
+    try:
+        for number, data in enumerate(_lines(stream), start=1):
+            packets, cleaned = decode_line(data)
+            out.write("".join(dumps(packet_record(packet, number, cleaned)) + "\n" for packet in packets))
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    out.flush()
+    return 0
