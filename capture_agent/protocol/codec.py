@@ -12,8 +12,8 @@ A binary WebSocket message (``bytes``) is an attachment of the preceding ``45``/
 
 JSON: ``loads`` uses orjson and falls back to the stdlib parser only for what JavaScript's ``JSON.parse``
 accepts and orjson rejects (lone surrogate escapes such as ``"\ud800"``, numbers beyond the double range
-which JS reads as ±Infinity). NaN/Infinity literals stay rejected, as in JS. Big integers come back as floats
-from orjson, exactly as JS reads them. ``dumps`` writes what ``JSON.stringify`` writes.
+which JS reads as ±Infinity). NaN/Infinity literals stay rejected, as in JS. Integer literals beyond 2**53 come back as
+floats, exactly as JS reads them. ``dumps`` writes what ``JSON.stringify`` writes.
 """
 
 from __future__ import annotations
@@ -95,25 +95,35 @@ _stdlib_decoder = json.JSONDecoder(parse_constant=_reject_constant)
 def loads(text: str) -> Any:
     """Parse JSON as JavaScript's ``JSON.parse`` does; raises ``ValueError`` on invalid JSON."""
     try:
-        return orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
         # orjson is stricter than JS in two places (lone surrogates, out-of-range numbers); the stdlib
         # parser accepts both and still rejects everything else JS rejects (NaN/Infinity via parse_constant).
-        value = _stdlib_decoder.decode(text)
-        return _ints_as_js_numbers(value)
+        return _ints_as_js_numbers(_stdlib_decoder.decode(text))
+    if _LONG_DIGIT_RUN.search(text) is None:
+        return value  # the common case: no integer literal can exceed 2**53
+    return _ints_as_js_numbers(value)
+
+
+# An integer literal beyond 2**53 has at least 16 digits with no "." before it (fractions such as
+# 0.9850903074677158 are common in real frames and must not trigger the walk); a hit inside a string only costs time.
+_LONG_DIGIT_RUN = re.compile(r"(?<![\d.])\d{16}")
 
 
 def _ints_as_js_numbers(value: Any) -> Any:
-    """JS has one number type: integers beyond 2**53 lose precision as doubles (orjson does the same)."""
+    """JS has one number type: an integer literal beyond 2**53 is read as the nearest double."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return value if -(2**63) <= value < 2**64 else float(value)
+        return value if -_SAFE_INTEGER <= value <= _SAFE_INTEGER else float(value)
     if isinstance(value, list):
         return [_ints_as_js_numbers(item) for item in value]
     if isinstance(value, dict):
         return {key: _ints_as_js_numbers(item) for key, item in value.items()}
     return value
+
+
+_SAFE_INTEGER = 2**53
 
 
 def js_number(value: float) -> str:
@@ -141,8 +151,6 @@ def js_number(value: float) -> str:
         text = (digits[0] + ("." + digits[1:] if k > 1 else "")) + exp_text
     return sign + text
 
-
-_SAFE_INTEGER = 2.0**53
 
 
 def _js_ready(value: Any) -> Any:
