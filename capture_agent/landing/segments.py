@@ -1,0 +1,207 @@
+"""Published landing segments: streaming zstd Parquet into a hidden temp file, atomic publish, reading back.
+
+A segment is written row group by row group into ``date=YYYY-MM-DD/.<name>.parquet.tmp`` (dot-prefixed and
+not ``*.parquet``: every reader ignores it), then fsynced, hard-linked to its final name (which fails instead
+of replacing an existing file: published files are never modified) and the directory fsynced.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from capture_agent.landing.schema import LANDING_DIR, LANDING_SCHEMA
+from capture_agent.landing.wal import ROW_FIELDS
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+SEGMENT_SUFFIX = ".parquet"
+TEMP_SUFFIX = ".parquet.tmp"
+ROW_GROUP_MAX_ROWS = 65_536
+ROW_GROUP_MAX_BYTES = 16 << 20  # payload bytes buffered before a row group is written: keeps RSS flat
+
+_SEGMENT_NAME = re.compile(r"^(?P<capture>[A-Za-z0-9][A-Za-z0-9._-]*)-(?P<segment>\d{6})\.parquet$")
+_DICTIONARY_COLUMNS = ["capture_id", "record_type", "source", "direction", "transport", "socket_id", "url", "event"]
+_STATISTICS_COLUMNS = ["seq", "recv_wall_ns", "recv_mono_ns", "browser_ts", "opcode", "ack_id"]
+
+
+def day_of(wall_ns: int) -> int:
+    return wall_ns // NS_PER_DAY
+
+
+def date_of_day(day: int) -> str:
+    return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+
+
+def landing_root(data_dir: Path) -> Path:
+    return Path(data_dir) / LANDING_DIR
+
+
+def segment_name(capture_id: str, segment: int) -> str:
+    return f"{capture_id}-{segment:06d}{SEGMENT_SUFFIX}"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_dir(path: Path) -> None:
+    """Create ``path`` (and parents) durably: each new directory entry is fsynced in its parent."""
+    if path.is_dir():
+        return
+    ensure_dir(path.parent)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return
+    fsync_dir(path.parent)
+
+
+def segment_paths(data_dir: Path, date: str | None = None) -> list[Path]:
+    """Published segments (never temp files), sorted by date, capture id and segment number."""
+    root = landing_root(data_dir)
+    if not root.is_dir():
+        return []
+    folders = [root / f"date={date}"] if date else sorted(root.glob("date=*"))
+    paths = []
+    for folder in folders:
+        if folder.is_dir():
+            paths.extend(p for p in folder.iterdir() if _SEGMENT_NAME.match(p.name))
+    return sorted(paths, key=lambda p: (p.parent.name, p.name))
+
+
+def parse_segment_name(path: Path) -> tuple[str, int] | None:
+    match = _SEGMENT_NAME.match(path.name)
+    return (match["capture"], int(match["segment"])) if match else None
+
+
+def read_landing(data_dir: Path, dates: list[str] | None = None) -> pa.Table:
+    """Every published row (of the given UTC dates), as one table with exactly :data:`LANDING_SCHEMA`."""
+    paths = [p for date in dates for p in segment_paths(data_dir, date)] if dates else segment_paths(data_dir)
+    if not paths:
+        return LANDING_SCHEMA.empty_table()
+    return pa.concat_tables([pq.read_table(p, schema=LANDING_SCHEMA) for p in paths])
+
+
+@dataclass(frozen=True)
+class PublishedSegment:
+    path: Path
+    capture_id: str
+    segment: int
+    first_seq: int
+    last_seq: int
+    rows: int
+
+
+def published_segments(data_dir: Path, capture_id: str | None = None) -> list[PublishedSegment]:
+    """Published segments (of one capture) with their seq range, read from the Parquet footers."""
+    found = []
+    for path in segment_paths(data_dir):
+        parsed = parse_segment_name(path)
+        if parsed is None or (capture_id is not None and parsed[0] != capture_id):
+            continue
+        first, last, rows = _seq_range(path)
+        found.append(PublishedSegment(path, parsed[0], parsed[1], first, last, rows))
+    return found
+
+
+def _seq_range(path: Path) -> tuple[int, int, int]:
+    metadata = pq.read_metadata(path)
+    column = metadata.schema.names.index("seq")
+    lows, highs = [], []
+    for index in range(metadata.num_row_groups):
+        stats = metadata.row_group(index).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            seqs = pq.read_table(path, columns=["seq"])["seq"]
+            return int(pc.min(seqs).as_py()), int(pc.max(seqs).as_py()), metadata.num_rows
+        lows.append(stats.min)
+        highs.append(stats.max)
+    if not lows:
+        return 0, -1, 0
+    return int(min(lows)), int(max(highs)), metadata.num_rows
+
+
+class SegmentFile:
+    """One segment being written: rows are buffered and streamed out as row groups of a hidden temp file."""
+
+    def __init__(self, data_dir: Path, capture_id: str, source: str, segment: int, day: int):
+        self.capture_id = capture_id
+        self.source = source
+        self.segment = segment
+        self.day = day
+        self.date = date_of_day(day)
+        folder = landing_root(data_dir) / f"date={self.date}"
+        ensure_dir(folder)
+        name = segment_name(capture_id, segment)
+        self.final_path = folder / name
+        self.temp_path = folder / f".{name.removesuffix(SEGMENT_SUFFIX)}{TEMP_SUFFIX}"
+        self.rows = 0
+        self._pending: list[tuple] = []
+        self._pending_bytes = 0
+        self._writer = pq.ParquetWriter(
+            str(self.temp_path),
+            LANDING_SCHEMA,
+            compression="zstd",
+            use_dictionary=_DICTIONARY_COLUMNS,
+            write_statistics=_STATISTICS_COLUMNS,
+        )
+
+    def add(self, row: tuple, size: int) -> None:
+        self._pending.append(row)
+        self._pending_bytes += size
+        self.rows += 1
+        if len(self._pending) >= ROW_GROUP_MAX_ROWS or self._pending_bytes >= ROW_GROUP_MAX_BYTES:
+            self._write_group()
+
+    def _write_group(self) -> None:
+        if not self._pending:
+            return
+        count = len(self._pending)
+        columns = dict(zip(ROW_FIELDS, zip(*self._pending)))
+        self._pending = []
+        self._pending_bytes = 0
+        constants = {"capture_id": self.capture_id, "source": self.source}
+        arrays = [
+            pa.array([constants[field.name]] * count, field.type) if field.name in constants
+            else pa.array(columns[field.name], field.type)
+            for field in LANDING_SCHEMA
+        ]
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=LANDING_SCHEMA), row_group_size=count)
+
+    def publish(self) -> Path:
+        """Write the last row group, make the file durable and give it its final name atomically."""
+        self._write_group()
+        self._writer.close()
+        fsync_file(self.temp_path)
+        try:
+            os.link(self.temp_path, self.final_path)  # fails rather than replace: published files are immutable
+        except FileExistsError:
+            raise RuntimeError(f"segment {self.final_path} already exists; refusing to overwrite it") from None
+        os.unlink(self.temp_path)
+        fsync_dir(self.final_path.parent)
+        return self.final_path
+
+    def abort(self) -> None:
+        """Drop the temp file (the rows stay in the WAL)."""
+        try:
+            self._writer.close()
+        finally:
+            self.temp_path.unlink(missing_ok=True)

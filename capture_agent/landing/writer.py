@@ -1,0 +1,569 @@
+"""The landing writer: every frame and lifecycle event becomes one row, never lost, reordered or duplicated.
+
+Write path of a row: redaction (outgoing frames, URLs, details) → gapless ``seq`` → appended to the WAL buffer
+(written to the OS at 1 MiB or by the sync thread, fsynced by the sync thread at least every
+``fsync_interval_s``; the caller never waits for an fsync) → buffered into the open segment, which is streamed
+out as zstd Parquet row groups to a hidden temp file. A segment rolls after ``segment_max_rows`` rows,
+``segment_max_seconds`` or at UTC midnight (a segment never spans two dates); rolling publishes it atomically
+and only then removes its WAL file.
+
+Capture-id policy across restarts: each agent run is its own capture (a fresh id, seq from 0). The WAL of a
+run that died is published by :func:`recover` under the dead run's id, continuing its seq, and closed by a
+``connection``/``gap`` row (cause ``crash``). A writer given an existing ``capture_id`` resumes that capture:
+it recovers it first and continues its seq and segment numbers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import os
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from capture_agent.errors import VectraError
+from capture_agent.landing.schema import Direction, RecordType, Source, Transport
+from capture_agent.landing.segments import (
+    SegmentFile,
+    day_of,
+    ensure_dir,
+    fsync_dir,
+    landing_root,
+    published_segments,
+    read_landing,
+    segment_paths,
+)
+from capture_agent.landing.wal import (
+    RECV_WALL_NS,
+    ROW_FIELDS,
+    SEQ,
+    WAL_DIR,
+    WAL_SUFFIX,
+    WalHeader,
+    WalReader,
+    encode_header,
+    encode_row,
+    wal_capture_id,
+    wal_name,
+)
+from capture_agent.protocol.codec import RECORD_SEPARATOR, decode_packet
+from capture_agent.redact import redact_bytes, redact_frame, redact_incoming, redact_text, redact_url
+
+__all__ = [
+    "LandingWriter",
+    "WriterStats",
+    "recover",
+    "segment_paths",
+    "read_landing",
+    "new_capture_id",
+]
+
+WAL_WRITE_BYTES = 1 << 20  # buffered WAL bytes handed to the OS at once (kill -9 keeps what the OS has)
+_CAPTURE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_WAL_TEMP_SUFFIX = ".wal.tmp"
+
+
+def new_capture_id(source: Source | str, now: datetime | None = None) -> str:
+    """``<utc yyyymmddThhmmss>-<source>-<6 hex>``: sorts by start time, unique per run."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{Source(source).value}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class WriterStats:
+    rows: int = 0
+    frames_in: int = 0
+    frames_out: int = 0
+    segments_published: int = 0
+    bytes_published: int = 0
+    wal_lag_s: float = 0.0  # age of the oldest row not yet fsynced
+    last_fsync: float | None = None  # wall time (epoch seconds) of the last completed fsync
+    drops: int = 0  # rows accepted but not landed: always 0 (a write that cannot land raises instead)
+    next_seq: int = 0
+    segment: int | None = None  # number of the open segment
+    last_published: Path | None = None
+
+
+@functools.lru_cache(maxsize=256)
+def _clean_url(url: str) -> str:
+    return redact_url(url)
+
+
+def frame_header(payload: str) -> tuple[str | None, int | None]:
+    """(event name, ack id) of a frame's first packet, read by the codec without parsing the whole payload.
+
+    Only the packet prefix and the event-name string are handed to the codec (``42["name"]`` / ``4329[]``):
+    a 5 KB ``gameStateUpdate`` costs the same as a ping. Anything unusual falls back to a full decode.
+    """
+    cut = payload.find(RECORD_SEPARATOR)
+    packet = payload if cut < 0 else payload[:cut]
+    if len(packet) < 2 or packet[0] != "4" or packet[1] not in "2356":
+        if packet[:1] != "4":
+            return None, None
+        decoded = decode_packet(packet)
+        return decoded.event, decoded.ack_id
+    bracket = packet.find("[")
+    if bracket > 0 and packet.endswith("]"):
+        if packet[1] in "36":  # ack: only the id matters
+            decoded = decode_packet(packet[:bracket] + "[]")
+            if decoded.error is None:
+                return None, decoded.ack_id
+        elif packet.startswith('"', bracket + 1):
+            close = packet.find('"', bracket + 2)
+            if close > 0 and "\\" not in packet[bracket + 2 : close]:
+                decoded = decode_packet(packet[: close + 1] + "]")
+                if decoded.error is None:
+                    return decoded.event, decoded.ack_id
+    decoded = decode_packet(packet)
+    return decoded.event, decoded.ack_id
+
+
+def _json_detail(detail: dict | None) -> str | None:
+    if detail is None:
+        return None
+    return redact_text(orjson.dumps(detail, option=orjson.OPT_NON_STR_KEYS, default=str).decode())
+
+
+class LandingWriter:
+    """Lands one capture. Thread-safe: an asyncio source calls it while the sync thread fsyncs."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        source: Source,
+        *,
+        capture_id: str | None = None,
+        fsync_interval_s: float = 0.1,
+        segment_max_rows: int = 1_000_000,
+        segment_max_seconds: float = 900.0,
+    ):
+        if fsync_interval_s <= 0:
+            raise VectraError("fsync interval must be positive")
+        if segment_max_rows < 1 or segment_max_seconds <= 0:
+            raise VectraError("segment limits must be positive")
+        self.data_dir = Path(data_dir)
+        self.source = Source(source)
+        self.fsync_interval_s = fsync_interval_s
+        self.segment_max_rows = segment_max_rows
+        self.segment_max_seconds = segment_max_seconds
+        self._wal_dir = landing_root(self.data_dir) / WAL_DIR
+        ensure_dir(self._wal_dir)
+        next_seq, next_segment = 0, 0
+        if capture_id is None:
+            capture_id = new_capture_id(self.source)
+        else:
+            if not _CAPTURE_ID.match(capture_id):
+                raise VectraError(f"capture id {capture_id!r} may only hold letters, digits, '.', '_' and '-'")
+            recover(self.data_dir, capture_id=capture_id)
+            if any(wal_capture_id(p) == capture_id for p in self._wal_dir.iterdir()):
+                raise VectraError(f"capture {capture_id} is being written by another running agent")
+            earlier = published_segments(self.data_dir, capture_id)
+            if earlier:
+                next_seq = max(s.last_seq for s in earlier) + 1
+                next_segment = max(s.segment for s in earlier) + 1
+        self.capture_id = capture_id
+        self._lock = threading.Lock()
+        self._next_seq = next_seq
+        self._next_segment = next_segment
+        self._segment: SegmentFile | None = None
+        self._segment_opened_mono = 0
+        self._wal_fd: int | None = None
+        self._wal_path: Path | None = None
+        self._wal_buffer = bytearray()
+        self._unsynced_since: float | None = None  # monotonic time of the oldest row not yet fsynced
+        self._syncing_since: float | None = None
+        self._failure: BaseException | None = None
+        self._closed = False
+        self._stats = WriterStats(next_seq=next_seq)
+        self._stop = threading.Event()
+        self._sync_thread = threading.Thread(target=self._sync_loop, name=f"wal-sync-{capture_id}", daemon=True)
+        self._sync_thread.start()
+
+    # --- rows ------------------------------------------------------------------------------------------
+
+    def frame(
+        self,
+        direction: Direction,
+        transport: Transport,
+        payload: str | bytes,
+        *,
+        url: str | None = None,
+        socket_id: str | None = None,
+        opcode: int | None = None,
+        browser_ts: float | None = None,
+        recv_wall_ns: int | None = None,
+        recv_mono_ns: int | None = None,
+        detail: dict | None = None,
+    ) -> int:
+        """Land one frame verbatim (secrets redacted); returns its seq."""
+        outgoing = direction == Direction.OUT
+        if isinstance(payload, str):
+            text = redact_frame(payload) if outgoing else redact_incoming(payload)
+            data = None
+            event, ack_id = frame_header(text)
+            size = len(text)
+            if opcode is None and transport == Transport.WEBSOCKET:
+                opcode = 1
+        elif isinstance(payload, (bytes, bytearray, memoryview)):
+            data = redact_bytes(bytes(payload)) if outgoing else bytes(payload)
+            text, event, ack_id = None, None, None
+            size = len(data)
+            if opcode is None and transport == Transport.WEBSOCKET:
+                opcode = 2
+        else:
+            raise TypeError(f"frame payload must be str or bytes, not {type(payload).__name__}")
+        row_tail = (
+            None if browser_ts is None else float(browser_ts),
+            Direction(direction).value,
+            Transport(transport).value,
+            socket_id,
+            None if url is None else _clean_url(url),
+            opcode,
+            text,
+            data,
+            event,
+            ack_id,
+            _json_detail(detail),
+        )
+        return self._append(RecordType.FRAME.value, recv_wall_ns, recv_mono_ns, row_tail, size, outgoing)
+
+    def connection(
+        self,
+        event: str,
+        *,
+        detail: dict | None = None,
+        url: str | None = None,
+        socket_id: str | None = None,
+        transport: Transport | None = None,
+        recv_wall_ns: int | None = None,
+        recv_mono_ns: int | None = None,
+    ) -> int:
+        """Land a lifecycle event (connected, disconnected with ``detail.reason``, reconnecting, gap, …)."""
+        row_tail = (
+            None,
+            None,
+            None if transport is None else Transport(transport).value,
+            socket_id,
+            None if url is None else _clean_url(url),
+            None,
+            None,
+            None,
+            event,
+            None,
+            _json_detail(detail),
+        )
+        return self._append(RecordType.CONNECTION.value, recv_wall_ns, recv_mono_ns, row_tail, 0, None)
+
+    def click(
+        self, detail: dict, *, browser_ts: float | None = None, recv_wall_ns: int | None = None, recv_mono_ns: int | None = None
+    ) -> int:
+        """Land a click on a trade control (target, label, amount… in ``detail``; client time in ``browser_ts``)."""
+        row_tail = (
+            None if browser_ts is None else float(browser_ts),
+            None, None, None, None, None, None, None, "click", None,
+            _json_detail(detail),
+        )
+        return self._append(RecordType.CLICK.value, recv_wall_ns, recv_mono_ns, row_tail, 0, None)
+
+    def _append(
+        self, record_type: str, wall_ns: int | None, mono_ns: int | None, tail: tuple, size: int, outgoing: bool | None
+    ) -> int:
+        if wall_ns is None:
+            wall_ns = time.time_ns()
+        if mono_ns is None:
+            mono_ns = time.monotonic_ns()
+        with self._lock:
+            if self._failure is not None:
+                raise VectraError(f"landing writer stopped: {self._failure}") from self._failure
+            if self._closed:
+                raise VectraError(f"capture {self.capture_id} is closed")
+            day = day_of(wall_ns)
+            segment = self._segment
+            if segment is None:
+                segment = self._open_segment(day)
+            elif (
+                segment.day != day
+                or segment.rows >= self.segment_max_rows
+                or time.monotonic() - self._segment_opened_mono >= self.segment_max_seconds
+            ):
+                self._roll()
+                segment = self._open_segment(day)
+            seq = self._next_seq
+            row = (seq, record_type, wall_ns, mono_ns, *tail)
+            self._wal_buffer += encode_row(row)
+            if self._unsynced_since is None:
+                self._unsynced_since = time.monotonic()
+            if len(self._wal_buffer) >= WAL_WRITE_BYTES:
+                self._write_wal_buffer()
+            segment.add(row, size)
+            self._next_seq = seq + 1
+            stats = self._stats
+            stats.rows += 1
+            if outgoing is not None:
+                if outgoing:
+                    stats.frames_out += 1
+                else:
+                    stats.frames_in += 1
+            return seq
+
+    # --- segments and WAL (called with the lock held) ----------------------------------------------------
+
+    def _open_segment(self, day: int) -> SegmentFile:
+        number = self._next_segment
+        header = WalHeader(self.capture_id, self.source.value, number, self._next_seq, time.time_ns(), time.monotonic_ns())
+        final = self._wal_dir / wal_name(self.capture_id, number)
+        temp = self._wal_dir / f".{final.name.removesuffix(WAL_SUFFIX)}{_WAL_TEMP_SUFFIX}"
+        # Created under a temp name, locked, given its header and made durable, then renamed: recovery only
+        # ever sees complete, locked WAL files of live writers (and skips them).
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _write_all(fd, encode_header(header))
+        os.fsync(fd)
+        os.rename(temp, final)
+        fsync_dir(self._wal_dir)
+        self._wal_fd, self._wal_path = fd, final
+        self._segment = SegmentFile(self.data_dir, self.capture_id, self.source.value, number, day)
+        self._segment_opened_mono = time.monotonic()
+        self._next_segment = number + 1
+        self._stats.segment = number
+        return self._segment
+
+    def _write_wal_buffer(self) -> None:
+        if self._wal_buffer and self._wal_fd is not None:
+            _write_all(self._wal_fd, self._wal_buffer)
+        self._wal_buffer.clear()
+
+    def _roll(self) -> None:
+        """Publish the open segment durably, then drop its WAL file."""
+        segment, self._segment = self._segment, None
+        if segment is None:
+            return
+        path = segment.publish()
+        self._wal_buffer.clear()  # its rows are in the published segment now
+        os.close(self._wal_fd)
+        self._wal_path.unlink()
+        fsync_dir(self._wal_dir)
+        self._wal_fd, self._wal_path = None, None
+        self._unsynced_since = None
+        stats = self._stats
+        stats.segments_published += 1
+        stats.bytes_published += path.stat().st_size
+        stats.last_published = path
+        stats.segment = None
+
+    # --- durability ---------------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Hand every buffered row to the OS and fsync the WAL now."""
+        self._sync()
+
+    def _sync(self) -> None:
+        with self._lock:
+            self._write_wal_buffer()
+            fd = None if self._wal_fd is None else os.dup(self._wal_fd)
+            self._syncing_since, self._unsynced_since = self._unsynced_since, None
+        try:
+            if fd is not None:
+                os.fsync(fd)
+        finally:
+            if fd is not None:
+                os.close(fd)
+            with self._lock:
+                self._syncing_since = None
+                self._stats.last_fsync = time.time()
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(self.fsync_interval_s):
+            try:
+                self._sync()
+                self._roll_if_old()
+            except BaseException as error:  # surfaced on the next write and on close, never swallowed
+                self._failure = error
+                return
+
+    def _roll_if_old(self) -> None:
+        """An idle capture still publishes its segment once it is old enough."""
+        with self._lock:
+            if (
+                self._segment is not None
+                and not self._closed
+                and time.monotonic() - self._segment_opened_mono >= self.segment_max_seconds
+            ):
+                self._roll()
+
+    @property
+    def stats(self) -> WriterStats:
+        with self._lock:
+            oldest = [t for t in (self._unsynced_since, self._syncing_since) if t is not None]
+            self._stats.wal_lag_s = time.monotonic() - min(oldest) if oldest else 0.0
+            self._stats.next_seq = self._next_seq
+            return replace(self._stats)
+
+    def close(self) -> None:
+        """Publish the last segment and remove its WAL. Idempotent."""
+        if self._closed:
+            return
+        self._stop.set()
+        if self._sync_thread is not threading.current_thread():
+            self._sync_thread.join()
+        with self._lock:
+            self._closed = True
+            self._roll()
+        if self._failure is not None:
+            raise VectraError(f"landing writer failed: {self._failure}") from self._failure
+
+    def __enter__(self) -> LandingWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+# --- recovery -------------------------------------------------------------------------------------------
+
+
+def recover(data_dir: Path, *, capture_id: str | None = None) -> list[Path]:
+    """Publish every WAL left by an agent that did not close (crash, kill -9, power loss). Idempotent.
+
+    WAL files still locked by a running writer are skipped. Rows already published (a crash after the
+    segment's publish but before its WAL removal) are recognised by seq and never published twice. The torn
+    tail of a WAL is cut. The recovered segment ends with a ``connection``/``gap`` row (cause ``crash``).
+    Returns the segments published.
+    """
+    wal_dir = landing_root(Path(data_dir)) / WAL_DIR
+    if not wal_dir.is_dir():
+        return []
+
+    def ours(path: Path) -> bool:
+        return capture_id is None or wal_capture_id(path) == capture_id
+
+    published: list[Path] = []
+    for stale in sorted(wal_dir.glob(f".*{_WAL_TEMP_SUFFIX}")):
+        if ours(stale):
+            _remove_if_unlocked(stale)  # a WAL that died before it got its header: no rows in it
+    for path in sorted(p for p in wal_dir.glob(f"*{WAL_SUFFIX}") if ours(p)):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # its writer just published and removed it
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live writer owns it
+            if not path.exists():
+                continue
+            result = _recover_wal(Path(data_dir), path)
+            if result is not None:
+                published.append(result)
+            path.unlink()
+            fsync_dir(wal_dir)
+        finally:
+            os.close(fd)
+    return published
+
+
+def _remove_if_unlocked(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return
+    else:
+        path.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+def _recover_wal(data_dir: Path, path: Path) -> Path | None:
+    reader = WalReader(path)
+    rows = reader.rows()
+    first = next(rows, None)
+    header = reader.header
+    if header is None:
+        return None  # not even a header survived: the segment had no row yet
+    earlier = published_segments(data_dir, header.capture_id)
+    covered = [(s.first_seq, s.last_seq) for s in earlier]
+    taken = {s.segment for s in earlier}
+    _drop_temp_segment(data_dir, header.capture_id, header.segment)
+
+    def published(seq: int) -> bool:
+        return any(low <= seq <= high for low, high in covered)
+
+    segment: SegmentFile | None = None
+    last: tuple | None = None
+    expected = header.first_seq
+    number = header.segment if header.segment not in taken else max(taken) + 1
+    try:
+        for row in _chain([first] if first is not None else [], rows):
+            if row[SEQ] != expected:
+                raise VectraError(f"WAL {path} breaks the seq order at {row[SEQ]} (expected {expected}); it was kept")
+            expected += 1
+            last = row
+            if published(row[SEQ]):
+                continue
+            if segment is None:
+                segment = SegmentFile(data_dir, header.capture_id, header.source, number, day_of(row[RECV_WALL_NS]))
+            segment.add(row, _row_size(row))
+        if segment is None and published(expected):
+            return None  # everything, gap row included, was already published: only the WAL removal was missing
+        if segment is None and last is not None:
+            return None  # all rows were published by a clean roll; the writer died before its next row
+        wall_ns, mono_ns = (last[RECV_WALL_NS], last[3]) if last is not None else (header.opened_wall_ns, header.opened_mono_ns)
+        detail = {
+            "cause": "crash",
+            "reason": "the agent stopped without closing the capture; rows after its last fsync may be missing",
+            "recovered_at": datetime.now(UTC).isoformat(),
+            "wal": path.name,
+            "torn_bytes": reader.torn_bytes,
+            "torn_reason": reader.torn_reason,
+        }
+        gap = (expected, RecordType.CONNECTION.value, wall_ns, mono_ns, None, None, None, None, None, None, None, None,
+               "gap", None, orjson.dumps(detail).decode())
+        if segment is None:
+            segment = SegmentFile(data_dir, header.capture_id, header.source, number, day_of(wall_ns))
+        segment.add(gap, 0)
+        return segment.publish()
+    except BaseException:
+        if segment is not None:
+            segment.abort()
+        raise
+
+
+def _chain(head: list, tail):
+    yield from head
+    yield from tail
+
+
+def _row_size(row: tuple) -> int:
+    text, data = row[ROW_FIELDS.index("payload_text")], row[ROW_FIELDS.index("payload_bytes")]
+    return len(text) if text is not None else len(data) if data is not None else 0
+
+
+def _drop_temp_segment(data_dir: Path, capture_id: str, segment: int) -> None:
+    """The half-written Parquet temp file of a dead writer (its rows are all in the WAL being recovered)."""
+    for temp in landing_root(data_dir).glob(f"date=*/.{glob_escape(capture_id)}-{segment:06d}.parquet.tmp"):
+        temp.unlink(missing_ok=True)
+
+
