@@ -101,6 +101,10 @@ def read_landing(data_dir: Path, dates: list[str] | None = None) -> pa.Table:
     return pa.concat_tables([pq.read_table(p, schema=LANDING_SCHEMA) for p in paths])
 
 
+def read_segment_column(path: Path, column: str) -> list:
+    return pq.read_table(path, columns=[column], schema=LANDING_SCHEMA)[column].to_pylist()
+
+
 @dataclass(frozen=True)
 class PublishedSegment:
     path: Path

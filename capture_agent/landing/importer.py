@@ -1,0 +1,226 @@
+"""Import existing recordings into the landing zone: one capture (source ``import``) per input file.
+
+Two input kinds, told apart by their first line:
+
+* **recordings** — JSONL in the ``../shared/protocol-real`` shape ``{event, ts_ms, data, source, meta}``: each
+  record's wire frame is rebuilt with :func:`capture_agent.protocol.recordings.frame_from_record`; connection
+  markers (``connect``…) become ``connection`` rows;
+* **raw frames** — one frame's text per line, as copied from DevTools or logged by another tool.
+
+Every non-blank line becomes exactly one row, in file order. A line that cannot be rebuilt (not JSON, not an
+object, …) is landed verbatim as the row's payload with the reason in ``detail.import.error``; nothing is
+dropped. Provenance (file, line, sha256, the record's ``source`` and ``meta``) is in ``detail.import``.
+Files of per-game records (``games.jsonl``: no ``event`` field) are refused with one clear line.
+An identical file already imported completely is not imported twice.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from capture_agent.errors import VectraError
+from capture_agent.landing.schema import Direction, Source, Transport
+from capture_agent.landing.segments import published_segments, read_segment_column
+from capture_agent.landing.writer import LandingWriter, recover
+from capture_agent.protocol.codec import decode_frame
+from capture_agent.protocol.recordings import MARKER_EVENTS, direction_of, frame_from_record
+
+RECORDINGS = "recordings"
+RAW_FRAMES = "raw frames"
+_MARKER_LIFECYCLE = {"connect": "connected", "disconnect": "disconnected", "connect_error": "connect_error"}
+_GAME_KEYS = {"gameId", "prices", "kind", "rug_tick", "peakPrice", "serverSeed"}
+
+
+@dataclass
+class ImportResult:
+    path: Path
+    capture_id: str
+    rows: int
+    segments: list[Path] = field(default_factory=list)
+    kind: str = RECORDINGS
+    flagged: int = 0  # rows whose frame could not be rebuilt (landed verbatim) or does not decode cleanly
+    blank_lines: int = 0  # empty lines: nothing to land
+    already_imported: bool = False
+
+
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, line without its line ending), blank lines included."""
+    with _open_binary(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            yield number, line.rstrip(b"\r\n") if line.endswith(b"\n") else line
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with _open_binary(path) as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sniff_kind(path: Path) -> str:
+    """RECORDINGS or RAW_FRAMES from the first non-blank line; per-game files raise :class:`VectraError`."""
+    try:
+        first = next((line for _, line in _lines(path) if line.strip()), None)
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise VectraError(f"cannot read {path}: {error}") from None
+    if first is None:
+        return RAW_FRAMES
+    try:
+        value = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return RAW_FRAMES
+    if not isinstance(value, dict):
+        return RAW_FRAMES
+    if "event" in value:
+        return RECORDINGS
+    keys = ", ".join(sorted(value)[:6])
+    if _GAME_KEYS & value.keys():
+        raise VectraError(
+            f"{path} holds per-game records (keys {keys}…), not frames: it is a games file, not a recording; "
+            "nothing was imported"
+        )
+    raise VectraError(
+        f"{path} holds JSON objects without an 'event' field (keys {keys}…): not a recording of frames; "
+        "nothing was imported"
+    )
+
+
+def check_files(paths: list[Path]) -> list[str]:
+    """The kind of each file; raises :class:`VectraError` for a missing, unreadable or per-game file."""
+    for path in paths:
+        if not Path(path).is_file():
+            raise VectraError(f"{path} is not a file")
+    return [sniff_kind(Path(path)) for path in paths]
+
+
+def import_files(
+    data_dir: Path, paths: list[Path], *, again: bool = False, on_progress: Callable[[int], None] | None = None
+) -> list[ImportResult]:
+    """Import each file as its own capture; ``again`` re-imports files already landed."""
+    paths = [Path(p) for p in paths]
+    kinds = check_files(paths)  # refuse bad files before landing anything
+    recover(data_dir)
+    return [_import_one(Path(data_dir), path, kind, again, on_progress) for path, kind in zip(paths, kinds)]
+
+
+def _previous_import(data_dir: Path, digest: str) -> ImportResult | None:
+    suffix = f"-import-{digest[:12]}"
+    segments = [s for s in published_segments(data_dir) if s.capture_id.endswith(suffix)]
+    by_capture: dict[str, list] = {}
+    for segment in segments:
+        by_capture.setdefault(segment.capture_id, []).append(segment)
+    for capture_id, parts in sorted(by_capture.items(), reverse=True):
+        crashed = any(
+            event == "gap" for part in parts for event in read_segment_column(part.path, "event") if event is not None
+        )
+        if not crashed:
+            rows = sum(part.rows for part in parts)
+            return ImportResult(Path(), capture_id, rows, [p.path for p in parts], already_imported=True)
+    return None
+
+
+def _import_one(
+    data_dir: Path, path: Path, kind: str, again: bool, on_progress: Callable[[int], None] | None
+) -> ImportResult:
+    digest = file_digest(path)
+    if not again:
+        previous = _previous_import(data_dir, digest)
+        if previous is not None:
+            previous.path, previous.kind = path, kind
+            if on_progress:
+                on_progress(path.stat().st_size)
+            return previous
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    capture_id = f"{stamp}-import-{digest[:12]}"
+    provenance = {"file": path.name, "sha256": digest, "kind": kind}
+    result = ImportResult(path, capture_id, 0, kind=kind)
+    land = _land_record if kind == RECORDINGS else _land_raw_frame
+    with LandingWriter(data_dir, Source.IMPORT, capture_id=capture_id) as writer:
+        for number, line in _lines(path):
+            if on_progress:
+                on_progress(len(line) + 1)
+            if not line.strip():
+                result.blank_lines += 1
+                continue
+            flagged = land(writer, line, {**provenance, "line": number})
+            result.rows += 1
+            result.flagged += flagged
+    result.segments = [s.path for s in published_segments(data_dir, capture_id)]
+    return result
+
+
+def _wall_ns(ts_ms, where: dict) -> int:
+    if isinstance(ts_ms, (int, float)) and not isinstance(ts_ms, bool):
+        return int(round(ts_ms * 1_000_000))
+    where["recv_wall_ns"] = "import time: the record has no ts_ms"
+    return time.time_ns()
+
+
+def _land_verbatim(writer: LandingWriter, line: bytes, where: dict, error: str, direction: str = Direction.IN) -> int:
+    where["error"] = error
+    where["recv_wall_ns"] = "import time"
+    try:
+        payload: str | bytes = line.decode("utf-8")
+    except UnicodeDecodeError:
+        payload = line
+    writer.frame(direction, Transport.WEBSOCKET, payload, opcode=None, detail={"import": where})
+    return 1
+
+
+def _land_record(writer: LandingWriter, line: bytes, where: dict) -> int:
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        return _land_verbatim(writer, line, where, f"line is not JSON ({error})")
+    if not isinstance(record, dict) or not isinstance(record.get("event"), str):
+        return _land_verbatim(writer, line, where, "line is not a record with an 'event' name")
+    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    where["source"] = record.get("source")
+    where["meta"] = {key: value for key, value in meta.items() if key != "trace"}  # the trace is in the frame
+    wall_ns = _wall_ns(record.get("ts_ms"), where)
+    direction = direction_of(record)
+    event = record["event"]
+    if event in MARKER_EVENTS:
+        where["marker"] = event
+        writer.connection(_MARKER_LIFECYCLE[event], detail={"import": where}, recv_wall_ns=wall_ns)
+        return 0
+    try:
+        frame = frame_from_record(record)
+    except (TypeError, ValueError, KeyError) as error:
+        frame = None
+        where["error"] = f"frame could not be rebuilt: {error}"
+    if frame is None:
+        where.setdefault("error", "frame could not be rebuilt from the record")
+        writer.frame(direction, Transport.WEBSOCKET, line.decode("utf-8"), opcode=None, recv_wall_ns=wall_ns, detail={"import": where})
+        return 1
+    problems = [packet.error for packet in decode_frame(frame) if packet.error]
+    if problems:
+        where["frame_error"] = "; ".join(problems)  # e.g. an ack whose id the source hid: kept, not invented
+    writer.frame(direction, Transport.WEBSOCKET, frame, recv_wall_ns=wall_ns, detail={"import": where})
+    return 1 if problems else 0
+
+
+def _land_raw_frame(writer: LandingWriter, line: bytes, where: dict) -> int:
+    where["assumed"] = "direction in, transport websocket, receipt time = import time (a raw frame file says none)"
+    try:
+        payload: str | bytes = line.decode("utf-8")
+    except UnicodeDecodeError:
+        where["error"] = "line is not UTF-8 text: kept as bytes"
+        writer.frame(Direction.IN, Transport.WEBSOCKET, line, opcode=None, detail={"import": where})
+        return 1
+    writer.frame(Direction.IN, Transport.WEBSOCKET, payload, detail={"import": where})
+    return 0
+
