@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -117,8 +118,8 @@ def import_files(
 
 
 def _previous_import(data_dir: Path, digest: str) -> ImportResult | None:
-    suffix = f"-import-{digest[:12]}"
-    segments = [s for s in published_segments(data_dir) if s.capture_id.endswith(suffix)]
+    marker = f"-import-{digest[:12]}-"
+    segments = [s for s in published_segments(data_dir) if marker in s.capture_id]
     by_capture: dict[str, list] = {}
     for segment in segments:
         by_capture.setdefault(segment.capture_id, []).append(segment)
@@ -144,7 +145,7 @@ def _import_one(
                 on_progress(path.stat().st_size)
             return previous
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    capture_id = f"{stamp}-import-{digest[:12]}"
+    capture_id = f"{stamp}-import-{digest[:12]}-{secrets.token_hex(2)}"  # the digest finds earlier imports
     provenance = {"file": path.name, "sha256": digest, "kind": kind}
     result = ImportResult(path, capture_id, 0, kind=kind)
     land = _land_record if kind == RECORDINGS else _land_raw_frame

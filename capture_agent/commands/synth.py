@@ -1,0 +1,119 @@
+"""``vectra synth``: a synthetic landing capture of N frames from the simulator engine (benchmarks, demos).
+
+The frames are what an observing client receives from a speed-1 simulator (``wire_frames``), stamped with the
+engine's own clock from midnight UTC of ``--date``, and written through the real :class:`LandingWriter`
+(WAL, fsync thread, segments), as fast as the engine produces them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from capture_agent.config import add_data_argument
+from capture_agent.errors import VectraError
+
+DEFAULT_SEED = "vectra-synthetic"
+SYNTH_URL = "ws://simulator.invalid/socket.io/?EIO=4&transport=websocket"
+
+
+@dataclass
+class SynthResult:
+    capture_id: str
+    rows: int
+    segments: list[Path]
+    seconds: float
+    first_ms: int
+    last_ms: int
+
+
+def write_synthetic_capture(
+    data_dir: Path,
+    frames: int,
+    seed: str = DEFAULT_SEED,
+    date: str | None = None,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> SynthResult:
+    """Land ``frames`` simulator frames as one capture (source ``synthetic``) starting at ``date`` 00:00 UTC."""
+    from capture_agent.landing.schema import Direction, Source, Transport
+    from capture_agent.landing.segments import published_segments
+    from capture_agent.landing.writer import LandingWriter, recover
+    from capture_agent.simulator.engine import wire_frames
+
+    if frames < 1:
+        raise VectraError("--frames must be at least 1")
+    start_ms = _midnight_ms(date)
+    recover(data_dir)
+    started = time.perf_counter()
+    first_ms = last_ms = start_ms
+    with LandingWriter(data_dir, Source.SYNTHETIC) as writer:
+        land = writer.frame
+        for index, (time_ms, text) in enumerate(itertools.islice(wire_frames(seed, start_ms), frames)):
+            land(
+                Direction.IN,
+                Transport.WEBSOCKET,
+                text,
+                url=SYNTH_URL,
+                recv_wall_ns=time_ms * 1_000_000,
+                recv_mono_ns=(time_ms - start_ms) * 1_000_000,
+            )
+            if index == 0:
+                first_ms = time_ms
+            last_ms = time_ms
+            if on_progress is not None and index % 1000 == 999:
+                on_progress(1000)
+        rows = writer.stats.rows
+        capture_id = writer.capture_id
+    if on_progress is not None:
+        on_progress(rows % 1000)
+    segments = [s.path for s in published_segments(data_dir, capture_id)]
+    return SynthResult(capture_id, rows, segments, time.perf_counter() - started, first_ms, last_ms)
+
+
+def _midnight_ms(day: str | None) -> int:
+    if day is None:
+        chosen = datetime.now(UTC).date()
+    else:
+        try:
+            chosen = date.fromisoformat(day)
+        except ValueError:
+            raise VectraError(f"--date {day!r} is not a date of the form YYYY-MM-DD") from None
+    return int(datetime(chosen.year, chosen.month, chosen.day, tzinfo=UTC).timestamp() * 1000)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_argument(parser)
+    parser.add_argument("--frames", type=int, required=True, metavar="N", help="number of frames to write (e.g. 1000000)")
+    parser.add_argument("--seed", default=DEFAULT_SEED, help=f"simulator seed chain (default {DEFAULT_SEED!r})")
+    parser.add_argument("--date", default=None, metavar="YYYY-MM-DD", help="UTC day the capture starts at midnight (default today)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    if args.frames < 1:
+        raise VectraError("--frames must be at least 1")
+    _midnight_ms(args.date)
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("synthesising"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("synth", total=args.frames)
+        result = write_synthetic_capture(
+            args.data, args.frames, args.seed, args.date, on_progress=lambda n: progress.advance(task, n)
+        )
+    span_h = (result.last_ms - result.first_ms) / 3_600_000
+    rate = result.rows / result.seconds if result.seconds else float("inf")
+    Console().print(
+        f"capture [bold]{result.capture_id}[/]: {result.rows:,} frames ({span_h:.1f} h of play) in "
+        f"{len(result.segments)} segment(s) under {args.data}/landing, {result.seconds:.1f} s ({rate:,.0f} frames/s)"
+    )
+    return 0
