@@ -1,0 +1,1 @@
+"""Capture sources: where frames come from (browser via CDP, direct Engine.IO client)."""
