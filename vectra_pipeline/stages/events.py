@@ -1,0 +1,248 @@
+"""Silver ``events``: every bronze frame decoded, one row per Engine.IO/Socket.IO packet. Pure.
+
+Every frame goes through :func:`capture_agent.protocol.codec.decode_frame`, except the hot one: a WebSocket
+``42["gameStateUpdate",{…}]`` frame (most of the traffic, ~5 kB each) is decoded by a typed msgspec decoder
+that reads only the fields the tables need. That decoder accepts exactly the frames the codec would decode
+to one ``gameStateUpdate`` event packet whose payload types fit; anything else falls back to the codec
+(``tests/pipeline/test_pipeline_events.py`` checks both paths agree on every real frame). Phase and frame
+shape come from :mod:`capture_agent.protocol.game`, the one definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+import polars as pl
+from msgspec import UNSET, UnsetType
+
+from capture_agent.protocol.codec import Packet, decode_frame, dumps
+from capture_agent.protocol.game import frame_shape, phase
+from vectra_pipeline.tables import EVENTS
+
+GAME_STATE_UPDATE = "gameStateUpdate"
+_GSU_PREFIX = '42["gameStateUpdate",'
+
+# Typed fields of a gameStateUpdate payload: events column → (payload path, kind).
+_GSU_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "tick_count": (("tickCount",), "int"),
+    "price": (("price",), "float"),
+    "cooldown_timer": (("cooldownTimer",), "int"),
+    "allow_pre_round_buys": (("allowPreRoundBuys",), "bool"),
+    "active": (("active",), "bool"),
+    "rugged": (("rugged",), "bool"),
+    "trade_count": (("tradeCount",), "int"),
+    "connected_players": (("connectedPlayers",), "int"),
+    "average_multiplier": (("averageMultiplier",), "float"),
+    "count2x": (("count2x",), "int"),
+    "count10x": (("count10x",), "int"),
+    "count50x": (("count50x",), "int"),
+    "count100x": (("count100x",), "int"),
+    "rugpool_amount": (("rugpool", "rugpoolAmount"), "float"),
+    "rugpool_threshold": (("rugpool", "threshold"), "float"),
+    "instarug_count": (("rugpool", "instarugCount"), "int"),
+    "highest_today": (("highestToday",), "float"),
+    "game_version": (("gameVersion",), "str"),
+    "server_seed_hash": (("provablyFair", "serverSeedHash"), "str"),
+}
+# The keys frame_shape()/phase() look at.
+_SHAPE_KEYS = ("active", "rugged", "allowPreRoundBuys", "tradeCount", "prices", "gameHistory")
+
+_BASE_COLUMNS = (
+    "capture_id", "seq", "packet_index", "recv_wall_ns", "recv_mono_ns", "direction", "transport", "engine_type",
+    "socket_type", "namespace", "event", "ack_id", "trace_id", "game_id", "payload_json", "frame_shape", "phase", "error",
+)  # fmt: skip
+_EXTRA_COLUMNS = ("partial_prices", "has_game_history", "has_prices", "type_errors")
+DECODED_COLUMNS = (*_BASE_COLUMNS, *_GSU_FIELDS, *_EXTRA_COLUMNS)
+
+
+class _Rugpool(msgspec.Struct):
+    instarugCount: int | None = None
+    threshold: float | None = None
+    rugpoolAmount: float | None = None
+
+
+class _ProvablyFair(msgspec.Struct):
+    serverSeedHash: str | None = None
+
+
+class _PartialPrices(msgspec.Struct):
+    values: dict[str, float] | None = None
+
+
+class _GameState(msgspec.Struct):
+    gameId: str | None = None
+    tickCount: int | None = None
+    price: float | None = None
+    cooldownTimer: int | None = None
+    allowPreRoundBuys: bool | None | UnsetType = UNSET
+    active: bool | None | UnsetType = UNSET
+    rugged: bool | None | UnsetType = UNSET
+    tradeCount: int | None | UnsetType = UNSET
+    connectedPlayers: int | None = None
+    averageMultiplier: float | None = None
+    count2x: int | None = None
+    count10x: int | None = None
+    count50x: int | None = None
+    count100x: int | None = None
+    rugpool: _Rugpool | None = None
+    highestToday: float | None = None
+    gameVersion: str | None = None
+    provablyFair: _ProvablyFair | None = None
+    partialPrices: _PartialPrices | None = None
+    gameHistory: msgspec.Raw | UnsetType = UNSET
+    prices: msgspec.Raw | UnsetType = UNSET
+
+
+_gsu_decoder = msgspec.json.Decoder(tuple[str, _GameState])
+
+
+def _fast_game_state(text: str) -> tuple | None:
+    """The typed values of a plain ``42["gameStateUpdate",{…}]`` frame, or None to use the codec."""
+    try:
+        name, state = _gsu_decoder.decode(text[2:])
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if name != GAME_STATE_UPDATE:
+        return None
+    shape_view = {k: getattr(state, k) for k in _SHAPE_KEYS if getattr(state, k) is not UNSET}
+    rugpool, fair, partial = state.rugpool, state.provablyFair, state.partialPrices
+    values = (
+        state.tickCount, state.price, state.cooldownTimer,
+        _set(state.allowPreRoundBuys), _set(state.active), _set(state.rugged), _set(state.tradeCount),
+        state.connectedPlayers, state.averageMultiplier, state.count2x, state.count10x, state.count50x, state.count100x,
+        rugpool.rugpoolAmount if rugpool else None, rugpool.threshold if rugpool else None,
+        rugpool.instarugCount if rugpool else None,
+        state.highestToday, state.gameVersion, fair.serverSeedHash if fair else None,
+    )  # fmt: skip
+    partial_prices = _partial_list(partial.values) if partial and partial.values is not None else None
+    return (
+        state.gameId,
+        text[len(_GSU_PREFIX) : -1],
+        frame_shape(shape_view).value,
+        phase(shape_view).value,
+        values,
+        partial_prices,
+        state.gameHistory is not UNSET,
+        state.prices is not UNSET,
+    )
+
+
+def _set(value: Any) -> Any:
+    return None if value is UNSET else value
+
+
+def _partial_list(values: Mapping[str, Any]) -> list[dict] | None:
+    out = []
+    for key, price in values.items():
+        if not (isinstance(key, str) and key.isdigit()) or not _is_number(price):
+            return None
+        out.append({"tick": int(key), "price": float(price)})
+    out.sort(key=lambda item: item["tick"])
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_KIND_OK = {
+    "int": lambda v: type(v) is int,
+    "float": _is_number,
+    "bool": lambda v: type(v) is bool,
+    "str": lambda v: type(v) is str,
+}
+
+
+def _dict_game_state(payload: dict) -> tuple[tuple, list | None, list[str]]:
+    """Same values as the fast path, read from a decoded payload dict; wrong types become null + a type error."""
+    values = []
+    errors = []
+    for column, (path, kind) in _GSU_FIELDS.items():
+        value: Any = payload
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and not _KIND_OK[kind](value):
+            errors.append(f"{'.'.join(path)}:{type(value).__name__}")
+            value = None
+        values.append(float(value) if kind == "float" and value is not None else value)
+    partial = payload.get("partialPrices")
+    partial_prices = None
+    if isinstance(partial, dict) and isinstance(partial.get("values"), dict):
+        partial_prices = _partial_list(partial["values"])
+        if partial_prices is None:
+            errors.append("partialPrices.values:malformed")
+    elif partial is not None:
+        errors.append("partialPrices:malformed")
+    return tuple(values), partial_prices, errors
+
+
+_N_GSU = len(_GSU_FIELDS)
+_NO_GSU = (None,) * _N_GSU
+
+
+def _packet_row(base: tuple, index: int, packet: Packet) -> tuple:
+    """One events row (as a tuple in DECODED_COLUMNS order) from a codec packet."""
+    payload = packet.payload
+    game_id = payload.get("gameId") if isinstance(payload, dict) else None
+    if game_id is not None and not isinstance(game_id, str):
+        game_id = None
+    if packet.socket_type is not None and packet.socket_type.value in ("ack", "binary_ack"):
+        payload_json = dumps(list(packet.args))
+    elif isinstance(payload, (bytes, bytearray)):
+        payload_json = None
+    else:
+        payload_json = None if payload is None and not packet.args else dumps(payload)
+    shape = state_phase = None
+    gsu, partial, has_history, has_prices, type_errors = _NO_GSU, None, None, None, None
+    if packet.event == GAME_STATE_UPDATE and packet.error is None:
+        if isinstance(payload, dict):
+            shape, state_phase = frame_shape(payload).value, phase(payload).value
+            gsu, partial, type_errors = _dict_game_state(payload)
+            has_history, has_prices = "gameHistory" in payload, "prices" in payload
+            type_errors = type_errors or None
+        else:
+            type_errors = ["payload:not_object"]
+    return (
+        base[0], base[1], index, *base[2:],
+        packet.engine_type.value if packet.engine_type else None,
+        packet.socket_type.value if packet.socket_type else None,
+        packet.namespace, packet.event, packet.ack_id, packet.trace_id, game_id, payload_json, shape, state_phase,
+        packet.error, *gsu, partial, has_history, has_prices, type_errors,
+    )  # fmt: skip
+
+
+def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
+    """bronze frames → decoded events (DECODED_COLUMNS; contracts are applied by :mod:`.contracts`)."""
+    wanted = frames.filter((pl.col("record_type") == "frame") & pl.col("duplicate_of").is_null())
+    columns = ("capture_id", "seq", "recv_wall_ns", "recv_mono_ns", "direction", "transport", "payload_text", "payload_bytes")
+    rows: list[tuple] = []
+    append = rows.append
+    for capture_id, seq, wall, mono, direction, transport, text, data in wanted.select(columns).iter_rows():
+        base = (capture_id, seq, wall, mono, direction, transport)
+        if text is not None and text.startswith(_GSU_PREFIX):
+            fast = _fast_game_state(text)
+            if fast is not None:
+                game_id, payload_json, shape, state_phase, gsu, partial, has_history, has_prices = fast
+                append(
+                    (
+                        capture_id, seq, 0, wall, mono, direction, transport, "message", "event", "/",
+                        GAME_STATE_UPDATE, None, None, game_id, payload_json, shape, state_phase, None,
+                        *gsu, partial, has_history, has_prices, None,
+                    )
+                )  # fmt: skip
+                continue
+        frame = text if text is not None else data
+        if frame is None:
+            frame = ""
+        for index, packet in enumerate(decode_frame(frame)):
+            append(_packet_row(base, index, packet))
+    return pl.DataFrame(rows, schema=_decoded_schema(), orient="row")
+
+
+def _decoded_schema() -> pl.Schema:
+    declared = EVENTS.schema
+    schema = {name: declared[name] for name in DECODED_COLUMNS if name in declared}
+    schema["type_errors"] = pl.List(pl.String)
+    return pl.Schema({name: schema[name] for name in DECODED_COLUMNS})

@@ -1,0 +1,365 @@
+"""Versioned, immutable training datasets: ``<data>/datasets/<name>/<id>/``.
+
+- **id** = sha256 of the inputs — landing segment files and their hashes, the feature-spec version and
+  fingerprint, the code version (hash of the pipeline's source), the parameters and the partitions — so the same
+  inputs always give the same id and any change gives a new one.
+- **files**: ``episodes.parquet`` (every episode, with its ``split``: train / val / test, or ``excluded`` by the
+  policy), ``observations.parquet`` (rows of the train/val/test episodes, with ``split``) and ``manifest.json``
+  (lineage: partitions, input files + hashes, asset versions, counts, split seed). Rows are sorted, Parquet is
+  written with fixed settings and nothing inside a version holds a timestamp, so a rebuild is byte-identical.
+- **splits** by game: ``sha256("<seed>:<game_id>")``'s first 8 bytes / 2⁶⁴ against the cumulative fractions.
+- **publish**: written into a temp folder beside the target and renamed into place; an existing id is reused,
+  never rewritten. ``history.jsonl`` beside the versions (outside them) records when each id was published, which
+  :func:`latest_dataset` reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from vectra_pipeline.stages.gold import features as feature_spec
+from vectra_pipeline.stages.gold.actions import Action
+from vectra_pipeline.stages.gold.episodes import EpisodePolicy
+
+FORMAT_VERSION = 1
+DATASETS_DIR = "datasets"
+GOLD_DIR = "gold"
+GOLD_TABLES = ("episodes", "observations")
+MANIFEST = "manifest.json"
+HISTORY = "history.jsonl"
+SPLITS = ("train", "val", "test")
+EXCLUDED = "excluded"
+
+REPO = Path(__file__).resolve().parents[3]
+# Source whose behaviour shapes a dataset's rows: a change to any of it is a new code version (new dataset ids).
+CODE_SOURCES = (
+    "vectra_pipeline/stages",
+    "vectra_pipeline/tables.py",
+    "capture_agent/protocol",
+    "capture_agent/landing/schema.py",
+    "capture_agent/simulator/trading.py",
+)
+# Per gold asset: the modules that define it (its Dagster code_version and the manifest's asset_versions).
+ASSET_SOURCES = {
+    "episodes": ("vectra_pipeline/stages/gold/episodes.py",),
+    "observations": (
+        "vectra_pipeline/stages/gold/observations.py",
+        "vectra_pipeline/stages/gold/features.py",
+        "vectra_pipeline/stages/gold/timeline.py",
+        "vectra_pipeline/stages/gold/rewards.py",
+        "vectra_pipeline/stages/gold/actions.py",
+    ),
+    "training_dataset": ("vectra_pipeline/stages/gold/datasets.py",),
+}
+
+
+@dataclass(frozen=True)
+class DatasetParams:
+    name: str = "default"
+    split_seed: int = 0
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    policy: EpisodePolicy = field(default_factory=EpisodePolicy)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "split_seed": self.split_seed,
+            "split_fractions": list(self.split_fractions),
+            "policy": self.policy.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    id: str
+    path: Path
+    manifest: dict
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+
+# -- hashing -------------------------------------------------------------------------------------------------------
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sources_sha256(paths: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for entry in paths:
+        root = REPO / entry
+        files = sorted(root.rglob("*.py")) if root.is_dir() else [root]
+        for file in files:
+            if file.exists():
+                digest.update(file.relative_to(REPO).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def code_version() -> str:
+    return _sources_sha256(CODE_SOURCES)
+
+
+def asset_versions() -> dict[str, str]:
+    return {asset: _sources_sha256(paths) for asset, paths in ASSET_SOURCES.items()}
+
+
+def landing_inputs(data_dir: Path, partitions: list[str]) -> list[dict]:
+    """Landing segment files of the partitions: path (relative to the data dir), bytes, sha256."""
+    from capture_agent.landing.schema import LANDING_DIR
+
+    files = []
+    for date in sorted(partitions):
+        for path in sorted((Path(data_dir) / LANDING_DIR / f"date={date}").glob("*.parquet")):
+            files.append({"path": path.relative_to(data_dir).as_posix(), "bytes": path.stat().st_size, "sha256": file_sha256(path)})
+    return files
+
+
+def dataset_id(inputs: list[dict], partitions: list[str], params: DatasetParams, code: str | None = None) -> str:
+    """The version id: same inputs, spec, code and parameters → same id."""
+    identity = {
+        "format_version": FORMAT_VERSION,
+        "inputs": [[f["path"], f["sha256"]] for f in sorted(inputs, key=lambda f: f["path"])],
+        "partitions": sorted(partitions),
+        "feature_spec": [feature_spec.FEATURE_SPEC_VERSION, feature_spec.spec_fingerprint()],
+        "code_version": code or code_version(),
+        "parameters": params.as_dict(),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# -- splits --------------------------------------------------------------------------------------------------------
+
+def split_of(game_id: str, seed: int, fractions: tuple[float, float, float]) -> str:
+    u = int.from_bytes(hashlib.sha256(f"{seed}:{game_id}".encode()).digest()[:8], "big") / 2**64
+    bound = 0.0
+    for name, fraction in zip(SPLITS, fractions):
+        bound += fraction
+        if u < bound:
+            return name
+    return SPLITS[-1]
+
+
+def assign_splits(episodes: pl.DataFrame, params: DatasetParams) -> pl.DataFrame:
+    splits = [split_of(g, params.split_seed, params.split_fractions) for g in episodes["game_id"].to_list()]
+    return episodes.with_columns(
+        pl.when(pl.col("in_training")).then(pl.Series("split", splits, dtype=pl.String)).otherwise(pl.lit(EXCLUDED)).alias("split")
+    )
+
+
+# -- files ---------------------------------------------------------------------------------------------------------
+
+def write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    """Fixed writer settings: the same frame always gives the same bytes."""
+    frame.write_parquet(path, compression="zstd", compression_level=3, statistics=True, row_group_size=65_536)
+
+
+def gold_partition_path(data_dir: Path, table: str, date: str) -> Path:
+    return Path(data_dir) / GOLD_DIR / table / f"date={date}" / "part.parquet"
+
+
+def write_gold_partition(data_dir: Path, table: str, date: str, frame: pl.DataFrame) -> Path:
+    """Atomically (temp file + rename) write one gold partition."""
+    final = gold_partition_path(data_dir, table, date)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = final.parent / f".{final.name}.{os.getpid()}.tmp"
+    write_parquet(frame, temp)
+    os.replace(temp, final)
+    return final
+
+
+def gold_partitions(data_dir: Path) -> list[str]:
+    """Dates that have both gold tables."""
+    dates = None
+    for table in GOLD_TABLES:
+        found = {p.parent.name.removeprefix("date=") for p in (Path(data_dir) / GOLD_DIR / table).glob("date=*/part.parquet")}
+        dates = found if dates is None else dates & found
+    return sorted(dates or ())
+
+
+def _dedupe_games(episodes: pl.DataFrame, observations: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """A game seen in two partitions (midnight UTC) keeps the partition with more ticks; the other is counted."""
+    best = episodes.sort("game_id", "ticks", "partition", descending=[False, True, False]).unique("game_id", keep="first", maintain_order=True)
+    duplicates = episodes.height - best.height
+    keep = best.select("game_id", "partition")
+    return best, observations.join(keep, on=["game_id", "partition"], how="semi"), duplicates
+
+
+def _counts(episodes: pl.DataFrame, observations: pl.DataFrame, duplicates: int) -> dict:
+    per_split = {}
+    for split in SPLITS:
+        rows = observations.filter(pl.col("split") == split)
+        per_split[split] = {
+            "episodes": int(episodes.filter(pl.col("split") == split).height),
+            "rows": int(rows.height),
+            "transitions": int(rows.filter(~pl.col("is_final")).height),
+        }
+    excluded = episodes.filter(pl.col("split") == EXCLUDED)
+    reasons = excluded.group_by(pl.col("exclusion_reason").str.replace(r" at tick \d+$", "")).len().sort("exclusion_reason")
+    return {
+        "episodes_total": int(episodes.height),
+        "episodes_in_training": int(episodes.filter(pl.col("split") != EXCLUDED).height),
+        "episodes_excluded": int(excluded.height),
+        "excluded_by_reason": {r: int(n) for r, n in reasons.iter_rows()},
+        "duplicate_episodes_dropped": duplicates,
+        "rows": int(observations.height),
+        "transitions": int(observations.filter(~pl.col("is_final")).height),
+        "actions_not_hold": int(observations.filter(pl.col("action").fill_null(0) != 0).height),
+        "per_split": per_split,
+    }
+
+
+def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame, observations: pl.DataFrame,
+                  inputs: list[dict], params: DatasetParams = DatasetParams(), gold_files: list[dict] | None = None) -> tuple[DatasetVersion, bool]:
+    """Publish the dataset of these partitions, or reuse the version with the same id. Returns (version, created).
+
+    ``episodes``/``observations`` carry a ``partition`` column (the date they came from).
+    """
+    code = code_version()
+    version_id = dataset_id(inputs, partitions, params, code)
+    root = Path(data_dir) / DATASETS_DIR / params.name
+    final = root / version_id
+    if (final / MANIFEST).exists():
+        _record_history(root, version_id)
+        return load_version(final), False
+    episodes, observations, duplicates = _dedupe_games(episodes, observations)
+    episodes = assign_splits(episodes.sort("game_id"), params)
+    observations = (
+        observations.join(episodes.select("game_id", "split"), on="game_id", how="inner")
+        .filter(pl.col("split") != EXCLUDED)
+        .sort("game_id", "tick")
+    )
+    manifest = {
+        "name": params.name,
+        "id": version_id,
+        "format_version": FORMAT_VERSION,
+        "feature_spec": {
+            "version": feature_spec.FEATURE_SPEC_VERSION,
+            "fingerprint": feature_spec.spec_fingerprint(),
+            "features": list(feature_spec.FEATURE_NAMES),
+            "float64_features": list(feature_spec.FLOAT64_FEATURES),
+        },
+        "actions": {a.name.lower(): int(a) for a in Action},
+        "code_version": code,
+        "asset_versions": asset_versions(),
+        "parameters": params.as_dict(),
+        "partitions": sorted(partitions),
+        "inputs": {"landing": sorted(inputs, key=lambda f: f["path"]), "gold": sorted(gold_files or [], key=lambda f: f["path"])},
+        "splits": {
+            "seed": params.split_seed,
+            "fractions": list(params.split_fractions),
+            "method": "sha256('<seed>:<game_id>') first 8 bytes / 2^64 against cumulative fractions train, val, test",
+            "games": {s: episodes.filter(pl.col("split") == s)["game_id"].to_list() for s in SPLITS},
+        },
+        "counts": _counts(episodes, observations, duplicates),
+        "files": {},
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    temp = root / f".tmp-{version_id}-{os.getpid()}-{time.monotonic_ns()}"
+    temp.mkdir()
+    try:
+        for name, frame in (("episodes.parquet", episodes), ("observations.parquet", observations)):
+            write_parquet(frame, temp / name)
+            manifest["files"][name] = {"rows": frame.height, "bytes": (temp / name).stat().st_size, "sha256": file_sha256(temp / name)}
+        (temp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        for file in temp.iterdir():
+            with open(file, "rb") as handle:
+                os.fsync(handle.fileno())
+        try:
+            os.rename(temp, final)
+        except OSError:
+            if not (final / MANIFEST).exists():  # not a concurrent publish of the same id: a real failure
+                raise
+            shutil.rmtree(temp)
+            return load_version(final), False
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    _record_history(root, version_id)
+    return load_version(final), True
+
+
+def _record_history(root: Path, version_id: str) -> None:
+    """Append the id to history.jsonl unless it already is the latest entry."""
+    path = root / HISTORY
+    entries = _history(root)
+    if entries and entries[-1]["id"] == version_id:
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"id": version_id, "published_ns": time.time_ns()}) + "\n")
+
+
+def _history(root: Path) -> list[dict]:
+    path = root / HISTORY
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_version(path: Path) -> DatasetVersion:
+    manifest = json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8"))
+    return DatasetVersion(manifest["id"], Path(path), manifest)
+
+
+def list_versions(data_dir: Path, name: str = "default") -> list[DatasetVersion]:
+    root = Path(data_dir) / DATASETS_DIR / name
+    return [load_version(p.parent) for p in sorted(root.glob(f"*/{MANIFEST}")) if not p.parent.name.startswith(".")]
+
+
+def latest_dataset(data_dir: Path, name: str = "default") -> DatasetVersion | None:
+    """The most recently published (or re-requested) version of a dataset; None when there is none."""
+    root = Path(data_dir) / DATASETS_DIR / name
+    for entry in reversed(_history(root)):
+        if (root / entry["id"] / MANIFEST).exists():
+            return load_version(root / entry["id"])
+    versions = list_versions(data_dir, name)
+    return max(versions, key=lambda v: (v.path / MANIFEST).stat().st_mtime) if versions else None
+
+
+# -- DuckDB --------------------------------------------------------------------------------------------------------
+
+_VIEW_COLUMNS = {
+    "name": "VARCHAR", "id": "VARCHAR", "path": "VARCHAR", "feature_spec_version": "VARCHAR", "code_version": "VARCHAR",
+    "partitions": "VARCHAR[]", "episodes_total": "BIGINT", "episodes_in_training": "BIGINT",
+    "episodes_excluded": "BIGINT", "rows": "BIGINT", "transitions": "BIGINT", "train_episodes": "BIGINT",
+    "val_episodes": "BIGINT", "test_episodes": "BIGINT", "landing_files": "BIGINT", "split_seed": "BIGINT",
+}
+
+
+def register_datasets_view(con, data_dir: Path) -> None:
+    """``datasets``: one row per published version, read from the manifests (an empty view when there are none)."""
+    pattern = (Path(data_dir).resolve() / DATASETS_DIR / "*" / "*" / MANIFEST).as_posix()
+    if not list((Path(data_dir) / DATASETS_DIR).glob(f"*/[!.]*/{MANIFEST}")):
+        columns = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in _VIEW_COLUMNS.items())
+        con.execute(f"CREATE OR REPLACE VIEW datasets AS SELECT {columns} WHERE false")
+        return
+    escaped = pattern.replace("'", "''")
+    con.execute(
+        f"""
+        CREATE OR REPLACE VIEW datasets AS
+        SELECT name, id, regexp_replace(filename, '/{MANIFEST}$', '') AS path,
+               feature_spec.version AS feature_spec_version, code_version,
+               CAST(partitions AS VARCHAR[]) AS partitions,
+               counts.episodes_total, counts.episodes_in_training, counts.episodes_excluded,
+               counts.rows, counts.transitions,
+               counts.per_split.train.episodes AS train_episodes,
+               counts.per_split.val.episodes AS val_episodes,
+               counts.per_split.test.episodes AS test_episodes,
+               len(inputs.landing) AS landing_files, splits.seed AS split_seed
+        FROM read_json('{escaped}', filename = true, format = 'auto', maximum_object_size = 268435456)
+        ORDER BY name, id
+        """
+    )

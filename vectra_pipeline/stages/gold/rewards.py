@@ -1,0 +1,58 @@
+"""The reward rule, shared by ``observations`` and the replay environment: change in mark-to-market equity.
+
+``equity = cash + position_qty · price + sidebet value + short value``, all in SOL, at the tick's price:
+
+- an open sidebet is worth its stake until it is decided, then its payout (5 × bet) when the rug tick is inside its
+  window (rug tick ≤ end tick, inclusive — TRAPS §4) and 0 when the game outlived the window. Placing a bet is
+  therefore reward-neutral and the outcome is paid on the transition where it becomes known; nothing is shaped;
+- an open short is worth ``amount · (2 − price / entry_price)`` floored at 0 (the simulator's model,
+  ``capture_agent.simulator.trading.Short.value``; the real client events for shorts are undocumented);
+- a long position is marked at the tick price, so the rug (price → remainder) costs what the forced sell costs.
+
+Reward of the transition t → t+1 = equity(t+1) − equity(t). Pure numpy: works on whole columns and on scalars.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from capture_agent.simulator.trading import SIDEBET_PAYOUT
+
+
+def short_value(short_amount, short_entry_price, price):
+    """Value of an open short (0 when there is none)."""
+    amount = np.nan_to_num(np.asarray(short_amount, dtype=np.float64))
+    entry = np.asarray(short_entry_price, dtype=np.float64)
+    safe_entry = np.where(np.isfinite(entry) & (entry > 0), entry, 1.0)
+    value = amount * np.maximum(0.0, 2.0 - np.asarray(price, dtype=np.float64) / safe_entry)
+    return np.where(amount > 0, value, 0.0)
+
+
+def sidebet_value(sidebet_active, sidebet_amount, sidebet_end_tick, tick, rug_tick):
+    """Stake while undecided; payout once the rug fell inside the window; 0 once the window passed unrugged.
+
+    ``rug_tick`` is the episode's rug tick or a negative number when the game has not rugged (yet) — the value at
+    tick t only uses the rug when ``tick ≥ rug_tick``, i.e. when the rug frame itself has been seen.
+    """
+    active = np.asarray(sidebet_active, dtype=bool)
+    amount = np.nan_to_num(np.asarray(sidebet_amount, dtype=np.float64))
+    end = np.asarray(sidebet_end_tick, dtype=np.float64)
+    tick = np.asarray(tick, dtype=np.float64)
+    rug = np.asarray(rug_tick, dtype=np.float64)
+    rugged_now = (rug >= 0) & (tick >= rug)
+    won = rugged_now & (rug <= end)
+    expired = ~won & (tick > end)
+    value = np.where(won, amount * SIDEBET_PAYOUT, np.where(expired, 0.0, amount))
+    return np.where(active, value, 0.0)
+
+
+def equity(price, cash, position_qty, sidebet_active, sidebet_amount, sidebet_end_tick, short_amount,
+           short_entry_price, tick, rug_tick):
+    """Mark-to-market equity in SOL (see the module docstring)."""
+    price = np.asarray(price, dtype=np.float64)
+    return (
+        np.nan_to_num(np.asarray(cash, dtype=np.float64))
+        + np.nan_to_num(np.asarray(position_qty, dtype=np.float64)) * price
+        + sidebet_value(sidebet_active, sidebet_amount, sidebet_end_tick, tick, rug_tick)
+        + short_value(short_amount, short_entry_price, price)
+    )

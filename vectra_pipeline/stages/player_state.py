@@ -1,0 +1,164 @@
+"""Silver ``player_state``: the recording player's state, the one source of truth. Pure.
+
+Rules (docs/PLAYER_STATE.md says the same for readers):
+
+1. The recording player of a capture is ``playerUpdate.id``; captures without a playerUpdate have no rows.
+2. ``playerUpdate`` is authoritative: every field it carries is taken as is (``source = playerUpdate``).
+3. ``gameStatePlayerUpdate.leaderboardEntry`` (same player id) fills between playerUpdates: it sets position,
+   avg cost, invested, pnl %, sidebet and short; cash and cumulative P&L are carried from the last
+   playerUpdate (the entry has neither). If its position, avg cost or invested differ from the last
+   playerUpdate of the same game, the row records the ``disagreement`` (the entry may lag a trade —
+   PROTOCOL.md §3.3 — it is recorded, never averaged).
+4. Own trades must agree: the position a playerUpdate reports must equal the previous playerUpdate's plus the
+   own buys minus the own sells received in between (same game); otherwise ``disagreement`` says what the
+   trades imply.
+5. Every tick frame the capture received with no own state frame since the previous tick adds a ``carried``
+   row: the last state, carried to that tick, so the table has the player's state at every observed tick.
+Context (game, tick, phase) of a row is the last gameStateUpdate the same capture received before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+import polars as pl
+
+from vectra_pipeline.stages.ticks import game_state_rows
+from vectra_pipeline.tables import conform
+
+QTY_TOLERANCE = 1e-6
+STATE_FIELDS = (
+    "cash", "position_qty", "avg_cost", "cumulative_pnl", "total_invested", "pnl_percent", "sidebet_active",
+    "sidebet_start_tick", "sidebet_end_tick", "sidebet_amount", "short_amount", "short_entry_price",
+)  # fmt: skip
+
+
+@dataclass
+class State:
+    values: dict = field(default_factory=lambda: dict.fromkeys(STATE_FIELDS))
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _int(value) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _position_fields(source: dict) -> dict:
+    side = source.get("sideBet") if isinstance(source.get("sideBet"), dict) else None
+    short = source.get("shortPosition") if isinstance(source.get("shortPosition"), dict) else None
+    active = source.get("sidebetActive")
+    return {
+        "position_qty": _number(source.get("positionQty")),
+        "avg_cost": _number(source.get("avgCost")),
+        "total_invested": _number(source.get("totalInvested")),
+        "pnl_percent": _number(source.get("pnlPercent")),
+        "sidebet_active": bool(active) if isinstance(active, bool) else side is not None,
+        "sidebet_start_tick": _int(side.get("startedAtTick")) if side else None,
+        "sidebet_end_tick": _int(side.get("end")) if side else None,
+        "sidebet_amount": _number(side.get("betAmount")) if side else None,
+        "short_amount": _number(short.get("amount")) if short else None,
+        "short_entry_price": _number(short.get("entryPrice")) if short else None,
+    }
+
+
+def _differs(a, b) -> bool:
+    return a is not None and b is not None and abs(a - b) > QTY_TOLERANCE * max(1.0, abs(a), abs(b))
+
+
+def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
+    own_updates = events.filter((pl.col("event") == "playerUpdate") & pl.col("contract_ok"))
+    owners: dict[str, str] = {}
+    for capture_id, payload_json in own_updates.sort(["capture_id", "seq"]).select("capture_id", "payload_json").iter_rows():
+        player_id = orjson.loads(payload_json).get("id")
+        if isinstance(player_id, str):
+            owners.setdefault(capture_id, player_id)
+    if not owners:
+        return conform(pl.DataFrame(), "player_state")
+    captures = list(owners)
+    relevant = events.filter(
+        pl.col("capture_id").is_in(captures)
+        & pl.col("contract_ok")
+        & pl.col("event").is_in(["playerUpdate", "gameStatePlayerUpdate", "gameStateUpdate"])
+    ).sort(["capture_id", "seq", "packet_index"])
+    tick_frames = set(game_state_rows(relevant).filter(pl.col("tick_count").is_not_null() & (pl.col("phase") != "cooldown")).select("capture_id", "seq").iter_rows())
+    own_trades = trades.filter(pl.col("is_own") & pl.col("capture_id").is_in(captures)).select("capture_id", "seq", "game_id", "type", "qty")
+    trades_by_capture: dict[str, list[tuple]] = {}
+    for capture_id, seq, game_id, kind, qty in own_trades.sort(["capture_id", "seq"]).iter_rows():
+        trades_by_capture.setdefault(capture_id, []).append((seq, game_id, kind, qty or 0.0))
+    out: list[dict] = []
+    columns = ("capture_id", "seq", "recv_wall_ns", "event", "payload_json", "game_id", "tick_count", "phase")
+    current = {c: {"state": State(), "game": None, "tick": None, "phase": None, "seen": False, "fresh": False,
+                   "last_update": None, "trade_i": 0, "trade_qty": 0.0}
+               for c in captures}  # fmt: skip
+    for capture_id, seq, wall, event, payload_json, game_id, tick, phase in relevant.select(columns).iter_rows():
+        ctx = current[capture_id]
+        own_id = owners[capture_id]
+        pending = trades_by_capture.get(capture_id, [])
+        while ctx["trade_i"] < len(pending) and pending[ctx["trade_i"]][0] < seq:
+            _, trade_game, kind, qty = pending[ctx["trade_i"]]
+            if trade_game == ctx["game"] or ctx["game"] is None:
+                ctx["trade_qty"] += qty if kind == "buy" else -qty if kind == "sell" else 0.0
+            ctx["trade_i"] += 1
+        if event == "gameStateUpdate":
+            if game_id != ctx["game"]:
+                ctx["last_update"] = None
+                ctx["trade_qty"] = 0.0
+            ctx["game"], ctx["phase"] = game_id, phase
+            if (capture_id, seq) in tick_frames:
+                ctx["tick"] = tick
+                if ctx["seen"] and not ctx["fresh"]:
+                    out.append(_row(capture_id, seq, own_id, ctx, "carried", wall, None))
+                ctx["fresh"] = False
+            continue
+        payload = orjson.loads(payload_json)
+        if event == "playerUpdate":
+            if payload.get("id") != own_id:
+                continue
+            values = _position_fields(payload) | {
+                "cash": _number(payload.get("cash")),
+                "cumulative_pnl": _number(payload.get("cumulativePnL")),
+            }
+            disagreement = None
+            previous = ctx["last_update"]
+            if previous is not None and previous["position_qty"] is not None and values["position_qty"] is not None:
+                implied = previous["position_qty"] + ctx["trade_qty"]
+                if ctx["trade_qty"] and _differs(implied, values["position_qty"]):
+                    disagreement = f"own trades imply positionQty={implied:.9g}, playerUpdate says {values['position_qty']:.9g}"
+            ctx["state"] = State(values)
+            ctx["last_update"] = values
+            ctx["trade_qty"] = 0.0
+            source = "playerUpdate"
+        else:
+            entry = payload.get("leaderboardEntry")
+            if not isinstance(entry, dict) or entry.get("id") != own_id:
+                continue
+            if isinstance(payload.get("gameId"), str):
+                ctx["game"] = payload["gameId"]
+            values = _position_fields(entry)
+            reference = ctx["last_update"] or {}
+            mismatches = [
+                f"{name}: gameStatePlayerUpdate {values[name]:.9g} vs playerUpdate {reference[name]:.9g}"
+                for name in ("position_qty", "avg_cost", "total_invested")
+                if _differs(values[name], reference.get(name))
+            ]
+            disagreement = "; ".join(mismatches) or None
+            ctx["state"] = State(ctx["state"].values | values)
+            source = "gameStatePlayerUpdate"
+        ctx["seen"] = True
+        ctx["fresh"] = True
+        out.append(_row(capture_id, seq, own_id, ctx, source, wall, disagreement))
+    if not out:
+        return conform(pl.DataFrame(), "player_state")
+    return conform(pl.DataFrame(out, infer_schema_length=None), "player_state")
+
+
+def _row(capture_id: str, seq: int, player_id: str, ctx: dict, source: str, wall: int, disagreement: str | None) -> dict:
+    return {
+        "capture_id": capture_id, "seq": seq, "player_id": player_id, "game_id": ctx["game"], "tick": ctx["tick"],
+        "phase": ctx["phase"], **ctx["state"].values, "source": source, "recv_wall_ns": wall, "disagreement": disagreement,
+    }  # fmt: skip
+

@@ -1,0 +1,153 @@
+"""Silver ``trades`` (all players) and ``sidebets`` (placed and settled). Pure.
+
+The recording player is known per capture from ``playerUpdate.id`` (authenticated sessions only); a trade or
+sidebet is ``is_own`` when its player id is the capture's. The same trade id received by several captures is
+one trade (first receipt kept).
+"""
+
+from __future__ import annotations
+
+import orjson
+import polars as pl
+
+from vectra_pipeline.stages.contracts import SIDEBET_RESULT_EVENTS, SIDEBET_WINDOW, TRADE_EVENTS
+from vectra_pipeline.stages.ticks import game_state_rows, history_entries
+from vectra_pipeline.tables import conform
+
+OWN_IDS_SCHEMA = {"capture_id": pl.String, "player_id": pl.String}
+
+
+def own_player_ids(events: pl.DataFrame) -> pl.DataFrame:
+    """(capture_id, player_id) of every capture's recording player, from its playerUpdate frames."""
+    rows = set()
+    for capture_id, payload_json in events.filter(
+        (pl.col("event") == "playerUpdate") & pl.col("contract_ok")
+    ).select("capture_id", "payload_json").iter_rows():
+        player_id = orjson.loads(payload_json).get("id")
+        if isinstance(player_id, str):
+            rows.add((capture_id, player_id))
+    return pl.DataFrame(sorted(rows), schema=OWN_IDS_SCHEMA, orient="row")
+
+
+def payload_rows(events: pl.DataFrame, condition: pl.Expr, fields: dict[str, tuple[str, pl.DataType]]) -> pl.DataFrame:
+    """Event rows matching ``condition`` with payload fields as typed columns (plus the event's own columns)."""
+    base = events.filter(condition & pl.col("contract_ok")).sort(["recv_wall_ns", "capture_id", "seq", "packet_index"])
+    values: dict[str, list] = {name: [] for name in fields}
+    for text in base["payload_json"]:
+        payload = orjson.loads(text) if text else {}
+        for name, (key, _) in fields.items():
+            value = payload.get(key) if isinstance(payload, dict) else None
+            values[name].append(value if not isinstance(value, (dict, list)) else None)
+    typed = pl.DataFrame(values, schema={name: dtype for name, (_, dtype) in fields.items()}, strict=False)
+    return pl.concat([base.select("capture_id", "seq", "recv_wall_ns", "trace_id", "event"), typed], how="horizontal")
+
+
+_TRADE_FIELDS = {
+    "trade_id": ("id", pl.String),
+    "game_id": ("gameId", pl.String),
+    "player_id": ("playerId", pl.String),
+    "username": ("username", pl.String),
+    "level": ("level", pl.Int32),
+    "type": ("type", pl.String),
+    "tick": ("tickIndex", pl.Int32),
+    "price": ("price", pl.Float64),
+    "qty": ("qty", pl.Float64),
+    "amount": ("amount", pl.Float64),
+    "leverage": ("leverage", pl.Int32),
+    "bonus_portion": ("bonusPortion", pl.Float64),
+    "real_portion": ("realPortion", pl.Float64),
+    "coin": ("coin", pl.String),
+}
+
+
+def build_trades(events: pl.DataFrame) -> pl.DataFrame:
+    trades = payload_rows(events, pl.col("event").is_in(TRADE_EVENTS), _TRADE_FIELDS)
+    trades = trades.unique("trade_id", keep="first", maintain_order=True)
+    own = own_player_ids(events).with_columns(pl.lit(True).alias("is_own"))
+    trades = trades.join(own, on=["capture_id", "player_id"], how="left").with_columns(pl.col("is_own").fill_null(False))
+    return conform(trades.drop("event"), "trades")
+
+
+_SIDEBET_FIELDS = {
+    "game_id": ("gameId", pl.String),
+    "player_id": ("playerId", pl.String),
+    "username": ("username", pl.String),
+    "start_tick": ("startTick", pl.Int32),
+    "end_tick": ("endTick", pl.Int32),
+    "bet_amount": ("betAmount", pl.Float64),
+    "x_payout": ("xPayout", pl.Float64),
+    "payout": ("payout", pl.Float64),
+    "profit": ("profit", pl.Float64),
+    "tick_index": ("tickIndex", pl.Int32),
+    "type": ("type", pl.String),
+}
+_STATUS_RANK = {"placed": 0, "lost": 1, "won": 1}
+
+
+def _global_sidebets(events: pl.DataFrame) -> pl.DataFrame:
+    """gameHistory[].globalSidebets: placed (startedAtTick/end) and payout (startTick/endTick) records."""
+    history = history_entries(game_state_rows(events))
+    rows = []
+    for game_id, sidebets_json, wall in history.select("game_id", "global_sidebets", "recv_wall_ns").iter_rows():
+        for bet in orjson.loads(sidebets_json):
+            if not isinstance(bet, dict):
+                continue
+            placed = bet.get("type") == "placed"
+            start = bet.get("startedAtTick") if placed else bet.get("startTick")
+            end = bet.get("end") if placed else bet.get("endTick")
+            rows.append(
+                {
+                    "game_id": bet.get("gameId") or game_id, "player_id": bet.get("playerId"), "username": bet.get("username"),
+                    "start_tick": start, "end_tick": end, "bet_amount": bet.get("betAmount"), "x_payout": bet.get("xPayout"),
+                    "payout": None if placed else bet.get("payout"), "profit": None if placed else bet.get("profit"),
+                    "tick_index": bet.get("tickIndex"), "type": bet.get("type"), "recv_wall_ns": wall,
+                    "capture_id": None, "source": "gameHistory",
+                }
+            )  # fmt: skip
+    schema = {name: dtype for name, (_, dtype) in _SIDEBET_FIELDS.items()} | {
+        "recv_wall_ns": pl.Int64, "capture_id": pl.String, "source": pl.String,
+    }  # fmt: skip
+    return pl.DataFrame(rows, schema=schema, strict=False)
+
+
+def build_sidebets(events: pl.DataFrame, games: pl.DataFrame) -> pl.DataFrame:
+    own_events = payload_rows(
+        events, pl.col("event").is_in(["currentSidebet", *SIDEBET_RESULT_EVENTS]), _SIDEBET_FIELDS
+    ).with_columns(
+        pl.when(pl.col("event") == "currentSidebet").then(pl.lit("currentSidebet")).otherwise(pl.lit("currentSidebetResult")).alias("source")
+    )
+    columns = [*_SIDEBET_FIELDS, "recv_wall_ns", "capture_id", "source"]
+    bets = pl.concat([own_events.select(columns), _global_sidebets(events).select(columns)], how="vertical_relaxed")
+    bets = bets.filter(pl.col("player_id").is_not_null() & pl.col("game_id").is_not_null() & pl.col("start_tick").is_not_null())
+    bets = bets.with_columns(
+        pl.coalesce("end_tick", pl.col("start_tick") + SIDEBET_WINDOW).alias("end_tick"),
+        pl.when(pl.col("type") != "payout")
+        .then(pl.lit("placed"))
+        .when(pl.col("payout") > 0)
+        .then(pl.lit("won"))
+        .otherwise(pl.lit("lost"))
+        .alias("status"),
+    )
+    latest = (
+        bets.with_columns(pl.col("status").replace_strict(_STATUS_RANK).alias("_rank"))
+        .sort(["game_id", "player_id", "start_tick", "_rank", "recv_wall_ns"], descending=[False, False, False, True, False], nulls_last=True)
+        .group_by(["game_id", "player_id", "start_tick"], maintain_order=True)
+        .agg(
+            pl.col("status").first(),
+            pl.col("payout").first(),
+            pl.col("profit").first(),
+            pl.col("recv_wall_ns").first(),
+            pl.col("source").first(),
+            *[pl.col(c).drop_nulls().first() for c in ("username", "end_tick", "bet_amount", "x_payout")],
+            pl.col("capture_id").drop_nulls().first(),
+        )
+    )
+    own = own_player_ids(events).with_columns(pl.lit(True).alias("is_own"))
+    own_any = own.select("player_id", "is_own").unique()
+    result = (
+        latest.join(games.select("game_id", "rug_tick"), on="game_id", how="left")
+        .join(own_any, on="player_id", how="left")
+        .with_columns(pl.col("is_own").fill_null(False))
+        .sort(["game_id", "player_id", "start_tick"])
+    )
+    return conform(result.drop("capture_id"), "sidebets")

@@ -1,0 +1,54 @@
+"""Where the pipeline's tables live on disk, and atomic Parquet writes.
+
+``<data>/<stage>/<table>/date=YYYY-MM-DD/part.parquet``: one file per table per daily partition, so a new day
+costs the same however many days exist. Files are written to a dot-prefixed temp file in the same folder and
+renamed into place, so readers (DuckDB views, the next stage) never see half a file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+
+from vectra_pipeline.tables import TABLES, conform, empty
+
+PART_FILE = "part.parquet"
+
+
+def partition_dir(data_dir: Path, table: str, date: str) -> Path:
+    return Path(data_dir) / TABLES[table].stage / table / f"date={date}"
+
+
+def partition_path(data_dir: Path, table: str, date: str) -> Path:
+    return partition_dir(data_dir, table, date) / PART_FILE
+
+
+def write_table(data_dir: Path, table: str, date: str, frame: pl.DataFrame) -> Path:
+    """Write one partition of a table atomically; the frame is conformed to the declared schema first."""
+    frame = conform(frame, table)
+    folder = partition_dir(data_dir, table, date)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / PART_FILE
+    temp = folder / f".{PART_FILE}.{os.getpid()}.tmp"
+    # Fixed writer settings (no statistics timestamps, one row group per 64k rows) keep rebuilds byte-identical.
+    frame.write_parquet(temp, compression="zstd", compression_level=3, statistics=True, row_group_size=65_536)
+    os.replace(temp, final)
+    return final
+
+
+def read_table(data_dir: Path, table: str, date: str, columns: list[str] | None = None) -> pl.DataFrame:
+    """One partition of a table; an empty frame of the declared schema when the partition was never written."""
+    path = partition_path(data_dir, table, date)
+    if not path.exists():
+        frame = empty(table)
+        return frame.select(columns) if columns else frame
+    return pl.read_parquet(path, columns=columns)
+
+
+def scan_table(data_dir: Path, table: str, date: str) -> pl.LazyFrame:
+    path = partition_path(data_dir, table, date)
+    if not path.exists():
+        return empty(table).lazy()
+    return pl.scan_parquet(path)
