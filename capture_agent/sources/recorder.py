@@ -1,0 +1,135 @@
+"""The one path from a source to the landing zone and the live views.
+
+Every source hands each frame, lifecycle fact and click to :class:`Recorder`, in the order it happened. The
+recorder lands it first (the writer assigns the gapless seq), then tells the observers (live status, live
+feed). An observer that fails is counted and reported, never allowed to stop or slow the capture.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from capture_agent.landing.schema import Direction, RecordType, Transport
+from capture_agent.protocol.codec import Packet, decode_frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """What the observers see of one landed row (frames come decoded, once, for all of them)."""
+
+    seq: int
+    record_type: RecordType
+    recv_wall_ns: int
+    recv_mono_ns: int
+    direction: Direction | None = None
+    transport: Transport | None = None
+    socket_id: str | None = None
+    packets: tuple[Packet, ...] = ()
+    event: str | None = None  # connection event (connected, disconnected, …)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Observer(Protocol):
+    def observe(self, captured: Captured) -> None: ...
+
+
+class FrameFlags:
+    """What is wrong with a frame, for its row's ``detail`` (None when nothing is): the codec's errors, and
+    binary messages that no ``45``/``46`` packet announced (Engine.IO v4 sends bytes only as attachments)."""
+
+    def __init__(self) -> None:
+        self._attachments_due: dict[object, int] = {}  # per (socket, direction)
+
+    def check(self, stream: object, packets: tuple[Packet, ...]) -> dict[str, Any] | None:
+        errors = [packet.error for packet in packets if packet.error is not None]
+        flags: dict[str, Any] = {}
+        for packet in packets:
+            if isinstance(packet.payload, bytes):  # a binary message, or a "b<base64>" packet of a polling body
+                due = self._attachments_due.get(stream, 0)
+                if due > 0:
+                    self._attachments_due[stream] = due - 1
+                else:
+                    errors.append("binary message without a preceding binary event (45/46) announcing it")
+                flags["binary_bytes"] = len(packet.payload)
+            elif packet.attachments:
+                self._attachments_due[stream] = self._attachments_due.get(stream, 0) + packet.attachments
+        if errors:
+            flags["codec_error"] = errors[0] if len(errors) == 1 else errors
+        return flags or None
+
+
+class Recorder:
+    def __init__(self, writer: Any, observers: list[Observer] | None = None) -> None:
+        self.writer = writer
+        self.observers: list[Observer] = list(observers or [])
+        self.observer_errors = 0
+        self.flagged = 0  # frames landed with a codec flag (malformed, unexpected binary)
+        self._flags = FrameFlags()
+
+    def frame(
+        self,
+        direction: Direction,
+        transport: Transport,
+        payload: str | bytes,
+        *,
+        url: str | None = None,
+        socket_id: str | None = None,
+        opcode: int | None = None,
+        browser_ts: float | None = None,
+        recv_wall_ns: int | None = None,
+        recv_mono_ns: int | None = None,
+        packets: list[Packet] | None = None,
+    ) -> int:
+        wall = time.time_ns() if recv_wall_ns is None else recv_wall_ns
+        mono = time.monotonic_ns() if recv_mono_ns is None else recv_mono_ns
+        decoded = tuple(packets if packets is not None else decode_frame(payload))
+        flags = self._flags.check((socket_id, direction), decoded)
+        seq = self.writer.frame(
+            direction,
+            transport,
+            payload,
+            url=url,
+            socket_id=socket_id,
+            opcode=opcode,
+            browser_ts=browser_ts,
+            recv_wall_ns=wall,
+            recv_mono_ns=mono,
+            detail=flags,
+        )
+        if flags:
+            self.flagged += 1
+        self._tell(Captured(seq, RecordType.FRAME, wall, mono, direction, transport, socket_id, decoded, detail=flags or {}))
+        return seq
+
+    def connection(
+        self,
+        event: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        url: str | None = None,
+        socket_id: str | None = None,
+    ) -> int:
+        wall, mono = time.time_ns(), time.monotonic_ns()
+        seq = self.writer.connection(event, detail=detail, url=url, socket_id=socket_id, recv_wall_ns=wall, recv_mono_ns=mono)
+        self._tell(Captured(seq, RecordType.CONNECTION, wall, mono, socket_id=socket_id, event=event, detail=detail or {}))
+        return seq
+
+    def click(self, detail: dict[str, Any], *, browser_ts: float | None = None) -> int:
+        wall, mono = time.time_ns(), time.monotonic_ns()
+        seq = self.writer.click(detail, browser_ts=browser_ts, recv_wall_ns=wall, recv_mono_ns=mono)
+        self._tell(Captured(seq, RecordType.CLICK, wall, mono, event="click", detail=detail))
+        return seq
+
+    def _tell(self, captured: Captured) -> None:
+        for observer in self.observers:
+            try:
+                observer.observe(captured)
+            except Exception:  # noqa: BLE001 - a live view must never stop the capture
+                self.observer_errors += 1
+                if self.observer_errors <= 3:
+                    log.exception("live view %s failed on seq %d (capture continues)", type(observer).__name__, captured.seq)

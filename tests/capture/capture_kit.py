@@ -1,0 +1,64 @@
+"""Helpers for the capture tests: run a source in-process into a landing dir and read the rows back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pyarrow as pa
+
+from capture_agent.landing.schema import Source
+from capture_agent.landing.writer import LandingWriter, read_landing
+from capture_agent.sources.recorder import Recorder
+
+
+def landed_rows(data_dir: Path) -> list[dict]:
+    """Every landed row, ordered by capture then seq, with ``detail`` parsed."""
+    table = read_landing(data_dir)
+    index = table.schema.get_field_index("recv_wall_ns")
+    table = table.set_column(index, "recv_wall_ns", table["recv_wall_ns"].cast(pa.int64()))  # ns, as ints
+    rows = table.to_pylist()
+    rows.sort(key=lambda r: (r["capture_id"], r["seq"]))
+    for row in rows:
+        row["detail"] = json.loads(row["detail"]) if row["detail"] else None
+    return rows
+
+
+def frames_of(rows: list[dict], direction: str, socket_id: str | None = None) -> list[str | bytes]:
+    return [
+        row["payload_text"] if row["payload_text"] is not None else row["payload_bytes"]
+        for row in rows
+        if row["record_type"] == "frame" and row["direction"] == direction and (socket_id is None or row["socket_id"] == socket_id)
+    ]
+
+
+async def wait_for(predicate, timeout: float, interval: float = 0.02) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+class InProcessCapture:
+    """A writer + recorder + source running as a task; ``stop()`` cancels, flushes and publishes."""
+
+    def __init__(self, data_dir: Path, source: Source = Source.DIRECT, observers=None):
+        self.writer = LandingWriter(data_dir, source, fsync_interval_s=0.05)
+        self.recorder = Recorder(self.writer, list(observers or []))
+        self.task: asyncio.Task | None = None
+        self.source = None
+
+    def run(self, source) -> None:
+        self.source = source
+        self.task = asyncio.get_running_loop().create_task(source.run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        if hasattr(self.source, "close"):
+            await self.source.close()
+        self.writer.close()

@@ -1,0 +1,70 @@
+"""Malformed and binary frames from a server are landed verbatim and flagged (direct source)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from capture_kit import InProcessCapture, frames_of, landed_rows, wait_for
+from websockets.asyncio.server import serve
+
+from capture_agent.sources.direct import DirectOptions, DirectSource
+
+OPEN = '0{"sid":"garbage-sid","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
+SENT_AFTER_CONNECT = [
+    '40{"sid":"socket-sid"}',
+    "2",
+    '42["gameStateUpdate",{"gameId":"20251217-cc4486eb5e354cd5","active":true,"tickCount":1,"price":0.98}]',
+    "",  # empty message
+    "x not engine.io",
+    '42["gameStateUpdate",{"gameId":',  # truncated JSON
+    "4",  # message without a Socket.IO type
+    '43[{"success":true}]',  # ack without an id
+    b"\x00\xff\x10binary-orphan",  # bytes nobody announced
+    '451-["upload",{"_placeholder":true,"num":0}]',
+    b"\x01\x02attachment",  # announced attachment
+    '42["café 🚀",{"emoji":"☃"}]',  # non-ASCII kept as is
+]
+
+
+async def _garbage_server(websocket, received: list):
+    await websocket.send(OPEN)
+    received.append(await websocket.recv())  # the client's "40"
+    for frame in SENT_AFTER_CONNECT:
+        await websocket.send(frame)
+    received.append(await websocket.recv())  # the pong to our "2"
+    await websocket.wait_closed()
+
+
+def test_malformed_and_binary_frames_are_kept_verbatim_and_flagged(tmp_path):
+    received: list = []
+
+    async def scenario():
+        async with serve(lambda ws: _garbage_server(ws, received), "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            capture = InProcessCapture(tmp_path)
+            capture.run(DirectSource(capture.recorder, DirectOptions(url=f"http://127.0.0.1:{port}")))
+            await wait_for(lambda: capture.writer.stats.frames_in >= 1 + len(SENT_AFTER_CONNECT) and len(received) == 2, 10)
+            await capture.stop()
+
+    asyncio.run(scenario())
+    rows = landed_rows(tmp_path)
+    assert frames_of(rows, "in") == [OPEN, *SENT_AFTER_CONNECT]
+    assert frames_of(rows, "out") == ["40", "3"] == received
+    by_text = {}
+    for row in rows:
+        if row["record_type"] == "frame" and row["direction"] == "in":
+            by_text[row["payload_text"] if row["payload_text"] is not None else row["payload_bytes"]] = row
+    for text in ("", "x not engine.io", '42["gameStateUpdate",{"gameId":', "4", '43[{"success":true}]'):
+        assert by_text[text]["detail"]["codec_error"], text
+    orphan = by_text[b"\x00\xff\x10binary-orphan"]
+    assert orphan["opcode"] == 2 and orphan["payload_text"] is None
+    assert "without a preceding binary event" in orphan["detail"]["codec_error"]
+    attachment = by_text[b"\x01\x02attachment"]
+    assert attachment["opcode"] == 2 and attachment["detail"] == {"binary_bytes": 12}
+    for good in (SENT_AFTER_CONNECT[2], SENT_AFTER_CONNECT[-1]):
+        assert by_text[good]["detail"] is None and by_text[good]["opcode"] == 1
+    assert by_text[SENT_AFTER_CONNECT[2]]["event"] == "gameStateUpdate"
+    assert all(row["socket_id"] == "garbage-sid" for row in rows if row["record_type"] == "frame")
+    events = [row["event"] for row in rows if row["record_type"] == "connection"]
+    assert events[:2] == ["open", "connected"] and events[-1] == "disconnected"
+    assert [row["seq"] for row in rows] == list(range(len(rows)))
