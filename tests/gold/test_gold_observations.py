@@ -1,0 +1,213 @@
+"""Episodes, features and observations: a real game checked by hand, look-ahead by perturbation, labels, rewards."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+import polars as pl
+import pytest
+
+import realdata
+from vectra_pipeline.stages.gold.actions import Action, action_code_expr, nearest_sell
+from vectra_pipeline.stages.gold.episodes import EpisodePolicy, build_episodes
+from vectra_pipeline.stages.gold.features import FEATURE_NAMES, FEATURES
+from vectra_pipeline.stages.gold.observations import build_observations
+from vectra_pipeline.stages.gold.synthetic import synthetic_silver
+from vectra_pipeline.tables import conform, empty
+
+
+def _gold(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = EpisodePolicy()) -> tuple[pl.DataFrame, pl.DataFrame]:
+    episodes = build_episodes(tables["games"], tables["game_ticks"], tables["trades"], tables["sidebets"],
+                              tables["player_state"], tables["actions"], policy)
+    observations = build_observations(tables["game_ticks"], tables["trades"], tables["player_state"], tables["actions"], episodes)
+    return episodes, observations
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    tables = synthetic_silver(24, seed=3, gapped_every=5)
+    return tables, *_gold(tables)
+
+
+# -- a real game from games.jsonl, every feature recomputed here by hand ------------------------------------------
+
+def _real_game_with_winning_sidebet() -> tuple[dict, dict]:
+    for game in realdata.games():
+        if game["kind"] != "gameHistory" or len(game["prices"]) < 60:
+            continue
+        for bet in game.get("globalSidebets", []):
+            if bet["type"] == "placed" and bet["startedAtTick"] <= game["rug_tick"] <= bet["end"]:
+                return game, bet
+    raise AssertionError("games.jsonl has no gameHistory game with a winning sidebet")
+
+
+def _real_tables(game: dict, bet: dict) -> dict[str, pl.DataFrame]:
+    prices, rug, gid, player = [float(p) for p in game["prices"]], game["rug_tick"], game["gameId"], bet["playerId"]
+    ticks = pl.DataFrame({
+        "game_id": [gid] * len(prices), "tick": list(range(len(prices))), "price": [float(p) for p in prices],
+        "price_source": ["history"] * len(prices), "phase": ["active"] * rug + ["rugged"],
+        "is_rug_tick": [t == rug for t in range(len(prices))],
+    })
+    games = pl.DataFrame({"game_id": [gid], "rug_tick": [rug], "rug_price": [prices[-1]], "peak": [game["peakMultiplier"]],
+                          "completeness": ["history_only"], "history_only": [True], "server_seed": [game["serverSeed"]],
+                          "fair_verified": [True]})
+    # The bettor's state as a recorder would have seen it: 10 SOL before, the bet open from its start tick.
+    state = pl.DataFrame({
+        "capture_id": ["c", "c"], "seq": [1, 2], "player_id": [player, player], "game_id": [gid, gid],
+        "tick": [0, bet["startedAtTick"]], "cash": [10.0, 10.0 - bet["betAmount"]], "position_qty": [0.0, 0.0],
+        "avg_cost": [0.0, 0.0], "cumulative_pnl": [0.0, 0.0], "total_invested": [0.0, 0.0],
+        "sidebet_active": [False, True], "sidebet_start_tick": [None, bet["startedAtTick"]],
+        "sidebet_end_tick": [None, bet["end"]], "sidebet_amount": [None, float(bet["betAmount"])], "source": ["playerUpdate"] * 2,
+    })
+    return {"games": conform(games, "games"), "game_ticks": conform(ticks, "game_ticks"), "trades": empty("trades"),
+            "sidebets": empty("sidebets"), "player_state": conform(state, "player_state"), "actions": empty("actions")}
+
+
+def _expected_market(prices: list[float]) -> list[dict]:
+    rows, peak, peak_tick = [], -math.inf, 0
+    log_returns = []
+    for t, price in enumerate(prices):
+        prev = prices[t - 1] if t else None
+        log_returns.append(math.log(price / prev) if prev else 0.0)
+        if price >= peak:
+            peak, peak_tick = price, t
+        velocity = price - prev if prev is not None else 0.0
+        prev_velocity = (prev - prices[t - 2]) if t >= 2 else 0.0
+        window = log_returns[-20:]
+        row = {
+            "game_tick": t, "price": price, "price_velocity": velocity,
+            "price_acceleration": velocity - prev_velocity if t >= 1 else 0.0,
+            "volatility_20": statistics.pstdev(window), "peak_price": peak, "drawdown_from_peak": 1 - price / peak,
+            "ticks_since_peak": t - peak_tick, "tick_observed": 0.0, "flow_trade_count": 0.0,
+        }
+        for k in (1, 5, 20):
+            row[f"return_{k}"] = price / prices[max(0, t - k)] - 1
+        rows.append(row)
+    return rows
+
+
+def test_real_episode_features_match_hand_computation():
+    game, bet = _real_game_with_winning_sidebet()
+    episodes, obs = _gold(_real_tables(game, bet), EpisodePolicy(train_completeness=frozenset({"history_only"})))
+    rug, start, end, stake = game["rug_tick"], bet["startedAtTick"], bet["end"], float(bet["betAmount"])
+    episode = episodes.row(0, named=True)
+    assert (episode["terminated"], episode["truncated"], episode["in_training"]) == (True, False, True)
+    assert (episode["first_tick"], episode["last_tick"], episode["transitions"]) == (0, rug, rug)
+    assert obs.height == rug + 1 and obs["tick"].to_list() == list(range(rug + 1))
+
+    for expected, actual in zip(_expected_market(game["prices"]), obs.iter_rows(named=True)):
+        t = expected["game_tick"]
+        for name, value in expected.items():
+            dtype = next(f.dtype for f in FEATURES if f.name == name) if name in FEATURE_NAMES else "float64"
+            tolerance = 1e-6 * max(1.0, abs(value)) if dtype == "float32" else 1e-12 * max(1.0, abs(value))
+            assert actual[name] == pytest.approx(value, abs=tolerance), (name, t)
+        # The sidebet row carries no receipt time, so it is visible from the tick after its start (timeline rule).
+        open_now = t >= start + 1
+        assert actual["sidebet_active"] == (1.0 if open_now else 0.0), t
+        assert actual["sidebet_ticks_left"] == (max(0, end - t) if open_now else 0.0), t
+        assert actual["player_state_known"] == (1.0 if t >= 1 else 0.0), t
+        # equity: 0 while no state is visible; then 10 SOL — the stake replaces the cash it came from — and the
+        # won bet pays 5x on the rug tick.
+        expected_equity = 0.0 if t == 0 else 10.0 - stake + 5 * stake if t == rug else 10.0
+        assert actual["equity"] == pytest.approx(expected_equity, abs=1e-9), t
+
+    rewards = obs["reward"].to_list()
+    assert rewards[rug] is None and obs["is_final"][rug]
+    assert rewards[rug - 1] == pytest.approx(4 * stake)  # the win, paid on the transition into the rug frame
+    assert all(r == pytest.approx(0.0, abs=1e-12) for r in rewards[: rug - 1])
+    assert obs["terminated"].to_list() == [False] * (rug - 1) + [True, False]
+    assert not obs["truncated"].any()
+
+
+# -- look-ahead -----------------------------------------------------------------------------------------------------
+
+def _perturb_after(tables: dict[str, pl.DataFrame], game_id: str, cut: int) -> dict[str, pl.DataFrame]:
+    """Change everything of ``game_id`` after tick ``cut``: prices, stats, trades, states, actions; drop the rug."""
+    after = (pl.col("game_id") == game_id) & (pl.col("tick") > cut)
+    ticks = tables["game_ticks"].with_columns(
+        pl.when(after).then(pl.col("price") * 3.7 + 0.5).otherwise(pl.col("price")).alias("price"),
+        pl.when(after).then(pl.col("connected_players") + 999).otherwise(pl.col("connected_players")).alias("connected_players"),
+    ).filter(~((pl.col("game_id") == game_id) & (pl.col("tick") > cut + 30)))
+    games = tables["games"].with_columns(
+        pl.when(pl.col("game_id") == game_id).then(None).otherwise(pl.col("rug_tick")).alias("rug_tick"),
+        pl.when(pl.col("game_id") == game_id).then(pl.lit("partial_end")).otherwise(pl.col("completeness")).alias("completeness"),
+    )
+    trades = tables["trades"].with_columns(pl.when(after).then(pl.col("amount") * 50).otherwise(pl.col("amount")).alias("amount"))
+    states = tables["player_state"].with_columns(pl.when(after).then(pl.col("cash") + 123).otherwise(pl.col("cash")).alias("cash"))
+    actions = tables["actions"].filter(~after)
+    return {**tables, "game_ticks": ticks, "games": games, "trades": trades, "player_state": states, "actions": actions}
+
+
+def test_no_look_ahead_features_unchanged_when_the_future_changes(synthetic):
+    tables, episodes, obs = synthetic
+    game = episodes.filter(pl.col("in_training") & (pl.col("transitions") > 40))["game_id"][0]
+    cut = 25
+    _, perturbed = _gold(_perturb_after(tables, game, cut))
+    before = obs.filter((pl.col("game_id") == game) & (pl.col("tick") <= cut)).select("tick", *FEATURE_NAMES)
+    after = perturbed.filter((pl.col("game_id") == game) & (pl.col("tick") <= cut)).select("tick", *FEATURE_NAMES)
+    assert before.height == cut + 1
+    assert before.equals(after)
+    later = perturbed.filter((pl.col("game_id") == game) & (pl.col("tick") == cut + 1))
+    assert later["price"][0] != obs.filter((pl.col("game_id") == game) & (pl.col("tick") == cut + 1))["price"][0]
+
+
+def test_trade_received_after_its_tick_frame_counts_at_the_next_tick(synthetic):
+    tables, episodes, obs = synthetic
+    complete = episodes.filter(pl.col("completeness") == "complete").select("game_id")
+    trades = tables["trades"].join(complete, on="game_id")  # flow counts every player's trades, own ones too
+    frames = tables["game_ticks"].select("game_id", "tick", pl.col("recv_wall_ns").alias("frame_ns"))
+    placed = trades.join(frames, on=["game_id", "tick"]).filter(pl.col("recv_wall_ns") > pl.col("frame_ns"))
+    expected = placed.group_by("game_id", (pl.col("tick") + 1).alias("tick")).agg(pl.len().alias("n"))
+    got = obs.join(complete, on="game_id").join(expected, on=["game_id", "tick"], how="left")
+    assert got["n"].sum() > 500
+    assert got["flow_trade_count"].to_list() == got["n"].fill_null(0).cast(pl.Float32).to_list()
+
+
+# -- episodes, labels, rewards -------------------------------------------------------------------------------------
+
+def test_episodes_policy_gaps_are_never_stitched(synthetic):
+    tables, episodes, obs = synthetic
+    gapped = episodes.filter(pl.col("completeness") == "gapped")
+    assert gapped.height >= 3
+    assert not gapped["in_training"].any()
+    assert gapped["exclusion_reason"].str.starts_with("completeness gapped").all()
+    for row in gapped.iter_rows(named=True):
+        rows = obs.filter(pl.col("game_id") == row["game_id"])
+        assert rows["tick"].max() == row["first_gap_tick"] - 1 == row["last_tick"]  # stops before the gap
+        assert rows.filter(pl.col("truncated")).height == 1 and not rows["terminated"].any()
+    complete = episodes.filter(pl.col("completeness") == "complete")
+    assert complete["in_training"].all() and complete["terminated"].all()
+    assert episodes.height == tables["games"].height  # kept and counted
+
+
+def test_observations_are_finite_and_labelled(synthetic):
+    tables, episodes, obs = synthetic
+    matrix = obs.select(FEATURE_NAMES).to_numpy()
+    assert np.isfinite(matrix).all()
+    transitions = obs.filter(~pl.col("is_final"))
+    assert transitions["action"].null_count() == 0 and transitions["reward"].null_count() == 0
+    assert set(transitions["action"].unique().to_list()) <= set(range(len(Action)))
+    # each episode: exactly one final row; one terminal-or-truncated transition
+    per_game = obs.group_by("game_id").agg(pl.col("is_final").sum(), (pl.col("terminated") | pl.col("truncated")).sum().alias("ends"))
+    assert (per_game["is_final"] == 1).all() and (per_game["ends"] == 1).all()
+    # labelled actions equal the recorded ones (first per tick)
+    sent = tables["actions"].select("game_id", "tick", "kind", "percentage")
+    labelled = sent.join(transitions.select("game_id", "tick", "action"), on=["game_id", "tick"], how="inner")
+    assert labelled.height > 50
+    assert labelled.select((action_code_expr(pl.col("kind"), pl.col("percentage")) == pl.col("action")).all()).item()
+    # the episode's rewards add up to its equity change
+    for game in episodes.filter(pl.col("in_training"))["game_id"].to_list()[:5]:
+        rows = obs.filter(pl.col("game_id") == game).sort("tick")
+        known = rows.filter(pl.col("player_state_known") > 0)
+        assert rows["reward"].sum() == pytest.approx(known["equity"][-1] - known["equity"][0], abs=1e-9)
+
+
+def test_action_codes():
+    kinds = pl.DataFrame({"kind": ["buy", "sell", "sell", "sell", "sell", "sell", "sidebet", "short_open", "short_close", "sell", "dance"],
+                          "percentage": [None, 10.0, 25.0, 50.0, 100.0, 30.0, None, None, None, None, None]})
+    codes = kinds.select(action_code_expr(pl.col("kind"), pl.col("percentage")).alias("code"))["code"].to_list()
+    assert codes == [1, 2, 3, 4, 5, 3, 6, 7, 8, 5, None]
+    assert [nearest_sell(p) for p in (10, 17.5, 20, 37.5, 75, 99, None)] == [
+        Action.SELL_10, Action.SELL_25, Action.SELL_25, Action.SELL_50, Action.SELL_100, Action.SELL_100, Action.SELL_100]
