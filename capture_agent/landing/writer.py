@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import json
 import os
 import re
 import secrets
@@ -54,7 +55,7 @@ from capture_agent.landing.wal import (
     wal_name,
 )
 from capture_agent.protocol.codec import RECORD_SEPARATOR, decode_packet
-from capture_agent.redact import redact_bytes, redact_frame, redact_incoming, redact_text, redact_url
+from capture_agent.redact import redact_bytes, redact_frame, redact_text, redact_url
 
 __all__ = [
     "LandingWriter",
@@ -96,31 +97,65 @@ def _clean_url(url: str) -> str:
     return redact_url(url)
 
 
-def frame_header(payload: str) -> tuple[str | None, int | None]:
-    """(event name, ack id) of a frame's first packet, read by the codec without parsing the whole payload.
+_FRAME = RecordType.FRAME.value
+# Enum members and their plain values both map to the plain value (StrEnum members hash as their value).
+_DIRECTIONS = {member.value: member.value for member in Direction}
+_TRANSPORTS = {member.value: member.value for member in Transport}
+_TEXT, _BYTES, _DETAIL = 6, 7, 10  # positions in a frame's row tail
 
-    Only the packet prefix and the event-name string are handed to the codec (``42["name"]`` / ``4329[]``):
-    a 5 KB ``gameStateUpdate`` costs the same as a ping. Anything unusual falls back to a full decode.
+
+def _escaped(value):
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
+
+
+def _without_surrogates(tail: tuple, detail: dict | None) -> tuple:
+    fixed = [_escaped(value) for value in tail]
+    text = tail[_TEXT]
+    if text is not None:
+        fixed[_TEXT], fixed[_BYTES] = None, text.encode("utf-8", "surrogatepass")
+    note = {"payload_encoding": "wtf-8: text with lone surrogates, kept as bytes"}
+    fixed[_DETAIL] = _json_detail({**(detail or {}), **note})
+    return tuple(fixed)
+
+
+_HEADER_CACHE_SIZE = 4096
+_header_cache: dict[str, tuple[str | None, int | None] | None] = {}
+
+
+def frame_header(payload: str) -> tuple[str | None, int | None]:
+    """(event name, ack id) of a frame's first packet, as the codec reads them, without parsing the payload.
+
+    Only the packet's head is handed to the codec: ``42["gameStateUpdate"`` + ``]``, ``4329`` + ``[]``. Heads
+    repeat (a few event names), so their decoding is cached: a 5 KB ``gameStateUpdate`` costs a dict lookup.
+    A frame that does not have the usual shape is decoded in full (the codec says what it is).
     """
-    cut = payload.find(RECORD_SEPARATOR)
-    packet = payload if cut < 0 else payload[:cut]
-    if len(packet) < 2 or packet[0] != "4" or packet[1] not in "2356":
-        if packet[:1] != "4":
-            return None, None
-        decoded = decode_packet(packet)
-        return decoded.event, decoded.ack_id
-    bracket = packet.find("[")
-    if bracket > 0 and packet.endswith("]"):
-        if packet[1] in "36":  # ack: only the id matters
-            decoded = decode_packet(packet[:bracket] + "[]")
-            if decoded.error is None:
-                return None, decoded.ack_id
-        elif packet.startswith('"', bracket + 1):
-            close = packet.find('"', bracket + 2)
-            if close > 0 and "\\" not in packet[bracket + 2 : close]:
-                decoded = decode_packet(packet[: close + 1] + "]")
-                if decoded.error is None:
-                    return decoded.event, decoded.ack_id
+    end = payload.find(RECORD_SEPARATOR)  # a polling body: only its first packet counts
+    if end < 0:
+        end = len(payload)
+    if end < 3 or payload[0] != "4" or payload[1] not in "2356":
+        return (None, None) if payload[:1] != "4" else _decoded_header(payload[:end])
+    bracket = payload.find("[", 2, end)
+    if bracket < 0 or payload[end - 1] != "]":
+        return _decoded_header(payload[:end])
+    if payload[1] in "36":  # ack: the id is all there is in the head
+        head, probe_tail = payload[:bracket], "[]"
+    else:
+        close = payload.find('"', bracket + 2, end) if payload[bracket + 1 : bracket + 2] == '"' else -1
+        if close < 0 or "\\" in payload[bracket + 2 : close]:
+            return _decoded_header(payload[:end])
+        head, probe_tail = payload[: close + 1], "]"
+    try:
+        known = _header_cache[head]
+    except KeyError:
+        probe = decode_packet(head + probe_tail)
+        known = (probe.event, probe.ack_id) if probe.error is None else None
+        if len(_header_cache) >= _HEADER_CACHE_SIZE:
+            _header_cache.clear()
+        _header_cache[head] = known
+    return known if known is not None else _decoded_header(payload[:end])
+
+
+def _decoded_header(packet: str) -> tuple[str | None, int | None]:
     decoded = decode_packet(packet)
     return decoded.event, decoded.ack_id
 
@@ -128,7 +163,11 @@ def frame_header(payload: str) -> tuple[str | None, int | None]:
 def _json_detail(detail: dict | None) -> str | None:
     if detail is None:
         return None
-    return redact_text(orjson.dumps(detail, option=orjson.OPT_NON_STR_KEYS, default=str).decode())
+    try:
+        text = orjson.dumps(detail, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+    except TypeError:  # lone surrogates: the stdlib escapes them as \udXXX
+        text = json.dumps(detail, default=str)
+    return redact_text(text)
 
 
 class LandingWriter:
@@ -203,26 +242,30 @@ class LandingWriter:
         detail: dict | None = None,
     ) -> int:
         """Land one frame verbatim (secrets redacted); returns its seq."""
-        outgoing = direction == Direction.OUT
-        if isinstance(payload, str):
-            text = redact_frame(payload) if outgoing else redact_incoming(payload)
+        try:
+            direction_value, transport_value = _DIRECTIONS[direction], _TRANSPORTS[transport]
+        except KeyError:
+            raise ValueError(f"unknown direction {direction!r} or transport {transport!r}") from None
+        outgoing = direction_value == "out"
+        if type(payload) is str or isinstance(payload, str):
+            text = redact_frame(payload) if outgoing else payload
             data = None
             event, ack_id = frame_header(text)
             size = len(text)
-            if opcode is None and transport == Transport.WEBSOCKET:
+            if opcode is None and transport_value == "websocket":
                 opcode = 1
         elif isinstance(payload, (bytes, bytearray, memoryview)):
             data = redact_bytes(bytes(payload)) if outgoing else bytes(payload)
             text, event, ack_id = None, None, None
             size = len(data)
-            if opcode is None and transport == Transport.WEBSOCKET:
+            if opcode is None and transport_value == "websocket":
                 opcode = 2
         else:
             raise TypeError(f"frame payload must be str or bytes, not {type(payload).__name__}")
         row_tail = (
             None if browser_ts is None else float(browser_ts),
-            Direction(direction).value,
-            Transport(transport).value,
+            direction_value,
+            transport_value,
             socket_id,
             None if url is None else _clean_url(url),
             opcode,
@@ -230,9 +273,14 @@ class LandingWriter:
             data,
             event,
             ack_id,
-            _json_detail(detail),
+            None if detail is None else _json_detail(detail),
         )
-        return self._append(RecordType.FRAME.value, recv_wall_ns, recv_mono_ns, row_tail, size, outgoing)
+        try:
+            return self._append(_FRAME, recv_wall_ns, recv_mono_ns, row_tail, size, outgoing)
+        except UnicodeEncodeError:
+            # JS strings may hold lone surrogates, UTF-8 cannot: the payload keeps every code unit as WTF-8
+            # bytes (flagged), the convenience columns get escapes.
+            return self._append(_FRAME, recv_wall_ns, recv_mono_ns, _without_surrogates(row_tail, detail), size, outgoing)
 
     def connection(
         self,
@@ -249,7 +297,7 @@ class LandingWriter:
         row_tail = (
             None,
             None,
-            None if transport is None else Transport(transport).value,
+            None if transport is None else _TRANSPORTS[transport],
             socket_id,
             None if url is None else _clean_url(url),
             None,
