@@ -342,6 +342,8 @@ def conform(frame: pl.DataFrame, name: str) -> pl.DataFrame:
     Columns the frame carries but the table does not declare are a programming error, so they raise.
     """
     target = schema(name)
+    if not frame.columns:
+        return empty(name)
     extra = [c for c in frame.columns if c not in target]
     if extra:
         raise ValueError(f"table {name!r} does not declare columns {extra}; add them to vectra_pipeline/tables.py")

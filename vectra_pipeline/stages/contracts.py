@@ -375,13 +375,8 @@ def apply_contracts(decoded: pl.DataFrame, frames: pl.DataFrame) -> ContractResu
         pl.when(pl.col("contract").is_null()).then(None).otherwise(~pl.col("_row").is_in(bad_rows.implode())).alias("contract_ok")
     )
     quarantine = _quarantine_rows(failed, events, frames)
-    unknown = events.filter(pl.col("contract").is_null() & pl.col("event").is_not_null() & pl.col("error").is_null())
-    known_without_contract = {"gameStateUpdate"}
-    counts = {
-        name: count
-        for name, count in unknown.group_by("event").len().sort("event").iter_rows()
-        if name not in known_without_contract and not _is_known_event(name)
-    }
+    unknown = events.filter(pl.col("event").is_not_null() & ~pl.col("event").is_in(list(KNOWN_EVENTS)))
+    counts = dict(unknown.group_by("event").len().sort("event").iter_rows())
     return ContractResult(conform(events.drop("_row", "type_errors"), "events"), quarantine, counts)
 
 
@@ -397,8 +392,9 @@ KNOWN_UNMODELLED = frozenset(
 )  # fmt: skip
 
 
-def _is_known_event(name: str) -> bool:
-    return name in KNOWN_UNMODELLED or name in TRADE_EVENTS or name in SIDEBET_RESULT_EVENTS or name in FLAT_CONTRACTS
+KNOWN_EVENTS = frozenset(
+    {*KNOWN_UNMODELLED, *TRADE_EVENTS, *SIDEBET_RESULT_EVENTS, "gameStateUpdate", "playerUpdate", "gameStatePlayerUpdate", "currentSidebet"}
+)
 
 
 def _quarantine_rows(failed: pl.DataFrame, events: pl.DataFrame, frames: pl.DataFrame) -> pl.DataFrame:
@@ -431,7 +427,8 @@ def explain(provenance: str | None) -> str | None:
         return None
     if not isinstance(detail, dict):
         return None
-    meta = detail.get("meta") if isinstance(detail.get("meta"), dict) else detail
+    provenance_detail = detail.get("import") if isinstance(detail.get("import"), dict) else detail  # importer: detail.import
+    meta = provenance_detail.get("meta") if isinstance(provenance_detail.get("meta"), dict) else provenance_detail
     if meta.get("payload_lost"):
         return "payload lost by the original capture tool (only the trace argument was kept)"
     if meta.get("elided_fields"):

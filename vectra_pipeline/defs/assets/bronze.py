@@ -1,0 +1,49 @@
+"""Bronze: the partition's landing rows, deduplicated (vectra_pipeline.stages.bronze)."""
+
+import dagster as dg
+
+from capture_agent.landing.segments import read_landing, segment_paths
+from vectra_pipeline import storage, warehouse
+from vectra_pipeline.defs.metadata import counts, preview
+from vectra_pipeline.defs.partitions import daily
+from vectra_pipeline.defs.resources import VectraPaths
+from vectra_pipeline.stages.bronze import DUPLICATE_WINDOW_NS, build_frames
+
+OWNERS = ["team:vectra-pipeline"]
+
+
+@dg.asset(
+    name="frames",
+    group_name="bronze",
+    partitions_def=daily,
+    owners=OWNERS,
+    kinds={"python", "polars", "parquet"},
+    description=(
+        "The day's landing rows (only that date's segments are read): one row per (capture_id, seq); inbound "
+        f"frames another capture received with identical text within {DUPLICATE_WINDOW_NS / 1e9:g} s are kept "
+        "but flagged duplicate_of, so silver decodes each broadcast once."
+    ),
+    metadata={"storage": "<data>/bronze/frames/date=YYYY-MM-DD/part.parquet"},
+)
+def frames(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
+    date = context.partition_key
+    segments = segment_paths(paths.root, date)
+    table, stats = build_frames(read_landing(paths.root, [date]))
+    storage.write_table(paths.root, "frames", date, table)
+    warehouse.refresh(paths.root, ["frames"])
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.height,
+            "landing_segments": len(segments),
+            "landing_rows": stats.landing_rows,
+            "repeated_rows_dropped": stats.repeated_rows,
+            "conflicting_rows": stats.conflicting_rows,
+            "cross_capture_duplicates": stats.cross_capture_duplicates,
+            "captures": stats.captures,
+            "record_types": counts(table, "record_type"),
+            "preview": preview(table.drop("payload_bytes")),
+        }
+    )
+
+
+assets = [frames]

@@ -1,0 +1,59 @@
+"""Sensor: new or changed landing segments → one run per affected date partition (bronze and silver).
+
+The cursor is the JSON map ``{segment path: mtime_ns}`` of published segments already requested; temp files
+(dot-prefixed, ``.parquet.tmp``) are never listed by ``segment_paths``. The run key names the date and the
+segments, so a re-evaluation never requests the same work twice.
+"""
+
+import hashlib
+import json
+
+import dagster as dg
+
+from capture_agent.landing.segments import segment_paths
+from vectra_pipeline.defs.partitions import daily
+from vectra_pipeline.defs.resources import VectraPaths
+
+landing_to_silver = dg.define_asset_job(
+    "landing_to_silver",
+    selection=dg.AssetSelection.groups("bronze", "silver"),
+    description="Bronze and silver for one date partition.",
+)
+
+
+def new_segments(paths: VectraPaths, cursor: str | None) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """(date → new/changed segment paths, the full seen-map for the next cursor)."""
+    seen: dict[str, int] = json.loads(cursor) if cursor else {}
+    current = {str(path): path.stat().st_mtime_ns for path in segment_paths(paths.root)}
+    changed: dict[str, list[str]] = {}
+    for path, mtime in current.items():
+        if seen.get(path) != mtime:
+            date = path.rsplit("date=", 1)[1].split("/", 1)[0]
+            changed.setdefault(date, []).append(path)
+    return changed, current
+
+
+@dg.sensor(
+    job=landing_to_silver,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Requests bronze+silver for every date whose landing segments are new or changed.",
+)
+def landing_segments(context: dg.SensorEvaluationContext, paths: VectraPaths):
+    changed, current = new_segments(paths, context.cursor)
+    valid = set(daily.get_partition_keys())
+    requests = []
+    for date in sorted(changed):
+        if date not in valid:
+            context.log.warning(f"landing date {date} is outside the partitions ({daily.start.date()} … today); skipped")
+            continue
+        digest = hashlib.sha256("\n".join(sorted(f"{p}:{current[p]}" for p in changed[date])).encode()).hexdigest()[:16]
+        requests.append(dg.RunRequest(run_key=f"{date}:{digest}", partition_key=date, tags={"vectra/segments": str(len(changed[date]))}))
+    if not requests and not changed:
+        return dg.SkipReason("no new landing segments")
+    context.update_cursor(json.dumps(current, sort_keys=True))
+    return requests
+
+
+sensors = [landing_segments]
+jobs = [landing_to_silver]
