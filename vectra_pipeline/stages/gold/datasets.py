@@ -363,3 +363,13 @@ def register_datasets_view(con, data_dir: Path) -> None:
         ORDER BY name, id
         """
     )
+
+
+def refresh_datasets_view(data_dir: Path) -> None:
+    """(Re)create the ``datasets`` view in ``<data>/warehouse.duckdb`` (warehouse.refresh only knows table folders)."""
+    import duckdb
+
+    from vectra_pipeline.warehouse import warehouse_path
+
+    with duckdb.connect(str(warehouse_path(data_dir))) as con:
+        register_datasets_view(con, data_dir)

@@ -1,0 +1,114 @@
+"""Minari datasets of a dataset version, offline, in ``<version>/minari/`` (``MINARI_DATASETS_PATH`` points there).
+
+One Minari dataset per split, ``vectra/<name>-<split>-v0``, arrow format. Each episode buffer holds the n
+observations of the episode's rows (float32 vectors in spec order), the n−1 recorded actions, rewards and
+terminated/truncated flags; ``infos`` carry the tick of each observation as a plain list (Minari cannot decode
+1-D arrays there — STACK.md trap 13). Buffers are built directly (``DataCollector`` would pull in jax). The folder
+is written once, to a temp root renamed into place; the dataset files themselves are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from vectra_pipeline.exports.loader import SPLITS, _version, feature_names, read_observations
+from vectra_pipeline.stages.gold.actions import N_ACTIONS
+from vectra_pipeline.stages.gold.datasets import DatasetVersion
+
+MINARI_DIR = "minari"
+NAMESPACE = "vectra"
+
+
+@contextmanager
+def minari_root(path: Path):
+    """Point ``MINARI_DATASETS_PATH`` at ``path`` for the duration (restored afterwards)."""
+    previous = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(path)
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop("MINARI_DATASETS_PATH", None)
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = previous
+
+
+def minari_id(version: DatasetVersion, split: str) -> str:
+    return f"{NAMESPACE}/{version.name}-{split}-v0"
+
+
+def _buffers(version: DatasetVersion, split: str) -> list:
+    from minari.data_collector import EpisodeBuffer
+
+    names = feature_names(version)
+    rows = read_observations(version, split)
+    buffers = []
+    for episode_id, ((game_id,), episode) in enumerate(rows.group_by("game_id", maintain_order=True)):
+        steps = episode.filter(~episode["is_final"])
+        buffers.append(EpisodeBuffer(
+            id=episode_id,
+            observations=episode.select(names).to_numpy().astype(np.float32),
+            actions=steps["action"].to_numpy().astype(np.int64),
+            rewards=steps["reward"].to_list(),
+            terminations=steps["terminated"].to_list(),
+            truncations=steps["truncated"].to_list(),
+            infos={"tick": episode["tick"].to_list()},
+        ))
+    return buffers
+
+
+def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] = SPLITS) -> Path:
+    """Write the Minari datasets of a version (once); returns ``<version>/minari``."""
+    import gymnasium as gym
+    import minari
+
+    version = _version(dataset)
+    final = version.path / MINARI_DIR
+    if final.exists():
+        return final
+    temp = version.path / f".{MINARI_DIR}-{os.getpid()}.tmp"
+    shutil.rmtree(temp, ignore_errors=True)
+    n_features = len(feature_names(version))
+    try:
+        # Minari warns about metadata an offline recording cannot have (eval env, author email, env spec).
+        with minari_root(temp), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\.")
+            for split in splits:
+                buffers = _buffers(version, split)
+                if not buffers:
+                    continue
+                minari.create_dataset_from_buffers(
+                    dataset_id=minari_id(version, split),
+                    buffer=buffers,
+                    observation_space=gym.spaces.Box(-np.inf, np.inf, shape=(n_features,), dtype=np.float32),
+                    action_space=gym.spaces.Discrete(N_ACTIONS),
+                    algorithm_name="recorded human/bot play",
+                    author="vectra",
+                    code_permalink=f"vectra code version {version.manifest['code_version']}",
+                    description=f"Vectra dataset {version.name} version {version.id}, split {split}; features: "
+                                f"docs/FEATURES.md (spec {version.manifest['feature_spec']['version']}).",
+                    data_format="arrow",
+                )
+        os.rename(temp, final)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        if final.exists():  # a concurrent export won
+            return final
+        raise
+    return final
+
+
+def load_minari(dataset: DatasetVersion | Path | str, split: str = "train"):
+    """The split's ``minari.MinariDataset`` (exported first when needed)."""
+    import minari
+
+    version = _version(dataset)
+    root = export_minari(version)
+    with minari_root(root):
+        return minari.load_dataset(minari_id(version, split))
