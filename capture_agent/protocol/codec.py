@@ -1,4 +1,4 @@
-"""Engine.IO v4 / Socket.IO v5 wire codec (PROTOCOL.md §1), pure and total.
+r"""Engine.IO v4 / Socket.IO v5 wire codec (PROTOCOL.md §1), pure and total.
 
 Decoding never raises: a frame that breaks the protocol yields a :class:`Packet` whose ``error`` says what is
 wrong and whose ``raw`` keeps the text verbatim, so the capture agent and the pipeline can keep and report it.
@@ -12,8 +12,8 @@ A binary WebSocket message (``bytes``) is an attachment of the preceding ``45``/
 
 JSON: ``loads`` uses orjson and falls back to the stdlib parser only for what JavaScript's ``JSON.parse``
 accepts and orjson rejects (lone surrogate escapes such as ``"\ud800"``, numbers beyond the double range
-which JS reads as ±Infinity). NaN/Infinity literals stay rejected, as in JS. Integer literals beyond 2**53 come back as
-floats, exactly as JS reads them. ``dumps`` writes what ``JSON.stringify`` writes.
+which JS reads as ±Infinity). NaN/Infinity literals stay rejected, as in JS. ``dumps`` writes what
+``JSON.stringify`` writes, through orjson, taking a slower exact path only when orjson's float layout differs.
 """
 
 from __future__ import annotations
@@ -93,33 +93,29 @@ _stdlib_decoder = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def loads(text: str) -> Any:
-    """Parse JSON as JavaScript's ``JSON.parse`` does; raises ``ValueError`` on invalid JSON."""
+    """Parse JSON as JavaScript's ``JSON.parse`` accepts it; raises ``ValueError`` on invalid JSON.
+
+    Integer literals come back as Python ints as written (orjson: up to 64 bits, beyond that the nearest
+    double, as JS reads them); :func:`dumps` writes them back as written, so ``dumps(loads(text))`` keeps the text.
+    """
     try:
-        value = orjson.loads(text)
+        return orjson.loads(text)
     except orjson.JSONDecodeError:
         # orjson is stricter than JS in two places (lone surrogates, out-of-range numbers); the stdlib
         # parser accepts both and still rejects everything else JS rejects (NaN/Infinity via parse_constant).
-        return _ints_as_js_numbers(_stdlib_decoder.decode(text))
-    if _LONG_DIGIT_RUN.search(text) is None:
-        return value  # the common case: no integer literal can exceed 2**53
-    return _ints_as_js_numbers(value)
+        return _wide_ints_as_doubles(_stdlib_decoder.decode(text))
 
 
-# An integer literal beyond 2**53 has at least 16 digits with no "." before it (fractions such as
-# 0.9850903074677158 are common in real frames and must not trigger the walk); a hit inside a string only costs time.
-_LONG_DIGIT_RUN = re.compile(r"(?<![\d.])\d{16}")
-
-
-def _ints_as_js_numbers(value: Any) -> Any:
-    """JS has one number type: an integer literal beyond 2**53 is read as the nearest double."""
+def _wide_ints_as_doubles(value: Any) -> Any:
+    """Give stdlib results orjson's integer range: literals beyond 64 bits become the nearest double."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return value if -_SAFE_INTEGER <= value <= _SAFE_INTEGER else float(value)
+        return value if -(2**63) <= value < 2**64 else float(value)
     if isinstance(value, list):
-        return [_ints_as_js_numbers(item) for item in value]
+        return [_wide_ints_as_doubles(item) for item in value]
     if isinstance(value, dict):
-        return {key: _ints_as_js_numbers(item) for key, item in value.items()}
+        return {key: _wide_ints_as_doubles(item) for key, item in value.items()}
     return value
 
 
@@ -154,7 +150,7 @@ def js_number(value: float) -> str:
 
 
 def _js_ready(value: Any) -> Any:
-    """Replace the numbers orjson would write differently from ``JSON.stringify``."""
+    """Replace the floats orjson would write differently from ``JSON.stringify``."""
     if isinstance(value, float):
         magnitude = abs(value)
         if magnitude < _SAFE_INTEGER and value == int(value):
@@ -162,15 +158,40 @@ def _js_ready(value: Any) -> Any:
         if magnitude >= _SAFE_INTEGER or magnitude < 1e-5:
             return orjson.Fragment(js_number(value))
         return value
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return value if -_SAFE_INTEGER <= value <= _SAFE_INTEGER else orjson.Fragment(js_number(float(value)))
     if isinstance(value, dict):
         return {key: _js_ready(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_js_ready(item) for item in value]
     return value
+
+
+_MANTISSA = frozenset(b"0123456789.")
+_BEFORE_VALUE = frozenset(b":,[")
+_INTEGRAL_TAIL = re.compile(rb"\.0(?:[,\]}]|\Z)")  # one regex scan beats three substring searches here
+_EXPONENT_TAIL = re.compile(rb"(?:e-|e\+)\d+(?:[,\]}]|\Z)")
+
+
+def _needs_js_layout(out: bytes) -> bool:
+    """True when orjson's output may hold a float JS lays out differently.
+
+    orjson and JS agree on every double except integral ones (orjson ``1.0``, JS ``1``) and some exponent
+    forms (orjson ``1e+16`` / ``1e-6``, JS ``10000000000000000`` / ``0.000001``); both leave these marks.
+    An exponent mark counts only inside a whole number token (UUIDs such as ``…-f34e-44a9-…`` are frequent
+    in real payloads). A hit inside a string only costs the slower exact path.
+    """
+    if _INTEGRAL_TAIL.search(out):
+        return True
+    for match in _EXPONENT_TAIL.finditer(out):
+        start = match.start() - 1
+        if start < 0 or out[start] not in _MANTISSA:
+            continue
+        while start >= 0 and out[start] in _MANTISSA:
+            start -= 1
+        if start >= 0 and out[start] == 0x2D:  # a minus sign
+            start -= 1
+        if start < 0 or out[start] in _BEFORE_VALUE:
+            return True
+    return False
 
 
 _JS_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -188,7 +209,7 @@ def _js_string(text: str) -> str:
 
 
 def _dumps_slow(value: Any) -> str:
-    """Reference encoder for values orjson refuses (lone surrogates, non-string keys)."""
+    """Reference encoder for values orjson refuses (lone surrogates, ints beyond 64 bits)."""
     if value is None:
         return "null"
     if value is True:
@@ -198,7 +219,7 @@ def _dumps_slow(value: Any) -> str:
     if isinstance(value, str):
         return _js_string(value)
     if isinstance(value, int):
-        return js_number(float(value)) if abs(value) > _SAFE_INTEGER else str(value)
+        return str(value)
     if isinstance(value, float):
         return js_number(value)
     if isinstance(value, dict):
@@ -209,9 +230,15 @@ def _dumps_slow(value: Any) -> str:
 
 
 def dumps(value: Any) -> str:
-    """JSON exactly as JavaScript's ``JSON.stringify`` writes it (compact, ``1.0`` → ``1``, non-ASCII kept)."""
+    """JSON exactly as JavaScript's ``JSON.stringify`` writes it (compact, ``1.0`` → ``1``, non-ASCII kept).
+
+    Python ints are written as they are (JS has no integers beyond 2**53; no real payload holds one).
+    """
     try:
-        return orjson.dumps(_js_ready(value), option=orjson.OPT_NON_STR_KEYS).decode()
+        out = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        if _needs_js_layout(out):
+            out = orjson.dumps(_js_ready(value), option=orjson.OPT_NON_STR_KEYS)
+        return out.decode()
     except TypeError:
         return _dumps_slow(value)
 

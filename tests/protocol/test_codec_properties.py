@@ -17,20 +17,22 @@ from capture_agent.protocol.codec import (
     encode_connect,
     encode_event,
     encode_polling,
+    _dumps_slow,
     loads,
     trace_arg,
 )
 
 BOUNDED = settings(max_examples=200, deadline=None)
 
-# JSON values as JavaScript holds them: integers only in the exactly representable range (beyond 2**53
-# JS itself reads them as rounded doubles), finite floats (JSON has no NaN/Infinity).
+# JSON values as JavaScript holds them, so that decode(encode(x)) == x holds as values: numbers within
+# ±2**53 (a double beyond that is integral and JS writes it as an integer literal, which reads back as a
+# Python int — text identity for those is tested in test_wide_floats_keep_their_text), no NaN/Infinity.
 SAFE_INT = 2**53
 scalars = (
     st.none()
     | st.booleans()
     | st.integers(-SAFE_INT, SAFE_INT)
-    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(-SAFE_INT, SAFE_INT, allow_nan=False)
     | st.text(alphabet=st.characters(exclude_categories=()), max_size=12)  # includes lone surrogates
 )
 json_values = st.recursive(
@@ -92,6 +94,29 @@ def test_connect_encode_decode_identity(data, namespace):
 def test_dumps_loads_identity(value):
     assert loads(dumps(value)) == value
     assert dumps(loads(dumps(value))) == dumps(value)
+
+
+@BOUNDED
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_wide_floats_keep_their_text(value):
+    text = dumps(value)
+    assert dumps(loads(text)) == text
+    assert float(loads(text)) == value
+
+
+any_json = st.recursive(
+    scalars | st.floats(allow_nan=False) | st.integers(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@BOUNDED
+@given(any_json)
+def test_fast_dumps_equals_the_reference_encoder(value):
+    """orjson's output is only kept when it has no float layout JS writes differently: checked against the
+    pure encoder that lays out every number with js_number (itself checked against node in test_dumps)."""
+    assert dumps(value) == _dumps_slow(value)
 
 
 def _assert_packets(packets: list[Packet], raw_type: type) -> None:

@@ -35,7 +35,7 @@ JS_CASES = [
     (5e-324, "5e-324"),
     (float("nan"), "null"),
     (float("inf"), "null"),
-    (2**60, "1152921504606847000"),  # an int beyond 2**53 is a rounded double in JS
+    (2**60, "1152921504606846976"),  # Python ints are written as they are (see test_wide_integers)
 ]
 
 
@@ -62,12 +62,22 @@ def test_strings_escaped_as_javascript_does():
 def test_loads_accepts_what_json_parse_accepts():
     assert loads('"\\ud800"') == "\ud800"
     assert loads("[1e400, -1e400]") == [float("inf"), float("-inf")]
-    assert loads("12345678901234567890") == 12345678901234567890.0
-    assert isinstance(loads("9007199254740993"), float)
+    assert loads("123456789012345678901234") == 1.2345678901234568e23  # beyond 64 bits: the double, as in JS
+    assert isinstance(loads("123456789012345678901234"), float)
     assert loads(" [1.0] ") == [1.0]
     for text in ("NaN", "[Infinity]", "[1,]", "{'a':1}", '"\x00"', "", "[1] x"):
         with pytest.raises(ValueError):
             loads(text)
+
+
+def test_wide_integers_keep_their_text():
+    """JS reads a literal beyond 2**53 as the nearest double and writes that double back with the same digits,
+    so keeping the literal as a Python int and writing it as is gives the same text both ways."""
+    for text in ("47514320598887940", "12345678901234567000", "-9007199254740993", "[18446744073709551615]"):
+        assert dumps(loads(text)) == text
+    assert loads("47514320598887940") == 47514320598887940 != 4.751432059888794e16  # the literal, not the double
+    assert dumps(4.751432059888794e16) == "47514320598887940"  # the double as JS prints it
+    assert dumps(10**30) == "1" + "0" * 30
 
 
 def test_real_devtools_frames_reproduce_byte_for_byte():
