@@ -277,7 +277,7 @@ def _flatten(rows: pl.DataFrame, flat: Flat) -> tuple[pl.DataFrame, list[tuple[i
                 value = None
             columns[name].append(value)
     frame = pl.DataFrame(columns, schema={name: dtype for name, (_, dtype) in flat.fields.items()})
-    return pl.concat([rows.select("_row", "ack_id"), frame], how="horizontal"), errors
+    return rows.select("_row", "ack_id").hstack(frame), errors
 
 
 def _fits(value, dtype: pl.DataType) -> bool:
@@ -314,7 +314,7 @@ def _gsu_frame(rows: pl.DataFrame) -> pl.DataFrame:
     """gameStateUpdate rows with ``partial_price_at_tick`` = partialPrices.values[tickCount]."""
     at_tick = (
         rows.select("_row", "tick_count", "partial_prices")
-        .explode("partial_prices")
+        .explode("partial_prices", empty_as_null=True)
         .unnest("partial_prices")
         .filter(pl.col("tick") == pl.col("tick_count"))
         .group_by("_row")
@@ -338,7 +338,7 @@ def apply_contracts(decoded: pl.DataFrame, frames: pl.DataFrame) -> ContractResu
         "_row", pl.lit("decode").alias("rule"), pl.col("error").alias("detail")
     )
     failures.append(decode_errors.cast(_FAILURE_SCHEMA))
-    typed = rows.filter(pl.col("type_errors").is_not_null()).select("_row", "contract", "type_errors").explode("type_errors")
+    typed = rows.filter(pl.col("type_errors").is_not_null()).select("_row", "contract", "type_errors").explode("type_errors", empty_as_null=True)
     failures.append(
         typed.select(
             "_row",

@@ -115,7 +115,7 @@ def build_game_ticks(events: pl.DataFrame) -> pl.DataFrame:
     partial = (
         states.filter(pl.col("partial_prices").is_not_null())
         .select("game_id", "partial_prices")
-        .explode("partial_prices")
+        .explode("partial_prices", empty_as_null=True)
         .unnest("partial_prices")
         .drop_nulls("tick")
         .with_columns(pl.lit("partial_prices").alias("price_source"))
@@ -125,7 +125,7 @@ def build_game_ticks(events: pl.DataFrame) -> pl.DataFrame:
         history.filter(pl.col("prices").is_not_null())
         .select("game_id", pl.col("prices").alias("price"))
         .with_columns(pl.int_ranges(0, pl.col("price").list.len(), dtype=pl.Int32).alias("tick"))
-        .explode("price", "tick")
+        .explode("price", "tick", empty_as_null=True)
         .with_columns(pl.lit("history").alias("price_source"))
     )
     candidates = pl.concat(

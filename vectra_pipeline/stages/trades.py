@@ -39,7 +39,7 @@ def payload_rows(events: pl.DataFrame, condition: pl.Expr, fields: dict[str, tup
             value = payload.get(key) if isinstance(payload, dict) else None
             values[name].append(value if not isinstance(value, (dict, list)) else None)
     typed = pl.DataFrame(values, schema={name: dtype for name, (_, dtype) in fields.items()}, strict=False)
-    return pl.concat([base.select("capture_id", "seq", "recv_wall_ns", "trace_id", "event"), typed], how="horizontal")
+    return base.select("capture_id", "seq", "recv_wall_ns", "trace_id", "event").hstack(typed)
 
 
 _TRADE_FIELDS = {

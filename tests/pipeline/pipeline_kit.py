@@ -1,0 +1,73 @@
+"""Shared helpers for the pipeline tests: real captures imported into a landing zone, and the pure chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+import realdata
+from capture_agent.landing.importer import import_files
+from capture_agent.landing.segments import read_landing, segment_paths
+from vectra_pipeline.stages.actions import build_actions
+from vectra_pipeline.stages.bronze import build_frames
+from vectra_pipeline.stages.contracts import ContractResult, apply_contracts
+from vectra_pipeline.stages.events import decode_events
+from vectra_pipeline.stages.games import build_games
+from vectra_pipeline.stages.player_state import build_player_state
+from vectra_pipeline.stages.ticks import build_cooldowns, build_game_ticks
+from vectra_pipeline.stages.trades import build_sidebets, build_trades
+
+
+def import_real(data_dir: Path) -> list[str]:
+    """Every real event file imported (one capture each); returns the landing dates."""
+    import_files(data_dir, realdata.event_files())
+    return sorted({p.parent.name.removeprefix("date=") for p in segment_paths(data_dir)})
+
+
+@dataclass
+class Chain:
+    frames: pl.DataFrame
+    contracts: ContractResult
+    game_ticks: pl.DataFrame
+    cooldowns: pl.DataFrame
+    games: pl.DataFrame
+    trades: pl.DataFrame
+    sidebets: pl.DataFrame
+    player_state: pl.DataFrame
+    actions: pl.DataFrame
+
+    @property
+    def events(self) -> pl.DataFrame:
+        return self.contracts.events
+
+    @property
+    def quarantine(self) -> pl.DataFrame:
+        return self.contracts.quarantine
+
+
+def run_chain(landing) -> Chain:
+    """The pure stages, in asset order, on one partition's landing rows."""
+    frames, _ = build_frames(landing)
+    result = apply_contracts(decode_events(frames), frames)
+    events = result.events
+    ticks = build_game_ticks(events)
+    games = build_games(events, ticks)
+    trades = build_trades(events)
+    state = build_player_state(events, trades)
+    return Chain(
+        frames=frames,
+        contracts=result,
+        game_ticks=ticks,
+        cooldowns=build_cooldowns(events),
+        games=games,
+        trades=trades,
+        sidebets=build_sidebets(events, games),
+        player_state=state,
+        actions=build_actions(frames, events, trades, state),
+    )
+
+
+def chains_by_date(data_dir: Path, dates: list[str]) -> dict[str, Chain]:
+    return {date: run_chain(read_landing(data_dir, [date])) for date in dates}
