@@ -184,11 +184,15 @@ class SimulatorApp:
         return reply.ack[0] if len(reply.ack) == 1 else tuple(reply.ack)
 
     async def drop_all(self) -> int:
-        """Close every Engine.IO session (CLOSE packet), as a network drop would end them; clients reconnect."""
-        sids = list(self.sio.eio.sockets)
-        for sid in sids:
-            await self.sio.eio.disconnect(sid)
-        return len(sids)
+        """Cut every Engine.IO session as a network drop would: no CLOSE packet, the transport just ends, so
+        clients see a transport close and reconnect."""
+        eio = self.sio.eio
+        sessions = list(eio.sockets.items())
+        for sid, sock in sessions:
+            await sock.close(wait=False, abort=True, reason=eio.reason.TRANSPORT_CLOSE)
+            await sock.queue.put(None)  # wakes the transport's writer, which then closes the connection
+            eio.sockets.pop(sid, None)
+        return len(sessions)
 
     # --- plain HTTP: the admin endpoint
 

@@ -1,0 +1,236 @@
+"""The simulator over real sockets: python-socketio clients (websocket and polling), a raw WebSocket client
+checked frame by frame against the wire log, the admin drop, speed, and the ``vectra simulate`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import engineio.payload
+import pytest
+import socketio
+import websockets
+
+from capture_agent.errors import VectraError
+from capture_agent.protocol import codec
+from capture_agent.protocol.game import FrameShape, frame_shape
+from capture_agent.simulator import server as server_module
+from capture_agent.simulator.server import start_simulator
+
+REPO = Path(__file__).resolve().parents[2]
+SOL = "So11111111111111111111111111111111111111112"
+
+
+@pytest.fixture()
+def simulator(tmp_path):
+    handle = start_simulator(speed=20, seed="server-tests", wire_log=tmp_path / "wire.jsonl", admin=True)
+    yield handle
+    handle.stop()
+
+
+def _trace() -> dict:
+    return codec.trace_arg(os.urandom(16).hex(), os.urandom(8).hex())
+
+
+async def _play(url: str, transport: str, games: int = 2) -> dict:
+    """Connect, then during each of ``games`` games buy in presale, side-bet, sell; collect what arrives."""
+    client = socketio.AsyncClient(reconnection=False)
+    frames: list[tuple[float, str, object]] = []
+
+    @client.on("*")
+    async def anything(event, *args):
+        frames.append((time.monotonic(), event, args[-1] if args else None))
+
+    await client.connect(url, transports=[transport])
+    acks = []
+    deadline = time.monotonic() + 60
+    seen_games: set[str] = set()
+    while len(seen_games) <= games and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        states = [f for _, e, f in frames if e == "gameStateUpdate"]
+        if not states:
+            continue
+        last = states[-1]
+        game_id = last["gameId"]
+        if game_id in seen_games:
+            continue
+        if last.get("allowPreRoundBuys") is True:
+            acks.append(("buyOrder", await client.call("buyOrder", (_trace(), {"amount": 0.01}), timeout=5)))
+            acks.append(("requestSidebet", await client.call(
+                "requestSidebet", (_trace(), {"amount": 0.01, "coinAddress": SOL, "xPayout": 5}), timeout=5)))
+            seen_games.add(game_id)
+    acks.append(("sellOrder", await client.call("sellOrder", {"percentage": 100}, timeout=5)))
+    await client.disconnect()
+    return {"frames": frames, "acks": acks, "games": seen_games}
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_python_socketio_client_plays_games_and_gets_acks(simulator, transport, monkeypatch):
+    # python-engineio's client refuses polling bodies of more than 16 packets (the JS client has no such
+    # limit); at speed 20 a long-poll response easily holds more.
+    monkeypatch.setattr(engineio.payload.Payload, "max_decode_packets", 4096)
+    result = asyncio.run(_play(simulator.url, transport))
+    frames = result["frames"]
+    first_state = next(f for _, e, f in frames if e == "gameStateUpdate")
+    assert frame_shape(first_state) is FrameShape.SNAPSHOT and "prices" in first_state
+    assert len(result["games"]) >= 3
+    presale_acks = [ack for name, ack in result["acks"] if name != "sellOrder"]
+    assert all(ack["success"] is True for ack in presale_acks)
+    assert any(ack.get("message") == "Side bet placed" for ack in presale_acks)
+    sell = dict(result["acks"])["sellOrder"]
+    assert set(sell) <= {"success", "reason"}  # ok, or refused with a reason (e.g. wrong phase)
+    events = {e for _, e, _ in frames}
+    assert {"gameStateUpdate", "playerUpdate", "gameStatePlayerUpdate", "standard/newTrade", "currentSidebet"} <= events
+    shapes = {frame_shape(f) for _, e, f in frames if e == "gameStateUpdate"}
+    assert {FrameShape.GENESIS, FrameShape.RUG, FrameShape.RUG_HISTORY, FrameShape.TICK0, FrameShape.ACTIVE} <= shapes
+
+
+def test_speed_20_runs_ticks_at_12_5_ms(simulator):
+    result = asyncio.run(_play(simulator.url, "websocket", games=2))
+    ticks = [(t, f["tickCount"]) for t, e, f in result["frames"]
+             if e == "gameStateUpdate" and frame_shape(f) is FrameShape.ACTIVE]
+    runs = [(a, b) for a, b in zip(ticks, ticks[1:]) if b[1] > a[1]]
+    elapsed = sum(b[0] - a[0] for a, b in runs)
+    count = sum(b[1] - a[1] for a, b in runs)
+    assert count > 20
+    assert 0.006 < elapsed / count < 0.025  # 250 ms / 20, with scheduling jitter
+
+
+async def _raw_session(url: str) -> tuple[str, list[str], list[str]]:
+    """A bare Engine.IO WebSocket client: returns its sid, every frame received and every frame sent."""
+    received: list[str] = []
+    sent: list[str] = []
+    ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    async with websockets.connect(ws_url) as ws:
+        async def send(text: str) -> None:
+            sent.append(text)
+            await ws.send(text)
+
+        opening = await ws.recv()
+        received.append(opening)
+        sid = codec.decode_frame(opening)[0].payload["sid"]
+        await send("40")
+        buy_sent = False
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            try:
+                frame = await asyncio.wait_for(ws.recv(), 0.5)
+            except asyncio.TimeoutError:
+                continue
+            received.append(frame)
+            packet = codec.decode_frame(frame)[0]
+            if packet.engine_type == "ping":
+                await send("3")
+            if packet.event == "gameStateUpdate" and packet.payload.get("active") and not buy_sent:
+                await send(codec.encode_event("buyOrder", _trace(), {"amount": 0.02}, ack_id=7))
+                buy_sent = True
+            if packet.socket_type == "ack" and packet.ack_id == 7:
+                break
+    return sid, received, sent
+
+
+def test_wire_log_holds_exactly_the_frames_on_the_socket(simulator):
+    sid, received, sent = asyncio.run(_raw_session(simulator.url))
+    time.sleep(0.3)
+    records = [json.loads(line) for line in simulator.wire_log.read_text().splitlines()]
+    mine = [r for r in records if r["sid"] == sid]
+    outgoing = [r["frame"] for r in mine if r["direction"] == "out"]
+    incoming = [r["frame"] for r in mine if r["direction"] == "in"]
+    assert outgoing[: len(received)] == received  # same frames, same order, same bytes
+    assert incoming == sent
+    assert received[-1].startswith("437[{") and json.loads(received[-1][3:])[0]["success"] is True
+    buy = next(r for r in mine if r["event"] == "buyOrder")
+    assert (buy["direction"], buy["ack_id"]) == ("in", 7)
+    assert all(r["t_ns"] > 0 for r in mine) and [r["t_ns"] for r in mine] == sorted(r["t_ns"] for r in mine)
+    trade = next(codec.decode_frame(f)[0] for f in received if '"standard/newTrade"' in f and sent[1].split("-")[1] in f)
+    assert trade.trace_id == codec.decode_frame(sent[1])[0].trace_id  # the broadcast carries the request's trace
+
+
+def test_admin_drop_disconnects_and_clients_reconnect(simulator):
+    async def scenario() -> tuple[int, int]:
+        client = socketio.AsyncClient(reconnection=True, reconnection_delay=0.1, reconnection_delay_max=0.2)
+        connects = 0
+
+        @client.event
+        async def connect():
+            nonlocal connects
+            connects += 1
+
+        await client.connect(simulator.url, transports=["websocket"])
+        await asyncio.sleep(0.3)
+        request = urllib.request.Request(simulator.url + "/admin/drop", method="POST")
+        body = await asyncio.to_thread(lambda: json.loads(urllib.request.urlopen(request, timeout=5).read()))
+        for _ in range(100):
+            if connects >= 2:
+                break
+            await asyncio.sleep(0.05)
+        await client.disconnect()
+        return body["dropped"], connects
+
+    dropped, connects = asyncio.run(scenario())
+    assert dropped >= 1 and connects == 2
+
+
+def test_admin_endpoint_off_without_flag_and_refuses_other_peers(simulator):
+    handle = start_simulator(speed=20, seed="no-admin")
+    try:
+        request = urllib.request.Request(handle.url + "/admin/drop", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 404
+    finally:
+        handle.stop()
+    sent: list[dict] = []
+
+    async def capture(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/admin/drop", "client": ("192.0.2.7", 5555)}
+    app = simulator._app
+    asyncio.run_coroutine_threadsafe(app._http(scope, None, capture), simulator._loop).result(timeout=5)
+    assert sent[0]["status"] == 403
+
+
+def test_play_page_and_bundle_are_served(simulator):
+    page = urllib.request.urlopen(simulator.url + "/", timeout=5).read().decode()
+    assert 'id="buy"' in page and "/socket.io.min.js" in page
+    bundle = urllib.request.urlopen(simulator.url + "/socket.io.min.js", timeout=5).read()
+    assert bundle == server_module.SOCKET_IO_BUNDLE.read_bytes()
+    assert b"drawChart" in urllib.request.urlopen(simulator.url + "/static/play.js", timeout=5).read()
+
+
+def test_missing_bundle_is_one_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(server_module, "SOCKET_IO_BUNDLE", tmp_path / "missing.js")
+    with pytest.raises(VectraError, match="scripts/setup.sh"):
+        start_simulator()
+
+
+def test_busy_port_is_one_clear_error(simulator):
+    port = int(simulator.url.rsplit(":", 1)[1])
+    with pytest.raises(VectraError, match="choose another --port"):
+        start_simulator(port=port)
+
+
+def test_vectra_simulate_prints_urls_serves_and_stops_on_ctrl_c(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "capture_agent.cli", "simulate", "--port", "0", "--speed", "10", "--admin",
+         "--wire-log", str(tmp_path / "cli.jsonl")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(5)]
+        page_url = next(line.split()[-1] for line in lines if "play page" in line)
+        assert any("/socket.io/" in line for line in lines) and any("/admin/drop" in line for line in lines)
+        assert 'id="sell-100"' in urllib.request.urlopen(page_url, timeout=5).read().decode()
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
