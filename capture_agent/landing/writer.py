@@ -28,10 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from capture_agent.errors import VectraError
 from capture_agent.landing.schema import Direction, RecordType, Source, Transport
 from capture_agent.landing.segments import (
+    PublishedSegment,
     SegmentFile,
     day_of,
     ensure_dir,
@@ -88,6 +91,7 @@ class WriterStats:
     last_fsync: float | None = None  # wall time (epoch seconds) of the last completed fsync
     drops: int = 0  # rows accepted but not landed: always 0 (a write that cannot land raises instead)
     next_seq: int = 0
+    durable_seq: int = 0  # every row with a smaller seq is fsynced in the WAL or published
     segment: int | None = None  # number of the open segment
     last_published: Path | None = None
 
@@ -220,7 +224,11 @@ class LandingWriter:
         self._syncing_since: float | None = None
         self._failure: BaseException | None = None
         self._closed = False
-        self._stats = WriterStats(next_seq=next_seq)
+        self._stats = WriterStats(next_seq=next_seq, durable_seq=next_seq)
+        # The WAL is opened eagerly and the next one exists before the previous one goes: while the writer
+        # lives a WAL is always there, so a crash at any moment is seen by recovery and closed with a gap row.
+        self._wal_segment = 0
+        self._open_wal()
         self._stop = threading.Event()
         self._sync_thread = threading.Thread(target=self._sync_loop, name=f"wal-sync-{capture_id}", daemon=True)
         self._sync_thread.start()
@@ -363,24 +371,26 @@ class LandingWriter:
 
     # --- segments and WAL (called with the lock held) ----------------------------------------------------
 
-    def _open_segment(self, day: int) -> SegmentFile:
+    def _open_wal(self) -> None:
         number = self._next_segment
         header = WalHeader(self.capture_id, self.source.value, number, self._next_seq, time.time_ns(), time.monotonic_ns())
         final = self._wal_dir / wal_name(self.capture_id, number)
         temp = self._wal_dir / f".{final.name.removesuffix(WAL_SUFFIX)}{_WAL_TEMP_SUFFIX}"
         # Created under a temp name, locked, given its header and made durable, then renamed: recovery only
-        # ever sees complete, locked WAL files of live writers (and skips them).
+        # ever sees complete WAL files, and skips those still locked by a live writer.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         _write_all(fd, encode_header(header))
         os.fsync(fd)
         os.rename(temp, final)
         fsync_dir(self._wal_dir)
-        self._wal_fd, self._wal_path = fd, final
-        self._segment = SegmentFile(self.data_dir, self.capture_id, self.source.value, number, day)
-        self._segment_opened_mono = time.monotonic()
+        self._wal_fd, self._wal_path, self._wal_segment = fd, final, number
         self._next_segment = number + 1
         self._stats.segment = number
+
+    def _open_segment(self, day: int) -> SegmentFile:
+        self._segment = SegmentFile(self.data_dir, self.capture_id, self.source.value, self._wal_segment, day)
+        self._segment_opened_mono = time.monotonic()
         return self._segment
 
     def _write_wal_buffer(self) -> None:
@@ -388,23 +398,29 @@ class LandingWriter:
             _write_all(self._wal_fd, self._wal_buffer)
         self._wal_buffer.clear()
 
-    def _roll(self) -> None:
-        """Publish the open segment durably, then drop its WAL file."""
+    def _roll(self, *, last: bool = False) -> None:
+        """Publish the open segment durably, open the next WAL (unless ``last``), then drop the old WAL."""
         segment, self._segment = self._segment, None
-        if segment is None:
-            return
-        path = segment.publish()
-        self._wal_buffer.clear()  # its rows are in the published segment now
-        os.close(self._wal_fd)
-        self._wal_path.unlink()
-        fsync_dir(self._wal_dir)
-        self._wal_fd, self._wal_path = None, None
-        self._unsynced_since = None
         stats = self._stats
-        stats.segments_published += 1
-        stats.bytes_published += path.stat().st_size
-        stats.last_published = path
-        stats.segment = None
+        if segment is not None:
+            path = segment.publish()
+            stats.segments_published += 1
+            stats.bytes_published += path.stat().st_size
+            stats.last_published = path
+        elif not last:
+            return
+        self._wal_buffer.clear()  # its rows are in the published segment now
+        old_fd, old_path = self._wal_fd, self._wal_path
+        self._wal_fd, self._wal_path = None, None
+        if not last:
+            self._open_wal()
+        os.close(old_fd)
+        old_path.unlink()
+        fsync_dir(self._wal_dir)
+        self._unsynced_since = None
+        stats.durable_seq = self._next_seq
+        if last:
+            stats.segment = None
 
     # --- durability ---------------------------------------------------------------------------------------
 
@@ -416,6 +432,7 @@ class LandingWriter:
         with self._lock:
             self._write_wal_buffer()
             fd = None if self._wal_fd is None else os.dup(self._wal_fd)
+            cut = self._next_seq
             self._syncing_since, self._unsynced_since = self._unsynced_since, None
         try:
             if fd is not None:
@@ -426,6 +443,7 @@ class LandingWriter:
             with self._lock:
                 self._syncing_since = None
                 self._stats.last_fsync = time.time()
+                self._stats.durable_seq = max(self._stats.durable_seq, cut)
 
     def _sync_loop(self) -> None:
         while not self._stop.wait(self.fsync_interval_s):
@@ -463,7 +481,7 @@ class LandingWriter:
             self._sync_thread.join()
         with self._lock:
             self._closed = True
-            self._roll()
+            self._roll(last=True)
         if self._failure is not None:
             raise VectraError(f"landing writer failed: {self._failure}") from self._failure
 
@@ -555,6 +573,9 @@ def _recover_wal(data_dir: Path, path: Path) -> Path | None:
     covered = [(s.first_seq, s.last_seq) for s in earlier]
     taken = {s.segment for s in earlier}
     _drop_temp_segment(data_dir, header.capture_id, header.segment)
+    newest = _newest_row(earlier)
+    if newest is not None and newest["event"] == "gap" and path.name in (newest["detail"] or ""):
+        return None  # this WAL was recovered already; the crash came before its removal
 
     def published(seq: int) -> bool:
         return any(low <= seq <= high for low, high in covered)
@@ -574,11 +595,13 @@ def _recover_wal(data_dir: Path, path: Path) -> Path | None:
             if segment is None:
                 segment = SegmentFile(data_dir, header.capture_id, header.source, number, day_of(row[RECV_WALL_NS]))
             segment.add(row, _row_size(row))
-        if segment is None and published(expected):
-            return None  # everything, gap row included, was already published: only the WAL removal was missing
-        if segment is None and last is not None:
-            return None  # all rows were published by a clean roll; the writer died before its next row
+        # The gap row closes the capture after its last known row: the WAL may lack rows of a segment published
+        # just before the crash (they were still in the writer's buffer), so published seqs count too.
+        gap_seq = expected
         wall_ns, mono_ns = (last[RECV_WALL_NS], last[3]) if last is not None else (header.opened_wall_ns, header.opened_mono_ns)
+        if segment is None and newest is not None and newest["seq"] >= gap_seq:
+            gap_seq = newest["seq"] + 1
+            wall_ns, mono_ns = newest["recv_wall_ns"], newest["recv_mono_ns"]
         detail = {
             "cause": "crash",
             "reason": "the agent stopped without closing the capture; rows after its last fsync may be missing",
@@ -587,7 +610,7 @@ def _recover_wal(data_dir: Path, path: Path) -> Path | None:
             "torn_bytes": reader.torn_bytes,
             "torn_reason": reader.torn_reason,
         }
-        gap = (expected, RecordType.CONNECTION.value, wall_ns, mono_ns, None, None, None, None, None, None, None, None,
+        gap = (gap_seq, RecordType.CONNECTION.value, wall_ns, mono_ns, None, None, None, None, None, None, None, None,
                "gap", None, orjson.dumps(detail).decode())
         if segment is None:
             segment = SegmentFile(data_dir, header.capture_id, header.source, number, day_of(wall_ns))
@@ -597,6 +620,16 @@ def _recover_wal(data_dir: Path, path: Path) -> Path | None:
         if segment is not None:
             segment.abort()
         raise
+
+
+def _newest_row(segments: list[PublishedSegment]) -> dict | None:
+    """seq, times, event and detail of a capture's last published row."""
+    if not segments:
+        return None
+    newest = max(segments, key=lambda s: s.last_seq)
+    table = pq.read_table(newest.path, columns=["seq", "recv_wall_ns", "recv_mono_ns", "event", "detail"])
+    table = table.set_column(1, "recv_wall_ns", table["recv_wall_ns"].cast("int64"))
+    return table.slice(pc.index(table["seq"], newest.last_seq).as_py(), 1).to_pylist()[0]
 
 
 def _chain(head: list, tail):
