@@ -1,0 +1,136 @@
+"""Browser source: real Debian Chromium (headless) on the simulator's play page.
+
+The page's socket.io-client is made to start on HTTP long-polling (as socket.io-client does by default), so the
+handshake travels in polling bodies and is upgraded to a WebSocket: the test checks both are landed. It clicks
+BUY, SELL 25 % and SIDEBET and checks the landing zone against the simulator's wire log for the browser's sid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from capture_kit import InProcessCapture, landed_rows
+from test_capture_direct import wire_records
+
+from capture_agent.landing.schema import Source
+from capture_agent.protocol.codec import RECORD_SEPARATOR
+from capture_agent.simulator.server import start_simulator
+from capture_agent.sources.browser import BrowserOptions, BrowserSource
+
+pytestmark = [pytest.mark.browser]
+
+WEBSOCKET_FIRST = 'transports: ["websocket", "polling"]'
+POLLING_FIRST = 'transports: ["polling", "websocket"]'
+# Exchanged by engine.io outside its packet queue during the upgrade, so absent from the server's wire log.
+UPGRADE_PROBES = {"2probe", "3probe", "5"}
+CLICKS = (("#buy", "buyOrder"), ("#sell-25", "sellOrder"), ("#sidebet", "requestSidebet"))
+
+
+async def polling_first(route):
+    """Serve play.js with polling as the first transport (socket.io-client's default)."""
+    response = await route.fetch()
+    script = await response.text()
+    assert script.count(WEBSOCKET_FIRST) == 1, "the play page's transports line changed: update this test"
+    await route.fulfill(response=response, body=script.replace(WEBSOCKET_FIRST, POLLING_FIRST))
+
+
+def packets(rows, sid, direction):
+    """Engine.IO packets landed for one sid, polling bodies split, in landing order."""
+    out = []
+    for row in rows:
+        if row["record_type"] == "frame" and row["socket_id"] == sid and row["direction"] == direction:
+            text = row["payload_text"]
+            parts = text.split(RECORD_SEPARATOR) if row["transport"] == "polling" else [text]
+            out.extend((row["transport"], part) for part in parts)
+    return out
+
+
+def assert_same_packets(landed: list[tuple[str, str]], sent: list[tuple[int, str]], stop_ns: int) -> None:
+    """Every packet the server sent is landed exactly once, in order; the only extras are the upgrade's
+    probes and a polling ``6`` that ended a poll during the upgrade (engine.io answers both outside its
+    logged queue); what is missing was sent after the capture stopped."""
+    reachable = {0}  # how many sent packets the landed ones so far can account for
+    for transport, text in landed:
+        skippable = text in UPGRADE_PROBES or (transport == "polling" and text == "6")
+        step = {j + 1 for j in reachable if j < len(sent) and sent[j][1] == text}
+        step |= reachable if skippable else set()
+        if not step:
+            expected = [sent[j][1][:80] for j in sorted(reachable) if j < len(sent)]
+            raise AssertionError(f"landed {text[:80]!r} ({transport}) where the server sent {expected}")
+        reachable = step
+    matched = max(reachable)
+    assert all(t >= stop_ns for t, _ in sent[matched:]), "frames sent before the stop are missing"
+    assert matched > 50
+
+
+def test_browser_capture_of_clicks_orders_acks_trades_and_polling_handshake(tmp_path):
+    simulator = start_simulator(speed=10, bots=4, wire_log=tmp_path / "wire.jsonl")
+    try:
+        stop_ns = asyncio.run(_play(tmp_path, simulator.url))
+    finally:
+        simulator.stop()
+    rows = landed_rows(tmp_path / "data")
+    wire = wire_records(tmp_path / "wire.jsonl")
+    connected = [r for r in rows if r["record_type"] == "connection" and r["event"] == "connected"]
+    assert len(connected) == 1
+    sid = connected[0]["socket_id"]
+
+    # 1. nothing missing, nothing twice, in order — both directions, polling and WebSocket alike
+    landed_in = packets(rows, sid, "in")
+    landed_out = packets(rows, sid, "out")
+    sent = [(r["t_ns"], r["frame"]) for r in wire if r["sid"] == sid and r["direction"] == "out"]
+    received = [r["frame"] for r in wire if r["sid"] == sid and r["direction"] == "in"]
+    assert_same_packets(landed_in, sent, stop_ns)
+    assert [text for _, text in landed_out if text not in UPGRADE_PROBES] == received
+    # the handshake came over polling, then the upgrade
+    assert landed_in[0][0] == "polling" and landed_in[0][1].startswith('0{"sid":"' + sid)
+    assert ("polling", "40") in landed_out
+    assert [text for transport, text in landed_out if transport == "websocket"][:2] == ["2probe", "5"]
+    assert any(transport == "websocket" for transport, _ in landed_in)
+
+    # 2. every click, then its order frame, then the order's ack, in landing order, on one clock
+    clicks = [r for r in rows if r["record_type"] == "click"]
+    assert [c["detail"]["selector"] for c in clicks] == [selector for selector, _ in CLICKS]
+    assert all(c["detail"]["trusted"] and c["detail"]["amount"] == "0.01" for c in clicks)
+    frames = [r for r in rows if r["record_type"] == "frame" and r["socket_id"] == sid]
+    for click, (_, event) in zip(clicks, CLICKS):
+        order = next(r for r in frames if r["seq"] > click["seq"] and r["direction"] == "out" and r["event"] == event)
+        ack = next(r for r in frames if r["seq"] > order["seq"] and r["direction"] == "in" and r["ack_id"] == order["ack_id"] and r["payload_text"].startswith("43"))
+        assert '"success":true' in ack["payload_text"], ack["payload_text"]
+        assert click["browser_ts"] <= order["browser_ts"] + 0.005 <= ack["browser_ts"] + 0.01
+        assert 0 <= order["browser_ts"] - click["browser_ts"] < 2.0  # click → send latency is measurable
+    # 3. the trades that resulted: a buy and a sell by this player, after their orders
+    trades = [r for r in frames if r["event"] == "standard/newTrade" and r["seq"] > clicks[0]["seq"]]
+    player_id = next(r["payload_text"] for r in frames if r["event"] == "playerUpdate")
+    mine = [t for t in trades if player_id.split('"id":"')[1].split('"')[0] in t["payload_text"]]
+    kinds = [t["payload_text"].split('"type":"')[1].split('"')[0] for t in mine]
+    assert kinds[:2] == ["buy", "sell"], kinds
+    sidebet_seen = [r for r in frames if r["event"] == "currentSidebet" and r["seq"] > clicks[2]["seq"]]
+    assert sidebet_seen
+    # 4. rows are gapless and nothing secret-looking leaked into them
+    assert [r["seq"] for r in rows] == list(range(len(rows)))
+    assert not any("cookie" in (r["detail"] and str(r["detail"]).lower() or "") for r in rows)
+
+
+async def _play(tmp_path, url: str) -> int:
+    capture = InProcessCapture(tmp_path / "data", source=Source.BROWSER)
+    options = BrowserOptions(url=url, headless=True, prepare_page=lambda page: page.route("**/static/play.js", polling_first))
+    source = BrowserSource(capture.recorder, options)
+    try:
+        await source.start()
+        page = source.page
+        capture.run(source)
+        await page.wait_for_function("document.getElementById('connection').textContent === 'connected'", timeout=15000)
+        for number, (selector, _) in enumerate(CLICKS, start=1):
+            # orders need a running game; the click waits for one, as a player would
+            await page.wait_for_function("document.getElementById('phase').textContent === 'ACTIVE'", timeout=20000)
+            await page.click(selector)
+            await page.wait_for_function(f"document.getElementById('acks').children.length >= {number}", timeout=10000)
+        await asyncio.sleep(0.5)  # the trade broadcasts that follow the last ack
+        stop_ns = time.time_ns()
+    finally:
+        await capture.stop()
+    return stop_ns
+
