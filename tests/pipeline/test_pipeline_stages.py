@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import polars as pl
 import pytest
 
@@ -67,14 +68,20 @@ def test_fast_game_state_decoder_agrees_with_the_codec_on_every_real_frame(chain
     for text in frames["payload_text"]:
         fast = events_stage._fast_game_state(text)
         assert fast is not None
-        game_id, _, shape, state_phase, values, partial, has_history, has_prices = fast
+        values = dict(zip(events_stage._FAST_COLUMNS, fast))
         (packet,) = decode_frame(text)
         slow = events_stage._packet_row(("c", 0, 0, 0, "in", "websocket"), 0, packet)
         row = dict(zip(events_stage.DECODED_COLUMNS, slow))
-        assert (game_id, shape, state_phase) == (row["game_id"], row["frame_shape"], row["phase"])
-        assert list(values) == [row[c] for c in events_stage._GSU_FIELDS]
-        assert partial == row["partial_prices"] and has_history == row["has_game_history"] and has_prices == row["has_prices"]
+        for column in ("game_id", "frame_shape", "phase", *events_stage._GSU_FIELDS, "has_game_history", "has_prices"):
+            assert values[column] == row[column], column
+        pairs = sorted(zip(values["_ticks"], values["_prices"])) if values["_ticks"] is not None else None
+        assert pairs == ([(p["tick"], p["price"]) for p in row["partial_prices"]] if row["partial_prices"] is not None else None)
         assert row["type_errors"] is None
+    # and the decoded events keep the payload: payload_json parses to the codec's payload
+    events = _all(chains, "events").filter(pl.col("event") == "gameStateUpdate")
+    joined = events.join(_all(chains, "frames"), on=["capture_id", "seq"]).select("payload_json", "payload_text")
+    for payload_json, text in joined.iter_rows():
+        assert orjson.loads(payload_json) == decode_frame(text)[0].payload
 
 
 def test_games_equal_their_history_entries_and_verify(chains):

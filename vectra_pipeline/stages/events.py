@@ -10,6 +10,7 @@ shape come from :mod:`capture_agent.protocol.game`, the one definition.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -99,38 +100,53 @@ _gsu_decoder = msgspec.json.Decoder(tuple[str, _GameState])
 
 
 def _fast_game_state(text: str) -> tuple | None:
-    """The typed values of a plain ``42["gameStateUpdate",{…}]`` frame, or None to use the codec."""
+    """The typed values of a plain ``42["gameStateUpdate",{…}]`` frame, or None to use the codec.
+
+    Returns (game_id, frame_shape, phase, the _GSU_FIELDS values…, has_game_history, has_prices,
+    has partialPrices.values, its ticks, its prices); ``payload_json`` is the frame text minus the envelope (sliced in polars).
+    """
     try:
         name, state = _gsu_decoder.decode(text[2:])
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
     if name != GAME_STATE_UPDATE:
         return None
-    shape_view = {k: getattr(state, k) for k in _SHAPE_KEYS if getattr(state, k) is not UNSET}
+    active, rugged, allow, trade_count = state.active, state.rugged, state.allowPreRoundBuys, state.tradeCount
+    has_history, has_prices = state.gameHistory is not UNSET, state.prices is not UNSET
+    shape, state_phase = _shape_and_phase(active, rugged, allow, trade_count is not UNSET, has_prices, has_history)
     rugpool, fair, partial = state.rugpool, state.provablyFair, state.partialPrices
-    values = (
+    values = partial.values if partial is not None else None
+    ticks = prices = None
+    if values is not None:
+        try:
+            ticks = [int(key) for key in values]
+        except ValueError:
+            return None  # a non-numeric tick key: the codec path reports it
+        prices = list(values.values())
+    return (
+        state.gameId, shape, state_phase,
         state.tickCount, state.price, state.cooldownTimer,
-        _set(state.allowPreRoundBuys), _set(state.active), _set(state.rugged), _set(state.tradeCount),
+        None if allow is UNSET else allow, None if active is UNSET else active,
+        None if rugged is UNSET else rugged, None if trade_count is UNSET else trade_count,
         state.connectedPlayers, state.averageMultiplier, state.count2x, state.count10x, state.count50x, state.count100x,
         rugpool.rugpoolAmount if rugpool else None, rugpool.threshold if rugpool else None,
         rugpool.instarugCount if rugpool else None,
         state.highestToday, state.gameVersion, fair.serverSeedHash if fair else None,
+        has_history, has_prices, values is not None, ticks, prices,
     )  # fmt: skip
-    partial_prices = _partial_list(partial.values) if partial and partial.values is not None else None
-    return (
-        state.gameId,
-        text[len(_GSU_PREFIX) : -1],
-        frame_shape(shape_view).value,
-        phase(shape_view).value,
-        values,
-        partial_prices,
-        state.gameHistory is not UNSET,
-        state.prices is not UNSET,
-    )
 
 
-def _set(value: Any) -> Any:
-    return None if value is UNSET else value
+@functools.lru_cache(maxsize=256)
+def _shape_and_phase(active, rugged, allow, has_trade_count: bool, has_prices: bool, has_history: bool) -> tuple[str, str]:
+    """frame_shape()/phase() of the one definition, memoised on exactly the keys and values they read."""
+    view: dict[str, Any] = {key: value for key, value in (("active", active), ("rugged", rugged), ("allowPreRoundBuys", allow)) if value is not UNSET}
+    if has_trade_count:
+        view["tradeCount"] = 0
+    if has_prices:
+        view["prices"] = []
+    if has_history:
+        view["gameHistory"] = []
+    return frame_shape(view).value, phase(view).value
 
 
 def _partial_list(values: Mapping[str, Any]) -> list[dict] | None:
@@ -213,32 +229,87 @@ def _packet_row(base: tuple, index: int, packet: Packet) -> tuple:
     )  # fmt: skip
 
 
+_FAST_COLUMNS = ("game_id", "frame_shape", "phase", *_GSU_FIELDS, "has_game_history", "has_prices", "_has_partial", "_ticks", "_prices")
+_FRAME_COLUMNS = ("capture_id", "seq", "recv_wall_ns", "recv_mono_ns", "direction", "transport")
+
+
 def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
     """bronze frames → decoded events (DECODED_COLUMNS; contracts are applied by :mod:`.contracts`)."""
-    wanted = frames.filter((pl.col("record_type") == "frame") & pl.col("duplicate_of").is_null())
-    columns = ("capture_id", "seq", "recv_wall_ns", "recv_mono_ns", "direction", "transport", "payload_text", "payload_bytes")
-    rows: list[tuple] = []
-    append = rows.append
-    for capture_id, seq, wall, mono, direction, transport, text, data in wanted.select(columns).iter_rows():
-        base = (capture_id, seq, wall, mono, direction, transport)
-        if text is not None and text.startswith(_GSU_PREFIX):
+    wanted = frames.filter((pl.col("record_type") == "frame") & pl.col("duplicate_of").is_null()).with_row_index("_frame")
+    schema = _decoded_schema()
+    fast_index: list[int] = []
+    fast_rows: list[tuple] = []
+    slow_rows: list[tuple] = []
+    is_candidate = wanted["payload_text"].str.starts_with(_GSU_PREFIX).fill_null(False).to_list()
+    texts = wanted["payload_text"].to_list()
+    partial_frame: list[int] = []  # flat (frame, tick, price) triples of the fast rows' partialPrices
+    partial_tick: list[int] = []
+    partial_price: list[float] = []
+    for index, (candidate, text) in enumerate(zip(is_candidate, texts)):
+        if candidate:
             fast = _fast_game_state(text)
             if fast is not None:
-                game_id, payload_json, shape, state_phase, gsu, partial, has_history, has_prices = fast
-                append(
-                    (
-                        capture_id, seq, 0, wall, mono, direction, transport, "message", "event", "/",
-                        GAME_STATE_UPDATE, None, None, game_id, payload_json, shape, state_phase, None,
-                        *gsu, partial, has_history, has_prices, None,
-                    )
-                )  # fmt: skip
+                fast_index.append(index)
+                fast_rows.append(fast[:-2])
+                ticks = fast[-2]
+                if ticks is not None:
+                    partial_frame.extend([index] * len(ticks))
+                    partial_tick.extend(ticks)
+                    partial_price.extend(fast[-1])
                 continue
-        frame = text if text is not None else data
-        if frame is None:
-            frame = ""
-        for index, packet in enumerate(decode_frame(frame)):
-            append(_packet_row(base, index, packet))
-    return pl.DataFrame(rows, schema=_decoded_schema(), orient="row")
+        source = wanted.row(index, named=True)
+        frame = text if text is not None else source["payload_bytes"]
+        base = tuple(source[c] for c in _FRAME_COLUMNS)
+        for packet_index, packet in enumerate(decode_frame("" if frame is None else frame)):
+            slow_rows.append((index, *_packet_row(base, packet_index, packet)))
+    parts = []
+    if fast_rows:
+        partial = pl.DataFrame(
+            {"_frame": partial_frame, "tick": partial_tick, "price": partial_price},
+            schema={"_frame": pl.UInt32, "tick": pl.Int32, "price": pl.Float64},
+        )
+        parts.append(_fast_frame(wanted, fast_index, fast_rows, partial, schema))
+    if slow_rows:
+        parts.append(pl.DataFrame(slow_rows, schema={"_frame": pl.UInt32, **schema}, orient="row"))
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(parts, how="diagonal").sort(["_frame", "packet_index"]).select(list(schema))
+
+
+def _fast_frame(wanted: pl.DataFrame, index: list[int], rows: list[tuple], partial: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    """The fast-path rows as a frame: typed columns from the decoder, the rest vectorised in polars."""
+    names = _FAST_COLUMNS[:-3]
+    columns = dict(zip(names, zip(*rows)))
+    decoded = pl.DataFrame({name: columns[name] for name in names}, schema={name: schema[name] for name in names}, strict=False)
+    source = wanted.select("_frame", *_FRAME_COLUMNS, "payload_text")[index]
+    prefix = len(_GSU_PREFIX)
+    text = pl.col("payload_text")
+    pairs = (
+        partial.sort(["_frame", "tick"])
+        .group_by("_frame", maintain_order=True)
+        .agg(pl.struct("tick", "price").alias("partial_prices"))
+    )
+    # frames whose partialPrices.values was {}: an empty list, not null (as the codec path gives)
+    empty_partial = pl.Series("_frame", [i for i, row in zip(index, rows) if row[-1]], dtype=pl.UInt32)
+    return (
+        source.hstack(decoded)
+        .with_columns(
+            pl.lit(0, pl.Int32).alias("packet_index"),
+            pl.lit("message").alias("engine_type"),
+            pl.lit("event").alias("socket_type"),
+            pl.lit("/").alias("namespace"),
+            pl.lit(GAME_STATE_UPDATE).alias("event"),
+            text.str.slice(prefix, text.str.len_chars() - prefix - 1).alias("payload_json"),
+        )
+        .join(pairs, on="_frame", how="left")
+        .with_columns(
+            pl.when(pl.col("partial_prices").is_null() & pl.col("_frame").is_in(empty_partial.implode()))
+            .then(pl.lit([], pl.List(pl.Struct({"tick": pl.Int32, "price": pl.Float64}))))
+            .otherwise(pl.col("partial_prices"))
+            .alias("partial_prices")
+        )
+        .drop("payload_text")
+    )
 
 
 def _decoded_schema() -> pl.Schema:
