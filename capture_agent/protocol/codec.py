@@ -10,6 +10,11 @@ Frame grammar (text):
     4<socket type digit>[<n>-][/<namespace>,][<ack id>][<JSON>]   Engine.IO MESSAGE carrying Socket.IO
 A binary WebSocket message (``bytes``) is an attachment of the preceding ``45``/``46`` packet.
 
+Validation follows socket.io-parser 4 (checked against it in tests/protocol/test_codec_node.py): reserved
+event names, attachment counts < 1, a non-array event/ack body are errors. The codec is stricter where a peer
+could not act on the packet: an event/ack without data, an ack without id, a non-string event name, data
+after close/upgrade/noop, a non-JSON open packet, invalid base64.
+
 JSON: ``loads`` uses orjson and falls back to the stdlib parser only for what JavaScript's ``JSON.parse``
 accepts and orjson rejects (lone surrogate escapes such as ``"\ud800"``, numbers beyond the double range
 which JS reads as ±Infinity). NaN/Infinity literals stay rejected, as in JS. ``dumps`` writes what
@@ -61,6 +66,9 @@ _ACK_TYPES = (SocketType.ACK, SocketType.BINARY_ACK)
 RECORD_SEPARATOR = "\x1e"
 PING = "2"
 PONG = "3"
+
+# socket.io-parser refuses these as event names: they have a meaning of their own on either side.
+RESERVED_EVENTS = frozenset({"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"})
 
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 
@@ -325,8 +333,8 @@ def _decode_socket(text: str) -> Packet:
     if socket_type in _BINARY_TYPES:
         dash = text.find("-", i)
         count = text[i:dash] if dash >= 0 else ""
-        if not (count.isascii() and count.isdigit()):
-            return Packet(raw=text, engine_type=message, socket_type=socket_type, error="binary packet without '<n>-' attachment count")
+        if not (count.isascii() and count.isdigit()) or int(count) < 1:
+            return Packet(raw=text, engine_type=message, socket_type=socket_type, error="binary packet without '<n>-' attachment count (n ≥ 1)")
         attachments = int(count)
         i = dash + 1
     namespace = "/"
@@ -382,6 +390,8 @@ def _event_packet(common: dict, data: Any) -> Packet:
     trace_id = _trace_id(args)
     if not isinstance(name, str):
         return Packet(**common, args=args, payload=payload, trace_id=trace_id, error=f"event name is {type(name).__name__}, not a string")
+    if name in RESERVED_EVENTS:
+        return Packet(**common, event=name, args=args, payload=payload, trace_id=trace_id, error=f"reserved event name {name!r}")
     return Packet(**common, event=name, args=args, payload=payload, trace_id=trace_id)
 
 

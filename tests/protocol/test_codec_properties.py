@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capture_agent.protocol.codec import (
+    RESERVED_EVENTS,
     EngineType,
     Packet,
     SocketType,
@@ -40,7 +41,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20,
 )
-event_names = st.text(max_size=20)
+event_names = st.text(max_size=20).filter(lambda name: name not in RESERVED_EVENTS)
 ack_ids = st.none() | st.integers(0, 2**31)
 # A namespace ends at the first comma and is written verbatim (no escaping): no commas, no control characters.
 namespaces = st.just("/") | st.text(

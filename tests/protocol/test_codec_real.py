@@ -6,6 +6,7 @@ import pytest
 from realdata import event_records
 
 from capture_agent.protocol.codec import (
+    RESERVED_EVENTS,
     EngineType,
     SocketType,
     decode_frame,
@@ -39,7 +40,7 @@ def test_every_real_record_round_trips():
     for name, record in RECORDS:
         frame = frame_from_record(record)
         if frame is None:
-            assert record["event"] in ("connect", "disconnect", "connect_error"), (name, record["event"])
+            assert record["event"] in RESERVED_EVENTS, (name, record["event"])
             continue
         [packet] = decode_frame(frame)
         context = (name, record["event"], frame[:120])
