@@ -13,6 +13,7 @@ import realdata
 from vectra_pipeline.stages.gold.actions import Action, action_code_expr, nearest_sell
 from vectra_pipeline.stages.gold.episodes import EpisodePolicy, build_episodes
 from vectra_pipeline.stages.gold.features import FEATURE_NAMES, FEATURES
+from vectra_pipeline.stages.gold.lookahead import look_ahead_violations, perturb_after
 from vectra_pipeline.stages.gold.observations import build_observations
 from vectra_pipeline.stages.gold.synthetic import synthetic_silver
 from vectra_pipeline.tables import conform, empty
@@ -123,34 +124,34 @@ def test_real_episode_features_match_hand_computation():
 
 # -- look-ahead -----------------------------------------------------------------------------------------------------
 
-def _perturb_after(tables: dict[str, pl.DataFrame], game_id: str, cut: int) -> dict[str, pl.DataFrame]:
-    """Change everything of ``game_id`` after tick ``cut``: prices, stats, trades, states, actions; drop the rug."""
-    after = (pl.col("game_id") == game_id) & (pl.col("tick") > cut)
-    ticks = tables["game_ticks"].with_columns(
-        pl.when(after).then(pl.col("price") * 3.7 + 0.5).otherwise(pl.col("price")).alias("price"),
-        pl.when(after).then(pl.col("connected_players") + 999).otherwise(pl.col("connected_players")).alias("connected_players"),
-    ).filter(~((pl.col("game_id") == game_id) & (pl.col("tick") > cut + 30)))
-    games = tables["games"].with_columns(
-        pl.when(pl.col("game_id") == game_id).then(None).otherwise(pl.col("rug_tick")).alias("rug_tick"),
-        pl.when(pl.col("game_id") == game_id).then(pl.lit("partial_end")).otherwise(pl.col("completeness")).alias("completeness"),
-    )
-    trades = tables["trades"].with_columns(pl.when(after).then(pl.col("amount") * 50).otherwise(pl.col("amount")).alias("amount"))
-    states = tables["player_state"].with_columns(pl.when(after).then(pl.col("cash") + 123).otherwise(pl.col("cash")).alias("cash"))
-    actions = tables["actions"].filter(~after)
-    return {**tables, "game_ticks": ticks, "games": games, "trades": trades, "player_state": states, "actions": actions}
-
-
 def test_no_look_ahead_features_unchanged_when_the_future_changes(synthetic):
     tables, episodes, obs = synthetic
     game = episodes.filter(pl.col("in_training") & (pl.col("transitions") > 40))["game_id"][0]
     cut = 25
-    _, perturbed = _gold(_perturb_after(tables, game, cut))
+    _, perturbed = _gold(perturb_after(tables, game, cut))
     before = obs.filter((pl.col("game_id") == game) & (pl.col("tick") <= cut)).select("tick", *FEATURE_NAMES)
     after = perturbed.filter((pl.col("game_id") == game) & (pl.col("tick") <= cut)).select("tick", *FEATURE_NAMES)
     assert before.height == cut + 1
     assert before.equals(after)
     later = perturbed.filter((pl.col("game_id") == game) & (pl.col("tick") == cut + 1))
     assert later["price"][0] != obs.filter((pl.col("game_id") == game) & (pl.col("tick") == cut + 1))["price"][0]
+    games = episodes.filter(pl.col("in_training"))["game_id"].to_list()[:4]
+    assert look_ahead_violations(tables, games) == {}
+
+
+def test_look_ahead_check_catches_a_leaky_feature(synthetic, monkeypatch):
+    """The check is not vacuous: a feature computed from the next tick's price is reported."""
+    from vectra_pipeline.stages.gold import features
+
+    tables, episodes, _ = synthetic
+    honest = features.market_features
+
+    def leaky(ticks):
+        return honest(ticks).with_columns(pl.col("price").shift(-1).over("game_id").fill_null(0.0).alias("highest_today"))
+
+    monkeypatch.setattr(features, "market_features", leaky)
+    game = episodes.filter(pl.col("in_training"))["game_id"][0]
+    assert look_ahead_violations(tables, [game]) == {game: ["highest_today"]}
 
 
 def test_trade_received_after_its_tick_frame_counts_at_the_next_tick(synthetic):

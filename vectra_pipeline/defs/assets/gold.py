@@ -1,3 +1,203 @@
-"""Filled by the gold stage."""
+"""Gold: episodes and observations per day, then the versioned training dataset and its Minari export.
 
-assets = []
+Thin wrappers over ``vectra_pipeline.stages.gold``: read the silver partition, call the pure stage, write the
+gold partition atomically (``<data>/gold/<table>/date=YYYY-MM-DD/part.parquet``), report metadata. The dataset
+asset spans every built day and publishes ``<data>/datasets/<name>/<id>/`` with its lineage.
+"""
+
+
+import dagster as dg
+import polars as pl
+
+from vectra_pipeline import storage, warehouse
+from vectra_pipeline.defs.metadata import counts, preview
+from vectra_pipeline.defs.partitions import daily
+from vectra_pipeline.defs.resources import VectraPaths
+from vectra_pipeline.stages.gold import datasets as gold_datasets
+from vectra_pipeline.stages.gold.episodes import EpisodePolicy, build_episodes
+from vectra_pipeline.stages.gold.features import FEATURE_NAMES, FEATURE_SPEC_VERSION, spec_fingerprint
+from vectra_pipeline.stages.gold.lookahead import SILVER_INPUTS
+from vectra_pipeline.stages.gold.observations import build_observations
+
+OWNERS = ["team:vectra-pipeline"]
+GROUP = "gold"
+VERSIONS = gold_datasets.asset_versions()
+
+
+class DatasetConfig(dg.Config):
+    """Parameters of a training dataset version (all of them are part of its id)."""
+
+    name: str = "default"
+    split_seed: int = 0
+    train_fraction: float = 0.8
+    val_fraction: float = 0.1
+    train_completeness: list[str] = ["complete"]
+    min_transitions: int = 1
+
+    def params(self) -> gold_datasets.DatasetParams:
+        test = round(1.0 - self.train_fraction - self.val_fraction, 10)
+        if test < 0:
+            raise dg.Failure(f"train_fraction + val_fraction must be ≤ 1, got {self.train_fraction} + {self.val_fraction}")
+        return gold_datasets.DatasetParams(
+            name=self.name,
+            split_seed=self.split_seed,
+            split_fractions=(self.train_fraction, self.val_fraction, test),
+            policy=EpisodePolicy(frozenset(self.train_completeness), self.min_transitions),
+        )
+
+
+def read_silver(paths: VectraPaths, date: str) -> dict[str, pl.DataFrame]:
+    return {name: storage.read_table(paths.root, name, date) for name in SILVER_INPUTS}
+
+
+def _write(paths: VectraPaths, table: str, date: str, frame: pl.DataFrame) -> None:
+    gold_datasets.write_gold_partition(paths.root, table, date, frame)
+    warehouse.refresh(paths.root, [table])
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    owners=OWNERS,
+    kinds={"python", "polars", "parquet"},
+    deps=["games", "game_ticks", "trades", "sidebets", "player_state", "actions"],
+    code_version=VERSIONS["episodes"],
+    description="One episode per game (tick 0 → rug tick, never stitched over a gap) with the recording player's "
+    "involvement, completeness and whether the default policy trains on it (exclusion_reason otherwise).",
+    metadata={"storage": "<data>/gold/episodes/date=YYYY-MM-DD/part.parquet", "key": "game_id"},
+)
+def episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
+    date = context.partition_key
+    silver = read_silver(paths, date)
+    table = build_episodes(*(silver[name] for name in SILVER_INPUTS))
+    _write(paths, "episodes", date, table)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.height,
+            "in_training": int(table["in_training"].sum()),
+            "excluded": counts(table.filter(~pl.col("in_training")), "exclusion_reason"),
+            "completeness": counts(table, "completeness"),
+            "with_actions": int((table["actions"] > 0).sum()),
+            "preview": preview(table),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    owners=OWNERS,
+    kinds={"python", "polars", "parquet"},
+    deps=["episodes", "game_ticks", "trades", "player_state", "actions"],
+    code_version=VERSIONS["observations"],
+    description="One row per (game, tick) of every episode: the feature vector of docs/FEATURES.md (spec "
+    f"{FEATURE_SPEC_VERSION}), the action sent at the tick, the reward (change in mark-to-market equity) and "
+    "terminated/truncated/is_final flags.",
+    metadata={"storage": "<data>/gold/observations/date=YYYY-MM-DD/part.parquet", "key": "game_id, tick",
+              "features": len(FEATURE_NAMES)},
+)
+def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
+    date = context.partition_key
+    silver = read_silver(paths, date)
+    episode_table = pl.read_parquet(gold_datasets.gold_partition_path(paths.root, "episodes", date))
+    table = build_observations(silver["game_ticks"], silver["trades"], silver["player_state"], silver["actions"], episode_table)
+    _write(paths, "observations", date, table)
+    transitions = table.filter(~pl.col("is_final"))
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.height,
+            "episodes": table["game_id"].n_unique(),
+            "transitions": transitions.height,
+            "actions": counts(transitions, "action"),
+            "reward_sum_sol": float(transitions["reward"].sum() or 0.0),
+            "feature_spec": f"{FEATURE_SPEC_VERSION} ({spec_fingerprint()})",
+            "preview": preview(table.select("game_id", "tick", "price", "cash", "position_qty", "equity", "action", "reward", "terminated", "truncated")),
+        }
+    )
+
+
+def _read_gold(paths: VectraPaths, table: str, dates: list[str]) -> pl.DataFrame:
+    frames = [pl.read_parquet(gold_datasets.gold_partition_path(paths.root, table, d)).with_columns(pl.lit(d).alias("partition")) for d in dates]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+def _lineage_markdown(manifest: dict) -> str:
+    lines = ["| input | bytes | sha256 |", "|---|---|---|"]
+    for entry in manifest["inputs"]["landing"][:50]:
+        lines.append(f"| `{entry['path']}` | {entry['bytes']} | `{entry['sha256'][:16]}…` |")
+    if len(manifest["inputs"]["landing"]) > 50:
+        lines.append(f"| … {len(manifest['inputs']['landing']) - 50} more in manifest.json | | |")
+    return "\n".join(lines)
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"python", "parquet", "json"},
+    deps=["episodes", "observations"],
+    code_version=VERSIONS["training_dataset"],
+    description="A versioned, immutable training snapshot of every built day: <data>/datasets/<name>/<id>/ with "
+    "episodes.parquet, observations.parquet (train/val/test split by game) and manifest.json (lineage). The id "
+    "hashes the landing segments, feature spec, code version and parameters: same inputs, same id, no rewrite.",
+)
+def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, paths: VectraPaths) -> dg.MaterializeResult:
+    dates = gold_datasets.gold_partitions(paths.root)
+    if not dates:
+        raise dg.Failure("no gold partitions yet: materialise episodes and observations for a date first (vectra build)")
+    params = config.params()
+    gold_files = [
+        {"path": p.relative_to(paths.root).as_posix(), "sha256": gold_datasets.file_sha256(p)}
+        for table in gold_datasets.GOLD_TABLES
+        for p in (gold_datasets.gold_partition_path(paths.root, table, d) for d in dates)
+    ]
+    version, created = gold_datasets.build_dataset(
+        paths.root, dates, _read_gold(paths, "episodes", dates), _read_gold(paths, "observations", dates),
+        gold_datasets.landing_inputs(paths.root, dates), params, gold_files,
+    )
+    gold_datasets.refresh_datasets_view(paths.root)
+    manifest = version.manifest
+    context.log.info(f"dataset {params.name} version {version.id} {'published' if created else 'already existed (reused)'} at {version.path}")
+    return dg.MaterializeResult(
+        metadata={
+            "dataset_id": version.id,
+            "path": dg.MetadataValue.path(str(version.path)),
+            "created": created,
+            "dagster/row_count": manifest["counts"]["rows"],
+            "partitions": dg.MetadataValue.json(manifest["partitions"]),
+            "landing_files": len(manifest["inputs"]["landing"]),
+            "lineage": dg.MetadataValue.md(_lineage_markdown(manifest)),
+            "code_version": manifest["code_version"],
+            "asset_versions": dg.MetadataValue.json(manifest["asset_versions"]),
+            "feature_spec": dg.MetadataValue.json({k: manifest["feature_spec"][k] for k in ("version", "fingerprint")}),
+            "counts": dg.MetadataValue.json(manifest["counts"]),
+            "parameters": dg.MetadataValue.json(manifest["parameters"]),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"python", "minari"},
+    deps=["training_dataset"],
+    description="Minari datasets (arrow, offline) of the latest training dataset version, one per split, in "
+    "<version>/minari/ (MINARI_DATASETS_PATH); written once per version.",
+)
+def minari_datasets(context: dg.AssetExecutionContext, config: DatasetConfig, paths: VectraPaths) -> dg.MaterializeResult:
+    from vectra_pipeline.exports.minari_export import export_minari, minari_id
+
+    version = gold_datasets.latest_dataset(paths.root, config.name)
+    if version is None:
+        raise dg.Failure(f"no dataset {config.name!r} has been published yet: materialise training_dataset first")
+    root = export_minari(version)
+    exported = sorted(p.parent.name for p in root.rglob("metadata.json"))
+    return dg.MaterializeResult(
+        metadata={
+            "dataset_id": version.id,
+            "path": dg.MetadataValue.path(str(root)),
+            "minari_ids": dg.MetadataValue.json([minari_id(version, s) for s in ("train", "val", "test") if f"{version.name}-{s}-v0" in exported]),
+        }
+    )
+
+
+assets = [episodes, observations, training_dataset, minari_datasets]

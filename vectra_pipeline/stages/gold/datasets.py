@@ -27,7 +27,7 @@ import polars as pl
 
 from vectra_pipeline.stages.gold import features as feature_spec
 from vectra_pipeline.stages.gold.actions import Action
-from vectra_pipeline.stages.gold.episodes import EpisodePolicy
+from vectra_pipeline.stages.gold.episodes import EpisodePolicy, apply_policy
 
 FORMAT_VERSION = 1
 DATASETS_DIR = "datasets"
@@ -117,14 +117,34 @@ def asset_versions() -> dict[str, str]:
     return {asset: _sources_sha256(paths) for asset, paths in ASSET_SOURCES.items()}
 
 
+HASH_CACHE = ".landing-sha256.json"
+
+
 def landing_inputs(data_dir: Path, partitions: list[str]) -> list[dict]:
-    """Landing segment files of the partitions: path (relative to the data dir), bytes, sha256."""
+    """Landing segment files of the partitions: path (relative to the data dir), bytes, sha256.
+
+    Published segments are immutable, so hashes are cached in ``<data>/datasets/.landing-sha256.json`` by
+    (path, size, mtime): a nightly build hashes only the new day.
+    """
     from capture_agent.landing.schema import LANDING_DIR
 
-    files = []
+    data_dir = Path(data_dir)
+    cache_path = data_dir / DATASETS_DIR / HASH_CACHE
+    cache = json.loads(cache_path.read_text(encoding="utf-8")) if cache_path.exists() else {}
+    files, fresh = [], {}
     for date in sorted(partitions):
-        for path in sorted((Path(data_dir) / LANDING_DIR / f"date={date}").glob("*.parquet")):
-            files.append({"path": path.relative_to(data_dir).as_posix(), "bytes": path.stat().st_size, "sha256": file_sha256(path)})
+        for path in sorted((data_dir / LANDING_DIR / f"date={date}").glob("*.parquet")):
+            relative, stat = path.relative_to(data_dir).as_posix(), path.stat()
+            cached = cache.get(relative)
+            digest = cached[2] if cached and cached[:2] == [stat.st_size, stat.st_mtime_ns] else file_sha256(path)
+            fresh[relative] = [stat.st_size, stat.st_mtime_ns, digest]
+            files.append({"path": relative, "bytes": stat.st_size, "sha256": digest})
+    if any(cache.get(k) != v for k, v in fresh.items()):
+        cache.update(fresh)
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        temp = cache_path.with_name(f"{cache_path.name}.{os.getpid()}.tmp")
+        temp.write_text(json.dumps(cache, sort_keys=True), encoding="utf-8")
+        os.replace(temp, cache_path)
     return files
 
 
@@ -236,7 +256,7 @@ def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
         _record_history(root, version_id)
         return load_version(final), False
     episodes, observations, duplicates = _dedupe_games(episodes, observations)
-    episodes = assign_splits(episodes.sort("game_id"), params)
+    episodes = assign_splits(apply_policy(episodes, params.policy).sort("game_id"), params)
     observations = (
         observations.join(episodes.select("game_id", "split"), on="game_id", how="inner")
         .filter(pl.col("split") != EXCLUDED)

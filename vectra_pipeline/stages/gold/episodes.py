@@ -137,20 +137,24 @@ def build_episodes(games: pl.DataFrame, game_ticks: pl.DataFrame, trades: pl.Dat
         )
         .with_columns((~pl.col("terminated") & (pl.col("ticks") > 0)).alias("truncated"))
     )
+    return apply_policy(episodes, policy).select(*EPISODE_COLUMNS).sort("game_id")
+
+
+EPISODE_COLUMNS = (
+    "game_id", "player_id", "recording_players", "completeness", "history_only", "fair_verified", "rug_tick", "peak",
+    "first_tick", "last_tick", "first_gap_tick", "ticks", "transitions", "terminated", "truncated", "traded",
+    "own_trades", "placed_sidebet", "own_sidebets", "actions", "actions_unplaced", "in_training", "exclusion_reason",
+)
+
+
+def apply_policy(episodes: pl.DataFrame, policy: EpisodePolicy) -> pl.DataFrame:
+    """(Re)compute ``exclusion_reason`` and ``in_training`` from the episode columns and the policy."""
     reason = (
         pl.when(pl.col("ticks") == 0).then(pl.lit("no ticks"))
         .when(~pl.col("completeness").is_in(sorted(policy.train_completeness))).then(pl.lit("completeness ") + pl.col("completeness"))
         .when(pl.col("first_gap_tick").is_not_null()).then(pl.lit("gap at tick ") + pl.col("first_gap_tick").cast(pl.String))
         .when(pl.col("transitions") < policy.min_transitions).then(pl.lit("too short"))
     )
-    return (
-        episodes.with_columns(reason.alias("exclusion_reason"))
-        .with_columns(pl.col("exclusion_reason").is_null().alias("in_training"))
-        .select(
-            "game_id", "player_id", "recording_players", "completeness", "history_only", "fair_verified", "rug_tick",
-            "peak", "first_tick", "last_tick", "first_gap_tick", "ticks", "transitions", "terminated", "truncated",
-            "traded", "own_trades", "placed_sidebet", "own_sidebets", "actions", "actions_unplaced", "in_training",
-            "exclusion_reason",
-        )
-        .sort("game_id")
+    return episodes.with_columns(reason.alias("exclusion_reason")).with_columns(
+        pl.col("exclusion_reason").is_null().alias("in_training")
     )

@@ -1,0 +1,128 @@
+"""Gold through Dagster: assets and checks in-process on a synthetic landing day, rebuild determinism, schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from capture_agent.commands.synth import write_synthetic_capture
+from vectra_pipeline.commands.build import build
+from vectra_pipeline.definitions import defs
+from vectra_pipeline.defs.assets import gold as gold_assets
+from vectra_pipeline.defs.checks import gold as gold_checks
+from vectra_pipeline.defs.resources import VectraPaths
+from vectra_pipeline.defs.schedules import DATASET_ASSETS, nightly_dataset
+from vectra_pipeline.stages.gold.datasets import gold_partition_path, latest_dataset, list_versions
+from vectra_pipeline.warehouse import warehouse_path
+
+DAY = "2025-12-10"
+
+
+def _files(path):
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file() and "minari" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One synthetic landing day, copied to a second data root; both built through Dagster in-process."""
+    first = tmp_path_factory.mktemp("first")
+    write_synthetic_capture(first, 6000, date=DAY)
+    second = tmp_path_factory.mktemp("second")
+    shutil.copytree(first / "landing", second / "landing")
+    summaries = [build(first, [DAY]), build(second, [DAY])]
+    return first, second, summaries
+
+
+def test_gold_definitions():
+    repository = defs.get_repository_def()
+    graph = repository.asset_graph
+    for name in ("episodes", "observations", "training_dataset", "minari_datasets"):
+        node = graph.get(dg.AssetKey(name))
+        assert node.group_name == "gold" and node.description and node.owners
+    assert graph.get(dg.AssetKey("observations")).partitions_def is not None
+    assert graph.get(dg.AssetKey("training_dataset")).partitions_def is None
+    check_names = {key.name for key in graph.asset_check_keys}
+    assert {"observations_finite", "observations_no_look_ahead", "episodes_one_per_game", "training_dataset_splits_disjoint"} <= check_names
+    assert {s.name: s.job_name for s in repository.schedule_defs}["nightly_dataset"] == "nightly"
+
+
+def test_build_publishes_a_dataset_and_checks_pass(built):
+    first, _, (summary, _) = built
+    assert summary.ok, (summary.failed_runs, summary.checks)
+    gold_checks_run = {name for name, _, passed, _ in summary.checks if name in {c.check_key.name for c in gold_checks.checks}}
+    assert gold_checks_run == {"observations_finite", "observations_no_look_ahead", "episodes_one_per_game", "training_dataset_splits_disjoint"}
+    assert all(passed for _, _, passed, _ in summary.checks)
+    version = latest_dataset(first)
+    assert version is not None and version.manifest["partitions"] == [DAY]
+    episodes = pl.read_parquet(gold_partition_path(first, "episodes", DAY))
+    assert version.manifest["counts"]["episodes_total"] == episodes.height > 5
+    assert (version.path / "minari" / "vectra" / "default-train-v0").is_dir()
+    with duckdb.connect(str(warehouse_path(first)), read_only=True) as con:
+        assert con.execute("SELECT id, rows FROM datasets").fetchall() == [(version.id, version.manifest["counts"]["rows"])]
+        assert con.execute("SELECT count(*) FROM observations").fetchone()[0] == pl.read_parquet(gold_partition_path(first, "observations", DAY)).height
+        assert con.execute("SELECT count(DISTINCT game_id) FROM episodes WHERE date = DATE '2025-12-10'").fetchone()[0] == episodes.height
+
+
+def test_rebuild_gives_same_id_and_identical_bytes(built):
+    first, second, _ = built
+    a, b = latest_dataset(first), latest_dataset(second)
+    assert a.id == b.id
+    assert _files(a.path) == _files(b.path)
+    # materialising the dataset again reuses the version
+    result = dg.materialize(
+        [*gold_assets.assets], selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(first))},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    metadata = result.asset_materializations_for_node("training_dataset")[0].metadata
+    assert metadata["dataset_id"].value == a.id and metadata["created"].value is False
+    assert [v.id for v in list_versions(first)] == [a.id]
+
+
+def test_nightly_schedule(built, tmp_path):
+    first, _, _ = built
+    paths = VectraPaths(data_dir=str(first))
+    morning = dt.datetime(2025, 12, 11, 2, 0, tzinfo=dt.timezone.utc)
+    with dg.build_schedule_context(scheduled_execution_time=morning, resources={"paths": paths}) as context:
+        request = nightly_dataset(context)
+    # inputs unchanged since the published version: the day is rebuilt, no dataset assets requested
+    assert isinstance(request, dg.RunRequest) and request.partition_key == DAY
+    selected = {key.to_user_string() for key in request.asset_selection}
+    assert {"frames", "game_ticks", "episodes", "observations"} <= selected and not selected & set(DATASET_ASSETS)
+    assert request.tags["vectra/dataset_id"] == latest_dataset(first).id
+    # a changed input (another landing segment that day) → a new dataset version is requested
+    changed = tmp_path / "changed"
+    shutil.copytree(first, changed, ignore=shutil.ignore_patterns("warehouse.duckdb*"))
+    write_synthetic_capture(changed, 500, date=DAY, seed="another-session")
+    with dg.build_schedule_context(scheduled_execution_time=morning, resources={"paths": VectraPaths(data_dir=str(changed))}) as context:
+        request = nightly_dataset(context)
+    assert set(DATASET_ASSETS) <= {key.to_user_string() for key in request.asset_selection}
+    assert request.tags["vectra/new_dataset"] == "true" and request.tags["vectra/dataset_id"] != latest_dataset(first).id
+    # nothing landed yesterday → skip
+    with dg.build_schedule_context(scheduled_execution_time=morning + dt.timedelta(days=3), resources={"paths": paths}) as context:
+        skipped = nightly_dataset(context)
+    assert isinstance(skipped, dg.SkipReason)
+
+
+def test_checks_fail_on_bad_observations(built, tmp_path, monkeypatch):
+    first, _, _ = built
+    data = tmp_path / "bad"
+    shutil.copytree(first, data, ignore=shutil.ignore_patterns("warehouse.duckdb*", "datasets"))
+    honest = gold_assets.build_observations
+
+    def broken(*args):
+        table = honest(*args)
+        return table.with_columns(pl.when(pl.col("tick") == 3).then(float("nan")).otherwise(pl.col("return_5")).cast(pl.Float32).alias("return_5"))
+
+    monkeypatch.setattr(gold_assets, "build_observations", broken)
+    result = dg.materialize(
+        [gold_assets.observations, gold_checks.observations_finite], partition_key=DAY,
+        resources={"paths": VectraPaths(data_dir=str(data))}, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+    )
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert [(e.check_name, e.passed) for e in evaluations] == [("observations_finite", False)]
+    assert evaluations[0].metadata["non_finite_by_feature"].value == {"return_5": pl.read_parquet(gold_partition_path(data, "observations", DAY)).filter(pl.col("tick") == 3).height}
