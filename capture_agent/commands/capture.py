@@ -84,6 +84,11 @@ def _validate(args: argparse.Namespace) -> None:
         from capture_agent.live.feed import parse_bind
 
         parse_bind(args.serve, public=args.serve_public)
+    parse_query(args.query)
+    if args.source == "direct":
+        from capture_agent.sources.direct import websocket_url
+
+        websocket_url(args.url)
 
 
 def parse_query(pairs: list[str] | None) -> dict[str, str] | None:

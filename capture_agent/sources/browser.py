@@ -478,7 +478,7 @@ class BrowserSource:
             # is unknown. Its frames are kept, flagged once, rather than lost.
             socket = self._stale_sockets.get(request_id)
             if socket is None:
-                socket = self._stale_sockets[request_id] = _Socket("", None)
+                socket = self._stale_sockets[request_id] = _Socket("", f"cdp:{request_id}")  # its sid is unknown
                 self._enqueue(self._land_connection, ("socket_predates_attach", {"request_id": request_id}, None))
         response = params.get("response", {})
         opcode = response.get("opcode")
@@ -499,7 +499,8 @@ class BrowserSource:
         self._enqueue(self._land_connection, ("websocket_error", detail, socket.sid))
 
     def _on_ws_closed(self, params: dict) -> None:
-        socket = self._sockets.pop(params.get("requestId"), None)
+        request_id = params.get("requestId")
+        socket = self._sockets.pop(request_id, None) or self._stale_sockets.pop(request_id, None)
         if socket is None:
             return
         detail = {"request_id": params["requestId"], "reason": "websocket closed", "sid": socket.sid}

@@ -1,0 +1,92 @@
+"""``vectra capture`` end to end: simulator source, stopping by itself or by signal, WAL recovery, errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from capture_kit import landed_rows
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def vectra(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "capture_agent.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_simulator_source_stops_by_itself_and_publishes(tmp_path):
+    result = vectra("capture", "--source", "simulator", "--speed", "20", "--bots", "4", "--data", str(tmp_path), "--max-frames", "120")
+    assert result.returncode == 0, result.stderr
+    assert "stopped: capture" in result.stderr and "drops 0" in result.stderr
+    rows = landed_rows(tmp_path)
+    frames = [r for r in rows if r["record_type"] == "frame"]
+    assert 120 <= len(frames) < 140  # stops promptly once the limit is reached
+    assert {r["source"] for r in rows} == {"simulator"}
+    assert frames[0]["payload_text"].startswith("0{") and frames[1]["payload_text"] == "40"
+
+
+def test_sigterm_and_sigint_flush_and_exit_zero(tmp_path):
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        data = tmp_path / signum.name
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "capture_agent.cli", "capture", "--source", "simulator", "--speed", "10", "--data", str(data), "--no-status"],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not list(data.glob("landing/_wal/*.wal")):
+            time.sleep(0.1)
+        time.sleep(0.5)
+        agent.send_signal(signum)
+        _, stderr = agent.communicate(timeout=30)
+        assert agent.returncode == 0, stderr
+        assert not list(data.glob("landing/_wal/*.wal"))  # published, WAL removed
+        assert any(r["record_type"] == "frame" for r in landed_rows(data))
+
+
+def test_start_recovers_the_wal_of_a_crashed_run(tmp_path):
+    # a run that died: its WAL is on disk, its segment never published (simulated in a child we kill)
+    code = (
+        "import os, sys, time\n"
+        "from capture_agent.landing.writer import LandingWriter\n"
+        "from capture_agent.landing.schema import Source, Direction, Transport\n"
+        f"w = LandingWriter({str(tmp_path)!r}, Source.DIRECT, fsync_interval_s=0.01)\n"
+        "for i in range(50): w.frame(Direction.IN, Transport.WEBSOCKET, '42[\"n\",%d]' % i)\n"
+        "w.flush(); print('ready', flush=True); time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "ready"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert not landed_rows(tmp_path)
+    result = vectra("capture", "--source", "simulator", "--speed", "20", "--data", str(tmp_path), "--max-frames", "5")
+    assert result.returncode == 0, result.stderr
+    assert "recovered 1 segment" in result.stderr
+    crashed = [r for r in landed_rows(tmp_path) if r["source"] == "direct"]
+    assert [r["payload_text"] for r in crashed if r["record_type"] == "frame"] == [f'42["n",{i}]' for i in range(50)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "direct"], "--source direct needs --url"),
+        (["--source", "simulator", "--url", "http://x"], "drop --url"),
+        (["--source", "simulator", "--serve", "0.0.0.0:9000"], "--serve-public"),
+        (["--source", "direct", "--url", "ftp://x"], "is not an http(s)://"),
+        (["--source", "simulator", "--fsync-ms", "0"], "--fsync-ms must be positive"),
+        (["--source", "direct", "--url", "http://127.0.0.1:1", "--query", "novalue"], "is not KEY=VALUE"),
+    ],
+)
+def test_bad_arguments_are_one_clear_line(tmp_path, args, message):
+    result = vectra("capture", "--data", str(tmp_path), *args, "--duration", "1")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
