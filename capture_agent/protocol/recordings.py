@@ -8,8 +8,9 @@ wrote it, with :func:`codec.dumps` so numbers are laid out as JavaScript lays th
 
 Decisions (each follows from what a record can and cannot say about its frame):
 
-* ``event`` ``connect`` / ``disconnect`` / ``connect_error`` (any name Socket.IO reserves) are markers a
-  capture tool wrote; no event packet can carry them → ``None`` (not a frame).
+* ``event`` ``connect`` / ``disconnect`` / ``connect_error`` are markers a capture tool wrote; Socket.IO
+  reserves these names, so no event packet can carry them → ``None`` (not a frame). (A record named after
+  another reserved name is rebuilt, and decodes with a "reserved event name" error: kept and reported.)
 * ``meta.payload_lost`` → the capture kept only the trace argument, so the frame holds only that argument;
   nothing is invented for the lost payload.
 * ``data`` ``null`` (and no lost payload) → the emit had no payload argument (``42["chatHistory"]``); the
@@ -24,10 +25,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from capture_agent.protocol.codec import RESERVED_EVENTS, dumps, is_trace_arg
+from capture_agent.protocol.codec import dumps, is_trace_arg
 
-# Socket.IO's reserved names: a capture tool's connection markers, never the name of an event packet.
-MARKER_EVENTS = RESERVED_EVENTS
+# The connection markers capture tools write; Socket.IO reserves these names, so no event packet carries them.
+MARKER_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 ACK_EVENT = "ack"
 _PREFIX = re.compile(r"4([23])(\d*)")
 

@@ -15,6 +15,7 @@ from capture_agent.protocol.codec import (
     trace_arg,
 )
 from capture_agent.protocol.recordings import (
+    MARKER_EVENTS,
     ack_id_of,
     direction_of,
     frame_from_record,
@@ -40,7 +41,7 @@ def test_every_real_record_round_trips():
     for name, record in RECORDS:
         frame = frame_from_record(record)
         if frame is None:
-            assert record["event"] in RESERVED_EVENTS, (name, record["event"])
+            assert record["event"] in MARKER_EVENTS, (name, record["event"])
             continue
         [packet] = decode_frame(frame)
         context = (name, record["event"], frame[:120])
@@ -111,6 +112,13 @@ def test_payload_lost_record_rebuilds_only_the_trace():
     assert packet.args == (traced["meta"]["trace"],)
     assert packet.trace_id == _trace_id(traced)
     assert packet.event == traced["event"] and packet.error is None
+
+
+def test_markers_are_reserved_names():
+    assert MARKER_EVENTS <= RESERVED_EVENTS
+    record = {"event": "disconnecting", "ts_ms": None, "data": {"a": 1}, "source": "t", "meta": {}}
+    [packet] = decode_frame(frame_from_record(record))
+    assert packet.error == "reserved event name 'disconnecting'" and packet.payload == {"a": 1}
 
 
 def test_no_payload_emit_has_no_arguments():
