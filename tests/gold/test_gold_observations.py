@@ -212,3 +212,20 @@ def test_action_codes():
     assert codes == [1, 2, 3, 4, 5, 3, 6, 7, 8, 5, None]
     assert [nearest_sell(p) for p in (10, 17.5, 20, 37.5, 75, 99, None)] == [
         Action.SELL_10, Action.SELL_25, Action.SELL_25, Action.SELL_50, Action.SELL_100, Action.SELL_100, Action.SELL_100]
+
+
+def test_state_without_cash_is_not_known_and_pays_no_spurious_reward(synthetic):
+    """gameStatePlayerUpdate rows carry no cash before the first playerUpdate: no equity jump when cash appears."""
+    tables, episodes, _ = synthetic
+    game = episodes.filter(pl.col("in_training") & (pl.col("actions") > 0))["game_id"][0]
+    first_row = (pl.col("game_id") == game) & (pl.col("tick") == 0)
+    states = tables["player_state"].with_columns(
+        pl.when(first_row).then(None).otherwise(pl.col("cash")).alias("cash"),
+        pl.when(first_row).then(pl.lit("gameStatePlayerUpdate")).otherwise(pl.col("source")).alias("source"),
+    )
+    _, obs = _gold({**tables, "player_state": states})
+    rows = obs.filter(pl.col("game_id") == game).sort("tick")
+    first_known = rows.filter(pl.col("player_state_known") > 0)["tick"].min()
+    assert first_known > 1  # the cash-less state at tick 0 did not make the player known
+    assert rows.filter(pl.col("tick") < first_known)["equity"].abs().max() == 0
+    assert rows.filter(~pl.col("is_final"))["reward"].abs().max() < 1.0  # cash is ~10 SOL: no jump to it

@@ -154,8 +154,8 @@ FEATURES: tuple[Feature, ...] = (
     # data quality
     _f("tick_observed", F32, "flag", "1 when the tick's own frame was received (price_source = observed)",
        "game_ticks.price_source", "quality", "new", "backfilled ticks carry statistics forward"),
-    _f("player_state_known", F32, "flag", "1 once a player state is visible in this game", "player_state",
-       "quality", "new", "player features are 0 before it"),
+    _f("player_state_known", F32, "flag", "1 once a player state with cash (a playerUpdate) is visible in this game",
+       "player_state", "quality", "new", "player features and rewards are 0 before it"),
 )
 
 DROPPED_SEED_FEATURES: tuple[tuple[str, str], ...] = (
@@ -382,7 +382,8 @@ def compute_features(ticks: pl.DataFrame, trades: pl.DataFrame, player_state: pl
         .sort("game_id", "tick")
     )
     frame = frame.with_columns(pl.col(c).fill_null(0.0) for c in ("flow_buy_volume", "flow_sell_volume", "flow_trade_count", "flow_distinct_traders"))
-    known = frame["_known"].fill_null(False).to_numpy()
+    # cash comes from playerUpdate only: a state without it cannot value equity, so it does not count as known
+    known = (frame["_known"].fill_null(False) & frame["cash"].is_not_null()).to_numpy()
     derived = player_features(
         frame["price"].to_numpy(), frame["tick"].to_numpy(), frame["rug_tick"].to_numpy(), known,
         *(frame[c].cast(pl.Float64).to_numpy() for c in ("cash", "position_qty", "avg_cost", "cumulative_pnl",
