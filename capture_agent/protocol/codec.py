@@ -68,7 +68,9 @@ PING = "2"
 PONG = "3"
 
 # socket.io-parser refuses these as event names: they have a meaning of their own on either side.
-RESERVED_EVENTS = frozenset({"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"})
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
 
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 
@@ -265,7 +267,8 @@ def decode_frame(frame: str | bytes) -> list[Packet]:
         data = bytes(frame)
         return [Packet(raw=data, engine_type=EngineType.MESSAGE, payload=data)]
     if not isinstance(frame, str):
-        return [Packet(raw=repr(frame), engine_type=None, error=f"frame is {type(frame).__name__}, not text or bytes")]
+        error = f"frame is {type(frame).__name__}, not text or bytes"
+        return [Packet(raw=repr(frame), engine_type=None, error=error)]
     if RECORD_SEPARATOR not in frame:
         return [decode_packet(frame)]
     return [decode_packet(part) for part in frame.split(RECORD_SEPARATOR)]
@@ -276,7 +279,8 @@ def decode_text_bytes(data: bytes) -> list[Packet]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        return [Packet(raw=data, engine_type=None, error=f"not valid UTF-8 text ({error.reason} at byte {error.start})")]
+        reason = f"not valid UTF-8 text ({error.reason} at byte {error.start})"
+        return [Packet(raw=data, engine_type=None, error=reason)]
     return decode_frame(text)
 
 
@@ -301,13 +305,15 @@ def decode_packet(text: str) -> Packet:
         except ValueError:
             return Packet(raw=text, engine_type=engine_type, error="open packet data is not JSON")
         if not isinstance(handshake, dict):
-            return Packet(raw=text, engine_type=engine_type, payload=handshake, error="open packet data is not an object")
+            error = "open packet data is not an object"
+            return Packet(raw=text, engine_type=engine_type, payload=handshake, error=error)
         return Packet(raw=text, engine_type=engine_type, payload=handshake)
     if engine_type in (EngineType.PING, EngineType.PONG):
         # "2probe"/"3probe" test the WebSocket during the upgrade; the data is kept as the payload.
         return Packet(raw=text, engine_type=engine_type, payload=data or None)
     if data:
-        return Packet(raw=text, engine_type=engine_type, payload=data, error=f"unexpected data after {engine_type} packet")
+        error = f"unexpected data after {engine_type} packet"
+        return Packet(raw=text, engine_type=engine_type, payload=data, error=error)
     return Packet(raw=text, engine_type=engine_type)
 
 
@@ -334,7 +340,8 @@ def _decode_socket(text: str) -> Packet:
         dash = text.find("-", i)
         count = text[i:dash] if dash >= 0 else ""
         if not (count.isascii() and count.isdigit()) or int(count) < 1:
-            return Packet(raw=text, engine_type=message, socket_type=socket_type, error="binary packet without '<n>-' attachment count (n ≥ 1)")
+            error = "binary packet without '<n>-' attachment count (n ≥ 1)"
+            return Packet(raw=text, engine_type=message, socket_type=socket_type, error=error)
         attachments = int(count)
         i = dash + 1
     namespace = "/"
@@ -350,7 +357,10 @@ def _decode_socket(text: str) -> Packet:
     if i > start:
         ack_id = int(text[start:i])
     body = text[i:]
-    common = dict(raw=text, engine_type=message, socket_type=socket_type, namespace=namespace, ack_id=ack_id, attachments=attachments)
+    common = dict(
+        raw=text, engine_type=message, socket_type=socket_type, namespace=namespace, ack_id=ack_id,
+        attachments=attachments,
+    )
     if not body:
         if socket_type in _EVENT_TYPES:
             return Packet(**common, error="event packet without data")
@@ -368,9 +378,9 @@ def _decode_socket(text: str) -> Packet:
     if socket_type in _ACK_TYPES:
         if not isinstance(data, list):
             return Packet(**common, payload=data, error="ack data is not an array")
-        if ack_id is None:
-            return Packet(**common, args=tuple(data), payload=data[-1] if data else None, error="ack without an ack id")
-        return Packet(**common, args=tuple(data), payload=data[-1] if data else None, trace_id=_trace_id(data))
+        error = None if ack_id is not None else "ack without an ack id"
+        payload = data[-1] if data else None
+        return Packet(**common, args=tuple(data), payload=payload, trace_id=_trace_id(data), error=error)
     if socket_type is SocketType.CONNECT:
         error = None if isinstance(data, dict) else "connect data is not an object"
         return Packet(**common, payload=data, error=error)
@@ -386,13 +396,13 @@ def _event_packet(common: dict, data: Any) -> Packet:
     if not data:
         return Packet(**common, error="event array is empty (no event name)")
     name, args = data[0], tuple(data[1:])
-    payload = args[-1] if args else None
-    trace_id = _trace_id(args)
+    error = None
     if not isinstance(name, str):
-        return Packet(**common, args=args, payload=payload, trace_id=trace_id, error=f"event name is {type(name).__name__}, not a string")
-    if name in RESERVED_EVENTS:
-        return Packet(**common, event=name, args=args, payload=payload, trace_id=trace_id, error=f"reserved event name {name!r}")
-    return Packet(**common, event=name, args=args, payload=payload, trace_id=trace_id)
+        name, error = None, f"event name is {type(name).__name__}, not a string"
+    elif name in RESERVED_EVENTS:
+        error = f"reserved event name {name!r}"
+    payload = args[-1] if args else None
+    return Packet(**common, event=name, args=args, payload=payload, trace_id=_trace_id(args), error=error)
 
 
 def _trace_id(args: tuple | list) -> str | None:
