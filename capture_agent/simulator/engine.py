@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from capture_agent.protocol import codec
 from capture_agent.protocol.fairness import price_path, seed_hash
 from capture_agent.simulator import bots as botlib
@@ -174,6 +176,7 @@ class SimulatorEngine:
         self._pending_history: dict | None = None
         self._final_board: list[dict] = []
         self._board: list[dict] = []
+        self._presale_changed = False
         self._crowd = self._rng.randint(180, 260)
         self._rugpool = {"instarugCount": self._rng.randint(0, 5), "rugpoolAmount": round(self._rng.uniform(1, 3), 9)}
         self._rugpool_entries: dict[str, int] = {}
@@ -263,6 +266,7 @@ class SimulatorEngine:
         if self.phase == PRESALE:  # executed at tick 0, price prices[0] = 1; not broadcast (§3.3 Q1)
             trading.buy(player, payload.get("amount"), self.game.prices[0], 0)
             self.game.trade_count += 1
+            self._presale_changed = True
             self._rugpool_add(player, payload.get("amount"))
             self._emit_player_state(client, gspu_first=True)
             return {"success": True}
@@ -308,6 +312,7 @@ class SimulatorEngine:
         price = self.game.prices[tick]
         coin_address = coin if isinstance(coin, str) and coin else trading.SOL_COIN
         bet = trading.place_sidebet(player, amount, self.game.game_id, tick, price, self._now, coin_address)
+        self._presale_changed = True
         self.game.global_sidebets.append(frames.global_sidebet_placed(player, bet, self._uuid()))
         placed = frames.sidebet_placed(player, bet, tick)
         client_id = self._client_id(player)
@@ -423,11 +428,14 @@ class SimulatorEngine:
             self._broadcast_state(self._presale_opening())
             self.game.trade_count = 0  # the opening frame still shows the previous game's count
         if self.phase == PRESALE:
+            entrants = self._entrant_count()
             for bot in self.bots:
                 intent = botlib.presale_intent(self._bot_rng, bot)
                 if intent is not None:
                     self._bot_act(bot, intent)
-            self._board = self._leaderboard(presale=True)
+            if timer == PRESALE_FROM_MS or self._entrant_count() != entrants or self._presale_changed:
+                self._board = self._leaderboard(presale=True)  # same list object while nothing changed
+                self._presale_changed = False
         self._broadcast_state(self._short_frame())
 
     def _tick0(self) -> None:
@@ -462,6 +470,7 @@ class SimulatorEngine:
             elif self.phase == PRESALE:
                 trading.buy(bot, intent.value, self.game.prices[0], 0)
                 self.game.trade_count += 1
+                self._presale_changed = True
                 self._rugpool_add(bot, intent.value)
             elif intent.action == "buy":
                 self._record_fill(bot, trading.buy(bot, intent.value, self._live_price(), self.tick), None)
@@ -598,6 +607,9 @@ class SimulatorEngine:
 
     def _snapshot(self) -> dict:
         return self._full_frame(prices_key="prices")
+
+    def _entrant_count(self) -> int:
+        return sum(1 for player in self._players.values() if player.entered)
 
     def _leaderboard(self, *, presale: bool) -> list[dict]:
         price = None if presale else self._mark_price()
@@ -773,6 +785,33 @@ OBSERVER_ID = "observer"
 _OPEN_SID = "VectraSimObserver01"
 
 
+class WireEncoder:
+    """``codec.encode_event`` with each revealed ``gameHistory`` entry serialised once: the same ten entries
+    repeat in every full frame and dominate the encoding time. The output is byte-identical (JSON composes)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, orjson.Fragment] = {}
+        self._board: list | None = None  # kept referenced, so ``is`` cannot match a recycled object
+        self._board_json = orjson.Fragment(b"[]")
+
+    def encode(self, event: str, args: tuple) -> str:
+        payload = args[-1] if args else None
+        if event == "gameStateUpdate" and isinstance(payload, dict):
+            payload = dict(payload)
+            if "gameHistory" in payload:
+                history = payload["gameHistory"]
+                self._entries = {entry["id"]: self._entries.get(entry["id"]) or orjson.Fragment(codec.dumps(entry))
+                                 for entry in history}
+                payload["gameHistory"] = [self._entries[entry["id"]] for entry in history]
+            board = payload.get("leaderboard")
+            if board:  # the engine reuses one board object across cooldown and presale frames until it changes
+                if board is not self._board:
+                    self._board, self._board_json = board, orjson.Fragment(codec.dumps(board))
+                payload["leaderboard"] = self._board_json
+            args = (*args[:-1], payload)
+        return codec.encode_event(event, *args)
+
+
 def observer_frames(engine: SimulatorEngine, client_id: str, start_ms: int) -> Iterator[tuple[int, str]]:
     """What one unauthenticated client receives over a WebSocket, endlessly: Engine.IO OPEN, the Socket.IO
     CONNECT, its snapshot, then every broadcast (and a ping every 25 s)."""
@@ -781,6 +820,7 @@ def observer_frames(engine: SimulatorEngine, client_id: str, start_ms: int) -> I
     )
     yield start_ms, codec.encode_connect({"sid": f"{_OPEN_SID}-socket"})
     next_ping = start_ms + PING_INTERVAL_MS
+    encoder = WireEncoder()
     emissions = engine.connect(client_id, start_ms)
     while True:
         for emission in emissions:
@@ -788,7 +828,7 @@ def observer_frames(engine: SimulatorEngine, client_id: str, start_ms: int) -> I
                 yield next_ping, codec.PING
                 next_ping += PING_INTERVAL_MS
             if emission.target is None or emission.target == client_id:
-                yield emission.at_ms, codec.encode_event(emission.event, *emission.args)
+                yield emission.at_ms, encoder.encode(emission.event, emission.args)
         emissions = engine.advance(engine.next_at)
 
 

@@ -47,3 +47,23 @@ class Driver:
         reply = self.engine.request(self.client, event, args, self.now if at is None else at)
         self._keep(reply.emissions)
         return reply
+
+
+def seed_whose_next_games(predicate: Callable[[list[int]], bool], count: int = 2, prefix: str = "seed") -> str:
+    """A simulator seed whose first ``count`` live games, started now, have rug ticks satisfying ``predicate``.
+
+    Game ids carry today's UTC date, so a fixed seed's game lengths change from day to day; tests that run a
+    real-time server pick their seed this way to stay fast and deterministic in what they can do."""
+    import time
+
+    from capture_agent.protocol.fairness import price_path
+    from capture_agent.simulator.engine import HISTORY_LENGTH, chain_game_id, chain_seed
+
+    now = int(time.time() * 1000)
+    for n in range(500):
+        seed = f"{prefix}-{n}"
+        indexes = range(HISTORY_LENGTH, HISTORY_LENGTH + count)
+        ticks = [len(price_path(chain_seed(seed, i), chain_game_id(seed, i, now)).prices) for i in indexes]
+        if predicate(ticks):
+            return seed
+    raise AssertionError("no seed found")

@@ -11,7 +11,7 @@ from simdrive import START_MS, Driver
 from capture_agent.protocol import codec
 from capture_agent.protocol.fairness import price_path, seed_hash
 from capture_agent.protocol.game import FrameShape, frame_shape, rug_tick
-from capture_agent.simulator.engine import wire_frames
+from capture_agent.simulator.engine import OBSERVER_ID, SimulatorEngine, WireEncoder, wire_frames
 
 GAME_ID = re.compile(r"^(\d{8})-[0-9a-f]{16}$")
 
@@ -169,3 +169,15 @@ def test_wire_frames_is_deterministic_and_starts_like_a_socket():
     assert events == {"gameStateUpdate", "standard/newTrade"}  # an observer gets no private frames
     trades = [p for p in packets if p.event == "standard/newTrade"]
     assert all(p.trace_id and len(p.args) == 2 for p in trades)
+
+
+def test_wire_encoder_is_byte_identical_to_the_codec():
+    engine = SimulatorEngine("encoder", START_MS)
+    encoder = WireEncoder()
+    emissions = engine.connect(OBSERVER_ID, START_MS)
+    checked = 0
+    while checked < 4000:
+        for emission in emissions:
+            assert encoder.encode(emission.event, emission.args) == codec.encode_event(emission.event, *emission.args)
+            checked += 1
+        emissions = engine.advance(engine.next_at)

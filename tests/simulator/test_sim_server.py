@@ -24,6 +24,7 @@ from capture_agent.protocol import codec
 from capture_agent.protocol.game import FrameShape, frame_shape
 from capture_agent.simulator import server as server_module
 from capture_agent.simulator.server import start_simulator
+from simdrive import seed_whose_next_games
 
 REPO = Path(__file__).resolve().parents[2]
 SOL = "So11111111111111111111111111111111111111112"
@@ -40,8 +41,9 @@ def _trace() -> dict:
     return codec.trace_arg(os.urandom(16).hex(), os.urandom(8).hex())
 
 
-async def _play(url: str, transport: str, games: int = 2) -> dict:
-    """Connect, then during each of ``games`` games buy in presale, side-bet, sell; collect what arrives."""
+async def _play(url: str, transport: str, games: int = 2, min_ticks: int = 40) -> dict:
+    """Connect, then in the presale of ``games`` games buy and side-bet; go on until ``min_ticks`` active
+    ticks have arrived (game lengths depend on the date, which is in the game ids); then sell."""
     client = socketio.AsyncClient(reconnection=False)
     frames: list[tuple[float, str, object]] = []
 
@@ -53,9 +55,12 @@ async def _play(url: str, transport: str, games: int = 2) -> dict:
     acks = []
     deadline = time.monotonic() + 60
     seen_games: set[str] = set()
-    while len(seen_games) <= games and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
         await asyncio.sleep(0.02)
         states = [f for _, e, f in frames if e == "gameStateUpdate"]
+        ticks = sum(1 for f in states if frame_shape(f) is FrameShape.ACTIVE)
+        if len(seen_games) >= games and ticks >= min_ticks and states[-1].get("cooldownTimer"):
+            break
         if not states:
             continue
         last = states[-1]
@@ -72,16 +77,29 @@ async def _play(url: str, transport: str, games: int = 2) -> dict:
     return {"frames": frames, "acks": acks, "games": seen_games}
 
 
-@pytest.mark.parametrize("transport", ["websocket", "polling"])
-def test_python_socketio_client_plays_games_and_gets_acks(simulator, transport, monkeypatch):
+@pytest.fixture(scope="module")
+def played() -> dict[str, dict]:
+    """Three games played by a python-socketio client over each transport, on one speed-20 simulator."""
     # python-engineio's client refuses polling bodies of more than 16 packets (the JS client has no such
     # limit); at speed 20 a long-poll response easily holds more.
-    monkeypatch.setattr(engineio.payload.Payload, "max_decode_packets", 4096)
-    result = asyncio.run(_play(simulator.url, transport))
+    limit = engineio.payload.Payload.max_decode_packets
+    engineio.payload.Payload.max_decode_packets = 4096
+    seed = seed_whose_next_games(lambda ticks: all(30 <= t <= 200 for t in ticks), count=3, prefix="play")
+    handle = start_simulator(speed=20, seed=seed)
+    try:
+        return {transport: asyncio.run(_play(handle.url, transport)) for transport in ("websocket", "polling")}
+    finally:
+        handle.stop()
+        engineio.payload.Payload.max_decode_packets = limit
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_python_socketio_client_plays_games_and_gets_acks(played, transport):
+    result = played[transport]
     frames = result["frames"]
     first_state = next(f for _, e, f in frames if e == "gameStateUpdate")
     assert frame_shape(first_state) is FrameShape.SNAPSHOT and "prices" in first_state
-    assert len(result["games"]) >= 3
+    assert len(result["games"]) >= 2
     presale_acks = [ack for name, ack in result["acks"] if name != "sellOrder"]
     assert all(ack["success"] is True for ack in presale_acks)
     assert any(ack.get("message") == "Side bet placed" for ack in presale_acks)
@@ -93,8 +111,8 @@ def test_python_socketio_client_plays_games_and_gets_acks(simulator, transport, 
     assert {FrameShape.GENESIS, FrameShape.RUG, FrameShape.RUG_HISTORY, FrameShape.TICK0, FrameShape.ACTIVE} <= shapes
 
 
-def test_speed_20_runs_ticks_at_12_5_ms(simulator):
-    result = asyncio.run(_play(simulator.url, "websocket", games=2))
+def test_speed_20_runs_ticks_at_12_5_ms(played):
+    result = played["websocket"]
     ticks = [(t, f["tickCount"]) for t, e, f in result["frames"]
              if e == "gameStateUpdate" and frame_shape(f) is FrameShape.ACTIVE]
     runs = [(a, b) for a, b in zip(ticks, ticks[1:]) if b[1] > a[1]]

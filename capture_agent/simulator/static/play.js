@@ -56,8 +56,9 @@
     $("cash").textContent = `${sol(player.cash)} SOL`;
     $("position").textContent = player.positionQty ? player.positionQty.toFixed(6) : "0";
     $("avg-cost").textContent = player.avgCost ? `${player.avgCost.toFixed(4)}×` : "–";
-    $("sidebet-status").textContent = player.sideBet
-      ? `${player.sideBet.betAmount} SOL, ticks ${player.sideBet.startedAtTick}–${player.sideBet.end}` : "none";
+    if (player.sideBet) {  // without one, keep showing the last result
+      $("sidebet-status").textContent = `${player.sideBet.betAmount} SOL, ticks ${player.sideBet.startedAtTick}–${player.sideBet.end}`;
+    }
     $("short-status").textContent = player.shortPosition
       ? `${player.shortPosition.amount} SOL @ ${player.shortPosition.entryPrice.toFixed(4)}×` : "none";
   });
