@@ -273,7 +273,10 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
         parts.append(pl.DataFrame(slow_rows, schema={"_frame": pl.UInt32, **schema}, orient="row"))
     if not parts:
         return pl.DataFrame(schema=schema)
-    return pl.concat(parts, how="diagonal").sort(["_frame", "packet_index"]).select(list(schema))
+    decoded = pl.concat(parts, how="diagonal").sort(["_frame", "packet_index"])
+    return decoded.select(
+        [pl.col(name) if name in decoded.columns else pl.lit(None, dtype).alias(name) for name, dtype in schema.items()]
+    )
 
 
 def _fast_frame(wanted: pl.DataFrame, index: list[int], rows: list[tuple], partial: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
