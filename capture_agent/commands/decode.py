@@ -2,9 +2,11 @@
 
 Each input line is one WebSocket message or one long-polling body (packets joined by ``\\x1e``); only the
 line break is removed. Every packet becomes one JSON line with its input ``line`` number, so a polling body
-gives several. Lines pasted from Chrome DevTools' Messages table (a direction arrow in front, the Length and
-Time columns after a tab, surrounding blanks) are accepted: when a line does not decode as it is, the pasted
-frame inside it is tried and, if it decodes, reported with ``"cleaned": true``.
+gives several. Pasted lines are accepted too: a row of Chrome DevTools' Messages table (a direction arrow in
+front, the Length and Time columns after tabs, blanks around), a frame quoted as a JSON string, or a JSON
+message object holding it (HAR ``_webSocketMessages`` entry ``{"type","time","opcode","data"}``, CDP
+``{"payloadData"}``). Only when a line does not decode as it is, the frame inside it is tried; if that
+decodes, its records carry ``"cleaned": true``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from capture_agent.errors import VectraError
-from capture_agent.protocol.codec import Packet, decode_frame, decode_text_bytes, dumps
+from capture_agent.protocol.codec import Packet, decode_frame, decode_text_bytes, dumps, loads
 
 _DEVTOOLS_ARROWS = "↑↓⬆⬇▲▼"
 
@@ -36,10 +38,18 @@ def _lines(stream: BinaryIO) -> Iterator[bytes]:
             yield line
 
 
-def devtools_frame(line: str) -> str:
-    """The frame inside a line copied from DevTools: first tab column, without arrow and blanks."""
-    frame = line.split("\t", 1)[0].strip()
-    return frame.lstrip(_DEVTOOLS_ARROWS).strip()
+def pasted_frame(line: str) -> str | None:
+    """The frame inside a pasted line (DevTools row, JSON string, HAR/CDP message object), or None."""
+    frame = line.split("\t", 1)[0].strip().lstrip(_DEVTOOLS_ARROWS).strip()
+    if frame[:1] in ('"', "{"):
+        try:
+            value = loads(frame)
+        except ValueError:
+            return frame
+        if isinstance(value, dict):
+            value = value.get("data", value.get("payloadData"))
+        return value if isinstance(value, str) else None
+    return frame or None
 
 
 def decode_line(data: bytes) -> tuple[list[Packet], bool]:
@@ -51,8 +61,8 @@ def decode_line(data: bytes) -> tuple[list[Packet], bool]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return packets, False
-    frame = devtools_frame(text)
-    if frame and frame != text:
+    frame = pasted_frame(text)
+    if frame is not None and frame != text:
         cleaned = decode_frame(frame)
         if all(packet.error is None for packet in cleaned):
             return cleaned, True

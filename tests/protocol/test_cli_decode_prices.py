@@ -66,6 +66,20 @@ def test_decode_stdin_one_record_per_packet():
         "standard/newTrade", {"qty": 1}, True, None)
 
 
+def test_decode_pasted_forms():
+    lines = [
+        '"42[\\"a\\",1]"',  # a frame quoted as a JSON string
+        '{"type":"receive","time":1.5,"opcode":1,"data":"4329[{\\"success\\":true}]"}',  # HAR message entry
+        '{"payloadData":"42[\\"b\\"]"}',  # CDP webSocketFrameReceived response
+        '  ⬆ 4259["ping",{"lastPing":169.20000000298023}]  ',
+        '{"x":1}',  # not a frame in any form: reported as it is
+    ]
+    records = _records(vectra("decode", stdin=("\n".join(lines) + "\n").encode()).stdout)
+    assert [(r["event"], r["ack_id"], r.get("cleaned")) for r in records[:4]] == [
+        ("a", None, True), (None, 29, True), ("b", None, True), ("ping", 59, True)]
+    assert records[4]["error"] and records[4]["raw"] == '{"x":1}' and "cleaned" not in records[4]
+
+
 def test_decode_real_frames_from_a_file(tmp_path):
     frames = [frame for _, record in event_records() if (frame := frame_from_record(record))]
     path = tmp_path / "frames.txt"
