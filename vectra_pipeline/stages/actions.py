@@ -9,7 +9,8 @@
   ``bet_adjust_clicks`` are the other clicks in between, in order.
 * Ack: the first ack (``43<id>``) of the same capture with the emit's ack id after it; latency in ms.
 * Execution: the own ``standard/newTrade`` with the emit's trace id (the server reuses it, PROTOCOL.md §1),
-  else the first unmatched own trade of the same type and game after the emit; for sidebets the own
+  else the first own trade of the same type and game after the emit that no emit's trace id claims (presale
+  buys are not broadcast, §3.3, so they usually have none); for sidebets the own
   ``currentSidebet``. ``slippage_ticks`` = execution tick − tick at send time.
 """
 
@@ -74,7 +75,8 @@ def build_actions(frames: pl.DataFrame, events: pl.DataFrame, trades: pl.DataFra
         pl.col("capture_id").is_in(captures) & (pl.col("event") == "currentSidebet") & (pl.col("direction") == "in")
     ).sort(["capture_id", "seq"])
     rows = []
-    used_trades: set[str] = set()
+    # trades another emit's trace id claims are never a fallback match (e.g. for a presale buy, not broadcast)
+    used_trades: set[str] = set(own_trades.filter(pl.col("trace_id").is_in(base["trace_id"].drop_nulls().implode()))["trade_id"])
     used_sidebets: set[tuple] = set()
     previous: dict[str, tuple[int, str | None, int | None]] = {}  # capture → (seq, game, tick) of its last action
     for order in base.iter_rows(named=True):
@@ -193,7 +195,6 @@ def _match_trade(trades: pl.DataFrame, capture: str, seq: int, game: str | None,
         traced = mine.filter(pl.col("trace_id") == trace_id)
         if traced.height:
             trade = traced.row(0, named=True)
-            used.add(trade["trade_id"])
             return trade["trade_id"], trade["tick"], trade["price"]
     for trade in mine.filter(pl.col("type") == kind).iter_rows(named=True):
         if trade["trade_id"] not in used and (game is None or trade["game_id"] == game):

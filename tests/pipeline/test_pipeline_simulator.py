@@ -1,0 +1,168 @@
+"""A simulated authenticated session with trades through the chain: ``actions`` and ``player_state`` must match
+what the simulator engine did, to the tick.
+
+The session is driven sans-I/O: :class:`SimulatorEngine` (the same engine the simulator server runs) is
+advanced in 50 ms steps; everything it sends to our client, our orders (with trace ids and ack ids), the
+acks and the clicks that caused the orders are landed with the real :class:`LandingWriter`, in the order a
+capture agent would see them. The engine's own record (game, phase, tick, fill and player state at every
+order) is the truth the silver tables are compared with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+import pytest
+
+from capture_agent.landing.schema import Direction, Source, Transport
+from capture_agent.landing.segments import read_landing
+from capture_agent.landing.writer import LandingWriter
+from capture_agent.protocol import codec
+from capture_agent.simulator.engine import SimulatorEngine, WireEncoder
+from pipeline_kit import run_chain
+
+START_MS = 1_766_188_800_000  # 2025-12-20 00:00 UTC
+ME = "me"
+STEP_MS = 50
+# (game-relative trigger, event, payload, click control); phase triggers fire once per game
+SCRIPT = (
+    ("presale", "buyOrder", {"amount": 0.1}, "buy"),
+    (2, "buyOrder", {"amount": 0.05}, "buy"),
+    (3, "requestSidebet", {"amount": 0.01, "coinAddress": "So11111111111111111111111111111111111111112", "xPayout": 5}, "sidebet"),
+    (4, "shortOrder", {"amount": 0.02}, "short-open"),
+    (6, "sellOrder", {"percentage": 25}, "sell-25"),
+    (8, "closeShort", {}, "short-close"),
+    (10, "sellOrder", {"percentage": 100}, "sell-100"),
+)
+
+
+@dataclass
+class Truth:
+    seq: int
+    event: str
+    game_id: str
+    phase: str
+    tick: int | None
+    ack_ok: bool
+    cash_before: float
+    qty_before: float
+    cash_after: float
+    qty_after: float
+    click_seq: int
+    adjust_seq: int | None
+
+
+def _trace(n: int) -> dict:
+    return codec.trace_arg(f"{n:032x}", f"{n:016x}")
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("sim")
+    engine = SimulatorEngine("pipeline-test", START_MS, bots=4)
+    encoder = WireEncoder()
+    truths: list[Truth] = []
+    with LandingWriter(data_dir, Source.SIMULATOR, capture_id="sim-session") as writer:
+
+        def land_in(emissions) -> None:
+            for emission in emissions:
+                if emission.target in (None, ME):
+                    frame = encoder.encode(emission.event, emission.args)
+                    writer.frame(Direction.IN, Transport.WEBSOCKET, frame, recv_wall_ns=emission.at_ms * 1_000_000)
+
+        def send(now: int, event: str, args: tuple, ack_id: int) -> list:
+            seq = writer.frame(Direction.OUT, Transport.WEBSOCKET, codec.encode_event(event, *args, ack_id=ack_id), recv_wall_ns=now * 1_000_000)
+            reply = engine.request(ME, event, args, now)
+            land_in(reply.emissions)
+            writer.frame(Direction.IN, Transport.WEBSOCKET, codec.encode_ack(ack_id, *reply.ack), recv_wall_ns=(now + 3) * 1_000_000)
+            return seq, reply.ack
+
+        now = START_MS
+        land_in(engine.connect(ME, now))
+        send(now, "authenticate", (_trace(1),), 1)
+        done: dict[str, set] = {}
+        ack_id, orders = 10, 0
+        while len({t.game_id for t in truths}) < 4 and now < START_MS + 30 * 60_000:
+            now += STEP_MS
+            land_in(engine.advance(now))
+            game_id = engine.game.game_id
+            fired = done.setdefault(game_id, set())
+            for trigger, event, payload, control in SCRIPT:
+                due = engine.phase == "presale" if trigger == "presale" else engine.phase == "active" and engine.tick >= trigger
+                if not due or (trigger, event) in fired:
+                    continue
+                fired.add((trigger, event))
+                player = engine.player_of(ME)
+                cash_before, qty_before = player.cash, player.position_qty
+                adjust_seq = writer.click({"selector": "#half", "id": "half", "text": "1/2"}, recv_wall_ns=(now - 2) * 1_000_000) if event == "buyOrder" else None
+                click_seq = writer.click({"selector": f"#{control}", "id": control, "amount": str(payload.get("amount"))}, recv_wall_ns=(now - 1) * 1_000_000)
+                orders += 1
+                ack_id += 1
+                tick = engine.tick if engine.phase in ("active", "rugged") else None
+                phase_at_send = engine.phase
+                seq, ack = send(now, event, (_trace(100 + orders), payload), ack_id)
+                truths.append(
+                    Truth(seq, event, game_id, phase_at_send, tick, bool(ack and ack[0].get("success")), cash_before, qty_before,
+                          player.cash, player.position_qty, click_seq, adjust_seq)
+                )  # fmt: skip
+    chain = run_chain(read_landing(data_dir, ["2025-12-20"]))
+    return chain, truths
+
+
+def test_every_order_is_an_action_with_the_engine_context(session):
+    chain, truths = session
+    actions = chain.actions.sort("seq")
+    assert actions.height == len(truths) >= 12
+    for action, truth in zip(actions.iter_rows(named=True), truths):
+        assert action["seq"] == truth.seq and action["event"] == truth.event
+        assert action["game_id"] == truth.game_id
+        assert action["phase"] == truth.phase
+        assert action["tick"] == truth.tick
+        assert action["ack_ok"] is truth.ack_ok
+        assert action["ack_latency_ms"] == 3.0
+        assert action["cash_before"] == pytest.approx(truth.cash_before)
+        assert action["position_qty_before"] == pytest.approx(truth.qty_before)
+        assert action["click_seq"] == truth.click_seq
+        adjusts = [c["seq"] for c in pl.Series([action["bet_adjust_clicks"]]).str.json_decode().to_list()[0]] if action["bet_adjust_clicks"] != "[]" else []
+        assert adjusts == ([truth.adjust_seq] if truth.adjust_seq is not None else [])
+
+
+def test_executions_match_the_engine_to_the_tick(session):
+    chain, truths = session
+    actions = chain.actions.sort("seq")
+    trades = chain.trades.filter(pl.col("is_own"))
+    executed = 0
+    for action, truth in zip(actions.iter_rows(named=True), truths):
+        if truth.ack_ok and truth.phase == "active" and action["kind"] != "sidebet":
+            executed += 1
+            assert action["trade_id"] in trades["trade_id"].to_list()
+            assert action["exec_tick"] == truth.tick and action["slippage_ticks"] == 0
+        elif action["kind"] == "sidebet" and truth.ack_ok:
+            assert action["exec_tick"] == truth.tick
+        elif not truth.ack_ok:
+            assert action["trade_id"] is None and action["ack_reason"]
+        if truth.phase == "presale":
+            assert action["trade_id"] is None  # presale buys execute at tick 0 and are not broadcast (§3.3)
+    assert executed >= 6
+    matched = actions["trade_id"].drop_nulls()
+    assert matched.is_unique().all()
+
+
+def test_player_state_matches_the_engine_after_every_order(session):
+    chain, truths = session
+    state = chain.player_state.sort("seq")
+    assert set(state["source"]) == {"playerUpdate", "gameStatePlayerUpdate", "carried"}
+    updates = state.filter(pl.col("source") == "playerUpdate")
+    for truth in truths:
+        if not truth.ack_ok:
+            continue
+        after = updates.filter(pl.col("seq") > truth.seq).row(0, named=True)
+        assert after["position_qty"] == pytest.approx(truth.qty_after, abs=1e-9)
+        assert after["cash"] == pytest.approx(truth.cash_after, abs=1e-9)
+        assert after["game_id"] == truth.game_id
+    # own trades and playerUpdate agree in the simulator: no trade-implied disagreement
+    assert not updates["disagreement"].is_not_null().any()
+    # a carried row exists for every tick frame between own state frames, at the tick of that frame
+    carried = state.filter(pl.col("source") == "carried")
+    assert carried.height > 0 and carried["tick"].is_not_null().all()
