@@ -181,3 +181,42 @@ def test_wire_encoder_is_byte_identical_to_the_codec():
             assert encoder.encode(emission.event, emission.args) == codec.encode_event(emission.event, *emission.args)
             checked += 1
         emissions = engine.advance(engine.next_at)
+
+
+def test_daily_figures_follow_the_days_games():
+    driver = Driver("daily")
+    genesis = next(e.args[0] for e in driver.received if e.event == "gameStateUpdate" and e.target is None)
+    peaks = [entry["peakMultiplier"] for entry in genesis["gameHistory"]]  # all ten are from today
+    assert genesis["averageMultiplier"] == pytest.approx(sum(peaks) / len(peaks))
+    assert genesis["count2x"] == sum(p >= 2 for p in peaks) and genesis["count10x"] == sum(p >= 10 for p in peaks)
+    assert genesis["highestToday"] == max(peaks)
+    record = next(e for e in genesis["gameHistory"] if e["peakMultiplier"] == max(peaks))
+    assert (genesis["highestTodayTimestamp"], genesis["highestTodayPrices"]) == (record["timestamp"], record["prices"])
+
+
+def test_god_candle_records_follow_the_games_peak():
+    from capture_agent.simulator.engine import _DayStats
+
+    day = _DayStats("20251212")
+    path = [1.0, 1.1, 0.9, 9.0, 9.2, 0.01]  # a 10x jump 0.9 → 9.0; the game peaks at 9.2 → the 2x tier
+    day.add(max(path), path, 1_765_577_800_000)
+    assert day.god_candles[2] == {"value": 9.2, "timestamp": 1_765_577_800_000, "prices": path, "jump": [0.9, 9.0]}
+    assert 10 not in day.god_candles and 50 not in day.god_candles
+    big = [1.0, 6.0, 60.0, 0.5]
+    day.add(60.0, big, 1_765_577_900_000)
+    assert day.god_candles[50]["jump"] == [6.0, 60.0]
+
+
+def test_rug_remainders_stay_under_the_bound():
+    import random
+
+    from capture_agent.simulator.engine import draw_rug_remainder
+
+    rng = random.Random(7)
+    for previous in (0.001, 0.5, 1.0, 3.0, 250.0):
+        bound = min(0.02, 0.02 * previous)
+        draws = [draw_rug_remainder(rng, previous) for _ in range(2000)]
+        assert all(0 < d <= bound for d in draws)
+        at_bound = sum(d == bound for d in draws) / len(draws)
+        assert 0.08 < at_bound < 0.25  # the real deciles put about a tenth of rugs at the bound
+        assert min(draws) >= bound * 0.25
