@@ -229,3 +229,11 @@ def test_state_without_cash_is_not_known_and_pays_no_spurious_reward(synthetic):
     assert first_known > 1  # the cash-less state at tick 0 did not make the player known
     assert rows.filter(pl.col("tick") < first_known)["equity"].abs().max() == 0
     assert rows.filter(~pl.col("is_final"))["reward"].abs().max() < 1.0  # cash is ~10 SOL: no jump to it
+
+
+def test_empty_partition_gives_empty_typed_tables():
+    from vectra_pipeline.stages.gold.lookahead import SILVER_INPUTS, gold_from_silver
+
+    episodes, obs = gold_from_silver({name: empty(name) for name in SILVER_INPUTS})
+    assert episodes.height == obs.height == 0
+    assert obs.columns[:2] == ["game_id", "tick"] and all(obs.schema[name] in (pl.Float32, pl.Float64) for name in FEATURE_NAMES)

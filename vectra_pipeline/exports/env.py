@@ -72,12 +72,13 @@ class VectraReplayEnv(gym.Env):
         self.last_action_tick: int | None = None
         self.last_bet = 0.0
         self.position_since: int | None = None
+        self._refresh()
         return self._observation(), self._info(rejected=None)
 
     def step(self, action):
         action = Action(int(action))
         tick, price = self._tick(), float(self.episode["prices"][self.row])
-        before = self._equity()
+        before = self._equity()  # the state at this tick, before the order
         rejected = None
         if action is not Action.HOLD:
             # like the recorded labels, an action counts as sent whether or not the rules accept it
@@ -91,10 +92,12 @@ class VectraReplayEnv(gym.Env):
             except trading.TradeRejected as refusal:
                 rejected = refusal.reason
         self.row += 1
+        self._refresh()
         reward = self._equity() - before
         last = self.row == len(self.episode["ticks"]) - 1
         terminated, truncated = last and self.episode["terminated"], last and not self.episode["terminated"]
-        self._settle_expired_sidebet()
+        if self._settle_expired_sidebet():
+            self._refresh()
         if self.player.position_qty > 0 and self.position_since is None:
             self.position_since = self._tick()
         elif self.player.position_qty <= 0:
@@ -119,15 +122,18 @@ class VectraReplayEnv(gym.Env):
         elif action is Action.SHORT_CLOSE:
             trading.close_short(player, price, tick)
 
-    def _settle_expired_sidebet(self) -> None:
+    def _settle_expired_sidebet(self) -> bool:
         """Free the sidebet slot once the window passed without a rug (its value is already 0 in the equity)."""
         bet = self.player.sidebet
         if bet is not None and self._tick() > bet.end_tick:
             trading.settle_sidebet(self.player, won=False)
+            return True
+        return False
 
-    def _state(self) -> dict:
+    def _refresh(self) -> None:
+        """Recompute the account's features at the current row (after every change of row or of account)."""
         player, bet, short = self.player, self.player.sidebet, self.player.short
-        return player_features(
+        self._state = player_features(
             price=float(self.episode["prices"][self.row]), tick=self._tick(), rug_tick=self.rug_tick, known=True,
             cash=player.cash, position_qty=player.position_qty, avg_cost=player.avg_cost,
             cumulative_pnl=player.cumulative_pnl, total_invested=player.total_invested,
@@ -137,12 +143,12 @@ class VectraReplayEnv(gym.Env):
         )
 
     def _equity(self) -> float:
-        return float(self._state()["equity"])
+        return float(self._state["equity"])
 
     def _observation(self) -> np.ndarray:
         vector = self.episode["features"][self.row].copy()
         tick = self._tick()
-        own = {name: float(value) for name, value in self._state().items()}
+        own = {name: float(value) for name, value in self._state.items()}
         acted = self.last_action_tick is not None
         own.update(
             ticks_in_position=float(tick - self.position_since) if self.position_since is not None else 0.0,

@@ -10,7 +10,12 @@
 - **splits** by game: ``sha256("<seed>:<game_id>")``'s first 8 bytes / 2⁶⁴ against the cumulative fractions.
 - **publish**: written into a temp folder beside the target and renamed into place; an existing id is reused,
   never rewritten. ``history.jsonl`` beside the versions (outside them) records when each id was published, which
-  :func:`latest_dataset` reads.
+  :func:`latest_dataset` reads (``latest_dataset(data_dir, name="default")`` → id, path, manifest, or None).
+- **DuckDB**: the view ``datasets`` in ``<data>/warehouse.duckdb`` has one row per version, read from the manifests
+  (:func:`refresh_datasets_view`, called after every publish; ``vectra_pipeline.warehouse`` only knows table folders).
+- **Dagster**: the ``training_dataset`` asset spans every built day (``DatasetConfig`` holds the parameters);
+  ``minari_datasets`` exports the latest version; the ``nightly`` schedule (02:00 UTC) builds yesterday and a new
+  version only when the id would change.
 """
 
 from __future__ import annotations

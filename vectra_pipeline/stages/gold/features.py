@@ -253,7 +253,8 @@ def player_features(price, tick, rug_tick, known, cash, position_qty, avg_cost, 
     known = np.asarray(known, dtype=bool)
 
     def z(values):
-        return np.where(known, np.nan_to_num(np.asarray(values, dtype=np.float64)), 0.0)
+        values = np.asarray(values, dtype=np.float64)
+        return np.where(known & np.isfinite(values), values, 0.0)
 
     price = np.asarray(price, dtype=np.float64)
     tick = np.asarray(tick, dtype=np.float64)
@@ -261,8 +262,8 @@ def player_features(price, tick, rug_tick, known, cash, position_qty, avg_cost, 
     holding = qty > 0
     cost = np.where(holding, cost, 0.0)
     held_value = qty * price
-    active = known & np.asarray(np.nan_to_num(np.asarray(sidebet_active, dtype=np.float64)), dtype=bool)
-    end = np.where(active, np.nan_to_num(np.asarray(sidebet_end_tick, dtype=np.float64)), 0.0)
+    active = z(sidebet_active) != 0
+    end = np.where(active, z(sidebet_end_tick), 0.0)
     short_amt, short_entry = z(short_amount), z(short_entry_price)
     total = cash + held_value
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -449,12 +450,19 @@ def markdown() -> str:
         lines.append(f"| {i} | `{f.name}` | {f.dtype} | {f.unit} | {f.formula} | {f.source} | {f.group} | {f.seed} | {f.why} | {f.version} |")
     lines += ["", "## Seed features dropped", "", "| seed feature | why |", "|---|---|"]
     lines += [f"| {name} | {why} |" for name, why in DROPPED_SEED_FEATURES]
-    from vectra_pipeline.stages.gold import actions, observations, rewards
+    from vectra_pipeline.exports import env, loader, minari_export
+    from vectra_pipeline.stages.gold import actions, datasets, episodes, observations, rewards
 
-    lines += ["", "## Actions", "", actions.__doc__.strip().split("\n", 1)[1].strip(), "",
-              "## Reward", "", rewards.__doc__.strip().split("\n", 1)[1].strip(), "",
-              "## Observation rows", "", observations.__doc__.strip().split("\n", 1)[1].strip(), ""]
-    return "\n".join(lines)
+    def body(module) -> str:
+        """A module docstring without its first line (the title)."""
+        return module.__doc__.strip().split("\n", 1)[1].strip()
+
+    sections = (("Actions", actions), ("Reward", rewards), ("Observation rows", observations), ("Episodes", episodes),
+                ("Training datasets", datasets), ("Numpy batches", loader), ("Replay environment", env),
+                ("Minari", minari_export))
+    for title, module in sections:
+        lines += ["", f"## {title}", "", f"(`{module.__name__}`)", "", body(module)]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,9 +19,15 @@ import numpy as np
 from capture_agent.simulator.trading import SIDEBET_PAYOUT
 
 
+def _finite(values) -> np.ndarray:
+    """float64 with NaN (null) and ±inf as 0 — np.nan_to_num would turn inf into a huge finite number."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(values), values, 0.0)
+
+
 def short_value(short_amount, short_entry_price, price):
     """Value of an open short (0 when there is none)."""
-    amount = np.nan_to_num(np.asarray(short_amount, dtype=np.float64))
+    amount = _finite(short_amount)
     entry = np.asarray(short_entry_price, dtype=np.float64)
     safe_entry = np.where(np.isfinite(entry) & (entry > 0), entry, 1.0)
     value = amount * np.maximum(0.0, 2.0 - np.asarray(price, dtype=np.float64) / safe_entry)
@@ -35,7 +41,7 @@ def sidebet_value(sidebet_active, sidebet_amount, sidebet_end_tick, tick, rug_ti
     tick t only uses the rug when ``tick ≥ rug_tick``, i.e. when the rug frame itself has been seen.
     """
     active = np.asarray(sidebet_active, dtype=bool)
-    amount = np.nan_to_num(np.asarray(sidebet_amount, dtype=np.float64))
+    amount = _finite(sidebet_amount)
     end = np.asarray(sidebet_end_tick, dtype=np.float64)
     tick = np.asarray(tick, dtype=np.float64)
     rug = np.asarray(rug_tick, dtype=np.float64)
@@ -51,8 +57,8 @@ def equity(price, cash, position_qty, sidebet_active, sidebet_amount, sidebet_en
     """Mark-to-market equity in SOL (see the module docstring)."""
     price = np.asarray(price, dtype=np.float64)
     return (
-        np.nan_to_num(np.asarray(cash, dtype=np.float64))
-        + np.nan_to_num(np.asarray(position_qty, dtype=np.float64)) * price
+        _finite(cash)
+        + _finite(position_qty) * price
         + sidebet_value(sidebet_active, sidebet_amount, sidebet_end_tick, tick, rug_tick)
         + short_value(short_amount, short_entry_price, price)
     )

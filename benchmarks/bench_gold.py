@@ -1,0 +1,115 @@
+"""Gold throughput: silver tables of a synthetic day → episodes → observations → a published dataset version.
+
+    .venv/bin/python benchmarks/bench_gold.py [--games 1370] [--seed 0] [--json out.json]
+
+A live day is ≈1,370 games (mean game ≈190 ticks at 250 ms + 15 s cooldown). The silver tables come from
+``vectra_pipeline.stages.gold.synthetic`` (provably-fair price paths, bots trading every tick, a recording player
+trading, sidebetting and shorting); generating them is not timed. Timed stages: ``build_episodes``,
+``build_observations`` (features, labels, rewards), writing both gold partitions, ``build_dataset`` (splits,
+manifest, Parquet, atomic publish), then the exports: numpy transitions, the Minari arrow export and
+``VectraReplayEnv`` steps with a random policy. Peak RSS is the process maximum (ru_maxrss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from vectra_pipeline.exports.env import VectraReplayEnv  # noqa: E402
+from vectra_pipeline.exports.loader import load_transitions  # noqa: E402
+from vectra_pipeline.exports.minari_export import export_minari  # noqa: E402
+from vectra_pipeline.stages.gold.datasets import build_dataset, write_gold_partition  # noqa: E402
+from vectra_pipeline.stages.gold.episodes import build_episodes  # noqa: E402
+from vectra_pipeline.stages.gold.observations import build_observations  # noqa: E402
+from vectra_pipeline.stages.gold.synthetic import synthetic_silver  # noqa: E402
+
+DATE = "2025-12-10"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--games", type=int, default=1370, help="games in the synthetic day (default: one live day)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--env-steps", type=int, default=20_000, help="replay-env steps to time")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    console = Console()
+
+    started = time.perf_counter()
+    silver = synthetic_silver(args.games, seed=args.seed)
+    console.print(f"synthetic silver day: {args.games} games, "
+                  + ", ".join(f"{name} {frame.height:,}" for name, frame in silver.items())
+                  + f" ({time.perf_counter() - started:.1f} s, not timed)")
+
+    figures: dict[str, dict] = {}
+
+    def timed(label: str, rows: int, seconds: float) -> None:
+        figures[label] = {"seconds": round(seconds, 3), "rows": rows, "rows_per_s": round(rows / seconds) if seconds else None}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        total = time.perf_counter()
+        t = time.perf_counter()
+        episodes = build_episodes(silver["games"], silver["game_ticks"], silver["trades"], silver["sidebets"],
+                                  silver["player_state"], silver["actions"])
+        timed("episodes", episodes.height, time.perf_counter() - t)
+        t = time.perf_counter()
+        observations = build_observations(silver["game_ticks"], silver["trades"], silver["player_state"], silver["actions"], episodes)
+        timed("observations", observations.height, time.perf_counter() - t)
+        t = time.perf_counter()
+        write_gold_partition(data, "episodes", DATE, episodes)
+        write_gold_partition(data, "observations", DATE, observations)
+        timed("write gold partitions", observations.height, time.perf_counter() - t)
+        t = time.perf_counter()
+        tag = pl.lit(DATE).alias("partition")
+        inputs = [{"path": f"landing/date={DATE}/synthetic-000000.parquet", "bytes": 0, "sha256": "0" * 64}]
+        version, _ = build_dataset(data, [DATE], episodes.with_columns(tag), observations.with_columns(tag), inputs)
+        timed("build_dataset (publish)", version.manifest["counts"]["rows"], time.perf_counter() - t)
+        end_to_end = time.perf_counter() - total
+        timed("silver → dataset", observations.height, end_to_end)
+
+        t = time.perf_counter()
+        transitions = load_transitions(version, "train")
+        timed("numpy transitions (train)", len(transitions), time.perf_counter() - t)
+        t = time.perf_counter()
+        export_minari(version)
+        timed("minari export (3 splits)", version.manifest["counts"]["rows"], time.perf_counter() - t)
+        env = VectraReplayEnv(version, split="train")
+        env.action_space.seed(args.seed)
+        env.reset(seed=args.seed)
+        t = time.perf_counter()
+        for _ in range(args.env_steps):
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                env.reset()
+        timed("replay env steps (random policy)", args.env_steps, time.perf_counter() - t)
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    table = Table(title=f"gold on a synthetic day of {args.games} games ({observations.height:,} observation rows)")
+    for column in ("stage", "rows", "seconds", "rows/s"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for label, figure in figures.items():
+        table.add_row(label, f"{figure['rows']:,}", f"{figure['seconds']:.2f}", f"{figure['rows_per_s']:,}" if figure["rows_per_s"] else "")
+    console.print(table)
+    console.print(f"peak RSS {peak_mb:,.0f} MB; features per row {len(version.manifest['feature_spec']['features'])}; "
+                  f"finite: {bool(np.isfinite(transitions.observations).all())}")
+    if args.json:
+        args.json.write_text(json.dumps({"games": args.games, "figures": figures, "peak_rss_mb": round(peak_mb)}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
