@@ -166,6 +166,7 @@ class SimulatorEngine:
         self.bots = botlib.make_bots(self._bot_rng, bots)
         self._players: dict[str, Player] = {bot.id: bot for bot in self.bots}
         self._clients: dict[str, _Client] = {}
+        self._accounts: dict[str, Player] = {}
         self._out: list[Emission] = []
         self._now = start_ms
         self.phase = COOLDOWN
@@ -196,19 +197,33 @@ class SimulatorEngine:
         out, self._out = self._out, []
         return out
 
-    def connect(self, client_id: str, now_ms: int) -> list[Emission]:
-        """A client connected: pending steps, then its snapshot (the first frame every client gets)."""
+    def connect(self, client_id: str, now_ms: int, account: str | None = None) -> list[Emission]:
+        """A client connected: pending steps, then its snapshot (the first frame every client gets).
+
+        ``account`` names a practice account that outlives connections (the page keeps one per browser), so a
+        client that reconnects finds its cash and position again; without it each connection gets a fresh one."""
         emissions = self.advance(now_ms)
         self._now = max(self._now, now_ms)
-        player = Player(id=botlib.privy_id(self._rng), username=f"sim-{client_id[:6]}", level=1)
+        player = self._accounts.get(account) if account else None
+        if player is None:
+            if account:
+                digest = hashlib.sha256(f"vectra-sim:account:{account}".encode()).hexdigest()
+                player = Player(id=f"did:privy:cm{digest[:23]}", username=account[:20], level=1)
+                self._accounts[account] = player
+            else:
+                player = Player(id=botlib.privy_id(self._rng), username=f"sim-{client_id[:6]}", level=1)
+        for other_id, other in list(self._clients.items()):
+            if other.player is player:  # the same account on a new connection replaces the old one
+                del self._clients[other_id]
         self._clients[client_id] = _Client(player)
         self._players[player.id] = player
         self._emit("gameStateUpdate", self._snapshot(), target=client_id)
         return emissions + self._drain()
 
     def disconnect(self, client_id: str) -> None:
+        """A client left. A named account stays in the game (its position is still liquidated at the rug)."""
         client = self._clients.pop(client_id, None)
-        if client is not None:
+        if client is not None and client.player not in self._accounts.values():
             self._players.pop(client.player.id, None)
 
     def player_of(self, client_id: str) -> Player:

@@ -167,8 +167,9 @@ class SimulatorApp:
                 await self.sio.emit(emission.event, emission.args, to=emission.target)
 
     async def _on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        account = auth.get("account") if isinstance(auth, dict) else None
         async with self._lock:
-            await self._send(self.engine.connect(sid, _now_ms()))
+            await self._send(self.engine.connect(sid, _now_ms(), account if isinstance(account, str) else None))
             await self.sio.enter_room(sid, LIVE_ROOM)
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:

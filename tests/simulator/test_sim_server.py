@@ -172,29 +172,36 @@ def test_wire_log_holds_exactly_the_frames_on_the_socket(simulator):
     assert trade.trace_id == codec.decode_frame(sent[1])[0].trace_id  # the broadcast carries the request's trace
 
 
-def test_admin_drop_disconnects_and_clients_reconnect(simulator):
-    async def scenario() -> tuple[int, int]:
+def test_admin_drop_disconnects_and_clients_reconnect_to_their_account(simulator):
+    async def scenario() -> tuple[int, int, list[dict]]:
         client = socketio.AsyncClient(reconnection=True, reconnection_delay=0.1, reconnection_delay_max=0.2)
         connects = 0
+        updates: list[dict] = []
 
         @client.event
         async def connect():
             nonlocal connects
             connects += 1
 
-        await client.connect(simulator.url, transports=["websocket"])
-        await asyncio.sleep(0.3)
+        @client.on("playerUpdate")
+        async def player_update(update):
+            updates.append(update)
+
+        await client.connect(simulator.url, transports=["websocket"], auth={"account": "alice"})
+        await client.call("authenticate", (_trace(), {}), timeout=5)
         request = urllib.request.Request(simulator.url + "/admin/drop", method="POST")
         body = await asyncio.to_thread(lambda: json.loads(urllib.request.urlopen(request, timeout=5).read()))
         for _ in range(100):
             if connects >= 2:
                 break
             await asyncio.sleep(0.05)
+        await client.call("authenticate", (_trace(), {}), timeout=5)
         await client.disconnect()
-        return body["dropped"], connects
+        return body["dropped"], connects, updates
 
-    dropped, connects = asyncio.run(scenario())
+    dropped, connects, updates = asyncio.run(scenario())
     assert dropped >= 1 and connects == 2
+    assert len(updates) == 2 and updates[0]["id"] == updates[1]["id"]  # the same practice account
 
 
 def test_admin_endpoint_off_without_flag_and_refuses_other_peers(simulator):

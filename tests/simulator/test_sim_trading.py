@@ -196,3 +196,20 @@ def test_pure_trade_rules():
     sold = trading.sell(player, 100, 1.5, 6)
     assert sold.qty == 0.75 and sold.amount == lamports(0.75 * 1.5) and player.position_qty == 0
     assert player.regular_pnl(None) == pytest.approx(1.125 - 1.0)
+
+
+def test_a_named_account_survives_reconnects_and_is_liquidated_while_away():
+    driver = _long_game_driver()
+    engine = driver.engine
+    engine.connect("first", driver.now, account="alice")
+    _at_tick(driver, 5)
+    assert engine.request("first", "buyOrder", (trace(20), {"amount": 1}), driver.now).ack == [{"success": True}]
+    alice = engine.player_of("first")
+    engine.disconnect("first")
+    forced = driver.until(lambda e: e.event == "standard/newTrade" and e.args[-1]["playerId"] == alice.id)
+    assert forced.args[-1]["type"] == "sell" and forced.args[-1]["tickIndex"] == engine.game.rug_tick
+    engine.connect("second", driver.now, account="alice")
+    assert engine.player_of("second") is alice and alice.position_qty == 0
+    assert alice.cash == pytest.approx(10 - 1 + forced.args[-1]["amount"])
+    engine.connect("third", driver.now)  # no account: a fresh one
+    assert engine.player_of("third") is not alice and engine.player_of("third").cash == 10

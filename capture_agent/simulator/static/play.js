@@ -11,7 +11,10 @@
   const trace = () => ({ __trace: true, traceparent: `00-${hex(16)}-${hex(8)}-01` });
   const sol = (x) => (typeof x === "number" ? x.toFixed(4) : "–");
 
-  const socket = io({ transports: ["websocket", "polling"], query: { "frontend-version": "1.0" } });
+  // One practice account per browser: reconnecting (or reloading) finds the same cash and position.
+  const account = localStorage.getItem("vectra-sim-account") || `player-${hex(3)}`;
+  localStorage.setItem("vectra-sim-account", account);
+  const socket = io({ transports: ["websocket", "polling"], query: { "frontend-version": "1.0" }, auth: { account } });
   window.vectraSocket = socket; // for debugging from the console
 
   socket.on("connect", () => {
