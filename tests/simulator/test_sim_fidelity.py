@@ -39,11 +39,17 @@ def _play(games: int) -> list[tuple[str, object]]:
     plan = {3: ("requestSidebet", {"amount": 0.01, "coinAddress": "So11111111111111111111111111111111111111112", "xPayout": 5}),
             5: ("buyOrder", {"amount": 0.05}), 8: ("sellOrder", {"percentage": 25}), 11: ("buyOrder", {"amount": 0.02})}
     done: set[tuple[str, int]] = set()
+    snapshots = []
     while genesis_seen <= games:
         for emission in driver.step():
             if emission.event == "gameStateUpdate" and emission.args[0].get("cooldownTimer") == 15000:
                 genesis_seen += 1
         engine = driver.engine
+        if (engine.phase, engine.game.game_id) not in done:  # a late joiner in every phase gets a snapshot
+            done.add((engine.phase, engine.game.game_id))
+            late = f"late-{len(snapshots)}"
+            snapshots += [e for e in engine.connect(late, driver.now) if e.target == late]
+            engine.disconnect(late)
         key = (engine.game.game_id, engine.tick)
         if engine.phase == PRESALE and (engine.game.game_id, -1) not in done:
             done.add((engine.game.game_id, -1))
@@ -52,7 +58,8 @@ def _play(games: int) -> list[tuple[str, object]]:
             done.add(key)
             event, payload = plan[engine.tick]
             acks.append(driver.request(event, trace(3 + engine.tick), payload).ack)
-    for emission in driver.received:
+    assert len(snapshots) >= 4 * games
+    for emission in driver.received + snapshots:
         (packet,) = codec.decode_frame(codec.encode_event(emission.event, *emission.args))
         decoded.append((packet.event, packet.payload))
     for number, ack in enumerate(acks):
