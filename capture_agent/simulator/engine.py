@@ -51,9 +51,6 @@ PING_INTERVAL_MS = 25000
 
 COOLDOWN, PRESALE, ACTIVE, RUGGED = "cooldown", "presale", "active", "rugged"
 
-# Client events the engine answers (each with an ack). The short pair's real names are unknown (PROTOCOL §4).
-CLIENT_EVENTS = ("buyOrder", "sellOrder", "requestSidebet", "shortOrder", "closeShort", "authenticate", "ping")
-
 
 @dataclass(frozen=True, slots=True)
 class Emission:
@@ -251,6 +248,7 @@ class SimulatorEngine:
     # ------------------------------------------------------------------ client requests
 
     def _handlers(self) -> dict[str, Callable[[_Client, dict, str | None], dict | None]]:
+        """The client events answered with an ack; the short pair's real names are unknown (PROTOCOL §4)."""
         return {
             "buyOrder": self._on_buy,
             "sellOrder": self._on_sell,
