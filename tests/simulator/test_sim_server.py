@@ -259,3 +259,32 @@ def test_vectra_simulate_prints_urls_serves_and_stops_on_ctrl_c(tmp_path):
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
+
+
+def test_wire_log_matches_long_polling_bodies(simulator):
+    """Over HTTP long-polling each response body is packets joined by \\x1e; the log has one line per packet."""
+    base = simulator.url + "/socket.io/?EIO=4&transport=polling"
+
+    def get(url: str) -> str:
+        return urllib.request.urlopen(url, timeout=10).read().decode()
+
+    def post(url: str, body: str) -> None:
+        urllib.request.urlopen(urllib.request.Request(url, data=body.encode(), method="POST"), timeout=10).read()
+
+    received = get(base).split("\x1e")
+    sid = codec.decode_frame(received[0])[0].payload["sid"]
+    session = f"{base}&sid={sid}"
+    sent = ["40", codec.encode_event("buyOrder", _trace(), {"amount": 0.01}, ack_id=3)]
+    post(session, sent[0])
+    for _ in range(6):
+        received += get(session).split("\x1e")
+    post(session, sent[1])
+    while not any(packet.startswith("433[") for packet in received):
+        received += get(session).split("\x1e")
+    post(session, "1")  # Engine.IO CLOSE
+    time.sleep(0.3)
+    records = [json.loads(line) for line in simulator.wire_log.read_text().splitlines()]
+    mine = [r for r in records if r["sid"] == sid]
+    outgoing = [r["frame"] for r in mine if r["direction"] == "out"]
+    assert outgoing[: len(received)] == received
+    assert [r["frame"] for r in mine if r["direction"] == "in"] == sent + ["1"]
