@@ -24,7 +24,7 @@ NS_PER_DAY = 86_400 * 1_000_000_000
 SEGMENT_SUFFIX = ".parquet"
 TEMP_SUFFIX = ".parquet.tmp"
 ROW_GROUP_MAX_ROWS = 65_536
-ROW_GROUP_MAX_BYTES = 16 << 20  # payload bytes buffered before a row group is written: keeps RSS flat
+ROW_GROUP_MAX_BYTES = 4 << 20  # payload bytes buffered before a row group is written: keeps RSS flat and low
 
 _SEGMENT_NAME = re.compile(r"^(?P<capture>[A-Za-z0-9][A-Za-z0-9._-]*)-(?P<segment>\d{6})\.parquet$")
 _DICTIONARY_COLUMNS = ["capture_id", "record_type", "source", "direction", "transport", "socket_id", "url", "event"]

@@ -61,8 +61,11 @@ def encode_record(body: bytes) -> bytes:
     return RECORD_HEADER.pack(len(body), zlib.crc32(body)) + body
 
 
-def encode_row(row: tuple) -> bytes:
-    return encode_record(_encoder.encode(row))
+def append_row(buffer: bytearray, row: tuple) -> None:
+    """Append one row's record to a WAL buffer (no intermediate copy of the body)."""
+    body = _encoder.encode(row)
+    buffer += RECORD_HEADER.pack(len(body), zlib.crc32(body))
+    buffer += body
 
 
 def encode_header(header: WalHeader) -> bytes:

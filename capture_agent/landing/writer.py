@@ -52,8 +52,8 @@ from capture_agent.landing.wal import (
     WAL_SUFFIX,
     WalHeader,
     WalReader,
+    append_row,
     encode_header,
-    encode_row,
     wal_capture_id,
     wal_name,
 )
@@ -353,10 +353,11 @@ class LandingWriter:
                 segment = self._open_segment(day)
             seq = self._next_seq
             row = (seq, record_type, wall_ns, mono_ns, *tail)
-            self._wal_buffer += encode_row(row)
+            buffer = self._wal_buffer
+            append_row(buffer, row)
             if self._unsynced_since is None:
                 self._unsynced_since = time.monotonic()
-            if len(self._wal_buffer) >= WAL_WRITE_BYTES:
+            if len(buffer) >= WAL_WRITE_BYTES:
                 self._write_wal_buffer()
             segment.add(row, size)
             self._next_seq = seq + 1
@@ -378,8 +379,7 @@ class LandingWriter:
         temp = self._wal_dir / f".{final.name.removesuffix(WAL_SUFFIX)}{_WAL_TEMP_SUFFIX}"
         # Created under a temp name, locked, given its header and made durable, then renamed: recovery only
         # ever sees complete WAL files, and skips those still locked by a live writer.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fd = _create_locked(temp)
         _write_all(fd, encode_header(header))
         os.fsync(fd)
         os.rename(temp, final)
@@ -414,8 +414,8 @@ class LandingWriter:
         self._wal_fd, self._wal_path = None, None
         if not last:
             self._open_wal()
+        old_path.unlink()  # still locked while it goes: recovery never takes a live writer's WAL
         os.close(old_fd)
-        old_path.unlink()
         fsync_dir(self._wal_dir)
         self._unsynced_since = None
         stats.durable_seq = self._next_seq
@@ -492,6 +492,26 @@ class LandingWriter:
         self.close()
 
 
+def _create_locked(path: Path) -> int:
+    """Create ``path`` and hold an exclusive lock on it. A recovery running at that instant may take an
+    unlocked, header-less temp WAL for a dead writer's and remove it: then create it again."""
+    for _ in range(5):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        except FileExistsError:  # a recovery holds the stale one and is about to remove it
+            time.sleep(0.01)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_nlink > 0:
+                return fd
+        except BlockingIOError:
+            pass
+        os.close(fd)
+        time.sleep(0.01)
+    raise VectraError(f"cannot create the write-ahead log {path}: another process keeps removing it")
+
+
 def _write_all(fd: int, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
@@ -509,42 +529,60 @@ def glob_escape(text: str) -> str:
 def recover(data_dir: Path, *, capture_id: str | None = None) -> list[Path]:
     """Publish every WAL left by an agent that did not close (crash, kill -9, power loss). Idempotent.
 
-    WAL files still locked by a running writer are skipped. Rows already published (a crash after the
-    segment's publish but before its WAL removal) are recognised by seq and never published twice. The torn
-    tail of a WAL is cut. The recovered segment ends with a ``connection``/``gap`` row (cause ``crash``).
+    Captures with a WAL still locked by a running writer are skipped. Rows already published (a crash after
+    a segment's publish but before its WAL removal) are recognised by seq and never published twice. The
+    torn tail of a WAL is cut. The capture then ends with one ``connection``/``gap`` row (cause ``crash``).
     Returns the segments published.
     """
-    wal_dir = landing_root(Path(data_dir)) / WAL_DIR
+    data_dir = Path(data_dir)
+    wal_dir = landing_root(data_dir) / WAL_DIR
     if not wal_dir.is_dir():
         return []
 
     def ours(path: Path) -> bool:
         return capture_id is None or wal_capture_id(path) == capture_id
 
-    published: list[Path] = []
     for stale in sorted(wal_dir.glob(f".*{_WAL_TEMP_SUFFIX}")):
         if ours(stale):
             _remove_if_unlocked(stale)  # a WAL that died before it got its header: no rows in it
-    for path in sorted(p for p in wal_dir.glob(f"*{WAL_SUFFIX}") if ours(p)):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue  # its writer just published and removed it
-        try:
+    by_capture: dict[str, list[Path]] = {}
+    for path in sorted(wal_dir.glob(f"*{WAL_SUFFIX}")):  # zero-padded segment numbers: name order is WAL order
+        if ours(path):
+            by_capture.setdefault(wal_capture_id(path), []).append(path)
+    published: list[Path] = []
+    for paths in by_capture.values():
+        published.extend(_recover_capture(data_dir, wal_dir, paths))
+    return published
+
+
+def _recover_capture(data_dir: Path, wal_dir: Path, paths: list[Path]) -> list[Path]:
+    """Recover one capture's WALs in order; only the last one closes the capture with the gap row."""
+    fds: list[int] = []
+    try:
+        locked = []
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # its writer just rolled past it
+            fds.append(fd)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                continue  # a live writer owns it
-            if not path.exists():
-                continue
-            result = _recover_wal(Path(data_dir), path)
+                return []  # a live writer owns this capture
+            locked.append(path)
+        present = [path for path in locked if path.exists()]
+        published = []
+        for index, path in enumerate(present):
+            result = _recover_wal(data_dir, path, last=index == len(present) - 1)
             if result is not None:
                 published.append(result)
             path.unlink()
             fsync_dir(wal_dir)
-        finally:
+        return published
+    finally:
+        for fd in fds:
             os.close(fd)
-    return published
 
 
 def _remove_if_unlocked(path: Path) -> None:
@@ -562,7 +600,7 @@ def _remove_if_unlocked(path: Path) -> None:
         os.close(fd)
 
 
-def _recover_wal(data_dir: Path, path: Path) -> Path | None:
+def _recover_wal(data_dir: Path, path: Path, *, last: bool) -> Path | None:
     reader = WalReader(path)
     rows = reader.rows()
     first = next(rows, None)
@@ -574,14 +612,14 @@ def _recover_wal(data_dir: Path, path: Path) -> Path | None:
     taken = {s.segment for s in earlier}
     _drop_temp_segment(data_dir, header.capture_id, header.segment)
     newest = _newest_row(earlier)
-    if newest is not None and newest["event"] == "gap" and path.name in (newest["detail"] or ""):
+    if last and newest is not None and newest["event"] == "gap" and path.name in (newest["detail"] or ""):
         return None  # this WAL was recovered already; the crash came before its removal
 
     def published(seq: int) -> bool:
         return any(low <= seq <= high for low, high in covered)
 
     segment: SegmentFile | None = None
-    last: tuple | None = None
+    last_row: tuple | None = None
     expected = header.first_seq
     number = header.segment if header.segment not in taken else max(taken) + 1
     try:
@@ -589,16 +627,18 @@ def _recover_wal(data_dir: Path, path: Path) -> Path | None:
             if row[SEQ] != expected:
                 raise VectraError(f"WAL {path} breaks the seq order at {row[SEQ]} (expected {expected}); it was kept")
             expected += 1
-            last = row
+            last_row = row
             if published(row[SEQ]):
                 continue
             if segment is None:
                 segment = SegmentFile(data_dir, header.capture_id, header.source, number, day_of(row[RECV_WALL_NS]))
             segment.add(row, _row_size(row))
+        if not last:
+            return segment.publish() if segment is not None else None
         # The gap row closes the capture after its last known row: the WAL may lack rows of a segment published
         # just before the crash (they were still in the writer's buffer), so published seqs count too.
         gap_seq = expected
-        wall_ns, mono_ns = (last[RECV_WALL_NS], last[3]) if last is not None else (header.opened_wall_ns, header.opened_mono_ns)
+        wall_ns, mono_ns = (last_row[RECV_WALL_NS], last_row[3]) if last_row is not None else (header.opened_wall_ns, header.opened_mono_ns)
         if segment is None and newest is not None and newest["seq"] >= gap_seq:
             gap_seq = newest["seq"] + 1
             wall_ns, mono_ns = newest["recv_wall_ns"], newest["recv_mono_ns"]

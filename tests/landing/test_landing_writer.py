@@ -225,6 +225,26 @@ def test_crash_right_after_a_roll_lands_the_rows_the_wal_had_not_received(tmp_pa
     assert [r["seq"] for r in rows] == [0, 1, 2, 3] and rows[3]["event"] == "gap"
 
 
+def test_two_wals_of_one_capture_close_it_with_one_gap(tmp_path: Path) -> None:
+    data, crashed = tmp_path / "live", tmp_path / "crashed"
+    writer = LandingWriter(data, Source.DIRECT, segment_max_rows=3, fsync_interval_s=60)
+    for n in range(3):
+        writer.frame(Direction.IN, Transport.WEBSOCKET, _frame(n))
+    writer.flush()
+    (old_wal,) = _wal_files(data)
+    kept = old_wal.read_bytes()
+    for n in range(3, 5):  # the 4th row rolls: segment 0 published, WAL 1 opened, WAL 0 removed
+        writer.frame(Direction.IN, Transport.WEBSOCKET, _frame(n))
+    writer.flush()
+    _simulate_crash(data, crashed)
+    writer.close()
+    (crashed / "landing" / WAL_DIR / old_wal.name).write_bytes(kept)  # the crash came before WAL 0 went
+    assert len(_wal_files(crashed)) == 2
+    recover(crashed)
+    rows = _rows(crashed)
+    assert [(r["seq"], r["event"]) for r in rows] == [(n, "tick") for n in range(5)] + [(5, "gap")]
+
+
 @pytest.mark.parametrize("cut", [1, 5, 9, 30, -1])
 def test_torn_wal_tail_is_cut_never_misread(tmp_path: Path, cut: int) -> None:
     data, crashed = tmp_path / "live", tmp_path / "crashed"
