@@ -79,8 +79,8 @@ def _quiet_run_config() -> dict:
     return {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
-def build(data_dir: Path, dates: list[str], show_progress: bool = False) -> BuildSummary:
-    """Materialise bronze+silver (and gold) for ``dates`` in-process; returns what happened."""
+def build(data_dir: Path, dates: list[str], show_progress: bool = False, include_gold: bool = True) -> BuildSummary:
+    """Materialise bronze+silver (and gold unless ``include_gold`` is false) for ``dates`` in-process."""
     import warnings
 
     import dagster as dg
@@ -100,8 +100,9 @@ def build(data_dir: Path, dates: list[str], show_progress: bool = False) -> Buil
     if outside:
         raise VectraError(f"landing date {outside[0]} is outside the pipeline's partitions ({daily.start.date()} … today)")
     everything = [*bronze.assets, *silver.assets, *gold.assets, *silver_checks.checks, *gold_checks.checks]
-    gold_daily = [a for a in gold.assets if getattr(a, "partitions_def", None) is not None]
-    gold_once = [a for a in gold.assets if getattr(a, "partitions_def", None) is None]
+    gold_assets = gold.assets if include_gold else []
+    gold_daily = [a for a in gold_assets if getattr(a, "partitions_def", None) is not None]
+    gold_once = [a for a in gold_assets if getattr(a, "partitions_def", None) is None]
     per_date = dg.AssetSelection.groups(*PER_DATE_GROUPS) | dg.AssetSelection.assets(*gold_daily)
     resources = {"paths": VectraPaths(data_dir=str(data_dir))}
     summary = BuildSummary()

@@ -10,6 +10,9 @@ counted in ``frames``.
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 import orjson
 import polars as pl
 
@@ -33,27 +36,38 @@ def game_state_rows(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+class _EntryId(msgspec.Struct):
+    id: Any = None
+
+
+class _HistoryIds(msgspec.Struct):
+    gameHistory: list[_EntryId] | None = None
+
+
+_ids_decoder = msgspec.json.Decoder(_HistoryIds)
+_history_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
 def history_entries(states: pl.DataFrame) -> pl.DataFrame:
-    """Distinct ``gameHistory`` entries of the partition's full frames (first receipt of each game id)."""
+    """Distinct ``gameHistory`` entries of the partition's full frames (first receipt of each game id).
+
+    The same ten entries repeat in every full frame, so each frame's entry ids are read first (a typed decode
+    that skips the rest) and only frames with an unseen game are parsed in full.
+    """
     frames = states.filter(pl.col("has_game_history") == True)  # noqa: E712 - polars expression
     seen: dict[str, dict] = {}
     for payload_json, wall in frames.select("payload_json", "recv_wall_ns").iter_rows():
-        for entry in orjson.loads(payload_json).get("gameHistory") or []:
+        try:
+            ids = [entry.id for entry in _ids_decoder.decode(payload_json).gameHistory or []]
+        except msgspec.ValidationError:
+            ids = [None]  # odd shapes: parse in full below
+        if all(isinstance(i, str) and i in seen for i in ids):
+            continue
+        history = orjson.loads(bytes(_history_decoder.decode(payload_json).get("gameHistory", b"[]")))
+        for entry in history if isinstance(history, list) else []:
             game_id = entry.get("id") if isinstance(entry, dict) else None
             if isinstance(game_id, str) and game_id not in seen:
-                fair = entry.get("provablyFair") if isinstance(entry.get("provablyFair"), dict) else {}
-                prices = entry.get("prices")
-                seen[game_id] = {
-                    "game_id": game_id,
-                    "prices": [float(p) for p in prices] if isinstance(prices, list) else None,
-                    "peak_multiplier": _float(entry.get("peakMultiplier")),
-                    "timestamp_ms": entry.get("timestamp") if type(entry.get("timestamp")) is int else None,
-                    "game_version": entry.get("gameVersion") if isinstance(entry.get("gameVersion"), str) else None,
-                    "server_seed": fair.get("serverSeed") if isinstance(fair.get("serverSeed"), str) else None,
-                    "server_seed_hash": fair.get("serverSeedHash") if isinstance(fair.get("serverSeedHash"), str) else None,
-                    "global_sidebets": orjson.dumps(entry.get("globalSidebets") or []).decode(),
-                    "recv_wall_ns": wall,
-                }
+                seen[game_id] = _entry_row(game_id, entry, wall)
     schema = {
         "game_id": pl.String, "prices": pl.List(pl.Float64), "peak_multiplier": pl.Float64, "timestamp_ms": pl.Int64,
         "game_version": pl.String, "server_seed": pl.String, "server_seed_hash": pl.String,
@@ -62,6 +76,22 @@ def history_entries(states: pl.DataFrame) -> pl.DataFrame:
     if not seen:
         return pl.DataFrame(schema=schema)
     return pl.DataFrame(list(seen.values()), schema=schema, orient="row")
+
+
+def _entry_row(game_id: str, entry: dict, wall: int) -> dict:
+    fair = entry.get("provablyFair") if isinstance(entry.get("provablyFair"), dict) else {}
+    prices = entry.get("prices")
+    return {
+        "game_id": game_id,
+        "prices": [float(p) for p in prices] if isinstance(prices, list) else None,
+        "peak_multiplier": _float(entry.get("peakMultiplier")),
+        "timestamp_ms": entry.get("timestamp") if type(entry.get("timestamp")) is int else None,
+        "game_version": entry.get("gameVersion") if isinstance(entry.get("gameVersion"), str) else None,
+        "server_seed": fair.get("serverSeed") if isinstance(fair.get("serverSeed"), str) else None,
+        "server_seed_hash": fair.get("serverSeedHash") if isinstance(fair.get("serverSeedHash"), str) else None,
+        "global_sidebets": orjson.dumps(entry.get("globalSidebets") or []).decode(),
+        "recv_wall_ns": wall,
+    }
 
 
 def _float(value) -> float | None:

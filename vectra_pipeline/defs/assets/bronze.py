@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from capture_agent.landing.segments import read_landing, segment_paths
+from capture_agent.landing.segments import segment_paths
 from vectra_pipeline import storage, warehouse
 from vectra_pipeline.defs.metadata import counts, preview
 from vectra_pipeline.defs.partitions import daily
@@ -28,7 +28,7 @@ OWNERS = ["team:vectra-pipeline"]
 def frames(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
     segments = segment_paths(paths.root, date)
-    table, stats = build_frames(read_landing(paths.root, [date]))
+    table, stats = build_frames(storage.read_landing_date(paths.root, date))
     storage.write_table(paths.root, "frames", date, table)
     warehouse.refresh(paths.root, ["frames"])
     return dg.MaterializeResult(

@@ -25,6 +25,17 @@ KINDS = {"python", "polars", "parquet"}
 GROUP = "silver"
 
 
+def _events(paths: VectraPaths, date: str) -> pl.DataFrame:
+    """The partition's events for the stages after decoding: the JSON of ordinary gameStateUpdate frames (most of
+    the bytes) is dropped — those stages read their typed columns; full frames keep it for gameHistory/prices."""
+    plain_state = (pl.col("event") == "gameStateUpdate") & ~pl.col("has_game_history").fill_null(False) & ~pl.col("has_prices").fill_null(False)
+    return (
+        storage.scan_table(paths.root, "events", date)
+        .with_columns(pl.when(plain_state).then(None).otherwise(pl.col("payload_json")).alias("payload_json"))
+        .collect()
+    )
+
+
 def _write(paths: VectraPaths, table: str, date: str, frame: pl.DataFrame) -> None:
     storage.write_table(paths.root, table, date, frame)
     warehouse.refresh(paths.root, [table])
@@ -86,7 +97,7 @@ def events_and_quarantine(context: dg.AssetExecutionContext, paths: VectraPaths)
 @dg.asset(**_spec_kwargs("game_ticks", ["events"]))
 def game_ticks(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    ticks = build_game_ticks(storage.read_table(paths.root, "events", date))
+    ticks = build_game_ticks(_events(paths, date))
     _write(paths, "game_ticks", date, ticks)
     return dg.MaterializeResult(
         metadata={
@@ -102,7 +113,7 @@ def game_ticks(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mate
 @dg.asset(**_spec_kwargs("cooldowns", ["events"]))
 def cooldowns(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    steps = build_cooldowns(storage.read_table(paths.root, "events", date))
+    steps = build_cooldowns(_events(paths, date))
     _write(paths, "cooldowns", date, steps)
     return dg.MaterializeResult(metadata={"dagster/row_count": steps.height, "phases": counts(steps, "phase"), "preview": preview(steps)})
 
@@ -110,7 +121,7 @@ def cooldowns(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mater
 @dg.asset(**_spec_kwargs("games", ["events", "game_ticks"]))
 def games(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_games(storage.read_table(paths.root, "events", date), storage.read_table(paths.root, "game_ticks", date))
+    table = build_games(_events(paths, date), storage.read_table(paths.root, "game_ticks", date))
     _write(paths, "games", date, table)
     seeded = table.filter(pl.col("server_seed").is_not_null())
     return dg.MaterializeResult(
@@ -127,7 +138,7 @@ def games(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Materiali
 @dg.asset(**_spec_kwargs("trades", ["events"]))
 def trades(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_trades(storage.read_table(paths.root, "events", date))
+    table = build_trades(_events(paths, date))
     _write(paths, "trades", date, table)
     return dg.MaterializeResult(
         metadata={"dagster/row_count": table.height, "types": counts(table, "type"), "own": int(table["is_own"].sum()), "preview": preview(table)}
@@ -137,7 +148,7 @@ def trades(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Material
 @dg.asset(**_spec_kwargs("sidebets", ["events", "games"]))
 def sidebets(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_sidebets(storage.read_table(paths.root, "events", date), storage.read_table(paths.root, "games", date))
+    table = build_sidebets(_events(paths, date), storage.read_table(paths.root, "games", date))
     _write(paths, "sidebets", date, table)
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "status": counts(table, "status"), "preview": preview(table)})
 
@@ -145,7 +156,7 @@ def sidebets(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Materi
 @dg.asset(**_spec_kwargs("player_state", ["events", "trades"]))
 def player_state(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_player_state(storage.read_table(paths.root, "events", date), storage.read_table(paths.root, "trades", date))
+    table = build_player_state(_events(paths, date), storage.read_table(paths.root, "trades", date))
     _write(paths, "player_state", date, table)
     return dg.MaterializeResult(
         metadata={
@@ -160,8 +171,9 @@ def player_state(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Ma
 @dg.asset(**_spec_kwargs("actions", ["frames", "events", "trades", "player_state"]))
 def actions(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
+    clicks = storage.scan_table(paths.root, "frames", date).filter(pl.col("record_type") == "click").collect()
     read = lambda name: storage.read_table(paths.root, name, date)  # noqa: E731
-    table = build_actions(read("frames"), read("events"), read("trades"), read("player_state"))
+    table = build_actions(clicks, _events(paths, date), read("trades"), read("player_state"))
     _write(paths, "actions", date, table)
     return dg.MaterializeResult(
         metadata={
