@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from capture_agent.landing.schema import LANDING_SCHEMA
 from vectra_pipeline.tables import conform
 
 DUPLICATE_WINDOW_NS = 2_000_000_000
@@ -33,6 +34,10 @@ class BronzeStats:
 def landing_frame(landing) -> pl.DataFrame:
     """A landing Arrow table (or polars frame) as polars with ``recv_wall_ns`` as integer ns."""
     frame = landing if isinstance(landing, pl.DataFrame) else pl.from_arrow(landing)
+    missing = [field for field in LANDING_SCHEMA if field.name not in frame.columns]
+    if missing:  # optional landing columns a hand-made table leaves out
+        empty = pl.from_arrow(LANDING_SCHEMA.empty_table())
+        frame = frame.with_columns([pl.lit(None, empty.schema[field.name]).alias(field.name) for field in missing])
     if frame.schema.get("recv_wall_ns") != pl.Int64:
         frame = frame.with_columns(pl.col("recv_wall_ns").dt.epoch("ns").alias("recv_wall_ns"))
     return frame
