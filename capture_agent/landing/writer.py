@@ -165,7 +165,7 @@ def _decoded_header(packet: str) -> tuple[str | None, int | None]:
 
 
 def _json_detail(detail: dict | None) -> str | None:
-    if detail is None:
+    if not detail:
         return None
     try:
         text = orjson.dumps(detail, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
@@ -281,7 +281,7 @@ class LandingWriter:
             data,
             event,
             ack_id,
-            None if detail is None else _json_detail(detail),
+            _json_detail(detail) if detail else None,
         )
         try:
             return self._append(_FRAME, recv_wall_ns, recv_mono_ns, row_tail, size, outgoing)
@@ -340,27 +340,36 @@ class LandingWriter:
                 raise VectraError(f"landing writer stopped: {self._failure}") from self._failure
             if self._closed:
                 raise VectraError(f"capture {self.capture_id} is closed")
-            day = day_of(wall_ns)
-            segment = self._segment
-            if segment is None:
-                segment = self._open_segment(day)
-            elif (
-                segment.day != day
-                or segment.rows >= self.segment_max_rows
-                or time.monotonic() - self._segment_opened_mono >= self.segment_max_seconds
-            ):
-                self._roll()
-                segment = self._open_segment(day)
-            seq = self._next_seq
-            row = (seq, record_type, wall_ns, mono_ns, *tail)
-            buffer = self._wal_buffer
-            append_row(buffer, row)
-            if self._unsynced_since is None:
-                self._unsynced_since = time.monotonic()
-            if len(buffer) >= WAL_WRITE_BYTES:
-                self._write_wal_buffer()
-            segment.add(row, size)
-            self._next_seq = seq + 1
+            try:
+                day = day_of(wall_ns)
+                segment = self._segment
+                if segment is None:
+                    segment = self._open_segment(day)
+                elif (
+                    segment.day != day
+                    or segment.rows >= self.segment_max_rows
+                    or time.monotonic() - self._segment_opened_mono >= self.segment_max_seconds
+                ):
+                    self._roll()
+                    segment = self._open_segment(day)
+                seq = self._next_seq
+                row = (seq, record_type, wall_ns, mono_ns, *tail)
+                append_row(self._wal_buffer, row)  # raises before changing anything when a string is not UTF-8
+            except UnicodeEncodeError:
+                raise
+            except BaseException as error:
+                self._failure = error
+                raise
+            self._next_seq = seq + 1  # the row is in the WAL buffer: its seq is taken, whatever happens next
+            try:
+                if self._unsynced_since is None:
+                    self._unsynced_since = time.monotonic()
+                if len(self._wal_buffer) >= WAL_WRITE_BYTES:
+                    self._write_wal_buffer()
+                segment.add(row, size)
+            except BaseException as error:  # disk full, I/O error: stop landing, keep the WAL for recovery
+                self._failure = error
+                raise
             stats = self._stats
             stats.rows += 1
             if outgoing is not None:
@@ -481,9 +490,31 @@ class LandingWriter:
             self._sync_thread.join()
         with self._lock:
             self._closed = True
-            self._roll(last=True)
+            if self._failure is None:
+                try:
+                    self._roll(last=True)
+                except BaseException as error:
+                    self._failure = error
+            if self._failure is not None:
+                self._abandon()
         if self._failure is not None:
-            raise VectraError(f"landing writer failed: {self._failure}") from self._failure
+            raise VectraError(
+                f"landing writer failed: {self._failure}; its rows stay in the WAL and are published on the next start"
+            ) from self._failure
+
+    def _abandon(self) -> None:
+        """After a failure: hand what the WAL buffer holds to the OS, best effort, and release the WAL's lock
+        so that the next start recovers it."""
+        if self._wal_fd is None:
+            return
+        try:
+            self._write_wal_buffer()
+            os.fsync(self._wal_fd)
+        except OSError:
+            pass  # the failure being reported already says the disk is in trouble
+        finally:
+            os.close(self._wal_fd)
+            self._wal_fd = None
 
     def __enter__(self) -> LandingWriter:
         return self

@@ -337,6 +337,27 @@ def test_closed_writer_refuses_rows_and_bad_arguments_are_clear(tmp_path: Path) 
             other.frame(Direction.IN, Transport.WEBSOCKET, 42)
 
 
+def test_a_disk_failure_stops_landing_loudly_and_the_wal_keeps_the_rows(tmp_path: Path, monkeypatch) -> None:
+    writer = LandingWriter(tmp_path, Source.DIRECT, fsync_interval_s=60)
+    writer.frame(Direction.IN, Transport.WEBSOCKET, _frame(0))
+
+    def disk_full(self) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(SegmentFile, "_write_group", disk_full)
+    monkeypatch.setattr("capture_agent.landing.segments.ROW_GROUP_MAX_ROWS", 2)
+    with pytest.raises(OSError):
+        writer.frame(Direction.IN, Transport.WEBSOCKET, _frame(1))
+    with pytest.raises(VectraError, match="stopped"):
+        writer.frame(Direction.IN, Transport.WEBSOCKET, _frame(2))
+    with pytest.raises(VectraError, match="published on the next start"):
+        writer.close()
+    monkeypatch.undo()
+    assert segment_paths(tmp_path) == [] and len(_wal_files(tmp_path)) == 1
+    recover(tmp_path)
+    assert [(r["seq"], r["event"]) for r in _rows(tmp_path)] == [(0, "tick"), (1, "tick"), (2, "gap")]
+
+
 def test_lone_surrogates_are_kept_as_wtf8_bytes(tmp_path: Path) -> None:
     text = '42["chat",{"m":"\ud83d"}]'
     with LandingWriter(tmp_path, Source.BROWSER) as writer:
