@@ -241,8 +241,9 @@ TRADES = _table(
 SIDEBETS = _table(
     "sidebets",
     "silver",
-    "Sidebets placed and settled: currentSidebet/currentSidebetResult (own), gameHistory.globalSidebets and "
-    "leaderboard sideBet entries; status placed | won | lost.",
+    "Sidebets placed and settled, one row per (game, player, start tick) with its latest status: the player's own "
+    "currentSidebet/currentSidebetResult and every player's gameHistory.globalSidebets records; status placed | won | lost "
+    "(a win is rug tick ≤ end tick, PROTOCOL.md §3.1).",
     ("game_id", "player_id", "start_tick"),
     ("game_id", STR, "gameId"),
     ("player_id", STR, "playerId"),
@@ -256,7 +257,7 @@ SIDEBETS = _table(
     ("profit", F64, "payout − bet; null while placed"),
     ("rug_tick", I32, "rug tick of the game when settled"),
     ("recv_wall_ns", I64, "receipt time of the first frame that showed the bet's latest status"),
-    ("source", STR, "currentSidebet | currentSidebetResult | gameHistory | leaderboard | sidebetPlaced"),
+    ("source", STR, "currentSidebet | currentSidebetResult | gameHistory"),
     ("is_own", BOOL, "the recording player's"),
 )
 
@@ -355,6 +356,27 @@ def conform(frame: pl.DataFrame, name: str) -> pl.DataFrame:
     )
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+NOTES = """## Notes
+
+- **One day, one partition.** Every table is computed from one UTC date's landing files only, so a game that
+  spans midnight appears in both days (`partial_end`, then `partial_start` or `history_only` with the
+  revealed path). Deduplicate on `game_id` across dates when you need one row per game (prefer the row
+  with `completeness = 'complete'`, then the one with `fair_verified`).
+- **Nothing is dropped.** Malformed frames and contract violations stay in `events` (`contract_ok = false`)
+  and are listed in `quarantine` with the rule and the raw frame; rows from sources known to be incomplete
+  (hand transcriptions, payloads lost by the original capture tool) are `explained`. The asset check
+  `unexplained_quarantine` fails on any unexplained row. Unknown event names are kept in `events` and counted
+  in the asset metadata and the `unknown_events` check.
+- **Phase, frame shape and rug tick** come from `capture_agent/protocol/game.py` only.
+- **DuckDB:** `vectra query "SELECT …"` (or `duckdb <data>/warehouse.duckdb`) — one view per table over
+  `date=*/*.parquet` with `hive_partitioning = true`; gold tables get views the same way.
+"""
+
+
 def markdown() -> str:
     """docs/TABLES.md."""
     lines = [
@@ -370,9 +392,9 @@ def markdown() -> str:
     for table in TABLES.values():
         lines += [f"## `{table.name}` ({table.stage})", "", table.doc, "", f"Key: `{', '.join(table.key)}`", ""]
         lines += ["| column | type | meaning |", "|---|---|---|"]
-        lines += [f"| `{c.name}` | {c.dtype} | {c.doc} |" for c in table.columns]
+        lines += [f"| `{c.name}` | {c.dtype} | {_cell(c.doc)} |" for c in table.columns]
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n" + NOTES
 
 
 if __name__ == "__main__":
