@@ -44,7 +44,6 @@ _BASE58_SIGNATURE = r"(?<![1-9A-HJ-NP-Za-km-z])[1-9A-HJ-NP-Za-km-z]{86,88}(?![1-
 _HEX_SIGNATURE = r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{128,132}(?![0-9A-Za-z])"
 _BEARER = r"(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
 _SECRET_VALUE = re.compile(f"{_JWT}|{_BASE58_SIGNATURE}|{_HEX_SIGNATURE}|{_BEARER}")
-_JWT_ONLY = re.compile(_JWT)
 # "key": "value" pairs in text that is not JSON we can parse (malformed frames, log lines).
 _SECRET_PAIR = re.compile(
     r'("(?P<key>[A-Za-z0-9_-]{2,40})"\s*:\s*)"(?P<value>(?:[^"\\]|\\.)*)"'
@@ -134,13 +133,6 @@ def redact_frame(text: str) -> str:
         redacted = [_redact_packet(part) for part in parts]
         return text if redacted == parts else RECORD_SEPARATOR.join(redacted)
     return _redact_packet(text)
-
-
-def redact_incoming(text: str) -> str:
-    """Incoming frames are kept verbatim except for JWT-like strings (a session token echoed back)."""
-    if "eyJ" not in text:  # fast path: no base64 JSON header, no JWT
-        return text
-    return _JWT_ONLY.sub(MARKER, text)
 
 
 def redact_bytes(data: bytes) -> bytes:
