@@ -159,8 +159,11 @@ def test_trade_received_after_its_tick_frame_counts_at_the_next_tick(synthetic):
     complete = episodes.filter(pl.col("completeness") == "complete").select("game_id")
     trades = tables["trades"].join(complete, on="game_id")  # flow counts every player's trades, own ones too
     frames = tables["game_ticks"].select("game_id", "tick", pl.col("recv_wall_ns").alias("frame_ns"))
-    placed = trades.join(frames, on=["game_id", "tick"]).filter(pl.col("recv_wall_ns") > pl.col("frame_ns"))
-    expected = placed.group_by("game_id", (pl.col("tick") + 1).alias("tick")).agg(pl.len().alias("n"))
+    # received after its tick's frame → the next tick; received before it (presale buys at tick 0) → that tick
+    placed = trades.join(frames, on=["game_id", "tick"])
+    late = (pl.col("recv_wall_ns") > pl.col("frame_ns")).cast(pl.Int32)
+    assert placed.select(late.sum()).item() > 500 and placed.select((1 - late).sum()).item() >= 3
+    expected = placed.group_by("game_id", (pl.col("tick") + late).alias("tick")).agg(pl.len().alias("n"))
     got = obs.join(complete, on="game_id").join(expected, on=["game_id", "tick"], how="left")
     assert got["n"].sum() > 500
     assert got["flow_trade_count"].to_list() == got["n"].fill_null(0).cast(pl.Float32).to_list()
@@ -194,7 +197,7 @@ def test_observations_are_finite_and_labelled(synthetic):
     per_game = obs.group_by("game_id").agg(pl.col("is_final").sum(), (pl.col("terminated") | pl.col("truncated")).sum().alias("ends"))
     assert (per_game["is_final"] == 1).all() and (per_game["ends"] == 1).all()
     # labelled actions equal the recorded ones (first per tick)
-    sent = tables["actions"].select("game_id", "tick", "kind", "percentage")
+    sent = tables["actions"].filter(pl.col("phase") != "presale").select("game_id", "tick", "kind", "percentage")
     labelled = sent.join(transitions.select("game_id", "tick", "action"), on=["game_id", "tick"], how="inner")
     assert labelled.height > 50
     assert labelled.select((action_code_expr(pl.col("kind"), pl.col("percentage")) == pl.col("action")).all()).item()
@@ -217,7 +220,7 @@ def test_action_codes():
 def test_state_without_cash_is_not_known_and_pays_no_spurious_reward(synthetic):
     """gameStatePlayerUpdate rows carry no cash before the first playerUpdate: no equity jump when cash appears."""
     tables, episodes, _ = synthetic
-    game = episodes.filter(pl.col("in_training") & (pl.col("actions") > 0))["game_id"][0]
+    game = episodes.filter(pl.col("in_training") & (pl.col("actions") > 0) & (pl.col("presale_actions") == 0))["game_id"][0]
     first_row = (pl.col("game_id") == game) & (pl.col("tick") == 0)
     states = tables["player_state"].with_columns(
         pl.when(first_row).then(None).otherwise(pl.col("cash")).alias("cash"),
@@ -237,3 +240,16 @@ def test_empty_partition_gives_empty_typed_tables():
     episodes, obs = gold_from_silver({name: empty(name) for name in SILVER_INPUTS})
     assert episodes.height == obs.height == 0
     assert obs.columns[:2] == ["game_id", "tick"] and all(obs.schema[name] in (pl.Float32, pl.Float64) for name in FEATURE_NAMES)
+
+
+def test_presale_buy_is_visible_from_tick_zero(synthetic):
+    """Silver gives a presale state the previous game's last tick; gold places it before tick 0 of its own game."""
+    tables, episodes, obs = synthetic
+    presale = tables["actions"].filter(pl.col("phase") == "presale")
+    assert presale.height >= 3 and presale["tick"].drop_nulls().min() > 0
+    for game in presale["game_id"].to_list():
+        row = obs.filter((pl.col("game_id") == game) & (pl.col("tick") == 0)).row(0, named=True)
+        assert row["position_qty"] > 0 and row["player_state_known"] == 1.0
+        assert row["has_acted"] == 1.0 and row["ticks_since_last_action"] == 1.0 and row["last_bet_amount"] > 0
+    counted = episodes.join(presale.group_by("game_id").len(), on="game_id")
+    assert (counted["presale_actions"] == counted["len"]).all() and (counted["actions_unplaced"] == 0).all()

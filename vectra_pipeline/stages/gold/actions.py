@@ -17,6 +17,11 @@ the same tick: the tick's action is the **first one sent** (send time, then capt
 that frame; the others stay in silver ``actions`` and are counted in ``actions_in_tick``. Their effect on the
 player's state still shows in the reward, which comes from the state, not from the label. Actions are labelled as
 attempted (the player's decision), whether or not the server accepted them (``action_ack_ok``).
+
+Actions sent before the game's first tick (cooldown/presale: presale buys) label no tick — no observation of the
+game precedes them. They are counted in ``episodes.presale_actions``, their effect is in the state at tick 0, and
+the action-history features count them as sent at tick −1. An action sent on the rug tick or outside the recorded
+ticks has no transition to label and is counted in ``episodes.actions_unplaced``.
 """
 
 from __future__ import annotations

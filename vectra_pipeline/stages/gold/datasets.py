@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -114,12 +115,19 @@ def _sources_sha256(paths: tuple[str, ...]) -> str:
     return digest.hexdigest()[:16]
 
 
+@functools.cache
 def code_version() -> str:
+    """Hash of the pipeline's source, read once per process: the code this process runs, not later edits."""
     return _sources_sha256(CODE_SOURCES)
 
 
+@functools.cache
+def _asset_versions() -> tuple[tuple[str, str], ...]:
+    return tuple((asset, _sources_sha256(paths)) for asset, paths in ASSET_SOURCES.items())
+
+
 def asset_versions() -> dict[str, str]:
-    return {asset: _sources_sha256(paths) for asset, paths in ASSET_SOURCES.items()}
+    return dict(_asset_versions())
 
 
 HASH_CACHE = ".landing-sha256.json"

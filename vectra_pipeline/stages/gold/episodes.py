@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-PHASE_RANK = {"cooldown": 0, "presale": 1, "active": 2, "rugged": 3}
-PRE_GAME_PHASES = ("cooldown", "presale")
+from capture_agent.protocol.game import Phase
+
+PHASE_RANK = {Phase.COOLDOWN.value: 0, Phase.PRESALE.value: 1, Phase.ACTIVE.value: 2, Phase.RUGGED.value: 3}
+PRE_GAME_PHASES = (Phase.COOLDOWN.value, Phase.PRESALE.value)
+PRE_GAME_TICK = -1
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,10 @@ def recording_players(player_state: pl.DataFrame) -> pl.DataFrame:
 def placed_actions(actions: pl.DataFrame, player_state: pl.DataFrame, players: pl.DataFrame) -> pl.DataFrame:
     """The recording player's actions with ``placed_tick``: the observation tick at which each was decided.
 
-    Actions sent in cooldown/presale belong to tick 0 (presale buys execute at tick 0); otherwise the tick of the last
-    frame received before sending. Actions of a capture whose player is not the game's recording player are left out.
+    Actions sent in cooldown/presale get ``PRE_GAME_TICK`` (−1): they precede every observation of the game, so
+    they are no tick's label, but the action-history features see them from tick 0 and their effect shows in the
+    state at tick 0. Otherwise the tick of the last frame received before sending. Actions of a capture whose player
+    is not the game's recording player are left out.
     """
     capture_players = player_state.filter(pl.col("player_id").is_not_null()).select("capture_id", "player_id").unique()
     mine = (
@@ -88,7 +93,7 @@ def placed_actions(actions: pl.DataFrame, player_state: pl.DataFrame, players: p
         )
     )
     return mine.with_columns(
-        pl.when(pl.col("phase").is_in(PRE_GAME_PHASES)).then(pl.lit(0, dtype=pl.Int32)).otherwise(pl.col("tick")).cast(pl.Int32).alias("placed_tick")
+        pl.when(pl.col("phase").is_in(PRE_GAME_PHASES)).then(pl.lit(PRE_GAME_TICK, dtype=pl.Int32)).otherwise(pl.col("tick")).cast(pl.Int32).alias("placed_tick")
     ).drop("player_id", "_episode_player")
 
 
@@ -111,24 +116,25 @@ def build_episodes(games: pl.DataFrame, game_ticks: pl.DataFrame, trades: pl.Dat
         .group_by("game_id")
         .agg(pl.len().cast(pl.Int32).alias("own_sidebets"))
     )
+    placed_tick = pl.col("placed_tick")
+    presale = (placed_tick == PRE_GAME_TICK).fill_null(False)
+    # a label needs a transition: first_tick ≤ tick < last_tick
+    outside = (placed_tick.is_null() | pl.col("first_tick").is_null() | (placed_tick < pl.col("first_tick"))
+               | (placed_tick >= pl.col("last_tick"))).fill_null(True)
     action_counts = (
         placed.join(episodes.select("game_id", "first_tick", "last_tick"), on="game_id", how="left")
         .group_by("game_id")
         .agg(
             pl.len().cast(pl.Int32).alias("actions"),
-            (
-                pl.col("placed_tick").is_null()
-                | pl.col("first_tick").is_null()
-                | (pl.col("placed_tick") < pl.col("first_tick"))
-                | (pl.col("placed_tick") >= pl.col("last_tick"))
-            ).sum().cast(pl.Int32).alias("actions_unplaced"),
+            presale.sum().cast(pl.Int32).alias("presale_actions"),
+            (~presale & outside).sum().cast(pl.Int32).alias("actions_unplaced"),
         )
     )
     episodes = (
         episodes.join(own_trades, on="game_id", how="left")
         .join(own_sidebets, on="game_id", how="left")
         .join(action_counts, on="game_id", how="left")
-        .with_columns(pl.col(c).fill_null(0) for c in ("own_trades", "own_sidebets", "actions", "actions_unplaced"))
+        .with_columns(pl.col(c).fill_null(0) for c in ("own_trades", "own_sidebets", "actions", "presale_actions", "actions_unplaced"))
         .with_columns(
             (pl.col("own_trades") > 0).alias("traded"),
             (pl.col("own_sidebets") > 0).alias("placed_sidebet"),
@@ -143,7 +149,8 @@ def build_episodes(games: pl.DataFrame, game_ticks: pl.DataFrame, trades: pl.Dat
 EPISODE_COLUMNS = (
     "game_id", "player_id", "recording_players", "completeness", "history_only", "fair_verified", "rug_tick", "peak",
     "first_tick", "last_tick", "first_gap_tick", "ticks", "transitions", "terminated", "truncated", "traded",
-    "own_trades", "placed_sidebet", "own_sidebets", "actions", "actions_unplaced", "in_training", "exclusion_reason",
+    "own_trades", "placed_sidebet", "own_sidebets", "actions", "presale_actions", "actions_unplaced", "in_training",
+    "exclusion_reason",
 )
 
 

@@ -23,13 +23,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from vectra_pipeline.stages.gold.episodes import PHASE_RANK, PRE_GAME_PHASES
 from vectra_pipeline.stages.gold.rewards import equity, short_value
 from vectra_pipeline.stages.gold.timeline import frame_clock, with_visible_tick
 
 FEATURE_SPEC_VERSION = "1.0"
 DOCS_PATH = Path(__file__).resolve().parents[3] / "docs" / "FEATURES.md"
 
-PHASE_CODES = {"cooldown": 0, "presale": 1, "active": 2, "rugged": 3}
+PHASE_CODES = PHASE_RANK  # the phase's place in the lifecycle: cooldown 0, presale 1, active 2, rugged 3
 RETURN_HORIZONS = (1, 5, 20)
 VOLATILITY_WINDOW = 20
 STAKE_KINDS = ("buy", "sidebet", "short_open")
@@ -141,7 +142,8 @@ FEATURES: tuple[Feature, ...] = (
     # action history: the player's own earlier actions (strictly before t) and their acks/executions once visible
     _f("has_acted", F32, "flag", "1 when the player sent an action earlier in this game", "actions", "action",
        "new", "makes ticks_since_last_action unambiguous"),
-    _f("ticks_since_last_action", F32, "ticks", "t − tick of the last action sent before t in this game; 0 when none",
+    _f("ticks_since_last_action", F32, "ticks", "t − tick of the last action sent before t in this game (presale "
+       "actions count as tick −1); 0 when none",
        "actions.tick", "action", "kept", "seed feature, per game"),
     _f("last_bet_amount", F32, "SOL", "amount of the last buy/sidebet/short sent before t in this game, else 0",
        "actions.amount", "action", "changed", "the seed read the UI bet input, which is not on the wire"),
@@ -207,7 +209,7 @@ def market_features(ticks: pl.DataFrame) -> pl.DataFrame:
         pl.when((prev > 0) & (price > 0)).then((price / prev).log()).otherwise(0.0).fill_null(0.0)
     )
     frame = ticks.sort(g, "tick").with_columns(
-        pl.col("phase").replace_strict(PHASE_CODES, default=None, return_dtype=pl.Float64).fill_null(2.0).alias("phase_code"),
+        pl.col("phase").replace_strict(PHASE_CODES, default=None, return_dtype=pl.Float64).fill_null(float(PHASE_CODES["active"])).alias("phase_code"),
         *(pl.col(src).cast(pl.Float64).forward_fill().over(g).fill_null(0.0).alias(name) for name, src in _TICK_STATS.items()),
         velocity.alias("price_velocity"),
         log_return.alias("_log_return"),
@@ -294,8 +296,13 @@ def player_features(price, tick, rug_tick, known, cash, position_qty, avg_cost, 
 
 def visible_states(ticks: pl.DataFrame, player_state: pl.DataFrame, clock: pl.DataFrame) -> pl.DataFrame:
     """For each episode tick, the last player state visible at it (null columns when none yet)."""
+    # A state observed before the game started (cooldown/presale, e.g. after a presale buy) carries the tick of the
+    # previous game's last frame in silver; for this game it belongs before tick 0.
+    pre_game = pl.col("phase").is_in(PRE_GAME_PHASES).fill_null(False)
     states = with_visible_tick(
-        player_state.select("game_id", "tick", "recv_wall_ns", "seq", *_STATE_COLUMNS), clock, "tick", "recv_wall_ns"
+        player_state.with_columns(pl.when(pre_game).then(0).otherwise(pl.col("tick")).fill_null(0).cast(pl.Int32).alias("tick"))
+        .select("game_id", "tick", "recv_wall_ns", "seq", *_STATE_COLUMNS),
+        clock, "tick", "recv_wall_ns",
     )
     latest = (
         states.sort("game_id", "visible_tick", "recv_wall_ns", "seq", nulls_last=False)

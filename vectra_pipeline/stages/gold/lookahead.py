@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from vectra_pipeline.stages.gold.episodes import build_episodes
+from vectra_pipeline.stages.gold.episodes import PRE_GAME_PHASES, build_episodes
 from vectra_pipeline.stages.gold.features import FEATURE_NAMES
 from vectra_pipeline.stages.gold.observations import build_observations
 
@@ -36,8 +36,10 @@ def perturb_after(tables: dict[str, pl.DataFrame], game_id: str, cut: int) -> di
         pl.when(this).then(pl.lit("partial_end")).otherwise(pl.col("completeness")).alias("completeness"),
     )
     trades = tables["trades"].with_columns(pl.when(after).then(pl.col("amount") * 50).otherwise(pl.col("amount")).alias("amount"))
-    states = tables["player_state"].with_columns(pl.when(after).then(pl.col("cash") + 123).otherwise(pl.col("cash")).alias("cash"))
-    actions = tables["actions"].filter(~after.fill_null(False))
+    # silver gives pre-game rows (presale buys) the previous game's last tick: they are before tick 0, never "after"
+    in_game_after = after & ~pl.col("phase").is_in(PRE_GAME_PHASES).fill_null(False)
+    states = tables["player_state"].with_columns(pl.when(in_game_after).then(pl.col("cash") + 123).otherwise(pl.col("cash")).alias("cash"))
+    actions = tables["actions"].filter(~in_game_after.fill_null(False))
     return {**tables, "game_ticks": ticks, "games": games, "trades": trades, "player_state": states, "actions": actions}
 
 
