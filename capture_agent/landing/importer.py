@@ -29,7 +29,7 @@ import orjson
 
 from capture_agent.errors import VectraError
 from capture_agent.landing.schema import Direction, Source, Transport
-from capture_agent.landing.segments import published_segments, read_segment_column
+from capture_agent.landing.segments import parse_segment_name, published_segments, read_segment_column, segment_paths
 from capture_agent.landing.writer import LandingWriter, recover
 from capture_agent.protocol.codec import decode_frame
 from capture_agent.protocol.recordings import MARKER_EVENTS, direction_of, frame_from_record
@@ -118,18 +118,13 @@ def import_files(
 
 
 def _previous_import(data_dir: Path, digest: str) -> ImportResult | None:
+    """The newest complete import of the same bytes (a crashed import, closed by a gap row, does not count)."""
     marker = f"-import-{digest[:12]}-"
-    segments = [s for s in published_segments(data_dir) if marker in s.capture_id]
-    by_capture: dict[str, list] = {}
-    for segment in segments:
-        by_capture.setdefault(segment.capture_id, []).append(segment)
-    for capture_id, parts in sorted(by_capture.items(), reverse=True):
-        crashed = any(
-            event == "gap" for part in parts for event in read_segment_column(part.path, "event") if event is not None
-        )
-        if not crashed:
-            rows = sum(part.rows for part in parts)
-            return ImportResult(Path(), capture_id, rows, [p.path for p in parts], already_imported=True)
+    captures = sorted({parsed[0] for path in segment_paths(data_dir) if (parsed := parse_segment_name(path)) and marker in parsed[0]})
+    for capture_id in reversed(captures):
+        parts = published_segments(data_dir, capture_id)
+        if not any("gap" in read_segment_column(part.path, "event") for part in parts):
+            return ImportResult(Path(), capture_id, sum(part.rows for part in parts), [p.path for p in parts], already_imported=True)
     return None
 
 

@@ -65,6 +65,27 @@ def test_every_real_file_at_once_and_not_twice(tmp_path: Path) -> None:
     assert not forced[0].already_imported and forced[0].capture_id != results[0].capture_id
 
 
+def test_an_import_that_crashed_is_imported_again(tmp_path: Path) -> None:
+    import shutil
+
+    from capture_agent.landing.importer import file_digest
+    from capture_agent.landing.schema import Source
+    from capture_agent.landing.writer import LandingWriter, recover
+
+    path = event_files()[0]
+    live, crashed = tmp_path / "live", tmp_path / "crashed"
+    writer = LandingWriter(live, Source.IMPORT, capture_id=f"20250101T000000-import-{file_digest(path)[:12]}-dead")
+    writer.frame("in", "websocket", '42["gameStateUpdate",{}]')
+    writer.flush()
+    shutil.copytree(live, crashed)  # the import was killed here
+    writer.close()
+    recover(crashed)
+    (result,) = import_files(crashed, [path])
+    assert not result.already_imported and result.rows == sum(1 for _ in event_records(path))
+    (again,) = import_files(crashed, [path])
+    assert again.already_imported and again.capture_id == result.capture_id
+
+
 def test_raw_frame_files_land_verbatim_with_binary_and_malformed_lines_flagged(tmp_path: Path) -> None:
     lines = [
         b'0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}',
