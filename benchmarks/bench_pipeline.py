@@ -134,6 +134,7 @@ def phase_silver(data_dir: Path, day: str) -> dict:
 
 
 def phase_build(data_dir: Path, days: list[str]) -> dict:
+    import vectra_pipeline.definitions  # noqa: F401 - import Dagster and every asset module before the clock starts
     from vectra_pipeline.commands.build import build
 
     started = time.perf_counter()

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import functools
+
+import msgspec
 import orjson
 import pandera.polars as pa
 import polars as pl
@@ -262,22 +265,63 @@ def contract_expr() -> pl.Expr:
     )
 
 
-def _flatten(rows: pl.DataFrame, flat: Flat) -> tuple[pl.DataFrame, list[tuple[int, str, str]]]:
-    """Typed fields of each row's payload; type mismatches become nulls plus (row, field, type) errors."""
+_PYTHON_TYPES = {pl.String: str, pl.Int64: int, pl.Float64: float, pl.Boolean: bool}
+
+
+@functools.lru_cache(maxsize=None)
+def _typed_decoder(flat_name: str) -> msgspec.json.Decoder:
+    """A msgspec decoder reading exactly ``flat.fields`` (typed, everything else skipped) for the fast path."""
+    tree: dict = {}
+    for path, dtype in FLAT_CONTRACTS[flat_name].fields.values():
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = dtype
+
+    def struct(node: dict, label: str):
+        fields = [
+            (key, (struct(child, f"{label}_{key}") if isinstance(child, dict) else _PYTHON_TYPES[child]) | None, None)
+            for key, child in node.items()
+        ]
+        return msgspec.defstruct(label, fields)
+
+    return msgspec.json.Decoder(struct(tree, "Flat"))
+
+
+def _flatten(rows: pl.DataFrame, flat_name: str) -> tuple[pl.DataFrame, list[tuple[int, str, str]]]:
+    """Typed fields of each row's payload; type mismatches become nulls plus (row, field, type) errors.
+
+    A typed msgspec decode reads the fields; a payload it rejects (a wrong type somewhere, not an object) is
+    read again field by field so that every mismatch is reported.
+    """
+    flat = FLAT_CONTRACTS[flat_name]
+    decoder = _typed_decoder(flat_name)
     columns: dict[str, list] = {name: [] for name in flat.fields}
     errors: list[tuple[int, str, str]] = []
     for row, text in rows.select("_row", "payload_json").iter_rows():
-        payload = orjson.loads(text) if text else None
-        for name, (path, dtype) in flat.fields.items():
-            value = payload
+        try:
+            typed = decoder.decode(text) if text else None
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            _flatten_slowly(row, orjson.loads(text), flat, columns, errors)
+            continue
+        for name, (path, _) in flat.fields.items():
+            value = typed
             for key in path:
-                value = value.get(key) if isinstance(value, dict) else None
-            if value is not None and not _fits(value, dtype):
-                errors.append((row, name, type(value).__name__))
-                value = None
+                value = getattr(value, key) if value is not None else None
             columns[name].append(value)
     frame = pl.DataFrame(columns, schema={name: dtype for name, (_, dtype) in flat.fields.items()})
     return rows.select("_row", "ack_id").hstack(frame), errors
+
+
+def _flatten_slowly(row: int, payload, flat: Flat, columns: dict[str, list], errors: list) -> None:
+    for name, (path, dtype) in flat.fields.items():
+        value = payload
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and not _fits(value, dtype):
+            errors.append((row, name, type(value).__name__))
+            value = None
+        columns[name].append(value)
 
 
 def _fits(value, dtype: pl.DataType) -> bool:
@@ -356,7 +400,7 @@ def apply_contracts(decoded: pl.DataFrame, frames: pl.DataFrame) -> ContractResu
     for name, flat in FLAT_CONTRACTS.items():
         subset = rows.filter(pl.col("contract") == name)
         if subset.height:
-            frame, type_errors = _flatten(subset, flat)
+            frame, type_errors = _flatten(subset, name)
             failures.append(_failures(flat.schema, frame, name))
             if type_errors:
                 failures.append(
