@@ -229,6 +229,17 @@ def _packet_row(base: tuple, index: int, packet: Packet) -> tuple:
     )  # fmt: skip
 
 
+CHUNK_ROWS = 50_000  # frames turned into Python strings at a time: keeps peak memory flat on big days
+
+
+def _chunked_texts(texts: pl.Series, candidates: pl.Series):
+    """(index, is fast-path candidate, text) for every frame, materialising CHUNK_ROWS strings at a time."""
+    for start in range(0, len(texts), CHUNK_ROWS):
+        chunk = texts.slice(start, CHUNK_ROWS).to_list()
+        flags = candidates.slice(start, CHUNK_ROWS).to_list()
+        yield from zip(range(start, start + len(chunk)), flags, chunk)
+
+
 _FAST_COLUMNS = ("game_id", "frame_shape", "phase", *_GSU_FIELDS, "has_game_history", "has_prices", "_has_partial", "_ticks", "_prices")
 _FRAME_COLUMNS = ("capture_id", "seq", "recv_wall_ns", "recv_mono_ns", "direction", "transport")
 
@@ -240,12 +251,11 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
     fast_index: list[int] = []
     fast_rows: list[tuple] = []
     slow_rows: list[tuple] = []
-    is_candidate = wanted["payload_text"].str.starts_with(_GSU_PREFIX).fill_null(False).to_list()
-    texts = wanted["payload_text"].to_list()
+    is_candidate = wanted["payload_text"].str.starts_with(_GSU_PREFIX).fill_null(False)
     partial_frame: list[int] = []  # flat (frame, tick, price) triples of the fast rows' partialPrices
     partial_tick: list[int] = []
     partial_price: list[float] = []
-    for index, (candidate, text) in enumerate(zip(is_candidate, texts)):
+    for index, candidate, text in _chunked_texts(wanted["payload_text"], is_candidate):
         if candidate:
             fast = _fast_game_state(text)
             if fast is not None:
