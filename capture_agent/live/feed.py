@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -20,8 +19,6 @@ from capture_agent.errors import VectraError
 from capture_agent.live.monitor_page import MONITOR_HTML
 from capture_agent.live.normalise import normalise
 from capture_agent.sources.recorder import Captured
-
-log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = 2048  # events per client: ~8 minutes of ticks, ~10 s of a heavy burst
 # Kernel send buffer per client. Left to autotuning it grows to megabytes, hiding a stalled client for

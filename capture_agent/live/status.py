@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any
 
-from capture_agent.live.state import LiveState, Snapshot
+from capture_agent.live.state import Snapshot
 
 REFRESH_PER_SECOND = 4
 LOG_EVERY_S = 5.0
@@ -123,5 +123,3 @@ async def show_status(figures, *, rich_live: bool, log=None) -> None:
 def use_rich_live(no_status: bool) -> bool:
     return not no_status and sys.stdout.isatty()
 
-
-__all__ = ["LiveState", "health", "show_status", "status_line", "status_table", "use_rich_live", "writer_figures"]

@@ -90,3 +90,18 @@ def test_bad_arguments_are_one_clear_line(tmp_path, args, message):
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
+
+
+@pytest.mark.browser
+def test_simulator_via_headless_browser_with_a_persistent_profile(tmp_path):
+    profile = tmp_path / "profile"
+    result = vectra(
+        "capture", "--source", "simulator", "--via", "browser", "--headless", "--profile", str(profile),
+        "--speed", "10", "--data", str(tmp_path / "data"), "--max-frames", "60", timeout=90,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (profile / "Default").is_dir()  # the profile persists (a wallet login would survive)
+    rows = landed_rows(tmp_path / "data")
+    frames = [r for r in rows if r["record_type"] == "frame"]
+    assert len(frames) >= 60 and frames[0]["payload_text"].startswith("0{")
+    assert any(r["event"] == "connected" for r in rows)

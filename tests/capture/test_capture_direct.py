@@ -67,7 +67,8 @@ def test_direct_capture_lands_every_frame_of_the_wire_log_in_order(tmp_path, sim
     sent = wire_frames(wire, sid, "out")
     assert len(landed_in) >= 150
     assert landed_in == [frame for _, frame in sent[: len(landed_in)]]  # exactly once, in order
-    assert all(t >= stop_ns for t, _ in sent[len(landed_in) :])  # only what came after the stop is absent
+    # only what the server sent after the stop (or was still on its way, ≤ 200 ms) is absent
+    assert all(t >= stop_ns - 200_000_000 for t, _ in sent[len(landed_in) :])
     assert frames_of(rows, "out", sid) == [frame for _, frame in wire_frames(wire, sid, "in")]
     assert landed_in[0].startswith("0{") and frames_of(rows, "out", sid)[0] == "40"
     events = {r["event"] for r in rows if r["record_type"] == "frame"}
@@ -127,9 +128,13 @@ def test_kill_dash_nine_loses_nothing_published_and_at_most_the_fsync_window(tmp
     log = tmp_path / "agent.log"
     rng = random.Random(4)
     kills: list[int] = []
-    for _ in range(8):
+    for run in range(8):
         agent = _agent(simulator.url, data, log)
-        time.sleep(rng.uniform(0.8, 2.5))
+        # kill at a random moment once this run is connected (startup is slow and varies on shared cores)
+        deadline = time.monotonic() + 30
+        while len({r["sid"] for r in wire_records(simulator.wire_log)}) <= run and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 1.5))
         kills.append(time.time_ns())
         os.kill(agent.pid, signal.SIGKILL)
         agent.wait(timeout=10)
@@ -153,8 +158,10 @@ def test_kill_dash_nine_loses_nothing_published_and_at_most_the_fsync_window(tmp
     for seqs in by_capture.values():
         assert seqs == list(range(len(seqs)))  # gapless, no duplicates, per capture
     wire = wire_records(simulator.wire_log)
-    sids = landed_sids(rows)
-    assert len(sids) >= 6  # most runs connected before they were killed
+    sids = list(dict.fromkeys(r["sid"] for r in wire))  # one connection per run, in order
+    assert len(sids) == len(kills) + 1
+    assert set(landed_sids(rows)) <= set(sids)
+    assert len(landed_sids(rows)) >= len(sids) - 2  # a run killed within its first fsync window lands nothing
     worst_loss_s = 0.0
     for sid in sids:
         landed_in = frames_of(rows, "in", sid)
@@ -170,6 +177,7 @@ def test_kill_dash_nine_loses_nothing_published_and_at_most_the_fsync_window(tmp
         shorter = min(len(landed_out), len(received))
         assert landed_out[:shorter] == received[:shorter] and abs(len(landed_out) - len(received)) <= 1
     print(f"kill -9 x{len(kills)}: {len(sids)} connections, worst loss window {worst_loss_s * 1000:.0f} ms")
+    assert worst_loss_s > 0  # the check above is not vacuous: kills did cut into unsynced frames
     assert worst_loss_s <= FSYNC_WINDOW_S + SCHEDULING_SLACK_S, worst_loss_s
     crash_gaps = [r for r in rows if r["record_type"] == "connection" and r["event"] == "gap"]
     assert crash_gaps, "recovered captures end with a gap row"

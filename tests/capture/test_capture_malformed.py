@@ -27,6 +27,7 @@ SENT_AFTER_CONNECT = [
 
 
 async def _garbage_server(websocket, received: list):
+    received.append((websocket.request.path, websocket.request.headers.get("Origin")))
     await websocket.send(OPEN)
     received.append(await websocket.recv())  # the client's "40"
     for frame in SENT_AFTER_CONNECT:
@@ -43,13 +44,16 @@ def test_malformed_and_binary_frames_are_kept_verbatim_and_flagged(tmp_path):
             port = server.sockets[0].getsockname()[1]
             capture = InProcessCapture(tmp_path)
             capture.run(DirectSource(capture.recorder, DirectOptions(url=f"http://127.0.0.1:{port}")))
-            await wait_for(lambda: capture.writer.stats.frames_in >= 1 + len(SENT_AFTER_CONNECT) and len(received) == 2, 10)
+            await wait_for(lambda: capture.writer.stats.frames_in >= 1 + len(SENT_AFTER_CONNECT) and len(received) == 3, 10)
             await capture.stop()
 
     asyncio.run(scenario())
+    (path, origin), *replies = received
+    assert path == "/socket.io/?EIO=4&transport=websocket&frontend-version=1.0"
+    assert origin.startswith("http://127.0.0.1:")  # the server's own origin (rugs.fun gets https://rugs.fun)
     rows = landed_rows(tmp_path)
     assert frames_of(rows, "in") == [OPEN, *SENT_AFTER_CONNECT]
-    assert frames_of(rows, "out") == ["40", "3"] == received
+    assert frames_of(rows, "out") == ["40", "3"] == replies
     by_text = {}
     for row in rows:
         if row["record_type"] == "frame" and row["direction"] == "in":

@@ -6,7 +6,9 @@ import random
 
 import pytest
 
+from capture_agent.errors import VectraError
 from capture_agent.protocol.codec import decode_frame
+from capture_agent.sources.direct import default_origin, websocket_url
 from capture_agent.sources.session import Backoff, EngineIOSession
 
 OPEN = '0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
@@ -113,3 +115,15 @@ def test_backoff_rejects_nonsense():
         Backoff(initial_s=0)
     with pytest.raises(ValueError):
         Backoff(initial_s=2, maximum_s=1)
+
+
+def test_socket_io_url_and_origin():
+    assert websocket_url("http://127.0.0.1:8000") == "ws://127.0.0.1:8000/socket.io/?EIO=4&transport=websocket&frontend-version=1.0"
+    assert websocket_url("https://backend.rugs.fun", {"a": "b c"}) == "wss://backend.rugs.fun/socket.io/?EIO=4&transport=websocket&a=b+c"
+    assert websocket_url("wss://x.example/socket.io/", {}) == "wss://x.example/socket.io/?EIO=4&transport=websocket"
+    assert default_origin("https://backend.rugs.fun") == "https://rugs.fun"
+    assert default_origin("http://127.0.0.1:8000") == "http://127.0.0.1:8000"
+    assert default_origin("wss://evil-rugs.fun.example") == "https://evil-rugs.fun.example"
+    for bad in ("ftp://x", "127.0.0.1:8000", "http://"):
+        with pytest.raises(VectraError):
+            websocket_url(bad)
