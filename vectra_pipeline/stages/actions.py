@@ -19,7 +19,7 @@ from __future__ import annotations
 import orjson
 import polars as pl
 
-from vectra_pipeline.stages.ticks import game_state_rows
+from vectra_pipeline.stages.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.tables import conform
 
 ORDER_KINDS = {
@@ -53,7 +53,7 @@ def build_actions(frames: pl.DataFrame, events: pl.DataFrame, trades: pl.DataFra
     states = game_state_rows(events.filter(pl.col("capture_id").is_in(captures)))
     context = states.sort(["capture_id", "seq"]).select("capture_id", "seq", pl.col("game_id").alias("ctx_game"), pl.col("phase").alias("ctx_phase"))
     tick_frames = (
-        states.filter(pl.col("tick_count").is_not_null() & pl.col("phase").is_in(["active", "rugged"]))
+        observed_ticks(states)
         .sort(["capture_id", "seq"])
         .select("capture_id", "seq", pl.col("game_id").alias("tick_game"), pl.col("tick_count").alias("ctx_tick"), pl.col("price").alias("ctx_price"))
     )

@@ -12,7 +12,7 @@ Rules (docs/PLAYER_STATE.md says the same for readers):
 4. Own trades must agree: the position a playerUpdate reports must equal the previous playerUpdate's plus the
    own buys minus the own sells received in between (same game); otherwise ``disagreement`` says what the
    trades imply.
-5. Every tick frame the capture received with no own state frame since the previous tick adds a ``carried``
+5. Every tick frame (``ticks.observed_ticks``) the capture received with no own state frame since the previous one adds a ``carried``
    row: the last state, carried to that tick, so the table has the player's state at every observed tick.
 Context (game, tick, phase) of a row is the last gameStateUpdate the same capture received before it.
 """
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import orjson
 import polars as pl
 
-from vectra_pipeline.stages.ticks import game_state_rows
+from vectra_pipeline.stages.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.tables import conform
 
 QTY_TOLERANCE = 1e-6
@@ -84,7 +84,7 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
         & pl.col("contract_ok")
         & pl.col("event").is_in(["playerUpdate", "gameStatePlayerUpdate", "gameStateUpdate"])
     ).sort(["capture_id", "seq", "packet_index"])
-    tick_frames = set(game_state_rows(relevant).filter(pl.col("tick_count").is_not_null() & (pl.col("phase") != "cooldown")).select("capture_id", "seq").iter_rows())
+    tick_frames = set(observed_ticks(game_state_rows(relevant)).select("capture_id", "seq").iter_rows())
     own_trades = trades.filter(pl.col("is_own") & pl.col("capture_id").is_in(captures)).select("capture_id", "seq", "game_id", "type", "qty")
     trades_by_capture: dict[str, list[tuple]] = {}
     for capture_id, seq, game_id, kind, qty in own_trades.sort(["capture_id", "seq"]).iter_rows():
