@@ -64,18 +64,18 @@ def short_object(player: Player, price: float) -> dict[str, Any] | None:
 
 
 def leaderboard_entry(player: Player, price: float | None, position: int, *, presale: bool) -> dict[str, Any]:
-    """One leaderboard entry; presale boards lack ``regularPnl/sidebetPnl/shortPnl`` (TRAPS §3)."""
-    mark = price if price is not None else None
+    """One leaderboard entry marked at ``price`` (None in presale: nothing to mark yet); presale boards lack
+    ``regularPnl/sidebetPnl/shortPnl`` (TRAPS §3)."""
     entry: dict[str, Any] = {"id": player.id, "username": player.username, "level": player.level}
-    entry["pnl"] = sol(player.pnl_at(mark))
+    entry["pnl"] = sol(player.pnl_at(price))
     if not presale:
-        entry["regularPnl"] = sol(player.regular_pnl(mark))
+        entry["regularPnl"] = sol(player.regular_pnl(price))
         entry["sidebetPnl"] = sol(player.sidebet_pnl)
         entry["shortPnl"] = sol(player.short_pnl)
     entry["sidebetActive"] = True if player.sidebet else None
     entry["sideBet"] = sidebet_object(player.sidebet) if player.sidebet else None
-    entry["shortPosition"] = short_object(player, mark) if mark is not None else None
-    entry["pnlPercent"] = player.pnl_percent(mark)
+    entry["shortPosition"] = short_object(player, price) if price is not None else None
+    entry["pnlPercent"] = player.pnl_percent(price)
     entry["hasActiveTrades"] = True
     entry["positionQty"] = player.position_qty
     entry["avgCost"] = sol(player.avg_cost)
