@@ -38,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  socket     {links['socket']}")
     if args.admin:
         print(f"  admin      POST {links['admin']}  (drops every connection; loopback only)")
+    else:
+        print("  admin      off (start with --admin to enable POST /admin/drop)")
     if args.wire_log:
         print(f"  wire log   {args.wire_log}")
     print("Ctrl-C to stop", flush=True)
