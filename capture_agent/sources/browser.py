@@ -195,6 +195,9 @@ class BrowserSource:
             page = await self._context.new_page()
         self.page = page
         page.on("close", lambda _page: self._page_closed.set())
+        if already_open:  # landed before Network.enable, so it precedes the old socket's first frame
+            detail = {"page": redact_url(page.url), "reload": options.reload_stale}
+            self._enqueue(self._land_connection, ("socket_predates_attach", detail, None))
         await self._attach(page)
         if options.prepare_page is not None:
             await options.prepare_page(page)
@@ -223,7 +226,6 @@ class BrowserSource:
 
     async def _handle_stale_page(self, page) -> None:
         where = redact_url(page.url)
-        self.recorder.connection("socket_predates_attach", {"page": where, "reload": self.options.reload_stale})
         if self.options.reload_stale:
             self.options.say(
                 f"attached to {where} after it opened its game socket: its handshake was not visible — "

@@ -43,6 +43,16 @@ def landed_sids(rows: list[dict]) -> list[str]:
     return seen
 
 
+class TradeCounter:
+    """Observer: how many trade broadcasts have been captured so far."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def observe(self, captured) -> None:
+        self.count += sum(1 for packet in captured.packets if packet.event == "standard/newTrade")
+
+
 @pytest.fixture
 def simulator(tmp_path):
     handle = start_simulator(speed=10, bots=6, wire_log=tmp_path / "wire.jsonl")
@@ -51,10 +61,12 @@ def simulator(tmp_path):
 
 
 def test_direct_capture_lands_every_frame_of_the_wire_log_in_order(tmp_path, simulator):
+    trades = TradeCounter()
+
     async def scenario():
-        capture = InProcessCapture(tmp_path / "data")
+        capture = InProcessCapture(tmp_path / "data", observers=[trades])
         capture.run(DirectSource(capture.recorder, DirectOptions(url=simulator.url)))
-        await wait_for(lambda: capture.writer.stats.frames_in >= 150, 20)
+        await wait_for(lambda: capture.writer.stats.frames_in >= 150 and trades.count >= 2, 30)
         stop_ns = time.time_ns()
         await capture.stop()
         return stop_ns
