@@ -35,6 +35,7 @@ from capture_agent.errors import VectraError
 from capture_agent.landing.schema import Direction, RecordType, Source, Transport
 from capture_agent.landing.segments import (
     PublishedSegment,
+    NS_PER_DAY,
     SegmentFile,
     day_of,
     ensure_dir,
@@ -216,7 +217,7 @@ class LandingWriter:
         self._next_seq = next_seq
         self._next_segment = next_segment
         self._segment: SegmentFile | None = None
-        self._segment_opened_mono = 0
+        self._segment_deadline = 0.0  # monotonic time at which the open segment is old enough to roll
         self._wal_fd: int | None = None
         self._wal_path: Path | None = None
         self._wal_buffer = bytearray()
@@ -336,20 +337,14 @@ class LandingWriter:
         if mono_ns is None:
             mono_ns = time.monotonic_ns()
         with self._lock:
-            if self._failure is not None:
-                raise VectraError(f"landing writer stopped: {self._failure}") from self._failure
-            if self._closed:
-                raise VectraError(f"capture {self.capture_id} is closed")
+            if self._failure is not None or self._closed:
+                self._refuse()
             try:
-                day = day_of(wall_ns)
+                day = wall_ns // NS_PER_DAY
                 segment = self._segment
                 if segment is None:
                     segment = self._open_segment(day)
-                elif (
-                    segment.day != day
-                    or segment.rows >= self.segment_max_rows
-                    or time.monotonic() - self._segment_opened_mono >= self.segment_max_seconds
-                ):
+                elif segment.day != day or segment.rows >= self.segment_max_rows or time.monotonic() >= self._segment_deadline:
                     self._roll()
                     segment = self._open_segment(day)
                 seq = self._next_seq
@@ -379,6 +374,11 @@ class LandingWriter:
                     stats.frames_in += 1
             return seq
 
+    def _refuse(self) -> None:
+        if self._failure is not None:
+            raise VectraError(f"landing writer stopped: {self._failure}") from self._failure
+        raise VectraError(f"capture {self.capture_id} is closed")
+
     # --- segments and WAL (called with the lock held) ----------------------------------------------------
 
     def _open_wal(self) -> None:
@@ -399,7 +399,7 @@ class LandingWriter:
 
     def _open_segment(self, day: int) -> SegmentFile:
         self._segment = SegmentFile(self.data_dir, self.capture_id, self.source.value, self._wal_segment, day)
-        self._segment_opened_mono = time.monotonic()
+        self._segment_deadline = time.monotonic() + self.segment_max_seconds
         return self._segment
 
     def _write_wal_buffer(self) -> None:
@@ -469,7 +469,7 @@ class LandingWriter:
             if (
                 self._segment is not None
                 and not self._closed
-                and time.monotonic() - self._segment_opened_mono >= self.segment_max_seconds
+                and time.monotonic() >= self._segment_deadline
             ):
                 self._roll()
 
