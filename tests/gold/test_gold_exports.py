@@ -55,6 +55,7 @@ def test_minari_round_trip(version):
     rows = read_observations(version, "test")
     assert dataset.total_episodes == rows["game_id"].n_unique()
     assert dataset.total_steps == rows.filter(~pl.col("is_final")).height
+    assert dataset.storage.metadata["dataset_size"] > 0  # measured once after writing (see export_minari)
     for episode, (_, expected) in zip(dataset.iterate_episodes(), rows.group_by("game_id", maintain_order=True)):
         assert np.array_equal(episode.observations, expected.select(FEATURE_NAMES).to_numpy().astype(np.float32))
         steps = expected.filter(~pl.col("is_final"))

@@ -13,6 +13,7 @@ import os
 import shutil
 import warnings
 from contextlib import contextmanager
+from unittest import mock
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,7 @@ def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] 
     """Write the Minari datasets of a version (once); returns ``<version>/minari``."""
     import gymnasium as gym
     import minari
+    from minari.dataset.minari_storage import MinariStorage
 
     version = _version(dataset)
     final = version.path / MINARI_DIR
@@ -75,15 +77,18 @@ def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] 
     temp = version.path / f".{MINARI_DIR}-{os.getpid()}.tmp"
     shutil.rmtree(temp, ignore_errors=True)
     n_features = len(feature_names(version))
+    sized = []
     try:
-        # Minari warns about metadata an offline recording cannot have (eval env, author email, env spec).
-        with minari_root(temp), warnings.catch_warnings():
+        # Minari warns about metadata an offline recording cannot have (eval env, author email, env spec), and
+        # re-measures the whole folder after every episode (quadratic in episodes: 90 s for one day); the size is
+        # measured once per split instead.
+        with minari_root(temp), warnings.catch_warnings(), mock.patch.object(MinariStorage, "get_size", return_value=0.0):
             warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\.")
             for split in splits:
                 buffers = _buffers(version, split)
                 if not buffers:
                     continue
-                minari.create_dataset_from_buffers(
+                created = minari.create_dataset_from_buffers(
                     dataset_id=minari_id(version, split),
                     buffer=buffers,
                     observation_space=gym.spaces.Box(-np.inf, np.inf, shape=(n_features,), dtype=np.float32),
@@ -95,6 +100,10 @@ def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] 
                                 f"docs/FEATURES.md (spec {version.manifest['feature_spec']['version']}).",
                     data_format="arrow",
                 )
+                sized.append(created.storage.data_path)
+        for data_path in sized:
+            storage = MinariStorage.read(data_path)
+            storage.update_metadata({"dataset_size": storage.get_size()})
         os.rename(temp, final)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)

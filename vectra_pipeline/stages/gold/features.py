@@ -97,7 +97,8 @@ FEATURES: tuple[Feature, ...] = (
     _f("volatility_20", F32, "log-return std", "population std of the last ≤20 one-tick log returns (the first "
        "tick's return is 0; a return touching a 0 price is 0)", "game_ticks.price", "market", "new", "risk"),
     _f("peak_price", F32, "×", "max price over ticks ≤ t", "game_ticks.price", "market", "new", "running peak"),
-    _f("drawdown_from_peak", F32, "fraction", "1 − price / peak_price", "game_ticks.price", "market", "new", "risk"),
+    _f("drawdown_from_peak", F32, "fraction", "1 − price / peak_price (0 while the peak is 0)", "game_ticks.price",
+       "market", "new", "risk"),
     _f("ticks_since_peak", F32, "ticks", "t − last tick where price = peak_price", "game_ticks.price", "market",
        "new", "momentum"),
     # flow: every player's trades that became visible at this tick
@@ -225,7 +226,7 @@ def market_features(ticks: pl.DataFrame) -> pl.DataFrame:
         (pl.col("price_velocity") - pl.col("price_velocity").shift(1).over(g)).fill_null(0.0).alias("price_acceleration"),
         *returns,
         pl.col("_log_return").rolling_std(VOLATILITY_WINDOW, min_samples=1, ddof=0).over(g).fill_null(0.0).alias("volatility_20"),
-        (1.0 - price / pl.col("peak_price")).alias("drawdown_from_peak"),
+        pl.when(pl.col("peak_price") > 0).then(1.0 - price / pl.col("peak_price")).otherwise(0.0).alias("drawdown_from_peak"),
         (pl.col("tick") - peak_tick).cast(pl.Float64).alias("ticks_since_peak"),
         pl.when(pl.col("rugpool_threshold") > 0)
         .then(pl.col("rugpool_amount") / pl.col("rugpool_threshold"))
@@ -329,7 +330,7 @@ def action_features(ticks: pl.DataFrame, actions: pl.DataFrame, trades: pl.DataF
                                        check_sortedness=False).drop(key).sort("game_id", "tick")
 
     placed = actions.filter(pl.col("placed_tick").is_not_null()).sort("send_wall_ns", "seq")
-    sent = placed.group_by("game_id", "placed_tick").agg(pl.len().alias("_n")).select("game_id", pl.col("placed_tick").alias("_act_tick"), pl.col("placed_tick").alias("_last_act"))
+    sent = placed.select("game_id", pl.col("placed_tick").alias("_act_tick")).unique().with_columns(pl.col("_act_tick").alias("_last_act"))
     staked = (
         placed.filter(pl.col("kind").is_in(STAKE_KINDS))
         .group_by("game_id", "placed_tick", maintain_order=True)
@@ -354,7 +355,7 @@ def action_features(ticks: pl.DataFrame, actions: pl.DataFrame, trades: pl.DataF
         pl.col("_slip").last(), pl.col("_exec_ratio").last()
     )
     # sent/staked are "strictly before t" (key _before = t-1); ack and execution are "visible at t" (key tick)
-    out = asof(sent.select("game_id", "_act_tick", "_last_act"), "_act_tick", "_before")
+    out = asof(sent, "_act_tick", "_before")
     out = out.join(asof(staked, "_bet_tick", "_before").select("game_id", "tick", "_last_bet"), on=["game_id", "tick"])
     out = out.join(asof(acked, "_ack_tick", "tick").select("game_id", "tick", "_latency"), on=["game_id", "tick"])
     out = out.join(asof(executed, "_exec_tick", "tick").select("game_id", "tick", "_slip", "_exec_ratio"), on=["game_id", "tick"])
