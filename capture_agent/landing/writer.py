@@ -165,6 +165,23 @@ def _decoded_header(packet: str) -> tuple[str | None, int | None]:
     return decoded.event, decoded.ack_id
 
 
+_INT64 = 1 << 63
+
+
+def _nanoseconds(value: int | float) -> int:
+    number = value if type(value) is int else int(value)
+    if not -_INT64 <= number < _INT64:
+        raise ValueError(f"time {value!r} ns does not fit a 64-bit timestamp")
+    return number
+
+
+def _opcode(value: int) -> int:
+    number = int(value)
+    if not 0 <= number <= 15:
+        raise ValueError(f"WebSocket opcode {value!r} is not 0-15")
+    return number
+
+
 def _json_detail(detail: dict | None) -> str | None:
     if not detail:
         return None
@@ -275,9 +292,9 @@ class LandingWriter:
             None if browser_ts is None else float(browser_ts),
             direction_value,
             transport_value,
-            socket_id,
-            None if url is None else _clean_url(url),
-            opcode,
+            None if socket_id is None else str(socket_id),
+            None if url is None else _clean_url(str(url)),
+            None if opcode is None else _opcode(opcode),
             text,
             data,
             event,
@@ -307,12 +324,12 @@ class LandingWriter:
             None,
             None,
             None if transport is None else _TRANSPORTS[transport],
-            socket_id,
-            None if url is None else _clean_url(url),
+            None if socket_id is None else str(socket_id),
+            None if url is None else _clean_url(str(url)),
             None,
             None,
             None,
-            event,
+            str(event),
             None,
             _json_detail(detail),
         )
@@ -332,10 +349,10 @@ class LandingWriter:
     def _append(
         self, record_type: str, wall_ns: int | None, mono_ns: int | None, tail: tuple, size: int, outgoing: bool | None
     ) -> int:
-        if wall_ns is None:
-            wall_ns = time.time_ns()
-        if mono_ns is None:
-            mono_ns = time.monotonic_ns()
+        # Every value is checked before it reaches the WAL: a row that could not be written to Parquet would
+        # make the WAL unrecoverable.
+        wall_ns = time.time_ns() if wall_ns is None else _nanoseconds(wall_ns)
+        mono_ns = time.monotonic_ns() if mono_ns is None else _nanoseconds(mono_ns)
         with self._lock:
             if self._failure is not None or self._closed:
                 self._refuse()

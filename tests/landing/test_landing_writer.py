@@ -335,6 +335,14 @@ def test_closed_writer_refuses_rows_and_bad_arguments_are_clear(tmp_path: Path) 
             other.frame("sideways", Transport.WEBSOCKET, "2")
         with pytest.raises(TypeError):
             other.frame(Direction.IN, Transport.WEBSOCKET, 42)
+        with pytest.raises(ValueError):
+            other.frame(Direction.IN, Transport.WEBSOCKET, "2", opcode=300)
+        with pytest.raises(ValueError):
+            other.frame(Direction.IN, Transport.WEBSOCKET, "2", recv_wall_ns=2**70)
+        # loosely typed values are normalised, never allowed to poison the WAL
+        assert other.frame(Direction.IN, Transport.WEBSOCKET, "2", socket_id=7, recv_wall_ns=1.7e18, opcode="1") == 0
+    row = read_landing(tmp_path).drop_columns(["recv_wall_ns"]).to_pylist()[0]
+    assert (row["socket_id"], row["opcode"]) == ("7", 1)
 
 
 def test_a_disk_failure_stops_landing_loudly_and_the_wal_keeps_the_rows(tmp_path: Path, monkeypatch) -> None:
