@@ -227,7 +227,7 @@ class SimulatorEngine:
         return self._clients[client_id].player
 
     def request(self, client_id: str, event: str, args: tuple | list, now_ms: int) -> Reply:
-        """A client emit with an ack id: returns the frames it causes and the ack arguments."""
+        """A client emit: returns the frames it causes and the ack arguments (sent when the emit has an ack id)."""
         pending = self.advance(now_ms)
         self._now = max(self._now, now_ms)
         client = self._clients.get(client_id)
@@ -261,7 +261,7 @@ class SimulatorEngine:
 
     def _on_authenticate(self, client: _Client, payload: dict, trace_id: str | None) -> dict:
         client.authenticated = True
-        self._emit_player_state(client, with_leaderboard=False)
+        self._emit_player_state(client, with_container=False)
         return {"success": True}
 
     def _live_price(self) -> float:
@@ -315,7 +315,7 @@ class SimulatorEngine:
         self._require_trading(presale_ok=True)
         client.authenticated = True
         placed = self._place_sidebet(client.player, payload.get("amount"), payload.get("coinAddress"), trace_id)
-        self._emit_player_state(client, with_leaderboard=False)
+        self._emit_player_state(client, with_container=False)
         return frames.sidebet_ack(placed)
 
     # ------------------------------------------------------------------ shared trade plumbing
@@ -350,7 +350,7 @@ class SimulatorEngine:
             return None
         return next((cid for cid, client in self._clients.items() if client.player is player), None)
 
-    def _emit_player_state(self, client: _Client, *, gspu_first: bool = False, with_leaderboard: bool = True) -> None:
+    def _emit_player_state(self, client: _Client, *, gspu_first: bool = False, with_container: bool = True) -> None:
         """``playerUpdate`` then ``gameStatePlayerUpdate`` (after a presale buy the order is reversed, §3.3)."""
         client_id = self._client_id(client.player)
         update = frames.player_update(client.player, self._mark_price())
@@ -360,7 +360,7 @@ class SimulatorEngine:
             self._emit("playerUpdate", update, target=client_id)
         else:
             self._emit("playerUpdate", update, target=client_id)
-            if with_leaderboard:
+            if with_container:
                 self._emit("gameStatePlayerUpdate", container, target=client_id)
 
     # ------------------------------------------------------------------ lifecycle
