@@ -78,6 +78,7 @@ def run_scenario(speed: float, bots: int, seconds: float, warmup: float) -> dict
             "cpu_percent_of_one_core": round(100 * cpu_used / wall, 2),
             "rss_mb_mean": round(sum(rss) / len(rss) / 2**20, 1),
             "rss_mb_max": round(max(rss) / 2**20, 1),
+            "rss_mb_first_last": [round(rss[0] / 2**20, 1), round(rss[-1] / 2**20, 1)],
             "parquet_bytes": landed_bytes,
         }
 
@@ -91,11 +92,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     results = [run_scenario(speed, args.bots, args.seconds, args.warmup) for speed in args.speeds]
-    header = f"{'speed':>6} {'bots':>5} {'frames/s':>9} {'CPU % (1 core)':>15} {'RSS mean MB':>12} {'RSS max MB':>11} {'frames':>8}"
+    header = (f"{'speed':>6} {'bots':>5} {'frames/s':>9} {'CPU % (1 core)':>15} {'RSS mean MB':>12} {'RSS max MB':>11}"
+              f" {'RSS first→last':>15} {'frames':>8}")
     print(header)
     for r in results:
         print(f"{r['speed']:>6g} {r['bots']:>5} {r['frames_per_s']:>9} {r['cpu_percent_of_one_core']:>15} "
-              f"{r['rss_mb_mean']:>12} {r['rss_mb_max']:>11} {r['frames_landed']:>8}")
+              f"{r['rss_mb_mean']:>12} {r['rss_mb_max']:>11} {'→'.join(map(str, r['rss_mb_first_last'])):>15} {r['frames_landed']:>8}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -76,6 +77,9 @@ def _validate(args: argparse.Namespace) -> None:
         raise VectraError("--duration must be positive")
     if args.max_frames is not None and args.max_frames <= 0:
         raise VectraError("--max-frames must be positive")
+    headed = (args.source == "browser" or args.via == "browser") and not args.headless and not args.connect_cdp
+    if headed and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise VectraError("no display for a headed browser: run from a desktop session, or add --headless")
     if args.speed <= 0:
         raise VectraError("--speed must be positive")
     if args.bots < 0:

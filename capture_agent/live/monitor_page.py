@@ -6,6 +6,7 @@ Kept as a Python constant so it ships with the package whatever the packaging da
 MONITOR_HTML = b"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Vectra live</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <style>
  body{font:14px system-ui,sans-serif;margin:1.2em;background:#111;color:#ddd}
  h1{font-size:1.1em;margin:0 0 .6em} .ok{color:#6c6} .bad{color:#f55;font-weight:bold}

@@ -91,6 +91,14 @@ def test_bad_arguments_are_one_clear_line(tmp_path, args, message):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+def test_headed_browser_without_a_display_says_what_to_do(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    command = [sys.executable, "-m", "capture_agent.cli", "capture", "--source", "browser", "--url", "http://127.0.0.1:9",
+               "--data", str(tmp_path), "--no-status"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "vectra: error: no display for a headed browser: run from a desktop session, or add --headless"
+
 
 @pytest.mark.browser
 def test_simulator_via_headless_browser_with_a_persistent_profile(tmp_path):
