@@ -51,6 +51,7 @@
     $("game-id").textContent = frame.gameId;
     $("seed-hash").textContent = frame.provablyFair.serverSeedHash.slice(0, 16) + "…";
     renderLeaderboard(frame.leaderboard);
+    if (frame.gameHistory) renderHistory(frame.gameHistory);
     drawChart();
   });
 
@@ -87,6 +88,13 @@
     const rows = (board || []).map((e) =>
       `<tr><td>${e.position}</td><td>${escapeHtml(e.username || "anon")}</td><td>${sol(e.pnl)}</td><td>${(e.positionQty || 0).toFixed(4)}</td></tr>`);
     document.querySelector("#leaderboard tbody").innerHTML = rows.join("");
+  }
+  function renderHistory(history) {
+    $("history").innerHTML = history.map((game) => {
+      const peak = game.peakMultiplier;
+      const title = `${game.id}: rugged at tick ${(game.prices || []).length - 1}; seed ${game.provablyFair.serverSeed}`;
+      return `<li class="${peak >= 2 ? "high" : peak < 1.2 ? "low" : ""}" title="${escapeHtml(title)}">${peak.toFixed(2)}×</li>`;
+    }).join("");
   }
   function escapeHtml(text) {
     return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
