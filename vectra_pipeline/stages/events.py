@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+import numpy as np
 import polars as pl
+import pyarrow as pa
 from msgspec import UNSET, UnsetType
 
 from capture_agent.protocol.codec import Packet, decode_frame, dumps
@@ -99,7 +101,7 @@ class _GameState(msgspec.Struct):
 _gsu_decoder = msgspec.json.Decoder(tuple[str, _GameState])
 
 
-def _fast_game_state(text: str) -> tuple | None:
+def _fast_game_state(text: str | memoryview) -> tuple | None:
     """The typed values of a plain ``42["gameStateUpdate",{…}]`` frame, or None to use the codec.
 
     Returns (game_id, frame_shape, phase, the _GSU_FIELDS values…, has_game_history, has_prices,
@@ -229,15 +231,31 @@ def _packet_row(base: tuple, index: int, packet: Packet) -> tuple:
     )  # fmt: skip
 
 
-CHUNK_ROWS = 50_000  # frames turned into Python strings at a time: keeps peak memory flat on big days
+CHUNK_ROWS = 50_000  # frames handed to Python at a time: keeps peak memory flat on big days
 
 
-def _chunked_texts(texts: pl.Series, candidates: pl.Series):
-    """(index, is fast-path candidate, text) for every frame, materialising CHUNK_ROWS strings at a time."""
+def _chunked_frames(texts: pl.Series, candidates: pl.Series):
+    """(index, is fast-path candidate, frame) for every frame text, CHUNK_ROWS at a time.
+
+    Candidates come as zero-copy memoryviews into the Arrow string buffer (msgspec decodes those directly; no
+    Python str is built for the hot frames); every other frame as ``str`` (None when null).
+    """
     for start in range(0, len(texts), CHUNK_ROWS):
-        chunk = texts.slice(start, CHUNK_ROWS).to_list()
+        part = texts.slice(start, CHUNK_ROWS)
+        arrow = part.to_arrow(compat_level=pl.CompatLevel.oldest())  # large_string: offsets + one data buffer
+        if isinstance(arrow, pa.ChunkedArray):
+            arrow = arrow.combine_chunks()
+        _, offsets_buffer, data_buffer = arrow.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[arrow.offset : arrow.offset + len(arrow) + 1].tolist()
+        data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
+        nulls = part.is_null().to_list()
         flags = candidates.slice(start, CHUNK_ROWS).to_list()
-        yield from zip(range(start, start + len(chunk)), flags, chunk)
+        for i, (null, flag) in enumerate(zip(nulls, flags)):
+            if null:
+                yield start + i, False, None
+            else:
+                view = data[offsets[i] : offsets[i + 1]]
+                yield start + i, flag, view if flag else str(view, "utf-8")
 
 
 _FAST_COLUMNS = ("game_id", "frame_shape", "phase", *_GSU_FIELDS, "has_game_history", "has_prices", "_has_partial", "_ticks", "_prices")
@@ -255,7 +273,7 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
     partial_frame: list[int] = []  # flat (frame, tick, price) triples of the fast rows' partialPrices
     partial_tick: list[int] = []
     partial_price: list[float] = []
-    for index, candidate, text in _chunked_texts(wanted["payload_text"], is_candidate):
+    for index, candidate, text in _chunked_frames(wanted["payload_text"], is_candidate):
         if candidate:
             fast = _fast_game_state(text)
             if fast is not None:
@@ -268,6 +286,7 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
                     partial_price.extend(fast[-1])
                 continue
         source = wanted.row(index, named=True)
+        text = str(text, "utf-8") if isinstance(text, memoryview) else text
         frame = text if text is not None else source["payload_bytes"]
         base = tuple(source[c] for c in _FRAME_COLUMNS)
         for packet_index, packet in enumerate(decode_frame("" if frame is None else frame)):
@@ -294,7 +313,9 @@ def _fast_frame(wanted: pl.DataFrame, index: list[int], rows: list[tuple], parti
     names = _FAST_COLUMNS[:-3]
     columns = dict(zip(names, zip(*rows)))
     decoded = pl.DataFrame({name: columns[name] for name in names}, schema={name: schema[name] for name in names}, strict=False)
-    source = wanted.select("_frame", *_FRAME_COLUMNS, "payload_text")[index]
+    mask = np.zeros(wanted.height, dtype=bool)
+    mask[index] = True
+    source = wanted.select("_frame", *_FRAME_COLUMNS, "payload_text").filter(pl.Series(mask))
     prefix = len(_GSU_PREFIX)
     text = pl.col("payload_text")
     pairs = (
