@@ -40,34 +40,34 @@ class _EntryId(msgspec.Struct):
     id: Any = None
 
 
-class _HistoryIds(msgspec.Struct):
-    gameHistory: list[_EntryId] | None = None
+class _HistoryEntries(msgspec.Struct):
+    gameHistory: list[msgspec.Raw] | None = None
 
 
-_ids_decoder = msgspec.json.Decoder(_HistoryIds)
-_history_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_entries_decoder = msgspec.json.Decoder(_HistoryEntries)
+_id_decoder = msgspec.json.Decoder(_EntryId)
 
 
 def history_entries(states: pl.DataFrame) -> pl.DataFrame:
     """Distinct ``gameHistory`` entries of the partition's full frames (first receipt of each game id).
 
-    The same ten entries repeat in every full frame, so each frame's entry ids are read first (a typed decode
-    that skips the rest) and only frames with an unseen game are parsed in full.
+    The same ten entries repeat in every full frame: each entry is kept raw (a typed decode skips the rest of
+    the frame), its id read, and only entries of unseen games are parsed in full.
     """
     frames = states.filter(pl.col("has_game_history") == True)  # noqa: E712 - polars expression
     seen: dict[str, dict] = {}
     for payload_json, wall in frames.select("payload_json", "recv_wall_ns").iter_rows():
         try:
-            ids = [entry.id for entry in _ids_decoder.decode(payload_json).gameHistory or []]
-        except msgspec.ValidationError:
-            ids = [None]  # odd shapes: parse in full below
-        if all(isinstance(i, str) and i in seen for i in ids):
+            raw_entries = _entries_decoder.decode(payload_json).gameHistory or []
+        except msgspec.ValidationError:  # gameHistory is not a list: the contract reports the frame
             continue
-        history = orjson.loads(bytes(_history_decoder.decode(payload_json).get("gameHistory", b"[]")))
-        for entry in history if isinstance(history, list) else []:
-            game_id = entry.get("id") if isinstance(entry, dict) else None
+        for raw in raw_entries:
+            try:
+                game_id = _id_decoder.decode(raw).id
+            except msgspec.ValidationError:  # an entry that is not an object
+                continue
             if isinstance(game_id, str) and game_id not in seen:
-                seen[game_id] = _entry_row(game_id, entry, wall)
+                seen[game_id] = _entry_row(game_id, orjson.loads(bytes(raw)), wall)
     schema = {
         "game_id": pl.String, "prices": pl.List(pl.Float64), "peak_multiplier": pl.Float64, "timestamp_ms": pl.Int64,
         "game_version": pl.String, "server_seed": pl.String, "server_seed_hash": pl.String,
