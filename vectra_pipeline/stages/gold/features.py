@@ -25,7 +25,7 @@ import polars as pl
 
 from vectra_pipeline.stages.gold.episodes import PHASE_RANK, PRE_GAME_PHASES
 from vectra_pipeline.stages.gold.rewards import equity, short_value
-from vectra_pipeline.stages.gold.timeline import frame_clock, with_visible_tick
+from vectra_pipeline.stages.gold.timeline import frame_clock, last_event_at, with_visible_tick
 
 FEATURE_SPEC_VERSION = "1.0"
 DOCS_PATH = Path(__file__).resolve().parents[3] / "docs" / "FEATURES.md"
@@ -305,60 +305,34 @@ def visible_states(ticks: pl.DataFrame, player_state: pl.DataFrame, clock: pl.Da
         .select("game_id", "tick", "recv_wall_ns", "seq", *_STATE_COLUMNS),
         clock, "tick", "recv_wall_ns",
     )
-    latest = (
-        states.sort("game_id", "visible_tick", "recv_wall_ns", "seq", nulls_last=False)
-        .group_by("game_id", "visible_tick", maintain_order=True)
-        .last()
-        .with_columns(pl.lit(True).alias("_known"))
-        .drop("tick", "recv_wall_ns", "seq")
-        .sort("visible_tick")
-    )
-    left = ticks.select("game_id", "tick").sort("tick")
-    return left.join_asof(
-        latest, left_on="tick", right_on="visible_tick", by="game_id", strategy="backward", check_sortedness=False
-    ).drop("visible_tick")
+    ordered = states.sort("game_id", "visible_tick", "recv_wall_ns", "seq", nulls_last=False).with_columns(pl.lit(True).alias("_known"))
+    return last_event_at(ticks, ordered, "visible_tick", [*_STATE_COLUMNS, "_known"])
 
 
 def action_features(ticks: pl.DataFrame, actions: pl.DataFrame, trades: pl.DataFrame, clock: pl.DataFrame) -> pl.DataFrame:
     """(game_id, tick, has_acted, ticks_since_last_action, last_bet_amount, last_slippage_ticks,
     last_exec_price_ratio, last_ack_latency_ms) from the player's earlier actions."""
-    left = ticks.select("game_id", "tick").with_columns((pl.col("tick") - 1).alias("_before")).sort("_before")
-
-    def asof(right: pl.DataFrame, key: str, on: str) -> pl.DataFrame:
-        right = right.sort(key)
-        return left.sort(on).join_asof(right, left_on=on, right_on=key, by="game_id", strategy="backward",
-                                       check_sortedness=False).drop(key).sort("game_id", "tick")
-
     placed = actions.filter(pl.col("placed_tick").is_not_null()).sort("send_wall_ns", "seq")
-    sent = placed.select("game_id", pl.col("placed_tick").alias("_act_tick")).unique().with_columns(pl.col("_act_tick").alias("_last_act"))
-    staked = (
-        placed.filter(pl.col("kind").is_in(STAKE_KINDS))
-        .group_by("game_id", "placed_tick", maintain_order=True)
-        .agg(pl.col("amount").last().alias("_last_bet"))
-        .rename({"placed_tick": "_bet_tick"})
-    )
     acked = with_visible_tick(
         placed.filter(pl.col("ack_latency_ms").is_not_null()).with_columns(
             (pl.col("send_wall_ns") + (pl.col("ack_latency_ms") * 1e6).cast(pl.Int64)).alias("_ack_ns")
         ),
         clock, "placed_tick", "_ack_ns", out="_ack_tick",
-    )
-    acked = acked.sort("_ack_ns").group_by("game_id", "_ack_tick", maintain_order=True).agg(pl.col("ack_latency_ms").last().alias("_latency"))
+    ).sort("_ack_tick", "_ack_ns")
     executed = placed.filter(pl.col("exec_tick").is_not_null()).join(
         trades.select("trade_id", pl.col("recv_wall_ns").alias("_trade_ns")), on="trade_id", how="left"
     )
     executed = with_visible_tick(executed, clock, "exec_tick", "_trade_ns", out="_exec_tick").with_columns(
         pl.when(pl.col("price") > 0).then(pl.col("exec_price") / pl.col("price") - 1.0).otherwise(0.0).fill_null(0.0).alias("_exec_ratio"),
         (pl.col("exec_tick") - pl.col("placed_tick")).cast(pl.Float64).alias("_slip"),
-    )
-    executed = executed.sort("send_wall_ns").group_by("game_id", "_exec_tick", maintain_order=True).agg(
-        pl.col("_slip").last(), pl.col("_exec_ratio").last()
-    )
-    # sent/staked are "strictly before t" (key _before = t-1); ack and execution are "visible at t" (key tick)
-    out = asof(sent, "_act_tick", "_before")
-    out = out.join(asof(staked, "_bet_tick", "_before").select("game_id", "tick", "_last_bet"), on=["game_id", "tick"])
-    out = out.join(asof(acked, "_ack_tick", "tick").select("game_id", "tick", "_latency"), on=["game_id", "tick"])
-    out = out.join(asof(executed, "_exec_tick", "tick").select("game_id", "tick", "_slip", "_exec_ratio"), on=["game_id", "tick"])
+    ).sort("_exec_tick", "send_wall_ns")
+    # sent and staked count strictly before t (lag 1); acks and executions once visible at t
+    by_tick = placed.sort("placed_tick", "send_wall_ns", "seq").with_columns(pl.col("placed_tick").alias("_last_act"))
+    staked = by_tick.filter(pl.col("kind").is_in(STAKE_KINDS)).rename({"amount": "_last_bet"})
+    out = last_event_at(ticks, by_tick, "placed_tick", ["_last_act"], lag=1)
+    out = out.join(last_event_at(ticks, staked, "placed_tick", ["_last_bet"], lag=1), on=["game_id", "tick"])
+    out = out.join(last_event_at(ticks, acked, "_ack_tick", ["ack_latency_ms"]).rename({"ack_latency_ms": "_latency"}), on=["game_id", "tick"])
+    out = out.join(last_event_at(ticks, executed, "_exec_tick", ["_slip", "_exec_ratio"]), on=["game_id", "tick"])
     return out.select(
         "game_id",
         "tick",

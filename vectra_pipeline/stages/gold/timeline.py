@@ -66,3 +66,28 @@ def with_visible_tick(events: pl.DataFrame, clock: pl.DataFrame, tick: str, recv
         .drop("_row", "_recv", "arrival_tick", "_last_observed")
     )
     return result
+
+
+def last_event_at(ticks: pl.DataFrame, events: pl.DataFrame, key: str, columns: list[str], lag: int = 0) -> pl.DataFrame:
+    """(game_id, tick, *columns): per episode tick t, the last event (in ``events``' row order) with key ≤ t − lag.
+
+    Events keyed before a game's first tick land on it; events keyed after its last tick are never seen. Columns are
+    null until the first event. (An exact join plus a forward fill of the event's row number: linear, unlike an
+    as-of join per game.)
+    """
+    frame = ticks.select("game_id", "tick")
+    first = frame.group_by("game_id").agg(pl.col("tick").min().alias("_first"))
+    keyed = (
+        events.select("game_id", key, *columns)
+        .with_row_index("_event")
+        .join(first, on="game_id", how="inner")
+        .with_columns(pl.max_horizontal(pl.col(key) + lag, pl.col("_first")).cast(pl.Int32).alias("tick"))
+        .filter(pl.col("tick").is_not_null())
+    )
+    landing = keyed.group_by("game_id", "tick").agg(pl.col("_event").max())
+    located = (
+        frame.join(landing, on=["game_id", "tick"], how="left")
+        .sort("game_id", "tick")
+        .with_columns(pl.col("_event").forward_fill().over("game_id"))
+    )
+    return located.join(keyed.select("_event", *columns), on="_event", how="left").drop("_event")
