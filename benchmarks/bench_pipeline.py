@@ -38,14 +38,22 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+FRAMES_PER_CAPTURE = 500_000  # one observer receives ~530k frames in a UTC day (4 ticks/s + cooldowns)
+
+
 def _synth(data_dir: Path, frames: int, day: str) -> None:
+    """``frames`` synthetic frames landed on ``day``: one capture per 500k frames (so a 1M-frame day is two
+    overlapping captures of two simulated servers, all within the date)."""
     from capture_agent.landing.segments import segment_paths
 
     if segment_paths(data_dir, day):
         return
     from capture_agent.commands.synth import write_synthetic_capture
 
-    write_synthetic_capture(data_dir, frames, seed=f"bench-{day}", date=day)
+    captures = -(-frames // FRAMES_PER_CAPTURE)
+    for index in range(captures):
+        share = frames // captures + (1 if index < frames % captures else 0)
+        write_synthetic_capture(data_dir, share, seed=f"bench-{day}-{index}", date=day)
 
 
 def phase_floor(data_dir: Path, day: str) -> dict:
