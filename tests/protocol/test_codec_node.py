@@ -11,9 +11,19 @@ import shutil
 import subprocess
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from realdata import REPO, event_records
 
-from capture_agent.protocol.codec import EngineType, SocketType, decode_packet
+from capture_agent.protocol.codec import (
+    RESERVED_EVENTS,
+    EngineType,
+    SocketType,
+    decode_packet,
+    encode_ack,
+    encode_connect,
+    encode_event,
+)
 from capture_agent.protocol.recordings import frame_from_record
 
 NODE = shutil.which("node")
@@ -106,3 +116,65 @@ def test_codec_agrees_with_the_javascript_parsers():
     # among the real frames only acks whose id the source hid ("XXXX") are refused by the codec alone
     real = set(REAL)
     assert all(frame.startswith("43[") for frame in stricter if frame in real)
+
+
+ENCODE_SCRIPT = r"""
+const { encodePacket } = require("engine.io-parser");
+const { Encoder } = require("socket.io-parser");
+const packets = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const encoder = new Encoder();
+const out = packets.map((p) => {
+  const [text] = encoder.encode(p);
+  let frame;
+  encodePacket({ type: "message", data: text }, false, (encoded) => { frame = encoded; });
+  return frame;
+});
+process.stdout.write(JSON.stringify(out));
+"""
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(exclude_categories=()), max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
+namespaces = st.just("/") | st.text(alphabet="abcXYZ_-/.0123456789", min_size=1, max_size=6).map(lambda n: "/" + n)
+ack_ids = st.none() | st.integers(0, 2**31)
+events = st.text(max_size=12).filter(lambda name: name not in RESERVED_EVENTS)
+packet_specs = st.one_of(
+    st.tuples(st.just("event"), namespaces, ack_ids, events, st.lists(json_values, max_size=3)),
+    st.tuples(st.just("ack"), namespaces, st.integers(0, 2**31), st.none(), st.lists(json_values, max_size=3)),
+    st.tuples(st.just("connect"), namespaces, st.none(), st.none(),
+              st.none() | st.dictionaries(st.text(max_size=6), json_values, max_size=3)),
+)
+
+
+def _mine(spec) -> str:
+    kind, namespace, ack_id, event, data = spec
+    if kind == "event":
+        return encode_event(event, *data, ack_id=ack_id, namespace=namespace)
+    if kind == "ack":
+        return encode_ack(ack_id, *data, namespace=namespace)
+    return encode_connect(data, namespace)
+
+
+def _js_packet(spec) -> dict:
+    kind, namespace, ack_id, event, data = spec
+    body = [event, *data] if kind == "event" else data
+    return {"type": {"event": 2, "ack": 3, "connect": 0}[kind], "nsp": namespace, "id": ack_id, "data": body}
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(packet_specs, min_size=1, max_size=30))
+def test_encoders_write_what_socket_io_client_writes(specs):
+    """The same packets through socket.io-parser's Encoder + engine.io-parser: byte-identical frames, and
+    both parsers read the codec's frames back to the same packets."""
+    payload = json.dumps([_js_packet(spec) for spec in specs])  # Python → JSON → JS keeps every double
+    result = subprocess.run([NODE, "-e", ENCODE_SCRIPT], input=payload, capture_output=True, text=True,
+                            timeout=120, check=True, cwd=MODULES.parent)
+    mine = [_mine(spec) for spec in specs]
+    assert mine == json.loads(result.stdout)
+    for frame, js in zip(mine, _js_decode(mine), strict=True):
+        packet = decode_packet(frame)
+        assert packet.error is None and "error" not in js, (frame, js)
+        assert (packet.namespace, packet.ack_id) == (js["nsp"], js["id"])
