@@ -203,7 +203,12 @@ class SegmentFile:
             os.link(self.temp_path, self.final_path)  # fails rather than replace: published files are immutable
         except FileExistsError:
             raise RuntimeError(f"segment {self.final_path} already exists; refusing to overwrite it") from None
-        os.unlink(self.temp_path)
+        except OSError:  # a filesystem without hard links: rename, after checking nothing is replaced
+            if self.final_path.exists():
+                raise RuntimeError(f"segment {self.final_path} already exists; refusing to overwrite it") from None
+            os.rename(self.temp_path, self.final_path)
+        else:
+            os.unlink(self.temp_path)
         fsync_dir(self.final_path.parent)
         return self.final_path
 

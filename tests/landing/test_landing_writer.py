@@ -11,6 +11,8 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capture_agent.errors import VectraError
 from capture_agent.landing.schema import LANDING_SCHEMA, Direction, RecordType, Source, Transport
@@ -89,6 +91,35 @@ def test_event_and_ack_match_the_codec_on_every_real_frame() -> None:
     for frame in ['42["a\\"b",1]', '451-["bin",{"_placeholder":true,"num":0}]', '42/ns,5["e",1]', "40", "2", "43[]", "42[1]", '42["x"']:
         first = decode_frame(frame)[0]
         assert frame_header(frame) == (first.event, first.ack_id), frame
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=20), args=st.lists(json_values, max_size=3), ack=st.none() | st.integers(0, 10**6))
+def test_frame_header_agrees_with_the_codec_on_valid_frames(name: str, args: list, ack: int | None) -> None:
+    from capture_agent.protocol.codec import encode_ack, encode_event
+
+    for frame in (encode_event(name, *args, ack_id=ack), encode_ack(ack if ack is not None else 1, *args)):
+        first = decode_frame(frame)[0]
+        assert first.error is None
+        assert frame_header(frame) == (first.event, first.ack_id)
+        assert frame_header(frame + "\x1e2") == (first.event, first.ack_id)  # first packet of a polling body
+
+
+@settings(max_examples=500, deadline=None)
+@given(prefix=st.sampled_from(["", "4", "42", "43", "4212", "4312", "451-", "42/ns,", '42["', "43[", "2"]), rest=st.text(max_size=60))
+def test_frame_header_never_raises_and_agrees_when_the_codec_accepts(prefix: str, rest: str) -> None:
+    text = prefix + rest
+    first = decode_frame(text)[0]
+    header = frame_header(text)
+    if first.error is None:
+        assert header == (first.event, first.ack_id)
 
 
 def test_segments_never_span_two_utc_dates(tmp_path: Path) -> None:
