@@ -60,6 +60,7 @@ DEFAULT_CLICK_SELECTORS = (
 )
 DEFAULT_AMOUNT_SELECTOR = "#amount"
 CLICK_BINDING = "__vectraClick"
+BODY_WAIT_S = 10.0  # longest wait for a polling body before it is landed as lost
 
 _CLICK_LISTENER = """
 (() => {
@@ -308,7 +309,10 @@ class BrowserSource:
             try:
                 if pending is not None:
                     try:
-                        result = await pending
+                        # bounded: a body that never comes must not hold back every later frame
+                        result = await asyncio.wait_for(asyncio.shield(pending), timeout=BODY_WAIT_S)
+                    except TimeoutError:
+                        result = TimeoutError(f"no response body within {BODY_WAIT_S:g} s")
                     except asyncio.CancelledError as error:
                         if asyncio.current_task().cancelling():
                             raise  # the consumer itself is being stopped
