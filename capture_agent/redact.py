@@ -25,7 +25,7 @@ _SECRET_KEYS = frozenset(
         "authorization", "proxyauthorization", "auth", "authentication", "credentials", "credential",
         "cookie", "cookies", "setcookie", "session", "sessionid", "sessionkey",
         "password", "passwd", "passphrase", "secret", "clientsecret", "apisecret", "apikey", "xapikey",
-        "privatekey", "secretkey", "seed", "seedphrase", "mnemonic", "otp",
+        "privatekey", "secretkey", "seed", "seedphrase", "mnemonic", "otp", "pin",
     }
 )
 # Key fragments that make any key secret (e.g. "walletSignature", "x-privy-token").
@@ -45,8 +45,8 @@ _HEX_SIGNATURE = r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{128,132}(?![0-9A-Za-z])"
 _BEARER = r"(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
 _SECRET_VALUE = re.compile(f"{_JWT}|{_BASE58_SIGNATURE}|{_HEX_SIGNATURE}|{_BEARER}")
 # "key": "value" pairs in text that is not JSON we can parse (malformed frames, log lines).
-_SECRET_PAIR = re.compile(
-    r'("(?P<key>[A-Za-z0-9_-]{2,40})"\s*:\s*)"(?P<value>(?:[^"\\]|\\.)*)"'
+_SECRET_PAIR = re.compile(  # a value cut off by the end of a malformed frame counts too
+    r'("(?P<key>[A-Za-z0-9_-]{2,40})"\s*:\s*)"(?P<value>(?:[^"\\]|\\.)*)(?:"|$)'
 )
 _SOCKET_PREFIX = re.compile(r"4[0-6](?:\d+-)?(?:/[^,]*,)?\d*")
 
@@ -60,6 +60,12 @@ def is_secret_key(key: str) -> bool:
     if name in _PUBLIC_KEYS:
         return False
     return name in _SECRET_KEYS or any(fragment in name for fragment in _SECRET_FRAGMENTS)
+
+
+def _masks_numbers(key: str) -> bool:
+    """Exact secret names (``otp``, ``pin``…) hide numbers too; names that only contain a fragment
+    (``tokenAmount``) keep their numbers: only their text can be a credential."""
+    return _normal(key) in _SECRET_KEYS
 
 
 def redact_text(text: str) -> str:
@@ -83,13 +89,18 @@ def _redact_value(value: Any, everything: bool = False) -> Any:
     if isinstance(value, dict):
         if is_trace_arg(value):
             return value
-        return {
-            key: (_mask(item) if isinstance(key, str) and is_secret_key(key) else _redact_value(item, everything))
-            for key, item in value.items()
-        }
+        return {key: _redact_entry(key, item, everything) for key, item in value.items()}
     if isinstance(value, list):
         return [_redact_value(item, everything) for item in value]
     return value
+
+
+def _redact_entry(key: Any, item: Any, everything: bool) -> Any:
+    if not (isinstance(key, str) and is_secret_key(key)):
+        return _redact_value(item, everything)
+    if isinstance(item, (int, float)) and not _masks_numbers(key):
+        return item
+    return _mask(item)
 
 
 def _mask(value: Any) -> Any:

@@ -68,6 +68,13 @@ def test_frames_without_secrets_are_returned_untouched() -> None:
         assert redact_frame(frame) is frame  # the very same string: verbatim capture is kept
 
 
+def test_numbers_under_fragment_keys_are_data_but_exact_secret_names_hide_them() -> None:
+    frame = '42["x",{"tokenAmount":5,"otp":123456,"accessToken":"zzz","pin":1234,"signed":true}]'
+    assert orjson.loads(redact_frame(frame)[2:])[1] == {
+        "tokenAmount": 5, "otp": MARKER, "accessToken": MARKER, "pin": MARKER, "signed": True
+    }
+
+
 def test_redaction_changes_only_the_secret_and_keeps_js_number_layout() -> None:
     frame = f'4231["authenticate",{TRACE},{{"amount":0.002,"tiny":1e-7,"big":12345678901234567000,"token":"{JWT}"}}]'
     assert redact_frame(frame) == frame.replace(JWT, MARKER)
@@ -77,6 +84,7 @@ def test_malformed_frames_are_redacted_as_text() -> None:
     frame = f'42["authenticate",{{"token":"{JWT}","refreshToken":"abc'
     redacted = redact_frame(frame)
     assert JWT not in redacted and redacted.startswith('42["authenticate",{"token":"[redacted]"')
+    assert redacted.endswith('"refreshToken":"[redacted]"')  # cut off by the end of the frame, still hidden
     assert redact_text(f'"password": "hunter2-password", "user": "bob"') == f'"password": "{MARKER}", "user": "bob"'
 
 
