@@ -34,8 +34,16 @@ def _chosen_command(argv: list[str]) -> str | None:
     return None
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """argparse prints usage and then the error; users get one line that says where help is."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"{self.prog}: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog="vectra",
         description="Capture rugs.fun play verbatim and turn it into versioned training datasets.",
     )
