@@ -472,7 +472,11 @@ class LandingWriter:
                 self._stats.durable_seq = max(self._stats.durable_seq, cut)
 
     def _sync_loop(self) -> None:
-        while not self._stop.wait(self.fsync_interval_s):
+        due = time.monotonic() + self.fsync_interval_s
+        while not self._stop.wait(max(0.0, due - time.monotonic())):
+            due += self.fsync_interval_s  # a fixed schedule: the fsync's own duration does not stretch it
+            if due < time.monotonic():
+                due = time.monotonic() + self.fsync_interval_s  # fell behind (a stall): do not burst
             try:
                 self._sync()
                 self._roll_if_old()
