@@ -126,3 +126,22 @@ def test_checks_fail_on_bad_observations(built, tmp_path, monkeypatch):
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert [(e.check_name, e.passed) for e in evaluations] == [("observations_finite", False)]
     assert evaluations[0].metadata["non_finite_by_feature"].value == {"return_5": pl.read_parquet(gold_partition_path(data, "observations", DAY)).filter(pl.col("tick") == 3).height}
+
+
+def test_dataset_of_chosen_partitions_and_parameters(built):
+    first, _, _ = built
+    default = latest_dataset(first)
+    run_config = {"ops": {"training_dataset": {"config": {"partitions": [DAY], "split_seed": 3}}}}
+    result = dg.materialize(
+        [*gold_assets.assets], selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(first))},
+        instance=dg.DagsterInstance.ephemeral(), run_config=run_config,
+    )
+    metadata = result.asset_materializations_for_node("training_dataset")[0].metadata
+    assert metadata["created"].value is True and metadata["dataset_id"].value != default.id
+    assert latest_dataset(first).manifest["parameters"]["split_seed"] == 3
+    missing = {"ops": {"training_dataset": {"config": {"partitions": ["2025-12-01"]}}}}
+    failed = dg.materialize(
+        [*gold_assets.assets], selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(first))},
+        instance=dg.DagsterInstance.ephemeral(), run_config=missing, raise_on_error=False,
+    )
+    assert not failed.success

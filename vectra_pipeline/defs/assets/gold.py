@@ -33,6 +33,15 @@ class DatasetConfig(dg.Config):
     val_fraction: float = 0.1
     train_completeness: list[str] = ["complete"]
     min_transitions: int = 1
+    partitions: list[str] = []  # dates to include; empty = every built day
+
+    def dates(self, built: list[str]) -> list[str]:
+        if not self.partitions:
+            return built
+        missing = sorted(set(self.partitions) - set(built))
+        if missing:
+            raise dg.Failure(f"no gold partition for {', '.join(missing)}: materialise episodes and observations for it first")
+        return sorted(set(self.partitions))
 
     def params(self) -> gold_datasets.DatasetParams:
         test = round(1.0 - self.train_fraction - self.val_fraction, 10)
@@ -141,7 +150,7 @@ def _lineage_markdown(manifest: dict) -> str:
     "hashes the landing segments, feature spec, code version and parameters: same inputs, same id, no rewrite.",
 )
 def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, paths: VectraPaths) -> dg.MaterializeResult:
-    dates = gold_datasets.gold_partitions(paths.root)
+    dates = config.dates(gold_datasets.gold_partitions(paths.root))
     if not dates:
         raise dg.Failure("no gold partitions yet: materialise episodes and observations for a date first (vectra build)")
     params = config.params()
