@@ -31,7 +31,7 @@ from capture_agent.errors import VectraError
 from capture_agent.landing.schema import Direction, Source, Transport
 from capture_agent.landing.segments import parse_segment_name, published_segments, read_segment_column, segment_paths
 from capture_agent.landing.writer import LandingWriter, recover
-from capture_agent.protocol.codec import decode_frame
+from capture_agent.protocol.codec import RECORD_SEPARATOR, decode_frame
 from capture_agent.protocol.recordings import MARKER_EVENTS, direction_of, frame_from_record
 
 RECORDINGS = "recordings"
@@ -210,13 +210,16 @@ def _land_record(writer: LandingWriter, line: bytes, where: dict) -> int:
 
 
 def _land_raw_frame(writer: LandingWriter, line: bytes, where: dict) -> int:
-    where["assumed"] = "direction in, transport websocket, receipt time = import time (a raw frame file says none)"
     try:
-        payload: str | bytes = line.decode("utf-8")
+        payload = line.decode("utf-8")
     except UnicodeDecodeError:
+        where["assumed"] = "direction in, receipt time = import time (a raw frame file says neither)"
         where["error"] = "line is not UTF-8 text: kept as bytes"
         writer.frame(Direction.IN, Transport.WEBSOCKET, line, opcode=None, detail={"import": where})
         return 1
-    writer.frame(Direction.IN, Transport.WEBSOCKET, payload, detail={"import": where})
+    # Packets joined by the record separator only travel in long-polling bodies.
+    transport = Transport.POLLING if RECORD_SEPARATOR in payload else Transport.WEBSOCKET
+    where["assumed"] = f"direction in, transport {transport} (from the text), receipt time = import time"
+    writer.frame(Direction.IN, transport, payload, detail={"import": where})
     return 0
 

@@ -97,11 +97,12 @@ def test_raw_frame_files_land_verbatim_with_binary_and_malformed_lines_flagged(t
         b'42["broken",{"a":',
         b"\xff\xfe\x00binary",
         b"2",
+        b'4329[{"success":true}]\x1e42["x",1]',
     ]
     path = tmp_path / "frames.txt"
     path.write_bytes(b"\n".join(lines) + b"\n")
     (result,) = import_files(tmp_path / "data", [path])
-    assert result.kind == RAW_FRAMES and result.rows == 8 and result.blank_lines == 1 and result.flagged == 1
+    assert result.kind == RAW_FRAMES and result.rows == 9 and result.blank_lines == 1 and result.flagged == 1
     rows = _rows(tmp_path / "data", result.capture_id)
     kept = [r["payload_text"].encode() if r["payload_text"] is not None else r["payload_bytes"] for r in rows]
     assert kept == [line for line in lines if line]  # verbatim, in order, nothing dropped
@@ -110,6 +111,8 @@ def test_raw_frame_files_land_verbatim_with_binary_and_malformed_lines_flagged(t
     assert decode_frame(rows[5]["payload_text"])[0].error  # malformed: kept, the codec flags it downstream
     binary = orjson.loads(rows[6]["detail"])["import"]
     assert "not UTF-8" in binary["error"] and rows[6]["payload_text"] is None
+    assert [r["transport"] for r in rows].count("polling") == 1 and rows[8]["transport"] == "polling"
+    assert (rows[8]["ack_id"], rows[8]["opcode"]) == (29, None)
 
 
 def test_broken_record_lines_are_kept_and_flagged(tmp_path: Path) -> None:
