@@ -14,6 +14,7 @@ from vectra_pipeline.stages.gold.datasets import (
     assign_splits,
     build_dataset,
     dataset_id,
+    describe,
     latest_dataset,
     list_versions,
     register_datasets_view,
@@ -103,6 +104,8 @@ def test_manifest_lineage_counts_and_disjoint_splits(tmp_path, gold_day):
     assert games["train"] and not (games["train"] & games["val"] or games["train"] & games["test"] or games["val"] & games["test"])
     assert {s: set(g) for s, g in manifest["splits"]["games"].items()} == games
     assert set(stored_episodes.filter(pl.col("split") == "excluded")["game_id"]).isdisjoint(stored["game_id"])
+    text = describe(version)
+    assert version.id in text and str(version.path) in text and "completeness gapped" in text
     assert stored.select(pl.col("game_id"), pl.col("tick")).is_duplicated().sum() == 0
     assert stored.sort("game_id", "tick").equals(stored)
 

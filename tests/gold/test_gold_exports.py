@@ -119,3 +119,12 @@ def test_env_recorded_market_and_reward_rules(version):
     assert info["rejected"]
     gym_env = __import__("gymnasium").make(ENV_ID, dataset=version.path, split="test")
     assert gym_env.reset(options={"episode": 0})[0].shape == (len(FEATURE_NAMES),)
+
+
+def test_env_passes_the_gymnasium_checker(version):
+    from gymnasium.utils.env_checker import check_env
+
+    env = VectraReplayEnv(version, split="test")
+    check_env(env, skip_render_check=True)
+    first = env.reset(seed=7)[0]
+    assert np.array_equal(first, env.reset(seed=7)[0])  # a seed picks the same episode

@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 from capture_agent.simulator import trading
-from vectra_pipeline.exports.loader import _version, feature_names, read_observations
+from vectra_pipeline.exports.loader import _version, feature_names, observation_space, read_observations
 from vectra_pipeline.stages.gold.actions import ACTION_PERCENTAGE, N_ACTIONS, Action
 from vectra_pipeline.stages.gold.datasets import DatasetVersion
 from vectra_pipeline.stages.gold.features import player_features
@@ -51,17 +51,20 @@ class VectraReplayEnv(gym.Env):
                 "prices": episode["price"].to_numpy(),
                 "terminated": bool(episode["terminated"].any()),
             })
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(len(self.names),), dtype=np.float32)
+        self.observation_space = observation_space(len(self.names))
         self.action_space = gym.spaces.Discrete(N_ACTIONS)
         self._next_episode = 0
 
     # -- gym API ---------------------------------------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        """Replay episode ``options["episode"]``, else the next one in order (cycling)."""
+        """Replay episode ``options["episode"]``; else one drawn from the seed when a seed is given (reproducible);
+        else the next one in order (cycling)."""
         super().reset(seed=seed)
         chosen = (options or {}).get("episode")
-        if chosen is None:
+        if chosen is None and seed is not None:
+            chosen = int(self.np_random.integers(len(self.episodes)))
+        elif chosen is None:
             chosen = self._next_episode
             self._next_episode = (self._next_episode + 1) % len(self.episodes)
         self.episode = self.episodes[int(chosen)]

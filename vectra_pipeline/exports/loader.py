@@ -37,6 +37,15 @@ class Transitions:
         return self.observations, self.actions, self.rewards, self.next_observations, self.dones
 
 
+def observation_space(n_features: int):
+    """The observation space of every export: float32 vectors, bounded only by float32's finite range (features
+    such as prices and balances have no natural bound; the vectors never hold NaN or inf)."""
+    import gymnasium as gym
+
+    limit = np.finfo(np.float32).max
+    return gym.spaces.Box(-limit, limit, shape=(n_features,), dtype=np.float32)
+
+
 def _version(version: DatasetVersion | Path | str) -> DatasetVersion:
     return version if isinstance(version, DatasetVersion) else load_version(Path(version))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vectra_pipeline.exports.loader import SPLITS, _version, feature_names, read_observations
+from vectra_pipeline.exports.loader import SPLITS, _version, feature_names, observation_space, read_observations
 from vectra_pipeline.stages.gold.actions import N_ACTIONS
 from vectra_pipeline.stages.gold.datasets import DatasetVersion
 
@@ -91,7 +91,7 @@ def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] 
                 created = minari.create_dataset_from_buffers(
                     dataset_id=minari_id(version, split),
                     buffer=buffers,
-                    observation_space=gym.spaces.Box(-np.inf, np.inf, shape=(n_features,), dtype=np.float32),
+                    observation_space=observation_space(n_features),
                     action_space=gym.spaces.Discrete(N_ACTIONS),
                     algorithm_name="recorded human/bot play",
                     author="vectra",

@@ -362,6 +362,21 @@ def latest_dataset(data_dir: Path, name: str = "default") -> DatasetVersion | No
     return max(versions, key=lambda v: (v.path / MANIFEST).stat().st_mtime) if versions else None
 
 
+def describe(version: DatasetVersion) -> str:
+    """A few lines for people (the demo's summary): id, size, splits, exclusions, where the files are."""
+    counts, manifest = version.manifest["counts"], version.manifest
+    splits = ", ".join(f"{s} {counts['per_split'][s]['episodes']} episodes / {counts['per_split'][s]['transitions']:,} transitions" for s in SPLITS)
+    excluded = ", ".join(f"{reason}: {n}" for reason, n in counts["excluded_by_reason"].items()) or "none"
+    return "\n".join([
+        f"dataset {manifest['name']} version {version.id} ({', '.join(manifest['partitions'])})",
+        f"  {counts['episodes_in_training']} of {counts['episodes_total']} episodes, {counts['rows']:,} rows, "
+        f"{len(manifest['feature_spec']['features'])} features (spec {manifest['feature_spec']['version']})",
+        f"  splits: {splits}",
+        f"  excluded: {excluded}",
+        f"  files: {version.path}",
+    ])
+
+
 # -- DuckDB --------------------------------------------------------------------------------------------------------
 
 _VIEW_COLUMNS = {
