@@ -316,7 +316,6 @@ def _fast_frame(wanted: pl.DataFrame, index: list[int], rows: list[tuple], parti
     mask = np.zeros(wanted.height, dtype=bool)
     mask[index] = True
     source = wanted.select("_frame", *_FRAME_COLUMNS, "payload_text").filter(pl.Series(mask))
-    prefix = len(_GSU_PREFIX)
     text = pl.col("payload_text")
     pairs = (
         partial.sort(["_frame", "tick"])
@@ -333,7 +332,7 @@ def _fast_frame(wanted: pl.DataFrame, index: list[int], rows: list[tuple], parti
             pl.lit("event").alias("socket_type"),
             pl.lit("/").alias("namespace"),
             pl.lit(GAME_STATE_UPDATE).alias("event"),
-            text.str.slice(prefix, text.str.len_chars() - prefix - 1).alias("payload_json"),
+            text.str.strip_prefix(_GSU_PREFIX).str.strip_suffix("]").alias("payload_json"),
         )
         .join(pairs, on="_frame", how="left")
         .with_columns(
