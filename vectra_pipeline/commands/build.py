@@ -157,10 +157,17 @@ def _print_summary(summary: BuildSummary, data_dir: Path, home: str | None) -> N
     assets = sorted({a for a, _ in summary.rows})
     table = Table(title="rows materialised")
     table.add_column("asset")
-    for partition in partitions:
-        table.add_column(partition or "(unpartitioned)", justify="right")
-    for asset in assets:
-        table.add_row(asset, *[str(summary.rows.get((asset, p), "")) for p in partitions])
+    if len(partitions) <= 4:  # one column per date
+        for partition in partitions:
+            table.add_column(partition or "(unpartitioned)", justify="right")
+        for asset in assets:
+            table.add_row(asset, *[str(summary.rows.get((asset, p), "")) for p in partitions])
+    else:  # many dates: totals
+        table.add_column("partitions", justify="right")
+        table.add_column("rows", justify="right")
+        for asset in assets:
+            counts = [n for (a, _), n in summary.rows.items() if a == asset]
+            table.add_row(asset, str(len(counts)), f"{sum(counts):,}")
     console.print(table)
     failed = [c for c in summary.checks if not c[2]]
     console.print(f"checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed")
