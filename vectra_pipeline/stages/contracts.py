@@ -240,7 +240,6 @@ FLAT_CONTRACTS: dict[str, Flat] = {
     "order.shortOrder": _AMOUNT_ORDER,
     "ack": _ACK,
 }
-CONTRACT_NAMES = sorted([f"gameStateUpdate.{shape}" for shape in GSU_CONTRACTS] + list(FLAT_CONTRACTS) + ["decode"])
 
 
 def contract_expr() -> pl.Expr:

@@ -49,8 +49,6 @@ _GSU_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "game_version": (("gameVersion",), "str"),
     "server_seed_hash": (("provablyFair", "serverSeedHash"), "str"),
 }
-# The keys frame_shape()/phase() look at.
-_SHAPE_KEYS = ("active", "rugged", "allowPreRoundBuys", "tradeCount", "prices", "gameHistory")
 
 _BASE_COLUMNS = (
     "capture_id", "seq", "packet_index", "recv_wall_ns", "recv_mono_ns", "direction", "transport", "engine_type",

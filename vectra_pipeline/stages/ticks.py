@@ -26,7 +26,6 @@ _STATS = (
     "trade_count", "connected_players", "average_multiplier", "count2x", "count10x", "count50x", "count100x",
     "rugpool_amount", "rugpool_threshold", "instarug_count", "highest_today",
 )  # fmt: skip
-_HISTORY_SHAPES = (FrameShape.GENESIS, FrameShape.RUG_HISTORY, FrameShape.SNAPSHOT, FrameShape.FULL)
 
 
 def game_state_rows(events: pl.DataFrame) -> pl.DataFrame:
