@@ -59,11 +59,11 @@ def contiguous_runs(ticks: pl.DataFrame, games: pl.DataFrame) -> pl.DataFrame:
     return run.group_by("game_id").agg(
         pl.col("tick").first().alias("first_tick"),
         pl.col("tick").filter(pl.col("_contig")).last().alias("last_tick"),
-        (pl.col("tick").filter(~pl.col("_contig")).first() - 0).alias("_after_gap"),
+        pl.col("_contig").all().alias("_whole"),
         pl.col("_contig").sum().cast(pl.Int32).alias("ticks"),
     ).with_columns(
-        pl.when(pl.col("_after_gap").is_not_null()).then(pl.col("last_tick") + 1).alias("first_gap_tick")
-    ).drop("_after_gap")
+        pl.when(~pl.col("_whole")).then(pl.col("last_tick") + 1).alias("first_gap_tick")
+    ).drop("_whole")
 
 
 def recording_players(player_state: pl.DataFrame) -> pl.DataFrame:
