@@ -9,6 +9,8 @@ polluted by the other mode. Modes:
 
 * ``writer``   — ``LandingWriter.frame`` for every frame: header decode, WAL append (+ fsync every 100 ms),
   zstd Parquet segments published atomically — everything the agent does per frame;
+* ``typical`` / ``small`` — the engine's frames as they come (≈ 3 KB: leaderboards) or only those under
+  1 KB (trades, acks, pings), to separate the cost per byte from the cost per frame;
 * ``baseline`` — a bare ``pyarrow.parquet.ParquetWriter`` (zstd, same schema) fed the same rows in row
   groups: no WAL, no fsync, no header decode — the floor a Parquet landing can reach in Python;
 * ``live``     — the writer at the live rate of the simulator's clock for ``--live-seconds``: CPU %.
@@ -43,10 +45,18 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+SMALL_BYTES = 1000
+_kind = "typical"
+
+
 def _sample() -> tuple[list[tuple[int, str]], int]:
+    """The engine's frames as an observer gets them (``typical``), or only those under 1 KB (``small``:
+    trades, acks, pings) to show the fixed cost per frame."""
     from capture_agent.simulator.engine import wire_frames
 
     sample = list(itertools.islice(wire_frames("bench-landing", START_MS), SAMPLE_FRAMES))
+    if _kind == "small":
+        sample = [(time_ms, text) for time_ms, text in sample if len(text) < SMALL_BYTES]
     span_ms = sample[-1][0] - sample[0][0] + 100
     return sample, span_ms
 
@@ -80,6 +90,7 @@ def run_writer(frames: int, data: Path) -> dict:
     rss.append(_rss_mb())
     return {
         "mode": "writer",
+        "avg_frame_bytes": payload_bytes / frames,
         "frames": frames,
         "seconds": elapsed,
         "cpu_seconds": cpu,
@@ -143,6 +154,7 @@ def run_baseline(frames: int, data: Path) -> dict:
     rss.append(_rss_mb())
     return {
         "mode": "baseline",
+        "avg_frame_bytes": payload_bytes / frames,
         "frames": frames,
         "seconds": elapsed,
         "cpu_seconds": cpu,
@@ -180,10 +192,10 @@ def run_live(seconds: float, data: Path) -> dict:
             "cpu_percent": 100 * cpu / elapsed, "rss_mb": [_rss_mb()]}
 
 
-def _child(mode: str, frames: int, cpu: int, live_seconds: float) -> dict:
+def _child(mode: str, frames: int, cpu: int, live_seconds: float, kind: str = "typical") -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-landing-{mode}-") as tmp:
         command = [sys.executable, __file__, "--child", mode, "--frames", str(frames), "--cpu", str(cpu),
-                   "--live-seconds", str(live_seconds), "--data", tmp]
+                   "--live-seconds", str(live_seconds), "--data", tmp, "--kind", kind]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -195,8 +207,11 @@ def main() -> None:
     parser.add_argument("--live-seconds", type=float, default=10.0)
     parser.add_argument("--child", choices=["writer", "baseline", "live"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--kind", choices=["typical", "small"], default="typical", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        global _kind
+        _kind = args.kind
         os.sched_setaffinity(0, {args.cpu})
         runners = {"writer": run_writer, "baseline": run_baseline}
         if args.child == "live":
@@ -212,22 +227,23 @@ def main() -> None:
     console = Console(width=max(Console().width, 150))
     console.print(f"landing benchmark: {args.frames:,} frames, pinned to CPU {args.cpu}, sample of {SAMPLE_FRAMES} engine frames")
     results = {}
-    for mode in ("baseline", "writer"):
-        with console.status(f"running {mode}…"):
-            results[mode] = _child(mode, args.frames, args.cpu, args.live_seconds)
+    for kind in ("typical", "small"):
+        for mode in ("baseline", "writer"):
+            with console.status(f"running {mode} on {kind} frames…"):
+                results[f"{mode} ({kind})"] = _child(mode, args.frames, args.cpu, args.live_seconds, kind)
     with console.status("running live rate…"):
         live = _child("live", args.frames, args.cpu, args.live_seconds)
 
     table = Table(title="landing throughput and memory (one core)")
-    for column in ("mode", "frames/s", "frames/CPU-s", "payload MB/s", "seconds", "segments", "MB on disk", "RSS start→end MB", "peak RSS MB", "drops"):
+    for column in ("mode", "avg B", "frames/s", "frames/CPU-s", "payload MB/s", "seconds", "segments", "MB on disk", "RSS start→end MB", "peak RSS MB", "drops"):
         table.add_column(column, justify="left" if column == "mode" else "right")
     for mode, r in results.items():
         table.add_row(
-            mode, f"{r['frames_per_s']:,.0f}", f"{r['frames'] / r['cpu_seconds']:,.0f}", f"{r['payload_mb_per_s']:,.0f}", f"{r['seconds']:.1f}", str(r["segments"]),
+            mode, f"{r['avg_frame_bytes']:,.0f}", f"{r['frames_per_s']:,.0f}", f"{r['frames'] / r['cpu_seconds']:,.0f}", f"{r['payload_mb_per_s']:,.0f}", f"{r['seconds']:.1f}", str(r["segments"]),
             f"{r['bytes_published'] / 1e6:,.1f}", f"{r['rss_mb'][0]:.0f}→{r['rss_mb'][-1]:.0f}", f"{r['max_rss_mb']:.0f}", str(r["drops"]),
         )
     console.print(table)
-    writer, baseline = results["writer"], results["baseline"]
+    writer, baseline = results["writer (typical)"], results["baseline (typical)"]
     ratio = writer["frames_per_s"] / baseline["frames_per_s"]
     cpu_ratio = baseline["cpu_seconds"] / writer["cpu_seconds"]
     console.print(
@@ -238,7 +254,9 @@ def main() -> None:
     console.print(f"writer RSS every {RSS_EVERY:,} frames (MB): {' '.join(f'{x:.0f}' for x in rss)}  (goal: flat, < 150)")
     console.print(f"live rate: {live['frames']} frames in {live['seconds']:.1f} s ({live['frames_per_s']:.1f}/s): "
                   f"CPU {live['cpu_percent']:.2f} % of one core")
-    print(json.dumps({"writer": writer, "baseline": baseline, "live": live}))
+    small = results["writer (small)"]["frames_per_s"] / results["baseline (small)"]["frames_per_s"]
+    console.print(f"small frames (< {SMALL_BYTES} B: trades, acks, pings): writer / bare ParquetWriter {small:.2f}×")
+    print(json.dumps({**results, "live": live}))
 
 
 if __name__ == "__main__":
