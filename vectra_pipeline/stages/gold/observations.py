@@ -14,7 +14,7 @@ from __future__ import annotations
 import polars as pl
 
 from vectra_pipeline.stages.gold.actions import action_code_expr
-from vectra_pipeline.stages.gold.episodes import dedupe_ticks, placed_actions, recording_players
+from vectra_pipeline.stages.gold.episodes import dedupe_ticks, placed_actions
 from vectra_pipeline.stages.gold.features import FEATURE_NAMES, compute_features
 
 KEY = ("game_id", "tick")
@@ -62,8 +62,8 @@ def build_observations(game_ticks: pl.DataFrame, trades: pl.DataFrame, player_st
     """Observation rows of every episode in ``episodes`` (see the module docstring), sorted by (game_id, tick)."""
     ticks = episode_ticks(game_ticks, episodes)
     games = ticks.select("game_id").unique()
-    players = recording_players(player_state)
-    states = player_state.join(players.select("game_id", "player_id"), on=["game_id", "player_id"], how="inner")
+    players = episodes.filter(pl.col("player_id").is_not_null()).select("game_id", "player_id")  # the episode's player
+    states = player_state.join(players, on=["game_id", "player_id"], how="inner")
     placed = placed_actions(actions.join(games, on="game_id", how="inner"), player_state, players)
     features = compute_features(
         ticks, trades.join(games, on="game_id", how="inner"), states.join(games, on="game_id", how="inner"), placed
