@@ -159,6 +159,7 @@ class SegmentFile:
         self.final_path = folder / name
         self.temp_path = folder / f".{name.removesuffix(SEGMENT_SUFFIX)}{TEMP_SUFFIX}"
         self.rows = 0
+        self.payload_bytes = 0
         self._pending: list[tuple] = []
         self._pending_bytes = 0
         self._writer = pq.ParquetWriter(
@@ -172,6 +173,7 @@ class SegmentFile:
     def add(self, row: tuple, size: int) -> None:
         self._pending.append(row)
         self._pending_bytes += size
+        self.payload_bytes += size
         self.rows += 1
         if len(self._pending) >= ROW_GROUP_MAX_ROWS or self._pending_bytes >= ROW_GROUP_MAX_BYTES:
             self._write_group()

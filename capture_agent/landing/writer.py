@@ -4,7 +4,7 @@ Write path of a row: redaction (outgoing frames, URLs, details) → gapless ``se
 (written to the OS at 1 MiB or by the sync thread, fsynced by the sync thread at least every
 ``fsync_interval_s``; the caller never waits for an fsync) → buffered into the open segment, which is streamed
 out as zstd Parquet row groups to a hidden temp file. A segment rolls after ``segment_max_rows`` rows,
-``segment_max_seconds`` or at UTC midnight (a segment never spans two dates); rolling publishes it atomically
+``segment_max_bytes`` of payload (which bounds its WAL on disk), ``segment_max_seconds`` or at UTC midnight (a segment never spans two dates); rolling publishes it atomically
 and only then removes its WAL file.
 
 Capture-id policy across restarts: each agent run is its own capture (a fresh id, seq from 0). The WAL of a
@@ -204,16 +204,18 @@ class LandingWriter:
         fsync_interval_s: float = 0.1,
         segment_max_rows: int = 1_000_000,
         segment_max_seconds: float = 900.0,
+        segment_max_bytes: int = 512 << 20,
     ):
         if fsync_interval_s <= 0:
             raise VectraError("fsync interval must be positive")
-        if segment_max_rows < 1 or segment_max_seconds <= 0:
+        if segment_max_rows < 1 or segment_max_seconds <= 0 or segment_max_bytes < 1:
             raise VectraError("segment limits must be positive")
         self.data_dir = Path(data_dir)
         self.source = Source(source)
         self.fsync_interval_s = fsync_interval_s
         self.segment_max_rows = segment_max_rows
         self.segment_max_seconds = segment_max_seconds
+        self.segment_max_bytes = segment_max_bytes  # bounds the WAL file on disk (≈ the segment's raw payload)
         self._wal_dir = landing_root(self.data_dir) / WAL_DIR
         ensure_dir(self._wal_dir)
         next_seq, next_segment = 0, 0
@@ -361,7 +363,12 @@ class LandingWriter:
                 segment = self._segment
                 if segment is None:
                     segment = self._open_segment(day)
-                elif segment.day != day or segment.rows >= self.segment_max_rows or time.monotonic() >= self._segment_deadline:
+                elif (
+                    segment.day != day
+                    or segment.rows >= self.segment_max_rows
+                    or segment.payload_bytes >= self.segment_max_bytes
+                    or time.monotonic() >= self._segment_deadline
+                ):
                     self._roll()
                     segment = self._open_segment(day)
                 seq = self._next_seq

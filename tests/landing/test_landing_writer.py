@@ -122,6 +122,13 @@ def test_frame_header_never_raises_and_agrees_when_the_codec_accepts(prefix: str
         assert header == (first.event, first.ack_id)
 
 
+def test_segments_roll_by_payload_bytes(tmp_path: Path) -> None:
+    with LandingWriter(tmp_path, Source.DIRECT, segment_max_bytes=100) as writer:
+        for n in range(10):
+            writer.frame(Direction.IN, Transport.WEBSOCKET, f'42["t",{{"pad":"{"x" * 30}","n":{n}}}]')  # ≈ 50 B
+    assert [pq.read_metadata(p).num_rows for p in segment_paths(tmp_path)] == [2] * 5
+
+
 def test_segments_never_span_two_utc_dates(tmp_path: Path) -> None:
     midnight = int(datetime(2026, 1, 2, tzinfo=UTC).timestamp()) * NS
     with LandingWriter(tmp_path, Source.SYNTHETIC) as writer:
