@@ -80,9 +80,14 @@ def episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Materi
     silver = read_silver(paths, date)
     table = build_episodes(*(silver[name] for name in SILVER_INPUTS))
     _write(paths, "episodes", date, table)
+    # actions that belong to no game of the partition are kept in silver; here they are counted, not lost silently
+    orphan_actions = silver["actions"].join(table.select("game_id"), on="game_id", how="anti").height
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.height,
+            "actions_without_episode": orphan_actions,
+            "actions_unplaced": int(table["actions_unplaced"].sum()),
+            "presale_actions": int(table["presale_actions"].sum()),
             "in_training": int(table["in_training"].sum()),
             "excluded": counts(table.filter(~pl.col("in_training")), "exclusion_reason"),
             "completeness": counts(table, "completeness"),
