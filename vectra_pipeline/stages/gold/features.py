@@ -63,8 +63,7 @@ FEATURES: tuple[Feature, ...] = (
        "float64: rug remainders are ~1e-3 and god-candle paths reach 1e4; returns need the precision"),
     _f("phase_code", F32, "code", "2 active, 3 rugged (rug frame); cooldown 0 / presale 1 never label a tick row",
        "game_ticks.phase", "market", "changed",
-       "phase now comes from the one protocol definition (the seed called presale cooldown); presale actions are "
-       "placed on tick 0"),
+       "phase now comes from the one protocol definition (the seed called presale cooldown)"),
     _f("connected_players", F32, "players", "connectedPlayers, carried forward over backfilled ticks",
        "game_ticks.connected_players", "market", "kept", "crowd size"),
     _f("game_trade_count", F32, "trades", "tradeCount of the frame (trades in the game so far), carried forward",
@@ -162,7 +161,8 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 DROPPED_SEED_FEATURES: tuple[tuple[str, str], ...] = (
-    ("cooldown timer", "observations cover tick 0 → rug, where it is always 0; presale actions are placed on tick 0"),
+    ("cooldown timer", "observations cover tick 0 → rug, where it is always 0; presale actions are counted per episode "
+     "and their effect is in the tick-0 state"),
     ("execution tick / price (absolute)", "changed into last_slippage_ticks / last_exec_price_ratio: the absolute "
      "values duplicate tick/price and leak the future when taken from the action's own row"),
     ("game / player id hashes", "ids are not features: hashes of ids let a model memorise games"),
@@ -412,8 +412,8 @@ def markdown() -> str:
         "tick k is visible at max(k, first tick whose frame arrived at or after r); without a usable receipt time "
         "it is visible from k+1. So a trade executed at tick t and broadcast after t's frame counts at t+1. The "
         "player's own actions count from the tick after they were sent (the action at t is the label, not a "
-        "feature). The asset check `no_look_ahead` perturbs every tick after a cut and checks earlier rows are "
-        "unchanged.",
+        "feature). The asset check `observations_no_look_ahead` perturbs everything after a cut tick and checks the earlier "
+        "rows are unchanged.",
         "",
         "## Types",
         "",
