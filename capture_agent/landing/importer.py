@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -47,7 +48,7 @@ class ImportResult:
     rows: int
     segments: list[Path] = field(default_factory=list)
     kind: str = RECORDINGS
-    flagged: int = 0  # rows whose frame could not be rebuilt (landed verbatim) or does not decode cleanly
+    flagged: int = 0  # rows with a problem noted in detail.import: not rebuilt (landed verbatim), bad meta, bad frame
     blank_lines: int = 0  # empty lines: nothing to land
     already_imported: bool = False
 
@@ -158,21 +159,28 @@ def _import_one(
     return result
 
 
+_MAX_NS = (1 << 63) - 1
+
+
 def _wall_ns(ts_ms, where: dict) -> int:
-    if isinstance(ts_ms, (int, float)) and not isinstance(ts_ms, bool):
-        return int(round(ts_ms * 1_000_000))
+    if isinstance(ts_ms, (int, float)) and not isinstance(ts_ms, bool) and math.isfinite(ts_ms):
+        ns = int(round(ts_ms * 1_000_000))
+        if 0 <= ns <= _MAX_NS:
+            return ns
+        where["recv_wall_ns"] = f"import time: ts_ms {ts_ms!r} is not a time"
+        return time.time_ns()
     where["recv_wall_ns"] = "import time: the record has no ts_ms"
     return time.time_ns()
 
 
-def _land_verbatim(writer: LandingWriter, line: bytes, where: dict, error: str, direction: str = Direction.IN) -> int:
+def _land_verbatim(writer: LandingWriter, line: bytes, where: dict, error: str) -> int:
     where["error"] = error
     where["recv_wall_ns"] = "import time"
     try:
         payload: str | bytes = line.decode("utf-8")
     except UnicodeDecodeError:
         payload = line
-    writer.frame(direction, Transport.WEBSOCKET, payload, opcode=None, detail={"import": where})
+    writer.frame(Direction.IN, Transport.WEBSOCKET, payload, opcode=None, detail={"import": where})
     return 1
 
 
@@ -183,7 +191,13 @@ def _land_record(writer: LandingWriter, line: bytes, where: dict) -> int:
         return _land_verbatim(writer, line, where, f"line is not JSON ({error})")
     if not isinstance(record, dict) or not isinstance(record.get("event"), str):
         return _land_verbatim(writer, line, where, "line is not a record with an 'event' name")
-    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    meta = record.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        where["meta_error"] = f"meta is {type(meta).__name__}, not an object: read as empty"
+        where["meta_raw"] = meta
+        meta = {}
+        record = {**record, "meta": meta}  # the recordings helpers expect an object
+    meta = meta or {}
     where["source"] = record.get("source")
     where["meta"] = {key: value for key, value in meta.items() if key != "trace"}  # the trace is in the frame
     wall_ns = _wall_ns(record.get("ts_ms"), where)
@@ -195,9 +209,9 @@ def _land_record(writer: LandingWriter, line: bytes, where: dict) -> int:
         return 0
     try:
         frame = frame_from_record(record)
-    except (TypeError, ValueError, KeyError) as error:
+    except Exception as error:  # noqa: BLE001 - a record the rebuild cannot handle is kept verbatim, not dropped
         frame = None
-        where["error"] = f"frame could not be rebuilt: {error}"
+        where["error"] = f"frame could not be rebuilt: {type(error).__name__}: {error}"
     if frame is None:
         where.setdefault("error", "frame could not be rebuilt from the record")
         writer.frame(direction, Transport.WEBSOCKET, line.decode("utf-8"), opcode=None, recv_wall_ns=wall_ns, detail={"import": where})
@@ -206,7 +220,7 @@ def _land_record(writer: LandingWriter, line: bytes, where: dict) -> int:
     if problems:
         where["frame_error"] = "; ".join(problems)  # e.g. an ack whose id the source hid: kept, not invented
     writer.frame(direction, Transport.WEBSOCKET, frame, recv_wall_ns=wall_ns, detail={"import": where})
-    return 1 if problems else 0
+    return 1 if problems or "meta_error" in where else 0
 
 
 def _land_raw_frame(writer: LandingWriter, line: bytes, where: dict) -> int:

@@ -119,13 +119,16 @@ def test_broken_record_lines_are_kept_and_flagged(tmp_path: Path) -> None:
     good = b'{"event":"gameStateUpdate","ts_ms":1765577818953,"data":{"gameId":"g","tickCount":1},"source":"x","meta":{}}'
     spliced = good[:60] + good  # two objects spliced together, as in some real recorder files
     path = tmp_path / "rec.jsonl.gz"
-    path.write_bytes(gzip.compress(b"\n".join([good, spliced, b"[1,2]", good]) + b"\n"))
+    odd_time = good.replace(b"1765577818953", b"1e30")
+    odd_meta = good.replace(b'"meta":{}', b'"meta":[1]')
+    path.write_bytes(gzip.compress(b"\n".join([good, spliced, b"[1,2]", good, odd_time, odd_meta]) + b"\n"))
     (result,) = import_files(tmp_path / "data", [path])
-    assert result.rows == 4 and result.flagged == 2
+    assert result.rows == 6 and result.flagged == 3
     rows = _rows(tmp_path / "data", result.capture_id)
     assert rows[1]["payload_text"] == spliced.decode() and "not JSON" in orjson.loads(rows[1]["detail"])["import"]["error"]
     assert rows[2]["payload_text"] == "[1,2]"
-    assert rows[0]["event"] == rows[3]["event"] == "gameStateUpdate"
+    assert rows[0]["event"] == rows[3]["event"] == rows[4]["event"] == rows[5]["event"] == "gameStateUpdate"
+    assert "is not a time" in orjson.loads(rows[4]["detail"])["import"]["recv_wall_ns"]
 
 
 def test_games_files_are_refused_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
