@@ -5,7 +5,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from vectra_pipeline.defs.assets.gold import DatasetConfig, read_silver
+from vectra_pipeline.defs.assets.gold import read_silver
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.stages.gold import datasets as gold_datasets
 from vectra_pipeline.stages.gold.features import FEATURE_NAMES
@@ -60,11 +60,7 @@ def episodes_one_per_game(context: dg.AssetCheckExecutionContext, paths: VectraP
     return dg.AssetCheckResult(passed=missing == 0 and duplicated == 0, metadata={"missing": missing, "duplicated": duplicated})
 
 
-@dg.asset_check(asset="training_dataset", description="Train, val and test hold disjoint games; files match the manifest.")
-def training_dataset_splits_disjoint(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
-    version = gold_datasets.latest_dataset(paths.root, DatasetConfig().name)
-    if version is None:
-        return dg.AssetCheckResult(passed=False, metadata={"error": "no dataset version published"})
+def _split_overlaps(version: gold_datasets.DatasetVersion) -> dict:
     rows = pl.read_parquet(version.path / "observations.parquet", columns=["game_id", "split"])
     games = {s: set(rows.filter(pl.col("split") == s)["game_id"].unique()) for s in gold_datasets.SPLITS}
     overlaps = {
@@ -74,11 +70,21 @@ def training_dataset_splits_disjoint(context: dg.AssetCheckExecutionContext, pat
     files_ok = all(
         gold_datasets.file_sha256(version.path / name) == entry["sha256"] for name, entry in version.manifest["files"].items()
     )
-    return dg.AssetCheckResult(
-        passed=not any(overlaps.values()) and files_ok,
-        metadata={"dataset_id": version.id, "overlapping_games": dg.MetadataValue.json(overlaps), "files_match_manifest": files_ok,
-                  "games_per_split": dg.MetadataValue.json({s: len(g) for s, g in games.items()})},
-    )
+    return {"overlapping_games": overlaps, "files_match_manifest": files_ok, "games_per_split": {s: len(g) for s, g in games.items()}}
+
+
+@dg.asset_check(asset="training_dataset", description="In the latest version of every dataset name: train, val and test hold "
+                "disjoint games, and the files match the manifest's hashes.")
+def training_dataset_splits_disjoint(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
+    root = paths.root / gold_datasets.DATASETS_DIR
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    report = {}
+    for name in names:
+        version = gold_datasets.latest_dataset(paths.root, name)
+        if version is not None:
+            report[f"{name}/{version.id}"] = _split_overlaps(version)
+    passed = bool(report) and all(not any(r["overlapping_games"].values()) and r["files_match_manifest"] for r in report.values())
+    return dg.AssetCheckResult(passed=passed, metadata={"versions": dg.MetadataValue.json(report) if report else "no dataset published"})
 
 
 checks = [observations_finite, observations_no_look_ahead, episodes_one_per_game, training_dataset_splits_disjoint]
