@@ -27,7 +27,7 @@ ROW_GROUP_MAX_ROWS = 65_536
 ROW_GROUP_MAX_BYTES = 4 << 20  # payload bytes buffered before a row group is written: keeps RSS flat and low
 
 _POOL = pa.default_memory_pool()
-_SEGMENT_NAME = re.compile(r"^(?P<capture>[A-Za-z0-9][A-Za-z0-9._-]*)-(?P<segment>\d{6})\.parquet$")
+_SEGMENT_NAME = re.compile(r"^(?P<capture>[A-Za-z0-9][A-Za-z0-9._-]*)-(?P<segment>\d{6,})\.parquet$")
 _DICTIONARY_COLUMNS = ["capture_id", "record_type", "source", "direction", "transport", "socket_id", "url", "event"]
 _STATISTICS_COLUMNS = ["seq", "recv_wall_ns", "recv_mono_ns", "browser_ts", "opcode", "ack_id"]
 

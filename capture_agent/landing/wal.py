@@ -90,7 +90,10 @@ def wal_name(capture_id: str, segment: int) -> str:
 
 def wal_capture_id(path: Path) -> str:
     """The capture id in a WAL file name (``<capture_id>-<segment>.wal``, also the hidden temp form)."""
-    return path.name.lstrip(".").split(".", 1)[0].rsplit("-", 1)[0]
+    name = path.name.removeprefix(".")
+    for suffix in (WAL_SUFFIX + ".tmp", WAL_SUFFIX):
+        name = name.removesuffix(suffix)
+    return name.rsplit("-", 1)[0]
 
 
 class WalReader:

@@ -342,6 +342,20 @@ def test_resuming_a_capture_continues_its_seq(tmp_path: Path) -> None:
     assert [p.name for p in segment_paths(crashed)] == ["agent-1-000000.parquet", "agent-1-000001.parquet"]
 
 
+def test_capture_ids_with_dots_and_dashes_recover_under_their_own_name(tmp_path: Path) -> None:
+    data, crashed = tmp_path / "live", tmp_path / "crashed"
+    writer = LandingWriter(data, Source.DIRECT, capture_id="agent.v2-run-000001")
+    writer.frame(Direction.IN, Transport.WEBSOCKET, _frame(0))
+    writer.flush()
+    _simulate_crash(data, crashed)
+    writer.close()
+    recover(crashed)
+    assert [p.name for p in segment_paths(crashed)] == ["agent.v2-run-000001-000000.parquet"]
+    assert {r["capture_id"] for r in _rows(crashed)} == {"agent.v2-run-000001"}
+    with LandingWriter(crashed, Source.DIRECT, capture_id="agent.v2-run-000001") as resumed:
+        assert resumed.frame(Direction.IN, Transport.WEBSOCKET, _frame(1)) == 2
+
+
 def test_a_capture_cannot_be_written_by_two_writers(tmp_path: Path) -> None:
     with LandingWriter(tmp_path, Source.DIRECT, capture_id="agent-2"):
         with pytest.raises(VectraError, match="another running agent"):
