@@ -145,3 +145,20 @@ def test_dataset_of_chosen_partitions_and_parameters(built):
         instance=dg.DagsterInstance.ephemeral(), run_config=missing, raise_on_error=False,
     )
     assert not failed.success
+
+
+def test_split_check_detects_a_tampered_version(built, tmp_path):
+    first, _, _ = built
+    data = tmp_path / "tampered"
+    shutil.copytree(first, data, ignore=shutil.ignore_patterns("warehouse.duckdb*"))
+    for version in list_versions(data):  # every game in train, in every version
+        path = version.path / "observations.parquet"
+        pl.read_parquet(path).with_columns(pl.lit("train").alias("split")).write_parquet(path)
+    result = dg.materialize(
+        [*gold_assets.assets, gold_checks.training_dataset_splits_disjoint], selection=["training_dataset"],
+        resources={"paths": VectraPaths(data_dir=str(data))}, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+    )
+    evaluation = next(e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION")
+    assert not evaluation.passed
+    report = evaluation.metadata["versions"].value[f"default/{latest_dataset(data).id}"]
+    assert report["files_match_manifest"] is False
