@@ -128,3 +128,31 @@ def test_env_passes_the_gymnasium_checker(version):
     check_env(env, skip_render_check=True)
     first = env.reset(seed=7)[0]
     assert np.array_equal(first, env.reset(seed=7)[0])  # a seed picks the same episode
+
+
+def test_env_replaying_the_recorded_orders_pays_the_recorded_rewards(tmp_path):
+    """Same rules: the synthetic player trades with the simulator's rules at the tick price, as the env does; with the
+    same start cash and the recorded actions, every reward of the env equals the observations' reward."""
+    tables = synthetic_silver(21, seed=8)
+    episodes = build_episodes(tables["games"], tables["game_ticks"], tables["trades"], tables["sidebets"],
+                              tables["player_state"], tables["actions"])
+    observations = build_observations(tables["game_ticks"], tables["trades"], tables["player_state"], tables["actions"], episodes)
+    tag = pl.lit(DATE).alias("partition")
+    version, _ = build_dataset(tmp_path, [DATE], episodes.with_columns(tag), observations.with_columns(tag), [],
+                               DatasetParams(split_fractions=(0.0, 0.0, 1.0)))  # every game in "test"
+    games = tables["games"]["game_id"].to_list()
+    # games 10 and 20 of the generator: a 0.05 SOL buy (the env's bet), a 0.01 sidebet, no short, no presale buy
+    for game_id in (games[10], games[20]):
+        rows = read_observations(version, "test").filter(pl.col("game_id") == game_id).sort("tick")
+        start_cash = rows.filter(pl.col("player_state_known") > 0)["cash"][0]
+        env = VectraReplayEnv(version, split="test", bet_amount=0.05, sidebet_amount=0.01, start_cash=start_cash)
+        episode = next(i for i, e in enumerate(env.episodes) if e["game_id"] == game_id)
+        env.reset(options={"episode": episode})
+        recorded = rows.filter(~pl.col("is_final"))
+        assert set(recorded["action"].to_list()) >= {Action.BUY, Action.SIDEBET, Action.SELL_50, Action.SELL_100}
+        for row in recorded.iter_rows(named=True):
+            _, reward, terminated, truncated, info = env.step(row["action"])
+            assert info["rejected"] is None, row["tick"]
+            if row["tick"] >= 1:  # the recorded state is known from tick 1 (its first playerUpdate follows frame 0)
+                assert reward == pytest.approx(row["reward"], abs=1e-9), row["tick"]
+        assert terminated and not truncated
