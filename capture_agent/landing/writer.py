@@ -275,7 +275,7 @@ class LandingWriter:
         except KeyError:
             raise ValueError(f"unknown direction {direction!r} or transport {transport!r}") from None
         outgoing = direction_value == "out"
-        if type(payload) is str or isinstance(payload, str):
+        if isinstance(payload, str):
             text = redact_frame(payload) if outgoing else payload
             data = None
             event, ack_id = frame_header(text)
