@@ -48,10 +48,13 @@ def build_frames(landing, window_ns: int = DUPLICATE_WINDOW_NS) -> tuple[pl.Data
     total = frame.height
     frame = frame.with_row_index("_row")
     content = ["record_type", "direction", "payload_text", "payload_bytes", "detail"]
-    # Same key, different content = conflicting; count before dropping (they are reported, first kept).
-    distinct = frame.unique(subset=["capture_id", "seq", *content], keep="first", maintain_order=True)
-    unique = frame.unique(subset=["capture_id", "seq"], keep="first", maintain_order=True)
-    conflicting = distinct.height - unique.height
+    repeated = frame.select(pl.struct("capture_id", "seq").is_duplicated()).to_series()
+    unique = frame.unique(subset=["capture_id", "seq"], keep="first", maintain_order=True) if repeated.any() else frame
+    # Same key, different content = conflicting: counted (the first copy is kept). Only repeated keys are compared.
+    conflicting = 0
+    if repeated.any():
+        copies = frame.filter(repeated)
+        conflicting = copies.unique(subset=["capture_id", "seq", *content]).height - copies.unique(subset=["capture_id", "seq"]).height
     unique = unique.sort(["capture_id", "seq"])
     duplicate_of = _cross_capture_duplicates(unique, window_ns)
     frames = unique.join(duplicate_of, on="_row", how="left").drop("_row")

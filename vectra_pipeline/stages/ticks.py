@@ -136,7 +136,7 @@ def build_game_ticks(events: pl.DataFrame) -> pl.DataFrame:
         .agg(
             pl.col("price").first(),
             pl.col("recv_wall_ns").first(),
-            *[pl.col(c).drop_nulls().first().alias(c) for c in _STATS],
+            *[pl.col(c).drop_nulls().first().alias(c) for c in _STATS],  # tick 0: the 14-key frame has none, the full one has
             pl.len().cast(pl.Int32).alias("frames"),
         )
         .with_columns(pl.lit("observed").alias("price_source"))
@@ -157,8 +157,14 @@ def build_game_ticks(events: pl.DataFrame) -> pl.DataFrame:
         .explode("price", "tick", empty_as_null=True)
         .with_columns(pl.lit("history").alias("price_source"))
     )
+    seen = observed.select("game_id", "tick")
+    # backfill candidates only for ticks no frame showed (most partialPrices repeat observed ticks)
     candidates = pl.concat(
-        [frame.select("game_id", pl.col("tick").cast(pl.Int32), "price", "price_source") for frame in (observed, partial, snapshot, from_history)]
+        [observed.select("game_id", pl.col("tick").cast(pl.Int32), "price", "price_source")]
+        + [
+            frame.select("game_id", pl.col("tick").cast(pl.Int32), "price", "price_source").join(seen, on=["game_id", "tick"], how="anti")
+            for frame in (partial, snapshot, from_history)
+        ]
     )
     best = (
         candidates.with_columns(pl.col("price_source").replace_strict(SOURCE_RANK).alias("_rank"))
