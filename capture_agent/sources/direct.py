@@ -90,10 +90,8 @@ class DirectSource:
                 self.recorder.connection("connect_failed", {"error": _describe(error)}, url=self.ws_url)
                 await self._wait_before_retry(backoff)
                 continue
-            backoff.reset()
             self.connections += 1
             self._gap_pending = self._last_frame_mono_ns is not None
-            reason, code, close_reason = "stopped", None, None
             try:
                 reason, code, close_reason = await self._serve(websocket, session)
             except asyncio.CancelledError:
@@ -112,7 +110,7 @@ class DirectSource:
         while True:
             left = session.seconds_left(time.monotonic())
             try:
-                async with asyncio.timeout(left if left is None else max(left, 0.0)):
+                async with asyncio.timeout(None if left is None else max(left, 0.0)):
                     message = await websocket.recv()
             except TimeoutError:
                 return "ping timeout: no ping from the server within pingInterval + pingTimeout", None, None
@@ -136,6 +134,10 @@ class DirectSource:
             self._after_frame(seq, mono_ns)
             for fact in step.facts:
                 self.recorder.connection(fact.event, fact.detail, url=self.ws_url, socket_id=session.sid)
+                if fact.event == "connected":
+                    # only a joined namespace counts as success: a server that accepts and drops at once
+                    # keeps the delays growing
+                    self.options.backoff.reset()
             for reply in step.replies:
                 try:
                     await websocket.send(reply)
