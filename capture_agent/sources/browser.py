@@ -61,6 +61,7 @@ DEFAULT_CLICK_SELECTORS = (
 DEFAULT_AMOUNT_SELECTOR = "#amount"
 CLICK_BINDING = "__vectraClick"
 BODY_WAIT_S = 10.0  # longest wait for a polling body before it is landed as lost
+STOP_GRACE_S = 0.25  # at the stop, time for events already on their way over CDP
 
 _CLICK_LISTENER = """
 (() => {
@@ -269,6 +270,9 @@ class BrowserSource:
 
     async def close(self) -> None:
         """Stop taking events, land everything already queued (bodies being fetched included), then let go."""
+        if self._consumer is not None and not self._closing:
+            # frames Chromium received just before the stop are still on their way over CDP: let them in
+            await asyncio.sleep(STOP_GRACE_S)
         self._closing = True
         try:
             if self._consumer is not None:

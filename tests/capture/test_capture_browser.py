@@ -27,7 +27,7 @@ POLLING_FIRST = 'transports: ["polling", "websocket"]'
 # Exchanged by engine.io outside its packet queue during the upgrade, so absent from the server's wire log.
 UPGRADE_PROBES = {"2probe", "3probe", "5"}
 CLICKS = (("#buy", "buyOrder"), ("#sell-25", "sellOrder"), ("#sidebet", "requestSidebet"))
-IN_FLIGHT_NS = 200_000_000  # a frame the server sent just before the stop may still be on its way: not lost
+IN_FLIGHT_NS = 1_000_000_000  # sent just before the stop, still on its way on loaded shared cores: not lost
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ2ZWN0cmEtdGVzdCJ9.c2lnbmF0dXJlLW9mLXRoZS10ZXN0"
 COOKIE = "privy-session-cookie-value-4242"
 
