@@ -35,17 +35,27 @@ def _quote(text: str) -> str:
 
 
 def refresh(data_dir: Path, tables: list[str] | None = None) -> list[str]:
-    """(Re)create the views (all tables, or the given ones); returns the view names written."""
+    """Create the views that do not exist yet or point elsewhere (all tables, or the given ones); returns them.
+
+    A view is SQL over a glob, re-expanded at every query, so a new partition needs no refresh: only a new
+    table does. Creating views only when missing keeps a new day's cost independent of how many days exist
+    (DuckDB binds a view over every file of its glob when it is created).
+    """
     import duckdb
 
     globs = table_globs(data_dir)
-    names = [t for t in (tables or globs) if t in globs]
-    if not names:
+    wanted = [t for t in (tables or globs) if t in globs]
+    if not wanted:
         return []
+    created = []
     with duckdb.connect(str(warehouse_path(data_dir))) as connection:
-        for name in names:
+        existing = dict(connection.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
+        for name in wanted:
+            if globs[name] in (existing.get(name) or ""):
+                continue  # exists and points at this data root (a moved root gets its views rewritten)
             connection.execute(
                 f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({_quote(globs[name])}, '
-                "hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = true)"
+                "hive_partitioning = true, hive_types = {'date': DATE})"
             )
-    return names
+            created.append(name)
+    return created
