@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sim.add_argument("--speed", type=float, default=1.0, help="simulator speed factor (default 1 = live)")
     sim.add_argument("--bots", type=int, default=8, help="simulated players (default 8)")
     sim.add_argument("--seed", default="vectra", help="simulator seed (default vectra)")
-    sim.add_argument("--via", choices=("direct", "browser"), default="direct", help="capture the simulator with")
+    sim.add_argument("--via", choices=("direct", "browser"), help="capture the simulator with (default direct)")
     live = parser.add_argument_group("live views")
     live.add_argument("--serve", metavar="HOST:PORT", help="live feed + /health + monitor page, e.g. 127.0.0.1:9000")
     live.add_argument("--serve-public", action="store_true", help="allow --serve on a non-loopback address")
@@ -71,6 +71,10 @@ def _validate(args: argparse.Namespace) -> None:
         raise VectraError(f"--source {args.source} needs --url (e.g. --url http://127.0.0.1:8000)")
     if args.source == "simulator" and args.url:
         raise VectraError("--source simulator starts its own server: drop --url (or use --source direct --url …)")
+    if args.via and args.source != "simulator":
+        raise VectraError("--via only applies to --source simulator (use --source browser or direct directly)")
+    if args.profile and args.connect_cdp:
+        raise VectraError("--profile and --connect-cdp exclude each other: an attached browser keeps its own profile")
     if args.fsync_ms <= 0:
         raise VectraError("--fsync-ms must be positive")
     if args.duration is not None and args.duration <= 0:
@@ -148,7 +152,7 @@ async def _capture(args: argparse.Namespace) -> int:
 
         simulator = start_simulator(speed=args.speed, seed=args.seed, bots=args.bots)
         url = simulator.url
-        via = args.via
+        via = args.via or "direct"
         _say(f"simulator at {url} (speed {args.speed}, {args.bots} bots), captured via {via}")
 
     source_kind = {"browser": Source.BROWSER, "direct": Source.DIRECT}[args.source] if args.source != "simulator" else Source.SIMULATOR

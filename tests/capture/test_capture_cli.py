@@ -82,6 +82,8 @@ def test_start_recovers_the_wal_of_a_crashed_run(tmp_path):
         (["--source", "direct", "--url", "ftp://x"], "is not an http(s)://"),
         (["--source", "simulator", "--fsync-ms", "0"], "--fsync-ms must be positive"),
         (["--source", "direct", "--url", "http://127.0.0.1:1", "--query", "novalue"], "is not KEY=VALUE"),
+        (["--source", "direct", "--url", "http://127.0.0.1:1", "--via", "browser"], "--via only applies"),
+        (["--source", "browser", "--url", "http://x", "--profile", "p", "--connect-cdp", "http://127.0.0.1:9222"], "exclude each other"),
     ],
 )
 def test_bad_arguments_are_one_clear_line(tmp_path, args, message):
