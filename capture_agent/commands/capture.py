@@ -155,8 +155,7 @@ async def _capture(args: argparse.Namespace) -> int:
         via = args.via or "direct"
         _say(f"simulator at {url} (speed {args.speed}, {args.bots} bots), captured via {via}")
 
-    source_kind = {"browser": Source.BROWSER, "direct": Source.DIRECT}[args.source] if args.source != "simulator" else Source.SIMULATOR
-    writer = LandingWriter(args.data, source_kind, fsync_interval_s=args.fsync_ms / 1000.0)
+    writer = LandingWriter(args.data, Source(args.source), fsync_interval_s=args.fsync_ms / 1000.0)
     label = args.source if args.source != "simulator" else f"simulator via {via}"
     state = LiveState(label)
     recorder = Recorder(writer, [state])
