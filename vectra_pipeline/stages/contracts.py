@@ -220,7 +220,8 @@ _CURRENT_SIDEBET_RESULT = Flat(
 )  # fmt: skip
 _AMOUNT_ORDER = Flat(
     {"amount": (("amount",), pl.Float64)},
-    pa.DataFrameSchema({"amount": _req(pl.Float64, pa.Check.gt(0)), "ack_id": _req(pl.Int64)}, strict=False),
+    # no ack id required: Socket.IO allows emits without one, and captures that kept only decoded arguments lose it
+    pa.DataFrameSchema({"amount": _req(pl.Float64, pa.Check.gt(0))}, strict=False),
 )
 _SELL_ORDER = Flat(
     {"percentage": (("percentage",), pl.Float64)},
