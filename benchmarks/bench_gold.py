@@ -1,6 +1,6 @@
 """Gold throughput: silver tables of a synthetic day → episodes → observations → a published dataset version.
 
-    .venv/bin/python benchmarks/bench_gold.py [--games 1370] [--seed 0] [--json out.json]
+    .venv/bin/python benchmarks/bench_gold.py [--games 1370] [--seed 0] [--days 1] [--json out.json]
 
 A live day is ≈1,370 games (mean game ≈190 ticks at 250 ms + 15 s cooldown). The silver tables come from
 ``vectra_pipeline.stages.gold.synthetic`` (provably-fair price paths, bots trading every tick, a recording player
@@ -44,6 +44,8 @@ def main() -> int:
     parser.add_argument("--games", type=int, default=1370, help="games in the synthetic day (default: one live day)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--env-steps", type=int, default=20_000, help="replay-env steps to time")
+    parser.add_argument("--days", type=int, default=1, help="also publish a dataset of this many days (copies of the "
+                        "synthetic day under other dates and game ids) to show how the dataset step scales")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     console = Console()
@@ -80,6 +82,22 @@ def main() -> int:
         timed("build_dataset (publish)", version.manifest["counts"]["rows"], time.perf_counter() - t)
         end_to_end = time.perf_counter() - total
         timed("silver → dataset", observations.height, end_to_end)
+
+        if args.days > 1:
+            dates = [f"2025-12-{10 + d:02d}" for d in range(args.days)]
+
+            def copy(frame: pl.DataFrame, day: int) -> pl.DataFrame:
+                return frame.with_columns(pl.col("game_id") + f"-d{day}", pl.lit(dates[day]).alias("partition"))
+
+            many_episodes = pl.concat([copy(episodes, d) for d in range(args.days)])
+            # lazy per-day frames, as the asset passes Parquet scans: the build holds one day at a time
+            many_observations = {dates[d]: copy(observations, d).lazy() for d in range(args.days)}
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            t = time.perf_counter()
+            many, _ = build_dataset(data, dates, many_episodes, many_observations, inputs)
+            timed(f"build_dataset ({args.days} days)", many.manifest["counts"]["rows"], time.perf_counter() - t)
+            grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before
+            console.print(f"{args.days}-day dataset: peak RSS grew by {grown:,.0f} MB while publishing it")
 
         t = time.perf_counter()
         transitions = load_transitions(version, "train")

@@ -107,7 +107,7 @@ def test_manifest_lineage_counts_and_disjoint_splits(tmp_path, gold_day):
     text = describe(version)
     assert version.id in text and str(version.path) in text and "completeness gapped" in text
     assert stored.select(pl.col("game_id"), pl.col("tick")).is_duplicated().sum() == 0
-    assert stored.sort("game_id", "tick").equals(stored)
+    assert stored.sort("partition", "game_id", "tick").equals(stored)
 
 
 def test_split_assignment_is_a_pure_function_of_game_and_seed():

@@ -130,9 +130,14 @@ def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Ma
     )
 
 
-def _read_gold(paths: VectraPaths, table: str, dates: list[str]) -> pl.DataFrame:
-    frames = [pl.read_parquet(gold_datasets.gold_partition_path(paths.root, table, d)).with_columns(pl.lit(d).alias("partition")) for d in dates]
-    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+def _read_episodes(paths: VectraPaths, dates: list[str]) -> pl.DataFrame:
+    frames = [pl.read_parquet(gold_datasets.gold_partition_path(paths.root, "episodes", d)).with_columns(pl.lit(d).alias("partition")) for d in dates]
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def _scan_observations(paths: VectraPaths, dates: list[str]) -> dict[str, pl.LazyFrame]:
+    """Lazy per-day scans: the dataset is written one day at a time."""
+    return {d: pl.scan_parquet(gold_datasets.gold_partition_path(paths.root, "observations", d)) for d in dates}
 
 
 def _lineage_markdown(manifest: dict) -> str:
@@ -165,7 +170,7 @@ def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, p
         for p in (gold_datasets.gold_partition_path(paths.root, table, d) for d in dates)
     ]
     version, created = gold_datasets.build_dataset(
-        paths.root, dates, _read_gold(paths, "episodes", dates), _read_gold(paths, "observations", dates),
+        paths.root, dates, _read_episodes(paths, dates), _scan_observations(paths, dates),
         gold_datasets.landing_inputs(paths.root, dates), params, gold_files,
     )
     gold_datasets.refresh_datasets_view(paths.root)

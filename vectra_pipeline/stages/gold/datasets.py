@@ -5,8 +5,9 @@
   inputs always give the same id and any change gives a new one.
 - **files**: ``episodes.parquet`` (every episode, with its ``split``: train / val / test, or ``excluded`` by the
   policy), ``observations.parquet`` (rows of the train/val/test episodes, with ``split``) and ``manifest.json``
-  (lineage: partitions, input files + hashes, asset versions, counts, split seed). Rows are sorted, Parquet is
-  written with fixed settings and nothing inside a version holds a timestamp, so a rebuild is byte-identical.
+  (lineage: partitions, input files + hashes, asset versions, counts, split seed). Rows are sorted (observations by
+  partition, game, tick — written one partition at a time, so memory stays at one day), Parquet is written with
+  fixed settings and nothing inside a version holds a timestamp, so a rebuild is byte-identical.
 - **splits** by game: ``sha256("<seed>:<game_id>")``'s first 8 bytes / 2⁶⁴ against the cumulative fractions.
 - **publish**: written into a temp folder beside the target and renamed into place; an existing id is reused,
   never rewritten. ``history.jsonl`` beside the versions (outside them) records when each id was published, which
@@ -26,14 +27,17 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from vectra_pipeline.stages.gold import features as feature_spec
 from vectra_pipeline.stages.gold.actions import Action
 from vectra_pipeline.stages.gold.episodes import EpisodePolicy, apply_policy
+from vectra_pipeline.stages.gold.observations import OBSERVATION_SCHEMA
 
 FORMAT_VERSION = 1
 DATASETS_DIR = "datasets"
@@ -223,43 +227,92 @@ def gold_partitions(data_dir: Path) -> list[str]:
     return sorted(dates or ())
 
 
-def _dedupe_games(episodes: pl.DataFrame, observations: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+def _best_partitions(episodes: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """A game seen in two partitions (midnight UTC) keeps the partition with more ticks; the other is counted."""
     best = episodes.sort("game_id", "ticks", "partition", descending=[False, True, False]).unique("game_id", keep="first", maintain_order=True)
-    duplicates = episodes.height - best.height
-    keep = best.select("game_id", "partition")
-    return best, observations.join(keep, on=["game_id", "partition"], how="semi"), duplicates
+    return best, episodes.height - best.height
 
 
-def _counts(episodes: pl.DataFrame, observations: pl.DataFrame, duplicates: int) -> dict:
-    per_split = {}
-    for split in SPLITS:
-        rows = observations.filter(pl.col("split") == split)
-        per_split[split] = {
-            "episodes": int(episodes.filter(pl.col("split") == split).height),
-            "rows": int(rows.height),
-            "transitions": int(rows.filter(~pl.col("is_final")).height),
-        }
+def _by_partition(observations: pl.DataFrame | Mapping[str, pl.LazyFrame | pl.DataFrame]) -> dict[str, pl.LazyFrame]:
+    if isinstance(observations, pl.DataFrame):
+        if observations.is_empty():
+            return {}
+        return {key[0]: frame.lazy() for key, frame in observations.partition_by("partition", as_dict=True).items()}
+    return {date: frame.lazy() for date, frame in observations.items()}
+
+
+class _ObservationWriter:
+    """Appends each partition's rows to one Parquet file with fixed settings and schema (byte-stable output)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.writer, self.rows = path, None, 0
+        self.schema = pl.Schema({**OBSERVATION_SCHEMA, "partition": pl.String, "split": pl.String})
+
+    def write(self, frame: pl.DataFrame) -> None:
+        table = frame.select(pl.col(name).cast(dtype) for name, dtype in self.schema.items()).to_arrow()
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd", compression_level=3, write_statistics=True)
+        if table.num_rows:
+            self.writer.write_table(table, row_group_size=65_536)
+            self.rows += table.num_rows
+
+    def close(self) -> None:
+        if self.writer is None:  # no partition at all: an empty file of the schema
+            self.write(pl.DataFrame(schema=self.schema))
+        self.writer.close()
+
+
+def _write_observations(path: Path, observations: dict[str, pl.LazyFrame], keep: pl.DataFrame) -> dict:
+    """Stream the kept episodes' rows partition by partition (memory: one day); returns the row counts."""
+    counts = {split: {"rows": 0, "transitions": 0} for split in SPLITS}
+    counts["actions_not_hold"] = 0
+    writer = _ObservationWriter(path)
+    try:
+        for date in sorted(observations):
+            kept = keep.filter(pl.col("partition") == date).select("game_id", "split")
+            rows = (
+                observations[date].drop("partition", "split", strict=False)
+                .join(kept.lazy(), on="game_id", how="inner")
+                .with_columns(pl.lit(date).alias("partition"))
+                .sort("game_id", "tick")
+                .collect()
+            )
+            writer.write(rows)
+            for (split,), group in rows.group_by("split"):
+                counts[split]["rows"] += group.height
+                counts[split]["transitions"] += group.filter(~pl.col("is_final")).height
+            counts["actions_not_hold"] += rows.filter(pl.col("action").fill_null(0) != 0).height
+    finally:
+        writer.close()
+    return counts
+
+
+def _counts(episodes: pl.DataFrame, rows: dict, duplicates: int) -> dict:
     excluded = episodes.filter(pl.col("split") == EXCLUDED)
     reasons = excluded.group_by(pl.col("exclusion_reason").str.replace(r" at tick \d+$", "")).len().sort("exclusion_reason")
+    per_split = {split: {"episodes": int(episodes.filter(pl.col("split") == split).height), **rows[split]} for split in SPLITS}
     return {
         "episodes_total": int(episodes.height),
         "episodes_in_training": int(episodes.filter(pl.col("split") != EXCLUDED).height),
         "episodes_excluded": int(excluded.height),
         "excluded_by_reason": {r: int(n) for r, n in reasons.iter_rows()},
         "duplicate_episodes_dropped": duplicates,
-        "rows": int(observations.height),
-        "transitions": int(observations.filter(~pl.col("is_final")).height),
-        "actions_not_hold": int(observations.filter(pl.col("action").fill_null(0) != 0).height),
+        "rows": sum(rows[s]["rows"] for s in SPLITS),
+        "transitions": sum(rows[s]["transitions"] for s in SPLITS),
+        "actions_not_hold": rows["actions_not_hold"],
         "per_split": per_split,
     }
 
 
-def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame, observations: pl.DataFrame,
-                  inputs: list[dict], params: DatasetParams = DatasetParams(), gold_files: list[dict] | None = None) -> tuple[DatasetVersion, bool]:
+def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
+                  observations: pl.DataFrame | Mapping[str, pl.LazyFrame | pl.DataFrame], inputs: list[dict],
+                  params: DatasetParams = DatasetParams(), gold_files: list[dict] | None = None) -> tuple[DatasetVersion, bool]:
     """Publish the dataset of these partitions, or reuse the version with the same id. Returns (version, created).
 
-    ``episodes``/``observations`` carry a ``partition`` column (the date they came from).
+    ``episodes`` (all partitions, with a ``partition`` column) is small and read whole; ``observations`` is either
+    one frame with a ``partition`` column or a mapping date → (lazy) frame, written one partition at a time, so
+    memory stays at one day's rows however many days the dataset spans. Observation rows are sorted by
+    (partition, game_id, tick).
     """
     code = code_version()
     version_id = dataset_id(inputs, partitions, params, code)
@@ -268,13 +321,10 @@ def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
     if (final / MANIFEST).exists():
         _record_history(root, version_id)
         return load_version(final), False
-    episodes, observations, duplicates = _dedupe_games(episodes, observations)
-    episodes = assign_splits(apply_policy(episodes, params.policy).sort("game_id"), params)
-    observations = (
-        observations.join(episodes.select("game_id", "split"), on="game_id", how="inner")
-        .filter(pl.col("split") != EXCLUDED)
-        .sort("game_id", "tick")
-    )
+    best, duplicates = _best_partitions(episodes)
+    episodes = assign_splits(apply_policy(best, params.policy).sort("game_id"), params)
+    keep = episodes.filter(pl.col("split") != EXCLUDED).select("game_id", "partition", "split")
+    by_partition = {d: f for d, f in _by_partition(observations).items() if d in set(partitions)}
     manifest = {
         "name": params.name,
         "id": version_id,
@@ -297,16 +347,17 @@ def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
             "method": "sha256('<seed>:<game_id>') first 8 bytes / 2^64 against cumulative fractions train, val, test",
             "games": {s: episodes.filter(pl.col("split") == s)["game_id"].to_list() for s in SPLITS},
         },
-        "counts": _counts(episodes, observations, duplicates),
         "files": {},
     }
     root.mkdir(parents=True, exist_ok=True)
     temp = root / f".tmp-{version_id}-{os.getpid()}-{time.monotonic_ns()}"
     temp.mkdir()
     try:
-        for name, frame in (("episodes.parquet", episodes), ("observations.parquet", observations)):
-            write_parquet(frame, temp / name)
-            manifest["files"][name] = {"rows": frame.height, "bytes": (temp / name).stat().st_size, "sha256": file_sha256(temp / name)}
+        write_parquet(episodes, temp / "episodes.parquet")
+        rows = _write_observations(temp / "observations.parquet", by_partition, keep)
+        manifest["counts"] = _counts(episodes, rows, duplicates)
+        for name, count in (("episodes.parquet", episodes.height), ("observations.parquet", manifest["counts"]["rows"])):
+            manifest["files"][name] = {"rows": count, "bytes": (temp / name).stat().st_size, "sha256": file_sha256(temp / name)}
         (temp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         for file in temp.iterdir():
             with open(file, "rb") as handle:

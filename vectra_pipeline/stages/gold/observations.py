@@ -15,14 +15,22 @@ import polars as pl
 
 from vectra_pipeline.stages.gold.actions import action_code_expr
 from vectra_pipeline.stages.gold.episodes import dedupe_ticks, placed_actions
-from vectra_pipeline.stages.gold.features import FEATURE_NAMES, compute_features
+from vectra_pipeline.stages.gold.features import FEATURES, compute_features
 
 KEY = ("game_id", "tick")
-LABELS = ("action", "action_amount", "action_ack_ok", "actions_in_tick", "reward", "terminated", "truncated", "is_final")
-
-
-def observation_columns() -> list[str]:
-    return [*KEY, *FEATURE_NAMES, *LABELS]
+OBSERVATION_SCHEMA = pl.Schema({
+    "game_id": pl.String,
+    "tick": pl.Int32,
+    **{f.name: pl.Float32 if f.dtype == "float32" else pl.Float64 for f in FEATURES},
+    "action": pl.Int8,
+    "action_amount": pl.Float64,
+    "action_ack_ok": pl.Boolean,
+    "actions_in_tick": pl.Int16,
+    "reward": pl.Float64,
+    "terminated": pl.Boolean,
+    "truncated": pl.Boolean,
+    "is_final": pl.Boolean,
+})
 
 
 def episode_ticks(game_ticks: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
@@ -88,4 +96,4 @@ def build_observations(game_ticks: pl.DataFrame, trades: pl.DataFrame, player_st
         .alias("reward"),
         (transition & into_last & pl.col("terminated")).alias("terminated"),
         (transition & into_last & ~pl.col("terminated")).alias("truncated"),
-    ).select(observation_columns())
+    ).select(pl.col(name).cast(dtype) for name, dtype in OBSERVATION_SCHEMA.items())
