@@ -145,3 +145,28 @@ def test_duckdb_datasets_view(tmp_path, gold_day):
         assert row[1] == "default" and row[2] == first.manifest["counts"]["rows"] and row[3] == episodes.height
         assert row[4] == first.manifest["counts"]["per_split"]["train"]["episodes"] and row[5] == 1
         assert Path(row[6]).name == row[0]
+
+
+def test_two_partitions_stream_and_a_midnight_game_is_kept_once(tmp_path, gold_day):
+    episodes, observations = gold_day
+    games = episodes.filter(pl.col("in_training"))["game_id"].to_list()
+    shared, only_second = games[0], games[1]
+    second_day = "2025-12-11"
+    # day 2 holds a short copy of `shared` (the end of a game that crossed midnight) and one game of its own
+    short = observations.filter((pl.col("game_id") == shared) & (pl.col("tick") < 5)).with_columns(pl.lit(second_day).alias("partition"))
+    own = observations.filter(pl.col("game_id") == only_second).with_columns(
+        pl.lit("20251211-second-day").alias("game_id"), pl.lit(second_day).alias("partition"))
+    second_episodes = pl.concat([
+        episodes.filter(pl.col("game_id") == shared).with_columns(pl.lit(5, dtype=pl.Int32).alias("ticks"), pl.lit(second_day).alias("partition")),
+        episodes.filter(pl.col("game_id") == only_second).with_columns(pl.lit("20251211-second-day").alias("game_id"), pl.lit(second_day).alias("partition")),
+    ])
+    by_day = {DATE: observations.lazy(), second_day: pl.concat([short, own]).lazy()}
+    version, _ = build_dataset(tmp_path, [DATE, second_day], pl.concat([episodes, second_episodes]), by_day, _landing(tmp_path))
+    counts = version.manifest["counts"]
+    assert counts["duplicate_episodes_dropped"] == 1 and counts["episodes_total"] == episodes.height + 1
+    stored = pl.read_parquet(version.path / "observations.parquet")
+    assert stored.sort("partition", "game_id", "tick").equals(stored)
+    kept = stored.filter(pl.col("game_id") == shared)
+    assert set(kept["partition"]) == {DATE} and kept.height == observations.filter(pl.col("game_id") == shared).height
+    assert set(stored.filter(pl.col("partition") == second_day)["game_id"]) == {"20251211-second-day"}
+    assert counts["rows"] == stored.height
