@@ -55,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sim.add_argument("--bots", type=int, default=8, help="simulated players (default 8)")
     sim.add_argument("--seed", default="vectra", help="simulator seed (default vectra)")
     sim.add_argument("--via", choices=("direct", "browser"), help="capture the simulator with (default direct)")
+    sim.add_argument(
+        "--autoplay",
+        action="store_true",
+        help="with --via browser: a scripted player clicks BUY/SELL/SIDEBET/SHORT, so the capture has own actions",
+    )
     live = parser.add_argument_group("live views")
     live.add_argument("--serve", metavar="HOST:PORT", help="live feed + /health + monitor page, e.g. 127.0.0.1:9000")
     live.add_argument("--serve-public", action="store_true", help="allow --serve on a non-loopback address")
@@ -73,6 +78,8 @@ def _validate(args: argparse.Namespace) -> None:
         raise VectraError("--source simulator starts its own server: drop --url (or use --source direct --url …)")
     if args.via and args.source != "simulator":
         raise VectraError("--via only applies to --source simulator (use --source browser or direct directly)")
+    if args.autoplay and not (args.source == "simulator" and args.via == "browser"):
+        raise VectraError("--autoplay trades: it only drives the simulator's page (--source simulator --via browser)")
     if args.profile and args.connect_cdp:
         raise VectraError("--profile and --connect-cdp exclude each other: an attached browser keeps its own profile")
     if args.fsync_ms <= 0:
@@ -187,6 +194,10 @@ async def _capture(args: argparse.Namespace) -> int:
             await source.start()
         source_task = loop.create_task(source.run(), name="source")
         tasks.append(loop.create_task(show_status(figures, rich_live=use_rich_live(args.no_status)), name="status"))
+        if args.autoplay:
+            from capture_agent.sources.autoplay import autoplay
+
+            tasks.append(loop.create_task(autoplay(source.page, seed=args.seed, say=_say), name="autoplay"))
         stop_task = loop.create_task(stop.wait(), name="stop")
         waiters = [source_task, stop_task]
         if args.duration:

@@ -83,6 +83,8 @@ def test_start_recovers_the_wal_of_a_crashed_run(tmp_path):
         (["--source", "simulator", "--fsync-ms", "0"], "--fsync-ms must be positive"),
         (["--source", "direct", "--url", "http://127.0.0.1:1", "--query", "novalue"], "is not KEY=VALUE"),
         (["--source", "direct", "--url", "http://127.0.0.1:1", "--via", "browser"], "--via only applies"),
+        (["--source", "browser", "--url", "http://x", "--headless", "--autoplay"], "--autoplay trades"),
+        (["--source", "simulator", "--autoplay"], "--autoplay trades"),
         (["--source", "browser", "--url", "http://x", "--profile", "p", "--connect-cdp", "http://127.0.0.1:9222"], "exclude each other"),
     ],
 )
@@ -106,12 +108,16 @@ def test_headed_browser_without_a_display_says_what_to_do(tmp_path):
 def test_simulator_via_headless_browser_with_a_persistent_profile(tmp_path):
     profile = tmp_path / "profile"
     result = vectra(
-        "capture", "--source", "simulator", "--via", "browser", "--headless", "--profile", str(profile),
-        "--speed", "10", "--data", str(tmp_path / "data"), "--max-frames", "60", timeout=90,
+        "capture", "--source", "simulator", "--via", "browser", "--headless", "--profile", str(profile), "--autoplay",
+        "--speed", "20", "--data", str(tmp_path / "data"), "--duration", "8", "--no-status", timeout=90,
     )
     assert result.returncode == 0, result.stderr
     assert (profile / "Default").is_dir()  # the profile persists (a wallet login would survive)
     rows = landed_rows(tmp_path / "data")
     frames = [r for r in rows if r["record_type"] == "frame"]
-    assert len(frames) >= 60 and frames[0]["payload_text"].startswith("0{")
+    assert frames[0]["payload_text"].startswith("0{")
     assert any(r["event"] == "connected" for r in rows)
+    # the scripted player's clicks are landed like a person's, each followed by its order
+    clicks = [r for r in rows if r["record_type"] == "click"]
+    assert clicks and clicks[0]["detail"]["selector"] == "#buy" and clicks[0]["detail"]["trusted"]
+    assert any(r["direction"] == "out" and r["event"] == "buyOrder" and r["seq"] > clicks[0]["seq"] for r in frames)
