@@ -253,3 +253,28 @@ def test_presale_buy_is_visible_from_tick_zero(synthetic):
         assert row["has_acted"] == 1.0 and row["ticks_since_last_action"] == 1.0 and row["last_bet_amount"] > 0
     counted = episodes.join(presale.group_by("game_id").len(), on="game_id")
     assert (counted["presale_actions"] == counted["len"]).all() and (counted["actions_unplaced"] == 0).all()
+
+
+def test_several_actions_in_one_tick_label_the_first_and_count_the_rest(synthetic):
+    tables, episodes, _ = synthetic
+    actions = tables["actions"]
+    first = actions.filter((pl.col("kind") == "buy") & (pl.col("phase") == "active")).row(0, named=True)
+    later = {**first, "action_id": first["action_id"] + "-again", "seq": first["seq"] + 1000, "kind": "sidebet",
+             "send_wall_ns": first["send_wall_ns"] + 10_000_000, "trade_id": None, "exec_tick": None}
+    earlier = {**later, "action_id": first["action_id"] + "-before", "kind": "short_open", "send_wall_ns": first["send_wall_ns"] - 10_000_000}
+    extra = pl.DataFrame([later, earlier], schema=actions.schema)
+    _, obs = _gold({**tables, "actions": pl.concat([actions, extra])})
+    row = obs.filter((pl.col("game_id") == first["game_id"]) & (pl.col("tick") == first["tick"])).row(0, named=True)
+    assert row["action"] == Action.SHORT_OPEN and row["actions_in_tick"] == 3  # the first sent, by send time
+
+
+def test_two_recording_accounts_in_one_game_pick_one_and_count_both(synthetic):
+    tables, _, _ = synthetic
+    game = tables["games"]["game_id"][0]
+    states = tables["player_state"]
+    other = states.filter(pl.col("game_id") == game).head(2).with_columns(
+        pl.lit("did:privy:other").alias("player_id"), pl.lit("other-capture").alias("capture_id"), (pl.col("cash") + 500).alias("cash"))
+    episodes, obs = _gold({**tables, "player_state": pl.concat([states, other])})
+    row = episodes.filter(pl.col("game_id") == game).row(0, named=True)
+    assert row["recording_players"] == 2 and row["player_id"] == states["player_id"][0]
+    assert obs.filter(pl.col("game_id") == game)["cash"].max() < 100  # the other account's states are not mixed in
