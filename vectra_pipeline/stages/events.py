@@ -118,10 +118,9 @@ def _fast_game_state(text: str | memoryview) -> tuple | None:
     values = partial.values if partial is not None else None
     ticks = prices = None
     if values is not None:
-        try:
-            ticks = [int(key) for key in values]
-        except ValueError:
-            return None  # a non-numeric tick key: the codec path reports it
+        if not all(map(str.isdigit, values)):
+            return None  # a tick key that is not a plain number: the codec path reports it
+        ticks = list(map(int, values))
         prices = list(values.values())
     return (
         state.gameId, shape, state_phase,
