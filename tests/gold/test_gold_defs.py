@@ -83,14 +83,17 @@ def test_rebuild_gives_same_id_and_identical_bytes(built):
     assert [v.id for v in list_versions(first)] == [a.id]
 
 
+def _evaluate(data_dir, when):
+    with dg.build_schedule_context(scheduled_execution_time=when, resources={"paths": VectraPaths(data_dir=str(data_dir))}) as context:
+        return nightly_dataset(context)
+
+
 def test_nightly_schedule(built, tmp_path):
     first, _, _ = built
-    paths = VectraPaths(data_dir=str(first))
     morning = dt.datetime(2025, 12, 11, 2, 0, tzinfo=dt.timezone.utc)
-    with dg.build_schedule_context(scheduled_execution_time=morning, resources={"paths": paths}) as context:
-        request = nightly_dataset(context)
     # inputs unchanged since the published version: the day is rebuilt, no dataset assets requested
-    assert isinstance(request, dg.RunRequest) and request.partition_key == DAY
+    (request,) = _evaluate(first, morning)
+    assert request.partition_key == DAY
     selected = {key.to_user_string() for key in request.asset_selection}
     assert {"frames", "game_ticks", "episodes", "observations"} <= selected and not selected & set(DATASET_ASSETS)
     assert request.tags["vectra/dataset_id"] == latest_dataset(first).id
@@ -98,14 +101,23 @@ def test_nightly_schedule(built, tmp_path):
     changed = tmp_path / "changed"
     shutil.copytree(first, changed, ignore=shutil.ignore_patterns("warehouse.duckdb*"))
     write_synthetic_capture(changed, 500, date=DAY, seed="another-session")
-    with dg.build_schedule_context(scheduled_execution_time=morning, resources={"paths": VectraPaths(data_dir=str(changed))}) as context:
-        request = nightly_dataset(context)
+    (request,) = _evaluate(changed, morning)
     assert set(DATASET_ASSETS) <= {key.to_user_string() for key in request.asset_selection}
     assert request.tags["vectra/new_dataset"] == "true" and request.tags["vectra/dataset_id"] != latest_dataset(first).id
-    # nothing landed yesterday → skip
-    with dg.build_schedule_context(scheduled_execution_time=morning + dt.timedelta(days=3), resources={"paths": paths}) as context:
-        skipped = nightly_dataset(context)
-    assert isinstance(skipped, dg.SkipReason)
+    # nothing landed yesterday and nothing stale → skip
+    assert isinstance(_evaluate(first, morning + dt.timedelta(days=3)), dg.SkipReason)
+
+
+def test_nightly_schedule_rebuilds_stale_days_first(built, tmp_path):
+    first, _, _ = built
+    late = tmp_path / "late"
+    shutil.copytree(first, late, ignore=shutil.ignore_patterns("warehouse.duckdb*"))
+    write_synthetic_capture(late, 500, date="2025-12-05", seed="imported-late")  # an old day landed after the fact
+    stale, yesterday = _evaluate(late, dt.datetime(2025, 12, 11, 2, 0, tzinfo=dt.timezone.utc))
+    assert stale.partition_key == "2025-12-05" and not {k.to_user_string() for k in stale.asset_selection} & set(DATASET_ASSETS)
+    assert yesterday.partition_key == DAY and yesterday.tags["vectra/new_dataset"] == "false"  # after the stale day is built
+    (only,) = _evaluate(late, dt.datetime(2025, 12, 20, 2, 0, tzinfo=dt.timezone.utc))  # no landing yesterday: the stale day alone
+    assert only.partition_key == "2025-12-05"
 
 
 def test_checks_fail_on_bad_observations(built, tmp_path, monkeypatch):

@@ -143,14 +143,14 @@ def landing_inputs(data_dir: Path, partitions: list[str]) -> list[dict]:
     Published segments are immutable, so hashes are cached in ``<data>/datasets/.landing-sha256.json`` by
     (path, size, mtime): a nightly build hashes only the new day.
     """
-    from capture_agent.landing.schema import LANDING_DIR
+    from capture_agent.landing.segments import segment_paths
 
     data_dir = Path(data_dir)
     cache_path = data_dir / DATASETS_DIR / HASH_CACHE
     cache = json.loads(cache_path.read_text(encoding="utf-8")) if cache_path.exists() else {}
     files, fresh = [], {}
     for date in sorted(partitions):
-        for path in sorted((data_dir / LANDING_DIR / f"date={date}").glob("*.parquet")):
+        for path in segment_paths(data_dir, date):
             relative, stat = path.relative_to(data_dir).as_posix(), path.stat()
             cached = cache.get(relative)
             digest = cached[2] if cached and cached[:2] == [stat.st_size, stat.st_mtime_ns] else file_sha256(path)
