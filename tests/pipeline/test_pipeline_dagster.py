@@ -35,7 +35,7 @@ def test_definitions_load_and_resolve():
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
     assert {"frames", "events", "quarantine", "game_ticks", "cooldowns", "games", "trades", "sidebets", "player_state", "actions"} <= keys
     assert repository.asset_graph.asset_check_keys
-    assert defs.get_sensor_def("landing_segments") is not None
+    assert defs.resolve_sensor_def("landing_segments") is not None
     assert defs.resolve_job_def("landing_to_silver") is not None
     for schedule in repository.schedule_defs:
         assert schedule.job_name
