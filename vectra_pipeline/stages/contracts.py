@@ -390,7 +390,8 @@ def apply_contracts(decoded: pl.DataFrame, frames: pl.DataFrame) -> ContractResu
             pl.col("type_errors").alias("detail"),
         ).cast(_FAILURE_SCHEMA)
     )
-    gsu = rows.filter(pl.col("contract").str.starts_with("gameStateUpdate."))
+    # the typed columns are checked; the payload text (most of the bytes) is not copied into the per-shape subsets
+    gsu = rows.filter(pl.col("contract").str.starts_with("gameStateUpdate.")).drop("payload_json")
     if gsu.height:
         gsu = _gsu_frame(gsu)
         for shape, schema in GSU_CONTRACTS.items():
