@@ -195,9 +195,9 @@ async def _capture(args: argparse.Namespace) -> int:
         source_task = loop.create_task(source.run(), name="source")
         tasks.append(loop.create_task(show_status(figures, rich_live=use_rich_live(args.no_status)), name="status"))
         if args.autoplay:
-            from capture_agent.sources.autoplay import autoplay
+            from capture_agent.simulator.scripted_player import play
 
-            tasks.append(loop.create_task(autoplay(source.page, seed=args.seed, say=_say), name="autoplay"))
+            tasks.append(loop.create_task(play(source.page, say=_say), name="autoplay"))
         stop_task = loop.create_task(stop.wait(), name="stop")
         waiters = [source_task, stop_task]
         if args.duration:

@@ -1,7 +1,7 @@
 """A scripted player for the simulator's play page: the demo's "person" who clicks the trade buttons.
 
 Trading is state-changing, so this only ever drives the embedded simulator's page, and only when a caller
-opts in (``vectra demo``, ``vectra capture --source simulator --via browser --autoplay``). The policy is
+opts in (``vectra capture --source simulator --via browser --autoplay``, which ``vectra demo`` runs). The policy is
 pure — it sees what the page shows (game id, phase, tick) and says which controls to click — and plays a
 varied, deterministic mix per game so that every action kind reaches the data: presale and in-game buys,
 partial and full sells, side bets and shorts. The page edge reads the DOM and clicks like a person would.
@@ -10,6 +10,7 @@ partial and full sells, side bets and shorts. The page edge reads the DOM and cl
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from capture_agent.protocol.game import Phase
@@ -62,7 +63,8 @@ class ScriptedPlayer:
         step("presale_buy", presale_buyer and view.phase is Phase.PRESALE, Click("#buy", "0.1"))
         if tick is None:
             return clicks
-        step("buy", not presale_buyer and tick >= 2, Click("#buy", "0.05"))
+        # Odd games buy in-game; so does any game whose presale the player missed (joined mid-game).
+        step("buy", "presale_buy" not in plan.done and tick >= 2, Click("#buy", "0.05"))
         step("sidebet", plan.index % 3 == 0 and tick >= 3, Click("#sidebet", "0.01"))
         step("short_open", plan.index % 4 == 1 and tick >= 5, Click("#short-open", "0.02"))
         step("sell_25", tick >= 8, Click("#sell-25"))
@@ -78,25 +80,31 @@ _READ_PAGE = """() => [document.getElementById('game-id').textContent,
                       document.getElementById('tick').textContent]"""
 
 
-async def play(page, stop: asyncio.Event, *, poll_s: float = 0.05) -> int:
-    """Drive the play page until ``stop`` is set; returns the number of clicks made."""
+def read_view(game_id: str, phase_label: str, tick_text: str) -> PageView | None:
+    """The page's texts as a view; None while the page shows placeholders (not connected yet)."""
+    try:
+        phase = Phase(phase_label.strip().lower())
+    except ValueError:
+        return None
+    tick = int(tick_text) if tick_text.strip().isdigit() else None
+    return PageView(game_id.strip(), phase, tick) if game_id.strip() else None
+
+
+async def play(page, *, poll_s: float = 0.05, say: Callable[[str], None] = print) -> int:
+    """Drive the play page until cancelled or the page goes away; returns the number of clicks made."""
+    from playwright.async_api import Error as PlaywrightError
+
     player = ScriptedPlayer()
     clicks = 0
-    while not stop.is_set():
-        game_id, phase_label, tick_text = await page.evaluate(_READ_PAGE)
-        try:
-            phase = Phase(phase_label.strip().lower())
-        except ValueError:  # not connected yet: the page shows a placeholder
-            phase = None
-        if phase is not None and game_id.strip():
-            view = PageView(game_id.strip(), phase, int(tick_text) if tick_text.strip().isdigit() else None)
-            for click in player.decide(view):
+    try:
+        while True:
+            view = read_view(*await page.evaluate(_READ_PAGE))
+            for click in player.decide(view) if view else ():
                 if click.amount is not None:
                     await page.fill("#amount", click.amount)
-                await page.click(click.selector)
+                await page.click(click.selector, timeout=2000)
                 clicks += 1
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=poll_s)
-        except TimeoutError:
-            pass
+            await asyncio.sleep(poll_s)
+    except PlaywrightError as error:
+        say(f"scripted player stopped after {clicks} clicks: {str(error).splitlines()[0]}")
     return clicks

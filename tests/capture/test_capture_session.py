@@ -8,7 +8,6 @@ import pytest
 
 from capture_agent.errors import VectraError
 from capture_agent.protocol.codec import decode_frame
-from capture_agent.sources.autoplay import plan_round
 from capture_agent.sources.direct import default_origin, websocket_url
 from capture_agent.sources.session import Backoff, EngineIOSession
 
@@ -130,19 +129,3 @@ def test_socket_io_url_and_origin():
             websocket_url(bad)
 
 
-def test_autoplay_rounds_buy_first_then_sell_out_within_short_pauses():
-    from capture_agent.sources.browser import DEFAULT_CLICK_SELECTORS
-
-    rng = random.Random(1)
-    plans = [plan_round(rng) for _ in range(200)]
-    for plan in plans:
-        selectors = [selector for selector, _ in plan]
-        assert selectors[0] == "#buy" and "#sell-100" in selectors
-        assert selectors.index("#sell-50") < selectors.index("#sell-100")
-        assert set(selectors) <= set(DEFAULT_CLICK_SELECTORS)  # only controls whose clicks are recorded
-        assert all(0 <= pause <= 1 for _, pause in plan)
-        if "#short-open" in selectors:
-            assert selectors.index("#short-open") < selectors.index("#short-close")
-    assert any("#sidebet" in [s for s, _ in p] for p in plans) and any("#short-open" in [s for s, _ in p] for p in plans)
-    again = random.Random(1)
-    assert [plan_round(again) for _ in range(200)] == plans  # seeded: the same run plays the same way

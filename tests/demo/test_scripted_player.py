@@ -30,3 +30,25 @@ def test_nothing_is_clicked_outside_a_game_or_in_a_short_game():
     assert player.decide(PageView("20261124-0000000000000001", Phase.COOLDOWN, None)) == []
     clicks = _play_game(player, "20261124-0000000000000002", last_tick=1)  # rugs at tick 1: an odd game
     assert clicks == []
+
+
+def test_only_recorded_controls_are_clicked():
+    from capture_agent.sources.browser import DEFAULT_CLICK_SELECTORS
+
+    player = ScriptedPlayer()
+    clicked = {c.selector for i in range(12) for c in _play_game(player, f"20261124-{i:016x}")}
+    assert clicked <= set(DEFAULT_CLICK_SELECTORS)
+
+
+def test_page_texts_become_views_only_once_the_page_shows_a_game():
+    from capture_agent.simulator.scripted_player import read_view
+
+    assert read_view("", "–", "–") is None  # not connected yet
+    assert read_view("20261124-00000000000000aa", "PRESALE", "–") == PageView("20261124-00000000000000aa", Phase.PRESALE, None)
+    assert read_view("20261124-00000000000000aa", "ACTIVE", "17").tick == 17
+
+
+def test_a_game_joined_mid_way_still_starts_with_a_buy():
+    player = ScriptedPlayer()
+    clicks = player.decide(PageView("20261124-00000000000000bb", Phase.ACTIVE, 30))
+    assert clicks[0] == Click("#buy", "0.05")
