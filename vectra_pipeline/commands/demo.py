@@ -1,0 +1,141 @@
+"""``vectra demo``: the whole chain on the embedded simulator, end to end, in about a minute and a half.
+
+simulator (high speed, bots) → capture (real Chromium with a scripted player clicking the page; the direct
+socket when Chromium is missing, said so) → landing → Dagster in-process (bronze → silver → gold → dataset)
+→ a summary and three example DuckDB queries with their output. Every step is the real one a user runs:
+the capture goes through ``vectra capture``'s own code path, the build through ``vectra build``'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from capture_agent.config import add_data_argument
+from capture_agent.errors import VectraError
+
+EXAMPLE_QUERIES = (
+    (
+        "Games captured: rug tick, peak and whether the revealed seed reproduces the path",
+        "SELECT game_id, rug_tick, round(peak, 3) AS peak, completeness, fair_verified "
+        "FROM games WHERE NOT history_only ORDER BY first_seen_ns LIMIT 8",
+    ),
+    (
+        "Your actions: what you clicked, at which tick, how fast the server answered and where it filled",
+        "SELECT kind, tick, round(price, 4) AS price, ack_ok, ack_reason, round(ack_latency_ms, 1) AS ack_ms, "
+        "exec_tick, slippage_ticks FROM actions ORDER BY send_wall_ns LIMIT 10",
+    ),
+    (
+        "Training data: the newest dataset version's episodes per split, with your actions and total reward",
+        "SELECT e.split, count(*) AS episodes, sum(e.transitions) AS transitions, sum(e.actions) AS actions, "
+        "round(sum(o.reward), 4) AS total_reward FROM read_parquet('{dataset}/episodes.parquet') e "
+        "JOIN (SELECT game_id, sum(reward) AS reward FROM read_parquet('{dataset}/observations.parquet') "
+        "GROUP BY game_id) o USING (game_id) WHERE e.in_training GROUP BY e.split ORDER BY e.split",
+    ),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_argument(parser)
+    parser.add_argument("--seconds", type=float, default=45.0, help="how long to play and capture (default 45)")
+    parser.add_argument("--speed", type=float, default=20.0, help="simulator speed factor (default 20)")
+    parser.add_argument("--bots", type=int, default=8, help="simulated players (default 8)")
+    parser.add_argument("--seed", default="vectra-demo", help="simulator seed (default vectra-demo)")
+    parser.add_argument(
+        "--via",
+        choices=("auto", "browser", "direct"),
+        default="auto",
+        help="capture through Chromium (auto: when /usr/bin/chromium exists) or the direct socket",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from capture_agent.commands import capture
+    from capture_agent.sources.browser import CHROMIUM
+    from vectra_pipeline.commands.build import build, ensure_dagster_home, landing_dates
+    from vectra_pipeline.stages.gold.datasets import latest_dataset
+
+    console = Console()
+    data_dir = Path(args.data).resolve()
+    via = args.via
+    if via == "auto":
+        via = "browser" if os.path.exists(CHROMIUM) else "direct"
+        if via == "direct":
+            console.print(
+                f"[yellow]Chromium is not installed ({CHROMIUM}): capturing with the direct socket instead, "
+                "so the demo has no scripted player and no own actions. `bash scripts/setup.sh` installs it.[/]"
+            )
+
+    console.rule("[bold]1 · play and capture")
+    argv = [
+        "--source", "simulator", "--via", via, "--speed", str(args.speed), "--bots", str(args.bots),
+        "--seed", args.seed, "--duration", str(args.seconds), "--data", str(data_dir), "--no-status",
+    ]  # fmt: skip
+    if via == "browser":
+        argv += ["--headless", "--autoplay"]
+    capture_parser = argparse.ArgumentParser(prog="vectra capture")
+    capture.add_arguments(capture_parser)
+    if capture.run(capture_parser.parse_args(argv)) != 0:
+        raise VectraError("the capture reported lost rows; see the lines above")
+
+    console.rule("[bold]2 · build: landing → bronze → silver → gold → dataset")
+    home = ensure_dagster_home()
+    summary = build(data_dir, landing_dates(data_dir), show_progress=True)
+    if summary.failed_runs:
+        raise VectraError(f"the build failed: {summary.failed_runs[0]}")
+    failed_checks = [c for c in summary.checks if not c[2]]
+
+    console.rule("[bold]3 · what you have")
+    version = latest_dataset(data_dir)
+    if version is None:
+        raise VectraError("the build published no dataset version; run `vectra build` to see why")
+    _print_summary(console, data_dir, version, len(summary.checks), failed_checks, home)
+    for title, sql in EXAMPLE_QUERIES:
+        _print_query(console, data_dir, title, sql.format(dataset=str(version.path).replace("'", "''")))
+    return 0
+
+
+def _print_summary(console, data_dir: Path, version, checks: int, failed_checks: list, home: str | None) -> None:
+    from rich.table import Table
+
+    from vectra_pipeline.commands.query import query
+
+    counts = {
+        "games captured": "SELECT count(*) FROM games WHERE NOT history_only",
+        "games known from history only": "SELECT count(*) FROM games WHERE history_only",
+        "ticks": "SELECT count(*) FROM game_ticks",
+        "trades (all players)": "SELECT count(*) FROM trades",
+        "your actions": "SELECT count(*) FROM actions",
+        "landing frames": "SELECT count(*) FROM frames",
+    }
+    table = Table(title="Vectra demo", show_header=False)
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
+    for label, sql in counts.items():
+        table.add_row(label, str(query(data_dir, sql)[1][0][0]))
+    manifest = version.manifest
+    table.add_row("dataset version", f"{manifest.get('name', 'default')}/{version.id}")
+    table.add_row("episodes in the dataset", str(manifest.get("counts", {}).get("episodes_in_training", "?")))
+    table.add_row("asset checks", f"{checks - len(failed_checks)} passed, {len(failed_checks)} failed")
+    table.add_row("landing zone", str(data_dir / "landing"))
+    table.add_row("dataset files", str(version.path))
+    table.add_row("warehouse", f"{data_dir / 'warehouse.duckdb'}  →  vectra query \"SELECT …\" --data {data_dir}")
+    table.add_row("dagster", f"runs recorded in {home}" if home else "ephemeral instance")
+    console.print(table)
+
+
+def _print_query(console, data_dir: Path, title: str, sql: str) -> None:
+    from rich.table import Table
+
+    from vectra_pipeline.commands.query import query
+
+    names, rows = query(data_dir, sql)
+    table = Table(title=title, caption=sql, caption_justify="left")
+    for name in names:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*["NULL" if value is None else str(value) for value in row])
+    console.print(table)
