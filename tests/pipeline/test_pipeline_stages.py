@@ -79,9 +79,13 @@ def test_fast_game_state_decoder_agrees_with_the_codec_on_every_real_frame(chain
         assert row["type_errors"] is None
     # and the decoded events keep the payload: payload_json parses to the codec's payload
     events = _all(chains, "events").filter(pl.col("event") == "gameStateUpdate")
-    joined = events.join(_all(chains, "frames"), on=["capture_id", "seq"]).select("payload_json", "payload_text")
-    for payload_json, text in joined.iter_rows():
-        assert orjson.loads(payload_json) == decode_frame(text)[0].payload
+    joined = events.join(_all(chains, "frames"), on=["capture_id", "seq"]).select("payload_json", "partial_prices", "payload_text")
+    for payload_json, partial_prices, text in joined.iter_rows():
+        payload = decode_frame(text)[0].payload
+        assert orjson.loads(payload_json) == payload
+        values = (payload.get("partialPrices") or {}).get("values")
+        expected = sorted((int(k), float(v)) for k, v in values.items()) if values is not None else None
+        assert ([(p["tick"], p["price"]) for p in partial_prices] if partial_prices is not None else None) == expected
 
 
 def test_games_equal_their_history_entries_and_verify(chains):

@@ -267,7 +267,8 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
     fast_rows: list[tuple] = []
     slow_rows: list[tuple] = []
     is_candidate = wanted["payload_text"].str.starts_with(_GSU_PREFIX).fill_null(False)
-    partial_frame: list[int] = []  # flat (frame, tick, price) triples of the fast rows' partialPrices
+    # the fast rows' partialPrices as one flat (tick, price) list with per-row offsets (an Arrow list column)
+    partial_offsets: list[int] = [0]
     partial_tick: list[int] = []
     partial_price: list[float] = []
     for index, candidate, text in _chunked_frames(wanted["payload_text"], is_candidate):
@@ -276,11 +277,13 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
             if fast is not None:
                 fast_index.append(index)
                 fast_rows.append(fast[:-2])
-                ticks = fast[-2]
+                ticks, prices = fast[-2], fast[-1]
                 if ticks is not None:
-                    partial_frame.extend([index] * len(ticks))
+                    if any(a > b for a, b in zip(ticks, ticks[1:])):  # the server sends them in order; be sure
+                        ticks, prices = map(list, zip(*sorted(zip(ticks, prices))))
                     partial_tick.extend(ticks)
-                    partial_price.extend(fast[-1])
+                    partial_price.extend(prices)
+                partial_offsets.append(len(partial_tick))
                 continue
         source = wanted.row(index, named=True)
         text = str(text, "utf-8") if isinstance(text, memoryview) else text
@@ -290,11 +293,14 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
             slow_rows.append((index, *_packet_row(base, packet_index, packet)))
     parts = []
     if fast_rows:
-        partial = pl.DataFrame(
-            {"_frame": partial_frame, "tick": partial_tick, "price": partial_price},
-            schema={"_frame": pl.UInt32, "tick": pl.Int32, "price": pl.Float64},
+        has_partial = [row[-1] for row in fast_rows]
+        pairs = pa.StructArray.from_arrays(
+            [pa.array(partial_tick, pa.int32()), pa.array(partial_price, pa.float64())], names=["tick", "price"]
         )
-        parts.append(_fast_frame(wanted, fast_index, fast_rows, partial, schema))
+        partial = pa.ListArray.from_arrays(
+            pa.array(partial_offsets, pa.int32()), pairs, mask=pa.array([not present for present in has_partial])
+        )
+        parts.append(_fast_frame(wanted, fast_index, fast_rows, pl.Series("partial_prices", partial), schema))
     if slow_rows:
         parts.append(pl.DataFrame(slow_rows, schema={"_frame": pl.UInt32, **schema}, orient="row"))
     if not parts:
@@ -305,7 +311,7 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _fast_frame(wanted: pl.DataFrame, index: list[int], rows: list[tuple], partial: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+def _fast_frame(wanted: pl.DataFrame, index: list[int], rows: list[tuple], partial: pl.Series, schema: pl.Schema) -> pl.DataFrame:
     """The fast-path rows as a frame: typed columns from the decoder, the rest vectorised in polars."""
     names = _FAST_COLUMNS[:-3]
     columns = dict(zip(names, zip(*rows)))
@@ -314,13 +320,6 @@ def _fast_frame(wanted: pl.DataFrame, index: list[int], rows: list[tuple], parti
     mask[index] = True
     source = wanted.select("_frame", *_FRAME_COLUMNS, "payload_text").filter(pl.Series(mask))
     text = pl.col("payload_text")
-    pairs = (
-        partial.sort(["_frame", "tick"])
-        .group_by("_frame", maintain_order=True)
-        .agg(pl.struct("tick", "price").alias("partial_prices"))
-    )
-    # frames whose partialPrices.values was {}: an empty list, not null (as the codec path gives)
-    empty_partial = pl.Series("_frame", [i for i, row in zip(index, rows) if row[-1]], dtype=pl.UInt32)
     return (
         source.hstack(decoded)
         .with_columns(
@@ -330,13 +329,7 @@ def _fast_frame(wanted: pl.DataFrame, index: list[int], rows: list[tuple], parti
             pl.lit("/").alias("namespace"),
             pl.lit(GAME_STATE_UPDATE).alias("event"),
             text.str.strip_prefix(_GSU_PREFIX).str.strip_suffix("]").alias("payload_json"),
-        )
-        .join(pairs, on="_frame", how="left")
-        .with_columns(
-            pl.when(pl.col("partial_prices").is_null() & pl.col("_frame").is_in(empty_partial.implode()))
-            .then(pl.lit([], pl.List(pl.Struct({"tick": pl.Int32, "price": pl.Float64}))))
-            .otherwise(pl.col("partial_prices"))
-            .alias("partial_prices")
+            partial.cast(schema["partial_prices"]),
         )
         .drop("payload_text")
     )
