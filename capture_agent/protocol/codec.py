@@ -169,10 +169,29 @@ def _js_ready(value: Any) -> Any:
             return orjson.Fragment(js_number(value))
         return value
     if isinstance(value, dict):
-        return {key: _js_ready(item) for key, item in value.items()}
+        return {key: _js_ready(item) for key, item in _js_key_order(value)}
     if isinstance(value, (list, tuple)):
         return [_js_ready(item) for item in value]
     return value
+
+
+_MAX_ARRAY_INDEX = 2**32 - 2
+_INDEX_KEY = re.compile(rb'[{,]"(?:0|[1-9][0-9]{0,9})":')
+
+
+def _is_array_index(key: Any) -> bool:
+    text = key if isinstance(key, str) else str(key)
+    return text.isascii() and text.isdigit() and (text == "0" or text[0] != "0") and int(text) <= _MAX_ARRAY_INDEX
+
+
+def _js_key_order(value: dict) -> list[tuple[Any, Any]]:
+    """A JS object lists its array-index keys first, ascending, then the other keys in insertion order."""
+    items = list(value.items())
+    index = [item for item in items if _is_array_index(item[0])]
+    if not index:
+        return items
+    index.sort(key=lambda item: int(str(item[0])))
+    return index + [item for item in items if not _is_array_index(item[0])]
 
 
 _MANTISSA = frozenset(b"0123456789.")
@@ -233,20 +252,21 @@ def _dumps_slow(value: Any) -> str:
     if isinstance(value, float):
         return js_number(value)
     if isinstance(value, dict):
-        return "{" + ",".join(f"{_js_string(str(k))}:{_dumps_slow(v)}" for k, v in value.items()) + "}"
+        return "{" + ",".join(f"{_js_string(str(k))}:{_dumps_slow(v)}" for k, v in _js_key_order(value)) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_dumps_slow(item) for item in value) + "]"
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def dumps(value: Any) -> str:
-    """JSON exactly as JavaScript's ``JSON.stringify`` writes it (compact, ``1.0`` → ``1``, non-ASCII kept).
+    """JSON exactly as JavaScript's ``JSON.stringify`` writes it (compact, ``1.0`` → ``1``, non-ASCII kept,
+    array-index keys such as ``"0"`` first in ascending order, as a JS object holds them).
 
     Python ints are written as they are (JS has no integers beyond 2**53; no real payload holds one).
     """
     try:
         out = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-        if _needs_js_layout(out):
+        if _needs_js_layout(out) or _INDEX_KEY.search(out):
             out = orjson.dumps(_js_ready(value), option=orjson.OPT_NON_STR_KEYS)
         return out.decode()
     except TypeError:

@@ -174,3 +174,10 @@ def test_against_node_json_stringify():
     mine_strings = [dumps(b"".join(u.to_bytes(2, "little") for u in units).decode("utf-16-le", "surrogatepass"))
                     for units in strings]
     assert mine_strings == expected["strs"]
+
+
+def test_array_index_keys_come_first_ascending_as_in_a_js_object():
+    # JSON.stringify({"": null, "0": null}) === '{"0":null,"":null}'; "01" and "-1" are not array indices.
+    assert dumps({"": None, "0": None}) == '{"0":null,"":null}'
+    assert dumps({"b": 1, "10": 2, "2": 3, "01": 4, "-1": 5}) == '{"2":3,"10":2,"b":1,"01":4,"-1":5}'
+    assert dumps({"values": {"125": 1.0, "126": 1.5}}) == '{"values":{"125":1,"126":1.5}}'
