@@ -125,6 +125,7 @@ def _without_surrogates(tail: tuple, detail: dict | None) -> tuple:
 
 _HEADER_CACHE_SIZE = 4096
 _header_cache: dict[str, tuple[str | None, int | None] | None] = {}
+_UNKNOWN = object()
 
 
 def frame_header(payload: str) -> tuple[str | None, int | None]:
@@ -137,6 +138,10 @@ def frame_header(payload: str) -> tuple[str | None, int | None]:
     end = payload.find(RECORD_SEPARATOR)  # a polling body: only its first packet counts
     if end < 0:
         end = len(payload)
+    if payload.startswith('42["') and payload[end - 1] == "]":  # the usual event frame: one cache lookup
+        known = _header_cache.get(payload[: payload.find('"', 4, end) + 1], _UNKNOWN)
+        if known is not _UNKNOWN and known is not None:  # only well-formed heads are cached as known
+            return known
     if end < 3 or payload[0] != "4" or payload[1] not in "2356":
         return (None, None) if payload[:1] != "4" else _decoded_header(payload[:end])
     bracket = payload.find("[", 2, end)
@@ -236,6 +241,7 @@ class LandingWriter:
         self._next_seq = next_seq
         self._next_segment = next_segment
         self._segment: SegmentFile | None = None
+        self._segment_end_seq = 0
         self._segment_deadline = 0.0  # monotonic time at which the open segment is old enough to roll
         self._wal_fd: int | None = None
         self._wal_path: Path | None = None
@@ -245,6 +251,8 @@ class LandingWriter:
         self._failure: BaseException | None = None
         self._closed = False
         self._stats = WriterStats(next_seq=next_seq, durable_seq=next_seq)
+        self._first_seq = next_seq
+        self._frames_in = self._frames_out = 0  # counted apart from the stats: cheaper per row
         # The WAL is opened eagerly and the next one exists before the previous one goes: while the writer
         # lives a WAL is always there, so a crash at any moment is seen by recovery and closed with a gap row.
         self._wal_segment = 0
@@ -270,24 +278,28 @@ class LandingWriter:
         detail: dict | None = None,
     ) -> int:
         """Land one frame verbatim (secrets redacted); returns its seq."""
-        try:
-            direction_value, transport_value = _DIRECTIONS[direction], _TRANSPORTS[transport]
-        except KeyError:
-            raise ValueError(f"unknown direction {direction!r} or transport {transport!r}") from None
+        direction_value = _DIRECTIONS.get(direction)
+        transport_value = _TRANSPORTS.get(transport)
+        if direction_value is None or transport_value is None:
+            raise ValueError(f"unknown direction {direction!r} or transport {transport!r}")
         outgoing = direction_value == "out"
         if isinstance(payload, str):
             text = redact_frame(payload) if outgoing else payload
             data = None
             event, ack_id = frame_header(text)
             size = len(text)
-            if opcode is None and transport_value == "websocket":
-                opcode = 1
+            if opcode is None:
+                opcode = 1 if transport_value == "websocket" else None
+            elif type(opcode) is not int or not 0 <= opcode <= 15:
+                opcode = _opcode(opcode)
         elif isinstance(payload, (bytes, bytearray, memoryview)):
             data = redact_bytes(bytes(payload)) if outgoing else bytes(payload)
             text, event, ack_id = None, None, None
             size = len(data)
-            if opcode is None and transport_value == "websocket":
-                opcode = 2
+            if opcode is None:
+                opcode = 2 if transport_value == "websocket" else None
+            elif type(opcode) is not int or not 0 <= opcode <= 15:
+                opcode = _opcode(opcode)
         else:
             raise TypeError(f"frame payload must be str or bytes, not {type(payload).__name__}")
         row_tail = (
@@ -296,7 +308,7 @@ class LandingWriter:
             transport_value,
             None if socket_id is None else str(socket_id),
             None if url is None else _clean_url(str(url)),
-            None if opcode is None else _opcode(opcode),
+            opcode,
             text,
             data,
             event,
@@ -353,25 +365,27 @@ class LandingWriter:
     ) -> int:
         # Every value is checked before it reaches the WAL: a row that could not be written to Parquet would
         # make the WAL unrecoverable.
-        wall_ns = time.time_ns() if wall_ns is None else _nanoseconds(wall_ns)
-        mono_ns = time.monotonic_ns() if mono_ns is None else _nanoseconds(mono_ns)
+        if wall_ns is None:
+            wall_ns = time.time_ns()
+        elif type(wall_ns) is not int or not -_INT64 <= wall_ns < _INT64:
+            wall_ns = _nanoseconds(wall_ns)
+        if mono_ns is None:
+            mono_ns = time.monotonic_ns()
+        elif type(mono_ns) is not int or not -_INT64 <= mono_ns < _INT64:
+            mono_ns = _nanoseconds(mono_ns)
         with self._lock:
             if self._failure is not None or self._closed:
                 self._refuse()
             try:
                 day = wall_ns // NS_PER_DAY
                 segment = self._segment
+                seq = self._next_seq
+                # The age limit is checked by the sync thread on every tick (_roll_if_old), not per row.
                 if segment is None:
                     segment = self._open_segment(day)
-                elif (
-                    segment.day != day
-                    or segment.rows >= self.segment_max_rows
-                    or segment.payload_bytes >= self.segment_max_bytes
-                    or time.monotonic() >= self._segment_deadline
-                ):
+                elif seq >= self._segment_end_seq or segment.payload_bytes >= self.segment_max_bytes or segment.day != day:
                     self._roll()
                     segment = self._open_segment(day)
-                seq = self._next_seq
                 row = (seq, record_type, wall_ns, mono_ns, *tail)
                 append_row(self._wal_buffer, row)  # raises before changing anything when a string is not UTF-8
             except UnicodeEncodeError:
@@ -389,13 +403,9 @@ class LandingWriter:
             except BaseException as error:  # disk full, I/O error: stop landing, keep the WAL for recovery
                 self._failure = error
                 raise
-            stats = self._stats
-            stats.rows += 1
             if outgoing is not None:
-                if outgoing:
-                    stats.frames_out += 1
-                else:
-                    stats.frames_in += 1
+                self._frames_out += outgoing
+                self._frames_in += not outgoing
             return seq
 
     def _refuse(self) -> None:
@@ -423,6 +433,7 @@ class LandingWriter:
 
     def _open_segment(self, day: int) -> SegmentFile:
         self._segment = SegmentFile(self.data_dir, self.capture_id, self.source.value, self._wal_segment, day)
+        self._segment_end_seq = self._next_seq + self.segment_max_rows  # the seq that starts the next segment
         self._segment_deadline = time.monotonic() + self.segment_max_seconds
         return self._segment
 
@@ -507,6 +518,8 @@ class LandingWriter:
             oldest = [t for t in (self._unsynced_since, self._syncing_since) if t is not None]
             self._stats.wal_lag_s = time.monotonic() - min(oldest) if oldest else 0.0
             self._stats.next_seq = self._next_seq
+            self._stats.rows = self._next_seq - self._first_seq
+            self._stats.frames_in, self._stats.frames_out = self._frames_in, self._frames_out
             return replace(self._stats)
 
     def close(self) -> None:

@@ -436,3 +436,42 @@ def test_rows_land_where_the_date_says(tmp_path: Path) -> None:
     row = _rows(tmp_path)[0]
     assert row["recv_wall_ns"] == day and row["recv_mono_ns"] == 5
     assert os.path.basename(path).endswith("-000000.parquet")
+
+
+def test_cached_event_heads_never_stand_in_for_a_different_frame() -> None:
+    """The cache fast path answers only for a complete first packet with a known head; the rest is the codec's."""
+    frames = [
+        '42["tick",{"n":1}]',  # fills the cache for the head 42["tick"
+        '42["tick",{"n":1}',  # same head, cut short
+        '42["tick"',
+        '42["tick",1]\x1e42["other",2]',  # a polling body: its first packet counts
+        '42["tick",1\x1e42["other",2]',  # first packet cut short, a later one complete
+        '42["tick\\"x",1]',
+        '42["tick"]',
+    ]
+    for frame in frames * 2:  # twice: once filling the cache, once answered from it
+        first = decode_frame(frame)[0]
+        assert frame_header(frame) == (first.event, first.ack_id), frame
+
+
+def test_row_groups_keep_every_value_exact(tmp_path: Path) -> None:
+    """Constant and null columns are built in bulk: mixed, constant, null and signed-zero values survive."""
+    with LandingWriter(tmp_path, Source.DIRECT) as writer:
+        for n in range(6):
+            writer.frame(
+                Direction.IN if n % 3 else Direction.OUT,
+                Transport.WEBSOCKET,
+                _frame(n) if n != 4 else b"\x01\x02",
+                url="ws://127.0.0.1:1/socket.io/?EIO=4&transport=websocket",
+                browser_ts=-0.0 if n == 2 else 0.0,
+                recv_wall_ns=DAY_NS * 20_000 + 7,
+                recv_mono_ns=9,
+            )
+    rows = _rows(tmp_path)
+    assert [r["direction"] for r in rows] == ["out", "in", "in", "out", "in", "in"]
+    assert {r["url"] for r in rows} == {"ws://127.0.0.1:1/socket.io/?EIO=4&transport=websocket"}
+    assert [str(r["browser_ts"]) for r in rows] == ["0.0", "0.0", "-0.0", "0.0", "0.0", "0.0"]
+    assert {(r["recv_wall_ns"], r["recv_mono_ns"]) for r in rows} == {(DAY_NS * 20_000 + 7, 9)}
+    assert [r["opcode"] for r in rows] == [1, 1, 1, 1, 2, 1]
+    assert rows[4]["payload_text"] is None and rows[4]["payload_bytes"] == b"\x01\x02" and rows[4]["event"] is None
+    assert [r["socket_id"] for r in rows] == [None] * 6 and [r["seq"] for r in rows] == list(range(6))
