@@ -256,6 +256,14 @@ def main() -> None:
                   f"CPU {live['cpu_percent']:.2f} % of one core")
     small = results["writer (small)"]["frames_per_s"] / results["baseline (small)"]["frames_per_s"]
     console.print(f"small frames (< {SMALL_BYTES} B: trades, acks, pings): writer / bare ParquetWriter {small:.2f}×")
+    for kind in ("typical", "small"):
+        mine, bare = results[f"writer ({kind})"], results[f"baseline ({kind})"]
+        console.print(
+            f"{kind}: writer {mine['frames'] / mine['cpu_seconds']:,.0f} frames per CPU-second "
+            f"({1e6 * mine['cpu_seconds'] / mine['frames']:.1f} µs a frame vs {1e6 * bare['cpu_seconds'] / bare['frames']:.1f} µs bare); "
+            f"size on disk writer / bare {mine['bytes_published'] / bare['bytes_published']:.2f}, "
+            f"writer / raw payload {mine['bytes_published'] / (mine['avg_frame_bytes'] * mine['frames']):.3f}"
+        )
     print(json.dumps({**results, "live": live}))
 
 

@@ -7,6 +7,8 @@ of replacing an existing file: published files are never modified) and the direc
 
 from __future__ import annotations
 
+import array
+import itertools
 import os
 import re
 from dataclasses import dataclass
@@ -45,6 +47,11 @@ _POOL, _RELEASE_AFTER_EACH_GROUP = _segment_memory_pool()
 _SEGMENT_NAME = re.compile(r"^(?P<capture>[A-Za-z0-9][A-Za-z0-9._-]*)-(?P<segment>\d{6,})\.parquet$")
 _DICTIONARY_COLUMNS = ["capture_id", "record_type", "source", "direction", "transport", "socket_id", "url", "event"]
 _STATISTICS_COLUMNS = ["seq", "recv_wall_ns", "recv_mono_ns", "browser_ts", "opcode", "ack_id"]
+# Python array codes of the fixed-width columns, for packing a row group's numbers in one call.
+_ARRAY_CODES = {pa.int64(): "q", pa.int8(): "b", pa.float64(): "d", pa.timestamp("ns", tz="UTC"): "q"}
+_ZERO = (0,)
+_STRING = pa.string()
+_INT32_END = 1 << 31
 # Each schema column with its position in a WAL row (None: a per-segment constant).
 _COLUMN_PLAN = [(field, ROW_FIELDS.index(field.name) if field.name in ROW_FIELDS else None) for field in LANDING_SCHEMA]
 
@@ -161,6 +168,36 @@ def _seq_range(path: Path) -> tuple[int, int, int]:
     return int(min(lows)), int(max(highs)), metadata.num_rows
 
 
+def _column(values: tuple, arrow_type: pa.DataType) -> pa.Array:
+    """A row group's column from its Python values, without converting value by value where the shape allows:
+    all null, one string throughout (url, direction…), ASCII strings (payloads: one join, offsets from the
+    lengths), numbers without nulls (packed by ``array``). Anything else goes through ``pa.array``."""
+    count = len(values)
+    first = values[0]
+    kind = type(first)
+    if first is None or kind is str:
+        if values.count(first) == count:
+            if first is None:
+                return pa.nulls(count, arrow_type, memory_pool=_POOL)
+            return pa.repeat(pa.scalar(first, arrow_type), count, memory_pool=_POOL)
+        if kind is str and arrow_type == _STRING and None not in values:
+            joined = "".join(values)
+            if joined.isascii() and len(joined) < _INT32_END:  # one byte a character: offsets are running lengths
+                offsets = array.array("i", _ZERO)
+                offsets.extend(itertools.accumulate(map(len, values)))
+                return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(joined.encode("ascii")))
+    elif kind is int or kind is float:
+        code = _ARRAY_CODES.get(arrow_type)
+        if code is not None:
+            try:
+                packed = array.array(code, values)  # exact: no rounding, -0.0 stays -0.0
+            except (TypeError, OverflowError):  # a null among the numbers, or a value out of range
+                pass
+            else:
+                return pa.Array.from_buffers(arrow_type, count, [None, pa.py_buffer(packed)])
+    return pa.array(values, arrow_type, memory_pool=_POOL)
+
+
 class SegmentFile:
     """One segment being written: rows are buffered and streamed out as row groups of a hidden temp file."""
 
@@ -208,22 +245,13 @@ class SegmentFile:
         self._pending = []
         self._written_rows += count
         self._group_bytes_end = self.payload_bytes + ROW_GROUP_MAX_BYTES
-        arrays = []
-        for field, position in _COLUMN_PLAN:
-            if position is None:  # capture_id, source: the same for every row of a segment
-                arrays.append(pa.repeat(pa.scalar(self._constants[field.name], field.type), count, memory_pool=_POOL))
-                continue
-            values = columns[position]
-            first = values[0]
-            # Nulls, or one string for the whole group (url, direction…): no conversion row by row. Numbers always
-            # go through pa.array: == would take 0.0 for -0.0.
-            if (first is None or type(first) is str) and values.count(first) == count:
-                if first is None:
-                    arrays.append(pa.nulls(count, field.type, memory_pool=_POOL))
-                else:
-                    arrays.append(pa.repeat(pa.scalar(first, field.type), count, memory_pool=_POOL))
-            else:
-                arrays.append(pa.array(values, field.type, memory_pool=_POOL))
+        constants = self._constants
+        arrays = [
+            pa.repeat(pa.scalar(constants[field.name], field.type), count, memory_pool=_POOL)  # capture_id, source
+            if position is None
+            else _column(columns[position], field.type)
+            for field, position in _COLUMN_PLAN
+        ]
         self._writer.write_table(pa.Table.from_arrays(arrays, schema=LANDING_SCHEMA), row_group_size=count)
         if _RELEASE_AFTER_EACH_GROUP:
             _POOL.release_unused()
