@@ -3,22 +3,33 @@
 * Orders: ``buyOrder`` (amount), ``sellOrder`` (percentage), ``requestSidebet`` (amount) as PROTOCOL.md §4
   documents them; no real source documents the short events, so ``shortOrder`` / ``closeShort`` are the
   simulator's names (capture_agent/simulator/engine.py).
-* Context at send time: the last gameStateUpdate the capture received before the emit (game, phase) and its
-  last tick frame of that game (tick, price); player state = the last ``player_state`` row before the emit.
+* Context at send time: the last gameStateUpdate the capture received before the emit gives ``game_id`` and
+  ``phase`` (cooldown/presale frames already carry the *upcoming* game's id); ``tick``/``price`` are those of the
+  capture's last tick frame (``ticks.observed_ticks``) of that game while it is active or rugged — in rugged phase
+  that is rug frame #1, the rug tick and rug price — and null in cooldown/presale (the game has no tick yet).
+  Player state = the last ``player_state`` row before the emit.
 * Cause: the last trade-control click (landing ``click`` rows) of the same kind since the previous action;
   ``bet_adjust_clicks`` are the other clicks in between, in order.
 * Ack: the first ack (``43<id>``) of the same capture with the emit's ack id after it; latency in ms.
-* Execution: the own ``standard/newTrade`` with the emit's trace id (the server reuses it, PROTOCOL.md §1),
-  else the first own trade of the same type and game after the emit that no emit's trace id claims (presale
-  buys are not broadcast, §3.3, so they usually have none); for sidebets the own
-  ``currentSidebet``. ``slippage_ticks`` = execution tick − tick at send time.
+* Execution (docs/PLAYER_STATE.md "Actions and their executions" says the same for readers): none when the ack
+  says ``success: false``. Otherwise, for buys, sells and shorts the own ``standard/newTrade`` of the order's type
+  (``short_open``/``short_close`` for shorts): the one with the emit's trace id (the server reuses it,
+  PROTOCOL.md §1), else the first own trade of that type and game received after the emit that no other action
+  took and no other emit's trace id claims. For a sidebet the placed bet: the own ``currentSidebet`` chosen by
+  the same rule (``exec_tick`` = its ``startTick``, ``exec_price`` its ``price``, no ``trade_id``), else the
+  ``sidebet`` object of its success ack. An order sent before the game started executes at tick 0 or not at all
+  (presale buys are not broadcast, §3.3, so they usually have none). ``slippage_ticks`` = execution tick − tick
+  at send time.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import orjson
 import polars as pl
 
+from vectra_pipeline.stages.player_state import IN_GAME_PHASES, PRE_GAME_PHASES
 from vectra_pipeline.stages.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.tables import conform
 
@@ -50,90 +61,107 @@ def build_actions(frames: pl.DataFrame, events: pl.DataFrame, trades: pl.DataFra
     if orders.height == 0:
         return conform(pl.DataFrame(), "actions")
     captures = orders["capture_id"].unique().to_list()
-    states = game_state_rows(events.filter(pl.col("capture_id").is_in(captures)))
-    context = states.sort(["capture_id", "seq"]).select("capture_id", "seq", pl.col("game_id").alias("ctx_game"), pl.col("phase").alias("ctx_phase"))
-    tick_frames = (
-        observed_ticks(states)
-        .sort(["capture_id", "seq"])
-        .select("capture_id", "seq", pl.col("game_id").alias("tick_game"), pl.col("tick_count").alias("ctx_tick"), pl.col("price").alias("ctx_price"))
-    )
+    base = _with_context(orders, events.filter(pl.col("capture_id").is_in(captures)))
     state_rows = _with_open_tick(player_state.filter(pl.col("capture_id").is_in(captures)))
-    base = (
-        orders.select("capture_id", "seq", "packet_index", "event", "recv_wall_ns", "ack_id", "trace_id", "payload_json")
-        .join_asof(context, on="seq", by="capture_id", strategy="backward", allow_exact_matches=False, check_sortedness=False)
-        .join_asof(tick_frames, on="seq", by="capture_id", strategy="backward", allow_exact_matches=False, check_sortedness=False)
-        .join_asof(
-            state_rows.select("capture_id", "seq", pl.col("cash").alias("cash_before"),
-                              pl.col("position_qty").alias("position_qty_before"), "open_tick"),
-            on="seq", by="capture_id", strategy="backward", allow_exact_matches=False, check_sortedness=False,
-        )  # fmt: skip
-    )
+    base = base.join_asof(
+        state_rows.select("capture_id", "seq", pl.col("cash").alias("cash_before"),
+                          pl.col("position_qty").alias("position_qty_before"), "open_tick"),
+        on="seq", by="capture_id", strategy="backward", allow_exact_matches=False, check_sortedness=False,
+    )  # fmt: skip
     acks = _acks(events.filter(pl.col("capture_id").is_in(captures)))
     clicks = _clicks(frames.filter(pl.col("capture_id").is_in(captures)))
-    own_trades = trades.filter(pl.col("is_own")).sort(["capture_id", "seq"])
-    own_sidebets = events.filter(
-        pl.col("capture_id").is_in(captures) & (pl.col("event") == "currentSidebet") & (pl.col("direction") == "in")
-    ).sort(["capture_id", "seq"])
+    executions = _executions(events.filter(pl.col("capture_id").is_in(captures)), trades.filter(pl.col("capture_id").is_in(captures)))
+    # an execution carrying an emit's trace id belongs to that emit: it is never another order's fallback match
+    claimed_traces = set(base["trace_id"].drop_nulls())
+    taken: set = set()
     rows = []
-    # trades another emit's trace id claims are never a fallback match (e.g. for a presale buy, not broadcast)
-    used_trades: set[str] = set(own_trades.filter(pl.col("trace_id").is_in(base["trace_id"].drop_nulls().implode()))["trade_id"])
-    used_sidebets: set[tuple] = set()
     previous: dict[str, tuple[int, str | None, int | None]] = {}  # capture → (seq, game, tick) of its last action
     for order in base.iter_rows(named=True):
         capture, seq = order["capture_id"], order["seq"]
         kind = ORDER_KINDS[order["event"]]
         args = _args(order["payload_json"])
         payload = args if isinstance(args, dict) else {}
-        game = order["ctx_game"]
-        tick = order["ctx_tick"] if order["tick_game"] == game else None
-        price = order["ctx_price"] if order["tick_game"] == game else None
+        game, tick = order["ctx_game"], order["ctx_tick"]
         last_seq, last_game, last_tick = previous.get(capture, (-1, None, None))
         click, adjusts = _cause(clicks.get(capture, []), last_seq, seq, kind)
         ack = _match_ack(acks.get((capture, order["ack_id"]), []), seq) if order["ack_id"] is not None else None
-        execution = (
-            _match_sidebet(own_sidebets, capture, seq, order["trace_id"], used_sidebets)
-            if kind == "sidebet"
-            else _match_trade(own_trades, capture, seq, game, kind, order["trace_id"], used_trades)
-        )
+        execution = None
+        if ack is None or ack.ok is not False:
+            pre_game = order["ctx_phase"] in PRE_GAME_PHASES
+            execution = _match_execution(executions.get((capture, kind), []), seq, game, pre_game, order["trace_id"], claimed_traces, taken)
+            if execution is None and kind == "sidebet" and ack is not None and ack.ok:
+                execution = _ack_sidebet(ack.payload)
         exec_tick = execution[1] if execution else None
+        # slippage compares ticks of one game; a context of another game (a transcription's spliced snippets) has none
+        same_game = execution is not None and execution[3] == game
         rows.append(
             {
                 "action_id": f"{capture}:{seq}:{order['packet_index']}", "capture_id": capture, "seq": seq,
                 "event": order["event"], "send_wall_ns": order["recv_wall_ns"], "kind": kind,
                 "amount": _float(payload.get("amount")), "percentage": _float(payload.get("percentage")),
                 "ack_id": order["ack_id"], "trace_id": order["trace_id"], "game_id": game, "phase": order["ctx_phase"],
-                "tick": tick, "price": price, "cash_before": order["cash_before"],
+                "tick": tick, "price": order["ctx_price"], "cash_before": order["cash_before"],
                 "position_qty_before": order["position_qty_before"],
                 "ticks_since_last_action": tick - last_tick if tick is not None and last_tick is not None and last_game == game else None,
                 "ticks_in_position": tick - order["open_tick"] if tick is not None and order["open_tick"] is not None and (order["position_qty_before"] or 0) > 0 else None,
                 "click_seq": click[0] if click else None, "click_wall_ns": click[1] if click else None,
                 "bet_adjust_clicks": orjson.dumps(adjusts).decode(),
-                "ack_ok": ack[0] if ack else None, "ack_reason": ack[1] if ack else None,
-                "ack_latency_ms": (ack[2] - order["recv_wall_ns"]) / 1e6 if ack else None,
+                "ack_ok": ack.ok if ack else None, "ack_reason": ack.reason if ack else None,
+                "ack_latency_ms": (ack.wall_ns - order["recv_wall_ns"]) / 1e6 if ack else None,
                 "trade_id": execution[0] if execution else None, "exec_tick": exec_tick,
                 "exec_price": execution[2] if execution else None,
-                "slippage_ticks": exec_tick - tick if exec_tick is not None and tick is not None else None,
+                "slippage_ticks": exec_tick - tick if same_game and exec_tick is not None and tick is not None else None,
             }
         )  # fmt: skip
         previous[capture] = (seq, game, tick)
     return conform(pl.DataFrame(rows, infer_schema_length=None), "actions")
 
 
+def _with_context(orders: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """Adds ``ctx_game``, ``ctx_phase`` (last gameStateUpdate before the emit), ``ctx_tick``, ``ctx_price``."""
+    states = game_state_rows(events)
+    context = states.sort(["capture_id", "seq"]).select("capture_id", "seq", pl.col("game_id").alias("ctx_game"), pl.col("phase").alias("ctx_phase"))
+    tick_frames = (
+        observed_ticks(states)
+        .sort(["capture_id", "seq"])
+        .select("capture_id", "seq", pl.col("game_id").alias("tick_game"), pl.col("tick_count").alias("tick_frame_tick"), pl.col("price").alias("tick_frame_price"))
+    )
+    # a tick belongs to the context only when it is the same game's and the game is running or rugged: a
+    # cooldown/presale frame names the upcoming game, which has no tick yet
+    in_game = (pl.col("tick_game") == pl.col("ctx_game")) & pl.col("ctx_phase").is_in(IN_GAME_PHASES)
+    return (
+        orders.select("capture_id", "seq", "packet_index", "event", "recv_wall_ns", "ack_id", "trace_id", "payload_json")
+        .join_asof(context, on="seq", by="capture_id", strategy="backward", allow_exact_matches=False, check_sortedness=False)
+        .join_asof(tick_frames, on="seq", by="capture_id", strategy="backward", allow_exact_matches=False, check_sortedness=False)
+        .with_columns(
+            pl.when(in_game).then(pl.col("tick_frame_tick")).alias("ctx_tick"),
+            pl.when(in_game).then(pl.col("tick_frame_price")).alias("ctx_price"),
+        )
+    )
+
+
 def _float(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _int(value) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _with_open_tick(states: pl.DataFrame) -> pl.DataFrame:
-    """Adds ``open_tick``: the tick at which the current position was opened (null when flat)."""
+    """Adds ``open_tick``: the tick at which the current position was opened (null when flat).
+
+    A position first seen before its game started (a presale buy) was opened at tick 0, where presale buys execute.
+    """
     open_ticks = []
     last: dict[str, int | None] = {}
     ordered = states.sort(["capture_id", "seq"])
-    for capture, qty, tick in ordered.select("capture_id", "position_qty", "tick").iter_rows():
+    for capture, qty, tick, phase in ordered.select("capture_id", "position_qty", "tick", "phase").iter_rows():
         held = (qty or 0) > 0
         if not held:
             last[capture] = None
         elif last.get(capture) is None:
-            last[capture] = tick
+            last[capture] = 0 if tick is None and phase in PRE_GAME_PHASES else tick
         open_ticks.append(last.get(capture))
     return ordered.with_columns(pl.Series("open_tick", open_ticks, dtype=pl.Int32))
 
@@ -150,15 +178,22 @@ def _acks(events: pl.DataFrame) -> dict[tuple[str, int], list[tuple[int, int, st
     return acks
 
 
-def _match_ack(candidates: list, seq: int):
-    """(ok, reason, recv_wall_ns) of the first ack after the emit."""
+class _Ack(NamedTuple):
+    ok: bool | None
+    reason: str | None
+    wall_ns: int
+    payload: dict  # the ack's first argument (e.g. a sidebet ack's ``sidebet``)
+
+
+def _match_ack(candidates: list, seq: int) -> _Ack | None:
+    """The first ack after the emit."""
     for ack_seq, wall, payload_json in candidates:
         if ack_seq > seq:
             args = _args(payload_json) or []
             first = args[0] if args and isinstance(args[0], dict) else {}
             ok = first.get("success") if isinstance(first.get("success"), bool) else None
             reason = next((first[k] for k in ("message", "reason", "error") if isinstance(first.get(k), str)), None)
-            return ok, reason, wall
+            return _Ack(ok, reason, wall, first)
     return None
 
 
@@ -188,32 +223,59 @@ def _cause(clicks: list, after_seq: int, before_seq: int, kind: str):
     return cause, adjusts
 
 
-def _match_trade(trades: pl.DataFrame, capture: str, seq: int, game: str | None, kind: str, trace_id: str | None, used: set[str]):
-    """(trade_id, tick, price) of the own trade the order produced."""
-    mine = trades.filter((pl.col("capture_id") == capture) & (pl.col("seq") > seq))
-    if trace_id is not None:
-        traced = mine.filter(pl.col("trace_id") == trace_id)
-        if traced.height:
-            trade = traced.row(0, named=True)
-            return trade["trade_id"], trade["tick"], trade["price"]
-    for trade in mine.filter(pl.col("type") == kind).iter_rows(named=True):
-        if trade["trade_id"] not in used and (game is None or trade["game_id"] == game):
-            used.add(trade["trade_id"])
-            return trade["trade_id"], trade["tick"], trade["price"]
+class _Execution(NamedTuple):
+    capture_id: str
+    seq: int
+    trace_id: str | None
+    game_id: str | None
+    trade_id: str | None
+    tick: int | None
+    price: float | None
+
+
+def _executions(events: pl.DataFrame, trades: pl.DataFrame) -> dict[tuple[str, str], list[_Execution]]:
+    """(capture, order kind) → the recording player's executions of that kind, in receipt order: own trades by
+    type, own ``currentSidebet`` frames for sidebets."""
+    out: dict[tuple[str, str], list[_Execution]] = {}
+    own = trades.filter(pl.col("is_own")).sort(["capture_id", "seq"])
+    for capture, seq, trace, game, trade_id, kind, tick, price in own.select(
+        "capture_id", "seq", "trace_id", "game_id", "trade_id", "type", "tick", "price"
+    ).iter_rows():
+        out.setdefault((capture, kind), []).append(_Execution(capture, seq, trace, game, trade_id, tick, price))
+    placed = events.filter((pl.col("event") == "currentSidebet") & (pl.col("direction") == "in")).sort(["capture_id", "seq"])
+    for capture, seq, trace, game, payload_json in placed.select("capture_id", "seq", "trace_id", "game_id", "payload_json").iter_rows():
+        payload = _args(payload_json)
+        payload = payload if isinstance(payload, dict) else {}
+        out.setdefault((capture, "sidebet"), []).append(
+            _Execution(capture, seq, trace, game, None, _int(payload.get("startTick")), _float(payload.get("price")))
+        )
+    return out
+
+
+def _match_execution(
+    candidates: list[_Execution], seq: int, game: str | None, pre_game: bool, trace_id: str | None, claimed: set[str], taken: set
+) -> tuple[str | None, int | None, float | None, str | None] | None:
+    """(trade_id, tick, price, game_id) of the execution the order produced, marking it taken; None when there is none.
+
+    The execution with the order's trace id, else the first one after the order in the same game that is neither
+    taken nor claimed by another emit's trace id. An order sent before its game started can only execute at tick 0.
+    """
+    later = [c for c in candidates if c.seq > seq and c not in taken]
+    traced = [c for c in later if trace_id is not None and c.trace_id == trace_id]
+    fallback = [
+        c for c in later
+        if c.trace_id not in claimed and (game is None or c.game_id == game) and (not pre_game or c.tick == 0)
+    ]  # fmt: skip
+    for match in (*traced[:1], *fallback[:1]):
+        taken.add(match)
+        return match.trade_id, match.tick, match.price, match.game_id
     return None
 
 
-def _match_sidebet(sidebets: pl.DataFrame, capture: str, seq: int, trace_id: str | None, used: set[tuple]):
-    """(None, start tick, price) of the own currentSidebet the request produced."""
-    mine = sidebets.filter((pl.col("capture_id") == capture) & (pl.col("seq") > seq))
-    ordered = mine.filter(pl.col("trace_id") == trace_id) if trace_id is not None else mine.head(0)
-    for candidate in (ordered, mine):
-        for row in candidate.iter_rows(named=True):
-            key = (row["capture_id"], row["seq"])
-            if key in used:
-                continue
-            payload = _args(row["payload_json"]) or {}
-            used.add(key)
-            return None, payload.get("startTick"), _float(payload.get("price"))
-    return None
-
+def _ack_sidebet(ack: dict) -> tuple[None, int | None, float | None, str | None] | None:
+    """(None, start tick, price, game_id) from a success ack's ``sidebet`` object (PROTOCOL.md §4), when it has one."""
+    sidebet = ack.get("sidebet")
+    if not isinstance(sidebet, dict) or _int(sidebet.get("startTick")) is None:
+        return None
+    game = sidebet.get("gameId")
+    return None, _int(sidebet.get("startTick")), _float(sidebet.get("price")), game if isinstance(game, str) else None

@@ -24,10 +24,14 @@ from dataclasses import dataclass, field
 import orjson
 import polars as pl
 
+from capture_agent.protocol.game import Phase
 from vectra_pipeline.stages.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.tables import conform
 
 QTY_TOLERANCE = 1e-6
+# a game has ticks while it runs and once it has rugged; cooldown/presale frames name the upcoming game, tickless
+IN_GAME_PHASES = (Phase.ACTIVE.value, Phase.RUGGED.value)
+PRE_GAME_PHASES = (Phase.COOLDOWN.value, Phase.PRESALE.value)
 STATE_FIELDS = (
     "cash", "position_qty", "avg_cost", "cumulative_pnl", "total_invested", "pnl_percent", "sidebet_active",
     "sidebet_start_tick", "sidebet_end_tick", "sidebet_amount", "short_amount", "short_entry_price",
@@ -91,8 +95,8 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
         trades_by_capture.setdefault(capture_id, []).append((seq, game_id, kind, qty or 0.0))
     out: list[dict] = []
     columns = ("capture_id", "seq", "recv_wall_ns", "event", "payload_json", "game_id", "tick_count", "phase")
-    current = {c: {"state": State(), "game": None, "tick": None, "phase": None, "seen": False, "fresh": False,
-                   "last_update": None, "trade_i": 0, "trade_qty": 0.0}
+    current = {c: {"state": State(), "game": None, "tick_game": None, "tick": None, "phase": None, "seen": False,
+                   "fresh": False, "last_update": None, "trade_i": 0, "trade_qty": 0.0}
                for c in captures}  # fmt: skip
     for capture_id, seq, wall, event, payload_json, game_id, tick, phase in relevant.select(columns).iter_rows():
         ctx = current[capture_id]
@@ -104,12 +108,10 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
                 ctx["trade_qty"] += qty if kind == "buy" else -qty if kind == "sell" else 0.0
             ctx["trade_i"] += 1
         if event == "gameStateUpdate":
-            if game_id != ctx["game"]:
-                ctx["last_update"] = None
-                ctx["trade_qty"] = 0.0
-            ctx["game"], ctx["phase"] = game_id, phase
+            _enter_game(ctx, game_id)
+            ctx["phase"] = phase
             if (capture_id, seq) in tick_frames:
-                ctx["tick"] = tick
+                ctx["tick_game"], ctx["tick"] = game_id, tick
                 if ctx["seen"] and not ctx["fresh"]:
                     out.append(_row(capture_id, seq, own_id, ctx, "carried", wall, None))
                 ctx["fresh"] = False
@@ -124,9 +126,10 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
             }
             disagreement = None
             previous = ctx["last_update"]
-            if previous is not None and previous["position_qty"] is not None and values["position_qty"] is not None:
+            # presale buys are not broadcast (PROTOCOL.md §3.3): only in-game updates are checked against trades
+            if previous is not None and ctx["phase"] in IN_GAME_PHASES and previous["position_qty"] is not None and values["position_qty"] is not None:
                 implied = previous["position_qty"] + ctx["trade_qty"]
-                if ctx["trade_qty"] and _differs(implied, values["position_qty"]):
+                if _differs(implied, values["position_qty"]):
                     disagreement = f"own trades imply positionQty={implied:.9g}, playerUpdate says {values['position_qty']:.9g}"
             ctx["state"] = State(values)
             ctx["last_update"] = values
@@ -137,7 +140,7 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
             if not isinstance(entry, dict) or entry.get("id") != own_id:
                 continue
             if isinstance(payload.get("gameId"), str):
-                ctx["game"] = payload["gameId"]
+                _enter_game(ctx, payload["gameId"])
             values = _position_fields(entry)
             reference = ctx["last_update"] or {}
             mismatches = [
@@ -156,9 +159,20 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
     return conform(pl.DataFrame(out, infer_schema_length=None), "player_state")
 
 
+def _enter_game(ctx: dict, game_id: str | None) -> None:
+    """A frame of another game: the checks of rules 3 and 4 start over (a game's state never carries into the next)."""
+    if game_id != ctx["game"]:
+        ctx["last_update"] = None
+        ctx["trade_qty"] = 0.0
+    ctx["game"] = game_id
+
+
 def _row(capture_id: str, seq: int, player_id: str, ctx: dict, source: str, wall: int, disagreement: str | None) -> dict:
+    # the tick is the game's last tick frame while it runs or has rugged (rug frame #1 = the rug tick); a
+    # cooldown/presale row belongs to the upcoming game, which has no tick yet
+    in_game = ctx["tick_game"] == ctx["game"] and ctx["phase"] in IN_GAME_PHASES
     return {
-        "capture_id": capture_id, "seq": seq, "player_id": player_id, "game_id": ctx["game"], "tick": ctx["tick"],
+        "capture_id": capture_id, "seq": seq, "player_id": player_id, "game_id": ctx["game"], "tick": ctx["tick"] if in_game else None,
         "phase": ctx["phase"], **ctx["state"].values, "source": source, "recv_wall_ns": wall, "disagreement": disagreement,
     }  # fmt: skip
 
