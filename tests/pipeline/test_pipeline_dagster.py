@@ -36,7 +36,7 @@ def test_definitions_load_and_resolve():
     assert {"frames", "events", "quarantine", "game_ticks", "cooldowns", "games", "trades", "sidebets", "player_state", "actions"} <= keys
     assert repository.asset_graph.asset_check_keys
     assert defs.resolve_sensor_def("landing_segments") is not None
-    assert defs.resolve_job_def("landing_to_silver") is not None
+    assert defs.resolve_job_def("landing_to_gold") is not None
     for schedule in repository.schedule_defs:
         assert schedule.job_name
     for key in keys:

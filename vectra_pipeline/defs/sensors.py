@@ -1,4 +1,8 @@
-"""Sensor: new or changed landing segments → one run per affected date partition (bronze and silver).
+"""Sensor: new or changed landing segments → one run per affected date partition, bronze → silver → daily gold.
+
+The run rebuilds every per-day asset of the date (bronze, silver, and the gold ``episodes``/``observations``) so gold
+never goes stale behind new landing data. The unpartitioned dataset assets span every day and are published by the
+nightly schedule (``defs/schedules.py``), not here.
 
 The cursor is the JSON map ``{segment path: mtime_ns}`` of published segments already requested; temp files
 (dot-prefixed, ``.parquet.tmp``) are never listed by ``segment_paths``. The run key names the date and the
@@ -11,13 +15,15 @@ import json
 import dagster as dg
 
 from capture_agent.landing.segments import segment_paths
+from vectra_pipeline.defs.assets import gold
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 
-landing_to_silver = dg.define_asset_job(
-    "landing_to_silver",
-    selection=dg.AssetSelection.groups("bronze", "silver"),
-    description="Bronze and silver for one date partition.",
+landing_to_gold = dg.define_asset_job(
+    "landing_to_gold",
+    selection=dg.AssetSelection.groups("bronze", "silver")
+    | dg.AssetSelection.assets(*(asset for asset in gold.assets if asset.partitions_def is not None)),
+    description="Bronze, silver and the daily gold tables (episodes, observations) for one date partition.",
 )
 
 
@@ -34,10 +40,10 @@ def new_segments(paths: VectraPaths, cursor: str | None) -> tuple[dict[str, list
 
 
 @dg.sensor(
-    job=landing_to_silver,
+    job=landing_to_gold,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Requests bronze+silver for every date whose landing segments are new or changed.",
+    description="Requests bronze → silver → daily gold for every date whose landing segments are new or changed.",
 )
 def landing_segments(context: dg.SensorEvaluationContext, paths: VectraPaths):
     changed, current = new_segments(paths, context.cursor)
@@ -56,4 +62,4 @@ def landing_segments(context: dg.SensorEvaluationContext, paths: VectraPaths):
 
 
 sensors = [landing_segments]
-jobs = [landing_to_silver]
+jobs = [landing_to_gold]
