@@ -12,9 +12,12 @@ Rules (docs/PLAYER_STATE.md says the same for readers):
 4. Own trades must agree: the position a playerUpdate reports must equal the previous playerUpdate's plus the
    own buys minus the own sells received in between (same game); otherwise ``disagreement`` says what the
    trades imply.
-5. Every tick frame (``ticks.observed_ticks``) the capture received with no own state frame since the previous one adds a ``carried``
-   row: the last state, carried to that tick, so the table has the player's state at every observed tick.
-Context (game, tick, phase) of a row is the last gameStateUpdate the same capture received before it.
+5. Every tick frame (``ticks.observed_ticks``) followed by no own state frame before the capture's next tick frame
+   adds a ``carried`` row at that frame: the last state, carried to that tick, so the table has the player's state
+   at every observed tick.
+Context of a row: ``game_id`` and ``phase`` of the last gameStateUpdate the same capture received before it (a
+gameStatePlayerUpdate sets the game from its own ``gameId``); ``tick`` is the game's last tick frame while it is
+active or rugged (rug frame #1 = the rug tick) and null in cooldown/presale, whose frames name the upcoming game.
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
     out: list[dict] = []
     columns = ("capture_id", "seq", "recv_wall_ns", "event", "payload_json", "game_id", "tick_count", "phase")
     current = {c: {"state": State(), "game": None, "tick_game": None, "tick": None, "phase": None, "seen": False,
-                   "fresh": False, "last_update": None, "trade_i": 0, "trade_qty": 0.0}
+                   "carry": None, "last_update": None, "trade_i": 0, "trade_qty": 0.0}
                for c in captures}  # fmt: skip
     for capture_id, seq, wall, event, payload_json, game_id, tick, phase in relevant.select(columns).iter_rows():
         ctx = current[capture_id]
@@ -112,9 +115,10 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
             ctx["phase"] = phase
             if (capture_id, seq) in tick_frames:
                 ctx["tick_game"], ctx["tick"] = game_id, tick
-                if ctx["seen"] and not ctx["fresh"]:
-                    out.append(_row(capture_id, seq, own_id, ctx, "carried", wall, None))
-                ctx["fresh"] = False
+                # the previous tick frame got no own row before this one: its state is the carried one
+                if ctx["carry"] is not None:
+                    out.append(ctx["carry"])
+                ctx["carry"] = _row(capture_id, seq, own_id, ctx, "carried", wall, None) if ctx["seen"] else None
             continue
         payload = orjson.loads(payload_json)
         if event == "playerUpdate":
@@ -152,11 +156,12 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
             ctx["state"] = State(ctx["state"].values | values)
             source = "gameStatePlayerUpdate"
         ctx["seen"] = True
-        ctx["fresh"] = True
+        ctx["carry"] = None
         out.append(_row(capture_id, seq, own_id, ctx, source, wall, disagreement))
+    out.extend(ctx["carry"] for ctx in current.values() if ctx["carry"] is not None)
     if not out:
         return conform(pl.DataFrame(), "player_state")
-    return conform(pl.DataFrame(out, infer_schema_length=None), "player_state")
+    return conform(pl.DataFrame(out, infer_schema_length=None).sort(["capture_id", "seq"], maintain_order=True), "player_state")
 
 
 def _enter_game(ctx: dict, game_id: str | None) -> None:
