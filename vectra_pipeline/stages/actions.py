@@ -24,6 +24,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from itertools import islice
 from typing import NamedTuple
 
 import orjson
@@ -260,16 +262,17 @@ def _match_execution(
     The execution with the order's trace id, else the first one after the order in the same game that is neither
     taken nor claimed by another emit's trace id. An order sent before its game started can only execute at tick 0.
     """
-    later = [c for c in candidates if c.seq > seq and c not in taken]
-    traced = [c for c in later if trace_id is not None and c.trace_id == trace_id]
-    fallback = [
-        c for c in later
-        if c.trace_id not in claimed and (game is None or c.game_id == game) and (not pre_game or c.tick == 0)
-    ]  # fmt: skip
-    for match in (*traced[:1], *fallback[:1]):
-        taken.add(match)
-        return match.trade_id, match.tick, match.price, match.game_id
-    return None
+    start = bisect_right(candidates, seq, key=lambda c: c.seq)  # never an execution received before the send
+    traced = (c for c in islice(candidates, start, None) if trace_id is not None and c.trace_id == trace_id and c not in taken)
+    fallback = (
+        c for c in islice(candidates, start, None)
+        if c not in taken and c.trace_id not in claimed and (game is None or c.game_id == game) and (not pre_game or c.tick == 0)
+    )  # fmt: skip
+    match = next(traced, None) or next(fallback, None)
+    if match is None:
+        return None
+    taken.add(match)
+    return match.trade_id, match.tick, match.price, match.game_id
 
 
 def _ack_sidebet(ack: dict) -> tuple[None, int | None, float | None, str | None] | None:
