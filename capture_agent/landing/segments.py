@@ -29,7 +29,6 @@ ROW_GROUP_MAX_ROWS = 65_536
 ROW_GROUP_MAX_BYTES = 4 << 20  # payload bytes buffered before a row group is written: keeps RSS flat and low
 
 
-
 def _segment_memory_pool() -> tuple[pa.MemoryPool, bool]:
     """The pool for row-group buffers, and whether freed pages must be handed back after each row group.
 

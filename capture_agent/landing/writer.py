@@ -4,7 +4,8 @@ Write path of a row: redaction (outgoing frames, URLs, details) → gapless ``se
 (written to the OS at 1 MiB or by the sync thread, fsynced by the sync thread at least every
 ``fsync_interval_s``; the caller never waits for an fsync) → buffered into the open segment, which is streamed
 out as zstd Parquet row groups to a hidden temp file. A segment rolls after ``segment_max_rows`` rows,
-``segment_max_bytes`` of payload (which bounds its WAL on disk), ``segment_max_seconds`` or at UTC midnight (a segment never spans two dates); rolling publishes it atomically
+``segment_max_bytes`` of payload (which bounds its WAL on disk), ``segment_max_seconds`` (checked by the sync thread on
+every tick) or at UTC midnight (a segment never spans two dates); rolling publishes it atomically
 and only then removes its WAL file.
 
 Capture-id policy across restarts: each agent run is its own capture (a fresh id, seq from 0). The WAL of a
