@@ -94,7 +94,9 @@ EVENTS = _table(
     ("ack_id", I64, "Socket.IO ack id (emits expecting an ack, and acks)"),
     ("trace_id", STR, "32-hex W3C trace id from the trace argument"),
     ("game_id", STR, "gameId of the payload when it has one"),
-    ("payload_json", STR, "the payload (last argument) as JSON; acks: the whole argument list"),
+    ("payload_json", STR, "the payload (last argument) as JSON; acks: the whole argument list; null for a "
+     "gameStateUpdate without type errors, gameHistory or prices (its typed columns carry what silver reads; "
+     "the text is in frames.payload_text)"),
     ("frame_shape", STR, "gameStateUpdate only: capture_agent.protocol.game.frame_shape"),
     ("phase", STR, "gameStateUpdate only: capture_agent.protocol.game.phase"),
     ("error", STR, "codec error for a malformed packet"),

@@ -217,6 +217,8 @@ def _packet_row(base: tuple, index: int, packet: Packet) -> tuple:
             gsu, partial, type_errors = _dict_game_state(payload)
             has_history, has_prices = "gameHistory" in payload, "prices" in payload
             type_errors = type_errors or None
+            if type_errors is None and not (has_history or has_prices):
+                payload_json = None  # as on the fast path: the typed columns carry it, bronze keeps the text
         else:
             type_errors = ["payload:not_object"]
     return (
@@ -328,7 +330,10 @@ def _fast_frame(wanted: pl.DataFrame, index: list[int], rows: list[tuple], parti
             pl.lit("event").alias("socket_type"),
             pl.lit("/").alias("namespace"),
             pl.lit(GAME_STATE_UPDATE).alias("event"),
-            text.str.strip_prefix(_GSU_PREFIX).str.strip_suffix("]").alias("payload_json"),
+            # a plain state frame's typed columns carry what silver reads and bronze keeps its text: not stored twice
+            pl.when(pl.col("has_game_history") | pl.col("has_prices"))
+            .then(text.str.strip_prefix(_GSU_PREFIX).str.strip_suffix("]"))
+            .alias("payload_json"),
             partial.cast(schema["partial_prices"]),
         )
         .drop("payload_text")
