@@ -90,21 +90,25 @@ def _insertions(records: list[dict]) -> dict[int, list[tuple]]:
         tick(G, 15): [_order("requestSidebet", 9, {"amount": 0.01, "coinAddress": SOL, "xPayout": 5}, trace=9),
                       _ack(9, success=True, message="Side bet placed",
                            sidebet={"playerId": ME, "gameId": G, "startTick": 15, "endTick": 55, "price": price(G, 15), "betAmount": 0.01})],  # fmt: skip
-        rug2: [_order("requestSidebet", 10, {"amount": 0.01, "coinAddress": SOL, "xPayout": 5}, trace=10),
+        # the rug liquidates the position: a forced sell, then the playerUpdate (PROTOCOL.md §3.3)
+        rug2: [_trade("x5", G, "sell", 16, records[rug2]["data"]["price"], 0.04 + buy_qty, 904), _player_update(0.95, 0.0),
+               _order("requestSidebet", 10, {"amount": 0.01, "coinAddress": SOL, "xPayout": 5}, trace=10),
                _ack(10, success=False, reason="Game has rugged")],  # fmt: skip
         genesis: [_player_update(0.95, 0.0), _order("sellOrder", 11, {"percentage": 100})],  # its ack is lost
         next_presale: [_trade("x4", G_NEXT, "sell", 2, 1.1, 0.01, 903)],
     }
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("handmade")
+def _build(data_dir, *, drop_rug1_of: str | None = None):
+    """Lands the real capture with the hand-made frames (optionally without a game's rug frame #1) and runs the chain."""
     records = [r for name, r in realdata.event_records() if name.startswith("capture_2025-12-12")]
     insertions = _insertions(records)
     with LandingWriter(data_dir, Source.SYNTHETIC, capture_id="handmade") as writer:
         for index, record in enumerate(records):
-            if record["event"] == "connect":
+            data = record["data"]
+            if record["event"] == "connect" or (
+                isinstance(data, dict) and data.get("gameId") == drop_rug1_of and data.get("rugged") and "gameHistory" not in data
+            ):
                 continue
             trace = (record.get("meta") or {}).get("trace")
             args = (trace, record["data"]) if trace else (record["data"],)
@@ -116,6 +120,11 @@ def chain(tmp_path_factory):
     result = run_chain(read_landing(data_dir, dates))
     assert result.quarantine.filter(~pl.col("explained")).height == 0
     return result
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    return _build(tmp_path_factory.mktemp("handmade"))
 
 
 def _actions(chain) -> dict[int, dict]:
@@ -168,9 +177,24 @@ def test_player_state_ticks_and_disagreements(chain):
     assert pre_game["tick"].is_null().all()
     by_game = {row["game_id"]: row for row in pre_game.iter_rows(named=True)}
     assert set(by_game) == {G, G_NEXT}  # the presale buy's update belongs to 6114, the genesis one to 6f491e
+    rugged = state.filter((pl.col("game_id") == G) & (pl.col("phase") == "rugged"))
+    assert rugged.height and (rugged["tick"] == _rug(chain, G)[0]).all()
     running = state.filter(pl.col("phase") == "active")
     assert running["tick"].is_not_null().all()
     assert set(range(1, 16)) <= set(running.filter(pl.col("game_id") == G)["tick"])  # carried to every observed tick
     disagreements = state.filter(pl.col("disagreement").is_not_null())
     assert disagreements["source"].to_list() == ["playerUpdate"]
     assert "implies positionQty=0.03" in disagreements["disagreement"][0].replace("imply", "implies")
+
+
+def test_a_missed_rug_frame_1_leaves_the_rugged_tick_unknown_not_wrong(tmp_path):
+    """Without 6114's rug frame #1 the last tick frame is tick 15: after rug frame #2 the tick is null (rug frame #2's
+    tickCount is not the rug tick) and the price is still the rug price, which rug frame #2 carries."""
+    chain = _build(tmp_path, drop_rug1_of=G)
+    action = _actions(chain)[10]
+    rug_tick, rug_price = _rug(chain, G)
+    assert rug_tick == 16  # known from the next genesis frame's gameHistory
+    assert (action["game_id"], action["phase"], action["tick"]) == (G, "rugged", None)
+    assert action["price"] == pytest.approx(rug_price)
+    rugged = chain.player_state.filter((pl.col("game_id") == G) & (pl.col("phase") == "rugged"))
+    assert rugged.height and rugged["tick"].is_null().all()

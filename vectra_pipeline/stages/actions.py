@@ -31,7 +31,8 @@ from typing import NamedTuple
 import orjson
 import polars as pl
 
-from vectra_pipeline.stages.player_state import IN_GAME_PHASES, PRE_GAME_PHASES
+from capture_agent.protocol.game import FrameShape, Phase
+from vectra_pipeline.stages.player_state import PRE_GAME_PHASES
 from vectra_pipeline.stages.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.tables import conform
 
@@ -122,22 +123,29 @@ def build_actions(frames: pl.DataFrame, events: pl.DataFrame, trades: pl.DataFra
 def _with_context(orders: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
     """Adds ``ctx_game``, ``ctx_phase`` (last gameStateUpdate before the emit), ``ctx_tick``, ``ctx_price``."""
     states = game_state_rows(events)
-    context = states.sort(["capture_id", "seq"]).select("capture_id", "seq", pl.col("game_id").alias("ctx_game"), pl.col("phase").alias("ctx_phase"))
+    context = states.sort(["capture_id", "seq"]).select(
+        "capture_id", "seq", pl.col("game_id").alias("ctx_game"), pl.col("phase").alias("ctx_phase"), pl.col("price").alias("ctx_frame_price")
+    )
     tick_frames = (
         observed_ticks(states)
         .sort(["capture_id", "seq"])
-        .select("capture_id", "seq", pl.col("game_id").alias("tick_game"), pl.col("tick_count").alias("tick_frame_tick"), pl.col("price").alias("tick_frame_price"))
-    )
-    # a tick belongs to the context only when it is the same game's and the game is running or rugged: a
-    # cooldown/presale frame names the upcoming game, which has no tick yet
-    in_game = (pl.col("tick_game") == pl.col("ctx_game")) & pl.col("ctx_phase").is_in(IN_GAME_PHASES)
+        .select("capture_id", "seq", pl.col("game_id").alias("tick_game"), pl.col("tick_count").alias("tick_frame_tick"),
+                pl.col("price").alias("tick_frame_price"), (pl.col("frame_shape") == FrameShape.RUG.value).alias("tick_frame_is_rug"))
+    )  # fmt: skip
+    # A tick belongs to the context only when it is the same game's and the game is running or rugged: a
+    # cooldown/presale frame names the upcoming game, which has no tick yet. Once rugged, the tick is rug frame #1's
+    # (null when the capture missed it, never the last running tick) and the price the rug price, which both rug
+    # frames carry (PROTOCOL.md §2).
+    same_game = pl.col("tick_game") == pl.col("ctx_game")
+    running = same_game & (pl.col("ctx_phase") == Phase.ACTIVE.value)
+    rugged = pl.col("ctx_phase") == Phase.RUGGED.value
     return (
         orders.select("capture_id", "seq", "packet_index", "event", "recv_wall_ns", "ack_id", "trace_id", "payload_json")
         .join_asof(context, on="seq", by="capture_id", strategy="backward", allow_exact_matches=False, check_sortedness=False)
         .join_asof(tick_frames, on="seq", by="capture_id", strategy="backward", allow_exact_matches=False, check_sortedness=False)
         .with_columns(
-            pl.when(in_game).then(pl.col("tick_frame_tick")).alias("ctx_tick"),
-            pl.when(in_game).then(pl.col("tick_frame_price")).alias("ctx_price"),
+            pl.when(running | (rugged & same_game & pl.col("tick_frame_is_rug"))).then(pl.col("tick_frame_tick")).alias("ctx_tick"),
+            pl.when(running).then(pl.col("tick_frame_price")).when(rugged).then(pl.col("ctx_frame_price")).alias("ctx_price"),
         )
     )
 

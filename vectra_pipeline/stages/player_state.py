@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import orjson
 import polars as pl
 
-from capture_agent.protocol.game import Phase
+from capture_agent.protocol.game import FrameShape, Phase
 from vectra_pipeline.stages.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.tables import conform
 
@@ -97,11 +97,11 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
     for capture_id, seq, game_id, kind, qty in own_trades.sort(["capture_id", "seq"]).iter_rows():
         trades_by_capture.setdefault(capture_id, []).append((seq, game_id, kind, qty or 0.0))
     out: list[dict] = []
-    columns = ("capture_id", "seq", "recv_wall_ns", "event", "payload_json", "game_id", "tick_count", "phase")
-    current = {c: {"state": State(), "game": None, "tick_game": None, "tick": None, "phase": None, "seen": False,
+    columns = ("capture_id", "seq", "recv_wall_ns", "event", "payload_json", "game_id", "tick_count", "phase", "frame_shape")
+    current = {c: {"state": State(), "game": None, "tick_game": None, "tick": None, "rug_seen": False, "phase": None, "seen": False,
                    "carry": None, "last_update": None, "trade_i": 0, "trade_qty": 0.0}
                for c in captures}  # fmt: skip
-    for capture_id, seq, wall, event, payload_json, game_id, tick, phase in relevant.select(columns).iter_rows():
+    for capture_id, seq, wall, event, payload_json, game_id, tick, phase, shape in relevant.select(columns).iter_rows():
         ctx = current[capture_id]
         own_id = owners[capture_id]
         pending = trades_by_capture.get(capture_id, [])
@@ -114,7 +114,7 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
             _enter_game(ctx, game_id)
             ctx["phase"] = phase
             if (capture_id, seq) in tick_frames:
-                ctx["tick_game"], ctx["tick"] = game_id, tick
+                ctx["tick_game"], ctx["tick"], ctx["rug_seen"] = game_id, tick, shape == FrameShape.RUG.value
                 # the previous tick frame got no own row before this one: its state is the carried one
                 if ctx["carry"] is not None:
                     out.append(ctx["carry"])
@@ -173,9 +173,10 @@ def _enter_game(ctx: dict, game_id: str | None) -> None:
 
 
 def _row(capture_id: str, seq: int, player_id: str, ctx: dict, source: str, wall: int, disagreement: str | None) -> dict:
-    # the tick is the game's last tick frame while it runs or has rugged (rug frame #1 = the rug tick); a
-    # cooldown/presale row belongs to the upcoming game, which has no tick yet
-    in_game = ctx["tick_game"] == ctx["game"] and ctx["phase"] in IN_GAME_PHASES
+    # the tick is the game's last tick frame while it runs, rug frame #1's once it has rugged (null when the capture
+    # missed it, never the last running tick); a cooldown/presale row belongs to the upcoming game, which has no tick yet
+    same_game = ctx["tick_game"] == ctx["game"]
+    in_game = same_game and (ctx["phase"] == Phase.ACTIVE.value or (ctx["phase"] == Phase.RUGGED.value and ctx["rug_seen"]))
     return {
         "capture_id": capture_id, "seq": seq, "player_id": player_id, "game_id": ctx["game"], "tick": ctx["tick"] if in_game else None,
         "phase": ctx["phase"], **ctx["state"].values, "source": source, "recv_wall_ns": wall, "disagreement": disagreement,
