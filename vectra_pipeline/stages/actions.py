@@ -4,9 +4,10 @@
   documents them; no real source documents the short events, so ``shortOrder`` / ``closeShort`` are the
   simulator's names (capture_agent/simulator/engine.py).
 * Context at send time: the last gameStateUpdate the capture received before the emit gives ``game_id`` and
-  ``phase`` (cooldown/presale frames already carry the *upcoming* game's id); ``tick``/``price`` are those of the
-  capture's last tick frame (``ticks.observed_ticks``) of that game while it is active or rugged — in rugged phase
-  that is rug frame #1, the rug tick and rug price — and null in cooldown/presale (the game has no tick yet).
+  ``phase`` (cooldown/presale frames already carry the *upcoming* game's id); while the game runs ``tick``/``price``
+  are those of the capture's last tick frame (``ticks.observed_ticks``) of that game; once rugged, the tick is rug
+  frame #1's (null when the capture missed it) and the price the rug price both rug frames carry; in
+  cooldown/presale both are null (the game has no tick yet).
   Player state = the last ``player_state`` row before the emit.
 * Cause: the last trade-control click (landing ``click`` rows) of the same kind since the previous action;
   ``bet_adjust_clicks`` are the other clicks in between, in order.
@@ -19,7 +20,7 @@
   the same rule (``exec_tick`` = its ``startTick``, ``exec_price`` its ``price``, no ``trade_id``), else the
   ``sidebet`` object of its success ack. An order sent before the game started executes at tick 0 or not at all
   (presale buys are not broadcast, §3.3, so they usually have none). ``slippage_ticks`` = execution tick − tick
-  at send time.
+  at send time, when both are ticks of the same game.
 """
 
 from __future__ import annotations
