@@ -297,8 +297,8 @@ def player_features(price, tick, rug_tick, known, cash, position_qty, avg_cost, 
 
 def visible_states(ticks: pl.DataFrame, player_state: pl.DataFrame, clock: pl.DataFrame) -> pl.DataFrame:
     """For each episode tick, the last player state visible at it (null columns when none yet)."""
-    # A state observed before the game started (cooldown/presale, e.g. after a presale buy) carries the tick of the
-    # previous game's last frame in silver; for this game it belongs before tick 0.
+    # A state observed before the game started (cooldown/presale, e.g. after a presale buy) has no tick in silver;
+    # for this game it belongs before tick 0.
     pre_game = pl.col("phase").is_in(PRE_GAME_PHASES).fill_null(False)
     states = with_visible_tick(
         player_state.with_columns(pl.when(pre_game).then(0).otherwise(pl.col("tick")).fill_null(0).cast(pl.Int32).alias("tick"))

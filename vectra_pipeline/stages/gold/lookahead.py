@@ -36,7 +36,7 @@ def perturb_after(tables: dict[str, pl.DataFrame], game_id: str, cut: int) -> di
         pl.when(this).then(pl.lit("partial_end")).otherwise(pl.col("completeness")).alias("completeness"),
     )
     trades = tables["trades"].with_columns(pl.when(after).then(pl.col("amount") * 50).otherwise(pl.col("amount")).alias("amount"))
-    # silver gives pre-game rows (presale buys) the previous game's last tick: they are before tick 0, never "after"
+    # pre-game rows (presale buys) have no tick in silver: they come before tick 0, never "after"
     in_game_after = after & ~pl.col("phase").is_in(PRE_GAME_PHASES).fill_null(False)
     states = tables["player_state"].with_columns(pl.when(in_game_after).then(pl.col("cash") + 123).otherwise(pl.col("cash")).alias("cash"))
     actions = tables["actions"].filter(~in_game_after.fill_null(False))

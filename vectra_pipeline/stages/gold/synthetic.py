@@ -62,13 +62,12 @@ def synthetic_silver(n_games: int, seed: int = 0, start_ns: int = 1_765_000_000_
             plan[4] = ("sidebet", 0.01)
         if g % 3 == 0:
             plan[3], plan[9] = ("short_open", 0.02), ("short_close", None)
-        if g % 4 == 1:  # a presale buy: silver gives it (and its state) the previous game's last tick as context
+        if g % 4 == 1:  # a presale buy: silver gives it (and its state) the upcoming game's id and no tick
             seq += 1
             send = game_start - 2_000_000_000
-            previous_tick = rows["games"][-1]["rug_tick"] if rows["games"] else None
             action = {
                 "action_id": f"{CAPTURE_ID}:{seq}:0", "capture_id": CAPTURE_ID, "seq": seq, "send_wall_ns": send,
-                "kind": "buy", "amount": 0.02, "game_id": game_id, "phase": "presale", "tick": previous_tick,
+                "kind": "buy", "amount": 0.02, "game_id": game_id, "phase": "presale", "tick": None,
                 "cash_before": player.cash, "position_qty_before": player.position_qty, "ack_latency_ms": 30.0, "ack_ok": True,
             }
             fill = trading.buy(player, 0.02, prices[0], 0)
@@ -80,7 +79,7 @@ def synthetic_silver(n_games: int, seed: int = 0, start_ns: int = 1_765_000_000_
             action.update(trade_id=trade_id, exec_tick=0, exec_price=prices[0], slippage_ticks=0)
             rows["actions"].append(action)
             seq += 1
-            presale_state = _state_row(player, game_id, previous_tick, send + 25_000_000, seq)
+            presale_state = _state_row(player, game_id, None, send + 25_000_000, seq)
             rows["player_state"].append({**presale_state, "phase": "presale"})
         seq += 1
         rows["player_state"].append(_state_row(player, game_id, 0, frame_ns[0] + 5_000_000, seq))
