@@ -273,6 +273,7 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
     partial_offsets: list[int] = [0]
     partial_tick: list[int] = []
     partial_price: list[float] = []
+    slow: list[tuple[int, str | None]] = []  # frames for the codec: their other columns are gathered in bulk below
     for index, candidate, text in _chunked_frames(wanted["payload_text"], is_candidate):
         if candidate:
             fast = _fast_game_state(text)
@@ -281,18 +282,20 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
                 fast_rows.append(fast[:-2])
                 ticks, prices = fast[-2], fast[-1]
                 if ticks is not None:
-                    if any(a > b for a, b in zip(ticks, ticks[1:])):  # the server sends them in order; be sure
+                    if ticks != sorted(ticks):  # the server sends them in order; be sure
                         ticks, prices = map(list, zip(*sorted(zip(ticks, prices))))
                     partial_tick.extend(ticks)
                     partial_price.extend(prices)
                 partial_offsets.append(len(partial_tick))
                 continue
-        source = wanted.row(index, named=True)
-        text = str(text, "utf-8") if isinstance(text, memoryview) else text
-        frame = text if text is not None else source["payload_bytes"]
-        base = tuple(source[c] for c in _FRAME_COLUMNS)
-        for packet_index, packet in enumerate(decode_frame("" if frame is None else frame)):
-            slow_rows.append((index, *_packet_row(base, packet_index, packet)))
+            text = str(text, "utf-8")
+        slow.append((index, text))
+    if slow:
+        sources = wanted.select(*_FRAME_COLUMNS, "payload_bytes")[[index for index, _ in slow]]
+        for (index, text), source in zip(slow, sources.iter_rows()):
+            frame = text if text is not None else source[-1]
+            for packet_index, packet in enumerate(decode_frame("" if frame is None else frame)):
+                slow_rows.append((index, *_packet_row(source[:-1], packet_index, packet)))
     parts = []
     if fast_rows:
         has_partial = [row[-1] for row in fast_rows]
