@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("capture_agent.commands.synth", "write a synthetic landing capture of N frames (benchmarks)"),
     "build": ("vectra_pipeline.commands.build", "materialise the pipeline (bronze → datasets) in-process"),
     "query": ("vectra_pipeline.commands.query", "run SQL against the DuckDB warehouse and print a table"),
+    "ui": ("vectra_pipeline.commands.ui", "open the Dagster UI (assets, lineage, sensor, nightly schedule) on 127.0.0.1"),
     "decode": ("capture_agent.commands.decode", "decode Engine.IO/Socket.IO frames (one per line) to JSON records"),
     "prices": ("capture_agent.commands.prices", "print the seed-determined price path of a game (provably fair)"),
 }
