@@ -23,7 +23,8 @@ EXAMPLE_QUERIES = (
     ),
     (
         "Your actions: what you clicked, at which tick, how fast the server answered and where it filled",
-        "SELECT kind, tick, round(price, 4) AS price, ack_ok, ack_reason, round(ack_latency_ms, 1) AS ack_ms, "
+        "SELECT kind, tick, round(price, 4) AS price, ack_ok, left(ack_reason, 24) AS ack_reason, "
+        "round(ack_latency_ms, 1) AS ack_ms, "
         "exec_tick, slippage_ticks FROM actions ORDER BY send_wall_ns LIMIT 10",
     ),
     (
