@@ -236,25 +236,36 @@ CHUNK_ROWS = 50_000  # frames handed to Python at a time: keeps peak memory flat
 def _chunked_frames(texts: pl.Series, candidates: pl.Series):
     """(index, is fast-path candidate, frame) for every frame text, CHUNK_ROWS at a time.
 
-    Candidates come as zero-copy memoryviews into the Arrow string buffer (msgspec decodes those directly; no
-    Python str is built for the hot frames); every other frame as ``str`` (None when null).
+    Candidates come as zero-copy memoryviews into polars' own string buffers (exported as an Arrow string_view
+    array, read through its 16-byte views; msgspec decodes memoryviews directly, so no Python str and no copy of
+    the text is made for the hot frames); every other frame as ``str`` (None when null).
     """
     for start in range(0, len(texts), CHUNK_ROWS):
         part = texts.slice(start, CHUNK_ROWS)
-        arrow = part.to_arrow(compat_level=pl.CompatLevel.oldest())  # large_string: offsets + one data buffer
-        if isinstance(arrow, pa.ChunkedArray):
-            arrow = arrow.combine_chunks()
-        _, offsets_buffer, data_buffer = arrow.buffers()
-        offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[arrow.offset : arrow.offset + len(arrow) + 1].tolist()
-        data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
         nulls = part.is_null().to_list()
         flags = candidates.slice(start, CHUNK_ROWS).to_list()
-        for i, (null, flag) in enumerate(zip(nulls, flags)):
-            if null:
-                yield start + i, False, None
-            else:
-                view = data[offsets[i] : offsets[i + 1]]
-                yield start + i, flag, view if flag else str(view, "utf-8")
+        arrow = part.to_arrow(compat_level=pl.CompatLevel.newest())
+        chunks = arrow.chunks if isinstance(arrow, pa.ChunkedArray) else [arrow]
+        i = 0
+        for chunk in chunks:
+            for view in _string_views(chunk):
+                null, flag = nulls[i], flags[i]
+                yield start + i, flag and not null, None if null else view if flag else str(view, "utf-8")
+                i += 1
+
+
+def _string_views(array: pa.Array):
+    """Each value of an Arrow string_view array as a memoryview of its bytes (nulls: an empty view)."""
+    buffers = array.buffers()
+    raw_views = memoryview(buffers[1]) if buffers[1] is not None else memoryview(b"")
+    views = np.frombuffer(buffers[1], dtype=np.int32).reshape(-1, 4)[array.offset : array.offset + len(array)]
+    data = [memoryview(buffer) if buffer is not None else memoryview(b"") for buffer in buffers[2:]]
+    # a view: length, then the bytes inline when length <= 12, else (prefix, buffer index, offset)
+    for row, (length, _, buffer_index, offset) in enumerate(views.tolist(), start=array.offset):
+        if length <= 12:
+            yield raw_views[row * 16 + 4 : row * 16 + 4 + length]
+        else:
+            yield data[buffer_index][offset : offset + length]
 
 
 _FAST_COLUMNS = ("game_id", "frame_shape", "phase", *_GSU_FIELDS, "has_game_history", "has_prices", "_has_partial", "_ticks", "_prices")
