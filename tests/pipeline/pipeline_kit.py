@@ -71,3 +71,47 @@ def run_chain(landing) -> Chain:
 
 def chains_by_date(data_dir: Path, dates: list[str]) -> dict[str, Chain]:
     return {date: run_chain(read_landing(data_dir, [date])) for date in dates}
+
+
+def trace(n: int) -> dict:
+    """A trace argument with ids derived from ``n`` (distinct per order)."""
+    from capture_agent.protocol import codec
+
+    return codec.trace_arg(f"{n:032x}", f"{n:016x}")
+
+
+class SimulatedClient:
+    """One client of a sans-I/O ``SimulatorEngine`` whose frames are landed as a capture agent would land them:
+    what the engine sends it (broadcasts and its own frames), its orders with their ack ids, and the acks 3 ms
+    later. Times are the engine's clock (ms), so the silver tables can be compared with the engine to the tick."""
+
+    ACK_DELAY_MS = 3
+
+    def __init__(self, engine, writer, client_id: str = "me") -> None:
+        from capture_agent.simulator.engine import WireEncoder
+
+        self.engine, self.writer, self.client_id = engine, writer, client_id
+        self._encoder = WireEncoder()
+
+    def land(self, emissions) -> None:
+        from capture_agent.landing.schema import Direction, Transport
+
+        for emission in emissions:
+            if emission.target in (None, self.client_id):
+                frame = self._encoder.encode(emission.event, emission.args)
+                self.writer.frame(Direction.IN, Transport.WEBSOCKET, frame, recv_wall_ns=emission.at_ms * 1_000_000)
+
+    def send(self, now: int, event: str, args: tuple, ack_id: int, *, lose_ack: bool = False):
+        """Land the order, ask the engine, land its reply and (unless lost) the ack; returns (order seq, reply)."""
+        from capture_agent.landing.schema import Direction, Transport
+        from capture_agent.protocol import codec
+
+        seq = self.writer.frame(
+            Direction.OUT, Transport.WEBSOCKET, codec.encode_event(event, *args, ack_id=ack_id), recv_wall_ns=now * 1_000_000
+        )
+        reply = self.engine.request(self.client_id, event, args, now)
+        self.land(reply.emissions)
+        if not lose_ack:
+            ack_ns = (now + self.ACK_DELAY_MS) * 1_000_000
+            self.writer.frame(Direction.IN, Transport.WEBSOCKET, codec.encode_ack(ack_id, *reply.ack), recv_wall_ns=ack_ns)
+        return seq, reply

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import polars as pl
 import pytest
 
-from capture_agent.landing.schema import Direction, Source, Transport
+from capture_agent.landing.schema import Source
 from capture_agent.landing.segments import read_landing
 from capture_agent.landing.writer import LandingWriter
 from capture_agent.protocol import codec
-from capture_agent.simulator.engine import SimulatorEngine, WireEncoder
-from pipeline_kit import run_chain
+from capture_agent.simulator.engine import SimulatorEngine
+from pipeline_kit import SimulatedClient, run_chain, trace
 
 START_MS = 1_766_275_200_000  # 2025-12-21 00:00 UTC
 ME = "me"
@@ -61,10 +61,6 @@ class Sent:
     exec_tick: int | None
 
 
-def _trace(n: int) -> dict:
-    return codec.trace_arg(f"{n:032x}", f"{n:016x}")
-
-
 def _execution(emissions, event: str, player_id: str) -> tuple[str | None, int | None]:
     """(trade id, tick) of the order's own execution among the frames the engine sent in reply."""
     for emission in emissions:
@@ -82,25 +78,18 @@ def _execution(emissions, event: str, player_id: str) -> tuple[str | None, int |
 def session(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("rejections")
     engine = SimulatorEngine("rejections-test", START_MS, bots=4)
-    encoder = WireEncoder()
     sent: list[Sent] = []
     with LandingWriter(data_dir, Source.SIMULATOR, capture_id="sim-rejections") as writer:
-
-        def land_in(emissions) -> None:
-            for emission in emissions:
-                if emission.target in (None, ME):
-                    writer.frame(Direction.IN, Transport.WEBSOCKET, encoder.encode(emission.event, emission.args), recv_wall_ns=emission.at_ms * 1_000_000)
-
+        client = SimulatedClient(engine, writer, ME)
         now = START_MS
-        land_in(engine.connect(ME, now))
-        reply = engine.request(ME, "authenticate", (_trace(1),), now)
-        land_in(reply.emissions)
+        client.land(engine.connect(ME, now))
+        client.land(engine.request(ME, "authenticate", (trace(1),), now).emissions)
         me = engine.player_of(ME).id
         done: dict[str, set] = {}
         ack_id = 10
         while len({s.game_id for s in sent if s.phase == "rugged"}) < 5 and now < START_MS + 60 * 60_000:
             now += STEP_MS
-            land_in(engine.advance(now))
+            client.land(engine.advance(now))
             game_id, phase = engine.game.game_id, engine.phase
             fired = done.setdefault(game_id, set())
             for index, (trigger, event, payload, traced) in enumerate(SCRIPT):
@@ -109,14 +98,10 @@ def session(tmp_path_factory):
                     continue
                 fired.add(index)
                 ack_id += 1
-                args = (_trace(ack_id), payload) if traced else (payload,)
+                args = (trace(ack_id), payload) if traced else (payload,)
                 in_game = phase in ("active", "rugged")
-                seq = writer.frame(Direction.OUT, Transport.WEBSOCKET, codec.encode_event(event, *args, ack_id=ack_id), recv_wall_ns=now * 1_000_000)
-                reply = engine.request(ME, event, args, now)
-                land_in(reply.emissions)
                 lose_ack = phase == "rugged" and len(done) % 2 == 0
-                if not lose_ack:
-                    writer.frame(Direction.IN, Transport.WEBSOCKET, codec.encode_ack(ack_id, *reply.ack), recv_wall_ns=(now + 3) * 1_000_000)
+                seq, reply = client.send(now, event, args, ack_id, lose_ack=lose_ack)
                 trade_id, exec_tick = _execution(reply.emissions, event, me)
                 sent.append(Sent(
                     seq, event, game_id, phase, engine.tick if in_game else None,

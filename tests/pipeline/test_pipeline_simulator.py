@@ -15,12 +15,11 @@ from dataclasses import dataclass
 import polars as pl
 import pytest
 
-from capture_agent.landing.schema import Direction, Source, Transport
+from capture_agent.landing.schema import Source
 from capture_agent.landing.segments import read_landing
 from capture_agent.landing.writer import LandingWriter
-from capture_agent.protocol import codec
-from capture_agent.simulator.engine import SimulatorEngine, WireEncoder
-from pipeline_kit import run_chain
+from capture_agent.simulator.engine import SimulatorEngine
+from pipeline_kit import SimulatedClient, run_chain, trace
 
 START_MS = 1_766_188_800_000  # 2025-12-20 00:00 UTC
 ME = "me"
@@ -53,39 +52,22 @@ class Truth:
     adjust_seq: int | None
 
 
-def _trace(n: int) -> dict:
-    return codec.trace_arg(f"{n:032x}", f"{n:016x}")
-
-
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("sim")
     engine = SimulatorEngine("pipeline-test", START_MS, bots=4)
-    encoder = WireEncoder()
     truths: list[Truth] = []
     with LandingWriter(data_dir, Source.SIMULATOR, capture_id="sim-session") as writer:
-
-        def land_in(emissions) -> None:
-            for emission in emissions:
-                if emission.target in (None, ME):
-                    frame = encoder.encode(emission.event, emission.args)
-                    writer.frame(Direction.IN, Transport.WEBSOCKET, frame, recv_wall_ns=emission.at_ms * 1_000_000)
-
-        def send(now: int, event: str, args: tuple, ack_id: int) -> list:
-            seq = writer.frame(Direction.OUT, Transport.WEBSOCKET, codec.encode_event(event, *args, ack_id=ack_id), recv_wall_ns=now * 1_000_000)
-            reply = engine.request(ME, event, args, now)
-            land_in(reply.emissions)
-            writer.frame(Direction.IN, Transport.WEBSOCKET, codec.encode_ack(ack_id, *reply.ack), recv_wall_ns=(now + 3) * 1_000_000)
-            return seq, reply.ack
+        client = SimulatedClient(engine, writer, ME)
 
         now = START_MS
-        land_in(engine.connect(ME, now))
-        send(now, "authenticate", (_trace(1),), 1)
+        client.land(engine.connect(ME, now))
+        client.send(now, "authenticate", (trace(1),), 1)
         done: dict[str, set] = {}
         ack_id, orders = 10, 0
         while len({t.game_id for t in truths}) < 4 and now < START_MS + 30 * 60_000:
             now += STEP_MS
-            land_in(engine.advance(now))
+            client.land(engine.advance(now))
             game_id = engine.game.game_id
             fired = done.setdefault(game_id, set())
             for trigger, event, payload, control in SCRIPT:
@@ -101,7 +83,8 @@ def session(tmp_path_factory):
                 ack_id += 1
                 tick = engine.tick if engine.phase in ("active", "rugged") else None
                 phase_at_send = engine.phase
-                seq, ack = send(now, event, (_trace(100 + orders), payload), ack_id)
+                seq, reply = client.send(now, event, (trace(100 + orders), payload), ack_id)
+                ack = reply.ack
                 truths.append(
                     Truth(seq, event, game_id, phase_at_send, tick, bool(ack and ack[0].get("success")), cash_before, qty_before,
                           player.cash, player.position_qty, click_seq, adjust_seq)
