@@ -184,6 +184,48 @@ def _is_array_index(key: Any) -> bool:
     return text.isascii() and text.isdigit() and (text == "0" or text[0] != "0") and int(text) <= _MAX_ARRAY_INDEX
 
 
+def _is_index_bytes(key: bytes) -> bool:
+    return key.isdigit() and (key == b"0" or key[:1] != b"0") and len(key) <= 10 and int(key) <= _MAX_ARRAY_INDEX
+
+
+def _keys_in_js_order(out: bytes) -> bool:
+    """Cheap proof, on orjson's output, that every object already lists its array-index keys in JS order.
+
+    Only the index keys are visited. One is in order when it opens its object, or when the key just before it is
+    a smaller index in the same object — certain only when the value between them is a scalar (``"7":1.5,"8"``).
+    Anything else (a nested value closed just before it, a non-index key before it, an escaped quote in the way)
+    answers False: the caller then reorders exactly, so a False costs time, never correctness.
+    """
+    for match in _INDEX_KEY.finditer(out):
+        start = match.start()
+        if out[start] == 0x7B:  # "{": the object's first key
+            continue
+        if out[start - 1] in b"}]":
+            return False
+        colon = out.rfind(b'":', 0, start)
+        opening = out.rfind(b'"', 0, colon) if colon > 0 else -1
+        if opening < 1 or out[opening - 1] not in b"{,":
+            return False
+        previous = out[opening + 1 : colon]
+        if not _is_index_bytes(previous) or int(previous) >= int(match.group()[2:-2]):
+            return False
+    return True
+
+
+def _with_js_key_order(value: Any) -> Any:
+    """``value`` with every object's keys in JS order. Only the containers whose JSON holds an array-index key
+    are walked (orjson re-serialises a subtree far faster than Python visits it)."""
+    if isinstance(value, dict):
+        return {key: _key_ordered_if_needed(item) for key, item in _js_key_order(value)}
+    return [_key_ordered_if_needed(item) for item in value]
+
+
+def _key_ordered_if_needed(value: Any) -> Any:
+    if isinstance(value, (dict, list, tuple)) and _INDEX_KEY.search(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)):
+        return _with_js_key_order(value)
+    return value
+
+
 def _js_key_order(value: dict) -> list[tuple[Any, Any]]:
     """A JS object lists its array-index keys first, ascending, then the other keys in insertion order."""
     items = list(value.items())
@@ -266,8 +308,10 @@ def dumps(value: Any) -> str:
     """
     try:
         out = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-        if _needs_js_layout(out) or _INDEX_KEY.search(out):
+        if _needs_js_layout(out):
             out = orjson.dumps(_js_ready(value), option=orjson.OPT_NON_STR_KEYS)
+        elif not _keys_in_js_order(out):
+            out = orjson.dumps(_with_js_key_order(value), option=orjson.OPT_NON_STR_KEYS)
         return out.decode()
     except TypeError:
         return _dumps_slow(value)
