@@ -88,17 +88,23 @@ def run_writer(frames: int, data: Path) -> dict:
     elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     stats = writer.stats
     rss.append(_rss_mb())
+    return _result("writer", frames, payload_bytes, elapsed, cpu, stats.segments_published, stats.bytes_published, stats.drops, rss)
+
+
+def _result(mode: str, frames: int, payload_bytes: float, elapsed: float, cpu: float, segments: int,
+            bytes_published: int, drops: int, rss: list[float]) -> dict:
+    """One mode's figures, in the same shape for the writer and the bare baseline (compared side by side)."""
     return {
-        "mode": "writer",
+        "mode": mode,
         "avg_frame_bytes": payload_bytes / frames,
         "frames": frames,
         "seconds": elapsed,
         "cpu_seconds": cpu,
         "frames_per_s": frames / elapsed,
         "payload_mb_per_s": payload_bytes / elapsed / 1e6,
-        "segments": stats.segments_published,
-        "bytes_published": stats.bytes_published,
-        "drops": stats.drops,
+        "segments": segments,
+        "bytes_published": bytes_published,
+        "drops": drops,
         "rss_mb": rss,
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -152,20 +158,8 @@ def run_baseline(frames: int, data: Path) -> dict:
     writer.close()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     rss.append(_rss_mb())
-    return {
-        "mode": "baseline",
-        "avg_frame_bytes": payload_bytes / frames,
-        "frames": frames,
-        "seconds": elapsed,
-        "cpu_seconds": cpu,
-        "frames_per_s": frames / elapsed,
-        "payload_mb_per_s": payload_bytes / elapsed / 1e6,
-        "segments": 1,
-        "bytes_published": (data / "baseline.parquet").stat().st_size,
-        "drops": 0,
-        "rss_mb": rss,
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    baseline_bytes = (data / "baseline.parquet").stat().st_size
+    return _result("baseline", frames, payload_bytes, elapsed, cpu, 1, baseline_bytes, 0, rss)
 
 
 def run_live(seconds: float, data: Path) -> dict:
