@@ -180,11 +180,11 @@ _INDEX_KEY = re.compile(rb'[{,]"(?:0|[1-9][0-9]{0,9})":')
 
 
 def _is_array_index(key: Any) -> bool:
-    text = key if isinstance(key, str) else str(key)
-    return text.isascii() and text.isdigit() and (text == "0" or text[0] != "0") and int(text) <= _MAX_ARRAY_INDEX
+    return _is_index_bytes(str(key).encode("utf-8", "surrogatepass"))
 
 
 def _is_index_bytes(key: bytes) -> bool:
+    """A JS array index: canonical decimal digits (bytes.isdigit is ASCII-only), at most 2**32 − 2."""
     return key.isdigit() and (key == b"0" or key[:1] != b"0") and len(key) <= 10 and int(key) <= _MAX_ARRAY_INDEX
 
 
