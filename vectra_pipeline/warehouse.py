@@ -25,6 +25,7 @@ import json
 import os
 from pathlib import Path
 
+from capture_agent.errors import VectraError
 from vectra_pipeline import storage
 
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -71,7 +72,10 @@ def view_statements(data_dir: Path) -> dict[str, str]:
 
 
 def _create_views(connection, data_dir: Path, statements: dict[str, str]) -> None:
-    connection.execute(f"SET file_search_path = {quote(str(Path(data_dir).resolve()))}")
+    root = str(Path(data_dir).resolve())
+    if "," in root:  # file_search_path is a comma-separated list
+        raise VectraError(f"the data root {root} has a comma in its path; DuckDB cannot search it: move or rename it")
+    connection.execute(f"SET file_search_path = {quote(root)}")
     for statement in statements.values():
         connection.execute(statement)
 
@@ -124,7 +128,8 @@ def _write(data_dir: Path, statements: dict[str, str]) -> None:
     storage.sweep(data_dir)
     final = warehouse_path(data_dir)
     temp = storage.temp_path(final)
-    temp.unlink(missing_ok=True)  # a dead process that had this PID
+    for stale in (temp, temp.with_name(temp.name + ".wal")):  # a dead process that had this PID: never replay its WAL
+        stale.unlink(missing_ok=True)
     with duckdb.connect(str(temp)) as connection:
         _create_views(connection, data_dir, statements)
     storage.crash_point("warehouse:written")
