@@ -108,3 +108,18 @@ def test_runs_of_a_killed_build_are_marked_failed(built, tmp_path, monkeypatch):
         (failure,) = instance.all_logs(stuck.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
         assert "is gone (killed)" in failure.dagster_event.message
     assert not list(root.rglob(".part.parquet.*.tmp"))
+
+
+def test_the_assets_sweep_their_own_folders_without_a_build(built, tmp_path):
+    """A Dagster-launched run (no `vectra build` start-up sweep): the dataset and partition writers sweep too."""
+    from vectra_pipeline.defs.assets import gold
+    from vectra_pipeline.defs.resources import VectraPaths
+
+    root = tmp_path / "data"
+    shutil.copytree(built, root)
+    dead = _plant(root, _dead_pid(), latest_dataset(root))
+    result = dg.materialize([*gold.assets], selection=["training_dataset", "minari_datasets"], instance=dg.DagsterInstance.ephemeral(),
+                            resources={"paths": VectraPaths(data_dir=str(root))})
+    assert result.success
+    _, temp_version, legacy_temp, legacy_minari, *_ = dead
+    assert [p for p in (temp_version, legacy_temp, legacy_minari) if p.exists()] == []

@@ -75,10 +75,10 @@ def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] 
 
     version = _version(dataset)
     final = version.path / MINARI_DIR
-    if final.exists():
-        return final
     storage.sweep(version.path)  # an earlier release wrote its temp inside the version
     storage.sweep(version.path.parent)
+    if final.exists():
+        return final
     temp = storage.temp_path(version.path.parent / f"{version.id}-{MINARI_DIR}")
     shutil.rmtree(temp, ignore_errors=True)  # a dead process that had this PID
     temp.mkdir()  # a version without training episodes exports an empty folder

@@ -162,6 +162,7 @@ def landing_inputs(data_dir: Path, partitions: list[str]) -> list[dict]:
     if any(cache.get(k) != v for k, v in fresh.items()):
         cache.update(fresh)
         cache_path.parent.mkdir(parents=True, exist_ok=True)
+        storage.sweep(cache_path.parent)
         temp = storage.temp_path(cache_path)
         temp.write_text(json.dumps(cache, sort_keys=True), encoding="utf-8")
         os.replace(temp, cache_path)
@@ -322,6 +323,7 @@ def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
     version_id = dataset_id(inputs, partitions, params, code)
     root = Path(data_dir) / DATASETS_DIR / params.name
     final = root / version_id
+    storage.sweep(root)  # temp folders of killed publishes
     if (final / MANIFEST).exists():
         _record_history(root, version_id)
         return load_version(final), False
@@ -354,7 +356,6 @@ def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
         "files": {},
     }
     root.mkdir(parents=True, exist_ok=True)
-    storage.sweep(root)
     temp = storage.temp_path(final)
     shutil.rmtree(temp, ignore_errors=True)  # a dead process that had this PID
     temp.mkdir()
