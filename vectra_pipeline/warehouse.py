@@ -1,16 +1,40 @@
-"""DuckDB warehouse: ``<data>/warehouse.duckdb`` with one view per table over its Parquet partitions.
+"""DuckDB warehouse: one view per table over its Parquet partitions, and ``datasets`` over the version manifests.
 
-Views read ``<data>/<stage>/<table>/date=*/*.parquet`` with ``hive_partitioning`` on, so the ``date`` column
-comes from the folder (files never carry one — STACK.md trap 3) and a new partition is visible at once.
-Any stage folder (bronze, silver, gold) is picked up, so gold tables get views the same way.
+Views read ``<stage>/<table>/date=*/[!.]*.parquet`` with ``hive_partitioning`` on, so the ``date`` column comes
+from the folder (files never carry one — STACK.md trap 3), a new partition is visible at once, and a dot-prefixed
+temp file is never a row. Paths are **relative to the data root**, resolved through DuckDB's ``file_search_path``:
+a copied or moved root reads its own files, never the original's.
+
+Nobody can collide on a lock:
+
+- ``vectra query`` (:func:`connect`) never opens ``warehouse.duckdb``: it creates the same views on a private
+  in-memory DuckDB at open time, so neither a running build nor a user's client holding the file read-write (the
+  duckdb CLI, DBeaver and notebooks do by default) can make it fail.
+- :func:`refresh` never opens it either: it writes a fresh database at a temp name and renames it over
+  ``warehouse.duckdb``. A client holding the old file keeps its old inode (Linux) and sees the new views when it
+  reopens. The file is regenerated, so tables a user creates in it do not survive a build — keep them in a
+  database of your own (``ATTACH``).
+- Outside ``vectra query``, open the file from the data root (``cd <data> && duckdb warehouse.duckdb``) or set
+  ``file_search_path`` to it first (``SET file_search_path = '/path/to/data'``).
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 from pathlib import Path
+
+from capture_agent.errors import VectraError
+from vectra_pipeline import storage
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 STAGES = ("bronze", "silver", "gold")
+# The view statements the current warehouse.duckdb was written with: compared, not the file, so that checking
+# whether a refresh is needed never opens the database a user may hold.
+VIEWS_RECORD = ".warehouse-views.json"
+LOCK_FILE = ".warehouse.lock"
+PARTITION_GLOB = "date=*/[!.]*.parquet"
 
 
 def warehouse_path(data_dir: Path) -> Path:
@@ -18,44 +42,99 @@ def warehouse_path(data_dir: Path) -> Path:
 
 
 def table_globs(data_dir: Path) -> dict[str, str]:
-    """table → Parquet glob, for every table folder that holds at least one partition file."""
+    """table → Parquet glob relative to the data root, for every table folder holding at least one partition file."""
     found = {}
     for stage in STAGES:
         root = Path(data_dir) / stage
         if not root.is_dir():
             continue
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            if any(folder.glob("date=*/*.parquet")):
-                found[folder.name] = str((folder / "date=*" / "*.parquet").resolve())
+            if any(folder.glob(PARTITION_GLOB)):
+                found[folder.name] = f"{stage}/{folder.name}/{PARTITION_GLOB}"
     return found
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def refresh(data_dir: Path, tables: list[str] | None = None) -> list[str]:
-    """Create the views that do not exist yet or point elsewhere (all tables, or the given ones); returns them.
+def view_statements(data_dir: Path) -> dict[str, str]:
+    """view name → CREATE statement (relative paths): one per table, and ``datasets``."""
+    from vectra_pipeline.stages.gold.datasets import datasets_view_sql
 
-    A view is SQL over a glob, re-expanded at every query, so a new partition needs no refresh: only a new
-    table does. Creating views only when missing keeps a new day's cost independent of how many days exist
-    (DuckDB binds a view over every file of its glob when it is created).
-    """
+    statements = {
+        name: f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({quote(glob)}, '
+        "hive_partitioning = true, hive_types = {'date': DATE})"
+        for name, glob in table_globs(data_dir).items()
+    }
+    statements["datasets"] = datasets_view_sql(data_dir)
+    return statements
+
+
+def _create_views(connection, data_dir: Path, statements: dict[str, str]) -> None:
+    root = str(Path(data_dir).resolve())
+    if "," in root:  # file_search_path is a comma-separated list
+        raise VectraError(f"the data root {root} has a comma in its path; DuckDB cannot search it: move or rename it")
+    connection.execute(f"SET file_search_path = {quote(root)}")
+    for statement in statements.values():
+        connection.execute(statement)
+
+
+def connect(data_dir: Path):
+    """A private in-memory DuckDB with every view of the data root: what ``vectra query`` runs SQL on."""
     import duckdb
 
-    globs = table_globs(data_dir)
-    wanted = [t for t in (tables or globs) if t in globs]
-    if not wanted:
+    connection = duckdb.connect(":memory:")
+    try:
+        _create_views(connection, data_dir, view_statements(data_dir))
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _recorded(data_dir: Path) -> dict[str, str] | None:
+    try:
+        return json.loads((Path(data_dir) / VIEWS_RECORD).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def refresh(data_dir: Path, tables: list[str] | None = None, force: bool = False) -> list[str]:
+    """Make ``warehouse.duckdb`` hold a view for every table (and ``datasets``); returns the views written.
+
+    Nothing is written when the file exists and was written with the same statements (``tables``: only these
+    need to be covered — a cheap test for the assets, which call this after every partition). Otherwise a fresh
+    file is written at a temp name and renamed into place, under an flock so two writers never interleave.
+    """
+    data_dir = Path(data_dir)
+    recorded = _recorded(data_dir) if warehouse_path(data_dir).exists() and not force else None
+    if recorded is not None and tables is not None and all(t in recorded for t in tables) and "datasets" in recorded:
         return []
-    created = []
-    with duckdb.connect(str(warehouse_path(data_dir))) as connection:
-        existing = dict(connection.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
-        for name in wanted:
-            if globs[name] in (existing.get(name) or ""):
-                continue  # exists and points at this data root (a moved root gets its views rewritten)
-            connection.execute(
-                f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({_quote(globs[name])}, '
-                "hive_partitioning = true, hive_types = {'date': DATE})"
-            )
-            created.append(name)
-    return created
+    with open(data_dir / LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        statements = view_statements(data_dir)
+        if not force and warehouse_path(data_dir).exists() and _recorded(data_dir) == statements:
+            return []
+        _write(data_dir, statements)
+    return sorted(statements)
+
+
+def _write(data_dir: Path, statements: dict[str, str]) -> None:
+    import duckdb
+
+    from capture_agent.landing.segments import fsync_dir
+
+    storage.sweep(data_dir)
+    final = warehouse_path(data_dir)
+    temp = storage.temp_path(final)
+    for stale in (temp, temp.with_name(temp.name + ".wal")):  # a dead process that had this PID: never replay its WAL
+        stale.unlink(missing_ok=True)
+    with duckdb.connect(str(temp)) as connection:
+        _create_views(connection, data_dir, statements)
+    storage.crash_point("warehouse:written")
+    os.replace(temp, final)
+    record = storage.temp_path(data_dir / VIEWS_RECORD)
+    record.write_text(json.dumps(statements, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(record, data_dir / VIEWS_RECORD)  # after the database: a crash in between only costs a rewrite
+    fsync_dir(data_dir)

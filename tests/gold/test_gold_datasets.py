@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 
@@ -17,7 +16,6 @@ from vectra_pipeline.stages.gold.datasets import (
     describe,
     latest_dataset,
     list_versions,
-    register_datasets_view,
     split_of,
 )
 from vectra_pipeline.stages.gold.episodes import build_episodes
@@ -132,19 +130,20 @@ def test_dataset_id_depends_on_every_input():
 
 
 def test_duckdb_datasets_view(tmp_path, gold_day):
+    from vectra_pipeline import warehouse
+
     episodes, observations = gold_day
-    with duckdb.connect() as con:
-        register_datasets_view(con, tmp_path)
+    with warehouse.connect(tmp_path) as con:
         assert con.execute("SELECT count(*) FROM datasets").fetchone() == (0,)
-        first, _ = build_dataset(tmp_path, [DATE], episodes, observations, _landing(tmp_path))
-        second, _ = build_dataset(tmp_path, [DATE], episodes, observations, _landing(tmp_path, b"other"))
-        register_datasets_view(con, tmp_path)
+    first, _ = build_dataset(tmp_path, [DATE], episodes, observations, _landing(tmp_path))
+    second, _ = build_dataset(tmp_path, [DATE], episodes, observations, _landing(tmp_path, b"other"))
+    with warehouse.connect(tmp_path) as con:
         rows = con.execute("SELECT id, name, rows, episodes_total, train_episodes, landing_files, path FROM datasets ORDER BY id").fetchall()
     assert sorted(r[0] for r in rows) == sorted([first.id, second.id])
     for row in rows:
         assert row[1] == "default" and row[2] == first.manifest["counts"]["rows"] and row[3] == episodes.height
         assert row[4] == first.manifest["counts"]["per_split"]["train"]["episodes"] and row[5] == 1
-        assert Path(row[6]).name == row[0]
+        assert row[6] == f"datasets/default/{row[0]}"  # relative to the data root: a copied root reads its own
 
 
 def test_two_partitions_stream_and_a_midnight_game_is_kept_once(tmp_path, gold_day):

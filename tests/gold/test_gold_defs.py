@@ -16,8 +16,9 @@ from vectra_pipeline.definitions import defs
 from vectra_pipeline.defs.assets import gold as gold_assets
 from vectra_pipeline.defs.checks import gold as gold_checks
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.defs.schedules import DATASET_ASSETS, nightly_dataset
+from vectra_pipeline.defs.schedules import LANDING_TAG, nightly_dataset
 from vectra_pipeline.stages.gold.datasets import gold_partition_path, latest_dataset, list_versions
+from vectra_pipeline.stages.gold.days import landing_fingerprint
 from vectra_pipeline.warehouse import warehouse_path
 
 DAY = "2025-12-10"
@@ -62,7 +63,8 @@ def test_build_publishes_a_dataset_and_checks_pass(built):
     episodes = pl.read_parquet(gold_partition_path(first, "episodes", DAY))
     assert version.manifest["counts"]["episodes_total"] == episodes.height > 5
     assert (version.path / "minari" / "vectra" / "default-train-v0").is_dir()
-    with duckdb.connect(str(warehouse_path(first)), read_only=True) as con:
+    # an external client opens the file with the data root as its file_search_path (views hold relative paths)
+    with duckdb.connect(str(warehouse_path(first)), read_only=True, config={"file_search_path": str(first)}) as con:
         assert con.execute("SELECT id, rows FROM datasets").fetchall() == [(version.id, version.manifest["counts"]["rows"])]
         assert con.execute("SELECT count(*) FROM observations").fetchone()[0] == pl.read_parquet(gold_partition_path(first, "observations", DAY)).height
         assert con.execute("SELECT count(DISTINCT game_id) FROM episodes WHERE date = DATE '2025-12-10'").fetchone()[0] == episodes.height
@@ -91,19 +93,16 @@ def _evaluate(data_dir, when):
 def test_nightly_schedule(built, tmp_path):
     first, _, _ = built
     morning = dt.datetime(2025, 12, 11, 2, 0, tzinfo=dt.timezone.utc)
-    # inputs unchanged since the published version: the day is rebuilt, no dataset assets requested
+    # yesterday's day run, tagged with its landing fingerprint; the dataset follows through the day_built sensor
     (request,) = _evaluate(first, morning)
-    assert request.partition_key == DAY
-    selected = {key.to_user_string() for key in request.asset_selection}
-    assert {"frames", "game_ticks", "episodes", "observations"} <= selected and not selected & set(DATASET_ASSETS)
-    assert request.tags["vectra/dataset_id"] == latest_dataset(first).id
-    # a changed input (another landing segment that day) → a new dataset version is requested
+    assert request.partition_key == DAY and request.asset_selection is None
+    assert request.tags[LANDING_TAG] == landing_fingerprint(first, DAY) and request.run_key == f"{DAY}:{request.tags[LANDING_TAG]}"
+    # another landing segment that day → another fingerprint, another run key
     changed = tmp_path / "changed"
     shutil.copytree(first, changed, ignore=shutil.ignore_patterns("warehouse.duckdb*"))
     write_synthetic_capture(changed, 500, date=DAY, seed="another-session")
-    (request,) = _evaluate(changed, morning)
-    assert set(DATASET_ASSETS) <= {key.to_user_string() for key in request.asset_selection}
-    assert request.tags["vectra/new_dataset"] == "true" and request.tags["vectra/dataset_id"] != latest_dataset(first).id
+    (again,) = _evaluate(changed, morning)
+    assert again.partition_key == DAY and again.run_key != request.run_key
     # nothing landed yesterday and nothing stale → skip
     assert isinstance(_evaluate(first, morning + dt.timedelta(days=3)), dg.SkipReason)
 
@@ -114,8 +113,8 @@ def test_nightly_schedule_rebuilds_stale_days_first(built, tmp_path):
     shutil.copytree(first, late, ignore=shutil.ignore_patterns("warehouse.duckdb*"))
     write_synthetic_capture(late, 500, date="2025-12-05", seed="imported-late")  # an old day landed after the fact
     stale, yesterday = _evaluate(late, dt.datetime(2025, 12, 11, 2, 0, tzinfo=dt.timezone.utc))
-    assert stale.partition_key == "2025-12-05" and not {k.to_user_string() for k in stale.asset_selection} & set(DATASET_ASSETS)
-    assert yesterday.partition_key == DAY and yesterday.tags["vectra/new_dataset"] == "false"  # after the stale day is built
+    assert stale.partition_key == "2025-12-05" and stale.tags["vectra/reason"] == "landing newer than gold"
+    assert yesterday.partition_key == DAY and yesterday.tags["vectra/reason"] == "yesterday"
     (only,) = _evaluate(late, dt.datetime(2025, 12, 20, 2, 0, tzinfo=dt.timezone.utc))  # no landing yesterday: the stale day alone
     assert only.partition_key == "2025-12-05"
 

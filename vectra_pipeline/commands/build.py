@@ -91,9 +91,12 @@ def build(data_dir: Path, dates: list[str], show_progress: bool = False, include
     from vectra_pipeline.defs.assets import bronze, gold, silver
     from vectra_pipeline.defs.checks import gold as gold_checks
     from vectra_pipeline.defs.checks import silver as silver_checks
+    from vectra_pipeline import storage, warehouse
+    from vectra_pipeline.defs.built import record_run
     from vectra_pipeline.defs.partitions import daily
     from vectra_pipeline.defs.resources import VectraPaths
-    from vectra_pipeline import warehouse
+    from vectra_pipeline.defs.stale_runs import fail_runs_of_dead_processes, run_process_tags
+    from vectra_pipeline.stages.gold.datasets import landing_inputs
 
     valid = set(daily.get_partition_keys())
     outside = [d for d in dates if d not in valid]
@@ -108,26 +111,32 @@ def build(data_dir: Path, dates: list[str], show_progress: bool = False, include
     summary = BuildSummary()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    storage.sweep_data_root(data_dir)  # temp files and folders of killed builds
+    tags = run_process_tags()
     with instance, Progress(*columns, disable=not show_progress, transient=False) as progress:
+        fail_runs_of_dead_processes(instance)
         task = progress.add_task("building", total=len(dates) + (1 if gold_once else 0))
         for date in dates:
             progress.update(task, description=f"bronze → silver {date}")
+            landing = landing_inputs(data_dir, [date])  # listed before the run: a segment landing mid-run is not claimed
             result = dg.materialize(
                 everything, selection=per_date, partition_key=date, instance=instance, resources=resources,
-                run_config=_quiet_run_config(), raise_on_error=False,
+                run_config=_quiet_run_config(), raise_on_error=False, tags=tags,
             )  # fmt: skip
             _collect(result, date, summary)
+            if include_gold:
+                record_run(data_dir, date, landing, result.all_events)
             progress.advance(task)
         if gold_once:
             progress.update(task, description="gold")
             result = dg.materialize(
                 everything, selection=dg.AssetSelection.assets(*gold_once), instance=instance, resources=resources,
-                run_config=_quiet_run_config(), raise_on_error=False,
+                run_config=_quiet_run_config(), raise_on_error=False, tags=tags,
             )  # fmt: skip
             _collect(result, "", summary)
             progress.advance(task)
         progress.update(task, description="done")
-    warehouse.refresh(data_dir)
+    warehouse.refresh(data_dir, force=True)  # a fresh file swapped in: never a lock a user's client holds
     return summary
 
 

@@ -16,16 +16,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def query(data_dir: Path, sql: str):
-    """(column names, rows) of ``sql`` on the warehouse, read-only."""
+    """(column names, rows) of ``sql`` on the warehouse's views of ``data_dir``.
+
+    The views live on a private in-memory DuckDB (``warehouse.connect``), never in ``warehouse.duckdb``: no build
+    and no client holding that file can make a query fail, nothing a query does persists, and a copied root reads
+    its own files.
+    """
     import duckdb
 
-    from vectra_pipeline.warehouse import warehouse_path
+    from vectra_pipeline import warehouse
 
-    path = warehouse_path(data_dir)
-    if not path.exists():
-        raise VectraError(f"no warehouse at {path}; run `vectra build --data {data_dir}` first")
+    if not warehouse.table_globs(data_dir):
+        raise VectraError(f"no tables under {data_dir}; run `vectra build --data {data_dir}` first")
     try:
-        with duckdb.connect(str(path), read_only=True) as connection:
+        with warehouse.connect(data_dir) as connection:
             cursor = connection.execute(sql)
             names = [d[0] for d in cursor.description] if cursor.description else []
             return names, cursor.fetchall()

@@ -1,12 +1,12 @@
-"""Nightly: build yesterday's partition (bronze → gold) and, when the dataset's inputs changed, a new version.
+"""Nightly: build yesterday's partition (bronze → gold), and days whose landing is newer than their gold.
 
 At 02:00 UTC the schedule looks at the landing zone. Yesterday, and every earlier day whose landing segments are
-newer than its gold observations (late imports, re-captures), gets a run of the ``nightly`` job for its partition.
-The dataset assets (``training_dataset``, ``minari_datasets``) ride on yesterday's run only when the id the
-dataset would get — from the landing hashes of every built day plus yesterday, the feature spec, the code version
-and the default parameters — is not published yet, and only when no other day is being rebuilt in parallel (that
-day's new gold would be missed; the next evaluation publishes it). Without landing data for yesterday and no stale
-day, the schedule skips. Run keys name the day and the inputs, so the same work is never requested twice.
+newer than its gold observations (late imports, re-captures), gets a run of the ``nightly`` job for its partition,
+tagged with the day's landing fingerprint. The dataset is not published in those runs: a version may only cover
+days whose build succeeded with every ERROR check passing, which is known once a run has finished. The
+``day_built`` run-status sensor (``defs/sensors.py``) records each finished day and, after a nightly run, requests
+``publish_dataset`` when the dataset id of every day built would be new. Without landing data for yesterday and
+no stale day, the schedule skips. Run keys name the day and its landing, so the same work is never requested twice.
 """
 
 import datetime as dt
@@ -14,17 +14,24 @@ import datetime as dt
 import dagster as dg
 
 from capture_agent.landing.segments import segment_paths
-from vectra_pipeline.defs.assets.gold import DatasetConfig
+from vectra_pipeline.defs.built import per_day_assets
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.stages.gold import datasets as gold_datasets
+from vectra_pipeline.stages.gold.days import landing_fingerprint
 
 DATASET_ASSETS = ("training_dataset", "minari_datasets")
+LANDING_TAG = "vectra/landing"  # the day's landing fingerprint when the run was requested
 
 nightly = dg.define_asset_job(
     "nightly",
-    selection=dg.AssetSelection.groups("bronze", "silver", "gold"),
-    description="Bronze → silver → gold for one date partition, then the training dataset over every built day.",
+    selection=dg.AssetSelection.assets(*per_day_assets()),
+    description="Bronze → silver → gold for one date partition (the dataset follows through the day_built sensor).",
+)
+publish_dataset = dg.define_asset_job(
+    "publish_dataset",
+    selection=dg.AssetSelection.assets(*DATASET_ASSETS),
+    description="The training dataset over every day that built fully, and its Minari export.",
 )
 
 
@@ -42,41 +49,24 @@ def stale_days(paths: VectraPaths) -> dict[str, int]:
     return stale
 
 
-def nightly_request(paths: VectraPaths, scheduled: dt.datetime, per_day_assets: list[dg.AssetKey]) -> list[dg.RunRequest] | dg.SkipReason:
+def nightly_request(paths: VectraPaths, scheduled: dt.datetime) -> list[dg.RunRequest] | dg.SkipReason:
     """The runs for the day before ``scheduled`` and for stale days (a pure decision over the files under the data root)."""
     day = (scheduled.astimezone(dt.timezone.utc) - dt.timedelta(days=1)).date().isoformat()
     valid = set(daily.get_partition_keys(current_time=scheduled))
-    stale = {d: m for d, m in stale_days(paths).items() if d in valid and d != day}
-    requests = [
-        dg.RunRequest(run_key=f"{d}:stale:{mtime}", partition_key=d, asset_selection=list(per_day_assets),
-                      tags={"vectra/day": d, "vectra/reason": "landing newer than gold"})
-        for d, mtime in sorted(stale.items())
-    ]
-    if not gold_datasets.landing_inputs(paths.root, [day]):
-        return requests or dg.SkipReason(f"no landing segments for {day} and no stale day")
-    params = DatasetConfig().params()
-    dates = sorted(set(gold_datasets.gold_partitions(paths.root)) | {day})
-    candidate = gold_datasets.dataset_id(gold_datasets.landing_inputs(paths.root, dates), dates, params)
-    published = (paths.root / gold_datasets.DATASETS_DIR / params.name / candidate / gold_datasets.MANIFEST).exists()
-    new_dataset = not published and not stale
-    selection = list(per_day_assets) + ([dg.AssetKey(name) for name in DATASET_ASSETS] if new_dataset else [])
-    requests.append(dg.RunRequest(
-        run_key=f"{day}:{candidate}:{'dataset' if new_dataset else 'day'}",
-        partition_key=day,
-        asset_selection=selection,
-        tags={"vectra/day": day, "vectra/dataset_id": candidate, "vectra/new_dataset": str(new_dataset).lower()},
-    ))
+    stale = sorted(d for d in stale_days(paths) if d in valid and d != day)
+    reasons = {d: "landing newer than gold" for d in stale}
+    if segment_paths(paths.root, day):
+        reasons[day] = "yesterday"
+    if not reasons:
+        return dg.SkipReason(f"no landing segments for {day} and no stale day")
+    requests = []
+    for date in reasons:  # stale days first, then yesterday
+        fingerprint = landing_fingerprint(paths.root, date)
+        requests.append(dg.RunRequest(
+            run_key=f"{date}:{fingerprint}", partition_key=date,
+            tags={"vectra/day": date, "vectra/reason": reasons[date], LANDING_TAG: fingerprint},
+        ))
     return requests
-
-
-def _per_day_assets() -> list[dg.AssetKey]:
-    from vectra_pipeline.defs.assets import bronze, gold, silver
-
-    keys = []
-    for asset in (*bronze.assets, *silver.assets, *gold.assets):
-        if asset.partitions_def is not None:
-            keys.extend(asset.keys)
-    return keys
 
 
 @dg.schedule(
@@ -84,11 +74,11 @@ def _per_day_assets() -> list[dg.AssetKey]:
     cron_schedule="0 2 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="02:00 UTC: yesterday's partition, and a new dataset version when its inputs changed.",
+    description="02:00 UTC: yesterday's partition and stale days; the day_built sensor then publishes the dataset.",
 )
 def nightly_dataset(context: dg.ScheduleEvaluationContext, paths: VectraPaths):
     scheduled = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
-    return nightly_request(paths, scheduled, _per_day_assets())
+    return nightly_request(paths, scheduled)
 
 
 schedules = [nightly_dataset]

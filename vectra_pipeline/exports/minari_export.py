@@ -4,7 +4,9 @@ One Minari dataset per split, ``vectra/<name>-<split>-v0``, arrow format. Each e
 observations of the episode's rows (float32 vectors in spec order), the n−1 recorded actions, rewards and
 terminated/truncated flags; ``infos`` carry the tick of each observation as a plain list (Minari cannot decode
 1-D arrays there — STACK.md trap 13). Buffers are built directly (``DataCollector`` would pull in jax). The folder
-is written once, to a temp root renamed into place; the dataset files themselves are never touched.
+is written once, beside the published version (``datasets/<name>/.<id>-minari.<pid>.tmp``, never inside it), then
+moved in by one rename: the version holds no ``minari/`` or a complete one, and a killed export's temp is swept
+by the next one. The dataset files themselves are never touched.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vectra_pipeline import storage
 from vectra_pipeline.exports.loader import SPLITS, _version, feature_names, observation_space, read_observations
 from vectra_pipeline.stages.gold.actions import N_ACTIONS
 from vectra_pipeline.stages.gold.datasets import DatasetVersion
@@ -72,10 +75,13 @@ def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] 
 
     version = _version(dataset)
     final = version.path / MINARI_DIR
+    storage.sweep(version.path)  # an earlier release wrote its temp inside the version
+    storage.sweep(version.path.parent)
     if final.exists():
         return final
-    temp = version.path / f".{MINARI_DIR}-{os.getpid()}.tmp"
-    shutil.rmtree(temp, ignore_errors=True)
+    temp = storage.temp_path(version.path.parent / f"{version.id}-{MINARI_DIR}")
+    shutil.rmtree(temp, ignore_errors=True)  # a dead process that had this PID
+    temp.mkdir()  # a version without training episodes exports an empty folder
     n_features = len(feature_names(version))
     sized = []
     try:
@@ -102,8 +108,9 @@ def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] 
                 )
                 sized.append(created.storage.data_path)
         for data_path in sized:
-            storage = MinariStorage.read(data_path)
-            storage.update_metadata({"dataset_size": storage.get_size()})
+            written = MinariStorage.read(data_path)
+            written.update_metadata({"dataset_size": written.get_size()})
+        storage.crash_point("minari:written")
         os.rename(temp, final)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)

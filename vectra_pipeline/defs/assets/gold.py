@@ -14,6 +14,7 @@ from vectra_pipeline.defs.metadata import counts, preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.stages.gold import datasets as gold_datasets
+from vectra_pipeline.stages.gold import days
 from vectra_pipeline.stages.gold.episodes import EpisodePolicy, build_episodes
 from vectra_pipeline.stages.gold.features import FEATURE_NAMES, FEATURE_SPEC_VERSION, spec_fingerprint
 from vectra_pipeline.stages.gold.lookahead import SILVER_INPUTS
@@ -155,25 +156,35 @@ def _lineage_markdown(manifest: dict) -> str:
     kinds={"python", "parquet", "json"},
     deps=["episodes", "observations"],
     code_version=VERSIONS["training_dataset"],
-    description="A versioned, immutable training snapshot of every built day: <data>/datasets/<name>/<id>/ with "
-    "episodes.parquet, observations.parquet (train/val/test split by game) and manifest.json (lineage). The id "
-    "hashes the landing segments, feature spec, code version and parameters: same inputs, same id, no rewrite.",
+    description="A versioned, immutable training snapshot of every day that built fully: <data>/datasets/<name>/<id>/ "
+    "with episodes.parquet, observations.parquet (train/val/test split by game) and manifest.json (lineage). The id "
+    "hashes the landing segments, feature spec, code version and parameters: same inputs, same id, no rewrite. A day "
+    "whose last build failed or whose gold is stale blocks the version (named in the failure); the latest stays.",
 )
 def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, paths: VectraPaths) -> dg.MaterializeResult:
     dates = config.dates(gold_datasets.gold_partitions(paths.root))
     if not dates:
         raise dg.Failure("no gold partitions yet: materialise episodes and observations for a date first (vectra build)")
     params = config.params()
-    gold_files = [
-        {"path": p.relative_to(paths.root).as_posix(), "sha256": gold_datasets.file_sha256(p)}
-        for table in gold_datasets.GOLD_TABLES
-        for p in (gold_datasets.gold_partition_path(paths.root, table, d) for d in dates)
-    ]
+    # Every day must have built fully and be current: a version missing a day, or holding a day's stale gold under
+    # new landing hashes, would be a lie. The previous version stays the latest until the day is fixed.
+    problems = {date: problem for date in dates if (problem := days.day_problem(paths.root, date))}
+    if problems:
+        latest = gold_datasets.latest_dataset(paths.root, params.name)
+        date, problem = next(iter(problems.items()))
+        more = f" (and {len(problems) - 1} more day{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+        raise dg.Failure(
+            f"dataset {params.name} not published: {date} {problem}{more}; latest stays "
+            f"{latest.id if latest else 'none'}. Rebuild with `vectra build --date {date}`, or leave the day out "
+            "with the training_dataset config `partitions`."
+        )
+    records = [days.read_record(paths.root, date) for date in dates]
+    inputs = [entry for record in records for entry in record["landing"]]  # exactly what was built
+    gold_files = [entry for record in records for entry in record["gold"]]
     version, created = gold_datasets.build_dataset(
-        paths.root, dates, _read_episodes(paths, dates), _scan_observations(paths, dates),
-        gold_datasets.landing_inputs(paths.root, dates), params, gold_files,
+        paths.root, dates, _read_episodes(paths, dates), _scan_observations(paths, dates), inputs, params, gold_files,
     )
-    gold_datasets.refresh_datasets_view(paths.root)
+    warehouse.refresh(paths.root)
     manifest = version.manifest
     context.log.info(f"dataset {params.name} version {version.id} {'published' if created else 'already existed (reused)'} at {version.path}")
     return dg.MaterializeResult(

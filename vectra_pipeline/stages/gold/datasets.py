@@ -9,14 +9,15 @@
   partition, game, tick — written one partition at a time, so memory stays at one day), Parquet is written with
   fixed settings and nothing inside a version holds a timestamp, so a rebuild is byte-identical.
 - **splits** by game: ``sha256("<seed>:<game_id>")``'s first 8 bytes / 2⁶⁴ against the cumulative fractions.
-- **publish**: written into a temp folder beside the target and renamed into place; an existing id is reused,
-  never rewritten. ``history.jsonl`` beside the versions (outside them) records when each id was published, which
-  :func:`latest_dataset` reads (``latest_dataset(data_dir, name="default")`` → id, path, manifest, or None).
-- **DuckDB**: the view ``datasets`` in ``<data>/warehouse.duckdb`` has one row per version, read from the manifests
-  (:func:`refresh_datasets_view`, called after every publish; ``vectra_pipeline.warehouse`` only knows table folders).
-- **Dagster**: the ``training_dataset`` asset spans every built day (``DatasetConfig`` holds the parameters);
-  ``minari_datasets`` exports the latest version; the ``nightly`` schedule (02:00 UTC) builds yesterday and a new
-  version only when the id would change.
+- **publish**: written into a temp folder beside the target (``.<id>.<pid>.tmp``), the manifest last, fsynced, then
+  renamed into place: a kill at any moment leaves no version or a complete one, and the dead writer's temp folder
+  is swept by the next publish (``storage.sweep``). An existing id is reused, never rewritten. ``history.jsonl``
+  beside the versions (outside them) records when each id was published, which :func:`latest_dataset` reads
+  (``latest_dataset(data_dir, name="default")`` → id, path, manifest, or None).
+- **DuckDB**: the view ``datasets`` (:func:`datasets_view_sql`, created by ``vectra_pipeline.warehouse`` with the
+  table views) has one row per version, read from the manifests; a dot-prefixed folder is never a row.
+- **Dagster**: the ``training_dataset`` asset spans every day that built fully (``stages.gold.days``;
+  ``DatasetConfig`` holds the parameters); ``minari_datasets`` exports the latest version.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from capture_agent.landing.segments import fsync_dir, fsync_file
+from vectra_pipeline import storage
 from vectra_pipeline.stages.gold import features as feature_spec
 from vectra_pipeline.stages.gold.actions import Action
 from vectra_pipeline.stages.gold.episodes import EpisodePolicy, apply_policy
@@ -159,7 +162,8 @@ def landing_inputs(data_dir: Path, partitions: list[str]) -> list[dict]:
     if any(cache.get(k) != v for k, v in fresh.items()):
         cache.update(fresh)
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        temp = cache_path.with_name(f"{cache_path.name}.{os.getpid()}.tmp")
+        storage.sweep(cache_path.parent)
+        temp = storage.temp_path(cache_path)
         temp.write_text(json.dumps(cache, sort_keys=True), encoding="utf-8")
         os.replace(temp, cache_path)
     return files
@@ -212,7 +216,8 @@ def write_gold_partition(data_dir: Path, table: str, date: str, frame: pl.DataFr
     """Atomically (temp file + rename) write one gold partition."""
     final = gold_partition_path(data_dir, table, date)
     final.parent.mkdir(parents=True, exist_ok=True)
-    temp = final.parent / f".{final.name}.{os.getpid()}.tmp"
+    storage.sweep(final.parent)
+    temp = storage.temp_path(final)
     write_parquet(frame, temp)
     os.replace(temp, final)
     return final
@@ -318,6 +323,7 @@ def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
     version_id = dataset_id(inputs, partitions, params, code)
     root = Path(data_dir) / DATASETS_DIR / params.name
     final = root / version_id
+    storage.sweep(root)  # temp folders of killed publishes
     if (final / MANIFEST).exists():
         _record_history(root, version_id)
         return load_version(final), False
@@ -350,7 +356,8 @@ def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
         "files": {},
     }
     root.mkdir(parents=True, exist_ok=True)
-    temp = root / f".tmp-{version_id}-{os.getpid()}-{time.monotonic_ns()}"
+    temp = storage.temp_path(final)
+    shutil.rmtree(temp, ignore_errors=True)  # a dead process that had this PID
     temp.mkdir()
     try:
         write_parquet(episodes, temp / "episodes.parquet")
@@ -358,10 +365,13 @@ def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
         manifest["counts"] = _counts(episodes, rows, duplicates)
         for name, count in (("episodes.parquet", episodes.height), ("observations.parquet", manifest["counts"]["rows"])):
             manifest["files"][name] = {"rows": count, "bytes": (temp / name).stat().st_size, "sha256": file_sha256(temp / name)}
+        storage.crash_point("dataset:files-written")
+        # The manifest last, then one rename: a kill at any moment leaves no version or a complete one.
         (temp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         for file in temp.iterdir():
-            with open(file, "rb") as handle:
-                os.fsync(handle.fileno())
+            fsync_file(file)
+        fsync_dir(temp)
+        storage.crash_point("dataset:manifest-written")
         try:
             os.rename(temp, final)
         except OSError:
@@ -369,21 +379,25 @@ def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
                 raise
             shutil.rmtree(temp)
             return load_version(final), False
+        fsync_dir(root)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
+    storage.crash_point("dataset:published")
     _record_history(root, version_id)
     return load_version(final), True
 
 
 def _record_history(root: Path, version_id: str) -> None:
-    """Append the id to history.jsonl unless it already is the latest entry."""
-    path = root / HISTORY
+    """Add the id to history.jsonl unless it already is the latest entry (rewritten whole, atomically: a kill
+    never leaves a torn line)."""
     entries = _history(root)
     if entries and entries[-1]["id"] == version_id:
         return
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"id": version_id, "published_ns": time.time_ns()}) + "\n")
+    entries.append({"id": version_id, "published_ns": time.time_ns()})
+    temp = storage.temp_path(root / HISTORY)
+    temp.write_text("".join(json.dumps(entry) + "\n" for entry in entries), encoding="utf-8")
+    os.replace(temp, root / HISTORY)
 
 
 def _history(root: Path) -> list[dict]:
@@ -438,18 +452,21 @@ _VIEW_COLUMNS = {
 }
 
 
-def register_datasets_view(con, data_dir: Path) -> None:
-    """``datasets``: one row per published version, read from the manifests (an empty view when there are none)."""
-    pattern = (Path(data_dir).resolve() / DATASETS_DIR / "*" / "*" / MANIFEST).as_posix()
-    if not list((Path(data_dir) / DATASETS_DIR).glob(f"*/[!.]*/{MANIFEST}")):
+MANIFEST_GLOB = f"{DATASETS_DIR}/[!.]*/[!.]*/{MANIFEST}"  # never a temp (dot-prefixed) folder
+
+
+def datasets_view_sql(data_dir: Path) -> str:
+    """``datasets``: one row per published version, read from the manifests (an empty view when there are none).
+
+    Paths are relative to the data root (``file_search_path``, as every warehouse view); ``path`` is the version's
+    folder relative to it, e.g. ``datasets/default/<id>``.
+    """
+    if not list(Path(data_dir).glob(MANIFEST_GLOB)):
         columns = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in _VIEW_COLUMNS.items())
-        con.execute(f"CREATE OR REPLACE VIEW datasets AS SELECT {columns} WHERE false")
-        return
-    escaped = pattern.replace("'", "''")
-    con.execute(
-        f"""
+        return f"CREATE OR REPLACE VIEW datasets AS SELECT {columns} WHERE false"
+    return f"""
         CREATE OR REPLACE VIEW datasets AS
-        SELECT name, id, regexp_replace(filename, '/{MANIFEST}$', '') AS path,
+        SELECT name, id, regexp_extract(filename, '({DATASETS_DIR}/[^/]+/[^/]+)/{MANIFEST}$', 1) AS path,
                feature_spec.version AS feature_spec_version, code_version,
                CAST(partitions AS VARCHAR[]) AS partitions,
                counts.episodes_total, counts.episodes_in_training, counts.episodes_excluded,
@@ -458,17 +475,6 @@ def register_datasets_view(con, data_dir: Path) -> None:
                counts.per_split.val.episodes AS val_episodes,
                counts.per_split.test.episodes AS test_episodes,
                len(inputs.landing) AS landing_files, splits.seed AS split_seed
-        FROM read_json('{escaped}', filename = true, format = 'auto', maximum_object_size = 268435456)
+        FROM read_json('{MANIFEST_GLOB}', filename = true, format = 'auto', maximum_object_size = 268435456)
         ORDER BY name, id
         """
-    )
-
-
-def refresh_datasets_view(data_dir: Path) -> None:
-    """(Re)create the ``datasets`` view in ``<data>/warehouse.duckdb`` (warehouse.refresh only knows table folders)."""
-    import duckdb
-
-    from vectra_pipeline.warehouse import warehouse_path
-
-    with duckdb.connect(str(warehouse_path(data_dir))) as con:
-        register_datasets_view(con, data_dir)
