@@ -13,7 +13,6 @@ feed's own origin or one given with ``--allow-origin``; anything else gets 403. 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +22,7 @@ import orjson
 from capture_agent.errors import VectraError
 from capture_agent.live.monitor_page import MONITOR_HTML
 from capture_agent.live.normalise import normalise
-from capture_agent.live.origin import Origin, OriginPolicy
+from capture_agent.live.origin import Origin, OriginPolicy, is_loopback
 from capture_agent.sources.recorder import Captured
 
 DEFAULT_QUEUE = 2048  # events per client: ~8 minutes of ticks, ~10 s of a heavy burst
@@ -42,20 +41,11 @@ def parse_bind(text: str, *, public: bool = False) -> tuple[str, int]:
     port = int(port_text)
     if port > 65535:
         raise VectraError(f"--serve port {port} is out of range (0–65535)")
-    if not public and not _is_loopback(host):
+    if not public and not is_loopback(host):
         raise VectraError(
             f"--serve {text} would expose the feed beyond this machine; bind 127.0.0.1 or add --serve-public"
         )
     return host, port
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Client:

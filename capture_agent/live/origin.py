@@ -181,6 +181,18 @@ class OriginPolicy:
         return host is not None and host == origin.authority and self._names(host)
 
 
+def is_loopback(host: str | None) -> bool:
+    """``localhost`` or a loopback IP literal (bracketed IPv6 allowed): what may listen without an opt-in."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
