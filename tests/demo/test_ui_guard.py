@@ -186,15 +186,34 @@ def test_cross_site_and_rebinding_mutations_are_refused_and_not_executed(ui):
     assert refused.value.code == 403 and refused.value.read().decode().count("\n") == 1
 
 
-def _listening_ports() -> dict[int, set[str]]:
-    found: dict[int, set[str]] = {}
+def _listening() -> list[tuple[int, str, str]]:
+    """(port, kernel-hex address, socket inode) of every listening TCP socket."""
+    found = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, _, port_hex = local.partition(":")
-            if state == "0A":
-                found.setdefault(int(port_hex, 16), set()).add(address)
+            fields = line.split()
+            address, _, port_hex = fields[1].partition(":")
+            if fields[3] == "0A":
+                found.append((int(port_hex, 16), address, fields[9]))
     return found
+
+
+def _listening_ports() -> dict[int, set[str]]:
+    found: dict[int, set[str]] = {}
+    for port, address, _ in _listening():
+        found.setdefault(port, set()).add(address)
+    return found
+
+
+def _ports_listened_by(pids: list[int]) -> set[int]:
+    inodes = set()
+    for pid in pids:
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        inodes |= {link[len("socket:["):-1] for link in links if link.startswith("socket:[")}
+    return {port for port, _, inode in _listening() if inode in inodes}
 
 
 def _processes() -> dict[int, tuple[int, int]]:
@@ -223,6 +242,7 @@ def test_sigterm_stops_the_guard_and_every_dagster_process(ui):
     # dagster dev leads its own session (so a terminal's Ctrl-C reaches it once, from the guard); its webserver,
     # daemon and code servers are in it
     assert os.getsid(dagster_dev) == dagster_dev and len(_session(dagster_dev)) >= 4
+    assert _ports_listened_by(_session(dagster_dev)) == {private}  # code servers use Unix sockets
     ui.process.send_signal(signal.SIGTERM)  # the guard alone, as a service manager would
     assert ui.process.wait(timeout=60) == 0
     deadline = time.monotonic() + 30
