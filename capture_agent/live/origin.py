@@ -163,10 +163,6 @@ class OriginPolicy:
         """Host first (every request), then Origin; None means serve the request."""
         return self.host_refusal(hosts) or self.origin_refusal(origins, hosts, required=origin_required)
 
-    def own_origins(self) -> list[str]:
-        """The listener's own origins under its names (for Socket.IO's CORS list and the docs)."""
-        return sorted(f"http://{_shown(name)}:{self.port}" for name in self.names)
-
     def _names(self, authority: Authority) -> bool:
         if authority.port != self.port:
             return False
@@ -199,7 +195,3 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _shown(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
