@@ -63,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     live = parser.add_argument_group("live views")
     live.add_argument("--serve", metavar="HOST:PORT", help="live feed + /health + monitor page, e.g. 127.0.0.1:9000")
     live.add_argument("--serve-public", action="store_true", help="allow --serve on a non-loopback address")
+    live.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="with --serve: also serve pages of this origin, e.g. http://127.0.0.1:5173 (repeatable; docs/SECURITY.md)",
+    )
     live.add_argument("--no-status", action="store_true", help="no live table; a one-line log every few seconds")
 
 
@@ -95,10 +101,14 @@ def _validate(args: argparse.Namespace) -> None:
         raise VectraError("--speed must be positive")
     if args.bots < 0:
         raise VectraError("--bots must be 0 or more")
+    if args.allow_origin and not args.serve:
+        raise VectraError("--allow-origin opens the live feed to another page: it needs --serve")
     if args.serve:
         from capture_agent.live.feed import parse_bind
+        from capture_agent.live.origin import parse_allowed_origins
 
         parse_bind(args.serve, public=args.serve_public)
+        parse_allowed_origins(args.allow_origin)
     parse_query(args.query)
     if args.source == "direct":
         from capture_agent.sources.direct import websocket_url
@@ -184,8 +194,9 @@ async def _capture(args: argparse.Namespace) -> int:
     try:
         if args.serve:
             from capture_agent.live.feed import FeedServer, parse_bind
+            from capture_agent.live.origin import parse_allowed_origins
 
-            feed = FeedServer(figures)
+            feed = FeedServer(figures, allowed_origins=parse_allowed_origins(args.allow_origin))
             await feed.start(*parse_bind(args.serve, public=args.serve_public))
             recorder.observers.append(feed)
             _say(f"live feed on ws://{feed.host}:{feed.port}/feed, monitor http://{feed.host}:{feed.port}/")

@@ -9,7 +9,14 @@ from capture_agent.errors import VectraError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; others need --public)")
+    parser.add_argument("--public", action="store_true", help="allow a non-loopback --host (anyone reaching it can play)")
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="also accept Socket.IO clients from pages of this origin, e.g. http://127.0.0.1:5173 (repeatable)",
+    )
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     parser.add_argument("--speed", type=float, default=1.0, help="game speed: 20 runs a 200-tick game in ~2.5 s")
     parser.add_argument("--seed", default="vectra", help="seed of the server-seed chain and the bots (default vectra)")
@@ -21,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from capture_agent.simulator.server import SimulatorApp, bind, bundle_path, serve, urls
+    from capture_agent.live.origin import parse_allowed_origins
+    from capture_agent.simulator.server import SimulatorApp, bind, bundle_path, listener_policy, serve, urls
 
     if args.speed <= 0:
         raise VectraError("--speed must be positive")
@@ -29,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
         raise VectraError("--bots must be 0 or more")
     if not 0 <= args.port <= 65535:
         raise VectraError("--port must be between 0 and 65535")
+    allowed = parse_allowed_origins(args.allow_origin)
     bundle_path()  # the play page needs it: fail before listening if the set-up was skipped
-    sock = bind(args.host, args.port)
+    sock = bind(args.host, args.port, public=args.public)
+    policy = listener_policy(args.host, sock, allowed)
     port = sock.getsockname()[1]
     links = urls(args.host, port)
     print(f"vectra simulator (seed {args.seed!r}, speed {args.speed:g}, {args.bots} bots)")
@@ -45,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     print("Ctrl-C to stop", flush=True)
 
     async def main() -> None:
-        app = SimulatorApp(speed=args.speed, seed=args.seed, bots=args.bots, wire_log=args.wire_log, admin=args.admin)
+        app = SimulatorApp(
+            speed=args.speed, seed=args.seed, bots=args.bots, wire_log=args.wire_log, admin=args.admin, policy=policy
+        )
         await serve(app, sock)
 
     try:

@@ -3,12 +3,16 @@
 Read-only by construction: the server ignores whatever clients send and offers nothing that changes state.
 Capture never waits for a client: each client has a bounded queue; when it is full the client is dismissed
 (a ``feed.notice`` event, then close code 1008) and the capture goes on at full rate.
+
+Only this machine's own pages and tools are served (docs/SECURITY.md): every request, the WebSocket handshake
+included, must name the feed in ``Host`` (no DNS rebinding) and, if it carries an ``Origin``, come from the
+feed's own origin or one given with ``--allow-origin``; anything else gets 403. A request without ``Origin``
+(curl, scripts — browsers always send one on WebSocket handshakes and cross-origin fetches) is served.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +22,7 @@ import orjson
 from capture_agent.errors import VectraError
 from capture_agent.live.monitor_page import MONITOR_HTML
 from capture_agent.live.normalise import normalise
+from capture_agent.live.origin import Origin, OriginPolicy, is_loopback
 from capture_agent.sources.recorder import Captured
 
 DEFAULT_QUEUE = 2048  # events per client: ~8 minutes of ticks, ~10 s of a heavy burst
@@ -36,20 +41,11 @@ def parse_bind(text: str, *, public: bool = False) -> tuple[str, int]:
     port = int(port_text)
     if port > 65535:
         raise VectraError(f"--serve port {port} is out of range (0–65535)")
-    if not public and not _is_loopback(host):
+    if not public and not is_loopback(host):
         raise VectraError(
             f"--serve {text} would expose the feed beyond this machine; bind 127.0.0.1 or add --serve-public"
         )
     return host, port
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Client:
@@ -65,12 +61,21 @@ class _Client:
 class FeedServer:
     """An :class:`~capture_agent.sources.recorder.Observer` that fans each captured row out to clients."""
 
-    def __init__(self, health: Callable[[], dict[str, Any]], *, queue_size: int = DEFAULT_QUEUE) -> None:
+    def __init__(
+        self,
+        health: Callable[[], dict[str, Any]],
+        *,
+        queue_size: int = DEFAULT_QUEUE,
+        allowed_origins: frozenset[Origin] = frozenset(),
+    ) -> None:
         self._health = health
         self.queue_size = queue_size
+        self.allowed_origins = allowed_origins
+        self.policy: OriginPolicy | None = None  # known once bound (port 0 picks the port)
         self.clients: set[_Client] = set()
         self.events_published = 0
         self.clients_dismissed = 0
+        self.requests_refused = 0
         self._server = None
         self._tasks: set[asyncio.Task] = set()
         self.host: str | None = None
@@ -131,6 +136,8 @@ class FeedServer:
         except OSError as error:
             raise VectraError(f"cannot serve the live feed on {host}:{port}: {error.strerror or error}") from error
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
+        bound = [sock.getsockname()[0] for sock in self._server.sockets]
+        self.policy = OriginPolicy.for_listener([host, *bound], self.port, self.allowed_origins)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -143,6 +150,11 @@ class FeedServer:
             task.cancel()
 
     def _process_request(self, connection, request):
+        headers = request.headers
+        refusal = self.policy.refusal(headers.get_all("Host"), headers.get_all("Origin"))
+        if refusal is not None:
+            self.requests_refused += 1
+            return _response(connection, 403, f"refused: {refusal}\n".encode(), "text/plain; charset=utf-8")
         path = request.path.split("?", 1)[0]
         if path == "/feed":
             return None  # WebSocket handshake
@@ -161,6 +173,7 @@ class FeedServer:
                 "events_published": self.events_published,
                 "clients_dismissed": self.clients_dismissed,
                 "queue_size": self.queue_size,
+                "requests_refused": self.requests_refused,
             },
         }
 

@@ -1,6 +1,11 @@
 """The simulator's Socket.IO server: python-socketio (Engine.IO 4, polling + websocket) on uvicorn at
 ``/socket.io/``, the play page at ``/``, a wire log of every frame, and a loopback-only admin endpoint.
 
+It listens on loopback unless told ``public``, and serves only itself (docs/SECURITY.md): every request, Socket.IO
+handshakes included, must name it in ``Host`` and, if it carries an ``Origin``, come from its own play page or an
+origin given with ``--allow-origin`` — else 403 before python-socketio sees it. python-socketio's own CORS check
+(``cors_allowed_origins``) applies the same rule, so it never echoes a foreign origin back as allowed.
+
 The game itself is :class:`~capture_agent.simulator.engine.SimulatorEngine` (pure); this module only turns
 the wall clock into engine time, sends what the engine emits and feeds it the clients' emits.
 
@@ -15,7 +20,6 @@ outside its packet queue.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import socket
 import threading
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from capture_agent.errors import VectraError
+from capture_agent.live.origin import Origin, OriginPolicy, is_loopback
 from capture_agent.protocol import codec
 from capture_agent.simulator.engine import Emission, SimulatorEngine
 
@@ -111,13 +116,6 @@ class _SocketTable(dict):
         super().__setitem__(sid, sock)
 
 
-def _is_loopback(host: str | None) -> bool:
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass
 class SimulatorApp:
     """The ASGI application and the engine loop that drives it (one asyncio loop)."""
@@ -127,6 +125,7 @@ class SimulatorApp:
     bots: int = 8
     wire_log: Path | None = None
     admin: bool = False
+    policy: OriginPolicy = field(kw_only=True)  # who may talk to it: see for_socket()
     engine: SimulatorEngine = field(init=False)
 
     def __post_init__(self) -> None:
@@ -134,7 +133,8 @@ class SimulatorApp:
         import socketio
 
         self._log = WireLog(self.wire_log) if self.wire_log else None
-        self.sio = socketio.AsyncServer(async_mode="asgi", json=JsJson, cors_allowed_origins="*", always_connect=True)
+        self.sio = socketio.AsyncServer(async_mode="asgi", json=JsJson, cors_allowed_origins=self._cors_allows,
+                                        always_connect=True)
         if self._log is not None:
             self.sio.eio.sockets = _SocketTable(_logged_socket_class(engineio.async_socket.AsyncSocket), self._log)
         static_files = {
@@ -142,8 +142,9 @@ class SimulatorApp:
             "/static": str(STATIC_DIR),
             "/socket.io.min.js": {"filename": str(bundle_path()), "content_type": "text/javascript"},
         }
-        self.asgi = socketio.ASGIApp(self.sio, other_asgi_app=self._http, static_files=static_files,
-                                     socketio_path="socket.io")
+        self._socketio_app = socketio.ASGIApp(self.sio, other_asgi_app=self._http, static_files=static_files,
+                                              socketio_path="socket.io")
+        self.requests_refused = 0
         self.engine = SimulatorEngine(self.seed, _now_ms(), bots=self.bots, speed=self.speed)
         self._lock = asyncio.Lock()
         self.sio.on("connect", self._on_connect)
@@ -195,6 +196,28 @@ class SimulatorApp:
             eio.sockets.pop(sid, None)
         return len(sessions)
 
+    # --- who may talk to it
+
+    async def asgi(self, scope: dict, receive: Any, send: Any) -> None:
+        """Every HTTP request and WebSocket handshake passes the Host/Origin rules before anything else runs."""
+        if scope["type"] in ("http", "websocket"):
+            hosts = [value.decode("latin-1") for name, value in scope["headers"] if name == b"host"]
+            origins = [value.decode("latin-1") for name, value in scope["headers"] if name == b"origin"]
+            refusal = self.policy.refusal(hosts, origins)
+            if refusal is not None:
+                self.requests_refused += 1
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})  # before accept: uvicorn answers 403
+                else:
+                    await _respond(send, 403, {"error": f"refused: {refusal}"})
+                return
+        await self._socketio_app(scope, receive, send)
+
+    def _cors_allows(self, origin: str | None, environ: dict) -> bool:
+        """python-socketio's CORS hook (also asked with no Origin, when it builds response headers)."""
+        origins = [origin] if origin else []
+        return self.policy.origin_refusal(origins, [environ.get("HTTP_HOST", "")], required=False) is None
+
     # --- plain HTTP: the admin endpoint
 
     async def _http(self, scope: dict, receive: Any, send: Any) -> None:
@@ -204,7 +227,7 @@ class SimulatorApp:
             peer = (scope.get("client") or (None,))[0]
             if not self.admin:
                 await _respond(send, 404, {"error": "admin endpoint disabled (start with --admin)"})
-            elif not _is_loopback(peer):
+            elif not is_loopback(peer):
                 await _respond(send, 403, {"error": "admin endpoint is loopback-only"})
             else:
                 await _respond(send, 200, {"dropped": await self.drop_all()})
@@ -227,8 +250,11 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """Bind the listening socket first, so port 0 resolves and a busy port is one clear error."""
+def bind(host: str, port: int, *, public: bool = False) -> socket.socket:
+    """Bind the listening socket first, so port 0 resolves and a busy port is one clear error; a non-loopback
+    address needs ``public`` (anyone who reaches it can play and read every player's state)."""
+    if not public and not is_loopback(host):
+        raise VectraError(f"--host {host} would expose the simulator beyond this machine; use 127.0.0.1 or add --public")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -240,6 +266,12 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def listener_policy(host: str, sock: socket.socket, allowed: frozenset[Origin] = frozenset()) -> OriginPolicy:
+    """The names and origins of a simulator bound to ``sock`` (``host`` as the user gave it)."""
+    address, port = sock.getsockname()[:2]
+    return OriginPolicy.for_listener([host, address], port, allowed)
 
 
 def urls(host: str, port: int) -> dict[str, str]:
@@ -254,8 +286,9 @@ async def serve(app: SimulatorApp, sock: socket.socket, server_holder: list | No
     """Run uvicorn on ``sock`` with the engine loop beside it until the server is told to exit."""
     import uvicorn
 
-    config = uvicorn.Config(app.asgi, log_level="warning", lifespan="off", ws="websockets-sansio",
-                            timeout_graceful_shutdown=1)
+    # No proxy stands in front: X-Forwarded-* headers must not rewrite the peer address the admin check reads.
+    config = uvicorn.Config(app.asgi, interface="asgi3", log_level="warning", lifespan="off", ws="websockets-sansio",
+                            proxy_headers=False, timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     if server_holder is not None:
         server_holder.append(server)
@@ -312,12 +345,14 @@ class SimulatorHandle:
 
 def start_simulator(
     *, host: str = "127.0.0.1", port: int = 0, speed: float = 1.0, seed: str = "vectra", bots: int = 8,
-    wire_log: Path | None = None, admin: bool = False,
+    wire_log: Path | None = None, admin: bool = False, public: bool = False,
+    allowed_origins: frozenset[Origin] = frozenset(),
 ) -> SimulatorHandle:
     """Start the simulator on uvicorn in a background thread; returns once it is listening."""
     if speed <= 0:
         raise VectraError("--speed must be positive")
-    sock = bind(host, port)
+    sock = bind(host, port, public=public)
+    policy = listener_policy(host, sock, allowed_origins)
     bound_port = sock.getsockname()[1]
     loop = asyncio.new_event_loop()
     started = threading.Event()
@@ -329,7 +364,7 @@ def start_simulator(
         asyncio.set_event_loop(loop)
 
         async def main() -> None:
-            app = SimulatorApp(speed=speed, seed=seed, bots=bots, wire_log=wire_log, admin=admin)
+            app = SimulatorApp(speed=speed, seed=seed, bots=bots, wire_log=wire_log, admin=admin, policy=policy)
             app_holder.append(app)
             await serve(app, sock, holder, started)
 

@@ -1,4 +1,5 @@
-"""`vectra ui` starts the Dagster UI on loopback with every Vectra definition loaded, and stops on Ctrl-C."""
+"""`vectra ui` starts the Dagster UI on loopback with every Vectra definition loaded, and stops on Ctrl-C (guard and
+Dagster behind it; tests/demo/test_ui_guard.py attacks the guard)."""
 
 import json
 import os
@@ -69,6 +70,8 @@ def test_ui_serves_the_definitions_on_loopback_and_stops_on_ctrl_c(tmp_path):
             raise
     output = process.stdout.read().decode()
     assert f"http://127.0.0.1:{port}/" in output
+    private = int(output.split("Dagster starts behind it on 127.0.0.1:")[1].split()[0])
+    assert not _listening_addresses(private)  # Ctrl-C reached Dagster behind the guard too
 
 
 def test_ui_refuses_a_public_host_without_opt_in():
