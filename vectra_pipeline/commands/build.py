@@ -169,7 +169,11 @@ def _collect(result, partition: str, summary: BuildSummary, steps: dict[str, str
         summary.tracebacks.append(f"{where} {name}:\n{data.error.to_string()}")
     if not result.success and not failures:
         summary.failed_runs.append(f"{where}: the run failed before any step ran — run `{rerun}` for Dagster's log")
-    skipped = sorted(steps.get(e.step_key, e.step_key) for e in result.all_events if e.event_type_value == "STEP_SKIPPED")
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    skipped = sorted(
+        (steps.get(key, key) for key in result.dagster_run.step_keys_to_execute or () if key not in started),
+        key=lambda name: (name.startswith("check "), name),  # assets first, then their checks
+    )
     if failures and skipped:
         summary.failed_runs.append(f"{where}: not built because a step they need failed: {'; '.join(skipped)}")
     for event in result.get_asset_materialization_events():
@@ -227,7 +231,8 @@ def _print_summary(summary: BuildSummary, data_dir: Path, home: str | None, verb
     for note in summary.notes:
         line(escape(note))
     failed = [c for c in summary.checks if not c[2]]
-    line(f"checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed")
+    warned = sum(severity != "ERROR" for *_, severity in failed)
+    line(f"checks: {len(summary.checks) - len(failed)} passed, {warned} warned, {len(failed) - warned} failed")
     for name, partition, _, severity in failed:
         detail = summary.check_details.get((name, partition), "")
         line(f"  [{'red' if severity == 'ERROR' else 'yellow'}]{severity}[/] {escape(f'{name} {partition} ({detail})')}")
