@@ -71,7 +71,7 @@ def phase_floor(data_dir: Path, day: str) -> dict:
 
     plain = msgspec.json.Decoder(tuple[str, Fields])
     traced = msgspec.json.Decoder(tuple[str, msgspec.Raw, Fields])
-    texts = read_landing_date(data_dir, day)["payload_text"].drop_nulls().to_list()
+    texts = read_landing_date(data_dir, day).frame["payload_text"].drop_nulls().to_list()
     started = time.perf_counter()
     for text in texts:
         if text.startswith("42["):
@@ -107,7 +107,7 @@ def phase_silver(data_dir: Path, day: str) -> dict:
         timed("write", storage.write_table, out, name, day, frame)
 
     total = time.perf_counter()
-    landing = timed("read_landing", storage.read_landing_date, data_dir, day)
+    landing = timed("read_landing", storage.read_landing_date, data_dir, day).frame
     frames, _ = timed("bronze", build_frames, landing)
     del landing
     write("frames", frames)

@@ -14,28 +14,28 @@ import re
 import shutil
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from vectra_pipeline.tables import TABLES, conform, empty
 
+if TYPE_CHECKING:
+    from vectra_pipeline.landing_files import LandingDay
+
 PART_FILE = "part.parquet"
 
 
-def read_landing_date(data_dir: Path, date: str) -> pl.DataFrame:
-    """One date's published landing segments as polars (``recv_wall_ns`` as int ns).
+def read_landing_date(data_dir: Path, date: str) -> LandingDay:
+    """One date's published landing segments as polars (``recv_wall_ns`` as int ns), each file validated on its own:
+    one that is not a landing segment is moved aside and listed in ``rejected`` (:mod:`vectra_pipeline.landing_files`).
 
-    Only that date's folder is listed and read, so a new day costs the same however many days exist; polars
-    reads the zstd segments several times faster than pyarrow's ``read_table`` here.
+    Only that date's folder is listed and read, so a new day costs the same however many days exist.
     """
-    from capture_agent.landing.schema import LANDING_SCHEMA
-    from capture_agent.landing.segments import segment_paths
-    from vectra_pipeline.stages.bronze import landing_frame
+    from vectra_pipeline.landing_files import read_landing_day
 
-    paths = segment_paths(data_dir, date)
-    if not paths:
-        return landing_frame(pl.from_arrow(LANDING_SCHEMA.empty_table()))
-    return landing_frame(pl.read_parquet([str(p) for p in paths]))
+    return read_landing_day(data_dir, date)
+
 
 def partition_dir(data_dir: Path, table: str, date: str) -> Path:
     return Path(data_dir) / TABLES[table].stage / table / f"date={date}"

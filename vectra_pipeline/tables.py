@@ -371,8 +371,10 @@ NOTES = """## Notes
 - **Nothing is dropped.** Malformed frames and contract violations stay in `events` (`contract_ok = false`)
   and are listed in `quarantine` with the rule and the raw frame; rows from sources known to be incomplete
   (hand transcriptions, payloads lost by the original capture tool) are `explained`. The asset check
-  `unexplained_quarantine` fails on any unexplained row. Unknown event names are kept in `events` and counted
-  in the asset metadata and the `unknown_events` check.
+  `unexplained_quarantine` fails on any unexplained contract violation. Frames that could not be decoded or
+  stored (rule `decode`: malformed, nested too deeply, lone surrogates, values beyond their column) are bad
+  input, not a protocol change: the day builds, and the warning check `undecodable_frames` counts them. Unknown
+  event names are kept in `events` and counted in the asset metadata and the `unknown_events` check.
 - **Phase, frame shape and rug tick** come from `capture_agent/protocol/game.py` only.
 - **DuckDB:** `vectra query "SELECT …"` (or `duckdb <data>/warehouse.duckdb`) — one view per table over
   `date=*/*.parquet` with `hive_partitioning = true`; gold tables get views the same way.

@@ -51,7 +51,7 @@ def _version_dirs(root) -> list[str]:
 
 
 def _dataset_failure(summary) -> str:
-    (line,) = [f for f in summary.failed_runs if f.startswith("gold:")]
+    (line,) = [f for f in summary.failed_runs if f.startswith("gold training_dataset:")]
     return line
 
 

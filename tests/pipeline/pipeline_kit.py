@@ -115,3 +115,31 @@ class SimulatedClient:
             ack_ns = (now + self.ACK_DELAY_MS) * 1_000_000
             self.writer.frame(Direction.IN, Transport.WEBSOCKET, codec.encode_ack(ack_id, *reply.ack), recv_wall_ns=ack_ns)
         return seq, reply
+
+
+SESSION_ORDERS = (("buyOrder", {"amount": 0.05}), ("requestSidebet", {"amount": 0.01, "xPayout": 5}), ("sellOrder", {"percentage": 50}))
+
+
+def land_session(writer, seed: str, start_ms: int, games: int = 3, client_id: str = "me") -> None:
+    """An authenticated simulator session landed as a capture agent sees it: ``games`` complete games from the
+    connect snapshot on (and the start of the next), with a buy, a sidebet and a sell (each acked) in every game."""
+    from capture_agent.simulator.engine import SimulatorEngine
+
+    engine = SimulatorEngine(seed, start_ms, bots=4)
+    client = SimulatedClient(engine, writer, client_id)
+    now = start_ms
+    client.land(engine.connect(client_id, now))
+    client.send(now, "authenticate", (trace(1),), 1)
+    sent: set = set()
+    played: set = set()
+    ack_id = 10
+    while len(played) <= games and now < start_ms + (games + 1) * 5 * 60_000:
+        now += 50
+        client.land(engine.advance(now))
+        if engine.phase == "active":
+            played.add(engine.game.game_id)
+            for index, (event, payload) in enumerate(SESSION_ORDERS):
+                if engine.tick == 2 + 2 * index and (engine.game.game_id, event) not in sent:
+                    sent.add((engine.game.game_id, event))
+                    ack_id += 1
+                    client.send(now, event, (trace(ack_id), payload), ack_id)

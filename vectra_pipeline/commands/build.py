@@ -8,6 +8,7 @@ without it the instance is ephemeral.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 from pathlib import Path
@@ -24,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--date", action="append", metavar="YYYY-MM-DD", help="landing date to build (repeatable)")
     which.add_argument("--all", action="store_true", help="every landing date (the default)")
+    parser.add_argument("--verbose", action="store_true", help="show Dagster's log and each failure's traceback (also VECTRA_DEBUG=1)")
     add_data_argument(parser)
 
 
@@ -59,8 +61,9 @@ def run(args: argparse.Namespace) -> int:
     if not dates:
         raise VectraError(f"no landing data under {data_dir / 'landing'}; run `vectra import FILE…` or `vectra capture` first")
     home = ensure_dagster_home()
-    summary = build(data_dir, dates, show_progress=True)
-    _print_summary(summary, data_dir, home)
+    verbose = args.verbose or bool(os.environ.get("VECTRA_DEBUG"))
+    summary = build(data_dir, dates, show_progress=True, verbose=verbose)
+    _print_summary(summary, data_dir, home, verbose)
     return 0 if summary.ok else 1
 
 
@@ -68,18 +71,22 @@ class BuildSummary:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], int] = {}  # (asset, partition or "") → row count
         self.checks: list[tuple[str, str, bool, str]] = []  # (check, partition, passed, severity)
-        self.failed_runs: list[str] = []
+        self.check_details: dict[tuple[str, str], str] = {}  # (check, partition) → "asset: key=value, …"
+        self.failed_runs: list[str] = []  # one line per failed step: where, why, what to do
+        self.tracebacks: list[str] = []  # the failed steps' full errors (printed with --verbose)
+        self.notes: list[str] = []  # one-line notes of the assets (rejected landing files, nothing to train on)
 
     @property
     def ok(self) -> bool:
         return not self.failed_runs and all(passed or severity != "ERROR" for _, _, passed, severity in self.checks)
 
 
-def _quiet_run_config() -> dict:
-    return {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+def _run_config(verbose: bool) -> dict:
+    # Dagster's console log prints every step failure with its traceback; the summary says it in one line instead
+    return {"loggers": {"console": {"config": {"log_level": "ERROR" if verbose else "CRITICAL"}}}}
 
 
-def build(data_dir: Path, dates: list[str], show_progress: bool = False, include_gold: bool = True) -> BuildSummary:
+def build(data_dir: Path, dates: list[str], show_progress: bool = False, include_gold: bool = True, verbose: bool = False) -> BuildSummary:
     """Materialise bronze+silver (and gold unless ``include_gold`` is false) for ``dates`` in-process."""
     import warnings
 
@@ -107,6 +114,7 @@ def build(data_dir: Path, dates: list[str], show_progress: bool = False, include
     gold_daily = [a for a in gold_assets if getattr(a, "partitions_def", None) is not None]
     gold_once = [a for a in gold_assets if getattr(a, "partitions_def", None) is None]
     per_date = dg.AssetSelection.groups(*PER_DATE_GROUPS) | dg.AssetSelection.assets(*gold_daily)
+    steps = _step_names(everything)
     resources = {"paths": VectraPaths(data_dir=str(data_dir))}
     summary = BuildSummary()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
@@ -121,9 +129,9 @@ def build(data_dir: Path, dates: list[str], show_progress: bool = False, include
             landing = landing_inputs(data_dir, [date])  # listed before the run: a segment landing mid-run is not claimed
             result = dg.materialize(
                 everything, selection=per_date, partition_key=date, instance=instance, resources=resources,
-                run_config=_quiet_run_config(), raise_on_error=False, tags=tags,
+                run_config=_run_config(verbose), raise_on_error=False, tags=tags,
             )  # fmt: skip
-            _collect(result, date, summary)
+            _collect(result, date, summary, steps)
             if include_gold:
                 record_run(data_dir, date, landing, result.all_events)
             progress.advance(task)
@@ -131,34 +139,84 @@ def build(data_dir: Path, dates: list[str], show_progress: bool = False, include
             progress.update(task, description="gold")
             result = dg.materialize(
                 everything, selection=dg.AssetSelection.assets(*gold_once), instance=instance, resources=resources,
-                run_config=_quiet_run_config(), raise_on_error=False, tags=tags,
+                run_config=_run_config(verbose), raise_on_error=False, tags=tags,
             )  # fmt: skip
-            _collect(result, "", summary)
+            _collect(result, "", summary, steps)
             progress.advance(task)
         progress.update(task, description="done")
     warehouse.refresh(data_dir, force=True)  # a fresh file swapped in: never a lock a user's client holds
     return summary
 
 
-def _collect(result, partition: str, summary: BuildSummary) -> None:
-    if not result.success:
-        failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
-        message = failure.event_specific_data.error.message.strip().splitlines()[-1] if failure else "run failed"
-        summary.failed_runs.append(f"{partition or 'gold'}: {failure.step_key if failure else ''} {message}")
+def _step_names(definitions: list) -> dict[str, str]:
+    """Dagster step key → what users call it: the assets a step materialises, or ``check <name> (<asset>)``."""
+    import dagster as dg
+
+    names = {}
+    for definition in definitions:
+        if isinstance(definition, dg.AssetChecksDefinition):
+            for key in definition.check_keys:
+                names[definition.node_def.name] = f"check {key.name} ({key.asset_key.to_user_string()})"
+        else:
+            names[definition.node_def.name] = ", ".join(sorted(key.to_user_string() for key in definition.keys))
+    return names
+
+
+def _collect(result, partition: str, summary: BuildSummary, steps: dict[str, str]) -> None:
+    from vectra_pipeline.defs.metadata import NOTES
+
+    where = partition or "gold"
+    rerun = f"vectra build --date {partition} --verbose" if partition else "vectra build --verbose"
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    for event in failures:
+        data = event.event_specific_data
+        name = steps.get(event.step_key, event.step_key)
+        if data.user_failure_data is not None and data.user_failure_data.description:  # dg.Failure: written for users
+            summary.failed_runs.append(f"{where} {name}: {_one_line(data.user_failure_data.description)}")
+        else:
+            summary.failed_runs.append(f"{where} {name}: {_cause(data.error)} — run `{rerun}` for the traceback")
+        summary.tracebacks.append(f"{where} {name}:\n{data.error.to_string()}")
+    if not result.success and not failures:
+        summary.failed_runs.append(f"{where}: the run failed before any step ran — run `{rerun}` for Dagster's log")
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    skipped = sorted(
+        (steps.get(key, key) for key in result.dagster_run.step_keys_to_execute or () if key not in started),
+        key=lambda name: (name.startswith("check "), name),  # assets first, then their checks
+    )
+    if failures and skipped:
+        summary.failed_runs.append(f"{where}: not built because a step they need failed: {'; '.join(skipped)}")
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
         count = materialization.metadata.get("dagster/row_count")
         summary.rows[(materialization.asset_key.to_user_string(), partition)] = int(count.value) if count else -1
+        notes = materialization.metadata.get(NOTES)
+        summary.notes.extend(f"{partition + ' ' if partition else ''}{line}" for line in (notes.value if notes else []))
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             summary.checks.append(
                 (evaluation.check_name, partition, evaluation.passed, evaluation.severity.value if evaluation.severity else "ERROR")
             )
+            figures = ", ".join(f"{k}={v.value}" for k, v in evaluation.metadata.items() if isinstance(v.value, (int, float, str)) and len(str(v.value)) < 60)
+            summary.check_details[(evaluation.check_name, partition)] = evaluation.asset_key.to_user_string() + (f": {figures}" if figures else "")
 
 
-def _print_summary(summary: BuildSummary, data_dir: Path, home: str | None) -> None:
+def _cause(error) -> str:
+    """The innermost error of Dagster's wrapping (``Error occurred while executing op …`` → the asset's exception)."""
+    while error.cause is not None:
+        error = error.cause
+    return _one_line(error.message)
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    line = " ".join(lines) if len(lines) <= 3 else lines[0] + " …"
+    return line if len(line) <= 300 else line[:299] + "…"
+
+
+def _print_summary(summary: BuildSummary, data_dir: Path, home: str | None, verbose: bool = False) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -170,19 +228,32 @@ def _print_summary(summary: BuildSummary, data_dir: Path, home: str | None) -> N
         for partition in partitions:
             table.add_column(partition or "(unpartitioned)", justify="right")
         for asset in assets:
-            table.add_row(asset, *[str(summary.rows.get((asset, p), "")) for p in partitions])
+            table.add_row(asset, *[_count(summary.rows.get((asset, p))) for p in partitions])
     else:  # many dates: totals
         table.add_column("partitions", justify="right")
         table.add_column("rows", justify="right")
         for asset in assets:
             counts = [n for (a, _), n in summary.rows.items() if a == asset]
-            table.add_row(asset, str(len(counts)), f"{sum(counts):,}")
+            table.add_row(asset, str(len(counts)), f"{sum(n for n in counts if n > 0):,}")
     console.print(table)
+    line = functools.partial(console.print, soft_wrap=True)  # one line each, however narrow the terminal
+    for note in summary.notes:
+        line(escape(note))
     failed = [c for c in summary.checks if not c[2]]
-    console.print(f"checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed")
+    warned = sum(severity != "ERROR" for *_, severity in failed)
+    line(f"checks: {len(summary.checks) - len(failed)} passed, {warned} warned, {len(failed) - warned} failed")
     for name, partition, _, severity in failed:
-        console.print(f"  [{'red' if severity == 'ERROR' else 'yellow'}]{severity}[/] {name} {partition}")
+        detail = summary.check_details.get((name, partition), "")
+        line(f"  [{'red' if severity == 'ERROR' else 'yellow'}]{severity}[/] {escape(f'{name} {partition} ({detail})')}")
+    if verbose:
+        for traceback in summary.tracebacks:
+            console.print(escape(traceback), highlight=False)
     for failure in summary.failed_runs:
-        console.print(f"[red]failed[/] {failure}")
-    console.print(f"warehouse: {data_dir / 'warehouse.duckdb'}  (vectra query \"SELECT …\")")
-    console.print(f"dagster instance: {home or 'ephemeral (DAGSTER_HOME unset)'}")
+        line(f"[red]failed[/] {escape(failure)}")
+    line(f"warehouse: {escape(str(data_dir / 'warehouse.duckdb'))}  (vectra query \"SELECT …\")")
+    line(f"dagster instance: {escape(home or 'ephemeral (DAGSTER_HOME unset)')}")
+
+
+def _count(rows: int | None) -> str:
+    """A table cell: the row count, "–" for an asset that reports none (an export), blank when not built."""
+    return "" if rows is None else "–" if rows < 0 else str(rows)

@@ -37,7 +37,11 @@ def run_problems(events: Iterable[dg.DagsterEvent]) -> list[str]:
 
 
 def record_run(data_dir: Path, date: str, landing: list[dict], events: Iterable[dg.DagsterEvent]) -> list[str]:
-    """Write the day record of a run of ``date`` that read ``landing``; returns its problems."""
+    """Write the day record of a run of ``date`` that read ``landing`` (listed before the run); returns its problems.
+
+    A file bronze rejected during the run (moved to ``landing/_rejected/``) was not read: it is no input of the day.
+    """
     problems = run_problems(events)
-    days.write_record(data_dir, date, landing, problems)
+    read = [entry for entry in landing if (Path(data_dir) / entry["path"]).exists()]
+    days.write_record(data_dir, date, read, problems)
     return problems

@@ -6,6 +6,13 @@ import dagster as dg
 import polars as pl
 
 _BARS = "▁▂▃▄▅▆▇█"
+# Metadata key of one-line notes an asset has for the person who ran the build (a rejected file, nothing to train
+# on): ``vectra build`` prints them under its summary.
+NOTES = "vectra/notes"
+
+
+def notes(lines: list[str]) -> dict:
+    return {NOTES: dg.MetadataValue.json(lines)} if lines else {}
 
 
 def preview(frame: pl.DataFrame, rows: int = 5, columns: int = 10, width: int = 40) -> dg.MetadataValue:

@@ -81,10 +81,10 @@ def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] 
         return final
     temp = storage.temp_path(version.path.parent / f"{version.id}-{MINARI_DIR}")
     shutil.rmtree(temp, ignore_errors=True)  # a dead process that had this PID
-    temp.mkdir()  # a version without training episodes exports an empty folder
     n_features = len(feature_names(version))
     sized = []
     try:
+        temp.mkdir()  # the export of a version whose splits are all empty is an empty folder, not an error
         # Minari warns about metadata an offline recording cannot have (eval env, author email, env spec), and
         # re-measures the whole folder after every episode (quadratic in episodes: 90 s for one day); the size is
         # measured once per split instead.

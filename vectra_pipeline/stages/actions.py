@@ -33,7 +33,7 @@ import orjson
 import polars as pl
 
 from capture_agent.protocol.game import FrameShape, Phase
-from vectra_pipeline.stages.player_state import PRE_GAME_PHASES
+from vectra_pipeline.stages.player_state import PRE_GAME_PHASES, as_int32
 from vectra_pipeline.stages.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.tables import conform
 
@@ -155,10 +155,6 @@ def _float(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _int(value) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _with_open_tick(states: pl.DataFrame) -> pl.DataFrame:
     """Adds ``open_tick``: the tick at which the current position was opened (null when flat).
 
@@ -258,7 +254,7 @@ def _executions(events: pl.DataFrame, trades: pl.DataFrame) -> dict[tuple[str, s
         payload = _args(payload_json)
         payload = payload if isinstance(payload, dict) else {}
         out.setdefault((capture, "sidebet"), []).append(
-            _Execution(capture, seq, trace, game, None, _int(payload.get("startTick")), _float(payload.get("price")))
+            _Execution(capture, seq, trace, game, None, as_int32(payload.get("startTick")), _float(payload.get("price")))
         )
     return out
 
@@ -287,7 +283,7 @@ def _match_execution(
 def _ack_sidebet(ack: dict) -> tuple[None, int | None, float | None, str | None] | None:
     """(None, start tick, price, game_id) from a success ack's ``sidebet`` object (PROTOCOL.md §4), when it has one."""
     sidebet = ack.get("sidebet")
-    if not isinstance(sidebet, dict) or _int(sidebet.get("startTick")) is None:
+    if not isinstance(sidebet, dict) or as_int32(sidebet.get("startTick")) is None:
         return None
     game = sidebet.get("gameId")
-    return None, _int(sidebet.get("startTick")), _float(sidebet.get("price")), game if isinstance(game, str) else None
+    return None, as_int32(sidebet.get("startTick")), _float(sidebet.get("price")), game if isinstance(game, str) else None

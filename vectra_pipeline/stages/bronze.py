@@ -31,16 +31,52 @@ class BronzeStats:
     captures: int
 
 
+# The landing columns as polars holds them for bronze: recv_wall_ns as integer ns since the epoch.
+LANDING_DTYPES = {**pl.from_arrow(LANDING_SCHEMA.empty_table()).schema, "recv_wall_ns": pl.Int64}
+_REQUIRED = [field.name for field in LANDING_SCHEMA if not field.nullable]
+
+
 def landing_frame(landing) -> pl.DataFrame:
-    """A landing Arrow table (or polars frame) as polars with ``recv_wall_ns`` as integer ns."""
+    """A landing table (Arrow or polars, e.g. one landing file) as the bronze landing frame: the landing columns in
+    order, ``recv_wall_ns`` as integer ns.
+
+    Benign drift is cast: other integer widths, integers for floats, categorical text, timestamps of any unit or
+    time zone (or integer ns); optional columns a hand-made table leaves out become null, columns the schema does not
+    know are left out. Raises ``ValueError`` saying why for a table that is not landing data: a required column
+    missing, a column of another kind, a value its column cannot hold, a null where the schema allows none.
+    """
     frame = landing if isinstance(landing, pl.DataFrame) else pl.from_arrow(landing)
-    missing = [field for field in LANDING_SCHEMA if field.name not in frame.columns]
-    if missing:  # optional landing columns a hand-made table leaves out
-        empty = pl.from_arrow(LANDING_SCHEMA.empty_table())
-        frame = frame.with_columns([pl.lit(None, empty.schema[field.name]).alias(field.name) for field in missing])
-    if frame.schema.get("recv_wall_ns") != pl.Int64:
-        frame = frame.with_columns(pl.col("recv_wall_ns").dt.epoch("ns").alias("recv_wall_ns"))
-    return frame
+    missing = [name for name in _REQUIRED if name not in frame.columns]
+    if missing:
+        raise ValueError(f"not landing data: no {', '.join(missing)} column{'s' if len(missing) > 1 else ''}")
+    columns = [
+        _landing_column(frame[name], dtype) if name in frame.columns else pl.Series(name, [None] * frame.height, dtype)
+        for name, dtype in LANDING_DTYPES.items()
+    ]
+    for name in _REQUIRED:
+        nulls = frame[name].null_count()
+        if nulls:
+            raise ValueError(f"column {name} has {nulls} null{'s' if nulls > 1 else ''}; the landing schema allows none")
+    return pl.DataFrame(columns)
+
+
+def _landing_column(column: pl.Series, dtype: pl.DataType) -> pl.Series:
+    source = column.dtype
+    if column.name == "recv_wall_ns" and isinstance(source, pl.Datetime):
+        return column.dt.epoch("ns")
+    compatible = (
+        source == pl.Null
+        or (dtype == pl.String and (source == pl.String or isinstance(source, (pl.Categorical, pl.Enum))))
+        or (dtype.is_integer() and source.is_integer())
+        or (dtype.is_float() and source.is_numeric())
+        or dtype == source
+    )
+    if not compatible:
+        raise ValueError(f"column {column.name} is {source}, not {dtype}")
+    try:
+        return column.cast(dtype, strict=True)
+    except pl.exceptions.InvalidOperationError:
+        raise ValueError(f"column {column.name} holds values that do not fit {dtype}") from None
 
 
 def build_frames(landing, window_ns: int = DUPLICATE_WINDOW_NS) -> tuple[pl.DataFrame, BronzeStats]:

@@ -3,16 +3,17 @@
 Every decoded row gets a contract name (``gameStateUpdate.<frame shape>``, ``trade``, ``playerUpdate``, …) or
 none (unknown events, Engine.IO control packets). Each contract is a pandera schema over the row's typed
 fields; a violation becomes a ``quarantine`` row with the rule (``<contract>.<column>.<check>``), the failing
-value and the raw frame, and the event row is kept with ``contract_ok = false``. Malformed packets (codec
-errors) are quarantined under ``decode``. Violations are *explained* when the landing row's provenance says
-the source is incomplete (hand transcriptions with elided fields, payloads lost by the original tool).
+value and the raw frame, and the event row is kept with ``contract_ok = false``. Frames that could not be decoded
+or stored (codec errors, nesting too deep, values beyond their column) are quarantined under ``decode``: bad input,
+reported apart from contract violations, and a row with a decode problem has no other rule. Violations are *explained* when the landing row's
+provenance says the source is incomplete (hand transcriptions with elided fields, payloads lost by the original tool).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import functools
+from dataclasses import dataclass
+from typing import Annotated
 
 import msgspec
 import orjson
@@ -20,7 +21,10 @@ import pandera.polars as pa
 import polars as pl
 
 from capture_agent.protocol.game import FrameShape
+from vectra_pipeline.stages.frame_packets import too_wide_for
 from vectra_pipeline.tables import conform
+
+DECODE = "decode"
 
 GAME_ID = r"^\d{8}-[0-9a-f]{16}$"
 SEED_HASH = r"^[0-9a-f]{64}$"
@@ -125,7 +129,7 @@ _TRADE = Flat(
         "game_id": (("gameId",), pl.String),
         "player_id": (("playerId",), pl.String),
         "type": (("type",), pl.String),
-        "tick": (("tickIndex",), pl.Int64),
+        "tick": (("tickIndex",), pl.Int32),
         "price": (("price",), pl.Float64),
         "qty": (("qty",), pl.Float64),
         "amount": (("amount",), pl.Float64),
@@ -136,7 +140,7 @@ _TRADE = Flat(
             "game_id": _req(pl.String, pa.Check.str_matches(GAME_ID)),
             "player_id": _req(pl.String),
             "type": _req(pl.String, pa.Check.isin(TRADE_TYPES)),
-            "tick": _req(pl.Int64, pa.Check.ge(0)),
+            "tick": _req(pl.Int32, pa.Check.ge(0)),
             "price": _col(pl.Float64, pa.Check.gt(0)),  # absent on Aug 2025 buys (PROTOCOL.md §3.2)
             "qty": _req(pl.Float64, pa.Check.ge(0)),
             "amount": _req(pl.Float64, pa.Check.ge(0)),
@@ -193,16 +197,16 @@ _SIDEBET_FIELDS = {
     "player_id": (("playerId",), pl.String),
     "game_id": (("gameId",), pl.String),
     "bet_amount": (("betAmount",), pl.Float64),
-    "start_tick": (("startTick",), pl.Int64),
-    "end_tick": (("endTick",), pl.Int64),
+    "start_tick": (("startTick",), pl.Int32),
+    "end_tick": (("endTick",), pl.Int32),
     "type": (("type",), pl.String),
 }
 _SIDEBET_COLUMNS = {
     "player_id": _req(pl.String),
     "game_id": _req(pl.String, pa.Check.str_matches(GAME_ID)),
     "bet_amount": _req(pl.Float64, pa.Check.gt(0)),
-    "start_tick": _req(pl.Int64, pa.Check.ge(0)),
-    "end_tick": _req(pl.Int64),
+    "start_tick": _req(pl.Int32, pa.Check.ge(0)),
+    "end_tick": _req(pl.Int32),
 }
 _WINDOW = _frame_check("end_tick_is_start_plus_40", pl.col("end_tick") == pl.col("start_tick") + SIDEBET_WINDOW)
 _CURRENT_SIDEBET = Flat(
@@ -248,7 +252,7 @@ def contract_expr() -> pl.Expr:
     event = pl.col("event")
     return (
         pl.when(pl.col("error").is_not_null())
-        .then(pl.lit("decode"))
+        .then(pl.lit(DECODE))
         .when(pl.col("socket_type").is_in(["ack", "binary_ack"]))
         .then(pl.lit("ack"))
         .when((event == "gameStateUpdate") & pl.col("frame_shape").is_not_null())
@@ -265,7 +269,14 @@ def contract_expr() -> pl.Expr:
     )
 
 
-_PYTHON_TYPES = {pl.String: str, pl.Int64: int, pl.Float64: float, pl.Boolean: bool}
+_INT_BITS = {pl.Int32: 32, pl.Int64: 64}
+# integers out of a column's range fail the typed decode, then the slow path reports them
+_PYTHON_TYPES = {
+    pl.String: str,
+    pl.Float64: float,
+    pl.Boolean: bool,
+    **{dtype: Annotated[int, msgspec.Meta(ge=-(1 << (bits - 1)), le=(1 << (bits - 1)) - 1)] for dtype, bits in _INT_BITS.items()},
+}
 
 
 @functools.lru_cache(maxsize=None)
@@ -288,21 +299,24 @@ def _typed_decoder(flat_name: str) -> msgspec.json.Decoder:
     return msgspec.json.Decoder(struct(tree, "Flat"))
 
 
-def _flatten(rows: pl.DataFrame, flat_name: str) -> tuple[pl.DataFrame, list[tuple[int, str, str]]]:
-    """Typed fields of each row's payload; type mismatches become nulls plus (row, field, type) errors.
+def _flatten(rows: pl.DataFrame, flat_name: str) -> tuple[pl.DataFrame, list[tuple[int, str, str]], list[tuple[int, str, str]]]:
+    """Typed fields of each row's payload; type mismatches become nulls plus (row, field, type) errors, integers
+    beyond their column nulls plus (row, field, why) unstorable values.
 
     A typed msgspec decode reads the fields; a payload it rejects (a wrong type somewhere, not an object) is
-    read again field by field so that every mismatch is reported.
+    read again field by field so that every mismatch is reported. ``payload_json`` is always JSON orjson reads
+    (events writes it with :func:`capture_agent.protocol.codec.dumps`, lone surrogates replaced).
     """
     flat = FLAT_CONTRACTS[flat_name]
     decoder = _typed_decoder(flat_name)
     columns: dict[str, list] = {name: [] for name in flat.fields}
     errors: list[tuple[int, str, str]] = []
+    unstorable: list[tuple[int, str, str]] = []
     for row, text in rows.select("_row", "payload_json").iter_rows():
         try:
             typed = decoder.decode(text) if text else None
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            _flatten_slowly(row, orjson.loads(text), flat, columns, errors)
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            _flatten_slowly(row, orjson.loads(text), flat, columns, errors, unstorable)
             continue
         for name, (path, _) in flat.fields.items():
             value = typed
@@ -310,15 +324,19 @@ def _flatten(rows: pl.DataFrame, flat_name: str) -> tuple[pl.DataFrame, list[tup
                 value = getattr(value, key) if value is not None else None
             columns[name].append(value)
     frame = pl.DataFrame(columns, schema={name: dtype for name, (_, dtype) in flat.fields.items()})
-    return rows.select("_row", "ack_id").hstack(frame), errors
+    return rows.select("_row", "ack_id").hstack(frame), errors, unstorable
 
 
-def _flatten_slowly(row: int, payload, flat: Flat, columns: dict[str, list], errors: list) -> None:
+def _flatten_slowly(row: int, payload, flat: Flat, columns: dict[str, list], errors: list, unstorable: list) -> None:
     for name, (path, dtype) in flat.fields.items():
         value = payload
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
-        if value is not None and not _fits(value, dtype):
+        too_wide = too_wide_for(value, _INT_BITS[dtype]) if dtype in _INT_BITS else None
+        if too_wide:
+            unstorable.append((row, name, too_wide))
+            value = None
+        elif value is not None and not _fits(value, dtype):
             errors.append((row, name, type(value).__name__))
             value = None
         columns[name].append(value)
@@ -329,7 +347,7 @@ def _fits(value, dtype: pl.DataType) -> bool:
         return isinstance(value, str)
     if dtype == pl.Boolean:
         return isinstance(value, bool)
-    if dtype == pl.Int64:
+    if dtype in _INT_BITS:
         return type(value) is int
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -378,8 +396,8 @@ def apply_contracts(decoded: pl.DataFrame, frames: pl.DataFrame) -> ContractResu
     """Check every decoded row against its contract; returns events (with contract_ok) and quarantine rows."""
     rows = decoded.with_row_index("_row").with_columns(contract_expr().alias("contract"))
     failures: list[pl.DataFrame] = []
-    decode_errors = rows.filter(pl.col("contract") == "decode").select(
-        "_row", pl.lit("decode").alias("rule"), pl.col("error").alias("detail")
+    decode_errors = rows.filter(pl.col("contract") == DECODE).select(
+        "_row", pl.lit(DECODE).alias("rule"), pl.col("error").alias("detail")
     )
     failures.append(decode_errors.cast(_FAILURE_SCHEMA))
     typed = rows.filter(pl.col("type_errors").is_not_null()).select("_row", "contract", "type_errors").explode("type_errors", empty_as_null=True)
@@ -401,20 +419,22 @@ def apply_contracts(decoded: pl.DataFrame, frames: pl.DataFrame) -> ContractResu
     for name, flat in FLAT_CONTRACTS.items():
         subset = rows.filter(pl.col("contract") == name)
         if subset.height:
-            frame, type_errors = _flatten(subset, name)
+            frame, type_errors, unstorable = _flatten(subset, name)
             failures.append(_failures(flat.schema, frame, name))
-            if type_errors:
-                failures.append(
-                    pl.DataFrame(
-                        {
-                            "_row": [r for r, _, _ in type_errors],
-                            "rule": [f"{name}.{field}.type" for _, field, _ in type_errors],
-                            "detail": [kind for _, _, kind in type_errors],
-                        },
-                        schema=_FAILURE_SCHEMA,
-                    )
+            failures.append(
+                pl.DataFrame(
+                    {
+                        "_row": [r for r, _, _ in type_errors] + [r for r, _, _ in unstorable],
+                        "rule": [f"{name}.{field}.type" for _, field, _ in type_errors] + [DECODE] * len(unstorable),
+                        "detail": [kind for _, _, kind in type_errors] + [f"{name}.{field}: {why}" for _, field, why in unstorable],
+                    },
+                    schema=_FAILURE_SCHEMA,
                 )
-    failed = pl.concat(failures).unique(maintain_order=True).sort(["_row", "rule"])
+            )
+    failed = pl.concat(failures).unique(maintain_order=True)
+    # a row that could not be decoded or stored is reported as that only: the nulls it was left with break no contract
+    undecodable = failed.filter(pl.col("rule") == DECODE)["_row"].implode()
+    failed = failed.filter((pl.col("rule") == DECODE) | ~pl.col("_row").is_in(undecodable)).sort(["_row", "rule"])
     bad_rows = failed["_row"].unique()
     events = rows.with_columns(
         pl.when(pl.col("contract").is_null()).then(None).otherwise(~pl.col("_row").is_in(bad_rows.implode())).alias("contract_ok")

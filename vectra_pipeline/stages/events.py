@@ -6,6 +6,10 @@ that reads only the fields the tables need. That decoder accepts exactly the fra
 to one ``gameStateUpdate`` event packet whose payload types fit; anything else falls back to the codec
 (``tests/pipeline/test_pipeline_events.py`` checks both paths agree on every real frame). Phase and frame
 shape come from :mod:`capture_agent.protocol.game`, the one definition.
+
+Decoding is total: a frame that cannot be decoded or stored (nested too deeply, an ack id or counter beyond its
+column, lone UTF-16 surrogates, a text frame that is not UTF-8, a binary frame no packet announced) becomes a row
+whose ``error`` says why — quarantined under ``decode`` — and the rest of the day decodes.
 """
 
 from __future__ import annotations
@@ -14,16 +18,18 @@ import contextlib
 import functools
 import gc
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
+import orjson
 import polars as pl
 import pyarrow as pa
 from msgspec import UNSET, UnsetType
 
 from capture_agent.protocol.codec import Packet, decode_frame, dumps
 from capture_agent.protocol.game import frame_shape, phase
+from vectra_pipeline.stages.frame_packets import failure_reason, frame_packets, too_wide_for
 from vectra_pipeline.tables import EVENTS
 
 GAME_STATE_UPDATE = "gameStateUpdate"
@@ -60,8 +66,13 @@ _EXTRA_COLUMNS = ("partial_prices", "has_game_history", "has_prices", "type_erro
 DECODED_COLUMNS = (*_BASE_COLUMNS, *_GSU_FIELDS, *_EXTRA_COLUMNS)
 
 
+_INT32_MAX = (1 << 31) - 1
+# the typed columns are 32-bit: a counter beyond that leaves the fast path, and the codec path reports it
+_Int32 = Annotated[int, msgspec.Meta(ge=-_INT32_MAX - 1, le=_INT32_MAX)]
+
+
 class _Rugpool(msgspec.Struct):
-    instarugCount: int | None = None
+    instarugCount: _Int32 | None = None
     threshold: float | None = None
     rugpoolAmount: float | None = None
 
@@ -76,19 +87,19 @@ class _PartialPrices(msgspec.Struct):
 
 class _GameState(msgspec.Struct):
     gameId: str | None = None
-    tickCount: int | None = None
+    tickCount: _Int32 | None = None
     price: float | None = None
-    cooldownTimer: int | None = None
+    cooldownTimer: _Int32 | None = None
     allowPreRoundBuys: bool | None | UnsetType = UNSET
     active: bool | None | UnsetType = UNSET
     rugged: bool | None | UnsetType = UNSET
-    tradeCount: int | None | UnsetType = UNSET
-    connectedPlayers: int | None = None
+    tradeCount: _Int32 | None | UnsetType = UNSET
+    connectedPlayers: _Int32 | None = None
     averageMultiplier: float | None = None
-    count2x: int | None = None
-    count10x: int | None = None
-    count50x: int | None = None
-    count100x: int | None = None
+    count2x: _Int32 | None = None
+    count10x: _Int32 | None = None
+    count50x: _Int32 | None = None
+    count100x: _Int32 | None = None
     rugpool: _Rugpool | None = None
     highestToday: float | None = None
     gameVersion: str | None = None
@@ -109,20 +120,22 @@ def _fast_game_state(text: str | memoryview) -> tuple | None:
     """
     try:
         name, state = _gsu_decoder.decode(text[2:])
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
     if name != GAME_STATE_UPDATE:
         return None
     active, rugged, allow, trade_count = state.active, state.rugged, state.allowPreRoundBuys, state.tradeCount
     has_history, has_prices = state.gameHistory is not UNSET, state.prices is not UNSET
+    if (has_history or has_prices) and not _orjson_reads(text[2:]):
+        return None  # its text becomes payload_json, which every reader parses with orjson (1e400, lone surrogates…)
     shape, state_phase = _shape_and_phase(active, rugged, allow, trade_count is not UNSET, has_prices, has_history)
     rugpool, fair, partial = state.rugpool, state.provablyFair, state.partialPrices
     values = partial.values if partial is not None else None
     ticks = prices = None
     if values is not None:
-        if not all(map(str.isdigit, values)):
+        ticks = _plain_ticks(values)
+        if ticks is None:
             return None  # a tick key that is not a plain number: the codec path reports it
-        ticks = list(map(int, values))
         prices = list(values.values())
     return (
         state.gameId, shape, state_phase,
@@ -135,6 +148,16 @@ def _fast_game_state(text: str | memoryview) -> tuple | None:
         state.highestToday, state.gameVersion, fair.serverSeedHash if fair else None,
         has_history, has_prices, values is not None, ticks, prices,
     )  # fmt: skip
+
+
+def _orjson_reads(text: str | memoryview) -> bool:
+    """Whether orjson parses the text: the rare full frames (gameHistory, prices) are kept as text, and msgspec
+    skips those fields without reading them as orjson would."""
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=256)
@@ -150,14 +173,20 @@ def _shape_and_phase(active, rugged, allow, has_trade_count: bool, has_prices: b
     return frame_shape(view).value, phase(view).value
 
 
+def _plain_ticks(keys: Mapping[str, Any]) -> list[int] | None:
+    """The ticks of partialPrices keys, or None when one is not a plain tick number (ASCII digits, below 10⁹:
+    ``str.isdigit`` alone accepts "²", which ``int`` refuses, and a long key would not fit the 32-bit tick)."""
+    joined = "".join(keys)
+    if "" in keys or not (joined.isascii() and joined.isdigit()) or max(map(len, keys), default=0) > 9:
+        return None
+    return list(map(int, keys))
+
+
 def _partial_list(values: Mapping[str, Any]) -> list[dict] | None:
-    out = []
-    for key, price in values.items():
-        if not (isinstance(key, str) and key.isdigit()) or not _is_number(price):
-            return None
-        out.append({"tick": int(key), "price": float(price)})
-    out.sort(key=lambda item: item["tick"])
-    return out
+    ticks = _plain_ticks(values)
+    if ticks is None or not all(map(_is_number, values.values())):
+        return None
+    return sorted(({"tick": tick, "price": float(price)} for tick, price in zip(ticks, values.values())), key=lambda item: item["tick"])
 
 
 def _is_number(value: Any) -> bool:
@@ -172,15 +201,21 @@ _KIND_OK = {
 }
 
 
-def _dict_game_state(payload: dict) -> tuple[tuple, list | None, list[str]]:
-    """Same values as the fast path, read from a decoded payload dict; wrong types become null + a type error."""
+def _dict_game_state(payload: dict) -> tuple[tuple, list | None, list[str], list[str]]:
+    """Same values as the fast path, read from a decoded payload dict; wrong types become null + a type error,
+    integers beyond the 32-bit columns null + an unstorable value (a decode problem, not a contract one)."""
     values = []
     errors = []
+    unstorable = []
     for column, (path, kind) in _GSU_FIELDS.items():
         value: Any = payload
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
-        if value is not None and not _KIND_OK[kind](value):
+        too_wide = too_wide_for(value, 32) if kind == "int" else None
+        if too_wide:
+            unstorable.append(f"{'.'.join(path)}: {too_wide}")
+            value = None
+        elif value is not None and not _KIND_OK[kind](value):
             errors.append(f"{'.'.join(path)}:{type(value).__name__}")
             value = None
         values.append(float(value) if kind == "float" and value is not None else value)
@@ -192,7 +227,7 @@ def _dict_game_state(payload: dict) -> tuple[tuple, list | None, list[str]]:
             errors.append("partialPrices.values:malformed")
     elif partial is not None:
         errors.append("partialPrices:malformed")
-    return tuple(values), partial_prices, errors
+    return tuple(values), partial_prices, errors, unstorable
 
 
 _N_GSU = len(_GSU_FIELDS)
@@ -200,11 +235,20 @@ _NO_GSU = (None,) * _N_GSU
 
 
 def _packet_row(base: tuple, index: int, packet: Packet) -> tuple:
-    """One events row (as a tuple in DECODED_COLUMNS order) from a codec packet."""
+    """One events row (as a tuple in DECODED_COLUMNS order) from a codec packet.
+
+    A value no column can hold (an ack id beyond 64 bits, a counter beyond 32) is left null and named in ``error``.
+    """
     payload = packet.payload
+    problems = [packet.error] if packet.error else []
     game_id = payload.get("gameId") if isinstance(payload, dict) else None
     if game_id is not None and not isinstance(game_id, str):
         game_id = None
+    ack_id = packet.ack_id
+    too_wide = too_wide_for(ack_id, 64)
+    if too_wide:
+        problems.append(f"ack id: {too_wide}")
+        ack_id = None
     if packet.socket_type is not None and packet.socket_type.value in ("ack", "binary_ack"):
         payload_json = dumps(list(packet.args))
     elif isinstance(payload, (bytes, bytearray)):
@@ -216,7 +260,8 @@ def _packet_row(base: tuple, index: int, packet: Packet) -> tuple:
     if packet.event == GAME_STATE_UPDATE and packet.error is None:
         if isinstance(payload, dict):
             shape, state_phase = frame_shape(payload).value, phase(payload).value
-            gsu, partial, type_errors = _dict_game_state(payload)
+            gsu, partial, type_errors, unstorable = _dict_game_state(payload)
+            problems.extend(unstorable)
             has_history, has_prices = "gameHistory" in payload, "prices" in payload
             type_errors = type_errors or None
             if type_errors is None and not (has_history or has_prices):
@@ -227,9 +272,19 @@ def _packet_row(base: tuple, index: int, packet: Packet) -> tuple:
         base[0], base[1], index, *base[2:],
         packet.engine_type.value if packet.engine_type else None,
         packet.socket_type.value if packet.socket_type else None,
-        packet.namespace, packet.event, packet.ack_id, packet.trace_id, game_id, payload_json, shape, state_phase,
-        packet.error, *gsu, partial, has_history, has_prices, type_errors,
+        packet.namespace, packet.event, ack_id, packet.trace_id, game_id, payload_json, shape, state_phase,
+        "; ".join(problems) or None, *gsu, partial, has_history, has_prices, type_errors,
     )  # fmt: skip
+
+
+def _frame_rows(base: tuple, text: str | None, opcode: int | None, data: bytes | None, attachments: dict) -> list[tuple]:
+    """The events rows of one frame. Never raises: a frame whose decoding fails becomes one row whose ``error`` says
+    why (quarantined under ``decode``), so one frame never stops the day."""
+    try:
+        packets = frame_packets(text, data, opcode, transport=base[5], sender=(base[0], base[4]), attachments=attachments)
+        return [_packet_row(base, index, packet) for index, packet in enumerate(packets)]
+    except Exception as error:  # noqa: BLE001 - RecursionError of a deep payload, ValueError of a 5,000-digit id…
+        return [_packet_row(base, 0, Packet(raw="", engine_type=None, error=failure_reason(error)))]
 
 
 CHUNK_ROWS = 50_000  # frames handed to Python at a time: keeps peak memory flat on big days
@@ -305,11 +360,11 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
                 text = str(text, "utf-8")
             slow.append((index, text))
     if slow:
-        sources = wanted.select(*_FRAME_COLUMNS, "payload_bytes")[[index for index, _ in slow]]
+        sources = wanted.select(*_FRAME_COLUMNS, "opcode", "payload_bytes")[[index for index, _ in slow]]
+        attachments: dict[tuple[str, str], int] = {}
         for (index, text), source in zip(slow, sources.iter_rows()):
-            frame = text if text is not None else source[-1]
-            for packet_index, packet in enumerate(decode_frame("" if frame is None else frame)):
-                slow_rows.append((index, *_packet_row(source[:-1], packet_index, packet)))
+            for row in _frame_rows(source[:-2], text, source[-2], source[-1], attachments):
+                slow_rows.append((index, *row))
     parts = []
     if fast_rows:
         has_partial = [row[-1] for row in fast_rows]

@@ -32,6 +32,7 @@ from vectra_pipeline.stages.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.tables import conform
 
 QTY_TOLERANCE = 1e-6
+_INT32 = 1 << 31
 # a game has ticks while it runs and once it has rugged; cooldown/presale frames name the upcoming game, tickless
 IN_GAME_PHASES = (Phase.ACTIVE.value, Phase.RUGGED.value)
 PRE_GAME_PHASES = (Phase.COOLDOWN.value, Phase.PRESALE.value)
@@ -50,8 +51,11 @@ def _number(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _int(value) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def as_int32(value) -> int | None:
+    """A number as a 32-bit integer (the tick columns); another type, NaN, ±inf or a value beyond is null."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value) if -_INT32 <= value < _INT32 else None
 
 
 def _position_fields(source: dict) -> dict:
@@ -64,8 +68,8 @@ def _position_fields(source: dict) -> dict:
         "total_invested": _number(source.get("totalInvested")),
         "pnl_percent": _number(source.get("pnlPercent")),
         "sidebet_active": bool(active) if isinstance(active, bool) else side is not None,
-        "sidebet_start_tick": _int(side.get("startedAtTick")) if side else None,
-        "sidebet_end_tick": _int(side.get("end")) if side else None,
+        "sidebet_start_tick": as_int32(side.get("startedAtTick")) if side else None,
+        "sidebet_end_tick": as_int32(side.get("end")) if side else None,
         "sidebet_amount": _number(side.get("betAmount")) if side else None,
         "short_amount": _number(short.get("amount")) if short else None,
         "short_entry_price": _number(short.get("entryPrice")) if short else None,

@@ -13,10 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 import orjson
 import polars as pl
 
 from capture_agent.protocol.game import FrameShape, phase
+from vectra_pipeline.stages.frame_packets import too_wide_for
 from vectra_pipeline.tables import conform
 
 SOURCE_RANK = {"observed": 0, "partial_prices": 1, "snapshot": 2, "history": 3}
@@ -37,6 +39,7 @@ def game_state_rows(events: pl.DataFrame) -> pl.DataFrame:
 
 class _EntryId(msgspec.Struct):
     id: Any = None
+    globalSidebets: msgspec.Raw | UnsetType = UNSET  # kept as its text: re-serialising a deep value would fail
 
 
 class _HistoryEntries(msgspec.Struct):
@@ -58,15 +61,15 @@ def history_entries(states: pl.DataFrame) -> pl.DataFrame:
     for payload_json, wall in frames.select("payload_json", "recv_wall_ns").iter_rows():
         try:
             raw_entries = _entries_decoder.decode(payload_json).gameHistory or []
-        except msgspec.ValidationError:  # gameHistory is not a list: the contract reports the frame
+        except (msgspec.ValidationError, RecursionError):  # gameHistory is not a list: the contract reports the frame
             continue
         for raw in raw_entries:
             try:
-                game_id = _id_decoder.decode(raw).id
-            except msgspec.ValidationError:  # an entry that is not an object
+                head = _id_decoder.decode(raw)
+            except (msgspec.ValidationError, RecursionError):  # an entry that is not an object
                 continue
-            if isinstance(game_id, str) and game_id not in seen:
-                seen[game_id] = _entry_row(game_id, orjson.loads(bytes(raw)), wall)
+            if isinstance(head.id, str) and head.id not in seen:
+                seen[head.id] = _entry_row(head.id, orjson.loads(bytes(raw)), head.globalSidebets, wall)
     schema = {
         "game_id": pl.String, "prices": pl.List(pl.Float64), "peak_multiplier": pl.Float64, "timestamp_ms": pl.Int64,
         "game_version": pl.String, "server_seed": pl.String, "server_seed_hash": pl.String,
@@ -77,18 +80,20 @@ def history_entries(states: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(list(seen.values()), schema=schema, orient="row")
 
 
-def _entry_row(game_id: str, entry: dict, wall: int) -> dict:
+def _entry_row(game_id: str, entry: dict, sidebets: msgspec.Raw | UnsetType, wall: int) -> dict:
+    """A gameHistory entry's columns; a field of another type (or beyond its column) is read as null."""
     fair = entry.get("provablyFair") if isinstance(entry.get("provablyFair"), dict) else {}
-    prices = entry.get("prices")
+    prices = [_float(p) for p in entry["prices"]] if isinstance(entry.get("prices"), list) else None
+    timestamp = entry.get("timestamp")
     return {
         "game_id": game_id,
-        "prices": [float(p) for p in prices] if isinstance(prices, list) else None,
+        "prices": prices if prices and None not in prices else None,
         "peak_multiplier": _float(entry.get("peakMultiplier")),
-        "timestamp_ms": entry.get("timestamp") if type(entry.get("timestamp")) is int else None,
+        "timestamp_ms": timestamp if type(timestamp) is int and not too_wide_for(timestamp, 64) else None,
         "game_version": entry.get("gameVersion") if isinstance(entry.get("gameVersion"), str) else None,
         "server_seed": fair.get("serverSeed") if isinstance(fair.get("serverSeed"), str) else None,
         "server_seed_hash": fair.get("serverSeedHash") if isinstance(fair.get("serverSeedHash"), str) else None,
-        "global_sidebets": orjson.dumps(entry.get("globalSidebets") or []).decode(),
+        "global_sidebets": bytes(sidebets).decode() if isinstance(entry.get("globalSidebets"), list) else "[]",
         "recv_wall_ns": wall,
     }
 

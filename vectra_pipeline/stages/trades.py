@@ -11,6 +11,7 @@ import orjson
 import polars as pl
 
 from vectra_pipeline.stages.contracts import SIDEBET_RESULT_EVENTS, SIDEBET_WINDOW, TRADE_EVENTS
+from vectra_pipeline.stages.player_state import as_int32
 from vectra_pipeline.stages.ticks import game_state_rows, history_entries
 from vectra_pipeline.tables import conform
 
@@ -35,11 +36,19 @@ def payload_rows(events: pl.DataFrame, condition: pl.Expr, fields: dict[str, tup
     values: dict[str, list] = {name: [] for name in fields}
     for text in base["payload_json"]:
         payload = orjson.loads(text) if text else {}
-        for name, (key, _) in fields.items():
-            value = payload.get(key) if isinstance(payload, dict) else None
-            values[name].append(value if not isinstance(value, (dict, list)) else None)
-    typed = pl.DataFrame(values, schema={name: dtype for name, (_, dtype) in fields.items()}, strict=False)
+        for name, (key, dtype) in fields.items():
+            values[name].append(_typed(payload.get(key) if isinstance(payload, dict) else None, dtype))
+    typed = pl.DataFrame(values, schema={name: dtype for name, (_, dtype) in fields.items()})
     return base.select("capture_id", "seq", "recv_wall_ns", "trace_id", "event").hstack(typed)
+
+
+def _typed(value, dtype: pl.DataType):
+    """A payload value as its column's type; another type, or a number beyond the column, is null."""
+    if dtype == pl.String:
+        return value if isinstance(value, str) else None
+    if dtype == pl.Int32:
+        return as_int32(value)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 _TRADE_FIELDS = {
@@ -95,19 +104,18 @@ def _global_sidebets(events: pl.DataFrame) -> pl.DataFrame:
             placed = bet.get("type") == "placed"
             start = bet.get("startedAtTick") if placed else bet.get("startTick")
             end = bet.get("end") if placed else bet.get("endTick")
-            rows.append(
-                {
-                    "game_id": bet.get("gameId") or game_id, "player_id": bet.get("playerId"), "username": bet.get("username"),
-                    "start_tick": start, "end_tick": end, "bet_amount": bet.get("betAmount"), "x_payout": bet.get("xPayout"),
-                    "payout": None if placed else bet.get("payout"), "profit": None if placed else bet.get("profit"),
-                    "tick_index": bet.get("tickIndex"), "type": bet.get("type"), "recv_wall_ns": wall,
-                    "capture_id": None, "source": "gameHistory",
-                }
-            )  # fmt: skip
+            values = {
+                "player_id": bet.get("playerId"), "username": bet.get("username"), "start_tick": start, "end_tick": end,
+                "bet_amount": bet.get("betAmount"), "x_payout": bet.get("xPayout"), "payout": None if placed else bet.get("payout"),
+                "profit": None if placed else bet.get("profit"), "tick_index": bet.get("tickIndex"), "type": bet.get("type"),
+            }  # fmt: skip
+            row = {name: _typed(value, _SIDEBET_FIELDS[name][1]) for name, value in values.items()}
+            rows.append({**row, "game_id": _typed(bet.get("gameId"), pl.String) or game_id, "recv_wall_ns": wall,
+                         "capture_id": None, "source": "gameHistory"})  # fmt: skip
     schema = {name: dtype for name, (_, dtype) in _SIDEBET_FIELDS.items()} | {
         "recv_wall_ns": pl.Int64, "capture_id": pl.String, "source": pl.String,
     }  # fmt: skip
-    return pl.DataFrame(rows, schema=schema, strict=False)
+    return pl.DataFrame(rows, schema=schema)
 
 
 def build_sidebets(events: pl.DataFrame, games: pl.DataFrame) -> pl.DataFrame:

@@ -2,9 +2,8 @@
 
 import dagster as dg
 
-from capture_agent.landing.segments import segment_paths
 from vectra_pipeline import storage, warehouse
-from vectra_pipeline.defs.metadata import counts, preview
+from vectra_pipeline.defs.metadata import counts, notes, preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.stages.bronze import DUPLICATE_WINDOW_NS, build_frames
@@ -21,20 +20,25 @@ OWNERS = ["team:vectra-pipeline"]
     description=(
         "The day's landing rows (only that date's segments are read): one row per (capture_id, seq); inbound "
         f"frames another capture received with identical text within {DUPLICATE_WINDOW_NS / 1e9:g} s are kept "
-        "but flagged duplicate_of, so silver decodes each broadcast once."
+        "but flagged duplicate_of, so silver decodes each broadcast once. A landing file that is not a readable "
+        "landing segment is moved to landing/_rejected/date=…/ with a .reason file; the day's other segments build."
     ),
     metadata={"storage": "<data>/bronze/frames/date=YYYY-MM-DD/part.parquet"},
 )
 def frames(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    segments = segment_paths(paths.root, date)
-    table, stats = build_frames(storage.read_landing_date(paths.root, date))
+    landing = storage.read_landing_date(paths.root, date)
+    for rejected in landing.rejected:
+        context.log.warning(rejected.line())
+    table, stats = build_frames(landing.frame)
     storage.write_table(paths.root, "frames", date, table)
     warehouse.refresh(paths.root, ["frames"])
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.height,
-            "landing_segments": len(segments),
+            "landing_segments": landing.segments,
+            "rejected_files": dg.MetadataValue.json([{"file": r.file, "moved_to": r.moved_to, "reason": r.reason} for r in landing.rejected]),
+            **notes([r.line() for r in landing.rejected]),
             "landing_rows": stats.landing_rows,
             "repeated_rows_dropped": stats.repeated_rows,
             "conflicting_rows": stats.conflicting_rows,

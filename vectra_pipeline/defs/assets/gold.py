@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from vectra_pipeline import storage, warehouse
-from vectra_pipeline.defs.metadata import counts, preview
+from vectra_pipeline.defs.metadata import counts, notes, preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.stages.gold import datasets as gold_datasets
@@ -159,7 +159,8 @@ def _lineage_markdown(manifest: dict) -> str:
     description="A versioned, immutable training snapshot of every day that built fully: <data>/datasets/<name>/<id>/ "
     "with episodes.parquet, observations.parquet (train/val/test split by game) and manifest.json (lineage). The id "
     "hashes the landing segments, feature spec, code version and parameters: same inputs, same id, no rewrite. A day "
-    "whose last build failed or whose gold is stale blocks the version (named in the failure); the latest stays.",
+    "whose last build failed or whose gold is stale blocks the version (named in the failure); the latest stays. "
+    "Nothing is published while no episode qualifies for training (no complete game yet).",
 )
 def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, paths: VectraPaths) -> dg.MaterializeResult:
     dates = config.dates(gold_datasets.gold_partitions(paths.root))
@@ -181,8 +182,14 @@ def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, p
     records = [days.read_record(paths.root, date) for date in dates]
     inputs = [entry for record in records for entry in record["landing"]]  # exactly what was built
     gold_files = [entry for record in records for entry in record["gold"]]
+    episodes = _read_episodes(paths, dates)
+    skipped = gold_datasets.reason_not_to_publish(episodes, params)
+    if skipped:
+        context.log.info(skipped)
+        warehouse.refresh(paths.root)  # the datasets view exists (empty) all the same
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "published": False, "reason": skipped, **notes([skipped])})
     version, created = gold_datasets.build_dataset(
-        paths.root, dates, _read_episodes(paths, dates), _scan_observations(paths, dates), inputs, params, gold_files,
+        paths.root, dates, episodes, _scan_observations(paths, dates), inputs, params, gold_files,
     )
     warehouse.refresh(paths.root)
     manifest = version.manifest
@@ -211,14 +218,14 @@ def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, p
     kinds={"python", "minari"},
     deps=["training_dataset"],
     description="Minari datasets (arrow, offline) of the latest training dataset version, one per split, in "
-    "<version>/minari/ (MINARI_DATASETS_PATH); written once per version.",
+    "<version>/minari/ (MINARI_DATASETS_PATH); written once per version. Nothing to export before a version exists.",
 )
 def minari_datasets(context: dg.AssetExecutionContext, config: DatasetConfig, paths: VectraPaths) -> dg.MaterializeResult:
     from vectra_pipeline.exports.minari_export import export_minari, minari_id
 
     version = gold_datasets.latest_dataset(paths.root, config.name)
-    if version is None:
-        raise dg.Failure(f"no dataset {config.name!r} has been published yet: materialise training_dataset first")
+    if version is None:  # nothing to train on yet (training_dataset says why): nothing to export, not a failure
+        return dg.MaterializeResult(metadata={"exported": False, "reason": f"no dataset {config.name!r} has been published yet"})
     root = export_minari(version)
     exported = sorted(p.parent.name for p in root.rglob("metadata.json"))
     return dg.MaterializeResult(

@@ -83,8 +83,9 @@ def training_dataset_splits_disjoint(context: dg.AssetCheckExecutionContext, pat
         version = gold_datasets.latest_dataset(paths.root, name)
         if version is not None:
             report[f"{name}/{version.id}"] = _split_overlaps(version)
-    passed = bool(report) and all(not any(r["overlapping_games"].values()) and r["files_match_manifest"] for r in report.values())
-    return dg.AssetCheckResult(passed=passed, metadata={"versions": dg.MetadataValue.json(report) if report else "no dataset published"})
+    # no version yet (nothing to train on) leaves nothing to check: not a failure
+    passed = all(not any(r["overlapping_games"].values()) and r["files_match_manifest"] for r in report.values())
+    return dg.AssetCheckResult(passed=passed, metadata={"versions": dg.MetadataValue.json(report) if report else "no dataset published yet"})
 
 
 checks = [observations_finite, observations_no_look_ahead, episodes_one_per_game, training_dataset_splits_disjoint]

@@ -6,24 +6,48 @@ import polars as pl
 from vectra_pipeline import storage
 from vectra_pipeline.defs.metadata import preview
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.stages.contracts import KNOWN_EVENTS
+from vectra_pipeline.stages.contracts import DECODE, KNOWN_EVENTS
 from vectra_pipeline.tables import TABLES
 
 UNEXPLAINED_QUARANTINE_LIMIT = 0  # a contract violation nothing in the row's provenance explains is a bug or a protocol change
 
 
-@dg.asset_check(asset="quarantine", description=f"Unexplained contract violations must not exceed {UNEXPLAINED_QUARANTINE_LIMIT}.")
+@dg.asset_check(
+    asset="quarantine",
+    description=f"Unexplained contract violations must not exceed {UNEXPLAINED_QUARANTINE_LIMIT} (frames that could not "
+    "be decoded are bad input, counted by undecodable_frames).",
+)
 def unexplained_quarantine(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
     quarantine = storage.read_table(paths.root, "quarantine", context.partition_key)
-    unexplained = quarantine.filter(~pl.col("explained"))
+    violations = quarantine.filter(pl.col("rule") != DECODE)
+    unexplained = violations.filter(~pl.col("explained"))
     return dg.AssetCheckResult(
         passed=unexplained.height <= UNEXPLAINED_QUARANTINE_LIMIT,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "unexplained": unexplained.height,
-            "explained": quarantine.height - unexplained.height,
+            "explained": violations.height - unexplained.height,
             "rules": dg.MetadataValue.json({r: n for r, n in unexplained.group_by("rule").len().sort("rule").iter_rows()}),
             "examples": preview(unexplained.drop("raw")),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="quarantine",
+    description="Frames that could not be decoded or stored (malformed, nested too deeply, values beyond their column): "
+    "kept in quarantine with the reason and the raw frame; warns when any appear.",
+)
+def undecodable_frames(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
+    undecodable = storage.read_table(paths.root, "quarantine", context.partition_key).filter(pl.col("rule") == DECODE)
+    reasons = undecodable.group_by(pl.col("detail").str.slice(0, 80)).len().sort("len", "detail", descending=[True, False])
+    return dg.AssetCheckResult(
+        passed=undecodable.height == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "undecodable": undecodable.height,
+            "reasons": dg.MetadataValue.json(dict(reasons.head(20).iter_rows())),
+            "examples": preview(undecodable.drop("raw")),
         },
     )
 
@@ -83,6 +107,7 @@ def unknown_events(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -
 
 checks = [
     unexplained_quarantine,
+    undecodable_frames,
     seeds_verify,
     player_state_agrees,
     unknown_events,

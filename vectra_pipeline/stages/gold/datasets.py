@@ -309,6 +309,21 @@ def _counts(episodes: pl.DataFrame, rows: dict, duplicates: int) -> dict:
     }
 
 
+NOTHING_TO_TRAIN = "no complete game yet: nothing to train on"
+
+
+def reason_not_to_publish(episodes: pl.DataFrame, params: DatasetParams = DatasetParams()) -> str | None:
+    """Why no dataset version is published for these episodes (all partitions, with ``partition``), or None to publish.
+
+    The one place that decides it. Zero episodes the policy trains on (a first short session, no complete game yet)
+    is a normal outcome, not a failure: nothing is published for nothing.
+    """
+    best, _ = _best_partitions(episodes)
+    if apply_policy(best, params.policy).filter(pl.col("in_training")).is_empty():
+        return f"{NOTHING_TO_TRAIN} ({best.height} episode{'' if best.height == 1 else 's'}, none the policy trains on; no dataset version published)"
+    return None
+
+
 def build_dataset(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
                   observations: pl.DataFrame | Mapping[str, pl.LazyFrame | pl.DataFrame], inputs: list[dict],
                   params: DatasetParams = DatasetParams(), gold_files: list[dict] | None = None) -> tuple[DatasetVersion, bool]:
