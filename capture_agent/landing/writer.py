@@ -188,14 +188,38 @@ def _opcode(value: int) -> int:
     return number
 
 
+def flagged(detail: dict | None, flag: str, **values) -> dict:
+    """``detail`` plus a flag in ``detail.flags`` (and the values the typed columns could not hold)."""
+    detail = dict(detail or {})
+    detail["flags"] = [*detail.get("flags", ()), flag]
+    detail.update(values)
+    return detail
+
+
+_DETAIL_MAX_DEPTH = 64
+
+
 def _json_detail(detail: dict | None) -> str | None:
     if not detail:
         return None
     try:
         text = orjson.dumps(detail, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
-    except TypeError:  # lone surrogates: the stdlib escapes them as \udXXX
-        text = json.dumps(detail, default=str)
+    except TypeError:  # lone surrogates (the stdlib escapes them as \udXXX), ints beyond 64 bits, deep nesting
+        try:
+            text = json.dumps(detail, default=str)
+        except RecursionError:  # e.g. an imported record's meta nested 1,000 deep: cut, noted, the row still lands
+            text = json.dumps(_cut_deep(detail, _DETAIL_MAX_DEPTH), default=str)
     return redact_text(text)
+
+
+def _cut_deep(value, depth: int):
+    if isinstance(value, (dict, list, tuple)) and depth <= 0:
+        return f"(nested deeper than {_DETAIL_MAX_DEPTH} levels: cut from the detail)"
+    if isinstance(value, dict):
+        return {key: _cut_deep(item, depth - 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cut_deep(item, depth - 1) for item in value]
+    return value
 
 
 class LandingWriter:
@@ -303,6 +327,8 @@ class LandingWriter:
                 opcode = _opcode(opcode)
         else:
             raise TypeError(f"frame payload must be str or bytes, not {type(payload).__name__}")
+        if ack_id is not None and not -_INT64 <= ack_id < _INT64:  # the payload keeps it; the int64 column cannot
+            ack_id, detail = None, flagged(detail, "ack_id_out_of_range", ack_id=str(ack_id))
         row_tail = (
             None if browser_ts is None else float(browser_ts),
             direction_value,
