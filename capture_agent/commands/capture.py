@@ -151,16 +151,19 @@ def _say(text: str) -> None:
 
 
 async def _capture(args: argparse.Namespace) -> int:
+    from capture_agent.landing.recovery import recover
     from capture_agent.landing.schema import Source
-    from capture_agent.landing.writer import LandingWriter, recover
+    from capture_agent.landing.writer import LandingWriter
     from capture_agent.live.state import LiveState
     from capture_agent.live.status import health, show_status, use_rich_live
     from capture_agent.redact import redact_url
     from capture_agent.sources.recorder import Recorder
 
-    recovered = recover(args.data)
-    if recovered:
-        _say(f"recovered {len(recovered)} segment(s) from the WAL of an earlier run that did not close")
+    recovery = recover(args.data)
+    if recovery.published:
+        _say(f"recovered {len(recovery.published)} segment(s) from the WAL of an earlier run that did not close")
+    if line := recovery.report():
+        _say(line)
 
     simulator = None
     url = args.url

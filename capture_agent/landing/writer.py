@@ -32,7 +32,7 @@ import orjson
 
 from capture_agent.errors import VectraError
 from capture_agent.landing.recovery import recover
-from capture_agent.landing.schema import Direction, RecordType, Source, Transport
+from capture_agent.landing.schema import Direction, RecordType, Source, Transport, flagged
 from capture_agent.landing.segments import (
     NS_PER_DAY,
     SegmentFile,
@@ -179,14 +179,6 @@ def _opcode(value: int) -> int:
     if not 0 <= number <= 15:
         raise ValueError(f"WebSocket opcode {value!r} is not 0-15")
     return number
-
-
-def flagged(detail: dict | None, flag: str, **values) -> dict:
-    """``detail`` plus a flag in ``detail.flags`` (and the values the typed columns could not hold)."""
-    detail = dict(detail or {})
-    detail["flags"] = [*detail.get("flags", ()), flag]
-    detail.update(values)
-    return detail
 
 
 _DETAIL_MAX_DEPTH = 64
