@@ -35,6 +35,7 @@ class Hostile:
 EDGE_INTEGERS = (0, 2**53 + 1, 2**63 - 1, 2**63, 2**63 + 1, 2**64 - 1, 2**64, 2**64 + 1, 10**20, 10**21, 10**40)
 ENGINE_UNKNOWN = "789abcdefxyz!#%&~ "  # no Engine.IO packet starts with these (b is base64, kept: its own kind)
 SOCKET_UNKNOWN = "789x/-"
+POLLING_PARTS = ("2", "2probe", '42["a",1]', "b!!", "bAAE=", "9", "43[1]", "4", "0[1]", "6", '451-["b",{"_placeholder":true}]')
 INVALID_UTF8 = (b"\xff", b"\xfe", b"\xc0\xaf", b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xf8\x88\x80\x80\x80", b"\xe2\x82", b"\x80")
 
 
@@ -94,7 +95,7 @@ def _text_frame(draw) -> Hostile:
     elif kind == "binary_count":
         text = f'45{draw(_digits)}-["bin",{{"_placeholder":true,"num":0}}]'
     elif kind == "polling":
-        text = "\x1e".join(draw(st.lists(st.sampled_from(["2", '42["a",1]', "b!!", "bAAE=", "9", "43[1]", "4"]), max_size=5)))
+        text = "\x1e".join(draw(st.lists(st.sampled_from(POLLING_PARTS), max_size=5)))
     else:
         text = draw(st.text(max_size=200))  # lone surrogates included: what a JS string can hold
     return Hostile(kind, text, True)
@@ -130,7 +131,8 @@ def seeded_frames(seed: int, count: int, *, huge_bytes: int = 16 * MB, deepest: 
         *(Hostile("ack", _ack(str(n), digit), True) for n in EDGE_INTEGERS for digit in "23"),
         *(Hostile("numbers", f'42["wide",{n}]', True) for n in ("NaN", "Infinity", "-Infinity", "1" + "0" * 5000)),
     ]
-    makers = [_seeded_deep, _seeded_ack, _seeded_numbers, _seeded_unknown, _seeded_bytes, _seeded_invalid_utf8, _seeded_text]
+    makers = [_seeded_deep, _seeded_ack, _seeded_numbers, _seeded_unknown, _seeded_bytes, _seeded_invalid_utf8, _seeded_text,
+              _seeded_polling, _seeded_ping]
     while len(frames) < count + 5:
         frame = rng.choice(makers)(rng)
         if not (isinstance(frame.payload, str) and ends_session(frame.payload)):
@@ -168,6 +170,15 @@ def _seeded_invalid_utf8(rng: random.Random) -> Hostile:
     data = bytearray(rng.randbytes(rng.randint(0, 200)))
     data[rng.randint(0, len(data)) : rng.randint(0, len(data))] = rng.choice(INVALID_UTF8)
     return Hostile("invalid_utf8", not_utf8(bytes(data)), True)
+
+
+def _seeded_polling(rng: random.Random) -> Hostile:
+    return Hostile("polling", "\x1e".join(rng.choice(POLLING_PARTS) for _ in range(rng.randint(0, 6))), True)
+
+
+def _seeded_ping(rng: random.Random) -> Hostile:
+    """A ping, with data or not: the agent answers each with its pong (its own frames interleave)."""
+    return Hostile("ping", "2" + _random_text(rng, 20).replace("\x1e", ""), True)
 
 
 def _seeded_text(rng: random.Random) -> Hostile:
