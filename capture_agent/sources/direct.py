@@ -19,8 +19,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import InvalidStatus
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Frame, Opcode
 
 from capture_agent.errors import VectraError
@@ -96,8 +96,6 @@ class DirectSource:
         self.connections = 0
 
     async def run(self) -> None:
-        from websockets.asyncio.client import connect
-
         backoff = self.options.backoff
         self._first_join = FirstJoin(self.options.give_up_after_s, time.monotonic())
         while True:
@@ -132,8 +130,6 @@ class DirectSource:
 
     async def _serve(self, websocket, session: EngineIOSession) -> tuple[str, int | None, str | None]:
         """Receive until the connection ends; returns (reason, close code, close reason)."""
-        from websockets.exceptions import ConnectionClosed
-
         session.opened(time.monotonic())
         while True:
             left = session.seconds_left(time.monotonic())
