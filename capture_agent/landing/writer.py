@@ -312,7 +312,7 @@ class LandingWriter:
                 opcode = _opcode(opcode)
         else:
             raise TypeError(f"frame payload must be str or bytes, not {type(payload).__name__}")
-        if ack_id is not None and not -_INT64 <= ack_id < _INT64:  # the payload keeps it; the int64 column cannot
+        if ack_id is not None and ack_id >= _INT64:  # ids are digits (never negative); int64 cannot hold this one
             ack_id, detail = None, flagged(detail, "ack_id_out_of_range", ack_id=str(ack_id))
         row_tail = (
             None if browser_ts is None else float(browser_ts),
