@@ -30,6 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     timing.add_argument("--fsync-ms", type=float, default=100.0, metavar="MS", help="WAL fsync interval (default 100)")
     timing.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     timing.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (in + out)")
+    timing.add_argument(
+        "--give-up-after",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="fail when the server (direct) or page (browser) was never reached within this long (default 30); "
+        "a capture that connected once keeps reconnecting",
+    )
+    timing.add_argument("--retry-forever", action="store_true", help="never give up on a server never reached")
     browser = parser.add_argument_group("browser source")
     browser.add_argument("--headless", action="store_true", help="no window (tests, servers); headed by default")
     browser.add_argument("--profile", type=Path, metavar="DIR", help="persistent Chromium profile (keeps a wallet login)")
@@ -94,6 +103,8 @@ def _validate(args: argparse.Namespace) -> None:
         raise VectraError("--duration must be positive")
     if args.max_frames is not None and args.max_frames <= 0:
         raise VectraError("--max-frames must be positive")
+    if args.give_up_after <= 0:
+        raise VectraError("--give-up-after must be positive (--retry-forever never gives up)")
     headed = (args.source == "browser" or args.via == "browser") and not args.headless and not args.connect_cdp
     if headed and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise VectraError("no display for a headed browser: run from a desktop session, or add --headless")
@@ -150,16 +161,19 @@ def _say(text: str) -> None:
 
 
 async def _capture(args: argparse.Namespace) -> int:
+    from capture_agent.landing.recovery import recover
     from capture_agent.landing.schema import Source
-    from capture_agent.landing.writer import LandingWriter, recover
+    from capture_agent.landing.writer import LandingWriter
     from capture_agent.live.state import LiveState
     from capture_agent.live.status import health, show_status, use_rich_live
     from capture_agent.redact import redact_url
     from capture_agent.sources.recorder import Recorder
 
-    recovered = recover(args.data)
-    if recovered:
-        _say(f"recovered {len(recovered)} segment(s) from the WAL of an earlier run that did not close")
+    recovery = recover(args.data)
+    if recovery.published:
+        _say(f"recovered {len(recovery.published)} segment(s) from the WAL of an earlier run that did not close")
+    if line := recovery.report():
+        _say(line)
 
     simulator = None
     url = args.url
@@ -248,11 +262,14 @@ async def _capture(args: argparse.Namespace) -> int:
 
 
 def _make_source(args: argparse.Namespace, via: str, url: str | None, recorder):
+    give_up_after_s = None if args.retry_forever else args.give_up_after
     if via == "direct":
         from capture_agent.sources.direct import DEFAULT_QUERY, DirectOptions, DirectSource
 
         query = parse_query(args.query)
-        options = DirectOptions(url=url, query=query if query is not None else dict(DEFAULT_QUERY), origin=args.origin)
+        options = DirectOptions(
+            url=url, query=query if query is not None else dict(DEFAULT_QUERY), origin=args.origin, give_up_after_s=give_up_after_s
+        )
         return DirectSource(recorder, options)
     from capture_agent.sources.browser import DEFAULT_CLICK_SELECTORS, BrowserOptions, BrowserSource
 
@@ -268,6 +285,7 @@ def _make_source(args: argparse.Namespace, via: str, url: str | None, recorder):
         click_selectors=selectors,
         amount_selector=args.amount_selector or None,
         reload_stale=not args.no_reload,
+        give_up_after_s=give_up_after_s,
         say=_say,
     )
     return BrowserSource(recorder, options)

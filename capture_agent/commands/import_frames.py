@@ -26,9 +26,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from capture_agent.landing.importer import check_files, import_files
+    from capture_agent.landing.recovery import recover
 
     check_files(args.files)
     console = Console(stderr=True)
+    if line := recover(args.data).report():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     sizes = [p.stat().st_size if p.is_file() and p.suffix != ".gz" else None for p in args.files]
     total = None if None in sizes else sum(sizes)
     with Progress(

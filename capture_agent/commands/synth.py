@@ -43,7 +43,8 @@ def write_synthetic_capture(
     """Land ``frames`` simulator frames as one capture (source ``synthetic``) starting at ``date`` 00:00 UTC."""
     from capture_agent.landing.schema import Direction, Source, Transport
     from capture_agent.landing.segments import published_segments
-    from capture_agent.landing.writer import LandingWriter, recover
+    from capture_agent.landing.recovery import recover
+    from capture_agent.landing.writer import LandingWriter
     from capture_agent.simulator.engine import wire_frames
 
     if frames < 1:
@@ -98,10 +99,14 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+    from capture_agent.landing.recovery import recover
+
     if args.frames < 1:
         raise VectraError("--frames must be at least 1")
     _midnight_ms(args.date)
     console = Console(stderr=True)
+    if line := recover(args.data).report():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     with Progress(
         TextColumn("synthesising"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), TimeRemainingColumn(),
         console=console,

@@ -6,13 +6,13 @@ Layout under ``<data>/landing/``::
     date=YYYY-MM-DD/.<capture_id>-<segment:06d>.parquet.tmp   the segment being written (hidden from readers)
     _wal/<capture_id>-<segment:06d>.wal                  write-ahead log of the open segment (locked while live)
 
-Modules: ``schema`` (the row contract), ``writer`` (:class:`~capture_agent.landing.writer.LandingWriter`,
-``recover``), ``wal`` (record format and reader), ``segments`` (streaming Parquet, atomic publish,
-``segment_paths``, ``read_landing``), ``importer`` (``vectra import``).
+Modules: ``schema`` (the row contract), ``writer`` (:class:`~capture_agent.landing.writer.LandingWriter`),
+``recovery`` (``recover``: the WALs of agents that died), ``wal`` (record format and reader), ``segments``
+(streaming Parquet, atomic publish, ``segment_paths``, ``read_landing``), ``importer`` (``vectra import``).
 
 Guarantees: seq is gapless per capture and follows call order; every row is in the WAL (checksummed records,
 fsynced at least every ``fsync_interval_s``) before its segment exists; a segment is published by an atomic
 link/rename after an fsync, never spans two UTC dates and is never modified; its WAL goes only afterwards.
-After a crash, :func:`~capture_agent.landing.writer.recover` publishes each dead capture's WAL once (rows
+After a crash, :func:`~capture_agent.landing.recovery.recover` publishes each dead capture's WAL once (rows
 already published are recognised by seq), cuts a torn tail and closes the capture with a ``gap`` row.
 """

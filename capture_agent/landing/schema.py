@@ -62,3 +62,12 @@ LANDING_SCHEMA = pa.schema(
     ],
     metadata={"vectra.landing.schema_version": str(SCHEMA_VERSION)},
 )
+
+
+def flagged(detail: dict | None, flag: str, **values) -> dict:
+    """``detail`` plus ``flag`` in its ``flags`` list, and the values a typed column could not hold (an ack id
+    past int64 is ``ack_id_out_of_range`` with its digits in ``detail.ack_id``: the payload keeps it anyway)."""
+    detail = dict(detail or {})
+    detail["flags"] = [*detail.get("flags", ()), flag]
+    detail.update(values)
+    return detail

@@ -197,6 +197,34 @@ def _column(values: tuple, arrow_type: pa.DataType) -> pa.Array:
     return pa.array(values, arrow_type, memory_pool=_POOL)
 
 
+_INTEGER_RANGES = {pa.int64(): (-(1 << 63), 1 << 63), pa.timestamp("ns", tz="UTC"): (-(1 << 63), 1 << 63), pa.int8(): (-128, 128)}
+_PYTHON_TYPES = {pa.string(): str, pa.binary(): bytes, pa.float64(): float}
+# Each WAL row position with its column name, Arrow type and whether it may be null.
+_ROW_PLAN = [(ROW_FIELDS.index(f.name), f.name, f.type, f.nullable) for f in LANDING_SCHEMA if f.name in ROW_FIELDS]
+
+
+def row_problem(row: tuple) -> str | None:
+    """Why ``row`` cannot become a Parquet row of :data:`LANDING_SCHEMA` (None: it can). The writer never makes
+    such a row; recovery checks what a WAL hands back (another version's, or a damaged one's) before publishing."""
+    if len(row) != len(ROW_FIELDS):
+        return f"the row has {len(row)} values, not {len(ROW_FIELDS)}"
+    for position, name, arrow_type, nullable in _ROW_PLAN:
+        value = row[position]
+        if value is None:
+            if not nullable:
+                return f"{name} is missing"
+            continue
+        bounds = _INTEGER_RANGES.get(arrow_type)
+        if bounds is not None:
+            fits = type(value) is int and bounds[0] <= value < bounds[1]
+        else:
+            fits = type(value) is _PYTHON_TYPES[arrow_type]
+        if not fits:
+            shown = repr(value)
+            return f"{name} {shown[:60] + '…' if len(shown) > 60 else shown} does not fit the {arrow_type} column"
+    return None
+
+
 class SegmentFile:
     """One segment being written: rows are buffered and streamed out as row groups of a hidden temp file."""
 

@@ -19,6 +19,7 @@ import msgspec
 
 WAL_DIR = "_wal"
 WAL_SUFFIX = ".wal"
+WAL_TEMP_SUFFIX = WAL_SUFFIX + ".tmp"  # a WAL being created, before it has its header (hidden: dot-prefixed too)
 WAL_VERSION = 1
 RECORD_HEADER = struct.Struct("<II")
 MAX_RECORD_BYTES = 1 << 30  # a larger length can only be a torn or corrupt header
@@ -91,7 +92,7 @@ def wal_name(capture_id: str, segment: int) -> str:
 def wal_capture_id(path: Path) -> str:
     """The capture id in a WAL file name (``<capture_id>-<segment>.wal``, also the hidden temp form)."""
     name = path.name.removeprefix(".")
-    for suffix in (WAL_SUFFIX + ".tmp", WAL_SUFFIX):
+    for suffix in (WAL_TEMP_SUFFIX, WAL_SUFFIX):
         name = name.removesuffix(suffix)
     return name.rsplit("-", 1)[0]
 

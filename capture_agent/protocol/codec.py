@@ -17,7 +17,8 @@ after close/upgrade/noop, a non-JSON open packet, invalid base64.
 
 JSON: ``loads`` uses orjson and falls back to the stdlib parser only for what JavaScript's ``JSON.parse``
 accepts and orjson rejects (lone surrogate escapes such as ``"\ud800"``, numbers beyond the double range
-which JS reads as ±Infinity). NaN/Infinity literals stay rejected, as in JS. ``dumps`` writes what
+which JS reads as ±Infinity). NaN/Infinity literals stay rejected, as in JS. JSON nested deeper than the parsers
+follow (~1,000 levels; JS goes further) and ack ids longer than 20 digits are errors of the packet, never exceptions. ``dumps`` writes what
 ``JSON.stringify`` writes, through orjson, taking a slower exact path only when orjson's float layout differs.
 """
 
@@ -99,11 +100,30 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-_stdlib_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+_INT64_MIN, _UINT64_END = -(2**63), 2**64
+_MAX_INT_DIGITS = 20  # every 64-bit integer fits in 20 digits (plus a sign)
+
+
+def _js_int(literal: str) -> int | float:
+    """An integer literal with orjson's range: beyond 64 bits the nearest double, as JS reads it. Long literals
+    go straight to ``float`` (no 4,300-digit limit there, and no quadratic ``int()``); ±inf beyond the doubles."""
+    if len(literal) <= _MAX_INT_DIGITS:
+        value = int(literal)
+        if _INT64_MIN <= value < _UINT64_END:
+            return value
+    return float(literal)
+
+
+_stdlib_decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_js_int)
+
+
+class NestedTooDeep(ValueError):
+    """JSON nested deeper than the parsers follow (JS would read it; a flag here, never a crash)."""
 
 
 def loads(text: str) -> Any:
-    """Parse JSON as JavaScript's ``JSON.parse`` accepts it; raises ``ValueError`` on invalid JSON.
+    """Parse JSON as JavaScript's ``JSON.parse`` accepts it; raises ``ValueError`` on invalid JSON
+    (:class:`NestedTooDeep` when it nests deeper than about a thousand levels).
 
     Integer literals come back as Python ints as written (orjson: up to 64 bits, beyond that the nearest
     double, as JS reads them); :func:`dumps` writes them back as written, so ``dumps(loads(text))`` keeps the text.
@@ -113,20 +133,10 @@ def loads(text: str) -> Any:
     except orjson.JSONDecodeError:
         # orjson is stricter than JS in two places (lone surrogates, out-of-range numbers); the stdlib
         # parser accepts both and still rejects everything else JS rejects (NaN/Infinity via parse_constant).
-        return _wide_ints_as_doubles(_stdlib_decoder.decode(text))
-
-
-def _wide_ints_as_doubles(value: Any) -> Any:
-    """Give stdlib results orjson's integer range: literals beyond 64 bits become the nearest double."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value if -(2**63) <= value < 2**64 else float(value)
-    if isinstance(value, list):
-        return [_wide_ints_as_doubles(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _wide_ints_as_doubles(item) for key, item in value.items()}
-    return value
+        try:
+            return _stdlib_decoder.decode(text)
+        except RecursionError:
+            raise NestedTooDeep("JSON nests deeper than the decoder follows") from None
 
 
 _SAFE_INTEGER = 2**53
@@ -349,7 +359,16 @@ def decode_text_bytes(data: bytes) -> list[Packet]:
 
 
 def decode_packet(text: str) -> Packet:
-    """Decode one Engine.IO packet (no record separators)."""
+    """Decode one Engine.IO packet (no record separators). Total: whatever the text, a packet comes back."""
+    try:
+        return _decode_packet(text)
+    except Exception as error:  # noqa: BLE001 - the capture lands every frame: a decoder bug is a flag, not a loss
+        engine_type = _ENGINE_BY_DIGIT.get(text[:1]) if isinstance(text, str) else None
+        error_text = f"the decoder failed on this packet ({type(error).__name__}: {str(error)[:200]})"
+        return Packet(raw=text, engine_type=engine_type, error=error_text)
+
+
+def _decode_packet(text: str) -> Packet:
     if not isinstance(text, str):
         return Packet(raw=repr(text), engine_type=None, error=f"packet is {type(text).__name__}, not text")
     if not text:
@@ -403,7 +422,7 @@ def _decode_socket(text: str) -> Packet:
     if socket_type in _BINARY_TYPES:
         dash = text.find("-", i)
         count = text[i:dash] if dash >= 0 else ""
-        if not (count.isascii() and count.isdigit()) or int(count) < 1:
+        if not (count.isascii() and count.isdigit()) or len(count) > _MAX_INT_DIGITS or int(count) < 1:
             error = "binary packet without '<n>-' attachment count (n ≥ 1)"
             return Packet(raw=text, engine_type=message, socket_type=socket_type, error=error)
         attachments = int(count)
@@ -418,6 +437,9 @@ def _decode_socket(text: str) -> Packet:
     start = i
     while i < end and "0" <= text[i] <= "9":
         i += 1
+    if i - start > _MAX_INT_DIGITS:  # no peer holds such an id; int() of it would cost quadratic time
+        error = f"ack id of {i - start} digits: longer than any id a peer can hold"
+        return Packet(raw=text, engine_type=message, socket_type=socket_type, namespace=namespace, error=error)
     if i > start:
         ack_id = int(text[start:i])
     body = text[i:]
@@ -435,6 +457,8 @@ def _decode_socket(text: str) -> Packet:
         return Packet(**common)
     try:
         data = loads(body)
+    except NestedTooDeep:
+        return Packet(**common, error=f"{socket_type} packet data nests deeper than the decoder follows")
     except ValueError:
         return Packet(**common, error=f"{socket_type} packet data is not JSON")
     if socket_type in _EVENT_TYPES:

@@ -33,6 +33,7 @@ from capture_agent.landing.schema import Direction, Transport
 from capture_agent.protocol.codec import EngineType, SocketType, decode_frame
 from capture_agent.redact import redact_url
 from capture_agent.sources.recorder import Recorder
+from capture_agent.sources.session import Backoff, FirstJoin
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class BrowserOptions:
     click_selectors: tuple[str, ...] = DEFAULT_CLICK_SELECTORS
     amount_selector: str | None = DEFAULT_AMOUNT_SELECTOR
     reload_stale: bool = True  # reload a page whose socket predates the attach (else wait, visibly)
+    give_up_after_s: float | None = 30.0  # a page never loaded within this long ends the capture; None: retry forever
     say: Callable[[str], None] = field(default=lambda text: print(text, flush=True))
     # Called with the page once CDP is attached, before it navigates (e.g. to install routes).
     prepare_page: Callable[[Any], Awaitable[None]] | None = None
@@ -207,12 +209,33 @@ class BrowserSource:
             await page.evaluate(listener)
             await self._handle_stale_page(page)
         elif options.url:
-            try:
-                await page.goto(options.url, wait_until="domcontentloaded")
-            except PlaywrightError as error:
-                raise VectraError(f"cannot open {redact_url(options.url)}: {str(error).splitlines()[0]}") from error
+            await self._open(page, options.url)
         else:
             raise VectraError("--url is required unless --connect-cdp attaches to a page that is already open")
+
+    async def _open(self, page, url: str) -> None:
+        """Load the page, retrying with backoff (each failure lands a ``page_load_failed`` row); a page never
+        loaded within ``give_up_after_s`` ends the capture with the reason."""
+        from playwright.async_api import Error as PlaywrightError
+
+        first_join = FirstJoin(self.options.give_up_after_s, time.monotonic())
+        backoff = Backoff()
+        while True:
+            left = first_join.remaining(time.monotonic())
+            try:
+                await page.goto(url, wait_until="domcontentloaded", timeout=None if left is None else max(left, 0.1) * 1000)
+                return
+            except PlaywrightError as error:
+                reason = str(error).splitlines()[0]
+            self._enqueue(self._land_connection, ("page_load_failed", {"error": reason, "attempt": backoff.attempt + 1}, None))
+            left = first_join.remaining(time.monotonic())
+            if left is not None and left <= 0:
+                raise VectraError(
+                    f"cannot open {redact_url(url)} within {first_join.window_s:g} s ({backoff.attempt + 1} attempts): "
+                    f"{reason} (--give-up-after SECONDS waits longer, --retry-forever never gives up)"
+                )
+            delay = backoff.next_delay()
+            await asyncio.sleep(delay if left is None else min(delay, left))
 
     def _pick_page(self):
         """(page, already_open): with --connect-cdp, the user's page showing --url (or the only page)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from capture_agent.landing.schema import Direction, RecordType, Transport
-from capture_agent.protocol.codec import Packet, decode_frame
+from capture_agent.protocol.codec import Packet, decode_frame, decode_text_bytes
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,17 @@ class FrameFlags:
         return flags or None
 
 
+TEXT_OPCODE = 1
+
+
+def decode_message(payload: str | bytes, opcode: int | None) -> list[Packet]:
+    """The packets of one message. Bytes that came as a *text* message are text that is not UTF-8: one error
+    packet, where :func:`decode_frame` would take them for a binary attachment."""
+    if opcode == TEXT_OPCODE and not isinstance(payload, str):
+        return decode_text_bytes(bytes(payload))
+    return decode_frame(payload)
+
+
 class Recorder:
     def __init__(self, writer: Any, observers: list[Observer] | None = None) -> None:
         self.writer = writer
@@ -87,7 +98,7 @@ class Recorder:
     ) -> int:
         wall = time.time_ns() if recv_wall_ns is None else recv_wall_ns
         mono = time.monotonic_ns() if recv_mono_ns is None else recv_mono_ns
-        decoded = tuple(packets if packets is not None else decode_frame(payload))
+        decoded = tuple(packets if packets is not None else decode_message(payload, opcode))
         flags = self._flags.check((socket_id, direction), decoded)
         seq = self.writer.frame(
             direction,

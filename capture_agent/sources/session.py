@@ -2,7 +2,8 @@
 
 The direct source feeds every received frame (already decoded by the codec) to :class:`EngineIOSession`
 and gets back the frames to send and the lifecycle facts to record. :class:`Backoff` decides how long to wait
-before the next connection attempt. Neither touches a socket or a clock: the caller passes the time in.
+before the next connection attempt, :class:`FirstJoin` when to stop trying a server never joined. None of them
+touches a socket or a clock: the caller passes the time in.
 """
 
 from __future__ import annotations
@@ -116,6 +117,27 @@ def _ms_to_s(value: Any) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return value / 1000.0
     return None
+
+
+class FirstJoin:
+    """How long a capture keeps trying a server it has never joined: ``window_s`` from the start (None: forever).
+
+    A capture that never connects must fail loudly (an unreachable or wrong ``--url`` is a mistake to report);
+    one that joined once rides out any outage, retrying without end.
+    """
+
+    def __init__(self, window_s: float | None, started_s: float) -> None:
+        if window_s is not None and window_s <= 0:
+            raise ValueError("the give-up window must be positive (or None: never give up)")
+        self.window_s = window_s
+        self._deadline_s = None if window_s is None else started_s + window_s
+
+    def joined(self) -> None:
+        self._deadline_s = None
+
+    def remaining(self, now_s: float) -> float | None:
+        """Seconds left before giving up (≤ 0: give up now); None once joined, or without a window."""
+        return None if self._deadline_s is None else self._deadline_s - now_s
 
 
 class Backoff:

@@ -24,6 +24,8 @@ SENT_AFTER_CONNECT = [
     b"\x01\x02attachment",  # announced attachment
     '42["café 🚀",{"emoji":"☃"}]',  # non-ASCII kept as is
 ]
+NOT_UTF8 = b'42["bad \xff\xfe text"]'  # a *text* message that is not UTF-8: websockets alone would drop the connection
+AFTER_NOT_UTF8 = '42["still here",1]'
 
 
 async def _garbage_server(websocket, received: list):
@@ -32,6 +34,8 @@ async def _garbage_server(websocket, received: list):
     received.append(await websocket.recv())  # the client's "40"
     for frame in SENT_AFTER_CONNECT:
         await websocket.send(frame)
+    await websocket.send(NOT_UTF8, text=True)
+    await websocket.send(AFTER_NOT_UTF8)
     received.append(await websocket.recv())  # the pong to our "2"
     await websocket.wait_closed()
 
@@ -44,7 +48,7 @@ def test_malformed_and_binary_frames_are_kept_verbatim_and_flagged(tmp_path):
             port = server.sockets[0].getsockname()[1]
             capture = InProcessCapture(tmp_path)
             capture.run(DirectSource(capture.recorder, DirectOptions(url=f"http://127.0.0.1:{port}")))
-            await wait_for(lambda: capture.writer.stats.frames_in >= 1 + len(SENT_AFTER_CONNECT) and len(received) == 3, 10)
+            await wait_for(lambda: capture.writer.stats.frames_in >= 3 + len(SENT_AFTER_CONNECT) and len(received) == 3, 10)
             await capture.stop()
 
     asyncio.run(scenario())
@@ -52,7 +56,7 @@ def test_malformed_and_binary_frames_are_kept_verbatim_and_flagged(tmp_path):
     assert path == "/socket.io/?EIO=4&transport=websocket&frontend-version=1.0"
     assert origin.startswith("http://127.0.0.1:")  # the server's own origin (rugs.fun gets https://rugs.fun)
     rows = landed_rows(tmp_path)
-    assert frames_of(rows, "in") == [OPEN, *SENT_AFTER_CONNECT]
+    assert frames_of(rows, "in") == [OPEN, *SENT_AFTER_CONNECT, NOT_UTF8, AFTER_NOT_UTF8]
     assert frames_of(rows, "out") == ["40", "3"] == replies
     by_text = {}
     for row in rows:
@@ -65,10 +69,15 @@ def test_malformed_and_binary_frames_are_kept_verbatim_and_flagged(tmp_path):
     assert "without a preceding binary event" in orphan["detail"]["codec_error"]
     attachment = by_text[b"\x01\x02attachment"]
     assert attachment["opcode"] == 2 and attachment["detail"] == {"binary_bytes": 12}
-    for good in (SENT_AFTER_CONNECT[2], SENT_AFTER_CONNECT[-1]):
+    not_utf8 = by_text[NOT_UTF8]
+    assert not_utf8["opcode"] == 1 and not_utf8["payload_text"] is None  # its bytes, with the text opcode
+    assert not_utf8["detail"]["codec_error"].startswith("not valid UTF-8 text")
+    assert by_text[AFTER_NOT_UTF8]["opcode"] == 1  # the same connection went on
+    for good in (SENT_AFTER_CONNECT[2], SENT_AFTER_CONNECT[-1], AFTER_NOT_UTF8):
         assert by_text[good]["detail"] is None and by_text[good]["opcode"] == 1
     assert by_text[SENT_AFTER_CONNECT[2]]["event"] == "gameStateUpdate"
     assert all(row["socket_id"] == "garbage-sid" for row in rows if row["record_type"] == "frame")
     events = [row["event"] for row in rows if row["record_type"] == "connection"]
     assert events[:2] == ["open", "connected"] and events[-1] == "disconnected"
+    assert events.count("connected") == 1 and events.count("disconnected") == 1  # one connection throughout
     assert [row["seq"] for row in rows] == list(range(len(rows)))

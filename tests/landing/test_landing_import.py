@@ -149,3 +149,37 @@ def test_cli_imports_and_prints_a_summary(tmp_path: Path, capsys: pytest.Capture
     out = capsys.readouterr().out
     assert path.name in out and "-import-" in out
     assert read_landing(tmp_path).num_rows == sum(1 for _ in event_records(path))
+
+
+def test_hostile_lines_each_land_as_one_row(tmp_path: Path) -> None:
+    """Every hostile frame kind as a raw line, and records a recorder could write badly: one row each, no crash."""
+    from capture.hostile_frames import seeded_frames  # tests/ is on the path (conftest)
+
+    raw = [f.wire for f in seeded_frames(11, 300, huge_bytes=1 << 20, deepest=20_000)]
+    raw = [line for line in raw if b"\n" not in line and not line.endswith(b"\r") and line.strip()]
+    frames = tmp_path / "hostile.txt"
+    frames.write_bytes(b"\n".join(raw) + b"\n")
+    deep_meta = "[" * 1000 + "]" * 1000
+    records = [
+        '{"event":"gameStateUpdate","ts_ms":1767225600000,"data":{"a":1},"source":"x","meta":%s}' % deep_meta,
+        '{"event":"gameStateUpdate","ts_ms":1767225600000,"data":%s,"source":"x","meta":{}}' % ("[" * 5000 + "]" * 5000),
+        '{"event":"gameStateUpdate","ts_ms":1e400,"data":{"a":123456789012345678901234567890},"source":"x","meta":{}}',
+        '{"event":"x","ts_ms":NaN,"data":[1],"source":"x","meta":{}}',
+    ]
+    recordings = tmp_path / "hostile.jsonl"
+    recordings.write_text("\n".join(records) + "\n")
+    assert main(["import", "--data", str(tmp_path / "data"), str(frames), str(recordings)]) == 0
+    by_kind = {}
+    for row in _rows_of_all(tmp_path / "data"):
+        by_kind.setdefault(orjson.loads(row["detail"])["import"]["kind"], []).append(row)
+    kept = [r["payload_text"].encode() if r["payload_text"] is not None else r["payload_bytes"] for r in by_kind[RAW_FRAMES]]
+    assert kept == raw  # verbatim, in order, one row a line
+    assert len(by_kind[RECORDINGS]) == len(records)
+    assert "nested deeper than 64 levels: cut" in by_kind[RECORDINGS][0]["detail"]  # meta 1,000 deep: cut, row kept
+    assert "not JSON" in by_kind[RECORDINGS][1]["detail"] and by_kind[RECORDINGS][1]["payload_text"] == records[1]
+
+
+def _rows_of_all(data: Path) -> list[dict]:
+    table = read_landing(data)
+    table = table.set_column(table.schema.get_field_index("recv_wall_ns"), "recv_wall_ns", table["recv_wall_ns"].cast("int64"))
+    return sorted(table.to_pylist(), key=lambda r: (r["capture_id"], r["seq"]))

@@ -221,7 +221,7 @@ def test_recovery_publishes_the_wal_once_and_closes_with_a_gap(tmp_path: Path) -
     _simulate_crash(data, crashed)
     writer.close()
 
-    published = recover(crashed)
+    published = recover(crashed).published
     assert len(published) == 1
     rows = _rows(crashed)
     assert [r["seq"] for r in rows] == list(range(11))
@@ -230,7 +230,7 @@ def test_recovery_publishes_the_wal_once_and_closes_with_a_gap(tmp_path: Path) -
     assert gap["cause"] == "crash" and gap["torn_bytes"] == 0
     assert rows[-1]["recv_wall_ns"] == rows[-2]["recv_wall_ns"]  # the gap starts at the last landed row
     assert _wal_files(crashed) == [] and list((crashed / "landing").rglob("*.tmp")) == []
-    assert recover(crashed) == [] and len(_rows(crashed)) == 11  # idempotent
+    assert recover(crashed).published == [] and len(_rows(crashed)) == 11  # idempotent
 
 
 def test_crash_after_publish_before_wal_removal_publishes_nothing_twice(tmp_path: Path) -> None:
@@ -248,7 +248,7 @@ def test_crash_after_publish_before_wal_removal_publishes_nothing_twice(tmp_path
     rows = _rows(crashed)
     assert [r["seq"] for r in rows] == list(range(7)) and rows[-1]["event"] == "gap"
     (crashed / "landing" / WAL_DIR / wal.name).write_bytes(kept)  # and again, after the gap was published
-    assert recover(crashed) == [] and len(_rows(crashed)) == 7
+    assert recover(crashed).published == [] and len(_rows(crashed)) == 7
 
 
 def test_crash_right_after_a_roll_lands_the_rows_the_wal_had_not_received(tmp_path: Path) -> None:
@@ -310,7 +310,7 @@ def test_recovery_skips_the_wal_of_a_live_writer(tmp_path: Path) -> None:
     with LandingWriter(tmp_path, Source.DIRECT) as writer:
         writer.frame(Direction.IN, Transport.WEBSOCKET, _frame(0))
         writer.flush()
-        assert recover(tmp_path) == []
+        assert recover(tmp_path).published == []
         assert len(_wal_files(tmp_path)) == 1
         writer.frame(Direction.IN, Transport.WEBSOCKET, _frame(1))
     assert [r["seq"] for r in _rows(tmp_path)] == [0, 1]
