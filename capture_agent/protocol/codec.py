@@ -30,7 +30,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -346,6 +346,35 @@ def decode_frame(frame: str | bytes) -> list[Packet]:
     if RECORD_SEPARATOR not in frame:
         return [decode_packet(frame)]
     return [decode_packet(part) for part in frame.split(RECORD_SEPARATOR)]
+
+
+UNANNOUNCED_BINARY = "binary message that no 45/46 packet announced as an attachment"
+
+
+class Attachments:
+    """Socket.IO sends bytes only as the attachments a binary event or ack (``45``/``46``) announces. Per stream (one
+    socket's one direction), this counts the attachments still due and marks any other binary packet — a binary
+    WebSocket message or a ``b<base64>`` packet of a polling body — with :data:`UNANNOUNCED_BINARY`. A binary packet
+    announcing attachments replaces a reconstruction still waiting for bytes. The capture agent's flags and the
+    pipeline's quarantine both ask this one class, so they agree on every frame.
+    """
+
+    def __init__(self) -> None:
+        self._due: dict[object, int] = {}
+
+    def check(self, stream: object, packets: Iterable[Packet]) -> list[Packet]:
+        checked = []
+        for packet in packets:
+            if isinstance(packet.payload, bytes) and packet.error is None:
+                due = self._due.get(stream, 0)
+                if due > 0:
+                    self._due[stream] = due - 1
+                else:
+                    packet = replace(packet, error=UNANNOUNCED_BINARY)
+            elif packet.socket_type in _BINARY_TYPES and packet.error is None:
+                self._due[stream] = packet.attachments
+            checked.append(packet)
+        return checked
 
 
 def decode_text_bytes(data: bytes) -> list[Packet]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from capture_agent.landing.schema import Direction, RecordType, Transport
-from capture_agent.protocol.codec import Packet, decode_frame, decode_text_bytes
+from capture_agent.protocol.codec import Attachments, Packet, decode_frame, decode_text_bytes
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +39,19 @@ class Observer(Protocol):
 
 
 class FrameFlags:
-    """What is wrong with a frame, for its row's ``detail`` (None when nothing is): the codec's errors, and
-    binary messages that no ``45``/``46`` packet announced (Engine.IO v4 sends bytes only as attachments)."""
+    """What is wrong with a frame, for its row's ``detail`` (None when nothing is): the codec's errors, binary
+    messages that no ``45``/``46`` packet announced (:class:`~capture_agent.protocol.codec.Attachments`) among them."""
 
     def __init__(self) -> None:
-        self._attachments_due: dict[object, int] = {}  # per (socket, direction)
+        self._attachments = Attachments()
 
     def check(self, stream: object, packets: tuple[Packet, ...]) -> dict[str, Any] | None:
+        packets = self._attachments.check(stream, packets)
         errors = [packet.error for packet in packets if packet.error is not None]
         flags: dict[str, Any] = {}
-        for packet in packets:
-            if isinstance(packet.payload, bytes):  # a binary message, or a "b<base64>" packet of a polling body
-                due = self._attachments_due.get(stream, 0)
-                if due > 0:
-                    self._attachments_due[stream] = due - 1
-                else:
-                    errors.append("binary message without a preceding binary event (45/46) announcing it")
-                flags["binary_bytes"] = len(packet.payload)
-            elif packet.attachments:
-                self._attachments_due[stream] = self._attachments_due.get(stream, 0) + packet.attachments
+        binary = [len(packet.payload) for packet in packets if isinstance(packet.payload, bytes)]
+        if binary:
+            flags["binary_bytes"] = binary[-1]
         if errors:
             flags["codec_error"] = errors[0] if len(errors) == 1 else errors
         return flags or None

@@ -10,7 +10,7 @@ from capture_agent.landing.schema import Direction, RecordType, Transport
 from capture_agent.live.normalise import TICK_FIELDS, normalise
 from capture_agent.live.state import LiveState, RateCounter
 from capture_agent.live.status import health, status_line, status_table
-from capture_agent.protocol.codec import decode_frame
+from capture_agent.protocol.codec import UNANNOUNCED_BINARY, decode_frame
 from capture_agent.protocol.game import phase
 from capture_agent.protocol.recordings import direction_of, frame_from_record
 from capture_agent.sources.recorder import Captured, FrameFlags
@@ -120,7 +120,7 @@ def test_frame_flags_codec_errors_and_unannounced_binary():
     assert flags.check(stream, tuple(decode_frame('42["ok",{}]'))) is None
     assert flags.check(stream, tuple(decode_frame("42[")))["codec_error"] == "event packet data is not JSON"
     orphan = flags.check(stream, tuple(decode_frame(b"\xff\x00")))
-    assert "without a preceding binary event" in orphan["codec_error"] and orphan["binary_bytes"] == 2
+    assert orphan["codec_error"] == UNANNOUNCED_BINARY and orphan["binary_bytes"] == 2
     # a binary event announcing one attachment: the next binary message is expected, not flagged
     assert flags.check(stream, tuple(decode_frame('451-["upload",{"_placeholder":true,"num":0}]'))) is None
     assert flags.check(stream, tuple(decode_frame(b"\x01\x02\x03"))) == {"binary_bytes": 3}

@@ -7,6 +7,7 @@ import asyncio
 from capture_kit import InProcessCapture, frames_of, landed_rows, wait_for
 from websockets.asyncio.server import serve
 
+from capture_agent.protocol.codec import UNANNOUNCED_BINARY
 from capture_agent.sources.direct import DirectOptions, DirectSource
 
 OPEN = '0{"sid":"garbage-sid","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
@@ -66,7 +67,7 @@ def test_malformed_and_binary_frames_are_kept_verbatim_and_flagged(tmp_path):
         assert by_text[text]["detail"]["codec_error"], text
     orphan = by_text[b"\x00\xff\x10binary-orphan"]
     assert orphan["opcode"] == 2 and orphan["payload_text"] is None
-    assert "without a preceding binary event" in orphan["detail"]["codec_error"]
+    assert orphan["detail"]["codec_error"] == UNANNOUNCED_BINARY
     attachment = by_text[b"\x01\x02attachment"]
     assert attachment["opcode"] == 2 and attachment["detail"] == {"binary_bytes": 12}
     not_utf8 = by_text[NOT_UTF8]

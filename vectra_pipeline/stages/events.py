@@ -27,7 +27,7 @@ import polars as pl
 import pyarrow as pa
 from msgspec import UNSET, UnsetType
 
-from capture_agent.protocol.codec import Packet, decode_frame, dumps
+from capture_agent.protocol.codec import Attachments, Packet, decode_frame, dumps
 from capture_agent.protocol.game import frame_shape, phase
 from vectra_pipeline.stages.frame_packets import failure_reason, frame_packets, too_wide_for
 from vectra_pipeline.tables import EVENTS
@@ -277,7 +277,7 @@ def _packet_row(base: tuple, index: int, packet: Packet) -> tuple:
     )  # fmt: skip
 
 
-def _frame_rows(base: tuple, text: str | None, opcode: int | None, data: bytes | None, attachments: dict) -> list[tuple]:
+def _frame_rows(base: tuple, text: str | None, opcode: int | None, data: bytes | None, attachments: Attachments) -> list[tuple]:
     """The events rows of one frame. Never raises: a frame whose decoding fails becomes one row whose ``error`` says
     why (quarantined under ``decode``), so one frame never stops the day."""
     try:
@@ -361,7 +361,7 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
             slow.append((index, text))
     if slow:
         sources = wanted.select(*_FRAME_COLUMNS, "opcode", "payload_bytes")[[index for index, _ in slow]]
-        attachments: dict[tuple[str, str], int] = {}
+        attachments = Attachments()
         for (index, text), source in zip(slow, sources.iter_rows()):
             for row in _frame_rows(source[:-2], text, source[-2], source[-1], attachments):
                 slow_rows.append((index, *row))

@@ -13,7 +13,7 @@ import dataclasses
 import re
 from typing import Any
 
-from capture_agent.protocol.codec import EngineType, Packet, SocketType, decode_frame, decode_text_bytes
+from capture_agent.protocol.codec import Attachments, Packet, decode_frame, decode_text_bytes
 
 
 def too_wide_for(value: Any, bits: int) -> str | None:
@@ -31,7 +31,6 @@ def too_wide_for(value: Any, bits: int) -> str | None:
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # JSON's way to write a UTF-16 surrogate
-_BINARY_PACKETS = (SocketType.BINARY_EVENT, SocketType.BINARY_ACK)
 _TEXT_OPCODE = 1
 
 
@@ -43,28 +42,19 @@ def failure_reason(error: Exception) -> str:
 
 
 def frame_packets(text: str | None, data: bytes | None, opcode: int | None, transport: str | None, sender: tuple,
-                  attachments: dict) -> list[Packet]:
-    """The codec's packets of one landed frame (its text, else its bytes). ``attachments`` counts, per ``sender``
-    (capture, direction), the binary frames a ``45``/``46`` packet announced and has not received yet: a binary
-    frame is only ever such an attachment."""
+                  attachments: Attachments) -> list[Packet]:
+    """The codec's packets of one landed frame (its text, else its bytes). ``attachments`` follows, per ``sender``
+    (capture, direction), the binary packets ``45``/``46`` packets announced: any other binary packet is an error."""
     if text is not None:
         packets = decode_frame(text)
         if _SURROGATE_ESCAPE.search(text):
             packets = [_without_lone_surrogates(packet) for packet in packets]
-        for packet in packets:
-            if packet.socket_type in _BINARY_PACKETS and packet.error is None:
-                attachments[sender] = packet.attachments
-        return packets
+        return attachments.check(sender, packets)
     if data is None:
         return decode_frame("")
     if opcode == _TEXT_OPCODE or transport == "polling":  # a text frame (polling bodies are text) kept as bytes: not UTF-8
         return decode_text_bytes(data)
-    expected = attachments.get(sender, 0)
-    if expected == 0:
-        error = "binary frame that no 45/46 packet announced as an attachment"
-        return [Packet(raw=data, engine_type=EngineType.MESSAGE, payload=data, error=error)]
-    attachments[sender] = expected - 1
-    return decode_frame(data)
+    return attachments.check(sender, decode_frame(data))
 
 
 def _without_lone_surrogates(packet: Packet) -> Packet:
