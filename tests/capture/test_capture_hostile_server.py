@@ -5,12 +5,14 @@ what a broken or malicious server can put on the wire (see ``hostile_frames``): 
 UTF-8, nesting up to 100,000 levels, integers and ack ids of every size past 64 bits, NaN and Infinity, unknown
 packet types, and a 16 MB text and a 16 MB binary message. Its last frame is a ping with a unique payload: when
 the agent's pong for it comes back, every frame before it has been landed (the agent lands a frame before it
-answers it), and the test stops the agent as a user would (SIGTERM).
+answers it), and the test stops the agent as a user would (SIGTERM). Then ``vectra build`` runs on that data root:
+it exits 0 and every frame it could not decode is a quarantine row with a reason.
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import signal
 import subprocess
 import sys
@@ -133,6 +135,37 @@ def test_every_frame_of_a_hostile_server_lands_verbatim_and_the_root_stays_usabl
     new = [row for row in after if row["capture_id"] != capture_id]
     assert [_payload(row) for row in new if row["direction"] == "in"] == [OPEN, CONNECTED, tame[0].payload, server.barrier]
     assert not list(data.glob("landing/_wal/*")) and not list(data.glob("landing/date=*/.*"))
+
+    _build_quarantines_every_undecodable_frame(data, tmp_path, capture_id, incoming)
+
+
+def _build_quarantines_every_undecodable_frame(data: Path, tmp_path: Path, capture_id: str, incoming: list[dict]) -> None:
+    from vectra_pipeline.commands.query import query
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {key: value for key, value in os.environ.items() if key != "VECTRA_DEBUG"} | {"DAGSTER_HOME": str(home)}
+    build = subprocess.run([sys.executable, "-m", "capture_agent.cli", "build", "--data", str(data)], cwd=REPO,
+                           capture_output=True, text=True, env=env, timeout=1200)
+    assert build.returncode == 0, build.stdout + build.stderr
+    assert "Traceback" not in build.stdout + build.stderr and not [l for l in build.stdout.splitlines() if l.startswith("failed")]
+
+    def seqs(sql: str) -> set[int]:
+        return {row[0] for row in query(data, sql.format(capture=capture_id))[1]}
+
+    decoded = seqs("SELECT DISTINCT seq FROM events WHERE capture_id = '{capture}'")
+    errors = seqs("SELECT DISTINCT seq FROM events WHERE capture_id = '{capture}' AND error IS NOT NULL")
+    quarantined = seqs("SELECT DISTINCT seq FROM quarantine WHERE capture_id = '{capture}' AND rule = 'decode' "
+                       "AND detail IS NOT NULL AND detail <> '' AND raw IS NOT NULL")
+    assert {row["seq"] for row in incoming} <= decoded  # every frame received has its events row(s): none dropped
+    flagged = {row["seq"] for row in incoming if row["detail"] and "codec_error" in row["detail"]}
+    assert flagged <= quarantined  # what the capture flagged, the build quarantines, with a reason
+    assert errors <= quarantined  # and so every packet the codec could not read
+    unreasoned = query(data, f"SELECT count(*) FROM quarantine WHERE capture_id = '{capture_id}' AND (coalesce(rule, '') = '' "
+                             "OR (rule = 'decode' AND coalesce(detail, '') = ''))")  # a contract rule names its reason
+    assert unreasoned[1] == [(0,)]
+    print(f"build: exit 0, {len(quarantined)} undecodable frames quarantined with a reason, {len(decoded)} frames decoded")
 
 
 def _check_flags(frame: Hostile, row: dict) -> None:
