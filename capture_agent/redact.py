@@ -1,159 +1,418 @@
-"""Secret redaction, applied before anything is written or logged.
+"""Secret redaction, applied to every frame, URL and detail before anything is written, logged or published.
 
-Outgoing frames (``authenticate`` and friends), URLs and headers can carry auth tokens, cookies, JWTs, Privy
-tokens and wallet signatures. They are replaced by :data:`MARKER` while the frame stays what it was: a valid
-Socket.IO packet stays a valid packet with the same prefix, ack id and event name, and a frame with nothing
-to redact is returned unchanged (the very same string), so verbatim capture is kept for everything else.
+One rule for both directions: auth tokens, cookies, JWTs, Privy tokens, keys and wallet signatures are replaced
+by :data:`MARKER` whether the client sends them or the server does. The frame stays what it was: a valid
+Socket.IO packet stays a valid packet with the same prefix, ack id and event name, malformed text stays the same
+text around the masked values, and a frame with nothing to redact is returned unchanged (the very same object),
+so verbatim capture is kept for everything else. What is secret:
+
+* the value — of any JSON type but ``null``/``true``/``false`` — under a secret key (:func:`is_secret_key`);
+* every value of a client ``CONNECT`` payload (the Socket.IO ``auth`` object) but its ``sid``, and every
+  argument value of an authentication event (``authenticate``, ``login``, …) but trace and attachment stubs;
+* values shaped like credentials anywhere in any string: JWTs, base58 (86–88) and hex (128–132) signatures,
+  ``Bearer``/``Basic`` credentials.
+
+A cheap pre-filter (:func:`could_hold_secret`) spares the parse of frames that cannot hold any of these.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
+import itertools
+import json
 import re
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+from ahocorasick_rs import BytesAhoCorasick, MatchKind
 
 from capture_agent.protocol.codec import RECORD_SEPARATOR, dumps, is_trace_arg, loads
 
 MARKER = "[redacted]"
 
-# Keys whose values are secrets, compared after lower-casing and dropping "_" / "-" (accessToken = access_token).
-_SECRET_KEYS = frozenset(
-    {
-        "token", "accesstoken", "refreshtoken", "idtoken", "authtoken", "sessiontoken", "bearertoken",
-        "privytoken", "privyidtoken", "privyrefreshtoken", "privyaccesstoken", "identitytoken", "jwt",
-        "signature", "sig", "signedmessage", "signedtransaction", "signedtx",
-        "authorization", "proxyauthorization", "auth", "authentication", "credentials", "credential",
-        "cookie", "cookies", "setcookie", "session", "sessionid", "sessionkey",
-        "password", "passwd", "passphrase", "secret", "clientsecret", "apisecret", "apikey", "xapikey",
-        "privatekey", "secretkey", "seed", "seedphrase", "mnemonic", "otp", "pin",
-    }
-)
-# Key fragments that make any key secret (e.g. "walletSignature", "x-privy-token").
-_SECRET_FRAGMENTS = ("token", "secret", "password", "signature", "privatekey", "cookie", "authoriz", "mnemonic")
-# Keys that merely look secret-ish but are public protocol data and must survive (provably-fair hashes, ids).
-_PUBLIC_KEYS = frozenset({"serverseedhash", "serverseed", "seedhash", "tokenaddress", "tokenmint", "coinaddress"})
+# --- what is secret ---------------------------------------------------------------------------------------
+# Names are words; a written name may join its words with "", "_" or "-" and use any ASCII casing
+# (accessToken, access_token, ACCESS-TOKEN, Privy-Token all contain "token").
 
-# Events whose every non-trace argument is a credential exchange: all their string leaves are redacted.
-_AUTH_EVENTS = frozenset(
-    {"authenticate", "auth", "login", "signin", "verify", "verifysignature", "connectwallet", "linkwallet", "signmessage"}
+# A key containing one of these is secret.
+_FRAGMENT_WORDS = (
+    "token", "secret", "password", "passwd", "passphrase", "signature", "cookie", "authoriz", "mnemonic",
+    "credential", "session", "jwt", "signed", "private key", "api key", "seed phrase",
 )
+# A key that is exactly one of these is secret (as fragments they would catch too many public words).
+_EXACT_WORDS = ("sig", "auth", "authentication", "otp", "pin", "pwd", "pass")
+# Events whose every argument is a credential exchange.
+_AUTH_EVENT_WORDS = (
+    "authenticate", "auth", "login", "log in", "sign in", "verify", "verify signature", "connect wallet",
+    "link wallet", "sign message",
+)
+# Keys that contain a fragment but name public coin data ("tokenAddress", "token_amount").
+_PUBLIC_KEYS = frozenset(
+    "token" + word
+    for word in ("address", "mint", "amount", "balance", "symbol", "name", "decimals", "price", "id", "count", "qty", "supply")
+)
+# The practice coin's id ("0xPractice") is what public broadcasts carry under a bare "token" key.
+_COIN_ID = re.compile(r"0x[A-Za-z]{1,32}")
 
-# Value patterns, anywhere in any string.
+
+def _spellings(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(
+        "".join(itertools.chain.from_iterable(zip(parts, (*joins, ""))))
+        for parts in (phrase.split() for phrase in words)
+        for joins in itertools.product(("", "_", "-"), repeat=len(parts) - 1)
+    )
+
+
+_FRAGMENTS = _spellings(_FRAGMENT_WORDS)
+_EXACT = _spellings(_EXACT_WORDS)
+_AUTH_EVENTS = _spellings(_AUTH_EVENT_WORDS)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _folded(name: str) -> str:
+    """ASCII-only lower case: the same folding as ``bytes.lower`` in the pre-filter (``str.lower`` would also
+    turn e.g. the Kelvin sign into a "k" the pre-filter cannot see)."""
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_secret_key(key: str) -> bool:
+    name = _folded(key)
+    if name.replace("_", "").replace("-", "") in _PUBLIC_KEYS:
+        return False
+    return name in _EXACT or any(fragment in name for fragment in _FRAGMENTS)
+
+
+def _is_auth_event(name: Any) -> bool:
+    return isinstance(name, str) and _folded(name) in _AUTH_EVENTS
+
+
+# Value shapes, anywhere in any string.
 _JWT = r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}"
 _BASE58_SIGNATURE = r"(?<![1-9A-HJ-NP-Za-km-z])[1-9A-HJ-NP-Za-km-z]{86,88}(?![1-9A-HJ-NP-Za-km-z])"
 _HEX_SIGNATURE = r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{128,132}(?![0-9A-Za-z])"
 _BEARER = r"(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
 _SECRET_VALUE = re.compile(f"{_JWT}|{_BASE58_SIGNATURE}|{_HEX_SIGNATURE}|{_BEARER}")
-# "key": "value" pairs in text that is not JSON we can parse (malformed frames, log lines).
-_SECRET_PAIR = re.compile(  # a value cut off by the end of a malformed frame counts too
-    r'("(?P<key>[A-Za-z0-9_-]{2,40})"\s*:\s*)"(?P<value>(?:[^"\\]|\\.)*)(?:"|$)'
-)
-_SOCKET_PREFIX = re.compile(r"4[0-6](?:\d+-)?(?:/[^,]*,)?\d*")
+_SHORTEST_SIGNATURE = 86
+
+# --- the pre-filter ---------------------------------------------------------------------------------------
 
 
-def _normal(key: str) -> str:
-    return key.lower().replace("_", "").replace("-", "")
+def _needles() -> list[bytes]:
+    """Every fragment, every quoted exact name, the value shapes' words; a needle holding another is left out
+    (wherever it occurs, the shorter one does too)."""
+    words = (
+        {fragment.encode() for fragment in _FRAGMENTS}
+        | {f'"{name}"'.encode() for name in _EXACT | _AUTH_EVENTS}
+        | {b"eyj", b"bearer", b"basic"}
+    )
+    return sorted(word for word in words if not any(other != word and other in word for other in words))
 
 
-def is_secret_key(key: str) -> bool:
-    name = _normal(key)
-    if name in _PUBLIC_KEYS:
-        return False
-    return name in _SECRET_KEYS or any(fragment in name for fragment in _SECRET_FRAGMENTS)
+_NEEDLES = BytesAhoCorasick(_needles(), matchkind=MatchKind.LeftmostFirst)  # leftmost: the SIMD searcher
+_STRIDE = 2  # a stride-4 sample aliases with JSON's regular layout: 4 % of game frames would be parsed
+_SAMPLED_RUN = b"a" * (_SHORTEST_SIGNATURE // _STRIDE)
+_ALNUM_CLASS = bytes(0x61 if chr(byte).isascii() and chr(byte).isalnum() else 0x20 for byte in range(256))
 
 
-def _masks_numbers(key: str) -> bool:
-    """Exact secret names (``otp``, ``pin``…) hide numbers too; names that only contain a fragment
-    (``tokenAmount``) keep their numbers: only their text can be a credential."""
-    return _normal(key) in _SECRET_KEYS
+def could_hold_secret(text: str) -> bool:
+    """False only for a frame the full redactor would return unchanged; it costs a few byte scans, not a parse.
+
+    Why no secret passes (each way the redactor changes a frame is caught):
+
+    * A JSON escape can spell any key or name (``"\\u0074oken"``), so any backslash answers True. Without one,
+      every key, event name and string is written in the text exactly as it decodes.
+    * Secret keys and authentication events: ``bytes.lower`` folds the text as :func:`_folded` folds names, so a
+      key holding a fragment holds it in the folded text too; exact names (keys and event names) are JSON strings,
+      so their quoted spelling ``"sig"`` is in it — also for the ``"key": value`` pairs read in malformed text.
+      The needles are every spelling of every fragment and quoted name, searched at once (Aho-Corasick).
+    * A client ``CONNECT`` payload (``40…``) and base64 packets (``b…``) are masked or decoded as a whole: any
+      packet starting so answers True.
+    * Value shapes: a JWT starts with ``eyJ`` and a ``Bearer``/``Basic`` credential with its word (both needles,
+      folded); a base58 or hex signature is a run of at least 86 ASCII letters and digits, and such a run covers
+      at least 86 // 2 = 43 consecutive positions of the stride-2 sample, so the sample holds 43 in a row.
+    """
+    if "\\" in text or text.startswith(("40", "b")):
+        return True
+    if RECORD_SEPARATOR in text and (RECORD_SEPARATOR + "40" in text or RECORD_SEPARATOR + "b" in text):
+        return True
+    data = text.encode("utf-8", "surrogatepass")
+    if _NEEDLES.find_matches_as_indexes(data.lower()):
+        return True
+    return _SAMPLED_RUN in data[::_STRIDE].translate(_ALNUM_CLASS)
 
 
-def redact_text(text: str) -> str:
-    """Secret-looking values (JWTs, signatures, bearer tokens, ``"token":"…"`` pairs) in free text."""
-    text = _SECRET_VALUE.sub(MARKER, text)
-
-    def pair(match: re.Match[str]) -> str:
-        if is_secret_key(match.group("key")) and match.group("value"):
-            return f'{match.group(1)}"{MARKER}"'
-        return match.group(0)
-
-    return _SECRET_PAIR.sub(pair, text) if '"' in text else text
+# --- parsed JSON ------------------------------------------------------------------------------------------
 
 
-def _redact_value(value: Any, everything: bool = False) -> Any:
-    """A copy of ``value`` with secret keys' values and secret-looking strings replaced."""
-    if isinstance(value, str):
-        if everything:
-            return MARKER if value else value
-        return _SECRET_VALUE.sub(MARKER, value)
-    if isinstance(value, dict):
-        if is_trace_arg(value):
-            return value
-        return {key: _redact_entry(key, item, everything) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redact_value(item, everything) for item in value]
-    return value
+_SHORTEST_SECRET_VALUE = len("basic ") + 8
 
 
-def _redact_entry(key: Any, item: Any, everything: bool) -> Any:
-    if not (isinstance(key, str) and is_secret_key(key)):
-        return _redact_value(item, everything)
-    if isinstance(item, (int, float)) and not _masks_numbers(key):
-        return item
-    return _mask(item)
+def _clean_string(text: str) -> str:
+    return _SECRET_VALUE.sub(MARKER, text) if len(text) >= _SHORTEST_SECRET_VALUE else text
 
 
-def _mask(value: Any) -> Any:
-    """The whole value of a secret key: strings (also nested) become the marker, the shape is kept."""
+def _mask(key: str, value: Any) -> Any:
+    """The value of a secret key, whatever its type; ``null`` and booleans carry no secret and stay."""
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, (dict, list)):
-        return _redact_value(value, everything=True)
+    if _folded(key) == "token" and isinstance(value, str) and _COIN_ID.fullmatch(value):
+        return value
     return MARKER
 
 
+def _clean_object(value: dict, mask_key) -> dict:
+    cleaned = {}
+    for key, item in value.items():
+        if isinstance(key, str):
+            item = mask_key(key, item)
+            key = _clean_string(key)
+            while key in cleaned:  # a key that was itself a secret: several may now read the same
+                key += "'"
+        cleaned[key] = item
+    return cleaned
+
+
+def _redact_value(value: Any) -> Any:
+    """A copy of ``value`` with secret keys' values and secret-shaped strings replaced."""
+    if isinstance(value, str):
+        return _clean_string(value)
+    if isinstance(value, dict):
+        return _clean_object(value, lambda key, item: _mask(key, item) if is_secret_key(key) else _redact_value(item))
+    if isinstance(value, list):
+        return [_redact_value(item) for item in value]
+    return value
+
+
+def _is_attachment_stub(value: Any) -> bool:
+    return type(value) is dict and value.get("_placeholder") is True and type(value.get("num")) is int
+
+
+def _mask_all(value: Any) -> Any:
+    """Every string and number in ``value`` masked (a credential exchange); trace and attachment stubs keep
+    their shape and only lose what the ordinary rules take."""
+    if isinstance(value, str):
+        return MARKER if value else value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return MARKER
+    if isinstance(value, dict):
+        if is_trace_arg(value) or _is_attachment_stub(value):
+            return _redact_value(value)
+        return _clean_object(value, lambda key, item: _mask_all(item))
+    if isinstance(value, list):
+        return [_mask_all(item) for item in value]
+    return value
+
+
+def _redact_connect(data: Any) -> Any:
+    """A CONNECT payload: the client's ``auth`` object, all secret; the server's ``{"sid": …}`` is public."""
+    if isinstance(data, dict):
+        return _clean_object(data, lambda key, item: item if key == "sid" and isinstance(item, str) else _mask_all(item))
+    return _mask_all(data)
+
+
+# --- text that is not JSON (malformed frames, log lines) ---------------------------------------------------
+_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*', re.S)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.S)
+_NESTING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]|[^"\[\]{}]+', re.S)
+_SCALAR = re.compile(r"[^,\]}\s]*")
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|-?\d[\d.eE+-]*|[^"\d-]+|.', re.S)
+_LITERALS = frozenset({"true", "false", "null"})
+_QUOTED_MARKER = f'"{MARKER}"'
+
+
+def _key_name(raw: str) -> str:
+    if "\\" not in raw:
+        return raw
+    try:
+        return json.loads(f'"{raw}"')
+    except ValueError:
+        return raw
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where the JSON value starting at ``start`` ends; a value cut off by the end of the text ends there."""
+    head = text[start : start + 1]
+    if head == '"':
+        return _STRING.match(text, start).end()
+    if head not in ("[", "{"):
+        return _SCALAR.match(text, start).end()
+    depth = 0
+    for token in _NESTING.finditer(text, start):
+        piece = token.group()
+        if piece in ("[", "{"):
+            depth += 1
+        elif piece in ("]", "}"):
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    return len(text)
+
+
+def _redact_pairs(text: str) -> str:
+    """``"key": value`` pairs under secret keys, a value of any JSON type, even one cut off by the end."""
+    pieces, done, position = [], 0, 0
+    while (match := _KEY.search(text, position)) is not None:
+        name = _key_name(match.group(1))
+        if not is_secret_key(name):
+            position = match.start() + 1  # every quote may open a key: a misread string cannot hide one
+            continue
+        start = match.end()
+        end = _value_end(text, start)
+        if _holds_secret(name, text[start:end]):
+            pieces += [text[done:start], _QUOTED_MARKER]
+            done = end
+        position = end
+    return "".join(pieces) + text[done:] if pieces else text
+
+
+def _holds_secret(name: str, value: str) -> bool:
+    """What :func:`_mask` would take, read from text: anything but nothing, a literal, or a complete
+    practice-coin id under a bare "token" key."""
+    if not value or value in _LITERALS:
+        return False
+    quoted = len(value) >= 2 and value[0] == value[-1] == '"'
+    return not (quoted and _folded(name) == "token" and _COIN_ID.fullmatch(value[1:-1]))
+
+
+def _mask_all_text(text: str, start: int) -> str:
+    """Every string value and number after ``start`` in (possibly cut off) JSON text masked; keys are kept."""
+    pieces = [text[:start]]
+    for token in _TOKEN.finditer(text, start):
+        piece = token.group()
+        if piece[0] == '"':
+            after = text[token.end() : token.end() + 64].lstrip()
+            keep = after.startswith(":") or piece == '""'
+            pieces.append(piece if keep else _QUOTED_MARKER)
+        elif piece[0].isdigit() or (piece[0] == "-" and len(piece) > 1):
+            pieces.append(_QUOTED_MARKER)
+        else:
+            pieces.append(piece)
+    return "".join(pieces)
+
+
+def _redact_malformed(text: str) -> str:
+    return _redact_pairs(_SECRET_VALUE.sub(MARKER, text))
+
+
+# --- frames -----------------------------------------------------------------------------------------------
+_SOCKET_HEAD = re.compile(r"4[0-6](?:\d+-)?(?:/[^,]*,)?\d*")
+_EVENT_NAME = re.compile(r'\[\s*"((?:[^"\\]|\\.)*)"')
+
+
 def _redact_packet(packet: str) -> str:
-    prefix_match = _SOCKET_PREFIX.match(packet)
-    if prefix_match is None:
-        return redact_text(packet)
-    prefix, body = packet[: prefix_match.end()], packet[prefix_match.end() :]
+    head = _SOCKET_HEAD.match(packet)
+    if head is None:
+        if packet[:1] == "0":  # Engine.IO OPEN: JSON
+            return _redact_json(packet, 1, _redact_value)
+        if packet[:1] == "b":
+            return _redact_base64(packet)
+        return _redact_malformed(packet)
+    socket_type = packet[1]
+    if socket_type == "0":
+        return _redact_json(packet, head.end(), _redact_connect, everything=True)
+    if socket_type in "25":
+        return _redact_json(packet, head.end(), _redact_event, everything=_is_auth_head(packet, head.end()))
+    return _redact_json(packet, head.end(), _redact_value)
+
+
+def _redact_event(data: Any) -> Any:
+    if isinstance(data, list) and data and isinstance(data[0], str):
+        redact = _mask_all if _is_auth_event(data[0]) else _redact_value
+        return [data[0], *(redact(arg) for arg in data[1:])]
+    return _redact_value(data)
+
+
+def _is_auth_head(packet: str, start: int) -> bool:
+    name = _EVENT_NAME.match(packet, start)
+    return name is not None and _is_auth_event(_key_name(name.group(1)))
+
+
+def _redact_json(packet: str, start: int, redact, *, everything: bool = False) -> str:
+    body = packet[start:]
     if not body:
         return packet
     try:
         data = loads(body)
     except ValueError:
-        return redact_text(packet)
-    socket_type = packet[1]
-    if socket_type == "0":
-        # CONNECT from the client: its payload is the Socket.IO ``auth`` object, credentials by definition.
-        redacted = _redact_value(data, everything=True)
-    elif socket_type in "25" and isinstance(data, list) and data and isinstance(data[0], str):
-        everything = _normal(data[0]) in _AUTH_EVENTS
-        redacted = [data[0], *(_redact_value(arg, everything) for arg in data[1:])]
-    else:
-        redacted = _redact_value(data)
+        if everything:  # malformed credentials: every value goes, the event name (a quoted key-like head) too
+            name = _EVENT_NAME.match(packet, start)
+            keep = name.end() if name is not None else start
+            return _mask_all_text(_SECRET_VALUE.sub(MARKER, packet), keep)
+        return _redact_malformed(packet)
+    redacted = redact(data)
     if redacted == data:
         return packet
-    return prefix + dumps(redacted)
+    return packet[:start] + dumps(redacted)
 
 
-def redact_frame(text: str) -> str:
-    """An outgoing frame (WebSocket message or polling body) with its secrets replaced; unchanged if none."""
+def _redact_base64(packet: str) -> str:
+    """A binary packet of a polling body: its bytes get the binary rules and are encoded back."""
+    try:
+        data = base64.b64decode(packet[1:], validate=True)
+    except (binascii.Error, ValueError):
+        return _redact_malformed(packet)
+    redacted = _redact_bytes_fully(data)
+    return packet if redacted is data else "b" + base64.b64encode(redacted).decode("ascii")
+
+
+def redact_frame_fully(text: str) -> str:
+    """The redactor without the pre-filter: what :func:`redact_frame` returns, always at the cost of a parse."""
     if RECORD_SEPARATOR in text:
         parts = text.split(RECORD_SEPARATOR)
         redacted = [_redact_packet(part) for part in parts]
         return text if redacted == parts else RECORD_SEPARATOR.join(redacted)
-    return _redact_packet(text)
+    redacted = _redact_packet(text)
+    return text if redacted == text else redacted
 
 
-def redact_bytes(data: bytes) -> bytes:
-    """Binary frames: redacted as text when they are UTF-8 text, otherwise kept (opaque attachments)."""
+def _redact_bytes_fully(data: bytes) -> bytes:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return data
+        return data  # not text: an opaque attachment
     redacted = redact_frame(text)
     return data if redacted is text else redacted.encode("utf-8")
+
+
+# The last object returned: redaction is idempotent, so a payload the recorder redacted for its observers
+# costs the writer nothing when it lands the same object.
+_last_returned: object = None
+
+
+def redact_frame(text: str) -> str:
+    """A frame (WebSocket message or polling body, either direction) with its secrets replaced; the very same
+    string when there are none."""
+    global _last_returned
+    if text is _last_returned or not could_hold_secret(text):
+        redacted = text
+    else:
+        redacted = redact_frame_fully(text)
+    _last_returned = redacted
+    return redacted
+
+
+def redact_bytes(data: bytes) -> bytes:
+    """A binary frame: redacted as a text frame when it is UTF-8 text, otherwise kept (an opaque attachment)."""
+    global _last_returned
+    redacted = data if data is _last_returned else _redact_bytes_fully(data)
+    _last_returned = redacted
+    return redacted
+
+
+def redact_payload(payload: str | bytes) -> str | bytes:
+    """What the landing zone holds of a frame's payload (text or binary)."""
+    if isinstance(payload, str):
+        return redact_frame(payload)
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        return redact_bytes(payload if isinstance(payload, bytes) else bytes(payload))
+    return payload
+
+
+# --- URLs, headers, details, free text ----------------------------------------------------------------------
+_EMBEDDED_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 
 
 def redact_url(url: str) -> str:
@@ -177,9 +436,44 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, path, query, fragment))
 
 
+def redact_text(text: str) -> str:
+    """Free text (a log line, a row's JSON detail): secret-shaped values, ``"key": value`` pairs under secret
+    keys and the credentials of embedded URLs."""
+    text = _redact_malformed(text)
+    return _EMBEDDED_URL.sub(lambda match: redact_url(match.group()), text) if "://" in text else text
+
+
 def redact_headers(headers: dict) -> dict:
     """A copy of HTTP headers with auth, cookie and token headers masked and other values scrubbed."""
     return {
         key: (MARKER if is_secret_key(str(key)) else (redact_text(value) if isinstance(value, str) else value))
         for key, value in headers.items()
     }
+
+
+_DETAIL_DEPTH = 64
+
+
+def redact_detail(detail: dict | None) -> dict:
+    """A copy of a row's detail (a click, a lifecycle fact) as it may be landed, logged and published.
+
+    Never raises: values it cannot vouch for — nested deeper than it looks — are replaced, not passed on.
+    """
+    return _detail_value(detail or {}, 0)
+
+
+def _detail_value(value: Any, depth: int) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return redact_text(value)
+    if depth >= _DETAIL_DEPTH:
+        return f"{MARKER}: nested deeper than {_DETAIL_DEPTH} levels"
+    if isinstance(value, dict):
+        return {
+            key: (_mask(str(key), item) if is_secret_key(str(key)) else _detail_value(item, depth + 1))
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_detail_value(item, depth + 1) for item in value]
+    return redact_text(str(value))  # what the writer's JSON encoding would make of it
