@@ -1,0 +1,147 @@
+"""Properties of redaction: planted secrets never survive, frames stay valid, and the pre-filter is sound —
+it lets a frame skip the parse only when the full redactor would have returned it unchanged."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import string
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from planted import AUTH_EVENTS, BASE58, B64URL, PUBLIC_KEYS, SECRET_NAMES, bare_secrets, frame, spelling
+from realdata import event_records
+
+from capture_agent.protocol.codec import RECORD_SEPARATOR, decode_frame
+from capture_agent.protocol.recordings import frame_from_record
+from capture_agent.redact import could_hold_secret, redact_frame, redact_frame_fully, redact_payload
+
+BOUNDED = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+REAL = [text for _, record in itertools.islice(event_records(), 300) if (text := frame_from_record(record)) is not None]
+
+
+def _text(payload: str | bytes) -> str:
+    return payload.decode("utf-8") if isinstance(payload, bytes) else payload
+
+
+def _visible(payload: str | bytes) -> str:
+    """Everything a reader of the landed payload can see, base64 packets of a polling body decoded."""
+    text = _text(payload)
+    decoded = [base64.b64decode(part[1:]).decode("utf-8", "replace") for part in text.split(RECORD_SEPARATOR) if part[:1] == "b"]
+    return "\n".join([text, *decoded])
+
+
+def _same_packets(original: str, redacted: str) -> None:
+    before, after = decode_frame(original), decode_frame(redacted)
+    assert len(before) == len(after)
+    for old, new in zip(before, after):
+        assert new.error is None, redacted
+        assert (new.engine_type, new.socket_type, new.namespace, new.ack_id, new.event, new.attachments) == (
+            old.engine_type, old.socket_type, old.namespace, old.ack_id, old.event, old.attachments
+        )
+
+
+@BOUNDED
+@given(frame())
+def test_planted_secrets_never_survive_and_frames_stay_what_they_were(case):
+    payload, secrets, valid = case
+    redacted = redact_payload(payload)
+    visible = _visible(redacted)
+    for secret in secrets:
+        assert secret not in visible
+    text, redacted_text = _text(payload), _text(redacted)
+    assert redacted_text == redact_frame_fully(text)  # the pre-filter never changes the outcome
+    assert redact_frame_fully(redacted_text) == redacted_text  # idempotent: landing twice lands the same
+    if valid and text[:1] != "b":
+        _same_packets(text, redacted_text)
+    event("valid" if valid else "cut short")
+
+
+# --- the pre-filter's soundness ----------------------------------------------------------------------------
+
+
+@st.composite
+def mutated(draw, name: str) -> str:
+    """A name, or a near miss of it: a letter changed, dropped or doubled, a separator or an escape put in."""
+    how = draw(st.sampled_from(["same", "same", "replace", "drop", "double", "separator", "escape", "case"]))
+    if how == "same" or not name:
+        return name
+    i = draw(st.integers(0, len(name) - 1))
+    if how == "replace":
+        return name[:i] + draw(st.sampled_from(string.ascii_letters + "0_-. ")) + name[i + 1 :]
+    if how == "drop":
+        return name[:i] + name[i + 1 :]
+    if how == "double":
+        return name[:i] + name[i] + name[i:]
+    if how == "separator":
+        return name[:i] + draw(st.sampled_from("_-.")) + name[i:]
+    if how == "escape":
+        return name[:i] + f"\\u{ord(name[i]):04x}" + name[i + 1 :]
+    return name.swapcase()
+
+
+names = st.sampled_from(SECRET_NAMES + AUTH_EVENTS + tuple((key,) for key in PUBLIC_KEYS)).flatmap(spelling).flatmap(mutated)
+lengths = st.sampled_from([*range(83, 91), *range(125, 135)])  # around the shortest and longest signatures
+runs = st.tuples(st.sampled_from([BASE58, "0123456789abcdefABCDEF", string.ascii_letters + string.digits]), lengths).flatmap(
+    lambda spec: st.text(alphabet=spec[0], min_size=spec[1], max_size=spec[1])
+)
+jwt_like = st.tuples(st.text(B64URL, max_size=8), st.text(B64URL, max_size=8), st.text(B64URL, max_size=8)).map(lambda p: "eyJ" + ".".join(p))
+credentials = st.tuples(st.sampled_from(["Bearer", "basic", "BEARER", "bearer:"]), st.sampled_from([" ", "  ", "\t", ""]), st.text(B64URL, max_size=14)).map("".join)
+strings = st.one_of(runs, jwt_like, credentials, st.text(string.ascii_letters + " ", max_size=10), names)
+values = st.one_of(
+    strings.map(lambda s: f'"{s}"'), st.integers(-10**12, 10**12).map(str), st.sampled_from(["null", "true", "false", "[1,2,3]", "{}", "[", "{"]),
+)
+pairs = st.tuples(names, values).map(lambda kv: f'"{kv[0]}":{kv[1]}')
+heads = st.one_of(
+    st.tuples(names, values).map(lambda nv: f'42["{nv[0]}",{nv[1]}]'),
+    st.tuples(st.sampled_from(["", "/admin,"]), pairs).map(lambda np: f"40{np[0]}{{{np[1]}}}"),
+    st.tuples(names, values).map(lambda nv: "b" + base64.b64encode(f'42["{nv[0]}",{{"{nv[0]}":{nv[1]}}}]'.encode()).decode()),
+)
+harmless = st.one_of(
+    st.sampled_from(["{", "}", "[", "]", ",", ":", '"', " ", "42", "43", "4", "0", "1.5", "null", RECORD_SEPARATOR]),
+    st.sampled_from(REAL).flatmap(lambda real: st.integers(0, len(real)).map(lambda cut: real[:cut])),
+)
+pieces = st.one_of(pairs, heads, names.map(lambda name: f'["{name}",'), values, harmless)
+SOUNDNESS = settings(BOUNDED, max_examples=1000)
+
+
+@SOUNDNESS
+@given(st.lists(pieces, max_size=8).map("".join))
+def test_the_pre_filter_lets_through_only_what_the_full_redactor_keeps(text):
+    changed = redact_frame_fully(text) != text
+    event("full redactor changes it" if changed else "full redactor keeps it")
+    event("pre-filter: parse" if could_hold_secret(text) else "pre-filter: skip")
+    assert could_hold_secret(text) or not changed
+
+
+@SOUNDNESS
+@given(st.lists(harmless, max_size=3).map("".join), st.one_of(pairs, heads, values), st.lists(harmless, max_size=3).map("".join))
+def test_one_risky_piece_is_seen_whenever_it_holds_a_secret(before, risky, after):
+    """One risky piece among harmless text: no other trigger can hide a gap of the pre-filter."""
+    text = before + risky + after
+    changed = redact_frame_fully(text) != text
+    event("full redactor changes it" if changed else "full redactor keeps it")
+    assert could_hold_secret(text) or not changed
+
+
+@BOUNDED
+@given(st.sampled_from(REAL), st.data())
+def test_one_secret_spliced_into_a_real_frame_is_always_seen(real, data):
+    name = data.draw(spelling(data.draw(st.sampled_from(SECRET_NAMES))))
+    secret = data.draw(bare_secrets)
+    where = data.draw(st.integers(0, len(real)))
+    text = real[:where] + data.draw(st.sampled_from([f'"{name}":"zq-opaque"', f'"{secret}"', f" {secret} "])) + real[where:]
+    assert could_hold_secret(text)
+
+
+@pytest.mark.parametrize("text", ["eyJ", "40", "b", "\\", "x\x1e40", "x\x1eb", '"sig"', '"Log-In"', "TOKEN", "pri_vate_key"])
+def test_pre_filter_triggers(text):
+    expected = text != "pri_vate_key"  # a separator inside a word: not a secret key, nothing to find
+    assert could_hold_secret(text) is expected
+
+
+def test_redacting_the_same_object_twice_returns_it_again():
+    frame_text = '42["x",{"accessToken":"zq0123456789"}]'
+    once = redact_frame(frame_text)
+    assert redact_frame(once) is once and "zq0123456789" not in once
