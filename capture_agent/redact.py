@@ -22,6 +22,7 @@ import binascii
 import functools
 import itertools
 import json
+import operator
 import re
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
@@ -89,32 +90,50 @@ def _is_auth_event(name: Any) -> bool:
     return isinstance(name, str) and _folded(name) in _AUTH_EVENTS
 
 
-# Value shapes, anywhere in any string.
-_JWT = r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}"
+# Value shapes, anywhere in any string. A JWT, a base58 or a hex signature is a run of at least _TOKEN_RUN
+# letters, digits, dots, dashes and underscores: JWTs are counted from that length (a JWT signed with HMAC-SHA256
+# over the smallest claims has 80 characters; Privy's ES256 tokens have hundreds).
+_TOKEN_RUN = 72
+_JWT = rf"(?=[A-Za-z0-9_.-]{{{_TOKEN_RUN}}})eyJ[A-Za-z0-9_-]{{4,}}\.[A-Za-z0-9_-]{{4,}}\.[A-Za-z0-9_-]{{4,}}"
 _BASE58_SIGNATURE = r"(?<![1-9A-HJ-NP-Za-km-z])[1-9A-HJ-NP-Za-km-z]{86,88}(?![1-9A-HJ-NP-Za-km-z])"
 _HEX_SIGNATURE = r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{128,132}(?![0-9A-Za-z])"
 _BEARER = r"(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
 _SECRET_VALUE = re.compile(f"{_JWT}|{_BASE58_SIGNATURE}|{_HEX_SIGNATURE}|{_BEARER}")
-_SHORTEST_SIGNATURE = 86
+_CREDENTIAL_WORDS = ("bearer", "basic")
 
 # --- the pre-filter ---------------------------------------------------------------------------------------
 
 
-def _needles() -> list[bytes]:
-    """Every fragment, every quoted exact name, the value shapes' words; a needle holding another is left out
-    (wherever it occurs, the shorter one does too)."""
-    words = (
-        {fragment.encode() for fragment in _FRAGMENTS}
-        | {f'"{name}"'.encode() for name in _EXACT | _AUTH_EVENTS}
-        | {b"eyj", b"bearer", b"basic"}
-    )
+def _name_needles() -> list[bytes]:
+    """Every spelling of every fragment, and of every exact name closed by its quote (``sig"``); a needle that
+    holds another is left out (wherever it occurs, the shorter one does too)."""
+    words = {fragment.encode() for fragment in _FRAGMENTS} | {f'{name}"'.encode() for name in _EXACT | _AUTH_EVENTS}
     return sorted(word for word in words if not any(other != word and other in word for other in words))
 
 
-_NEEDLES = BytesAhoCorasick(_needles(), matchkind=MatchKind.LeftmostFirst)  # leftmost: the SIMD searcher
-_STRIDE = 2  # a stride-4 sample aliases with JSON's regular layout: 4 % of game frames would be parsed
-_SAMPLED_RUN = b"a" * (_SHORTEST_SIGNATURE // _STRIDE)
-_ALNUM_CLASS = bytes(0x61 if chr(byte).isascii() and chr(byte).isalnum() else 0x20 for byte in range(256))
+# Leftmost-first, non-overlapping matching: the kind the SIMD searcher serves. A match hides only what overlaps
+# it: names in the same quoted string (read alike), or for a credential word, what it reports anyway — no name
+# ends with the start of a credential word, so none can hide one.
+_NEEDLES = [word.encode() for word in _CREDENTIAL_WORDS] + _name_needles()
+_MATCHER = BytesAhoCorasick(_NEEDLES, matchkind=MatchKind.LeftmostFirst)
+_TOKEN_CLASS = bytes(0x61 if chr(byte).isascii() and (chr(byte).isalnum() or chr(byte) in "._-") else 0x20 for byte in range(256))
+_LONG_RUN = b"a" * _TOKEN_RUN
+# Half the bytes are looked at first: a run of 72 covers 36 positions of either stride-2 sample. JSON's regular
+# layout makes the even sample alias (about 1 % of game frames), so a hit is checked on all bytes.
+_SAMPLED_RUN = b"a" * (_TOKEN_RUN // 2)
+_JSON_SPACE = b" \t\n\r"
+_NEAR = 32
+
+
+def _in_key_or_event_name(folded: bytes, start: int) -> bool:
+    """Whether the quoted string holding ``start`` is read as an object key (a colon follows it) or as an
+    event name (it opens an array); any doubt — no quotes around, long whitespace — counts as yes."""
+    opening, closing = folded.rfind(b'"', 0, start), folded.find(b'"', start)
+    if opening < 0 or closing < 0:
+        return True
+    after = folded[closing + 1 : closing + 1 + _NEAR].lstrip(_JSON_SPACE)
+    before = folded[max(0, opening - _NEAR) : opening].rstrip(_JSON_SPACE)
+    return after[:1] in (b":", b"") or before[-1:] in (b"[", b"")
 
 
 def could_hold_secret(text: str) -> bool:
@@ -123,35 +142,42 @@ def could_hold_secret(text: str) -> bool:
     Why no secret passes (each way the redactor changes a frame is caught):
 
     * A JSON escape can spell any key or name (``"\\u0074oken"``), so any backslash answers True. Without one,
-      every key, event name and string is written in the text exactly as it decodes.
+      every key, event name and string is written in the text exactly as it decodes, between the nearest quotes.
     * Secret keys and authentication events: ``bytes.lower`` folds the text as :func:`_folded` folds names, so a
-      key holding a fragment holds it in the folded text too; exact names (keys and event names) are JSON strings,
-      so their quoted spelling ``"sig"`` is in it — also for the ``"key": value`` pairs read in malformed text.
-      The needles are every spelling of every fragment and quoted name, searched at once (Aho-Corasick).
+      key holding a fragment holds it in the folded text too, and an exact name (key or event name) ends with
+      its quote. The name needles are every spelling of these, searched at once (Aho-Corasick). A name counts
+      only where the redactor reads one: a key is a quoted string followed by a colon (parsed JSON, and the
+      ``"key": value`` pairs of malformed text), an event name a quoted string opening an array. Matches never
+      span a quote but at their end, so each lies in one quoted string and shares its reading with every needle
+      it may overlap; a fragment in a value (``"Free Practice Token"``) does not cost a parse.
     * A client ``CONNECT`` payload (``40…``) and base64 packets (``b…``) are masked or decoded as a whole: any
       packet starting so answers True.
-    * Value shapes: a JWT starts with ``eyJ`` and a ``Bearer``/``Basic`` credential with its word (both needles,
-      folded); a base58 or hex signature is a run of at least 86 ASCII letters and digits, and such a run covers
-      at least 86 // 2 = 43 consecutive positions of the stride-2 sample, so the sample holds 43 in a row.
+    * Value shapes: a ``Bearer``/``Basic`` credential starts with its word (a needle too, folded); a JWT, a base58
+      or a hex signature is a run of at least 72 ASCII letters, digits, dots, dashes or underscores.
     """
     if "\\" in text or text.startswith(("40", "b")):
         return True
     if RECORD_SEPARATOR in text and (RECORD_SEPARATOR + "40" in text or RECORD_SEPARATOR + "b" in text):
         return True
     data = text.encode("utf-8", "surrogatepass")
-    if _NEEDLES.find_matches_as_indexes(data.lower()):
-        return True
-    return _SAMPLED_RUN in data[::_STRIDE].translate(_ALNUM_CLASS)
+    folded = data.lower()
+    for needle, start, _ in _MATCHER.find_matches_as_indexes(folded):
+        if needle < len(_CREDENTIAL_WORDS) or _in_key_or_event_name(folded, start):
+            return True
+    return _SAMPLED_RUN in data[::2].translate(_TOKEN_CLASS) and _LONG_RUN in data.translate(_TOKEN_CLASS)
 
 
 # --- parsed JSON ------------------------------------------------------------------------------------------
 
 
-_SHORTEST_SECRET_VALUE = len("basic ") + 8
+_SHORTEST_CREDENTIAL = len("basic ") + 8
 
 
 def _clean_string(text: str) -> str:
-    return _SECRET_VALUE.sub(MARKER, text) if len(text) >= _SHORTEST_SECRET_VALUE else text
+    if len(text) < _TOKEN_RUN:  # too short for a token: only a Bearer/Basic credential may hide in it
+        if len(text) < _SHORTEST_CREDENTIAL or not any(word in text.lower() for word in _CREDENTIAL_WORDS):
+            return text
+    return _SECRET_VALUE.sub(MARKER, text)
 
 
 def _mask(key: str, value: Any) -> Any:
@@ -163,7 +189,11 @@ def _mask(key: str, value: Any) -> Any:
     return MARKER
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
 def _clean_object(value: dict, mask_key) -> dict:
+    """``value`` with ``mask_key(key, item)`` for every string key; ``value`` itself when nothing changed."""
     cleaned = {}
     for key, item in value.items():
         if isinstance(key, str):
@@ -172,17 +202,26 @@ def _clean_object(value: dict, mask_key) -> dict:
             while key in cleaned:  # a key that was itself a secret: several may now read the same
                 key += "'"
         cleaned[key] = item
-    return cleaned
+    unchanged = len(cleaned) == len(value) and all(map(operator.is_, cleaned, value)) and all(map(operator.is_, cleaned.values(), value.values()))
+    return value if unchanged else cleaned
+
+
+def _clean_list(value: list, clean) -> list:
+    """``[clean(item) …]``; ``value`` itself when nothing changed."""
+    cleaned = [clean(item) for item in value]
+    return value if all(map(operator.is_, cleaned, value)) else cleaned
 
 
 def _redact_value(value: Any) -> Any:
-    """A copy of ``value`` with secret keys' values and secret-shaped strings replaced."""
+    """``value`` with secret keys' values and secret-shaped strings replaced; the same object when it holds none."""
     if isinstance(value, str):
         return _clean_string(value)
     if isinstance(value, dict):
         return _clean_object(value, lambda key, item: _mask(key, item) if is_secret_key(key) else _redact_value(item))
     if isinstance(value, list):
-        return [_redact_value(item) for item in value]
+        if set(map(type, value)) <= _SCALARS:  # price paths and other number arrays: nothing to look at
+            return value
+        return _clean_list(value, _redact_value)
     return value
 
 
@@ -202,7 +241,7 @@ def _mask_all(value: Any) -> Any:
             return _redact_value(value)
         return _clean_object(value, lambda key, item: _mask_all(item))
     if isinstance(value, list):
-        return [_mask_all(item) for item in value]
+        return _clean_list(value, _mask_all)
     return value
 
 
@@ -214,7 +253,7 @@ def _redact_connect(data: Any) -> Any:
 
 
 # --- text that is not JSON (malformed frames, log lines) ---------------------------------------------------
-_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*', re.S)
+_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"[ \t\n\r]*:\s*', re.S)  # JSON's own whitespace: what the pre-filter skips
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.S)
 _NESTING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]|[^"\[\]{}]+', re.S)
 _SCALAR = re.compile(r"[^,\]}\s]*")
@@ -299,7 +338,7 @@ def _redact_malformed(text: str) -> str:
 
 # --- frames -----------------------------------------------------------------------------------------------
 _SOCKET_HEAD = re.compile(r"4[0-6](?:\d+-)?(?:/[^,]*,)?\d*")
-_EVENT_NAME = re.compile(r'\[\s*"((?:[^"\\]|\\.)*)"')
+_EVENT_NAME = re.compile(r'\[[ \t\n\r]*"((?:[^"\\]|\\.)*)"')
 
 
 def _redact_packet(packet: str) -> str:
@@ -319,9 +358,10 @@ def _redact_packet(packet: str) -> str:
 
 
 def _redact_event(data: Any) -> Any:
-    if isinstance(data, list) and data and isinstance(data[0], str):
-        redact = _mask_all if _is_auth_event(data[0]) else _redact_value
-        return [data[0], *(redact(arg) for arg in data[1:])]
+    if isinstance(data, list) and data and isinstance(data[0], str) and _is_auth_event(data[0]):
+        args = data[1:]
+        masked = _clean_list(args, _mask_all)
+        return data if masked is args else [data[0], *masked]
     return _redact_value(data)
 
 
@@ -343,9 +383,7 @@ def _redact_json(packet: str, start: int, redact, *, everything: bool = False) -
             return _mask_all_text(_SECRET_VALUE.sub(MARKER, packet), keep)
         return _redact_malformed(packet)
     redacted = redact(data)
-    if redacted == data:
-        return packet
-    return packet[:start] + dumps(redacted)
+    return packet if redacted is data else packet[:start] + dumps(redacted)
 
 
 def _redact_base64(packet: str) -> str:

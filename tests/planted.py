@@ -58,7 +58,8 @@ secret_strings = _text("0123456789abcdef", 10, 16).map(lambda s: f"zq{s}")
 secret_ints = st.integers(10**9, 10**15)
 secret_floats = st.integers(10**8, 10**12).map(lambda n: n + 0.5)
 secret_arrays = st.lists(st.integers(0, 255), min_size=8, max_size=64)  # a keypair as JSON, shorter or longer
-jwts = st.tuples(_text(B64URL, 10, 40), _text(B64URL, 10, 60), _text(B64URL, 20, 86)).map(lambda p: f"eyJ{p[0]}.{p[1]}.{p[2]}")
+# Signed JWTs: the signature alone has 43 (HMAC-SHA256) to 86 (ES256, Privy's) characters.
+jwts = st.tuples(_text(B64URL, 17, 40), _text(B64URL, 10, 60), _text(B64URL, 43, 86)).map(lambda p: f"eyJ{p[0]}.{p[1]}.{p[2]}")
 base58_signatures = _text(BASE58, 86, 88)
 hex_signatures = st.tuples(st.sampled_from(["", "0x"]), _text("0123456789abcdefABCDEF", 128, 128)).map("".join)
 bare_secrets = st.one_of(jwts, base58_signatures, hex_signatures)

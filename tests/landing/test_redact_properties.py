@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from planted import AUTH_EVENTS, BASE58, B64URL, PUBLIC_KEYS, SECRET_NAMES, bare_secrets, frame, spelling
 from realdata import event_records
 
+import capture_agent.redact as redact_module
 from capture_agent.protocol.codec import RECORD_SEPARATOR, decode_frame
 from capture_agent.protocol.recordings import frame_from_record
 from capture_agent.redact import could_hold_secret, redact_frame, redact_frame_fully, redact_payload
@@ -81,7 +82,7 @@ def mutated(draw, name: str) -> str:
     return name.swapcase()
 
 
-names = st.sampled_from(SECRET_NAMES + AUTH_EVENTS + tuple((key,) for key in PUBLIC_KEYS)).flatmap(spelling).flatmap(mutated)
+names = st.one_of(st.sampled_from(SECRET_NAMES), st.sampled_from(AUTH_EVENTS), st.sampled_from([(key,) for key in PUBLIC_KEYS])).flatmap(spelling).flatmap(mutated)
 lengths = st.sampled_from([*range(83, 91), *range(125, 135)])  # around the shortest and longest signatures
 runs = st.tuples(st.sampled_from([BASE58, "0123456789abcdefABCDEF", string.ascii_letters + string.digits]), lengths).flatmap(
     lambda spec: st.text(alphabet=spec[0], min_size=spec[1], max_size=spec[1])
@@ -92,9 +93,10 @@ strings = st.one_of(runs, jwt_like, credentials, st.text(string.ascii_letters + 
 values = st.one_of(
     strings.map(lambda s: f'"{s}"'), st.integers(-10**12, 10**12).map(str), st.sampled_from(["null", "true", "false", "[1,2,3]", "{}", "[", "{"]),
 )
-pairs = st.tuples(names, values).map(lambda kv: f'"{kv[0]}":{kv[1]}')
+spaces = st.sampled_from(["", "", " ", "\n", "\t ", " " * 40])  # JSON's whitespace, once longer than the filter looks
+pairs = st.tuples(names, spaces, values).map(lambda kv: f'"{kv[0]}"{kv[1]}:{kv[2]}')
 heads = st.one_of(
-    st.tuples(names, values).map(lambda nv: f'42["{nv[0]}",{nv[1]}]'),
+    st.tuples(spaces, names, values).map(lambda snv: f'42[{snv[0]}"{snv[1]}",{snv[2]}]'),
     st.tuples(st.sampled_from(["", "/admin,"]), pairs).map(lambda np: f"40{np[0]}{{{np[1]}}}"),
     st.tuples(names, values).map(lambda nv: "b" + base64.b64encode(f'42["{nv[0]}",{{"{nv[0]}":{nv[1]}}}]'.encode()).decode()),
 )
@@ -116,10 +118,11 @@ def test_the_pre_filter_lets_through_only_what_the_full_redactor_keeps(text):
 
 
 @SOUNDNESS
-@given(st.lists(harmless, max_size=3).map("".join), st.one_of(pairs, heads, values), st.lists(harmless, max_size=3).map("".join))
-def test_one_risky_piece_is_seen_whenever_it_holds_a_secret(before, risky, after):
-    """One risky piece among harmless text: no other trigger can hide a gap of the pre-filter."""
-    text = before + risky + after
+@given(st.lists(harmless, max_size=3).map("".join), st.one_of(pairs, heads, values), st.lists(harmless, max_size=3).map("".join), st.booleans())
+def test_one_risky_piece_is_seen_whenever_it_holds_a_secret(before, risky, after, first):
+    """One risky piece among harmless text (or opening it, where a packet's head is read): no other trigger
+    can hide a gap of the pre-filter."""
+    text = (risky if first else before + risky) + after
     changed = redact_frame_fully(text) != text
     event("full redactor changes it" if changed else "full redactor keeps it")
     assert could_hold_secret(text) or not changed
@@ -135,13 +138,47 @@ def test_one_secret_spliced_into_a_real_frame_is_always_seen(real, data):
     assert could_hold_secret(text)
 
 
-@pytest.mark.parametrize("text", ["eyJ", "40", "b", "\\", "x\x1e40", "x\x1eb", '"sig"', '"Log-In"', "TOKEN", "pri_vate_key"])
-def test_pre_filter_triggers(text):
-    expected = text != "pri_vate_key"  # a separator inside a word: not a secret key, nothing to find
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("40", True), ("b", True), ("\\", True), ("x\x1e40", True), ("x\x1eb", True), ("Bearer", True), ("a." * 36, True),
+        ('{"sig":1}', True), ('["Log-In",1]', True), ('{"x":{"TOKEN" :', True), ('{"x":"a.b"}' + "a" * 71, False),
+        ('{"x":"sig"}', False), ('{"username":"Free Practice Token"}', False),  # names as values: nothing to find
+        ('{"pri_vate_key":1}', False),  # a separator inside a word: not a secret key
+    ],
+)
+def test_pre_filter_triggers(text, expected):
     assert could_hold_secret(text) is expected
+    assert could_hold_secret(text) or redact_frame_fully(text) == text
+
+
+def test_no_name_can_hide_a_credential_word():
+    """Non-overlapping matching hides only what overlaps a match: a name needle never ends with the start of a
+    credential word, so a credential word is always reported (names overlapping names share their reading)."""
+    words = [word.encode() for word in redact_module._CREDENTIAL_WORDS]
+    for name in redact_module._NEEDLES[len(words) :]:
+        for word in words:
+            assert not any(name.endswith(word[:cut]) for cut in range(1, len(word))), (name, word)
+            assert word not in name
 
 
 def test_redacting_the_same_object_twice_returns_it_again():
     frame_text = '42["x",{"accessToken":"zq0123456789"}]'
     once = redact_frame(frame_text)
     assert redact_frame(once) is once and "zq0123456789" not in once
+
+
+def test_every_spelling_of_every_secret_name_is_seen_as_a_key_and_every_auth_event_as_an_event():
+    """The needles cover the whole vocabulary, in any ASCII casing: each spelling as a key (with a few fragments
+    around it) and each authentication event's name opening an event."""
+    for fragment in redact_module._FRAGMENTS:
+        for key in (fragment, fragment.upper(), f"x{fragment.title()}Value", f"my_{fragment}"):
+            assert redact_module.is_secret_key(key) or key.replace("_", "").lower() in redact_module._PUBLIC_KEYS, key
+            assert could_hold_secret(f'42["x",{{"{key}":"v"}}]'), key
+    for name in redact_module._EXACT:
+        for key in (name, name.upper(), name.title()):
+            assert redact_module.is_secret_key(key) and could_hold_secret(f'42["x",{{"{key}" : 1}}]'), key
+    for name in redact_module._AUTH_EVENTS:
+        for event in (name, name.upper(), name.title()):
+            frame_text = f'42[ "{event}","opaque-value"]'
+            assert redact_frame_fully(frame_text) != frame_text and could_hold_secret(frame_text), event
