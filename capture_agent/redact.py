@@ -1,171 +1,48 @@
 """Secret redaction, applied to every frame, URL and detail before anything is written, logged or published.
 
-One rule for both directions: auth tokens, cookies, JWTs, Privy tokens, keys and wallet signatures are replaced
-by :data:`MARKER` whether the client sends them or the server does. The frame stays what it was: a valid
-Socket.IO packet stays a valid packet with the same prefix, ack id and event name, malformed text stays the same
-text around the masked values, and a frame with nothing to redact is returned unchanged (the very same object),
-so verbatim capture is kept for everything else. What is secret:
+One rule for both directions: what :mod:`capture_agent.redact_rules` calls secret — auth tokens, cookies, JWTs,
+Privy tokens, keys, wallet signatures — is replaced by :data:`MARKER` whether the client sends it or the
+server does. The frame stays what it was: a valid Socket.IO packet stays a valid packet with the same prefix,
+ack id and event name, malformed text stays the same text around the masked values, and a frame with nothing to
+redact is returned unchanged (the very same object), so verbatim capture is kept for everything else:
 
-* the value — of any JSON type but ``null``/``true``/``false`` — under a secret key (:func:`is_secret_key`);
+* the value — of any JSON type but ``null``/``true``/``false`` — under a secret key is masked whole;
 * every value of a client ``CONNECT`` payload (the Socket.IO ``auth`` object) but its ``sid``, and every
   argument value of an authentication event (``authenticate``, ``login``, …) but trace and attachment stubs;
 * values shaped like credentials anywhere in any string: JWTs, base58 (86–88) and hex (128–132) signatures,
   ``Bearer``/``Basic`` credentials.
 
-A cheap pre-filter (:func:`could_hold_secret`) spares the parse of frames that cannot hold any of these.
+Only frames the pre-filter (:func:`~capture_agent.redact_rules.could_hold_secret`) cannot clear are parsed.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
-import itertools
 import json
 import operator
 import re
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
-from ahocorasick_rs import BytesAhoCorasick, MatchKind
-
 from capture_agent.protocol.codec import RECORD_SEPARATOR, dumps, is_trace_arg, loads
+from capture_agent.redact_rules import (
+    COIN_ID,
+    CREDENTIAL_WORDS,
+    SECRET_VALUE,
+    TOKEN_RUN,
+    could_hold_secret,
+    folded,
+    is_auth_event,
+    is_secret_key,
+)
+
+__all__ = [
+    "MARKER", "could_hold_secret", "is_secret_key", "redact_bytes", "redact_detail", "redact_frame",
+    "redact_frame_fully", "redact_headers", "redact_payload", "redact_text", "redact_url",
+]
 
 MARKER = "[redacted]"
-
-# --- what is secret ---------------------------------------------------------------------------------------
-# Names are words; a written name may join its words with "", "_" or "-" and use any ASCII casing
-# (accessToken, access_token, ACCESS-TOKEN, Privy-Token all contain "token").
-
-# A key containing one of these is secret.
-_FRAGMENT_WORDS = (
-    "token", "secret", "password", "passwd", "passphrase", "signature", "cookie", "authoriz", "mnemonic",
-    "credential", "session", "jwt", "signed", "private key", "api key", "seed phrase",
-)
-# A key that is exactly one of these is secret (as fragments they would catch too many public words).
-_EXACT_WORDS = ("sig", "auth", "authentication", "otp", "pin", "pwd", "pass")
-# Events whose every argument is a credential exchange.
-_AUTH_EVENT_WORDS = (
-    "authenticate", "auth", "login", "log in", "sign in", "verify", "verify signature", "connect wallet",
-    "link wallet", "sign message",
-)
-# Keys that contain a fragment but name public coin data ("tokenAddress", "token_amount").
-_PUBLIC_KEYS = frozenset(
-    "token" + word
-    for word in ("address", "mint", "amount", "balance", "symbol", "name", "decimals", "price", "id", "count", "qty", "supply")
-)
-# The practice coin's id ("0xPractice") is what public broadcasts carry under a bare "token" key.
-_COIN_ID = re.compile(r"0x[A-Za-z]{1,32}")
-
-
-def _spellings(words: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(
-        "".join(itertools.chain.from_iterable(zip(parts, (*joins, ""))))
-        for parts in (phrase.split() for phrase in words)
-        for joins in itertools.product(("", "_", "-"), repeat=len(parts) - 1)
-    )
-
-
-_FRAGMENTS = _spellings(_FRAGMENT_WORDS)
-_EXACT = _spellings(_EXACT_WORDS)
-_AUTH_EVENTS = _spellings(_AUTH_EVENT_WORDS)
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def _folded(name: str) -> str:
-    """ASCII-only lower case: the same folding as ``bytes.lower`` in the pre-filter (``str.lower`` would also
-    turn e.g. the Kelvin sign into a "k" the pre-filter cannot see)."""
-    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
-
-
-@functools.lru_cache(maxsize=4096)
-def is_secret_key(key: str) -> bool:
-    name = _folded(key)
-    if name.replace("_", "").replace("-", "") in _PUBLIC_KEYS:
-        return False
-    return name in _EXACT or any(fragment in name for fragment in _FRAGMENTS)
-
-
-def _is_auth_event(name: Any) -> bool:
-    return isinstance(name, str) and _folded(name) in _AUTH_EVENTS
-
-
-# Value shapes, anywhere in any string. A JWT, a base58 or a hex signature is a run of at least _TOKEN_RUN
-# letters, digits, dots, dashes and underscores: JWTs are counted from that length (a JWT signed with HMAC-SHA256
-# over the smallest claims has 80 characters; Privy's ES256 tokens have hundreds).
-_TOKEN_RUN = 72
-_JWT = rf"(?=[A-Za-z0-9_.-]{{{_TOKEN_RUN}}})eyJ[A-Za-z0-9_-]{{4,}}\.[A-Za-z0-9_-]{{4,}}\.[A-Za-z0-9_-]{{4,}}"
-_BASE58_SIGNATURE = r"(?<![1-9A-HJ-NP-Za-km-z])[1-9A-HJ-NP-Za-km-z]{86,88}(?![1-9A-HJ-NP-Za-km-z])"
-_HEX_SIGNATURE = r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{128,132}(?![0-9A-Za-z])"
-_BEARER = r"(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
-_SECRET_VALUE = re.compile(f"{_JWT}|{_BASE58_SIGNATURE}|{_HEX_SIGNATURE}|{_BEARER}")
-_CREDENTIAL_WORDS = ("bearer", "basic")
-
-# --- the pre-filter ---------------------------------------------------------------------------------------
-
-
-def _name_needles() -> list[bytes]:
-    """Every spelling of every fragment, and of every exact name closed by its quote (``sig"``); a needle that
-    holds another is left out (wherever it occurs, the shorter one does too)."""
-    words = {fragment.encode() for fragment in _FRAGMENTS} | {f'{name}"'.encode() for name in _EXACT | _AUTH_EVENTS}
-    return sorted(word for word in words if not any(other != word and other in word for other in words))
-
-
-# Leftmost-first, non-overlapping matching: the kind the SIMD searcher serves. A match hides only what overlaps
-# it: names in the same quoted string (read alike), or for a credential word, what it reports anyway — no name
-# ends with the start of a credential word, so none can hide one.
-_NEEDLES = [word.encode() for word in _CREDENTIAL_WORDS] + _name_needles()
-_MATCHER = BytesAhoCorasick(_NEEDLES, matchkind=MatchKind.LeftmostFirst)
-_TOKEN_CLASS = bytes(0x61 if chr(byte).isascii() and (chr(byte).isalnum() or chr(byte) in "._-") else 0x20 for byte in range(256))
-_LONG_RUN = b"a" * _TOKEN_RUN
-# Half the bytes are looked at first: a run of 72 covers 36 positions of either stride-2 sample. JSON's regular
-# layout makes the even sample alias (about 1 % of game frames), so a hit is checked on all bytes.
-_SAMPLED_RUN = b"a" * (_TOKEN_RUN // 2)
-_JSON_SPACE = b" \t\n\r"
-_NEAR = 32
-
-
-def _in_key_or_event_name(folded: bytes, start: int) -> bool:
-    """Whether the quoted string holding ``start`` is read as an object key (a colon follows it) or as an
-    event name (it opens an array); any doubt — no quotes around, long whitespace — counts as yes."""
-    opening, closing = folded.rfind(b'"', 0, start), folded.find(b'"', start)
-    if opening < 0 or closing < 0:
-        return True
-    after = folded[closing + 1 : closing + 1 + _NEAR].lstrip(_JSON_SPACE)
-    before = folded[max(0, opening - _NEAR) : opening].rstrip(_JSON_SPACE)
-    return after[:1] in (b":", b"") or before[-1:] in (b"[", b"")
-
-
-def could_hold_secret(text: str) -> bool:
-    """False only for a frame the full redactor would return unchanged; it costs a few byte scans, not a parse.
-
-    Why no secret passes (each way the redactor changes a frame is caught):
-
-    * A JSON escape can spell any key or name (``"\\u0074oken"``), so any backslash answers True. Without one,
-      every key, event name and string is written in the text exactly as it decodes, between the nearest quotes.
-    * Secret keys and authentication events: ``bytes.lower`` folds the text as :func:`_folded` folds names, so a
-      key holding a fragment holds it in the folded text too, and an exact name (key or event name) ends with
-      its quote. The name needles are every spelling of these, searched at once (Aho-Corasick). A name counts
-      only where the redactor reads one: a key is a quoted string followed by a colon (parsed JSON, and the
-      ``"key": value`` pairs of malformed text), an event name a quoted string opening an array. Matches never
-      span a quote but at their end, so each lies in one quoted string and shares its reading with every needle
-      it may overlap; a fragment in a value (``"Free Practice Token"``) does not cost a parse.
-    * A client ``CONNECT`` payload (``40…``) and base64 packets (``b…``) are masked or decoded as a whole: any
-      packet starting so answers True.
-    * Value shapes: a ``Bearer``/``Basic`` credential starts with its word (a needle too, folded); a JWT, a base58
-      or a hex signature is a run of at least 72 ASCII letters, digits, dots, dashes or underscores.
-    """
-    if "\\" in text or text.startswith(("40", "b")):
-        return True
-    if RECORD_SEPARATOR in text and (RECORD_SEPARATOR + "40" in text or RECORD_SEPARATOR + "b" in text):
-        return True
-    data = text.encode("utf-8", "surrogatepass")
-    folded = data.lower()
-    for needle, start, _ in _MATCHER.find_matches_as_indexes(folded):
-        if needle < len(_CREDENTIAL_WORDS) or _in_key_or_event_name(folded, start):
-            return True
-    return _SAMPLED_RUN in data[::2].translate(_TOKEN_CLASS) and _LONG_RUN in data.translate(_TOKEN_CLASS)
-
 
 # --- parsed JSON ------------------------------------------------------------------------------------------
 
@@ -174,17 +51,17 @@ _SHORTEST_CREDENTIAL = len("basic ") + 8
 
 
 def _clean_string(text: str) -> str:
-    if len(text) < _TOKEN_RUN:  # too short for a token: only a Bearer/Basic credential may hide in it
-        if len(text) < _SHORTEST_CREDENTIAL or not any(word in text.lower() for word in _CREDENTIAL_WORDS):
+    if len(text) < TOKEN_RUN:  # too short for a token: only a Bearer/Basic credential may hide in it
+        if len(text) < _SHORTEST_CREDENTIAL or not any(word in text.lower() for word in CREDENTIAL_WORDS):
             return text
-    return _SECRET_VALUE.sub(MARKER, text)
+    return SECRET_VALUE.sub(MARKER, text)
 
 
 def _mask(key: str, value: Any) -> Any:
     """The value of a secret key, whatever its type; ``null`` and booleans carry no secret and stay."""
     if value is None or isinstance(value, bool):
         return value
-    if _folded(key) == "token" and isinstance(value, str) and _COIN_ID.fullmatch(value):
+    if folded(key) == "token" and isinstance(value, str) and COIN_ID.fullmatch(value):
         return value
     return MARKER
 
@@ -202,8 +79,8 @@ def _clean_object(value: dict, mask_key) -> dict:
             while key in cleaned:  # a key that was itself a secret: several may now read the same
                 key += "'"
         cleaned[key] = item
-    unchanged = len(cleaned) == len(value) and all(map(operator.is_, cleaned, value)) and all(map(operator.is_, cleaned.values(), value.values()))
-    return value if unchanged else cleaned
+    same = len(cleaned) == len(value) and all(map(operator.is_, cleaned, value))
+    return value if same and all(map(operator.is_, cleaned.values(), value.values())) else cleaned
 
 
 def _clean_list(value: list, clean) -> list:
@@ -313,16 +190,16 @@ def _holds_secret(name: str, value: str) -> bool:
     if not value or value in _LITERALS:
         return False
     quoted = len(value) >= 2 and value[0] == value[-1] == '"'
-    return not (quoted and _folded(name) == "token" and _COIN_ID.fullmatch(value[1:-1]))
+    return not (quoted and folded(name) == "token" and COIN_ID.fullmatch(value[1:-1]))
 
 
-def _mask_all_text(text: str, start: int) -> str:
-    """Every string value and number after ``start`` in (possibly cut off) JSON text masked; keys are kept."""
-    pieces = [text[:start]]
-    for token in _TOKEN.finditer(text, start):
+def _mask_all_text(text: str) -> str:
+    """Every string value and number in (possibly cut off) JSON text masked; keys are kept."""
+    pieces = []
+    for token in _TOKEN.finditer(text):
         piece = token.group()
         if piece[0] == '"':
-            after = text[token.end() : token.end() + 64].lstrip()
+            after = text[token.end() :].lstrip(" \t\n\r")
             keep = after.startswith(":") or piece == '""'
             pieces.append(piece if keep else _QUOTED_MARKER)
         elif piece[0].isdigit() or (piece[0] == "-" and len(piece) > 1):
@@ -333,7 +210,7 @@ def _mask_all_text(text: str, start: int) -> str:
 
 
 def _redact_malformed(text: str) -> str:
-    return _redact_pairs(_SECRET_VALUE.sub(MARKER, text))
+    return _redact_pairs(SECRET_VALUE.sub(MARKER, text))
 
 
 # --- frames -----------------------------------------------------------------------------------------------
@@ -358,7 +235,7 @@ def _redact_packet(packet: str) -> str:
 
 
 def _redact_event(data: Any) -> Any:
-    if isinstance(data, list) and data and isinstance(data[0], str) and _is_auth_event(data[0]):
+    if isinstance(data, list) and data and isinstance(data[0], str) and is_auth_event(data[0]):
         args = data[1:]
         masked = _clean_list(args, _mask_all)
         return data if masked is args else [data[0], *masked]
@@ -367,7 +244,7 @@ def _redact_event(data: Any) -> Any:
 
 def _is_auth_head(packet: str, start: int) -> bool:
     name = _EVENT_NAME.match(packet, start)
-    return name is not None and _is_auth_event(_key_name(name.group(1)))
+    return name is not None and is_auth_event(_key_name(name.group(1)))
 
 
 def _redact_json(packet: str, start: int, redact, *, everything: bool = False) -> str:
@@ -380,7 +257,7 @@ def _redact_json(packet: str, start: int, redact, *, everything: bool = False) -
         if everything:  # malformed credentials: every value goes, the event name (a quoted key-like head) too
             name = _EVENT_NAME.match(packet, start)
             keep = name.end() if name is not None else start
-            return _mask_all_text(_SECRET_VALUE.sub(MARKER, packet), keep)
+            return SECRET_VALUE.sub(MARKER, packet[:keep]) + SECRET_VALUE.sub(MARKER, _mask_all_text(packet[keep:]))
         return _redact_malformed(packet)
     redacted = redact(data)
     return packet if redacted is data else packet[:start] + dumps(redacted)
@@ -464,11 +341,11 @@ def redact_url(url: str) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        cleaned = [(key, MARKER if is_secret_key(key) and value else _SECRET_VALUE.sub(MARKER, value)) for key, value in pairs]
+        cleaned = [(key, MARKER if is_secret_key(key) and value else SECRET_VALUE.sub(MARKER, value)) for key, value in pairs]
         if cleaned != pairs:
             query = "&".join(f"{quote(key, safe='')}={quote(value, safe='[]')}" for key, value in cleaned)
-    fragment = _SECRET_VALUE.sub(MARKER, parts.fragment)
-    path = _SECRET_VALUE.sub(MARKER, parts.path)
+    fragment = SECRET_VALUE.sub(MARKER, parts.fragment)
+    path = SECRET_VALUE.sub(MARKER, parts.path)
     if (netloc, query, fragment, path) == (parts.netloc, parts.query, parts.fragment, parts.path):
         return url
     return urlunsplit((parts.scheme, netloc, path, query, fragment))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from planted import AUTH_EVENTS, BASE58, B64URL, PUBLIC_KEYS, SECRET_NAMES, bare_secrets, frame, spelling
 from realdata import event_records
 
-import capture_agent.redact as redact_module
+import capture_agent.redact_rules as rules
 from capture_agent.protocol.codec import RECORD_SEPARATOR, decode_frame
 from capture_agent.protocol.recordings import frame_from_record
 from capture_agent.redact import could_hold_secret, redact_frame, redact_frame_fully, redact_payload
@@ -155,8 +155,8 @@ def test_pre_filter_triggers(text, expected):
 def test_no_name_can_hide_a_credential_word():
     """Non-overlapping matching hides only what overlaps a match: a name needle never ends with the start of a
     credential word, so a credential word is always reported (names overlapping names share their reading)."""
-    words = [word.encode() for word in redact_module._CREDENTIAL_WORDS]
-    for name in redact_module._NEEDLES[len(words) :]:
+    words = [word.encode() for word in rules.CREDENTIAL_WORDS]
+    for name in rules.NEEDLES[len(words) :]:
         for word in words:
             assert not any(name.endswith(word[:cut]) for cut in range(1, len(word))), (name, word)
             assert word not in name
@@ -171,14 +171,14 @@ def test_redacting_the_same_object_twice_returns_it_again():
 def test_every_spelling_of_every_secret_name_is_seen_as_a_key_and_every_auth_event_as_an_event():
     """The needles cover the whole vocabulary, in any ASCII casing: each spelling as a key (with a few fragments
     around it) and each authentication event's name opening an event."""
-    for fragment in redact_module._FRAGMENTS:
+    for fragment in rules.FRAGMENTS:
         for key in (fragment, fragment.upper(), f"x{fragment.title()}Value", f"my_{fragment}"):
-            assert redact_module.is_secret_key(key) or key.replace("_", "").lower() in redact_module._PUBLIC_KEYS, key
+            assert rules.is_secret_key(key) or key.replace("_", "").lower() in rules.PUBLIC_KEYS, key
             assert could_hold_secret(f'42["x",{{"{key}":"v"}}]'), key
-    for name in redact_module._EXACT:
+    for name in rules.EXACT_NAMES:
         for key in (name, name.upper(), name.title()):
-            assert redact_module.is_secret_key(key) and could_hold_secret(f'42["x",{{"{key}" : 1}}]'), key
-    for name in redact_module._AUTH_EVENTS:
+            assert rules.is_secret_key(key) and could_hold_secret(f'42["x",{{"{key}" : 1}}]'), key
+    for name in rules.AUTH_EVENTS:
         for event in (name, name.upper(), name.title()):
             frame_text = f'42[ "{event}","opaque-value"]'
             assert redact_frame_fully(frame_text) != frame_text and could_hold_secret(frame_text), event
