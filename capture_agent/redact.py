@@ -254,13 +254,21 @@ def _redact_json(packet: str, start: int, redact, *, everything: bool = False) -
     try:
         data = loads(body)
     except ValueError:
-        if everything:  # malformed credentials: every value goes, the event name (a quoted key-like head) too
-            name = _EVENT_NAME.match(packet, start)
-            keep = name.end() if name is not None else start
-            return SECRET_VALUE.sub(MARKER, packet[:keep]) + SECRET_VALUE.sub(MARKER, _mask_all_text(packet[keep:]))
-        return _redact_malformed(packet)
+        return _redact_as_text(packet, start, everything)
     redacted = redact(data)
-    return packet if redacted is data else packet[:start] + dumps(redacted)
+    if redacted is not data:
+        return packet[:start] + dumps(redacted)
+    # Nothing to take from what was parsed. The text may still hold what parsing dropped — a repeated key keeps
+    # only its last value — unless it is exactly the JSON that was parsed.
+    return packet if dumps(data) == body else _redact_as_text(packet, start, everything)
+
+
+def _redact_as_text(packet: str, start: int, everything: bool) -> str:
+    if everything:  # credentials: every value goes, after the event name (a quoted head)
+        name = _EVENT_NAME.match(packet, start)
+        keep = name.end() if name is not None else start
+        return SECRET_VALUE.sub(MARKER, packet[:keep]) + SECRET_VALUE.sub(MARKER, _mask_all_text(packet[keep:]))
+    return _redact_malformed(packet)
 
 
 def _redact_base64(packet: str) -> str:

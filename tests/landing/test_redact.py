@@ -278,3 +278,13 @@ def test_secrets_never_reach_the_wal_or_the_segments(tmp_path: Path) -> None:
     rows = read_landing(tmp_path).drop_columns(["recv_wall_ns"]).to_pylist()
     assert [r["event"] for r in rows] == ["connected", "authenticate", None, None, "linkWallet", "wallet", None, "click"]
     assert rows[1]["ack_id"] == 12 and rows[6]["ack_id"] == 12
+
+
+def test_a_repeated_key_cannot_hide_a_secret_from_the_parse() -> None:
+    """JSON allows a key twice and parsing keeps the last value: the text is checked too when it is not exactly
+    what was parsed."""
+    assert redact_frame('42["x",{"token":"zq-secret","token":null}]') == f'42["x",{{"token":"{MARKER}","token":null}}]'
+    assert JWT not in redact_frame(f'42["x",{{"note":"{JWT}","note":"x"}}]')
+    assert "zq-opaque" not in redact_frame('42["login",{"a":"zq-opaque","a":{}}]')
+    spaced = '42["x", {"config": {"token": "0xPractice"}}]'  # parsed (a "token" key), not canonical, nothing hidden
+    assert could_hold_secret(spaced) and redact_frame(spaced) is spaced
