@@ -255,12 +255,16 @@ def _redact_json(packet: str, start: int, redact, *, everything: bool = False) -
         data = loads(body)
     except ValueError:
         return _redact_as_text(packet, start, everything)
+    head = packet[:start]
+    clean_head = _clean_string(head)  # a namespace may be shaped like a credential too
     redacted = redact(data)
     if redacted is not data:
-        return packet[:start] + dumps(redacted)
+        return clean_head + dumps(redacted)
     # Nothing to take from what was parsed. The text may still hold what parsing dropped — a repeated key keeps
     # only its last value — unless it is exactly the JSON that was parsed.
-    return packet if dumps(data) == body else _redact_as_text(packet, start, everything)
+    if dumps(data) != body:
+        return _redact_as_text(packet, start, everything)
+    return packet if clean_head is head else clean_head + body
 
 
 def _redact_as_text(packet: str, start: int, everything: bool) -> str:

@@ -288,3 +288,7 @@ def test_a_repeated_key_cannot_hide_a_secret_from_the_parse() -> None:
     assert "zq-opaque" not in redact_frame('42["login",{"a":"zq-opaque","a":{}}]')
     spaced = '42["x", {"config": {"token": "0xPractice"}}]'  # parsed (a "token" key), not canonical, nothing hidden
     assert could_hold_secret(spaced) and redact_frame(spaced) is spaced
+
+
+def test_a_namespace_shaped_like_a_credential_is_masked_too() -> None:
+    assert redact_frame(f'42/{JWT},7["x",{{"a":1}}]') == f'42/{MARKER},7["x",{{"a":1}}]'
