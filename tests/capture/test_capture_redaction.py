@@ -37,6 +37,7 @@ from capture_agent.live.state import LiveState
 from capture_agent.live.status import health, status_line, status_table
 from capture_agent.protocol.codec import decode_frame
 from capture_agent.redact import MARKER, redact_payload
+from capture_agent.sources.browser import BrowserOptions, BrowserSource
 from capture_agent.sources.direct import DirectOptions, DirectSource
 from capture_agent.sources.recorder import Captured, Recorder
 
@@ -185,6 +186,38 @@ def test_click_and_connection_details_are_redacted_before_any_observer_sees_them
         assert "zq-" not in json.dumps(captured.detail)
     assert [c.record_type for c in seen] == [RecordType.CLICK, RecordType.CONNECTION]
     assert seen[0].detail["text"] == "Buy" and seen[1].detail["sid"] == "abc"
+
+
+def test_the_browser_sources_frames_clicks_and_lifecycle_details_reach_observers_redacted(tmp_path):
+    """The browser source driven by synthetic CDP events (no browser): a hostile page's click, a socket error
+    naming a URL with a token, the client's polling CONNECT with its auth object, the server's auth material."""
+    url = "http://127.0.0.1:8000/socket.io/?EIO=4&transport=polling&t=1&sid=S1"
+    secrets = ["zq-page-token", "zq-bearer-credential", "zq-url-token", "zq-connect-auth", "zq-server-refresh"]
+
+    async def scenario():
+        with LandingWriter(tmp_path, Source.BROWSER) as writer:
+            feed = FeedEvents()
+            source = BrowserSource(Recorder(writer, [feed]), BrowserOptions(url=None, headless=True, say=lambda _: None))
+            source._consumer = asyncio.get_running_loop().create_task(source._drain())
+            source._on_click(None, {"selector": "#buy", "text": "Bearer zq-bearer-credential", "privyToken": "zq-page-token"})
+            post = {"url": url, "method": "POST", "postData": '40{"token":"zq-connect-auth"}'}
+            source._on_request({"requestId": "p1", "timestamp": 1.0, "wallTime": 1000.0, "request": post})
+            source._on_ws_created({"requestId": "w1", "url": "ws://127.0.0.1:8000/socket.io/?EIO=4&transport=websocket&sid=S1"})
+            frame = {"opcode": 1, "payloadData": '42["session",{"refresh_token":"zq-server-refresh","cash":2}]'}
+            source._on_ws_frame({"requestId": "w1", "timestamp": 2.0, "response": frame}, Direction.IN)
+            error = "handshake failed for wss://h.example/socket.io/?access_token=zq-url-token"
+            source._on_ws_error({"requestId": "w1", "errorMessage": error})
+            await asyncio.wait_for(source._queue.join(), 5)
+            source._consumer.cancel()
+            return feed.messages
+
+    messages = asyncio.run(scenario())
+    published = _published(tmp_path)
+    assert len(messages) >= 4  # click, connection rows and the server's event were all published
+    for secret in secrets:
+        assert secret.encode() not in b"\n".join(messages) and secret.encode() not in published, secret
+    rows = landed_rows(tmp_path)
+    assert [r["record_type"] for r in rows][:2] == ["click", "frame"] and rows[1]["payload_text"] == f'40{{"token":"{MARKER}"}}'
 
 
 # --- the direct source against a loopback server that sends auth material -----------------------------------
