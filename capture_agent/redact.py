@@ -135,6 +135,7 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.S)
 _NESTING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]|[^"\[\]{}]+', re.S)
 _SCALAR = re.compile(r"[^,\]}\s]*")
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|-?\d[\d.eE+-]*|[^"\d-]+|.', re.S)
+_COLON_AHEAD = re.compile(r"[ \t\n\r]*:")
 _LITERALS = frozenset({"true", "false", "null"})
 _QUOTED_MARKER = f'"{MARKER}"'
 
@@ -199,8 +200,7 @@ def _mask_all_text(text: str) -> str:
     for token in _TOKEN.finditer(text):
         piece = token.group()
         if piece[0] == '"':
-            after = text[token.end() :].lstrip(" \t\n\r")
-            keep = after.startswith(":") or piece == '""'
+            keep = piece == '""' or _COLON_AHEAD.match(text, token.end()) is not None  # a key, or nothing
             pieces.append(piece if keep else _QUOTED_MARKER)
         elif piece[0].isdigit() or (piece[0] == "-" and len(piece) > 1):
             pieces.append(_QUOTED_MARKER)
@@ -248,14 +248,19 @@ def _is_auth_head(packet: str, start: int) -> bool:
 
 
 def _redact_json(packet: str, start: int, redact, *, everything: bool = False) -> str:
-    body = packet[start:]
-    if not body:
+    if start == len(packet):
         return packet
     try:
-        data = loads(body)
-    except ValueError:
-        return _redact_as_text(packet, start, everything)
-    head = packet[:start]
+        redacted = _redact_parsed(packet, start, redact)
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than parsing and this walk follow
+        redacted = None
+    return redacted if redacted is not None else _redact_as_text(packet, start, everything)
+
+
+def _redact_parsed(packet: str, start: int, redact) -> str | None:
+    """The packet with its parsed body redacted; None when the text itself must be read."""
+    head, body = packet[:start], packet[start:]
+    data = loads(body)
     clean_head = _clean_string(head)  # a namespace may be shaped like a credential too
     redacted = redact(data)
     if redacted is not data:
@@ -263,7 +268,7 @@ def _redact_json(packet: str, start: int, redact, *, everything: bool = False) -
     # Nothing to take from what was parsed. The text may still hold what parsing dropped — a repeated key keeps
     # only its last value — unless it is exactly the JSON that was parsed.
     if dumps(data) != body:
-        return _redact_as_text(packet, start, everything)
+        return None
     return packet if clean_head is head else clean_head + body
 
 

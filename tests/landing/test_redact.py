@@ -292,3 +292,16 @@ def test_a_repeated_key_cannot_hide_a_secret_from_the_parse() -> None:
 
 def test_a_namespace_shaped_like_a_credential_is_masked_too() -> None:
     assert redact_frame(f'42/{JWT},7["x",{{"a":1}}]') == f'42/{MARKER},7["x",{{"a":1}}]'
+
+
+@pytest.mark.parametrize("depth", [50, 400, 5000])
+def test_secrets_nested_deeper_than_any_parser_goes_are_still_found(depth: int) -> None:
+    """Deep nesting makes orjson, the stdlib parser or the walk give up (RecursionError): the text rules take
+    over, and redaction never raises."""
+    for frame in (
+        '42["x",' + "[" * depth + '{"token":"zq-deep"}' + "]" * depth + "]",
+        '42["x",' + '{"a":' * depth + '{"Privy-Token":[1,2,3]}' + "}" * depth + "]",
+        '42["login",' + "[" * depth + '"zq-deep"' + "]" * depth + "]",
+    ):
+        redacted = redact_frame(frame)
+        assert "zq-deep" not in redacted and "[1,2,3]" not in redacted and MARKER in redacted
