@@ -116,15 +116,16 @@ def test_real_captures_are_kept_byte_for_byte_in_both_directions() -> None:
         assert redact_frame(frame) is frame
         assert redact_frame_fully(frame) == frame
         assert redact_bytes(frame.encode()) == frame.encode()
-    # the pre-filter spares nearly all of them the parse (full game-state frames name a "Practice Token")
+    # the pre-filter spares nearly all of them the parse (a "token" key in event configs is read, "Practice
+    # Token" in a value is not)
     parsed = sum(could_hold_secret(frame) for frame in frames)
-    assert parsed < len(frames) * 0.4, parsed
+    assert parsed <= len(frames) * 0.01, parsed
 
 
 def test_the_simulators_frames_are_kept_byte_for_byte() -> None:
     observed = [frame for _, frame in itertools.islice(wire_frames("redaction", 1_767_225_600_000), 4000)]
     assert all(redact_frame(frame) is frame for frame in observed)
-    assert sum(could_hold_secret(frame) for frame in observed) < len(observed) * 0.05
+    assert sum(could_hold_secret(frame) for frame in observed) <= len(observed) * 0.01  # the CONNECT, mostly
     # an authenticated player's session: its orders, the server's answers and private updates
     engine, encoder, now = SimulatorEngine("redaction-player", 1_767_225_600_000, bots=4), WireEncoder(), 1_767_225_600_000
     frames = [encoder.encode(e.event, e.args) for e in engine.connect("me", now, account="alice") if e.target in (None, "me")]
