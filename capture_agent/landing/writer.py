@@ -1,6 +1,6 @@
 """The landing writer: every frame and lifecycle event becomes one row, never lost, reordered or duplicated.
 
-Write path of a row: redaction (outgoing frames, URLs, details) → gapless ``seq`` → appended to the WAL buffer
+Write path of a row: redaction (frames of both directions, URLs, details) → gapless ``seq`` → appended to the WAL buffer
 (written to the OS at 1 MiB or by the sync thread, fsynced by the sync thread at least every
 ``fsync_interval_s``; the caller never waits for an fsync) → buffered into the open segment, which is streamed
 out as zstd Parquet row groups to a hidden temp file. A segment rolls after ``segment_max_rows`` rows,
@@ -294,7 +294,7 @@ class LandingWriter:
             raise ValueError(f"unknown direction {direction!r} or transport {transport!r}")
         outgoing = direction_value == "out"
         if isinstance(payload, str):
-            text = redact_frame(payload) if outgoing else payload
+            text = redact_frame(payload)  # both directions: the server sends auth material too
             data = None
             event, ack_id = frame_header(text)
             size = len(text)
@@ -303,7 +303,7 @@ class LandingWriter:
             elif type(opcode) is not int or not 0 <= opcode <= 15:
                 opcode = _opcode(opcode)
         elif isinstance(payload, (bytes, bytearray, memoryview)):
-            data = redact_bytes(bytes(payload)) if outgoing else bytes(payload)
+            data = redact_bytes(payload if type(payload) is bytes else bytes(payload))
             text, event, ack_id = None, None, None
             size = len(data)
             if opcode is None:

@@ -13,9 +13,10 @@ events with the same seq). Types:
 ``connection.<e>``  a lifecycle row (connected, disconnected, reconnecting, gap, …) with its detail
 ``ui.click``        a click on a trade control
 ``raw.<event>``     any other Socket.IO event (payload = last argument); ``raw.ack`` for acks with ack_id and
-                    args; ``raw.malformed`` for a packet the codec flagged, with the error and the text
+                    args; ``raw.malformed`` for a packet the codec flagged, with the error and the text as landed
 Engine.IO housekeeping (open, ping, pong, namespace connect) is not re-published: it is in the landing zone.
 Outgoing frames are published with their event name and ack id only — their arguments can carry tokens.
+Everything here is built from what the recorder landed, after redaction: payloads, malformed text and details.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """The one path from a source to the landing zone and the live views.
 
 Every source hands each frame, lifecycle fact and click to :class:`Recorder`, in the order it happened. The
-recorder lands it first (the writer assigns the gapless seq), then tells the observers (live status, live
-feed). An observer that fails is counted and reported, never allowed to stop or slow the capture.
+recorder redacts it, lands it (the writer assigns the gapless seq), then tells the observers (live status, live
+feed) exactly what was landed: the redacted payload, decoded, and the redacted detail — so nothing an observer
+shows, publishes or logs can hold a secret the landing zone does not. An observer that fails is counted and
+reported, never allowed to stop or slow the capture.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Protocol
 
 from capture_agent.landing.schema import Direction, RecordType, Transport
 from capture_agent.protocol.codec import Attachments, Packet, decode_frame, decode_text_bytes
+from capture_agent.redact import redact_detail, redact_payload
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +93,17 @@ class Recorder:
         recv_mono_ns: int | None = None,
         packets: list[Packet] | None = None,
     ) -> int:
+        """Land one frame; ``packets``, the source's own decoding of ``payload``, saves decoding it again
+        when redaction leaves the payload as it is."""
         wall = time.time_ns() if recv_wall_ns is None else recv_wall_ns
         mono = time.monotonic_ns() if recv_mono_ns is None else recv_mono_ns
-        decoded = tuple(packets if packets is not None else decode_message(payload, opcode))
+        landed = redact_payload(payload)  # the writer redacts too: the same object again costs it nothing
+        decoded = tuple(packets if packets is not None and landed is payload else decode_message(landed, opcode))
         flags = self._flags.check((socket_id, direction), decoded)
         seq = self.writer.frame(
             direction,
             transport,
-            payload,
+            landed,
             url=url,
             socket_id=socket_id,
             opcode=opcode,
@@ -120,12 +126,14 @@ class Recorder:
         socket_id: str | None = None,
     ) -> int:
         wall, mono = time.time_ns(), time.monotonic_ns()
+        detail = redact_detail(detail)
         seq = self.writer.connection(event, detail=detail, url=url, socket_id=socket_id, recv_wall_ns=wall, recv_mono_ns=mono)
-        self._tell(Captured(seq, RecordType.CONNECTION, wall, mono, socket_id=socket_id, event=event, detail=detail or {}))
+        self._tell(Captured(seq, RecordType.CONNECTION, wall, mono, socket_id=socket_id, event=event, detail=detail))
         return seq
 
     def click(self, detail: dict[str, Any], *, browser_ts: float | None = None) -> int:
         wall, mono = time.time_ns(), time.monotonic_ns()
+        detail = redact_detail(detail)
         seq = self.writer.click(detail, browser_ts=browser_ts, recv_wall_ns=wall, recv_mono_ns=mono)
         self._tell(Captured(seq, RecordType.CLICK, wall, mono, event="click", detail=detail))
         return seq
