@@ -48,6 +48,17 @@ def parse_bind(text: str, *, public: bool = False) -> tuple[str, int]:
     return host, port
 
 
+def encode_event(event: dict[str, Any]) -> bytes:
+    """An event as the JSON text the feed sends. What JSON cannot carry as it stands — lone UTF-16 surrogates (legal
+    in JavaScript strings), nesting past orjson's 255 levels — becomes a ``raw.unencodable`` event naming why: the
+    client learns the frame exists (its seq) and the capture never counts it as an observer failure."""
+    try:
+        return orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError as error:
+        reason = {"error": f"not encodable as JSON: {error}", "original_type": event.get("type")}
+        return orjson.dumps({**event, "type": "raw.unencodable", "data": reason}, option=orjson.OPT_NON_STR_KEYS)
+
+
 class _Client:
     __slots__ = ("websocket", "queue", "sender", "dismissed")
 
@@ -87,7 +98,7 @@ class FeedServer:
         if not self.clients:
             return
         for event in normalise(captured):
-            message = orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS)
+            message = encode_event(event)
             self.events_published += 1
             for client in list(self.clients):
                 try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 from realdata import event_records
 
@@ -138,3 +139,17 @@ def test_status_is_loud_about_drops():
     console = Console(file=io.StringIO(), width=120)
     console.print(status_table(loud))
     assert "FRAMES LOST" in console.file.getvalue()
+
+
+def test_the_feed_encodes_every_event_even_what_json_cannot_carry():
+    from capture_agent.live.feed import encode_event
+
+    deep = '42["newChatMessage",' + "[" * 300 + "]" * 300 + "]"  # decodes, but orjson writes at most 255 levels
+    surrogate = '42["newChatMessage",{"message":"broken \\ud83d"}]'  # a lone surrogate: legal in JS strings
+    for seq, frame in enumerate((deep, surrogate)):
+        (event,) = normalise(captured_frame(seq, Direction.IN, frame))
+        message = json.loads(encode_event(event))
+        assert message["type"] == "raw.unencodable" and message["seq"] == seq
+        assert message["data"]["original_type"] == "raw.newChatMessage" and "not encodable as JSON" in message["data"]["error"]
+    (plain,) = normalise(captured_frame(2, Direction.IN, '42["newChatMessage",{"message":"hi"}]'))
+    assert json.loads(encode_event(plain))["type"] == "raw.newChatMessage"
