@@ -59,6 +59,13 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     return parser
 
 
+def _redacted(error: BaseException) -> str:
+    """An error's text as one line with secrets masked: it may quote a URL, a header or a frame."""
+    from capture_agent.redact import redact_text
+
+    return redact_text(" ".join(str(error).split()))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -66,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         return int(args.run(args) or 0)
     except VectraError as error:
-        print(f"vectra: error: {error}", file=sys.stderr)
+        print(f"vectra: error: {_redacted(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("vectra: interrupted", file=sys.stderr)
@@ -77,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("VECTRA_DEBUG"):
             raise
         print(
-            f"vectra: internal error: {type(error).__name__}: {error} (set VECTRA_DEBUG=1 for the traceback)",
+            f"vectra: internal error: {type(error).__name__}: {_redacted(error)} (set VECTRA_DEBUG=1 for the traceback)",
             file=sys.stderr,
         )
         return 1

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from capture_kit import landed_rows
 
+from capture_agent.errors import VectraError
+
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -121,3 +123,18 @@ def test_simulator_via_headless_browser_with_a_persistent_profile(tmp_path):
     clicks = [r for r in rows if r["record_type"] == "click"]
     assert clicks and clicks[0]["detail"]["selector"] == "#buy" and clicks[0]["detail"]["trusted"]
     assert any(r["direction"] == "out" and r["event"] == "buyOrder" and r["seq"] > clicks[0]["seq"] for r in frames)
+
+
+def test_error_lines_are_one_line_and_never_carry_a_secret(monkeypatch, capsys):
+    from capture_agent import cli
+    from capture_agent.commands import prices
+
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ2ZWN0cmEtdGVzdCIsImlhdCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
+    for error, code in ((VectraError(f"cannot reach wss://x/?token={jwt}\nretry"), 2), (RuntimeError(f'{{"accessToken": "{jwt}"}}'), 1)):
+        def failing(_args, error=error):
+            raise error
+
+        monkeypatch.setattr(prices, "run", failing)
+        assert cli.main(["prices", "--seed", "s", "--game-id", "g"]) == code
+        err = capsys.readouterr().err
+        assert jwt not in err and err.count("\n") == 1 and "[redacted]" in err
