@@ -132,9 +132,10 @@ def test_browser_capture_of_clicks_orders_acks_trades_and_polling_handshake(tmp_
 async def _order(page, selector: str) -> bool:
     """Click a trade control once the game runs; True when its ack says success."""
     await page.wait_for_function("document.getElementById('phase').textContent === 'ACTIVE'", timeout=20000)
-    before = await page.evaluate("document.getElementById('acks').children.length")
+    # The page keeps its last 8 acks, so a count stops growing after 8 orders: wait for a new newest item instead.
+    newest = await page.evaluate_handle("document.getElementById('acks').firstElementChild")
     await page.click(selector)
-    await page.wait_for_function(f"document.getElementById('acks').children.length > {before}", timeout=10000)
+    await page.wait_for_function("previous => document.getElementById('acks').firstElementChild !== previous", arg=newest, timeout=10000)
     return await page.evaluate("document.getElementById('ack').classList.contains('ok')")
 
 
