@@ -1,14 +1,20 @@
 """Provably-fair price paths (PROTOCOL.md §5), bit-exact with the rugs.fun verify page.
 
 The PRNG is a port of David Bau's ``seedrandom`` (ARC4 keystream, RC4-drop-256, 52-bit doubles) seeded
-with ``f"{server_seed}-{game_id}"``. Pure: no I/O, no clock.
+with ``f"{server_seed}-{game_id}"``. :func:`price_path` and :func:`price_paths` run the compiled replay
+(``_price_replay.c``, built by ``scripts/setup.sh``); :func:`reference_price_path` is the pure-Python replay, the
+specification the compiled one is tested against bit for bit, and the fallback when it is not built. No clock.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from capture_agent.protocol import _price_replay
 
 _WIDTH = 256
 _MASK = _WIDTH - 1
@@ -29,13 +35,19 @@ GOD_CANDLE_MOVE = 10.0
 GOD_CANDLE_CEILING = 100.0
 MAX_ITERATIONS = 5000
 VERSIONS = ("v1", "v2", "v3")
+_VERSION_CODES = {version: code for code, version in enumerate(VERSIONS, start=1)}
+
+
+def _utf16_units(seed: str) -> bytes:
+    """The seed as JS sees it: UTF-16 code units, lone surrogates included (JS strings may hold them)."""
+    return seed.encode("utf-16-le", "surrogatepass")
 
 
 def _mix_key(seed: str) -> list[int]:
     """seedrandom's ``mixkey``: fold the seed's UTF-16 code units into a key of at most 256 bytes."""
     key: list[int] = []
     smear = 0
-    units = seed.encode("utf-16-le")
+    units = _utf16_units(seed)
     for j in range(len(units) // 2):
         code = units[2 * j] | (units[2 * j + 1] << 8)
         slot = j & _MASK
@@ -139,10 +151,14 @@ class PricePath:
         return max(self.prices)
 
 
-def price_path(server_seed: str, game_id: str, version: str = "v3") -> PricePath:
-    """Replay the verify page's algorithm. ``prices[k]`` is the price at tick k; the game rugs at tick len(prices)."""
+def _check_version(version: str) -> None:
     if version not in VERSIONS:
         raise ValueError(f"unknown price algorithm version {version!r}; expected one of {', '.join(VERSIONS)}")
+
+
+def reference_price_path(server_seed: str, game_id: str, version: str = "v3") -> PricePath:
+    """The verify page's algorithm in pure Python, step for step (PROTOCOL.md §5)."""
+    _check_version(version)
     rng = SeedRandom(f"{server_seed}-{game_id}")
     god_candles = version == "v3"
     capped_volatility = version != "v1"
@@ -166,3 +182,32 @@ def price_path(server_seed: str, game_id: str, version: str = "v3") -> PricePath
         price = max(0.0, price * (1 + change))
         prices.append(price)
     return PricePath(game_id=game_id, version=version, prices=tuple(prices))
+
+
+@functools.cache
+def _compiled() -> _price_replay.CompiledReplay | None:
+    return _price_replay.load()  # warns once when it is absent: the reference replays instead
+
+
+def compiled_replay_active() -> bool:
+    """Whether prices replay through the compiled library (else through the pure-Python reference)."""
+    return _compiled() is not None
+
+
+def price_paths(games: Iterable[tuple[str, str, str]]) -> list[PricePath]:
+    """:func:`price_path` of every ``(server_seed, game_id, version)``, in one compiled call for the batch."""
+    games = list(games)
+    for _, _, version in games:
+        _check_version(version)
+    compiled = _compiled()
+    if compiled is None:
+        return [reference_price_path(*game) for game in games]
+    seeds = [_utf16_units(f"{server_seed}-{game_id}") for server_seed, game_id, _ in games]
+    paths = compiled.replay(seeds, bytes(_VERSION_CODES[version] for _, _, version in games))
+    return [PricePath(game_id=game_id, version=version, prices=prices)
+            for (_, game_id, version), prices in zip(games, paths, strict=True)]
+
+
+def price_path(server_seed: str, game_id: str, version: str = "v3") -> PricePath:
+    """Replay the verify page's algorithm. ``prices[k]`` is the price at tick k; the game rugs at tick len(prices)."""
+    return price_paths([(server_seed, game_id, version)])[0]

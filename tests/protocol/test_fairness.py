@@ -1,14 +1,16 @@
-"""Provably-fair engine against every real revealed seed (PROTOCOL.md §5)."""
+"""Provably-fair engine against every real revealed seed (PROTOCOL.md §5), through both replay engines."""
 
 from __future__ import annotations
 
 import pytest
+from price_engines import compiled_replay, replay_engine  # noqa: F401 (fixtures)
 from realdata import event_records, games, seeded_games
 
 from capture_agent.protocol.fairness import (
     GOD_CANDLE_CEILING,
     SeedRandom,
     price_path,
+    price_paths,
     seed_hash,
     verify_seed,
 )
@@ -38,7 +40,7 @@ def _full_state_frames() -> list[dict]:
 WITH_PRICES = [game for game in SEEDED if game.get("prices")]
 
 
-def test_all_seeded_games_reproduce_float_exactly():
+def test_all_seeded_games_reproduce_float_exactly(replay_engine):
     assert len(WITH_PRICES) >= 56
     for game in SEEDED:
         path = price_path(game["serverSeed"], game["gameId"], game.get("gameVersion") or "v3")
@@ -68,7 +70,7 @@ def test_every_revealed_seed_hashes_to_its_announced_hash():
     assert not verify_seed("not the seed", next(iter(seeds.values()))[1])
 
 
-def test_history_entries_in_real_frames_replay():
+def test_history_entries_in_real_frames_replay(replay_engine):
     """Dec 2025 entries carry prices; Feb 2026 entries only the peak — both must replay from the seed."""
     without_prices = 0
     for game_id, entry in HISTORY.items():
@@ -81,7 +83,7 @@ def test_history_entries_in_real_frames_replay():
     assert without_prices >= 10  # the Feb 2026 key-samples history
 
 
-def test_verify_page_vector():
+def test_verify_page_vector(replay_engine):
     seed = "fedde170f25570df546c5c16de6f571b8253221f9307e977c4f5354a5aa078a4"
     game_id = "20250701-55b97a42871f441f"
     assert price_path(seed, game_id, "v1").peak == 3.8474620187013504
@@ -93,7 +95,7 @@ def test_seedrandom_sanity_vector():
     assert SeedRandom("hello.")() == 0.9282578795792454
 
 
-def test_short_live_game():
+def test_short_live_game(replay_engine):
     game = next(g for g in WITH_PRICES if g["gameId"] == "20251217-cc4486eb5e354cd5")
     path = price_path(game["serverSeed"], game["gameId"])
     assert list(path.prices) == [1, 0.9850903074677158, 0.9813078216784071, 0.9750387023304252]
@@ -115,7 +117,7 @@ def _assert_god_candle_path(prices) -> None:
             assert 0.75 - 1e-12 <= prices[k] / prices[k - 1] <= 1.25 + 1e-12, k
 
 
-def test_searched_god_candle():
+def test_searched_god_candle(replay_engine):
     """The first of a fixed series of gameIds whose v3 path holds a god candle (≈1 game in 500)."""
     for index in range(3000):
         path = price_path("vectra-god-candle-search", f"20250101-{index:016x}", "v3")
@@ -138,7 +140,7 @@ def test_real_god_candle_paths_hold_an_exact_ten_x_step():
         assert (game["prices"][k - 1], game["prices"][k]) == (before, after)
 
 
-def test_real_god_candle_game_replays_from_its_seed():
+def test_real_god_candle_game_replays_from_its_seed(replay_engine):
     """Feb 2026: the day's record game was announced with its seed; its replay holds the 50× jump."""
     frames = [f for f in _full_state_frames() if f.get("highestTodayServerSeed")]
     assert frames
@@ -151,6 +153,8 @@ def test_real_god_candle_game_replays_from_its_seed():
         _assert_god_candle_path(path.prices)
 
 
-def test_bad_version_raises():
+def test_bad_version_raises(replay_engine):
     with pytest.raises(ValueError, match="unknown price algorithm version"):
         price_path("seed", "20250101-0000000000000000", "v4")
+    with pytest.raises(ValueError, match="'V3'"):  # one bad version fails the batch before anything replays
+        price_paths([("seed", "20250101-0000000000000000", "v3"), ("seed", "20250101-0000000000000001", "V3")])
