@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from realdata import event_records  # noqa: E402
 
-from capture_agent.protocol.codec import decode_frame, encode_event  # noqa: E402
 from capture_agent.protocol.recordings import frame_from_record  # noqa: E402
+from capture_agent.protocol.socketio import decode_frame, encode_event  # noqa: E402
 
 
 class State(msgspec.Struct):

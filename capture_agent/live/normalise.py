@@ -24,8 +24,9 @@ from __future__ import annotations
 from typing import Any
 
 from capture_agent.landing.schema import Direction, RecordType
-from capture_agent.protocol.codec import Packet, SocketType
+from capture_agent.protocol.engineio import Packet
 from capture_agent.protocol.game import phase
+from capture_agent.protocol.socketio import SocketType
 from capture_agent.sources.recorder import Captured
 
 TICK_FIELDS = (

@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from capture_agent.protocol import codec
+from capture_agent.protocol import engineio, jsjson, socketio
 from capture_agent.protocol.fairness import price_path, seed_hash
 from capture_agent.simulator import bots as botlib
 from capture_agent.simulator import frames, trading
@@ -238,7 +238,7 @@ class SimulatorEngine:
             return Reply(pending, [{"success": False, "reason": f"Unknown event {event}"}])
         args = tuple(args)
         trace_id = _trace_id(args)
-        payload = args[-1] if args and isinstance(args[-1], dict) and not codec.is_trace_arg(args[-1]) else {}
+        payload = args[-1] if args and isinstance(args[-1], dict) and not socketio.is_trace_arg(args[-1]) else {}
         try:
             ack = handler(client, payload, trace_id)
         except TradeRejected as rejected:
@@ -779,11 +779,11 @@ class SimulatorEngine:
 
     def _trace(self, trace_id: str | None) -> dict:
         """The W3C trace argument: the request's trace id when there is one, a fresh span id always."""
-        return codec.trace_arg(trace_id or f"{self._rng.getrandbits(128):032x}", f"{self._rng.getrandbits(64):016x}")
+        return socketio.trace_arg(trace_id or f"{self._rng.getrandbits(128):032x}", f"{self._rng.getrandbits(64):016x}")
 
 
 def _trace_id(args: tuple) -> str | None:
-    if args and codec.is_trace_arg(args[0]):
+    if args and socketio.is_trace_arg(args[0]):
         parent = args[0].get("traceparent")
         if isinstance(parent, str) and parent.count("-") == 3:
             trace = parent.split("-")[1]
@@ -799,7 +799,7 @@ _OPEN_SID = "VectraSimObserver01"
 
 
 class WireEncoder:
-    """``codec.encode_event`` with each revealed ``gameHistory`` entry serialised once: the same ten entries
+    """``socketio.encode_event`` with each revealed ``gameHistory`` entry serialised once: the same ten entries
     repeat in every full frame and dominate the encoding time. The output is byte-identical (JSON composes)."""
 
     def __init__(self) -> None:
@@ -813,32 +813,32 @@ class WireEncoder:
             payload = dict(payload)
             if "gameHistory" in payload:
                 history = payload["gameHistory"]
-                self._entries = {entry["id"]: self._entries.get(entry["id"]) or orjson.Fragment(codec.dumps(entry))
+                self._entries = {entry["id"]: self._entries.get(entry["id"]) or orjson.Fragment(jsjson.dumps(entry))
                                  for entry in history}
                 payload["gameHistory"] = [self._entries[entry["id"]] for entry in history]
             board = payload.get("leaderboard")
             if board:  # the engine reuses one board object across cooldown and presale frames until it changes
                 if board is not self._board:
-                    self._board, self._board_json = board, orjson.Fragment(codec.dumps(board))
+                    self._board, self._board_json = board, orjson.Fragment(jsjson.dumps(board))
                 payload["leaderboard"] = self._board_json
             args = (*args[:-1], payload)
-        return codec.encode_event(event, *args)
+        return socketio.encode_event(event, *args)
 
 
 def observer_frames(engine: SimulatorEngine, client_id: str, start_ms: int) -> Iterator[tuple[int, str]]:
     """What one unauthenticated client receives over a WebSocket, endlessly: Engine.IO OPEN, the Socket.IO
     CONNECT, its snapshot, then every broadcast (and a ping every 25 s)."""
-    yield start_ms, codec.encode_open(
+    yield start_ms, engineio.encode_open(
         {"sid": _OPEN_SID, "upgrades": [], "pingInterval": PING_INTERVAL_MS, "pingTimeout": 20000, "maxPayload": 1000000}
     )
-    yield start_ms, codec.encode_connect({"sid": f"{_OPEN_SID}-socket"})
+    yield start_ms, socketio.encode_connect({"sid": f"{_OPEN_SID}-socket"})
     next_ping = start_ms + PING_INTERVAL_MS
     encoder = WireEncoder()
     emissions = engine.connect(client_id, start_ms)
     while True:
         for emission in emissions:
             while next_ping <= emission.at_ms:
-                yield next_ping, codec.PING
+                yield next_ping, engineio.PING
                 next_ping += PING_INTERVAL_MS
             if emission.target is None or emission.target == client_id:
                 yield emission.at_ms, encoder.encode(emission.event, emission.args)

@@ -30,7 +30,8 @@ from typing import Any, TextIO
 
 from capture_agent.errors import VectraError
 from capture_agent.live.origin import Origin, OriginPolicy, is_loopback
-from capture_agent.protocol import codec
+from capture_agent.protocol import jsjson
+from capture_agent.protocol.socketio import decode_frame
 from capture_agent.simulator.engine import Emission, SimulatorEngine
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,11 +46,11 @@ class JsJson:
 
     @staticmethod
     def dumps(value: Any, **_: Any) -> str:
-        return codec.dumps(value)
+        return jsjson.dumps(value)
 
     @staticmethod
     def loads(text: str | bytes, **_: Any) -> Any:
-        return codec.loads(text.decode() if isinstance(text, bytes) else text)
+        return jsjson.loads(text.decode() if isinstance(text, bytes) else text)
 
 
 def bundle_path() -> Path:
@@ -71,7 +72,7 @@ class WireLog:
 
     def write(self, sid: str, direction: str, frame: str | bytes) -> None:
         text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-        (packet,) = codec.decode_frame(text)
+        (packet,) = decode_frame(text)
         record = {"t_ns": time.time_ns(), "sid": sid, "direction": direction, "event": packet.event,
                   "ack_id": packet.ack_id, "frame": text}
         with self._lock:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from capture_agent.protocol import codec
+from capture_agent.protocol import socketio
 from capture_agent.simulator.engine import Emission, Reply, SimulatorEngine
 
 START_MS = 1_765_577_800_000  # 2025-12-12T22:16:40Z
 
 
 def trace(n: int) -> dict:
-    return codec.trace_arg(f"{n:032x}", f"{n:016x}")
+    return socketio.trace_arg(f"{n:032x}", f"{n:016x}")
 
 
 class Driver:

@@ -10,7 +10,7 @@ import realdata
 from simdrive import Driver, trace
 from simschema import STAND_INS, Signature, differences, kind
 
-from capture_agent.protocol import codec
+from capture_agent.protocol import socketio
 from capture_agent.simulator.engine import ACTIVE, PRESALE
 
 
@@ -60,10 +60,10 @@ def _play(games: int) -> list[tuple[str, object]]:
             acks.append(driver.request(event, trace(3 + engine.tick), payload).ack)
     assert len(snapshots) >= 4 * games
     for emission in driver.received + snapshots:
-        (packet,) = codec.decode_frame(codec.encode_event(emission.event, *emission.args))
+        (packet,) = socketio.decode_frame(socketio.encode_event(emission.event, *emission.args))
         decoded.append((packet.event, packet.payload))
     for number, ack in enumerate(acks):
-        (packet,) = codec.decode_frame(codec.encode_ack(number, *ack))
+        (packet,) = socketio.decode_frame(socketio.encode_ack(number, *ack))
         decoded.append(("ack", list(packet.args)))
     return decoded
 

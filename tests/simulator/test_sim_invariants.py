@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from simdrive import START_MS
 
-from capture_agent.protocol import codec
+from capture_agent.protocol import socketio
 from capture_agent.protocol.fairness import price_path, seed_hash
 from capture_agent.simulator import trading
 from capture_agent.simulator.engine import wire_frames
@@ -24,7 +24,7 @@ def observed() -> tuple[dict[str, list[dict]], dict[str, dict]]:
     trades: dict[str, list[dict]] = defaultdict(list)
     revealed: dict[str, dict] = {}
     for _, text in itertools.islice(wire_frames("invariants", START_MS), 20_000):
-        (packet,) = codec.decode_frame(text)
+        (packet,) = socketio.decode_frame(text)
         if packet.event == "standard/newTrade":
             trades[packet.payload["gameId"]].append(packet.payload)
         elif packet.event == "gameStateUpdate":

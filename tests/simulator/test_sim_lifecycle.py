@@ -8,7 +8,7 @@ import re
 import pytest
 from simdrive import START_MS, Driver
 
-from capture_agent.protocol import codec
+from capture_agent.protocol import socketio
 from capture_agent.protocol.fairness import price_path, seed_hash
 from capture_agent.protocol.game import FrameShape, frame_shape, rug_tick
 from capture_agent.simulator.engine import OBSERVER_ID, SimulatorEngine, WireEncoder, wire_frames
@@ -162,7 +162,7 @@ def test_wire_frames_is_deterministic_and_starts_like_a_socket():
     assert first[0][1].startswith("0{") and first[1][1].startswith("40{")
     times = [t for t, _ in first]
     assert times == sorted(times)
-    packets = [codec.decode_frame(text)[0] for _, text in first[2:]]
+    packets = [socketio.decode_frame(text)[0] for _, text in first[2:]]
     assert all(p.error is None for p in packets)
     assert frame_shape(packets[1].payload) is FrameShape.SNAPSHOT or frame_shape(packets[0].payload) is FrameShape.GENESIS
     events = {p.event for p in packets if p.event}
@@ -178,7 +178,7 @@ def test_wire_encoder_is_byte_identical_to_the_codec():
     checked = 0
     while checked < 4000:
         for emission in emissions:
-            assert encoder.encode(emission.event, emission.args) == codec.encode_event(emission.event, *emission.args)
+            assert encoder.encode(emission.event, emission.args) == socketio.encode_event(emission.event, *emission.args)
             checked += 1
         emissions = engine.advance(engine.next_at)
 

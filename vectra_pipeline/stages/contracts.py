@@ -305,7 +305,7 @@ def _flatten(rows: pl.DataFrame, flat_name: str) -> tuple[pl.DataFrame, list[tup
 
     A typed msgspec decode reads the fields; a payload it rejects (a wrong type somewhere, not an object) is
     read again field by field so that every mismatch is reported. ``payload_json`` is always JSON orjson reads
-    (events writes it with :func:`capture_agent.protocol.codec.dumps`, lone surrogates replaced).
+    (events writes it with :func:`capture_agent.protocol.jsjson.dumps`, lone surrogates replaced).
     """
     flat = FLAT_CONTRACTS[flat_name]
     decoder = _typed_decoder(flat_name)
