@@ -32,24 +32,30 @@ from typing import Any
 
 import orjson
 
-from capture_agent.protocol import engineio, jsjson, socketio
+from capture_agent.protocol import engineio, jsjson, socketio, trading
 from capture_agent.protocol.fairness import price_path, seed_hash
+from capture_agent.protocol.rules import (
+    COOLDOWN_MS,
+    COOLDOWN_STEP_MS,
+    HISTORY_LENGTH,
+    PRESALE_FROM_MS,
+    SOL_COIN,
+    TICK_MS,
+    Phase,
+    rug_remainder_bound,
+    rug_tick_of_path,
+)
+from capture_agent.protocol.trading import Fill, Player, TradeRejected
 from capture_agent.simulator import bots as botlib
-from capture_agent.simulator import frames, trading
-from capture_agent.simulator.trading import Fill, Player, TradeRejected
+from capture_agent.simulator import frames
 
-TICK_MS = 250
-COOLDOWN_MS = 15000
-COOLDOWN_STEP_MS = 100
-PRESALE_FROM_MS = 10000
 FULL_TICK0_DELAY_MS = 125
 RUG2_DELAY_MS = (770, 1390)
 GENESIS_DELAY_MS = (300, 600)
-HISTORY_LENGTH = 10
 INSTARUG_TICKS = 10
 PING_INTERVAL_MS = 25000
 
-COOLDOWN, PRESALE, ACTIVE, RUGGED = "cooldown", "presale", "active", "rugged"
+COOLDOWN, PRESALE, ACTIVE, RUGGED = Phase
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +89,7 @@ class _Game:
 
     @property
     def rug_tick(self) -> int:
-        return len(self.prices) - 1
+        return rug_tick_of_path(len(self.prices))
 
 
 @dataclass(slots=True)
@@ -144,7 +150,7 @@ def chain_game_id(seed: str, index: int, at_ms: int) -> str:
 def draw_rug_remainder(rng: random.Random, previous_price: float) -> float:
     """0 < remainder ≤ min(0.02, 0.02 · previous price), shaped like the real deciles (PROTOCOL §5): about
     one rug in seven sits exactly at the bound, the rest spread over (0.25, 1) of it."""
-    bound = min(0.02, 0.02 * previous_price)
+    bound = rug_remainder_bound(previous_price)
     fraction = 1.0 if rng.random() < 0.15 else rng.uniform(0.25, 1.0)
     return bound * fraction if bound > 0 else 5e-324
 
@@ -237,7 +243,7 @@ class SimulatorEngine:
         if handler is None:
             return Reply(pending, [{"success": False, "reason": f"Unknown event {event}"}])
         args = tuple(args)
-        trace_id = _trace_id(args)
+        trace_id = socketio.trace_id_of(args)
         payload = args[-1] if args and isinstance(args[-1], dict) and not socketio.is_trace_arg(args[-1]) else {}
         try:
             ack = handler(client, payload, trace_id)
@@ -323,7 +329,7 @@ class SimulatorEngine:
     def _place_sidebet(self, player: Player, amount: object, coin: object, trace_id: str | None) -> dict:
         tick = self.tick if self.phase == ACTIVE else 0
         price = self.game.prices[tick]
-        coin_address = coin if isinstance(coin, str) and coin else trading.SOL_COIN
+        coin_address = coin if isinstance(coin, str) and coin else SOL_COIN
         bet = trading.place_sidebet(player, amount, self.game.game_id, tick, price, self._now, coin_address)
         self._presale_changed = True
         self.game.global_sidebets.append(frames.global_sidebet_placed(player, bet, self._uuid()))
@@ -740,12 +746,12 @@ class SimulatorEngine:
             if self._rng.random() < 0.3:
                 start = self._rng.randint(0, game.rug_tick)
                 bet = trading.Sidebet(game.game_id, 0.01, start, game.prices[start], tick0_at + start * TICK_MS,
-                                      trading.SOL_COIN)
+                                      SOL_COIN)
                 records.append(frames.global_sidebet_placed(bot, bet, self._uuid()))
                 won = bet.wins(game.rug_tick)
                 settle_tick = game.rug_tick if won else bet.end_tick + 1
                 records.append(frames.global_sidebet_payout(
-                    bot, bet, bet.bet_amount * bet.x_payout if won else 0.0, game.rug_tick,
+                    bot, bet, bet.payout(won), game.rug_tick,
                     game.prices[game.rug_tick], tick0_at + settle_tick * TICK_MS, self._uuid()))
         return sorted(records, key=lambda record: record["timestamp"])
 
@@ -780,16 +786,6 @@ class SimulatorEngine:
     def _trace(self, trace_id: str | None) -> dict:
         """The W3C trace argument: the request's trace id when there is one, a fresh span id always."""
         return socketio.trace_arg(trace_id or f"{self._rng.getrandbits(128):032x}", f"{self._rng.getrandbits(64):016x}")
-
-
-def _trace_id(args: tuple) -> str | None:
-    if args and socketio.is_trace_arg(args[0]):
-        parent = args[0].get("traceparent")
-        if isinstance(parent, str) and parent.count("-") == 3:
-            trace = parent.split("-")[1]
-            if len(trace) == 32:
-                return trace
-    return None
 
 
 # ---------------------------------------------------------------------- wire frames for one observer

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from capture_agent.simulator.trading import SOL_COIN, Fill, Player, Sidebet
+from capture_agent.protocol.rules import SOL_COIN
+from capture_agent.protocol.trading import Fill, Player, Sidebet
 
 GAME_VERSION = "v3"
 PRACTICE_COIN = "0xPractice"

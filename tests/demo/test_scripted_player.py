@@ -1,4 +1,4 @@
-from capture_agent.protocol.game import Phase
+from capture_agent.protocol.rules import Phase
 from capture_agent.simulator.scripted_player import Click, PageView, ScriptedPlayer
 
 

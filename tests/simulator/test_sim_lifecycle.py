@@ -10,7 +10,8 @@ from simdrive import START_MS, Driver
 
 from capture_agent.protocol import socketio
 from capture_agent.protocol.fairness import price_path, seed_hash
-from capture_agent.protocol.game import FrameShape, frame_shape, rug_tick
+from capture_agent.protocol.game import FrameShape, frame_shape, phase, rug_tick
+from capture_agent.protocol.rules import PHASE_RANK
 from capture_agent.simulator.engine import OBSERVER_ID, SimulatorEngine, WireEncoder, wire_frames
 
 GAME_ID = re.compile(r"^(\d{8})-[0-9a-f]{16}$")
@@ -57,6 +58,13 @@ def test_each_game_runs_the_lifecycle_in_order(speed1):
         shapes = [frame_shape(f) for _, f in game]
         rug = rug_tick(next(f for _, f in game if frame_shape(f) is FrameShape.RUG))
         assert shapes == _expected_shapes(rug)
+
+
+def test_each_game_passes_through_the_phases_in_the_rules_order(speed1):
+    """``rules.PHASE_RANK`` is the order the game's frames walk: cooldown, presale, active, rugged, never back."""
+    for game in _games(speed1):
+        ranks = [PHASE_RANK[phase(f)] for _, f in game]
+        assert ranks == sorted(ranks) and set(ranks) == set(PHASE_RANK.values())
 
 
 def test_cooldown_timers_step_by_100_and_presale_opens_at_10000(speed1):

@@ -30,12 +30,12 @@ from msgspec import UNSET, UnsetType
 from capture_agent.protocol.engineio import Packet
 from capture_agent.protocol.game import frame_shape, phase
 from capture_agent.protocol.jsjson import dumps
+from capture_agent.protocol.rules import GAME_STATE_UPDATE
 from capture_agent.protocol.socketio import Attachments, decode_frame
 from vectra_pipeline.stages.frame_packets import failure_reason, frame_packets, too_wide_for
 from vectra_pipeline.tables import EVENTS
 
-GAME_STATE_UPDATE = "gameStateUpdate"
-_GSU_PREFIX = '42["gameStateUpdate",'
+_GSU_PREFIX = f'42["{GAME_STATE_UPDATE}",'
 
 # Typed fields of a gameStateUpdate payload: events column → (payload path, kind).
 _GSU_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
