@@ -63,11 +63,11 @@ def main() -> None:
     payloads = (payloads * (args.frames // len(payloads) + 1))[: args.frames]
 
     rows = [
-        ("codec.decode_frame (typed Packet)", decode_frame, frames),
+        ("socketio.decode_frame (typed Packet)", decode_frame, frames),
         ("stdlib json.loads (full)", json.loads, bodies),
         ("orjson.loads (full)", orjson.loads, bodies),
         ("msgspec typed, 6 fields (floor)", typed.decode, bodies),
-        ("codec.encode_event (JS-exact dumps)", lambda payload: encode_event("gameStateUpdate", payload), payloads),
+        ("socketio.encode_event (JS-exact dumps)", lambda payload: encode_event("gameStateUpdate", payload), payloads),
     ]
     table = Table(title=f"{args.frames:,} real gameStateUpdate frames ({len(real)} distinct, "
                         f"avg {megabytes * 1e6 / args.frames / 1000:.1f} kB), one core, best of {args.repeat}")

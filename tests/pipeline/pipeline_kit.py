@@ -88,7 +88,7 @@ class SimulatedClient:
     ACK_DELAY_MS = 3
 
     def __init__(self, engine, writer, client_id: str = "me") -> None:
-        from capture_agent.simulator.engine import WireEncoder
+        from simulator.engine.wire import WireEncoder
 
         self.engine, self.writer, self.client_id = engine, writer, client_id
         self._encoder = WireEncoder()
@@ -123,7 +123,7 @@ SESSION_ORDERS = (("buyOrder", {"amount": 0.05}), ("requestSidebet", {"amount": 
 def land_session(writer, seed: str, start_ms: int, games: int = 3, client_id: str = "me") -> None:
     """An authenticated simulator session landed as a capture agent sees it: ``games`` complete games from the
     connect snapshot on (and the start of the next), with a buy, a sidebet and a sell (each acked) in every game."""
-    from capture_agent.simulator.engine import SimulatorEngine
+    from simulator.engine.lifecycle import SimulatorEngine
 
     engine = SimulatorEngine(seed, start_ms, bots=4)
     client = SimulatedClient(engine, writer, client_id)

@@ -21,7 +21,7 @@ from capture_agent.landing.writer import LandingWriter
 from capture_agent.protocol.game import rug_tick
 from capture_agent.protocol.rules import GAME_STATE_UPDATE, rug_tick_of_path
 from capture_agent.protocol.socketio import decode_frame
-from capture_agent.simulator.engine import SimulatorEngine
+from simulator.engine.lifecycle import SimulatorEngine
 from pipeline_kit import SimulatedClient, run_chain, trace
 
 START_MS = 1_766_188_800_000  # 2025-12-20 00:00 UTC

@@ -11,7 +11,7 @@ from simdrive import Driver, trace
 from simschema import STAND_INS, Signature, differences, kind
 
 from capture_agent.protocol import socketio
-from capture_agent.simulator.engine import ACTIVE, PRESALE
+from capture_agent.protocol.rules import Phase
 
 
 def _real_signatures() -> tuple[dict[str, Signature], dict[str, Signature]]:
@@ -51,10 +51,10 @@ def _play(games: int) -> list[tuple[str, object]]:
             snapshots += [e for e in engine.connect(late, driver.now) if e.target == late]
             engine.disconnect(late)
         key = (engine.game.game_id, engine.tick)
-        if engine.phase == PRESALE and (engine.game.game_id, -1) not in done:
+        if engine.phase == Phase.PRESALE and (engine.game.game_id, -1) not in done:
             done.add((engine.game.game_id, -1))
             acks.append(driver.request("buyOrder", trace(2), {"amount": 0.01}).ack)
-        if engine.phase == ACTIVE and engine.tick in plan and key not in done:
+        if engine.phase == Phase.ACTIVE and engine.tick in plan and key not in done:
             done.add(key)
             event, payload = plan[engine.tick]
             acks.append(driver.request(event, trace(3 + engine.tick), payload).ack)

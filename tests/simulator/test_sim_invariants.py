@@ -15,7 +15,7 @@ from capture_agent.protocol import socketio, trading
 from capture_agent.protocol.fairness import price_path, seed_hash
 from capture_agent.protocol.rules import SOL_COIN, lamports
 from capture_agent.protocol.trading import Player, TradeRejected
-from capture_agent.simulator.engine import wire_frames
+from simulator.engine.observer import wire_frames
 
 
 @pytest.fixture(scope="module")

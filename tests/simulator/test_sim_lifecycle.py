@@ -12,7 +12,9 @@ from capture_agent.protocol import socketio
 from capture_agent.protocol.fairness import price_path, seed_hash
 from capture_agent.protocol.game import FrameShape, frame_shape, phase, rug_tick
 from capture_agent.protocol.rules import PHASE_RANK
-from capture_agent.simulator.engine import OBSERVER_ID, SimulatorEngine, WireEncoder, wire_frames
+from simulator.engine.lifecycle import SimulatorEngine
+from simulator.engine.observer import OBSERVER_ID, wire_frames
+from simulator.engine.wire import WireEncoder
 
 GAME_ID = re.compile(r"^(\d{8})-[0-9a-f]{16}$")
 
@@ -203,9 +205,9 @@ def test_daily_figures_follow_the_days_games():
 
 
 def test_god_candle_records_follow_the_games_peak():
-    from capture_agent.simulator.engine import _DayStats
+    from simulator.engine.history import DayStats
 
-    day = _DayStats("20251212")
+    day = DayStats("20251212")
     path = [1.0, 1.1, 0.9, 9.0, 9.2, 0.01]  # a 10x jump 0.9 → 9.0; the game peaks at 9.2 → the 2x tier
     day.add(max(path), path, 1_765_577_800_000)
     assert day.god_candles[2] == {"value": 9.2, "timestamp": 1_765_577_800_000, "prices": path, "jump": [0.9, 9.0]}
@@ -218,7 +220,7 @@ def test_god_candle_records_follow_the_games_peak():
 def test_rug_remainders_stay_under_the_bound():
     import random
 
-    from capture_agent.simulator.engine import draw_rug_remainder
+    from simulator.engine.games import draw_rug_remainder
 
     rng = random.Random(7)
     for previous in (0.001, 0.5, 1.0, 3.0, 250.0):

@@ -22,8 +22,8 @@ import websockets
 from capture_agent.errors import VectraError
 from capture_agent.protocol.game import FrameShape, frame_shape
 from capture_agent.protocol.socketio import decode_frame, encode_event, trace_arg
-from capture_agent.simulator import server as server_module
-from capture_agent.simulator.server import start_simulator
+from simulator import server as server_module
+from simulator.server import start_simulator
 from simdrive import seed_whose_next_games
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from simdrive import Driver, trace
 from capture_agent.protocol import trading
 from capture_agent.protocol.game import FrameShape, frame_shape
 from capture_agent.protocol.rules import SOL_COIN, lamports
+from capture_agent.protocol.rules import Phase
 from capture_agent.protocol.trading import Player, TradeRejected
-from capture_agent.simulator.engine import ACTIVE, PRESALE
 
 
 def _at_tick(driver: Driver, tick: int) -> None:
@@ -87,7 +87,7 @@ def test_rejections_are_acked_with_a_reason(event, payload, reason):
 
 def test_cash_too_low_and_wrong_phase():
     driver = _long_game_driver()
-    assert driver.engine.phase not in (ACTIVE, PRESALE)
+    assert driver.engine.phase not in (Phase.ACTIVE, Phase.PRESALE)
     assert driver.request("buyOrder", trace(3), {"amount": 1}).ack[0]["reason"].startswith("Trading is not open")
     _at_tick(driver, 2)
     driver.engine.player_of("c1").cash = 0.5

@@ -6,7 +6,7 @@ handshakes included, must name it in ``Host`` and, if it carries an ``Origin``, 
 origin given with ``--allow-origin`` — else 403 before python-socketio sees it. python-socketio's own CORS check
 (``cors_allowed_origins``) applies the same rule, so it never echoes a foreign origin back as allowed.
 
-The game itself is :class:`~capture_agent.simulator.engine.SimulatorEngine` (pure); this module only turns
+The game itself is :class:`~simulator.engine.lifecycle.SimulatorEngine` (pure); this module only turns
 the wall clock into engine time, sends what the engine emits and feeds it the clients' emits.
 
 Wire log (JSONL, one line per Engine.IO packet, in the order the server hands them to the transport):
@@ -32,9 +32,10 @@ from capture_agent.errors import VectraError
 from capture_agent.live.origin import Origin, OriginPolicy, is_loopback
 from capture_agent.protocol import jsjson
 from capture_agent.protocol.socketio import decode_frame
-from capture_agent.simulator.engine import Emission, SimulatorEngine
+from simulator.engine.lifecycle import SimulatorEngine
+from simulator.engine.wire import Emission
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SOCKET_IO_BUNDLE = REPO / ".cache" / "npm" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 LIVE_ROOM = "live"  # clients that already got their connect snapshot receive the broadcasts
