@@ -1,5 +1,5 @@
 """What the simulator puts on the wire: payload builders with the keys, key order and value types of the real frames
-(PROTOCOL.md §3; the fidelity tests compare them with the real captures in tests/fixtures/protocol-real), and
+(PROTOCOL.md §3; the fidelity tests compare them with the real captures, read through tests/realdata.py), and
 :class:`GameFrames`, the part of the engine that assembles the ``gameStateUpdate`` and ``gameStatePlayerUpdate``
 payloads from its state. Pure.
 """

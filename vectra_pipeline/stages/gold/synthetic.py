@@ -1,8 +1,9 @@
 """Silver tables of a synthetic recorded session, for the gold tests and ``benchmarks/bench_gold.py``.
 
 Prices come from the provably-fair engine (``capture_agent.protocol.fairness``) and the recording player's trades
-from the protocol's trade rules (``capture_agent.protocol.trading``), so the tables obey the protocol's arithmetic: frames 250 ms apart, trades broadcast after their tick's frame, the settlement ``playerUpdate`` before
-the rug frame. Deterministic for a given seed.
+from the protocol's trade rules (``capture_agent.protocol.trading``), so the tables obey the protocol's arithmetic:
+frames a tick (250 ms) apart, trades broadcast after their tick's frame, the settlement ``playerUpdate`` before the
+rug frame. Deterministic for a given seed.
 """
 
 from __future__ import annotations
