@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from capture_agent.landing.writer import read_landing  # noqa: E402
-from capture_agent.simulator.server import start_simulator  # noqa: E402
+from simulator.server import start_simulator  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")

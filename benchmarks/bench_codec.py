@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from realdata import event_records  # noqa: E402
 
-from capture_agent.protocol.codec import decode_frame, encode_event  # noqa: E402
 from capture_agent.protocol.recordings import frame_from_record  # noqa: E402
+from capture_agent.protocol.socketio import decode_frame, encode_event  # noqa: E402
 
 
 class State(msgspec.Struct):
@@ -63,11 +63,11 @@ def main() -> None:
     payloads = (payloads * (args.frames // len(payloads) + 1))[: args.frames]
 
     rows = [
-        ("codec.decode_frame (typed Packet)", decode_frame, frames),
+        ("socketio.decode_frame (typed Packet)", decode_frame, frames),
         ("stdlib json.loads (full)", json.loads, bodies),
         ("orjson.loads (full)", orjson.loads, bodies),
         ("msgspec typed, 6 fields (floor)", typed.decode, bodies),
-        ("codec.encode_event (JS-exact dumps)", lambda payload: encode_event("gameStateUpdate", payload), payloads),
+        ("socketio.encode_event (JS-exact dumps)", lambda payload: encode_event("gameStateUpdate", payload), payloads),
     ]
     table = Table(title=f"{args.frames:,} real gameStateUpdate frames ({len(real)} distinct, "
                         f"avg {megabytes * 1e6 / args.frames / 1000:.1f} kB), one core, best of {args.repeat}")

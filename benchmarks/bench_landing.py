@@ -52,7 +52,7 @@ _kind = "typical"
 def _sample() -> tuple[list[tuple[int, str]], int]:
     """The engine's frames as an observer gets them (``typical``), or only those under 1 KB (``small``:
     trades, acks, pings) to show the fixed cost per frame."""
-    from capture_agent.simulator.engine import wire_frames
+    from simulator.engine.observer import wire_frames
 
     sample = list(itertools.islice(wire_frames("bench-landing", START_MS), SAMPLE_FRAMES))
     if _kind == "small":

@@ -18,7 +18,8 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from capture_agent.simulator.engine import SimulatorEngine, wire_frames
+from simulator.engine.lifecycle import SimulatorEngine
+from simulator.engine.observer import wire_frames
 
 START_MS = 1_765_584_000_000  # 2025-12-13T00:00:00Z
 

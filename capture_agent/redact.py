@@ -25,7 +25,9 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
-from capture_agent.protocol.codec import RECORD_SEPARATOR, dumps, is_trace_arg, loads
+from capture_agent.protocol.engineio import RECORD_SEPARATOR
+from capture_agent.protocol.jsjson import dumps, loads
+from capture_agent.protocol.socketio import is_trace_arg
 from capture_agent.redact_rules import (
     COIN_ID,
     CREDENTIAL_WORDS,

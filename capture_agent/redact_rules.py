@@ -15,7 +15,7 @@ from typing import Any
 
 from ahocorasick_rs import BytesAhoCorasick, MatchKind
 
-from capture_agent.protocol.codec import RECORD_SEPARATOR
+from capture_agent.protocol.engineio import RECORD_SEPARATOR
 
 # --- what is secret ---------------------------------------------------------------------------------------
 # Names are words; a written name may join its words with "", "_" or "-" and use any ASCII casing

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from capture_agent.protocol.codec import RECORD_SEPARATOR, dumps, encode_ack, encode_connect, encode_event, trace_arg
+from capture_agent.protocol.engineio import RECORD_SEPARATOR
+from capture_agent.protocol.jsjson import dumps
+from capture_agent.protocol.socketio import encode_ack, encode_connect, encode_event, trace_arg
 
 SECRET_NAMES = (
     ("token",), ("access", "token"), ("refresh", "token"), ("id", "token"), ("privy", "token"), ("x", "privy", "token"),

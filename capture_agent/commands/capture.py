@@ -179,9 +179,9 @@ async def _capture(args: argparse.Namespace) -> int:
     url = args.url
     via = args.source
     if args.source == "simulator":
-        from capture_agent.simulator.server import start_simulator
+        from capture_agent.extras import load_simulator
 
-        simulator = start_simulator(speed=args.speed, seed=args.seed, bots=args.bots)
+        simulator = load_simulator("server").start_simulator(speed=args.speed, seed=args.seed, bots=args.bots)
         url = simulator.url
         via = args.via or "direct"
         _say(f"simulator at {url} (speed {args.speed}, {args.bots} bots), captured via {via}")
@@ -220,8 +220,9 @@ async def _capture(args: argparse.Namespace) -> int:
         source_task = loop.create_task(source.run(), name="source")
         tasks.append(loop.create_task(show_status(figures, rich_live=use_rich_live(args.no_status)), name="status"))
         if args.autoplay:
-            from capture_agent.simulator.scripted_player import play
+            from capture_agent.extras import load_simulator
 
+            play = load_simulator("scripted_player").play
             tasks.append(loop.create_task(play(source.page, say=_say), name="autoplay"))
         stop_task = loop.create_task(stop.wait(), name="stop")
         waiters = [source_task, stop_task]

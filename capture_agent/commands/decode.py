@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from capture_agent.errors import VectraError
-from capture_agent.protocol.codec import Packet, decode_frame, decode_text_bytes, dumps, loads
+from capture_agent.protocol.engineio import Packet
+from capture_agent.protocol.jsjson import dumps, loads
+from capture_agent.protocol.socketio import decode_frame, decode_text_bytes
 
 _DEVTOOLS_ARROWS = "↑↓⬆⬇▲▼"
 

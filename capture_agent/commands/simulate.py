@@ -28,8 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
+    from capture_agent.extras import load_simulator
     from capture_agent.live.origin import parse_allowed_origins
-    from capture_agent.simulator.server import SimulatorApp, bind, bundle_path, listener_policy, serve, urls
+
+    server = load_simulator("server")
 
     if args.speed <= 0:
         raise VectraError("--speed must be positive")
@@ -38,11 +40,11 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise VectraError("--port must be between 0 and 65535")
     allowed = parse_allowed_origins(args.allow_origin)
-    bundle_path()  # the play page needs it: fail before listening if the set-up was skipped
-    sock = bind(args.host, args.port, public=args.public)
-    policy = listener_policy(args.host, sock, allowed)
+    server.bundle_path()  # the play page needs it: fail before listening if the set-up was skipped
+    sock = server.bind(args.host, args.port, public=args.public)
+    policy = server.listener_policy(args.host, sock, allowed)
     port = sock.getsockname()[1]
-    links = urls(args.host, port)
+    links = server.urls(args.host, port)
     print(f"vectra simulator (seed {args.seed!r}, speed {args.speed:g}, {args.bots} bots)")
     print(f"  play page  {links['page']}")
     print(f"  socket     {links['socket']}")
@@ -55,10 +57,10 @@ def run(args: argparse.Namespace) -> int:
     print("Ctrl-C to stop", flush=True)
 
     async def main() -> None:
-        app = SimulatorApp(
+        app = server.SimulatorApp(
             speed=args.speed, seed=args.seed, bots=args.bots, wire_log=args.wire_log, admin=args.admin, policy=policy
         )
-        await serve(app, sock)
+        await server.serve(app, sock)
 
     try:
         asyncio.run(main())

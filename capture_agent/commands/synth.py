@@ -41,14 +41,15 @@ def write_synthetic_capture(
     on_progress: Callable[[int], None] | None = None,
 ) -> SynthResult:
     """Land ``frames`` simulator frames as one capture (source ``synthetic``) starting at ``date`` 00:00 UTC."""
+    from capture_agent.extras import load_simulator
+    from capture_agent.landing.recovery import recover
     from capture_agent.landing.schema import Direction, Source, Transport
     from capture_agent.landing.segments import published_segments
-    from capture_agent.landing.recovery import recover
     from capture_agent.landing.writer import LandingWriter
-    from capture_agent.simulator.engine import wire_frames
 
     if frames < 1:
         raise VectraError("--frames must be at least 1")
+    wire_frames = load_simulator("engine.observer").wire_frames
     start_ms = _midnight_ms(date)
     recover(data_dir)
     started = time.perf_counter()
@@ -99,11 +100,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+    from capture_agent.extras import load_simulator
     from capture_agent.landing.recovery import recover
 
     if args.frames < 1:
         raise VectraError("--frames must be at least 1")
     _midnight_ms(args.date)
+    load_simulator("engine.observer")  # before the progress bar: a missing simulator is one line
     console = Console(stderr=True)
     if line := recover(args.data).report():
         console.print(line, markup=False, highlight=False, soft_wrap=True)

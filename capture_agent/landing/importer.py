@@ -29,12 +29,13 @@ from pathlib import Path
 import orjson
 
 from capture_agent.errors import VectraError
+from capture_agent.landing.recovery import recover
 from capture_agent.landing.schema import Direction, Source, Transport
 from capture_agent.landing.segments import parse_segment_name, published_segments, read_segment_column, segment_paths
-from capture_agent.landing.recovery import recover
 from capture_agent.landing.writer import LandingWriter
-from capture_agent.protocol.codec import RECORD_SEPARATOR, decode_frame
+from capture_agent.protocol.engineio import RECORD_SEPARATOR
 from capture_agent.protocol.recordings import MARKER_EVENTS, direction_of, frame_from_record
+from capture_agent.protocol.socketio import decode_frame
 
 RECORDINGS = "recordings"
 RAW_FRAMES = "raw frames"

@@ -53,7 +53,8 @@ from capture_agent.landing.wal import (
     wal_capture_id,
     wal_name,
 )
-from capture_agent.protocol.codec import RECORD_SEPARATOR, decode_packet
+from capture_agent.protocol.engineio import RECORD_SEPARATOR
+from capture_agent.protocol.socketio import decode_packet
 from capture_agent.redact import redact_bytes, redact_frame, redact_text, redact_url
 
 __all__ = [

@@ -24,8 +24,17 @@ from __future__ import annotations
 from typing import Any
 
 from capture_agent.landing.schema import Direction, RecordType
-from capture_agent.protocol.codec import Packet, SocketType
+from capture_agent.protocol.engineio import Packet
 from capture_agent.protocol.game import phase
+from capture_agent.protocol.rules import (
+    CURRENT_SIDEBET,
+    GAME_STATE_PLAYER_UPDATE,
+    GAME_STATE_UPDATE,
+    PLAYER_UPDATE,
+    SIDEBET_RESULT_EVENTS,
+    TRADE_EVENTS,
+)
+from capture_agent.protocol.socketio import SocketType
 from capture_agent.sources.recorder import Captured
 
 TICK_FIELDS = (
@@ -42,14 +51,12 @@ TICK_FIELDS = (
 )
 
 _EVENT_TYPES = {
-    "playerUpdate": "player.state",
-    "gameStatePlayerUpdate": "player.state",
-    "standard/newTrade": "player.trade",
-    "newTrade": "player.trade",
-    "currentSidebet": "sidebet.placed",
+    PLAYER_UPDATE: "player.state",
+    GAME_STATE_PLAYER_UPDATE: "player.state",
+    **dict.fromkeys(TRADE_EVENTS, "player.trade"),
+    CURRENT_SIDEBET: "sidebet.placed",
     "newSideBet": "sidebet.placed",
-    "currentSidebetResult": "sidebet.result",
-    "currentSideBetResult": "sidebet.result",
+    **dict.fromkeys(SIDEBET_RESULT_EVENTS, "sidebet.result"),
 }
 
 
@@ -88,7 +95,7 @@ def _packet_event(packet: Packet, direction: Direction | None) -> tuple[str, str
         return f"raw.{packet.event}", None, {"ack_id": packet.ack_id}
     payload = packet.payload
     game_id = payload.get("gameId") if isinstance(payload, dict) and isinstance(payload.get("gameId"), str) else None
-    if packet.event == "gameStateUpdate" and isinstance(payload, dict):
+    if packet.event == GAME_STATE_UPDATE and isinstance(payload, dict):
         tick = {name: payload[name] for name in TICK_FIELDS if name in payload}
         tick["phase"] = str(phase(payload))
         return "game.tick", game_id, tick

@@ -8,6 +8,7 @@ from typing import Any
 
 from capture_agent.landing.schema import Direction, RecordType
 from capture_agent.protocol.game import phase
+from capture_agent.protocol.rules import GAME_STATE_UPDATE, PLAYER_UPDATE
 from capture_agent.sources.recorder import Captured
 
 _NS = 1_000_000_000
@@ -96,9 +97,9 @@ class LiveState:
         for packet in captured.packets:
             if packet.error is not None:
                 self.malformed += 1
-            elif packet.event == "gameStateUpdate" and isinstance(packet.payload, dict):
+            elif packet.event == GAME_STATE_UPDATE and isinstance(packet.payload, dict):
                 self._game_state(packet.payload)
-            elif packet.event == "playerUpdate" and isinstance(packet.payload, dict):
+            elif packet.event == PLAYER_UPDATE and isinstance(packet.payload, dict):
                 cash = packet.payload.get("cash")
                 if isinstance(cash, (int, float)) and not isinstance(cash, bool):
                     self.cash = float(cash)

@@ -1,8 +1,9 @@
-"""The one definition of game phase and ``gameStateUpdate`` frame shape (PROTOCOL.md §2, TRAPS.md §4).
+"""What a ``gameStateUpdate`` payload says: its phase, its frame shape, the rug tick (PROTOCOL.md §2, TRAPS.md §4).
 
-Everything in Vectra that asks "which phase is this frame in?" or "what kind of frame is this?" calls
-these functions: the simulator's fidelity tests, the capture agent's live status and the pipeline's
-contracts and tick tables. Pure functions over a decoded payload dict.
+Everything in Vectra that asks "which phase is this frame in?", "what kind of frame is this?" or "is this the rug
+tick?" calls these functions: the simulator's fidelity tests, the capture agent's live status and the pipeline's
+contracts and tick tables. Pure functions over a decoded payload dict (the phases themselves are
+:class:`capture_agent.protocol.rules.Phase`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Mapping
 
-
-class Phase(StrEnum):
-    COOLDOWN = "cooldown"
-    PRESALE = "presale"
-    ACTIVE = "active"
-    RUGGED = "rugged"
+from capture_agent.protocol.rules import Phase
 
 
 class FrameShape(StrEnum):
@@ -68,11 +64,12 @@ def frame_shape(state: Mapping[str, Any]) -> FrameShape:
     return FrameShape.ACTIVE
 
 
-def rug_tick(state: Mapping[str, Any]) -> int | None:
-    """Rug tick of the game a frame belongs to: ``tickCount`` of rug frame #1 only.
+def is_rug_frame(shape):
+    """True for rug frame #1, the one frame whose ``tickCount`` is the rug tick. Rug frame #2 shows a tickCount advanced
+    by 0–3 with frozen prices, so it never defines the rug tick. Takes a shape or a polars column of shapes."""
+    return shape == FrameShape.RUG.value
 
-    Rug frame #2 shows a tickCount advanced by 0–3 with frozen prices, so it never defines the rug tick.
-    """
-    if frame_shape(state) is FrameShape.RUG:
-        return int(state["tickCount"])
-    return None
+
+def rug_tick(state: Mapping[str, Any]) -> int | None:
+    """Rug tick of the game a frame belongs to: ``tickCount`` of rug frame #1, else None."""
+    return int(state["tickCount"]) if is_rug_frame(frame_shape(state)) else None

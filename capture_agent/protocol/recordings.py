@@ -4,7 +4,7 @@ The real captures (``../shared/protocol-real``, README there) were written by to
 arguments, not the frame text. The normaliser moved the W3C trace argument to ``meta.trace`` and kept the
 payload in ``data``; transcribed DevTools frames keep their packet prefix (``4229``, ``4329``…) in
 ``meta.frame_prefix``. This module puts the frame back together the way the server (or the browser client)
-wrote it, with :func:`codec.dumps` so numbers are laid out as JavaScript lays them out.
+wrote it, with :func:`~capture_agent.protocol.jsjson.dumps` so numbers are laid out as JavaScript lays them out.
 
 Decisions (each follows from what a record can and cannot say about its frame):
 
@@ -25,7 +25,8 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from capture_agent.protocol.codec import dumps, is_trace_arg
+from capture_agent.protocol.jsjson import dumps
+from capture_agent.protocol.socketio import is_trace_arg
 
 # The connection markers capture tools write; Socket.IO reserves these names, so no event packet carries them.
 MARKER_EVENTS = frozenset({"connect", "disconnect", "connect_error"})

@@ -30,10 +30,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from capture_agent.errors import VectraError
 from capture_agent.landing.schema import Direction, Transport
-from capture_agent.protocol.codec import EngineType, SocketType, decode_frame
+from capture_agent.protocol.client import Backoff, FirstJoin
+from capture_agent.protocol.engineio import EngineType
+from capture_agent.protocol.socketio import SocketType, decode_frame
 from capture_agent.redact import redact_url
 from capture_agent.sources.recorder import Recorder
-from capture_agent.sources.session import Backoff, FirstJoin
 
 log = logging.getLogger(__name__)
 

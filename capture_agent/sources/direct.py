@@ -7,7 +7,7 @@ jitter; each loss lands as rows: ``disconnected`` (reason, close code), ``reconn
 ``connected`` (sid) and ``gap`` (time between the last frame before and the first frame after). A server that
 never lets the agent join within ``give_up_after_s`` ends the capture with the reason (a ``gave_up`` row and a
 :class:`VectraError`); once joined, the agent retries without end.
-The protocol decisions live in :mod:`capture_agent.sources.session`; this module is only the socket loop.
+The protocol decisions live in :mod:`capture_agent.protocol.client`; this module is only the socket loop.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from websockets.frames import Frame, Opcode
 
 from capture_agent.errors import VectraError
 from capture_agent.landing.schema import Direction, Transport
+from capture_agent.protocol.client import Backoff, EngineIOSession, FirstJoin
 from capture_agent.sources.recorder import Recorder, decode_message
-from capture_agent.sources.session import Backoff, EngineIOSession, FirstJoin
 
 DEFAULT_QUERY = {"frontend-version": "1.0"}  # rugs.fun refuses clients without it (PROTOCOL.md §1)
 RUGS_ORIGIN = "https://rugs.fun"

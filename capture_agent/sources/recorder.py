@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from capture_agent.landing.schema import Direction, RecordType, Transport
-from capture_agent.protocol.codec import Attachments, Packet, decode_frame, decode_text_bytes
+from capture_agent.protocol.engineio import Packet
+from capture_agent.protocol.socketio import Attachments, decode_frame, decode_text_bytes
 from capture_agent.redact import redact_detail, redact_payload
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class Observer(Protocol):
 
 class FrameFlags:
     """What is wrong with a frame, for its row's ``detail`` (None when nothing is): the codec's errors, binary
-    messages that no ``45``/``46`` packet announced (:class:`~capture_agent.protocol.codec.Attachments`) among them."""
+    messages that no ``45``/``46`` packet announced (:class:`~capture_agent.protocol.socketio.Attachments`) among them."""
 
     def __init__(self) -> None:
         self._attachments = Attachments()

@@ -10,8 +10,8 @@ import pytest
 from capture_kit import InProcessCapture, landed_rows, wait_for
 
 from capture_agent.landing.schema import Source
-from capture_agent.simulator.server import start_simulator
 from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS, BrowserOptions, BrowserSource
+from simulator.server import start_simulator
 
 pytestmark = [pytest.mark.browser]
 

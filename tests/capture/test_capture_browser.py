@@ -15,10 +15,11 @@ from capture_kit import InProcessCapture, landed_rows
 from test_capture_direct import wire_records
 
 from capture_agent.landing.schema import Source
-from capture_agent.protocol.codec import RECORD_SEPARATOR, decode_frame
+from capture_agent.protocol.engineio import RECORD_SEPARATOR
+from capture_agent.protocol.socketio import decode_frame
 from capture_agent.redact import redact_frame
-from capture_agent.simulator.server import start_simulator
 from capture_agent.sources.browser import BrowserOptions, BrowserSource
+from simulator.server import start_simulator
 
 pytestmark = [pytest.mark.browser]
 

@@ -17,8 +17,8 @@ from capture_kit import InProcessCapture, landed_rows, wait_for
 from websockets.asyncio.server import serve
 
 from capture_agent.errors import VectraError
+from capture_agent.protocol.client import Backoff, FirstJoin
 from capture_agent.sources.direct import DirectOptions, DirectSource
-from capture_agent.sources.session import Backoff, FirstJoin
 
 REPO = Path(__file__).resolve().parents[2]
 OPEN = '0{"sid":"s1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'

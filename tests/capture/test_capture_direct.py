@@ -18,9 +18,9 @@ import pytest
 from capture_kit import InProcessCapture, frames_of, landed_rows, wait_for
 
 from capture_agent.landing.writer import recover
-from capture_agent.simulator.server import start_simulator
+from capture_agent.protocol.client import Backoff
 from capture_agent.sources.direct import DirectOptions, DirectSource
-from capture_agent.sources.session import Backoff
+from simulator.server import start_simulator
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -18,8 +18,8 @@ from capture_agent.errors import VectraError
 from capture_agent.live.feed import FeedServer, parse_bind
 from capture_agent.live.state import LiveState
 from capture_agent.live.status import health
-from capture_agent.simulator.server import start_simulator
 from capture_agent.sources.direct import DirectOptions, DirectSource
+from simulator.server import start_simulator
 
 
 def http_get(url: str) -> tuple[int, str, bytes]:

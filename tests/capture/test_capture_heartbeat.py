@@ -8,8 +8,8 @@ import socket
 from capture_kit import InProcessCapture, landed_rows, wait_for
 from websockets.asyncio.server import serve
 
+from capture_agent.protocol.client import Backoff
 from capture_agent.sources.direct import DirectOptions, DirectSource
-from capture_agent.sources.session import Backoff
 
 
 def test_silent_server_is_left_after_ping_interval_plus_timeout_and_rejoined(tmp_path):

@@ -18,8 +18,8 @@ from capture_agent.landing.schema import Direction, Source, Transport
 from capture_agent.landing.writer import LandingWriter, frame_header, recover
 from capture_agent.live.normalise import normalise
 from capture_agent.live.state import LiveState
-from capture_agent.protocol import codec
-from capture_agent.protocol.codec import decode_frame, decode_packet
+from capture_agent.protocol import socketio
+from capture_agent.protocol.socketio import decode_frame, decode_packet
 from capture_agent.sources.recorder import Recorder, decode_message
 
 INT64_END = 2**63
@@ -65,7 +65,7 @@ def test_a_decoder_bug_becomes_a_flag_not_an_exception(monkeypatch) -> None:
     def broken(text):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(codec, "_decode_socket", broken)
+    monkeypatch.setattr(socketio, "_decode_message", broken)
     packet = decode_packet('42["x",1]')
     assert packet.raw == '42["x",1]' and packet.error == f"{GUARD} on this packet (ZeroDivisionError: a bug)"
 

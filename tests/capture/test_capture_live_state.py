@@ -11,9 +11,9 @@ from capture_agent.landing.schema import Direction, RecordType, Transport
 from capture_agent.live.normalise import TICK_FIELDS, normalise
 from capture_agent.live.state import LiveState, RateCounter
 from capture_agent.live.status import health, status_line, status_table
-from capture_agent.protocol.codec import UNANNOUNCED_BINARY, decode_frame
 from capture_agent.protocol.game import phase
 from capture_agent.protocol.recordings import direction_of, frame_from_record
+from capture_agent.protocol.socketio import UNANNOUNCED_BINARY, decode_frame
 from capture_agent.sources.recorder import Captured, FrameFlags
 
 NS = 1_000_000_000

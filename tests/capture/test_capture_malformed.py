@@ -7,7 +7,7 @@ import asyncio
 from capture_kit import InProcessCapture, frames_of, landed_rows, wait_for
 from websockets.asyncio.server import serve
 
-from capture_agent.protocol.codec import UNANNOUNCED_BINARY
+from capture_agent.protocol.socketio import UNANNOUNCED_BINARY
 from capture_agent.sources.direct import DirectOptions, DirectSource
 
 OPEN = '0{"sid":"garbage-sid","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'

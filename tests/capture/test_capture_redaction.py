@@ -35,7 +35,7 @@ from capture_agent.live.feed import FeedServer
 from capture_agent.live.normalise import normalise
 from capture_agent.live.state import LiveState
 from capture_agent.live.status import health, status_line, status_table
-from capture_agent.protocol.codec import decode_frame
+from capture_agent.protocol.socketio import decode_frame
 from capture_agent.redact import MARKER, redact_payload
 from capture_agent.sources.browser import BrowserOptions, BrowserSource
 from capture_agent.sources.direct import DirectOptions, DirectSource

@@ -7,9 +7,9 @@ import random
 import pytest
 
 from capture_agent.errors import VectraError
-from capture_agent.protocol.codec import decode_frame
+from capture_agent.protocol.client import Backoff, EngineIOSession
+from capture_agent.protocol.socketio import decode_frame
 from capture_agent.sources.direct import default_origin, websocket_url
-from capture_agent.sources.session import Backoff, EngineIOSession
 
 OPEN = '0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
 

@@ -26,9 +26,9 @@ from capture_agent.live.feed import FeedServer
 from capture_agent.live.origin import parse_allowed_origins
 from capture_agent.live.state import LiveState
 from capture_agent.live.status import health
-from capture_agent.simulator.server import start_simulator
 from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS
 from capture_agent.sources.direct import DirectOptions, DirectSource
+from simulator.server import start_simulator
 
 ALLOWED = "http://127.0.0.1:5173"
 REPO = Path(__file__).resolve().parents[2]

@@ -1,5 +1,5 @@
-from capture_agent.protocol.game import Phase
-from capture_agent.simulator.scripted_player import Click, PageView, ScriptedPlayer
+from capture_agent.protocol.rules import Phase
+from simulator.scripted_player import Click, PageView, ScriptedPlayer
 
 
 def _play_game(player: ScriptedPlayer, game_id: str, last_tick: int = 40) -> list[Click]:
@@ -41,7 +41,7 @@ def test_only_recorded_controls_are_clicked():
 
 
 def test_page_texts_become_views_only_once_the_page_shows_a_game():
-    from capture_agent.simulator.scripted_player import read_view
+    from simulator.scripted_player import read_view
 
     assert read_view("", "–", "–") is None  # not connected yet
     assert read_view("20261124-00000000000000aa", "PRESALE", "–") == PageView("20261124-00000000000000aa", Phase.PRESALE, None)

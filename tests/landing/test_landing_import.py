@@ -12,8 +12,8 @@ from capture_agent.cli import main
 from capture_agent.errors import VectraError
 from capture_agent.landing.importer import RAW_FRAMES, RECORDINGS, import_files
 from capture_agent.landing.writer import read_landing, segment_paths
-from capture_agent.protocol.codec import decode_frame
 from capture_agent.protocol.recordings import MARKER_EVENTS, direction_of
+from capture_agent.protocol.socketio import decode_frame
 from realdata import event_files, event_records, real_files
 
 

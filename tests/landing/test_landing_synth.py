@@ -13,7 +13,7 @@ from capture_agent.commands.synth import write_synthetic_capture
 from capture_agent.errors import VectraError
 from capture_agent.landing.schema import LANDING_SCHEMA
 from capture_agent.landing.writer import read_landing, segment_paths
-from capture_agent.simulator.engine import wire_frames
+from simulator.engine.observer import wire_frames
 
 
 def test_synth_writes_exactly_n_frames_from_the_engine(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from capture_agent.landing.schema import LANDING_SCHEMA, Direction, RecordType, 
 from capture_agent.landing.segments import SegmentFile
 from capture_agent.landing.wal import WAL_DIR, WalReader
 from capture_agent.landing.writer import LandingWriter, frame_header, read_landing, recover, segment_paths
-from capture_agent.protocol.codec import decode_frame
+from capture_agent.protocol.socketio import decode_frame
 from realdata import event_records
 
 NS = 1_000_000_000
@@ -103,7 +103,7 @@ json_values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(name=st.text(max_size=20), args=st.lists(json_values, max_size=3), ack=st.none() | st.integers(0, 10**6))
 def test_frame_header_agrees_with_the_codec_on_valid_frames(name: str, args: list, ack: int | None) -> None:
-    from capture_agent.protocol.codec import encode_ack, encode_event
+    from capture_agent.protocol.socketio import encode_ack, encode_event
 
     for frame in (encode_event(name, *args, ack_id=ack), encode_ack(ack if ack is not None else 1, *args)):
         first = decode_frame(frame)[0]

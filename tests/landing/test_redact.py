@@ -14,8 +14,8 @@ from realdata import event_records
 from capture_agent.landing.schema import Direction, Source, Transport
 from capture_agent.landing.wal import WAL_DIR
 from capture_agent.landing.writer import LandingWriter, read_landing
-from capture_agent.protocol.codec import decode_frame, encode_ack, encode_event, trace_arg
 from capture_agent.protocol.recordings import frame_from_record
+from capture_agent.protocol.socketio import decode_frame, encode_ack, encode_event, trace_arg
 from capture_agent.redact import (
     MARKER,
     could_hold_secret,
@@ -27,7 +27,9 @@ from capture_agent.redact import (
     redact_text,
     redact_url,
 )
-from capture_agent.simulator.engine import SimulatorEngine, WireEncoder, wire_frames
+from simulator.engine.lifecycle import SimulatorEngine
+from simulator.engine.observer import wire_frames
+from simulator.engine.wire import WireEncoder
 
 JWT = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJzaWQiOiJjbTEyMyIsImlzcyI6InByaXZ5LmlvIn0.c2lnbmF0dXJlLWJ5dGVz_-xyz"
 BASE58_SIG = "5" + "KtP9yq3Lm2Wb8Xo4Zr7Nc6Vd1Ue5Sf9Gh2Jk3Lm4Np5Qr6St7Uv8Wx9Yz1Ab2Cd3Ef4Gh5Jk6Lm7Np8Qr9St1Uv2Wx3Y"[:87]

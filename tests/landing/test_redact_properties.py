@@ -14,8 +14,9 @@ from planted import AUTH_EVENTS, BASE58, B64URL, PUBLIC_KEYS, SECRET_NAMES, bare
 from realdata import event_records
 
 import capture_agent.redact_rules as rules
-from capture_agent.protocol.codec import RECORD_SEPARATOR, decode_frame
+from capture_agent.protocol.engineio import RECORD_SEPARATOR
 from capture_agent.protocol.recordings import frame_from_record
+from capture_agent.protocol.socketio import decode_frame
 from capture_agent.redact import could_hold_secret, redact_frame, redact_frame_fully, redact_payload
 
 BOUNDED = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

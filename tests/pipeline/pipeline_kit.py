@@ -75,9 +75,9 @@ def chains_by_date(data_dir: Path, dates: list[str]) -> dict[str, Chain]:
 
 def trace(n: int) -> dict:
     """A trace argument with ids derived from ``n`` (distinct per order)."""
-    from capture_agent.protocol import codec
+    from capture_agent.protocol import socketio
 
-    return codec.trace_arg(f"{n:032x}", f"{n:016x}")
+    return socketio.trace_arg(f"{n:032x}", f"{n:016x}")
 
 
 class SimulatedClient:
@@ -88,7 +88,7 @@ class SimulatedClient:
     ACK_DELAY_MS = 3
 
     def __init__(self, engine, writer, client_id: str = "me") -> None:
-        from capture_agent.simulator.engine import WireEncoder
+        from simulator.engine.wire import WireEncoder
 
         self.engine, self.writer, self.client_id = engine, writer, client_id
         self._encoder = WireEncoder()
@@ -104,16 +104,16 @@ class SimulatedClient:
     def send(self, now: int, event: str, args: tuple, ack_id: int, *, lose_ack: bool = False):
         """Land the order, ask the engine, land its reply and (unless lost) the ack; returns (order seq, reply)."""
         from capture_agent.landing.schema import Direction, Transport
-        from capture_agent.protocol import codec
+        from capture_agent.protocol import socketio
 
         seq = self.writer.frame(
-            Direction.OUT, Transport.WEBSOCKET, codec.encode_event(event, *args, ack_id=ack_id), recv_wall_ns=now * 1_000_000
+            Direction.OUT, Transport.WEBSOCKET, socketio.encode_event(event, *args, ack_id=ack_id), recv_wall_ns=now * 1_000_000
         )
         reply = self.engine.request(self.client_id, event, args, now)
         self.land(reply.emissions)
         if not lose_ack:
             ack_ns = (now + self.ACK_DELAY_MS) * 1_000_000
-            self.writer.frame(Direction.IN, Transport.WEBSOCKET, codec.encode_ack(ack_id, *reply.ack), recv_wall_ns=ack_ns)
+            self.writer.frame(Direction.IN, Transport.WEBSOCKET, socketio.encode_ack(ack_id, *reply.ack), recv_wall_ns=ack_ns)
         return seq, reply
 
 
@@ -123,7 +123,7 @@ SESSION_ORDERS = (("buyOrder", {"amount": 0.05}), ("requestSidebet", {"amount": 
 def land_session(writer, seed: str, start_ms: int, games: int = 3, client_id: str = "me") -> None:
     """An authenticated simulator session landed as a capture agent sees it: ``games`` complete games from the
     connect snapshot on (and the start of the next), with a buy, a sidebet and a sell (each acked) in every game."""
-    from capture_agent.simulator.engine import SimulatorEngine
+    from simulator.engine.lifecycle import SimulatorEngine
 
     engine = SimulatorEngine(seed, start_ms, bots=4)
     client = SimulatedClient(engine, writer, client_id)

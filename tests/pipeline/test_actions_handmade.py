@@ -17,7 +17,7 @@ import realdata
 from capture_agent.landing.schema import Direction, Source, Transport
 from capture_agent.landing.segments import read_landing, segment_paths
 from capture_agent.landing.writer import LandingWriter
-from capture_agent.protocol import codec
+from capture_agent.protocol import socketio
 from pipeline_kit import run_chain
 
 ME = "did:privy:vectra-handmade"
@@ -26,28 +26,28 @@ SOL = "So11111111111111111111111111111111111111112"
 
 
 def _trace(n: int) -> dict:
-    return codec.trace_arg(f"{n:032x}", f"{n:016x}")
+    return socketio.trace_arg(f"{n:032x}", f"{n:016x}")
 
 
 def _player_update(cash: float, qty: float, avg_cost: float = 0.0) -> tuple:
     payload = {"id": ME, "cash": cash, "positionQty": qty, "avgCost": avg_cost, "totalInvested": 0.1 if qty else 0.0,
                "cumulativePnL": 0.0, "pnlPercent": 0.0, "sideBet": None, "shortPosition": None}  # fmt: skip
-    return Direction.IN, codec.encode_event("playerUpdate", payload)
+    return Direction.IN, socketio.encode_event("playerUpdate", payload)
 
 
 def _trade(trade_id: str, game: str, kind: str, tick: int, price: float, qty: float, trace: int) -> tuple:
     payload = {"id": trade_id, "gameId": game, "playerId": ME, "username": "me", "level": 1, "price": price, "type": kind,
                "qty": qty, "tickIndex": tick, "coin": "solana", "amount": qty * price}  # fmt: skip
-    return Direction.IN, codec.encode_event("standard/newTrade", _trace(trace), payload)
+    return Direction.IN, socketio.encode_event("standard/newTrade", _trace(trace), payload)
 
 
 def _order(event: str, ack_id: int, payload: dict, trace: int | None = None) -> tuple:
     args = (_trace(trace), payload) if trace is not None else (payload,)
-    return Direction.OUT, codec.encode_event(event, *args, ack_id=ack_id)
+    return Direction.OUT, socketio.encode_event(event, *args, ack_id=ack_id)
 
 
 def _ack(ack_id: int, **fields) -> tuple:
-    return Direction.IN, codec.encode_ack(ack_id, fields)
+    return Direction.IN, socketio.encode_ack(ack_id, fields)
 
 
 def _insertions(records: list[dict]) -> dict[int, list[tuple]]:
@@ -113,7 +113,7 @@ def _build(data_dir, *, drop_rug1_of: str | None = None):
             trace = (record.get("meta") or {}).get("trace")
             args = (trace, record["data"]) if trace else (record["data"],)
             wall_ns = record["ts_ms"] * 1_000_000
-            writer.frame(Direction.IN, Transport.WEBSOCKET, codec.encode_event(record["event"], *args), recv_wall_ns=wall_ns)
+            writer.frame(Direction.IN, Transport.WEBSOCKET, socketio.encode_event(record["event"], *args), recv_wall_ns=wall_ns)
             for offset, (direction, frame) in enumerate(insertions.get(index, []), start=1):
                 writer.frame(direction, Transport.WEBSOCKET, frame, recv_wall_ns=wall_ns + offset * 1_000)
     dates = sorted({p.parent.name.removeprefix("date=") for p in segment_paths(data_dir)})

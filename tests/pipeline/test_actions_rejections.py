@@ -18,8 +18,8 @@ import pytest
 from capture_agent.landing.schema import Source
 from capture_agent.landing.segments import read_landing
 from capture_agent.landing.writer import LandingWriter
-from capture_agent.protocol import codec
-from capture_agent.simulator.engine import SimulatorEngine
+from capture_agent.protocol import socketio
+from simulator.engine.lifecycle import SimulatorEngine
 from pipeline_kit import SimulatedClient, run_chain, trace
 
 START_MS = 1_766_275_200_000  # 2025-12-21 00:00 UTC
@@ -64,7 +64,7 @@ class Sent:
 def _execution(emissions, event: str, player_id: str) -> tuple[str | None, int | None]:
     """(trade id, tick) of the order's own execution among the frames the engine sent in reply."""
     for emission in emissions:
-        payload = next((a for a in emission.args if isinstance(a, dict) and not codec.is_trace_arg(a)), None)
+        payload = next((a for a in emission.args if isinstance(a, dict) and not socketio.is_trace_arg(a)), None)
         if payload is None or payload.get("playerId") != player_id:
             continue
         if event in TRADE_EVENTS and emission.event == "standard/newTrade":

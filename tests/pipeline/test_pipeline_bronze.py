@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 import realdata
-from capture_agent.protocol.codec import RECORD_SEPARATOR
+from capture_agent.protocol.engineio import RECORD_SEPARATOR
 from capture_agent.protocol.recordings import frame_from_record
 from vectra_pipeline.stages.bronze import build_frames
 from vectra_pipeline.stages.contracts import apply_contracts

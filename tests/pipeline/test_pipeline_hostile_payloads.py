@@ -26,7 +26,7 @@ from capture_agent.landing.importer import import_files
 from capture_agent.landing.schema import Source
 from capture_agent.landing.segments import read_landing
 from capture_agent.landing.writer import LandingWriter
-from capture_agent.protocol import codec
+from capture_agent.protocol import engineio, jsjson, socketio
 from pipeline_kit import land_session, run_chain
 from vectra_pipeline.stages.bronze import landing_frame
 
@@ -65,7 +65,7 @@ def templates(good_day, tmp_path_factory) -> list[tuple[str, str]]:
     rows = pl.concat([good_day, landing_frame(read_landing(real_dir))], how="diagonal_relaxed").filter(pl.col("payload_text").is_not_null())
     picked: dict[tuple, tuple[str, str]] = {}
     for direction, text in rows.select("direction", "payload_text").iter_rows():
-        packet = codec.decode_frame(text)[0]
+        packet = socketio.decode_frame(text)[0]
         shape = tuple(sorted(packet.payload)) if isinstance(packet.payload, dict) else type(packet.payload).__name__
         picked.setdefault((direction, packet.event, text[:2], shape), (direction, text))
     return list(picked.values())
@@ -82,7 +82,7 @@ def _keys(value) -> set[str]:
 @pytest.fixture(scope="module")
 def vocabulary(templates) -> list[str]:
     """Every object key of the templates: hostile objects use the protocol's own keys, so the stages read them."""
-    return sorted(set().union(*(_keys(list(codec.decode_frame(text)[0].args)) for _, text in templates)))
+    return sorted(set().union(*(_keys(list(socketio.decode_frame(text)[0].args)) for _, text in templates)))
 
 
 def _raw(literal: str) -> str:
@@ -137,8 +137,8 @@ def _sweep(templates, vocabulary) -> list[tuple[str, str]]:
     every_key = [dict.fromkeys(vocabulary, value) for value in SWEEP_EVERY_KEY]
     out = []
     for direction, text in templates:
-        packet = codec.decode_frame(text)[0]
-        if packet.error is None and packet.socket_type in (codec.SocketType.EVENT, codec.SocketType.ACK):
+        packet = socketio.decode_frame(text)[0]
+        if packet.error is None and packet.socket_type in (socketio.SocketType.EVENT, socketio.SocketType.ACK):
             args = [_short(arg) for arg in packet.args]
             for path in _places(args):
                 if not path:
@@ -185,27 +185,27 @@ def _mutated_payload(draw, value, keys: list[str]):
     return draw(_hostile_value(keys))
 
 
-def _text(packet: codec.Packet, args: list) -> str:
+def _text(packet: engineio.Packet, args: list) -> str:
     """The frame text of an event/ack packet with new arguments, raw literals spliced in."""
-    if packet.socket_type is codec.SocketType.ACK:
-        text = codec.encode_ack(packet.ack_id or 0, *args)
+    if packet.socket_type is socketio.SocketType.ACK:
+        text = socketio.encode_ack(packet.ack_id or 0, *args)
     else:
-        text = codec.encode_event(packet.event, *args, ack_id=packet.ack_id)
+        text = socketio.encode_event(packet.event, *args, ack_id=packet.ack_id)
     if MARKER[0] in text:
         for marker, literal in _MARKED_LITERALS:
             text = text.replace(marker, literal)
     return text
 
 
-_MARKED_LITERALS = [(codec.dumps(MARKER.format(index)), literal) for index, literal in enumerate(RAW_LITERALS)]
+_MARKED_LITERALS = [(jsjson.dumps(MARKER.format(index)), literal) for index, literal in enumerate(RAW_LITERALS)]
 
 
 @st.composite
 def mutants(draw, templates, keys):
     direction, text = draw(st.sampled_from(templates))
-    packet = codec.decode_frame(text)[0]
+    packet = socketio.decode_frame(text)[0]
     how = draw(st.sampled_from(["payload", "payload", "payload", "head", "truncate"]))
-    if how == "payload" and packet.error is None and packet.socket_type in (codec.SocketType.EVENT, codec.SocketType.ACK):
+    if how == "payload" and packet.error is None and packet.socket_type in (socketio.SocketType.EVENT, socketio.SocketType.ACK):
         args = list(packet.args)
         index = draw(st.integers(0, len(args) - 1)) if args else 0
         args[index : index + 1] = [_mutated_payload(draw, args[index] if args else None, keys)]

@@ -18,7 +18,10 @@ import pytest
 from capture_agent.landing.schema import Source
 from capture_agent.landing.segments import read_landing
 from capture_agent.landing.writer import LandingWriter
-from capture_agent.simulator.engine import SimulatorEngine
+from capture_agent.protocol.game import rug_tick
+from capture_agent.protocol.rules import GAME_STATE_UPDATE, rug_tick_of_path
+from capture_agent.protocol.socketio import decode_frame
+from simulator.engine.lifecycle import SimulatorEngine
 from pipeline_kit import SimulatedClient, run_chain, trace
 
 START_MS = 1_766_188_800_000  # 2025-12-20 00:00 UTC
@@ -170,3 +173,22 @@ def test_state_is_carried_to_ticks_without_own_frames(session):
     for row in carried.sample(20, seed=1).iter_rows(named=True):
         last = updates.filter(pl.col("seq") < row["seq"]).tail(1).row(0, named=True)
         assert (row["cash"], row["position_qty"]) == (last["cash"], last["position_qty"])
+
+
+def test_silver_rug_ticks_follow_the_protocol_rules(session):
+    """One rug-tick rule: silver ``games.rug_tick`` is ``game.rug_tick`` of the game's rug frame, and for a game only
+    seen in gameHistory the last index of its revealed path (``rules.rug_tick_of_path``)."""
+    chain, _ = session
+    from_rug_frames, from_history = {}, {}
+    for text in chain.frames["payload_text"].drop_nulls():
+        for packet in decode_frame(text):
+            if packet.event != GAME_STATE_UPDATE or not isinstance(packet.payload, dict):
+                continue
+            if (tick := rug_tick(packet.payload)) is not None:
+                from_rug_frames[packet.payload["gameId"]] = tick
+            for entry in packet.payload.get("gameHistory", []):
+                from_history[entry["id"]] = rug_tick_of_path(len(entry["prices"]))
+    silver = dict(chain.games.select("game_id", "rug_tick").iter_rows())
+    assert len(from_rug_frames) >= 3 and len(from_history) >= 10
+    assert {game: silver[game] for game in from_rug_frames} == from_rug_frames
+    assert {game: silver[game] for game in from_history} == from_history

@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 import realdata
-from capture_agent.protocol.codec import decode_frame
 from capture_agent.protocol.fairness import price_path
 from capture_agent.protocol.game import frame_shape, phase
+from capture_agent.protocol.socketio import decode_frame
 from pipeline_kit import chains_by_date, import_real
 from vectra_pipeline.stages import events as events_stage
 from vectra_pipeline.tables import TABLES, conform

@@ -13,13 +13,14 @@ import polars as pl
 
 from capture_agent.landing.schema import Direction, Source, Transport
 from capture_agent.landing.writer import LandingWriter
-from capture_agent.simulator.engine import SimulatorEngine, WireEncoder
+from simulator.engine.lifecycle import SimulatorEngine
+from simulator.engine.wire import WireEncoder
+from vectra_pipeline.definitions import defs
 from vectra_pipeline.defs.assets import bronze, gold, silver
 from vectra_pipeline.defs.checks import gold as gold_checks
 from vectra_pipeline.defs.checks import silver as silver_checks
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.defs.sensors import landing_segments, landing_to_gold
-from vectra_pipeline.definitions import defs
 from vectra_pipeline.stages.gold.datasets import gold_partition_path
 
 DAY = "2025-12-22"

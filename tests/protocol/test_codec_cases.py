@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from capture_agent.protocol.codec import (
-    PING,
-    PONG,
-    EngineType,
+from capture_agent.protocol.engineio import PING, PONG, EngineType, encode_open, encode_polling
+from capture_agent.protocol.socketio import (
     SocketType,
     decode_frame,
     decode_packet,
@@ -15,8 +13,6 @@ from capture_agent.protocol.codec import (
     encode_ack,
     encode_connect,
     encode_event,
-    encode_open,
-    encode_polling,
     trace_arg,
 )
 

@@ -15,16 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from realdata import REPO, event_records
 
-from capture_agent.protocol.codec import (
+from capture_agent.protocol.engineio import EngineType
+from capture_agent.protocol.recordings import frame_from_record
+from capture_agent.protocol.socketio import (
     RESERVED_EVENTS,
-    EngineType,
     SocketType,
     decode_packet,
     encode_ack,
     encode_connect,
     encode_event,
 )
-from capture_agent.protocol.recordings import frame_from_record
 
 NODE = shutil.which("node")
 MODULES = REPO / ".cache" / "npm" / "node_modules"

@@ -5,21 +5,17 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture_agent.protocol.codec import (
+from capture_agent.protocol.engineio import EngineType, Packet, encode_polling
+from capture_agent.protocol.jsjson import _dumps_slow, dumps, loads
+from capture_agent.protocol.socketio import (
     RESERVED_EVENTS,
-    EngineType,
-    Packet,
     SocketType,
     decode_frame,
     decode_packet,
     decode_text_bytes,
-    dumps,
     encode_ack,
     encode_connect,
     encode_event,
-    encode_polling,
-    _dumps_slow,
-    loads,
     trace_arg,
 )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from realdata import event_records
 
-from capture_agent.protocol.codec import (
+from capture_agent.protocol.engineio import EngineType
+from capture_agent.protocol.socketio import (
     RESERVED_EVENTS,
-    EngineType,
     SocketType,
     decode_frame,
     encode_ack,

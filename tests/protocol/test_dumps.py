@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from realdata import _lines, event_files
 
-from capture_agent.protocol.codec import dumps, js_number, loads
+from capture_agent.protocol.jsjson import dumps, js_number, loads
 
 # Each expected text below is what node's JSON.stringify printed for the same value.
 JS_CASES = [

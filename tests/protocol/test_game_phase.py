@@ -6,7 +6,8 @@ from collections import defaultdict
 
 from realdata import event_records, games
 
-from capture_agent.protocol.game import FrameShape, Phase, frame_shape, phase, rug_tick
+from capture_agent.protocol.game import FrameShape, frame_shape, phase, rug_tick
+from capture_agent.protocol.rules import Phase
 
 STATES = [(name, record["data"]) for name, record in event_records() if record["event"] == "gameStateUpdate"]
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from capture_agent.protocol import codec
-from capture_agent.simulator.engine import Emission, Reply, SimulatorEngine
+from capture_agent.protocol import socketio
+from simulator.engine.lifecycle import SimulatorEngine
+from simulator.engine.wire import Emission, Reply
 
 START_MS = 1_765_577_800_000  # 2025-12-12T22:16:40Z
 
 
 def trace(n: int) -> dict:
-    return codec.trace_arg(f"{n:032x}", f"{n:016x}")
+    return socketio.trace_arg(f"{n:032x}", f"{n:016x}")
 
 
 class Driver:
@@ -57,7 +58,8 @@ def seed_whose_next_games(predicate: Callable[[list[int]], bool], count: int = 2
     import time
 
     from capture_agent.protocol.fairness import price_path
-    from capture_agent.simulator.engine import HISTORY_LENGTH, chain_game_id, chain_seed
+    from capture_agent.protocol.rules import HISTORY_LENGTH
+    from simulator.engine.games import chain_game_id, chain_seed
 
     now = int(time.time() * 1000)
     for n in range(500):

@@ -9,7 +9,7 @@ import struct
 import pytest
 from playwright.sync_api import sync_playwright
 
-from capture_agent.simulator.server import start_simulator
+from simulator.server import start_simulator
 from simdrive import seed_whose_next_games
 
 pytestmark = pytest.mark.browser

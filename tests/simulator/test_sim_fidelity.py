@@ -10,8 +10,8 @@ import realdata
 from simdrive import Driver, trace
 from simschema import STAND_INS, Signature, differences, kind
 
-from capture_agent.protocol import codec
-from capture_agent.simulator.engine import ACTIVE, PRESALE
+from capture_agent.protocol import socketio
+from capture_agent.protocol.rules import Phase
 
 
 def _real_signatures() -> tuple[dict[str, Signature], dict[str, Signature]]:
@@ -51,19 +51,19 @@ def _play(games: int) -> list[tuple[str, object]]:
             snapshots += [e for e in engine.connect(late, driver.now) if e.target == late]
             engine.disconnect(late)
         key = (engine.game.game_id, engine.tick)
-        if engine.phase == PRESALE and (engine.game.game_id, -1) not in done:
+        if engine.phase == Phase.PRESALE and (engine.game.game_id, -1) not in done:
             done.add((engine.game.game_id, -1))
             acks.append(driver.request("buyOrder", trace(2), {"amount": 0.01}).ack)
-        if engine.phase == ACTIVE and engine.tick in plan and key not in done:
+        if engine.phase == Phase.ACTIVE and engine.tick in plan and key not in done:
             done.add(key)
             event, payload = plan[engine.tick]
             acks.append(driver.request(event, trace(3 + engine.tick), payload).ack)
     assert len(snapshots) >= 4 * games
     for emission in driver.received + snapshots:
-        (packet,) = codec.decode_frame(codec.encode_event(emission.event, *emission.args))
+        (packet,) = socketio.decode_frame(socketio.encode_event(emission.event, *emission.args))
         decoded.append((packet.event, packet.payload))
     for number, ack in enumerate(acks):
-        (packet,) = codec.decode_frame(codec.encode_ack(number, *ack))
+        (packet,) = socketio.decode_frame(socketio.encode_ack(number, *ack))
         decoded.append(("ack", list(packet.args)))
     return decoded
 

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from simdrive import START_MS
 
-from capture_agent.protocol import codec
+from capture_agent.protocol import socketio, trading
 from capture_agent.protocol.fairness import price_path, seed_hash
-from capture_agent.simulator import trading
-from capture_agent.simulator.engine import wire_frames
-from capture_agent.simulator.trading import Player, TradeRejected, lamports
+from capture_agent.protocol.rules import SOL_COIN, lamports
+from capture_agent.protocol.trading import Player, TradeRejected
+from simulator.engine.observer import wire_frames
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def observed() -> tuple[dict[str, list[dict]], dict[str, dict]]:
     trades: dict[str, list[dict]] = defaultdict(list)
     revealed: dict[str, dict] = {}
     for _, text in itertools.islice(wire_frames("invariants", START_MS), 20_000):
-        (packet,) = codec.decode_frame(text)
+        (packet,) = socketio.decode_frame(text)
         if packet.event == "standard/newTrade":
             trades[packet.payload["gameId"]].append(packet.payload)
         elif packet.event == "gameStateUpdate":
@@ -95,7 +95,7 @@ def test_random_orders_never_break_an_account(sequence):
             elif action == "close":
                 trading.close_short(player, price, tick)
             elif player.sidebet is None:
-                trading.place_sidebet(player, value, "g", tick, price, 0, trading.SOL_COIN)
+                trading.place_sidebet(player, value, "g", tick, price, 0, SOL_COIN)
             else:
                 trading.settle_sidebet(player, won=tick % 2 == 0)
         except TradeRejected as rejected:

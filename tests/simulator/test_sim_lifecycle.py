@@ -8,10 +8,13 @@ import re
 import pytest
 from simdrive import START_MS, Driver
 
-from capture_agent.protocol import codec
+from capture_agent.protocol import socketio
 from capture_agent.protocol.fairness import price_path, seed_hash
-from capture_agent.protocol.game import FrameShape, frame_shape, rug_tick
-from capture_agent.simulator.engine import OBSERVER_ID, SimulatorEngine, WireEncoder, wire_frames
+from capture_agent.protocol.game import FrameShape, frame_shape, phase, rug_tick
+from capture_agent.protocol.rules import PHASE_RANK
+from simulator.engine.lifecycle import SimulatorEngine
+from simulator.engine.observer import OBSERVER_ID, wire_frames
+from simulator.engine.wire import WireEncoder
 
 GAME_ID = re.compile(r"^(\d{8})-[0-9a-f]{16}$")
 
@@ -57,6 +60,13 @@ def test_each_game_runs_the_lifecycle_in_order(speed1):
         shapes = [frame_shape(f) for _, f in game]
         rug = rug_tick(next(f for _, f in game if frame_shape(f) is FrameShape.RUG))
         assert shapes == _expected_shapes(rug)
+
+
+def test_each_game_passes_through_the_phases_in_the_rules_order(speed1):
+    """``rules.PHASE_RANK`` is the order the game's frames walk: cooldown, presale, active, rugged, never back."""
+    for game in _games(speed1):
+        ranks = [PHASE_RANK[phase(f)] for _, f in game]
+        assert ranks == sorted(ranks) and set(ranks) == set(PHASE_RANK.values())
 
 
 def test_cooldown_timers_step_by_100_and_presale_opens_at_10000(speed1):
@@ -162,7 +172,7 @@ def test_wire_frames_is_deterministic_and_starts_like_a_socket():
     assert first[0][1].startswith("0{") and first[1][1].startswith("40{")
     times = [t for t, _ in first]
     assert times == sorted(times)
-    packets = [codec.decode_frame(text)[0] for _, text in first[2:]]
+    packets = [socketio.decode_frame(text)[0] for _, text in first[2:]]
     assert all(p.error is None for p in packets)
     assert frame_shape(packets[1].payload) is FrameShape.SNAPSHOT or frame_shape(packets[0].payload) is FrameShape.GENESIS
     events = {p.event for p in packets if p.event}
@@ -178,7 +188,7 @@ def test_wire_encoder_is_byte_identical_to_the_codec():
     checked = 0
     while checked < 4000:
         for emission in emissions:
-            assert encoder.encode(emission.event, emission.args) == codec.encode_event(emission.event, *emission.args)
+            assert encoder.encode(emission.event, emission.args) == socketio.encode_event(emission.event, *emission.args)
             checked += 1
         emissions = engine.advance(engine.next_at)
 
@@ -195,9 +205,9 @@ def test_daily_figures_follow_the_days_games():
 
 
 def test_god_candle_records_follow_the_games_peak():
-    from capture_agent.simulator.engine import _DayStats
+    from simulator.engine.history import DayStats
 
-    day = _DayStats("20251212")
+    day = DayStats("20251212")
     path = [1.0, 1.1, 0.9, 9.0, 9.2, 0.01]  # a 10x jump 0.9 → 9.0; the game peaks at 9.2 → the 2x tier
     day.add(max(path), path, 1_765_577_800_000)
     assert day.god_candles[2] == {"value": 9.2, "timestamp": 1_765_577_800_000, "prices": path, "jump": [0.9, 9.0]}
@@ -210,7 +220,7 @@ def test_god_candle_records_follow_the_games_peak():
 def test_rug_remainders_stay_under_the_bound():
     import random
 
-    from capture_agent.simulator.engine import draw_rug_remainder
+    from simulator.engine.games import draw_rug_remainder
 
     rng = random.Random(7)
     for previous in (0.001, 0.5, 1.0, 3.0, 250.0):

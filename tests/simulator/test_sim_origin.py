@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from capture_agent.errors import VectraError
 from capture_agent.live.origin import parse_allowed_origins
-from capture_agent.simulator.server import bind, start_simulator
 from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS
+from simulator.server import bind, start_simulator
 
 REPO = Path(__file__).resolve().parents[2]
 ALLOWED = "http://127.0.0.1:5173"

@@ -20,10 +20,10 @@ import socketio
 import websockets
 
 from capture_agent.errors import VectraError
-from capture_agent.protocol import codec
 from capture_agent.protocol.game import FrameShape, frame_shape
-from capture_agent.simulator import server as server_module
-from capture_agent.simulator.server import start_simulator
+from capture_agent.protocol.socketio import decode_frame, encode_event, trace_arg
+from simulator import server as server_module
+from simulator.server import start_simulator
 from simdrive import seed_whose_next_games
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ def simulator(tmp_path):
 
 
 def _trace() -> dict:
-    return codec.trace_arg(os.urandom(16).hex(), os.urandom(8).hex())
+    return trace_arg(os.urandom(16).hex(), os.urandom(8).hex())
 
 
 async def _play(url: str, transport: str, games: int = 2, min_ticks: int = 40) -> dict:
@@ -134,7 +134,7 @@ async def _raw_session(url: str) -> tuple[str, list[str], list[str]]:
 
         opening = await ws.recv()
         received.append(opening)
-        sid = codec.decode_frame(opening)[0].payload["sid"]
+        sid = decode_frame(opening)[0].payload["sid"]
         await send("40")
         buy_sent = False
         deadline = time.monotonic() + 8
@@ -144,11 +144,11 @@ async def _raw_session(url: str) -> tuple[str, list[str], list[str]]:
             except asyncio.TimeoutError:
                 continue
             received.append(frame)
-            packet = codec.decode_frame(frame)[0]
+            packet = decode_frame(frame)[0]
             if packet.engine_type == "ping":
                 await send("3")
             if packet.event == "gameStateUpdate" and packet.payload.get("active") and not buy_sent:
-                await send(codec.encode_event("buyOrder", _trace(), {"amount": 0.02}, ack_id=7))
+                await send(encode_event("buyOrder", _trace(), {"amount": 0.02}, ack_id=7))
                 buy_sent = True
             if packet.socket_type == "ack" and packet.ack_id == 7:
                 break
@@ -168,8 +168,8 @@ def test_wire_log_holds_exactly_the_frames_on_the_socket(simulator):
     buy = next(r for r in mine if r["event"] == "buyOrder")
     assert (buy["direction"], buy["ack_id"]) == ("in", 7)
     assert all(r["t_ns"] > 0 for r in mine) and [r["t_ns"] for r in mine] == sorted(r["t_ns"] for r in mine)
-    trade = next(codec.decode_frame(f)[0] for f in received if '"standard/newTrade"' in f and sent[1].split("-")[1] in f)
-    assert trade.trace_id == codec.decode_frame(sent[1])[0].trace_id  # the broadcast carries the request's trace
+    trade = next(decode_frame(f)[0] for f in received if '"standard/newTrade"' in f and sent[1].split("-")[1] in f)
+    assert trade.trace_id == decode_frame(sent[1])[0].trace_id  # the broadcast carries the request's trace
 
 
 def test_admin_drop_disconnects_and_clients_reconnect_to_their_account(simulator):
@@ -272,9 +272,9 @@ def test_wire_log_matches_long_polling_bodies(simulator):
         urllib.request.urlopen(urllib.request.Request(url, data=body.encode(), method="POST"), timeout=10).read()
 
     received = get(base).split("\x1e")
-    sid = codec.decode_frame(received[0])[0].payload["sid"]
+    sid = decode_frame(received[0])[0].payload["sid"]
     session = f"{base}&sid={sid}"
-    sent = ["40", codec.encode_event("buyOrder", _trace(), {"amount": 0.01}, ack_id=3)]
+    sent = ["40", encode_event("buyOrder", _trace(), {"amount": 0.01}, ack_id=3)]
     post(session, sent[0])
     for _ in range(6):
         received += get(session).split("\x1e")

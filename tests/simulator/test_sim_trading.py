@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from simdrive import Driver, trace
 
+from capture_agent.protocol import trading
 from capture_agent.protocol.game import FrameShape, frame_shape
-from capture_agent.simulator import trading
-from capture_agent.simulator.engine import ACTIVE, PRESALE
-from capture_agent.simulator.trading import Player, TradeRejected, lamports
+from capture_agent.protocol.rules import SOL_COIN, lamports
+from capture_agent.protocol.rules import Phase
+from capture_agent.protocol.trading import Player, TradeRejected
 
 
 def _at_tick(driver: Driver, tick: int) -> None:
@@ -86,7 +87,7 @@ def test_rejections_are_acked_with_a_reason(event, payload, reason):
 
 def test_cash_too_low_and_wrong_phase():
     driver = _long_game_driver()
-    assert driver.engine.phase not in (ACTIVE, PRESALE)
+    assert driver.engine.phase not in (Phase.ACTIVE, Phase.PRESALE)
     assert driver.request("buyOrder", trace(3), {"amount": 1}).ack[0]["reason"].startswith("Trading is not open")
     _at_tick(driver, 2)
     driver.engine.player_of("c1").cash = 0.5
@@ -109,7 +110,7 @@ def test_presale_buy_executes_at_price_1_without_a_broadcast():
 def test_sidebet_placement_frames_and_ack():
     driver = _long_game_driver()
     _at_tick(driver, 4)
-    reply = driver.request("requestSidebet", trace(6), {"amount": 0.01, "coinAddress": trading.SOL_COIN, "xPayout": 5})
+    reply = driver.request("requestSidebet", trace(6), {"amount": 0.01, "coinAddress": SOL_COIN, "xPayout": 5})
     ack = reply.ack[0]
     assert ack["success"] is True and ack["message"] == "Side bet placed"
     assert (ack["sidebet"]["startTick"], ack["sidebet"]["endTick"], ack["sidebet"]["betAmount"]) == (4, 44, 0.01)
@@ -118,7 +119,7 @@ def test_sidebet_placement_frames_and_ack():
     placed_trace, placed = _sent_to_client(reply)[0][1]
     assert placed_trace["traceparent"].split("-")[1] == f"{6:032x}"
     assert placed["type"] == "placed" and placed["endTick"] == placed["startTick"] + 40
-    second = driver.request("requestSidebet", trace(7), {"amount": 0.01, "coinAddress": trading.SOL_COIN, "xPayout": 5})
+    second = driver.request("requestSidebet", trace(7), {"amount": 0.01, "coinAddress": SOL_COIN, "xPayout": 5})
     assert second.ack == [{"success": False, "reason": "Side bet already active"}]
 
 
@@ -128,7 +129,7 @@ def test_sidebet_wins_iff_rug_tick_within_the_window(offset, wins):
     rug = driver.engine.game.rug_tick
     start = rug - offset
     _at_tick(driver, start)
-    driver.request("requestSidebet", trace(8), {"amount": 0.1, "coinAddress": trading.SOL_COIN, "xPayout": 5})
+    driver.request("requestSidebet", trace(8), {"amount": 0.1, "coinAddress": SOL_COIN, "xPayout": 5})
     cash_before = driver.engine.player_of("c1").cash
     result = driver.until(lambda e: e.event == "currentSidebetResult").args[-1]
     assert (result["payout"] > 0) is wins
@@ -148,7 +149,7 @@ def test_forced_sell_at_the_rug_in_protocol_order():
     driver = _long_game_driver()
     rug = driver.engine.game.rug_tick
     _at_tick(driver, rug - 20)
-    driver.request("requestSidebet", trace(9), {"amount": 0.01, "coinAddress": trading.SOL_COIN, "xPayout": 5})
+    driver.request("requestSidebet", trace(9), {"amount": 0.01, "coinAddress": SOL_COIN, "xPayout": 5})
     driver.request("buyOrder", trace(10), {"amount": 0.5})
     qty = driver.engine.player_of("c1").position_qty
     mark = len(driver.received)

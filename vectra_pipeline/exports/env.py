@@ -1,7 +1,7 @@
 """``VectraReplayEnv``: replays the recorded games of a dataset version with the agent's own practice account.
 
 The market (prices, statistics, other players' order flow) is the recording: the agent cannot move it. The agent's
-account follows the simulator's trade rules (``capture_agent.simulator.trading``): a buy spends ``bet_amount`` SOL
+account follows the protocol's trade rules (``capture_agent.protocol.trading``): a buy spends ``bet_amount`` SOL
 at the tick's price, a sell sells 10/25/50/100 % of the position, a sidebet stakes ``sidebet_amount`` for 40 ticks,
 a short opens ``bet_amount`` SOL at the tick's price and closes at its value. Orders execute at the price of the tick
 they are sent on (no latency). An order the rules refuse (no cash, nothing to sell, a sidebet already open…) is a
@@ -9,7 +9,7 @@ hold, reported in ``info["rejected"]``.
 
 Observations are the feature vector of the spec (float32, the dataset's order): market, flow and quality features
 come from the recorded row; player and action features are recomputed from the agent's account with the same
-functions as the observations (``features.player_features``). The reward is the same rule:
+functions as the observations (``features.player_features``). The reward is the same rule, ``rewards.reward``:
 equity(t+1) − equity(t) with ``rewards.equity`` — sidebet stake valued until decided, payout on the rug tick. The
 episode terminates on the rug tick and is truncated at the end of a recording that stopped before it.
 """
@@ -21,11 +21,13 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from capture_agent.simulator import trading
+from capture_agent.protocol import trading
+from capture_agent.protocol.rules import SOL_COIN
 from vectra_pipeline.exports.loader import _version, feature_names, observation_space, read_observations
 from vectra_pipeline.stages.gold.actions import ACTION_PERCENTAGE, N_ACTIONS, Action
 from vectra_pipeline.stages.gold.datasets import DatasetVersion
 from vectra_pipeline.stages.gold.features import player_features
+from vectra_pipeline.stages.gold.rewards import reward
 
 ENV_ID = "vectra/Replay-v0"
 
@@ -96,7 +98,7 @@ class VectraReplayEnv(gym.Env):
                 rejected = refusal.reason
         self.row += 1
         self._refresh()
-        reward = self._equity() - before
+        gain = reward(before, self._equity())
         last = self.row == len(self.episode["ticks"]) - 1
         terminated, truncated = last and self.episode["terminated"], last and not self.episode["terminated"]
         if self._settle_expired_sidebet():
@@ -105,7 +107,7 @@ class VectraReplayEnv(gym.Env):
             self.position_since = self._tick()
         elif self.player.position_qty <= 0:
             self.position_since = None
-        return self._observation(), float(reward), terminated, truncated, self._info(rejected)
+        return self._observation(), float(gain), terminated, truncated, self._info(rejected)
 
     # -- internals -------------------------------------------------------------------------------------------------
 
@@ -119,7 +121,7 @@ class VectraReplayEnv(gym.Env):
         elif action in ACTION_PERCENTAGE:
             trading.sell(player, ACTION_PERCENTAGE[action], price, tick)
         elif action is Action.SIDEBET:
-            trading.place_sidebet(player, self.sidebet_amount, self.episode["game_id"], tick, price, 0, trading.SOL_COIN)
+            trading.place_sidebet(player, self.sidebet_amount, self.episode["game_id"], tick, price, 0, SOL_COIN)
         elif action is Action.SHORT_OPEN:
             trading.open_short(player, self.bet_amount, price, tick)
         elif action is Action.SHORT_CLOSE:

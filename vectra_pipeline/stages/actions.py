@@ -2,7 +2,7 @@
 
 * Orders: ``buyOrder`` (amount), ``sellOrder`` (percentage), ``requestSidebet`` (amount) as PROTOCOL.md §4
   documents them; no real source documents the short events, so ``shortOrder`` / ``closeShort`` are the
-  simulator's names (capture_agent/simulator/engine.py).
+  simulator's names (``capture_agent.protocol.rules``).
 * Context at send time: the last gameStateUpdate the capture received before the emit gives ``game_id`` and
   ``phase`` (cooldown/presale frames already carry the *upcoming* game's id); while the game runs ``tick``/``price``
   are those of the capture's last tick frame (``ticks.observed_ticks``) of that game; once rugged, the tick is rug
@@ -32,18 +32,12 @@ from typing import NamedTuple
 import orjson
 import polars as pl
 
-from capture_agent.protocol.game import FrameShape, Phase
-from vectra_pipeline.stages.player_state import PRE_GAME_PHASES, as_int32
+from capture_agent.protocol.game import is_rug_frame
+from capture_agent.protocol.rules import CURRENT_SIDEBET, ORDER_KINDS, PRE_GAME_PHASES, Phase
+from vectra_pipeline.stages.player_state import as_int32
 from vectra_pipeline.stages.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.tables import conform
 
-ORDER_KINDS = {
-    "buyOrder": "buy",
-    "sellOrder": "sell",
-    "requestSidebet": "sidebet",
-    "shortOrder": "short_open",
-    "closeShort": "short_close",
-}
 # Click control → order kind, from the control's id/selector (simulator page: #buy, #sell-25, #short-open…).
 _CLICK_KINDS = (("short-open", "short_open"), ("short-close", "short_close"), ("sidebet", "sidebet"), ("buy", "buy"), ("sell", "sell"))
 
@@ -131,7 +125,7 @@ def _with_context(orders: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
         observed_ticks(states)
         .sort(["capture_id", "seq"])
         .select("capture_id", "seq", pl.col("game_id").alias("tick_game"), pl.col("tick_count").alias("tick_frame_tick"),
-                pl.col("price").alias("tick_frame_price"), (pl.col("frame_shape") == FrameShape.RUG.value).alias("tick_frame_is_rug"))
+                pl.col("price").alias("tick_frame_price"), is_rug_frame(pl.col("frame_shape")).alias("tick_frame_is_rug"))
     )  # fmt: skip
     # A tick belongs to the context only when it is the same game's and the game is running or rugged: a
     # cooldown/presale frame names the upcoming game, which has no tick yet. Once rugged, the tick is rug frame #1's
@@ -249,7 +243,7 @@ def _executions(events: pl.DataFrame, trades: pl.DataFrame) -> dict[tuple[str, s
         "capture_id", "seq", "trace_id", "game_id", "trade_id", "type", "tick", "price"
     ).iter_rows():
         out.setdefault((capture, kind), []).append(_Execution(capture, seq, trace, game, trade_id, tick, price))
-    placed = events.filter((pl.col("event") == "currentSidebet") & (pl.col("direction") == "in")).sort(["capture_id", "seq"])
+    placed = events.filter((pl.col("event") == CURRENT_SIDEBET) & (pl.col("direction") == "in")).sort(["capture_id", "seq"])
     for capture, seq, trace, game, payload_json in placed.select("capture_id", "seq", "trace_id", "game_id", "payload_json").iter_rows():
         payload = _args(payload_json)
         payload = payload if isinstance(payload, dict) else {}

@@ -21,6 +21,21 @@ import pandera.polars as pa
 import polars as pl
 
 from capture_agent.protocol.game import FrameShape
+from capture_agent.protocol.rules import (
+    COOLDOWN_MS,
+    CURRENT_SIDEBET,
+    GAME_STATE_PLAYER_UPDATE,
+    GAME_STATE_UPDATE,
+    KNOWN_EVENTS,
+    ORDER_EVENTS,
+    PLAYER_UPDATE,
+    PRESALE_FROM_MS,
+    RUG_REMAINDER_CAP,
+    SIDEBET_RESULT_EVENTS,
+    TRADE_EVENTS,
+    TRADE_TYPES,
+    sidebet_end_tick,
+)
 from vectra_pipeline.stages.frame_packets import too_wide_for
 from vectra_pipeline.tables import conform
 
@@ -28,14 +43,6 @@ DECODE = "decode"
 
 GAME_ID = r"^\d{8}-[0-9a-f]{16}$"
 SEED_HASH = r"^[0-9a-f]{64}$"
-SIDEBET_WINDOW = 40  # PROTOCOL.md §3.1: endTick = startTick + 40
-COOLDOWN_MS = 15_000
-PRESALE_MS = 10_000
-RUG_REMAINDER_MAX = 0.02  # PROTOCOL.md §5: 0 < remainder ≤ min(0.02, 0.02·previous price)
-TRADE_TYPES = ["buy", "sell", "short_open", "short_close"]
-TRADE_EVENTS = ("standard/newTrade", "newTrade")
-SIDEBET_RESULT_EVENTS = ("currentSidebetResult", "currentSideBetResult")  # TRAPS.md §2: both spellings
-ORDER_EVENTS = ("buyOrder", "sellOrder", "requestSidebet", "shortOrder", "closeShort")  # short names: the simulator's
 
 
 def _col(dtype, *checks, nullable: bool = True) -> pa.Column:
@@ -90,7 +97,7 @@ GSU_CONTRACTS: dict[str, pa.DataFrameSchema] = {
         {"cooldown_timer": _req(pl.Int32, pa.Check.in_range(0, COOLDOWN_MS)), "allow_pre_round_buys": _req(pl.Boolean, pa.Check.eq(False))}
     ),
     FrameShape.PRESALE: _gsu(
-        {"cooldown_timer": _req(pl.Int32, pa.Check.in_range(0, PRESALE_MS)), "allow_pre_round_buys": _req(pl.Boolean, pa.Check.eq(True))}
+        {"cooldown_timer": _req(pl.Int32, pa.Check.in_range(0, PRESALE_FROM_MS)), "allow_pre_round_buys": _req(pl.Boolean, pa.Check.eq(True))}
     ),
     FrameShape.PRESALE_OPENING: _gsu({**_TICK_FIELDS, **_NOT_IN_GAME, "tick_count": _req(pl.Int32, pa.Check.eq(0))}),
     FrameShape.GENESIS: _gsu({**_TICK_FIELDS, **_NOT_IN_GAME, **_AT_START, "has_game_history": _req(pl.Boolean, pa.Check.eq(True))}),
@@ -102,7 +109,7 @@ GSU_CONTRACTS: dict[str, pa.DataFrameSchema] = {
     ),  # fmt: skip
     FrameShape.RUG: _gsu(
         {**_TICK_FIELDS, "rugged": _req(pl.Boolean, pa.Check.eq(True)), "tick_count": _req(pl.Int32, pa.Check.ge(1)),
-         "price": _req(pl.Float64, pa.Check.in_range(0, RUG_REMAINDER_MAX * (1 + 1e-9)))},
+         "price": _req(pl.Float64, pa.Check.in_range(0, RUG_REMAINDER_CAP * (1 + 1e-9)))},
         [_PRICE_IS_PARTIAL],
     ),  # fmt: skip
     FrameShape.RUG_HISTORY: _gsu(
@@ -139,7 +146,7 @@ _TRADE = Flat(
             "id": _req(pl.String),
             "game_id": _req(pl.String, pa.Check.str_matches(GAME_ID)),
             "player_id": _req(pl.String),
-            "type": _req(pl.String, pa.Check.isin(TRADE_TYPES)),
+            "type": _req(pl.String, pa.Check.isin(list(TRADE_TYPES))),
             "tick": _req(pl.Int32, pa.Check.ge(0)),
             "price": _col(pl.Float64, pa.Check.gt(0)),  # absent on Aug 2025 buys (PROTOCOL.md §3.2)
             "qty": _req(pl.Float64, pa.Check.ge(0)),
@@ -208,7 +215,7 @@ _SIDEBET_COLUMNS = {
     "start_tick": _req(pl.Int32, pa.Check.ge(0)),
     "end_tick": _req(pl.Int32),
 }
-_WINDOW = _frame_check("end_tick_is_start_plus_40", pl.col("end_tick") == pl.col("start_tick") + SIDEBET_WINDOW)
+_WINDOW = _frame_check("end_tick_is_start_plus_40", pl.col("end_tick") == sidebet_end_tick(pl.col("start_tick")))
 _CURRENT_SIDEBET = Flat(
     _SIDEBET_FIELDS,
     pa.DataFrameSchema({**_SIDEBET_COLUMNS, "type": _req(pl.String, pa.Check.eq("placed"))}, checks=[_WINDOW], strict=False),
@@ -255,11 +262,11 @@ def contract_expr() -> pl.Expr:
         .then(pl.lit(DECODE))
         .when(pl.col("socket_type").is_in(["ack", "binary_ack"]))
         .then(pl.lit("ack"))
-        .when((event == "gameStateUpdate") & pl.col("frame_shape").is_not_null())
+        .when((event == GAME_STATE_UPDATE) & pl.col("frame_shape").is_not_null())
         .then(pl.lit("gameStateUpdate.") + pl.col("frame_shape"))
         .when(event.is_in(TRADE_EVENTS))
         .then(pl.lit("trade"))
-        .when(event.is_in(["playerUpdate", "gameStatePlayerUpdate", "currentSidebet"]))
+        .when(event.is_in([PLAYER_UPDATE, GAME_STATE_PLAYER_UPDATE, CURRENT_SIDEBET]))
         .then(event)
         .when(event.is_in(SIDEBET_RESULT_EVENTS))
         .then(pl.lit("currentSidebetResult"))
@@ -305,7 +312,7 @@ def _flatten(rows: pl.DataFrame, flat_name: str) -> tuple[pl.DataFrame, list[tup
 
     A typed msgspec decode reads the fields; a payload it rejects (a wrong type somewhere, not an object) is
     read again field by field so that every mismatch is reported. ``payload_json`` is always JSON orjson reads
-    (events writes it with :func:`capture_agent.protocol.codec.dumps`, lone surrogates replaced).
+    (events writes it with :func:`capture_agent.protocol.jsjson.dumps`, lone surrogates replaced).
     """
     flat = FLAT_CONTRACTS[flat_name]
     decoder = _typed_decoder(flat_name)
@@ -443,23 +450,6 @@ def apply_contracts(decoded: pl.DataFrame, frames: pl.DataFrame) -> ContractResu
     unknown = events.filter(pl.col("event").is_not_null() & ~pl.col("event").is_in(list(KNOWN_EVENTS)))
     counts = dict(unknown.group_by("event").len().sort("event").iter_rows())
     return ContractResult(conform(events.drop("_row", "type_errors"), "events"), quarantine, counts)
-
-
-# Events PROTOCOL.md names whose payloads we keep but do not model (no contract, not "unknown").
-KNOWN_UNMODELLED = frozenset(
-    {
-        "newChatMessage", "goldenHourUpdate", "goldenHourDrawing", "battleEventUpdate", "sidebetEventUpdate",
-        "maintenanceUpdate", "rugRoyaleUpdate", "usernameStatus", "playerLeaderboardPosition", "leaderboardData",
-        "inboxMessages", "mutedPlayers", "playerCosmetics", "rugpassStatus", "chatHistory", "rugPassQuestCompleted",
-        "gameNotification", "rugpoolDrawing", "rugpoolStatus", "newSideBet", "ping", "authenticate", "checkUsername",
-        "getLeaderboard", "getPlayerCosmetics", "getPlayerLeaderboardPosition", *ORDER_EVENTS,
-    }
-)  # fmt: skip
-
-
-KNOWN_EVENTS = frozenset(
-    {*KNOWN_UNMODELLED, *TRADE_EVENTS, *SIDEBET_RESULT_EVENTS, "gameStateUpdate", "playerUpdate", "gameStatePlayerUpdate", "currentSidebet"}
-)
 
 
 def _quarantine_rows(failed: pl.DataFrame, events: pl.DataFrame, frames: pl.DataFrame) -> pl.DataFrame:

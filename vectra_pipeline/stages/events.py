@@ -1,6 +1,6 @@
 """Silver ``events``: every bronze frame decoded, one row per Engine.IO/Socket.IO packet. Pure.
 
-Every frame goes through :func:`capture_agent.protocol.codec.decode_frame`, except the hot one: a WebSocket
+Every frame goes through :func:`capture_agent.protocol.socketio.decode_frame`, except the hot one: a WebSocket
 ``42["gameStateUpdate",{…}]`` frame (most of the traffic, ~5 kB each) is decoded by a typed msgspec decoder
 that reads only the fields the tables need. That decoder accepts exactly the frames the codec would decode
 to one ``gameStateUpdate`` event packet whose payload types fit; anything else falls back to the codec
@@ -27,13 +27,15 @@ import polars as pl
 import pyarrow as pa
 from msgspec import UNSET, UnsetType
 
-from capture_agent.protocol.codec import Attachments, Packet, decode_frame, dumps
+from capture_agent.protocol.engineio import Packet
 from capture_agent.protocol.game import frame_shape, phase
+from capture_agent.protocol.jsjson import dumps
+from capture_agent.protocol.rules import GAME_STATE_UPDATE
+from capture_agent.protocol.socketio import Attachments, decode_frame
 from vectra_pipeline.stages.frame_packets import failure_reason, frame_packets, too_wide_for
 from vectra_pipeline.tables import EVENTS
 
-GAME_STATE_UPDATE = "gameStateUpdate"
-_GSU_PREFIX = '42["gameStateUpdate",'
+_GSU_PREFIX = f'42["{GAME_STATE_UPDATE}",'
 
 # Typed fields of a gameStateUpdate payload: events column → (payload path, kind).
 _GSU_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {

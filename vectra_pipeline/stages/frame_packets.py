@@ -13,7 +13,8 @@ import dataclasses
 import re
 from typing import Any
 
-from capture_agent.protocol.codec import Attachments, Packet, decode_frame, decode_text_bytes
+from capture_agent.protocol.engineio import Packet
+from capture_agent.protocol.socketio import Attachments, decode_frame, decode_text_bytes
 
 
 def too_wide_for(value: Any, bits: int) -> str | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import polars as pl
 
 from capture_agent.protocol.fairness import VERSIONS, price_path, verify_seed
-from capture_agent.protocol.game import FrameShape
+from capture_agent.protocol.game import FrameShape, is_rug_frame
 from vectra_pipeline.stages.ticks import game_state_rows, history_entries, rug_ticks
 from vectra_pipeline.tables import conform
 
@@ -50,7 +50,7 @@ def build_games(events: pl.DataFrame, game_ticks: pl.DataFrame) -> pl.DataFrame:
         pl.col("recv_wall_ns").max().alias("last_seen_ns"),
         pl.len().cast(pl.Int32).alias("frames"),
         pl.col("frame_shape").is_in(PRE_GAME_SHAPES).any().alias("_pre_game"),
-        (pl.col("frame_shape") == FrameShape.RUG.value).any().alias("_rug_seen"),
+        is_rug_frame(pl.col("frame_shape")).any().alias("_rug_seen"),
         pl.col("server_seed_hash").drop_nulls().mode().sort().first().alias("_announced_hash"),
         pl.col("game_version").drop_nulls().first().alias("_frame_version"),
         pl.col("trade_count").drop_nulls().last().alias("trade_count"),

@@ -27,15 +27,19 @@ from dataclasses import dataclass, field
 import orjson
 import polars as pl
 
-from capture_agent.protocol.game import FrameShape, Phase
+from capture_agent.protocol.game import is_rug_frame
+from capture_agent.protocol.rules import (
+    GAME_STATE_PLAYER_UPDATE,
+    GAME_STATE_UPDATE,
+    IN_GAME_PHASES,
+    PLAYER_UPDATE,
+    Phase,
+)
 from vectra_pipeline.stages.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.tables import conform
 
 QTY_TOLERANCE = 1e-6
 _INT32 = 1 << 31
-# a game has ticks while it runs and once it has rugged; cooldown/presale frames name the upcoming game, tickless
-IN_GAME_PHASES = (Phase.ACTIVE.value, Phase.RUGGED.value)
-PRE_GAME_PHASES = (Phase.COOLDOWN.value, Phase.PRESALE.value)
 STATE_FIELDS = (
     "cash", "position_qty", "avg_cost", "cumulative_pnl", "total_invested", "pnl_percent", "sidebet_active",
     "sidebet_start_tick", "sidebet_end_tick", "sidebet_amount", "short_amount", "short_entry_price",
@@ -81,7 +85,7 @@ def _differs(a, b) -> bool:
 
 
 def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
-    own_updates = events.filter((pl.col("event") == "playerUpdate") & pl.col("contract_ok"))
+    own_updates = events.filter((pl.col("event") == PLAYER_UPDATE) & pl.col("contract_ok"))
     owners: dict[str, str] = {}
     for capture_id, payload_json in own_updates.sort(["capture_id", "seq"]).select("capture_id", "payload_json").iter_rows():
         player_id = orjson.loads(payload_json).get("id")
@@ -93,7 +97,7 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
     relevant = events.filter(
         pl.col("capture_id").is_in(captures)
         & pl.col("contract_ok")
-        & pl.col("event").is_in(["playerUpdate", "gameStatePlayerUpdate", "gameStateUpdate"])
+        & pl.col("event").is_in([PLAYER_UPDATE, GAME_STATE_PLAYER_UPDATE, GAME_STATE_UPDATE])
     ).sort(["capture_id", "seq", "packet_index"])
     tick_frames = set(observed_ticks(game_state_rows(relevant)).select("capture_id", "seq").iter_rows())
     own_trades = trades.filter(pl.col("is_own") & pl.col("capture_id").is_in(captures)).select("capture_id", "seq", "game_id", "type", "qty")
@@ -114,18 +118,18 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
             if trade_game == ctx["game"] or ctx["game"] is None:
                 ctx["trade_qty"] += qty if kind == "buy" else -qty if kind == "sell" else 0.0
             ctx["trade_i"] += 1
-        if event == "gameStateUpdate":
+        if event == GAME_STATE_UPDATE:
             _enter_game(ctx, game_id)
             ctx["phase"] = phase
             if (capture_id, seq) in tick_frames:
-                ctx["tick_game"], ctx["tick"], ctx["rug_seen"] = game_id, tick, shape == FrameShape.RUG.value
+                ctx["tick_game"], ctx["tick"], ctx["rug_seen"] = game_id, tick, is_rug_frame(shape)
                 # the previous tick frame got no own row before this one: its state is the carried one
                 if ctx["carry"] is not None:
                     out.append(ctx["carry"])
                 ctx["carry"] = _row(capture_id, seq, own_id, ctx, "carried", wall, None) if ctx["seen"] else None
             continue
         payload = orjson.loads(payload_json)
-        if event == "playerUpdate":
+        if event == PLAYER_UPDATE:
             if payload.get("id") != own_id:
                 continue
             values = _position_fields(payload) | {

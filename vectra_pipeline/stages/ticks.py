@@ -1,8 +1,8 @@
 """Silver ``game_ticks`` and ``cooldowns`` from decoded gameStateUpdate events. Pure.
 
 A tick is *observed* when a frame of its own showed it: an active frame (tick-0, active, full or snapshot
-while running) or rug frame #1, whose tickCount is the rug tick (``capture_agent.protocol.game.rug_tick``:
-the tickCount of the RUG shape). Rug frame #2's advanced tickCount is never a tick. Ticks never received are
+while running) or rug frame #1, whose tickCount is the rug tick (``capture_agent.protocol.game.is_rug_frame``, the
+rule ``game.rug_tick`` applies to one payload). Rug frame #2's advanced tickCount is never a tick. Ticks never received are
 filled, in this order of trust, from the ``partialPrices`` of later frames, the connect snapshot's ``prices``
 and the ``gameHistory`` entry of the game. Duplicate frames of a tick are merged (first receipt wins) and
 counted in ``frames``.
@@ -17,13 +17,12 @@ from msgspec import UNSET, UnsetType
 import orjson
 import polars as pl
 
-from capture_agent.protocol.game import FrameShape, phase
+from capture_agent.protocol.game import FrameShape, is_rug_frame
+from capture_agent.protocol.rules import GAME_STATE_UPDATE, Phase, rug_tick_of_path
 from vectra_pipeline.stages.frame_packets import too_wide_for
 from vectra_pipeline.tables import conform
 
 SOURCE_RANK = {"observed": 0, "partial_prices": 1, "snapshot": 2, "history": 3}
-ACTIVE_PHASE = phase({"active": True, "rugged": False}).value
-RUGGED_PHASE = phase({"active": True, "rugged": True}).value
 _STATS = (
     "trade_count", "connected_players", "average_multiplier", "count2x", "count10x", "count50x", "count100x",
     "rugpool_amount", "rugpool_threshold", "instarug_count", "highest_today",
@@ -32,7 +31,7 @@ _STATS = (
 
 def game_state_rows(events: pl.DataFrame) -> pl.DataFrame:
     """gameStateUpdate rows that passed their contract, in receipt order."""
-    return events.filter((pl.col("event") == "gameStateUpdate") & pl.col("contract_ok")).sort(
+    return events.filter((pl.col("event") == GAME_STATE_UPDATE) & pl.col("contract_ok")).sort(
         ["recv_wall_ns", "capture_id", "seq", "packet_index"]
     )
 
@@ -114,18 +113,18 @@ def _snapshot_prices(states: pl.DataFrame) -> pl.DataFrame:
 def observed_ticks(states: pl.DataFrame) -> pl.DataFrame:
     """Frames that show a tick of their own: running (active, not rugged) or rug frame #1."""
     running = (pl.col("active") == True) & (pl.col("rugged") == False)  # noqa: E712
-    return states.filter((running | (pl.col("frame_shape") == FrameShape.RUG.value)) & pl.col("tick_count").is_not_null())
+    return states.filter((running | is_rug_frame(pl.col("frame_shape"))) & pl.col("tick_count").is_not_null())
 
 
 def rug_ticks(states: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
     """game_id → rug_tick: rug frame #1's tickCount, else ``len(gameHistory.prices) - 1``."""
     observed = (
-        states.filter(pl.col("frame_shape") == FrameShape.RUG.value)
+        states.filter(is_rug_frame(pl.col("frame_shape")))
         .group_by("game_id")
         .agg(pl.col("tick_count").first().alias("rug_tick_observed"))
     )
     from_history = history.filter(pl.col("prices").is_not_null()).select(
-        "game_id", (pl.col("prices").list.len() - 1).cast(pl.Int32).alias("rug_tick_history")
+        "game_id", rug_tick_of_path(pl.col("prices").list.len()).cast(pl.Int32).alias("rug_tick_history")
     )
     return observed.join(from_history, on="game_id", how="full", coalesce=True).select(
         "game_id", pl.coalesce("rug_tick_observed", "rug_tick_history").cast(pl.Int32).alias("rug_tick")
@@ -185,7 +184,7 @@ def build_game_ticks(events: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("rug_tick").is_null() | (pl.col("tick") <= pl.col("rug_tick")))
         .with_columns((pl.col("tick") == pl.col("rug_tick")).fill_null(False).alias("is_rug_tick"))
         .with_columns(
-            pl.when(pl.col("is_rug_tick")).then(pl.lit(RUGGED_PHASE)).otherwise(pl.lit(ACTIVE_PHASE)).alias("phase"),
+            pl.when(pl.col("is_rug_tick")).then(pl.lit(Phase.RUGGED.value)).otherwise(pl.lit(Phase.ACTIVE.value)).alias("phase"),
             pl.col("frames").fill_null(0),
         )
         .sort(["game_id", "tick"])

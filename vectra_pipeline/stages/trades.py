@@ -10,7 +10,14 @@ from __future__ import annotations
 import orjson
 import polars as pl
 
-from vectra_pipeline.stages.contracts import SIDEBET_RESULT_EVENTS, SIDEBET_WINDOW, TRADE_EVENTS
+from capture_agent.protocol.rules import (
+    CURRENT_SIDEBET,
+    CURRENT_SIDEBET_RESULT,
+    PLAYER_UPDATE,
+    SIDEBET_RESULT_EVENTS,
+    TRADE_EVENTS,
+    sidebet_end_tick,
+)
 from vectra_pipeline.stages.player_state import as_int32
 from vectra_pipeline.stages.ticks import game_state_rows, history_entries
 from vectra_pipeline.tables import conform
@@ -22,7 +29,7 @@ def own_player_ids(events: pl.DataFrame) -> pl.DataFrame:
     """(capture_id, player_id) of every capture's recording player, from its playerUpdate frames."""
     rows = set()
     for capture_id, payload_json in events.filter(
-        (pl.col("event") == "playerUpdate") & pl.col("contract_ok")
+        (pl.col("event") == PLAYER_UPDATE) & pl.col("contract_ok")
     ).select("capture_id", "payload_json").iter_rows():
         player_id = orjson.loads(payload_json).get("id")
         if isinstance(player_id, str):
@@ -120,15 +127,15 @@ def _global_sidebets(events: pl.DataFrame) -> pl.DataFrame:
 
 def build_sidebets(events: pl.DataFrame, games: pl.DataFrame) -> pl.DataFrame:
     own_events = payload_rows(
-        events, pl.col("event").is_in(["currentSidebet", *SIDEBET_RESULT_EVENTS]), _SIDEBET_FIELDS
+        events, pl.col("event").is_in([CURRENT_SIDEBET, *SIDEBET_RESULT_EVENTS]), _SIDEBET_FIELDS
     ).with_columns(
-        pl.when(pl.col("event") == "currentSidebet").then(pl.lit("currentSidebet")).otherwise(pl.lit("currentSidebetResult")).alias("source")
+        pl.when(pl.col("event") == CURRENT_SIDEBET).then(pl.lit(CURRENT_SIDEBET)).otherwise(pl.lit(CURRENT_SIDEBET_RESULT)).alias("source")
     )
     columns = [*_SIDEBET_FIELDS, "recv_wall_ns", "capture_id", "source"]
     bets = pl.concat([own_events.select(columns), _global_sidebets(events).select(columns)], how="vertical_relaxed")
     bets = bets.filter(pl.col("player_id").is_not_null() & pl.col("game_id").is_not_null() & pl.col("start_tick").is_not_null())
     bets = bets.with_columns(
-        pl.coalesce("end_tick", pl.col("start_tick") + SIDEBET_WINDOW).alias("end_tick"),
+        pl.coalesce("end_tick", sidebet_end_tick(pl.col("start_tick"))).alias("end_tick"),
         pl.when(pl.col("type") != "payout")
         .then(pl.lit("placed"))
         .when(pl.col("payout") > 0)

@@ -7,6 +7,7 @@ writes its partition atomically; metadata carries row counts, quarantine counts,
 import dagster as dg
 import polars as pl
 
+from capture_agent.protocol.rules import GAME_STATE_UPDATE
 from vectra_pipeline import storage, warehouse
 from vectra_pipeline.defs.metadata import counts, preview, price_paths
 from vectra_pipeline.defs.partitions import daily
@@ -28,7 +29,7 @@ GROUP = "silver"
 def _events(paths: VectraPaths, date: str) -> pl.DataFrame:
     """The partition's events for the stages after decoding: the JSON of ordinary gameStateUpdate frames (most of
     the bytes) is dropped — those stages read their typed columns; full frames keep it for gameHistory/prices."""
-    plain_state = (pl.col("event") == "gameStateUpdate") & ~pl.col("has_game_history").fill_null(False) & ~pl.col("has_prices").fill_null(False)
+    plain_state = (pl.col("event") == GAME_STATE_UPDATE) & ~pl.col("has_game_history").fill_null(False) & ~pl.col("has_prices").fill_null(False)
     return (
         storage.scan_table(paths.root, "events", date)
         .with_columns(pl.when(plain_state).then(None).otherwise(pl.col("payload_json")).alias("payload_json"))

@@ -3,10 +3,11 @@
 import dagster as dg
 import polars as pl
 
+from capture_agent.protocol.rules import KNOWN_EVENTS
 from vectra_pipeline import storage
 from vectra_pipeline.defs.metadata import preview
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.stages.contracts import DECODE, KNOWN_EVENTS
+from vectra_pipeline.stages.contracts import DECODE
 from vectra_pipeline.tables import TABLES
 
 # A contract violation nothing in the row's provenance explains is a bug, a protocol change or a hostile server. It

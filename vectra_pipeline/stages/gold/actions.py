@@ -30,7 +30,7 @@ from enum import IntEnum
 
 import polars as pl
 
-from capture_agent.simulator.trading import SELL_PERCENTAGES
+from capture_agent.protocol.rules import SELL_PERCENTAGES
 
 
 class Action(IntEnum):

@@ -56,9 +56,8 @@ REPO = Path(__file__).resolve().parents[3]
 CODE_SOURCES = (
     "vectra_pipeline/stages",
     "vectra_pipeline/tables.py",
-    "capture_agent/protocol",
+    "capture_agent/protocol",  # the wire, and the game's rules (rules.py, trading.py) the rewards and labels follow
     "capture_agent/landing/schema.py",
-    "capture_agent/simulator/trading.py",
 )
 # Per gold asset: the modules that define it (its Dagster code_version and the manifest's asset_versions).
 ASSET_SOURCES = {
@@ -69,6 +68,7 @@ ASSET_SOURCES = {
         "vectra_pipeline/stages/gold/timeline.py",
         "vectra_pipeline/stages/gold/rewards.py",
         "vectra_pipeline/stages/gold/actions.py",
+        "capture_agent/protocol/rules.py",
     ),
     "training_dataset": ("vectra_pipeline/stages/gold/datasets.py",),
 }

@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from capture_agent.protocol.game import Phase
+from capture_agent.protocol.rules import PHASE_RANK, PRE_GAME_PHASES
 
-PHASE_RANK = {Phase.COOLDOWN.value: 0, Phase.PRESALE.value: 1, Phase.ACTIVE.value: 2, Phase.RUGGED.value: 3}
-PRE_GAME_PHASES = (Phase.COOLDOWN.value, Phase.PRESALE.value)
 PRE_GAME_TICK = -1
 
 

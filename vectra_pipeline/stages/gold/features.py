@@ -23,14 +23,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from vectra_pipeline.stages.gold.episodes import PHASE_RANK, PRE_GAME_PHASES
+from capture_agent.protocol.rules import PHASE_RANK, PRE_GAME_PHASES, Phase
 from vectra_pipeline.stages.gold.rewards import equity, short_value
 from vectra_pipeline.stages.gold.timeline import frame_clock, last_event_at, with_visible_tick
 
 FEATURE_SPEC_VERSION = "1.0"
 DOCS_PATH = Path(__file__).resolve().parents[3] / "docs" / "FEATURES.md"
 
-PHASE_CODES = PHASE_RANK  # the phase's place in the lifecycle: cooldown 0, presale 1, active 2, rugged 3
 RETURN_HORIZONS = (1, 5, 20)
 VOLATILITY_WINDOW = 20
 STAKE_KINDS = ("buy", "sidebet", "short_open")
@@ -210,7 +209,7 @@ def market_features(ticks: pl.DataFrame) -> pl.DataFrame:
         pl.when((prev > 0) & (price > 0)).then((price / prev).log()).otherwise(0.0).fill_null(0.0)
     )
     frame = ticks.sort(g, "tick").with_columns(
-        pl.col("phase").replace_strict(PHASE_CODES, default=None, return_dtype=pl.Float64).fill_null(float(PHASE_CODES["active"])).alias("phase_code"),
+        pl.col("phase").replace_strict(PHASE_RANK, default=None, return_dtype=pl.Float64).fill_null(float(PHASE_RANK[Phase.ACTIVE.value])).alias("phase_code"),
         *(pl.col(src).cast(pl.Float64).forward_fill().over(g).fill_null(0.0).alias(name) for name, src in _TICK_STATS.items()),
         velocity.alias("price_velocity"),
         log_return.alias("_log_return"),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from vectra_pipeline.stages.gold.episodes import PRE_GAME_PHASES, build_episodes
+from capture_agent.protocol.rules import PRE_GAME_PHASES
+from vectra_pipeline.stages.gold.episodes import build_episodes
 from vectra_pipeline.stages.gold.features import FEATURE_NAMES
 from vectra_pipeline.stages.gold.observations import build_observations
 

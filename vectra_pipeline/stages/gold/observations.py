@@ -16,6 +16,7 @@ import polars as pl
 from vectra_pipeline.stages.gold.actions import action_code_expr
 from vectra_pipeline.stages.gold.episodes import dedupe_ticks, placed_actions
 from vectra_pipeline.stages.gold.features import FEATURES, compute_features
+from vectra_pipeline.stages.gold.rewards import reward
 
 KEY = ("game_id", "tick")
 OBSERVATION_SCHEMA = pl.Schema({
@@ -91,7 +92,7 @@ def build_observations(game_ticks: pl.DataFrame, trades: pl.DataFrame, player_st
         pl.when(transition).then(pl.col("action").fill_null(0)).cast(pl.Int8).alias("action"),
         pl.when(transition).then(pl.col("actions_in_tick").fill_null(0)).cast(pl.Int16).alias("actions_in_tick"),
         pl.when(transition)
-        .then(pl.when((pl.col("player_state_known") > 0) & (next_known > 0)).then(next_equity - pl.col("equity")).otherwise(0.0))
+        .then(pl.when((pl.col("player_state_known") > 0) & (next_known > 0)).then(reward(pl.col("equity"), next_equity)).otherwise(0.0))
         .cast(pl.Float64)
         .alias("reward"),
         (transition & into_last & pl.col("terminated")).alias("terminated"),

@@ -1,22 +1,24 @@
 """The reward rule, shared by ``observations`` and the replay environment: change in mark-to-market equity.
 
-``equity = cash + position_qty · price + sidebet value + short value``, all in SOL, at the tick's price:
+``equity = cash + position_qty · price + sidebet value + short value``, all in SOL, at the tick's price — the
+protocol's rules (``capture_agent.protocol.rules``: ``equity``, ``sidebet_value``, ``short_value``):
 
 - an open sidebet is worth its stake until it is decided, then its payout (5 × bet) when the rug tick is inside its
   window (rug tick ≤ end tick, inclusive — TRAPS §4) and 0 when the game outlived the window. Placing a bet is
   therefore reward-neutral and the outcome is paid on the transition where it becomes known; nothing is shaped;
-- an open short is worth ``amount · (2 − price / entry_price)`` floored at 0 (the simulator's model,
-  ``capture_agent.simulator.trading.Short.value``; the real client events for shorts are undocumented);
+- an open short is worth what closing it pays: ``amount · (2 − price / entry_price)`` floored at 0 and truncated to
+  lamports (the simulator's model; the real client events for shorts are undocumented);
 - a long position is marked at the tick price, so the rug (price → remainder) costs what the forced sell costs.
 
-Reward of the transition t → t+1 = equity(t+1) − equity(t). Pure numpy: works on whole columns and on scalars.
+Reward of the transition t → t+1 = equity(t+1) − equity(t). Pure numpy: works on whole columns and on scalars; a
+null (NaN) or infinite amount counts as 0.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from capture_agent.simulator.trading import SIDEBET_PAYOUT
+from capture_agent.protocol import rules
 
 
 def _finite(values) -> np.ndarray:
@@ -30,7 +32,7 @@ def short_value(short_amount, short_entry_price, price):
     amount = _finite(short_amount)
     entry = np.asarray(short_entry_price, dtype=np.float64)
     safe_entry = np.where(np.isfinite(entry) & (entry > 0), entry, 1.0)
-    value = amount * np.maximum(0.0, 2.0 - np.asarray(price, dtype=np.float64) / safe_entry)
+    value = rules.short_value(amount, safe_entry, np.asarray(price, dtype=np.float64))
     return np.where(amount > 0, value, 0.0)
 
 
@@ -40,25 +42,28 @@ def sidebet_value(sidebet_active, sidebet_amount, sidebet_end_tick, tick, rug_ti
     ``rug_tick`` is the episode's rug tick or a negative number when the game has not rugged (yet) — the value at
     tick t only uses the rug when ``tick ≥ rug_tick``, i.e. when the rug frame itself has been seen.
     """
-    active = np.asarray(sidebet_active, dtype=bool)
-    amount = _finite(sidebet_amount)
-    end = np.asarray(sidebet_end_tick, dtype=np.float64)
-    tick = np.asarray(tick, dtype=np.float64)
-    rug = np.asarray(rug_tick, dtype=np.float64)
-    rugged_now = (rug >= 0) & (tick >= rug)
-    won = rugged_now & (rug <= end)
-    expired = ~won & (tick > end)
-    value = np.where(won, amount * SIDEBET_PAYOUT, np.where(expired, 0.0, amount))
-    return np.where(active, value, 0.0)
+    value = rules.sidebet_value(
+        _finite(sidebet_amount),
+        np.asarray(sidebet_end_tick, dtype=np.float64),
+        np.asarray(tick, dtype=np.float64),
+        np.asarray(rug_tick, dtype=np.float64),
+    )
+    return np.where(np.asarray(sidebet_active, dtype=bool), value, 0.0)
 
 
 def equity(price, cash, position_qty, sidebet_active, sidebet_amount, sidebet_end_tick, short_amount,
            short_entry_price, tick, rug_tick):
     """Mark-to-market equity in SOL (see the module docstring)."""
     price = np.asarray(price, dtype=np.float64)
-    return (
-        _finite(cash)
-        + _finite(position_qty) * price
-        + sidebet_value(sidebet_active, sidebet_amount, sidebet_end_tick, tick, rug_tick)
-        + short_value(short_amount, short_entry_price, price)
+    return rules.equity(
+        _finite(cash),
+        _finite(position_qty),
+        price,
+        sidebet_value(sidebet_active, sidebet_amount, sidebet_end_tick, tick, rug_tick),
+        short_value(short_amount, short_entry_price, price),
     )
+
+
+def reward(equity_before, equity_after):
+    """The reward of a transition: the change in equity (floats, numpy arrays and polars expressions alike)."""
+    return equity_after - equity_before

@@ -1,9 +1,9 @@
 """Silver tables of a synthetic recorded session, for the gold tests and ``benchmarks/bench_gold.py``.
 
 Prices come from the provably-fair engine (``capture_agent.protocol.fairness``) and the recording player's trades
-from the simulator's trade rules (``capture_agent.simulator.trading``), so the tables obey the protocol's
-arithmetic: frames 250 ms apart, trades broadcast after their tick's frame, the settlement ``playerUpdate`` before
-the rug frame. Deterministic for a given seed.
+from the protocol's trade rules (``capture_agent.protocol.trading``), so the tables obey the protocol's arithmetic:
+frames a tick (250 ms) apart, trades broadcast after their tick's frame, the settlement ``playerUpdate`` before the
+rug frame. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -13,21 +13,32 @@ import random
 
 import polars as pl
 
+from capture_agent.protocol import trading
 from capture_agent.protocol.fairness import price_path
-from capture_agent.simulator import trading
+from capture_agent.protocol.rules import (
+    COOLDOWN_MS,
+    CURRENT_SIDEBET,
+    PLAYER_UPDATE,
+    SIDEBET_PAYOUT,
+    SOL_COIN,
+    TICK_MS,
+    Phase,
+    rug_remainder_bound,
+    sidebet_end_tick,
+)
 from vectra_pipeline.tables import conform, empty
 
-TICK_NS = 250_000_000
-COOLDOWN_NS = 15_000_000_000
+TICK_NS = TICK_MS * 1_000_000
+COOLDOWN_NS = COOLDOWN_MS * 1_000_000
 PLAYER_ID = "did:privy:synthetic-recorder"
 CAPTURE_ID = "synthetic-capture"
 
 
-def _state_row(player: trading.Player, game_id: str, tick: int, recv: int, seq: int, source: str = "playerUpdate") -> dict:
+def _state_row(player: trading.Player, game_id: str, tick: int, recv: int, seq: int, source: str = PLAYER_UPDATE) -> dict:
     bet, short = player.sidebet, player.short
     return {
         "capture_id": CAPTURE_ID, "seq": seq, "player_id": PLAYER_ID, "game_id": game_id, "tick": tick,
-        "phase": "active", "cash": player.cash, "position_qty": player.position_qty, "avg_cost": player.avg_cost,
+        "phase": Phase.ACTIVE.value, "cash": player.cash, "position_qty": player.position_qty, "avg_cost": player.avg_cost,
         "cumulative_pnl": player.cumulative_pnl, "total_invested": player.total_invested, "pnl_percent": 0.0,
         "sidebet_active": bet is not None, "sidebet_start_tick": bet.start_tick if bet else None,
         "sidebet_end_tick": bet.end_tick if bet else None, "sidebet_amount": bet.bet_amount if bet else None,
@@ -52,7 +63,7 @@ def synthetic_silver(n_games: int, seed: int = 0, start_ns: int = 1_765_000_000_
         game_id = f"20251210-{hashlib.sha256(f'game-{seed}-{g}'.encode()).hexdigest()[:16]}"
         path = price_path(server_seed, game_id)
         rug = path.rug_tick
-        prices = list(path.prices) + [min(0.02, 0.02 * path.prices[-1]) * rng.uniform(0.3, 1.0)]
+        prices = list(path.prices) + [rug_remainder_bound(path.prices[-1]) * rng.uniform(0.3, 1.0)]
         game_start = clock + COOLDOWN_NS
         frame_ns = [game_start + t * TICK_NS for t in range(rug + 1)]
         gap = rng.randrange(1, rug) if gapped_every and g % gapped_every == 0 and rug > 2 else None
@@ -67,7 +78,7 @@ def synthetic_silver(n_games: int, seed: int = 0, start_ns: int = 1_765_000_000_
             send = game_start - 2_000_000_000
             action = {
                 "action_id": f"{CAPTURE_ID}:{seq}:0", "capture_id": CAPTURE_ID, "seq": seq, "send_wall_ns": send,
-                "kind": "buy", "amount": 0.02, "game_id": game_id, "phase": "presale", "tick": None,
+                "kind": "buy", "amount": 0.02, "game_id": game_id, "phase": Phase.PRESALE.value, "tick": None,
                 "cash_before": player.cash, "position_qty_before": player.position_qty, "ack_latency_ms": 30.0, "ack_ok": True,
             }
             fill = trading.buy(player, 0.02, prices[0], 0)
@@ -80,7 +91,7 @@ def synthetic_silver(n_games: int, seed: int = 0, start_ns: int = 1_765_000_000_
             rows["actions"].append(action)
             seq += 1
             presale_state = _state_row(player, game_id, None, send + 25_000_000, seq)
-            rows["player_state"].append({**presale_state, "phase": "presale"})
+            rows["player_state"].append({**presale_state, "phase": Phase.PRESALE.value})
         seq += 1
         rows["player_state"].append(_state_row(player, game_id, 0, frame_ns[0] + 5_000_000, seq))
         for t in range(rug + 1):
@@ -98,7 +109,7 @@ def synthetic_silver(n_games: int, seed: int = 0, start_ns: int = 1_765_000_000_
             if t != gap:
                 rows["game_ticks"].append({
                     "game_id": game_id, "tick": t, "price": price, "price_source": "observed",
-                    "phase": "rugged" if t == rug else "active", "recv_wall_ns": frame_ns[t], "is_rug_tick": t == rug,
+                    "phase": Phase.RUGGED.value if t == rug else Phase.ACTIVE.value, "recv_wall_ns": frame_ns[t], "is_rug_tick": t == rug,
                     "trade_count": trade_count, "connected_players": 200 + (g + t) % 50,
                     "average_multiplier": 1.5 + (g % 7) * 0.1, "count2x": g % 9, "count10x": g % 4, "count50x": g % 2,
                     "count100x": 0, "rugpool_amount": 2.0 + 0.01 * t, "rugpool_threshold": 10.0,
@@ -113,7 +124,7 @@ def synthetic_silver(n_games: int, seed: int = 0, start_ns: int = 1_765_000_000_
                 action = {
                     "action_id": f"{CAPTURE_ID}:{seq}:0", "capture_id": CAPTURE_ID, "seq": seq, "send_wall_ns": send,
                     "kind": kind, "amount": value if kind in ("buy", "sidebet", "short_open") else None,
-                    "percentage": float(value) if kind == "sell" else None, "game_id": game_id, "phase": "active",
+                    "percentage": float(value) if kind == "sell" else None, "game_id": game_id, "phase": Phase.ACTIVE.value,
                     "tick": t, "price": price, "cash_before": player.cash, "position_qty_before": player.position_qty,
                     "ack_latency_ms": 30.0,
                 }
@@ -127,12 +138,12 @@ def synthetic_silver(n_games: int, seed: int = 0, start_ns: int = 1_765_000_000_
                     elif kind == "short_close":
                         fill = trading.close_short(player, price, t)
                     else:
-                        trading.place_sidebet(player, value, game_id, t, price, 0, trading.SOL_COIN)
+                        trading.place_sidebet(player, value, game_id, t, price, 0, SOL_COIN)
                         fill = None
                         rows["sidebets"].append({
-                            "game_id": game_id, "player_id": PLAYER_ID, "start_tick": t, "end_tick": t + trading.SIDEBET_WINDOW,
-                            "bet_amount": value, "x_payout": 5.0, "status": "placed", "recv_wall_ns": send + 20_000_000,
-                            "source": "currentSidebet", "is_own": True,
+                            "game_id": game_id, "player_id": PLAYER_ID, "start_tick": t, "end_tick": sidebet_end_tick(t),
+                            "bet_amount": value, "x_payout": float(SIDEBET_PAYOUT), "status": "placed",
+                            "recv_wall_ns": send + 20_000_000, "source": CURRENT_SIDEBET, "is_own": True,
                         })
                     action["ack_ok"] = True
                 except trading.TradeRejected as rejected:

@@ -1,15 +1,16 @@
-"""Practice accounts and the trade rules of the simulator (PROTOCOL.md §3.1–§3.3, §4). Pure: no I/O, no clock.
+"""A practice account and the trade rules it obeys (PROTOCOL.md §3.1–§3.3, §4). Pure: no I/O, no clock.
 
-Every money figure is SOL as a decimal float. The rules the real wire obeys and the tests check:
+Every money figure is SOL as a decimal float. The rules the real wire obeys and the tests check (the constants and
+value rules are :mod:`capture_agent.protocol.rules`):
 
 - trade price = ``prices[tickIndex]``; buy ``qty = amount / price``; sell ``amount = qty · price`` — both
-  truncated to 9 decimals (lamport precision), as in the captured trades (0.0931578658… → 0.093157865);
+  truncated to lamports (9 decimals), as in the captured trades;
 - a presale buy is executed at tick 0 at price 1 (``prices[0]`` is always 1);
 - a side bet covers 40 ticks from its start tick, pays 5× and wins iff the rug tick ≤ ``endTick``;
 - at the rug every open position is sold at the rug price (a plain ``sell`` trade) and every short closed.
 
-Shorts: their client events are undocumented (see README); the model here is the simplest consistent one:
-the short's value is ``amount · (2 − price / entryPrice)`` floored at 0, paid back on close.
+The simulator's server, the replay environment and the pipeline's synthetic sessions all trade through these
+functions, so a refusal reads the same everywhere (``TradeRejected.reason``).
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-MIN_TRADE = 0.001
-MAX_TRADE = 5.0
-SIDEBET_WINDOW = 40
-SIDEBET_PAYOUT = 5
-SELL_PERCENTAGES = (10, 25, 50, 100)
-PRACTICE_START_CASH = 10.0
-SOL_COIN = "So11111111111111111111111111111111111111112"
+from capture_agent.protocol.rules import (
+    MAX_TRADE,
+    MIN_TRADE,
+    SIDEBET_PAYOUT,
+    lamports,
+    short_value,
+    sidebet_end_tick,
+    sidebet_wins,
+)
+
+PRACTICE_START_CASH = 10.0  # SOL a fresh practice account holds
 
 
 class TradeRejected(Exception):
@@ -32,11 +37,6 @@ class TradeRejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def lamports(value: float) -> float:
-    """Truncate to 9 decimals as the server does for quantities and amounts."""
-    return math.floor(value * 1e9 + 1e-6) / 1e9
 
 
 @dataclass(slots=True)
@@ -51,11 +51,14 @@ class Sidebet:
 
     @property
     def end_tick(self) -> int:
-        return self.start_tick + SIDEBET_WINDOW
+        return sidebet_end_tick(self.start_tick)
 
     def wins(self, rug_tick: int) -> bool:
-        """Inclusive window (TRAPS §4): 11 of 385 real wins rugged exactly at endTick."""
-        return rug_tick <= self.end_tick
+        return sidebet_wins(rug_tick, self.end_tick)
+
+    def payout(self, won: bool) -> float:
+        """What settling the bet pays: ``x_payout`` × the bet on a win, nothing on a loss."""
+        return self.bet_amount * self.x_payout if won else 0.0
 
 
 @dataclass(slots=True)
@@ -65,7 +68,7 @@ class Short:
     entry_tick: int
 
     def value(self, price: float) -> float:
-        return lamports(max(0.0, self.amount * (2 - price / self.entry_price)))
+        return short_value(self.amount, self.entry_price, price)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +224,7 @@ def settle_sidebet(player: Player, won: bool) -> tuple[Sidebet, float]:
     """Close the player's side bet; returns it and its payout (5× the bet on a win, else 0)."""
     bet = player.sidebet
     assert bet is not None
-    payout = bet.bet_amount * bet.x_payout if won else 0.0
+    payout = bet.payout(won)
     player.cash = lamports(player.cash + payout)
     player.sidebet_pnl += payout - bet.bet_amount
     player.sidebet = None

@@ -6,7 +6,7 @@ handshakes included, must name it in ``Host`` and, if it carries an ``Origin``, 
 origin given with ``--allow-origin`` — else 403 before python-socketio sees it. python-socketio's own CORS check
 (``cors_allowed_origins``) applies the same rule, so it never echoes a foreign origin back as allowed.
 
-The game itself is :class:`~capture_agent.simulator.engine.SimulatorEngine` (pure); this module only turns
+The game itself is :class:`~simulator.engine.lifecycle.SimulatorEngine` (pure); this module only turns
 the wall clock into engine time, sends what the engine emits and feeds it the clients' emits.
 
 Wire log (JSONL, one line per Engine.IO packet, in the order the server hands them to the transport):
@@ -30,10 +30,12 @@ from typing import Any, TextIO
 
 from capture_agent.errors import VectraError
 from capture_agent.live.origin import Origin, OriginPolicy, is_loopback
-from capture_agent.protocol import codec
-from capture_agent.simulator.engine import Emission, SimulatorEngine
+from capture_agent.protocol import jsjson
+from capture_agent.protocol.socketio import decode_frame
+from simulator.engine.lifecycle import SimulatorEngine
+from simulator.engine.wire import Emission
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SOCKET_IO_BUNDLE = REPO / ".cache" / "npm" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 LIVE_ROOM = "live"  # clients that already got their connect snapshot receive the broadcasts
@@ -45,11 +47,11 @@ class JsJson:
 
     @staticmethod
     def dumps(value: Any, **_: Any) -> str:
-        return codec.dumps(value)
+        return jsjson.dumps(value)
 
     @staticmethod
     def loads(text: str | bytes, **_: Any) -> Any:
-        return codec.loads(text.decode() if isinstance(text, bytes) else text)
+        return jsjson.loads(text.decode() if isinstance(text, bytes) else text)
 
 
 def bundle_path() -> Path:
@@ -71,7 +73,7 @@ class WireLog:
 
     def write(self, sid: str, direction: str, frame: str | bytes) -> None:
         text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-        (packet,) = codec.decode_frame(text)
+        (packet,) = decode_frame(text)
         record = {"t_ns": time.time_ns(), "sid": sid, "direction": direction, "event": packet.event,
                   "ack_id": packet.ack_id, "frame": text}
         with self._lock:

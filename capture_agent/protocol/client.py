@@ -12,7 +12,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from capture_agent.protocol.codec import PONG, EngineType, Packet, SocketType, encode_connect
+from capture_agent.protocol.engineio import PONG, EngineType, Packet
+from capture_agent.protocol.socketio import SocketType, encode_connect
 
 
 @dataclass(frozen=True, slots=True)

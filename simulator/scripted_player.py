@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from capture_agent.protocol.game import Phase
+from capture_agent.protocol.rules import Phase
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,7 @@ class Click:
 
 @dataclass(frozen=True, slots=True)
 class PageView:
-    """What the play page shows; ``phase`` is the page's label of protocol.game.Phase."""
+    """What the play page shows; ``phase`` is the page's label of protocol.rules.Phase."""
 
     game_id: str
     phase: Phase

@@ -8,7 +8,8 @@ import random
 import string
 from dataclasses import dataclass
 
-from capture_agent.simulator.trading import SELL_PERCENTAGES, Player
+from capture_agent.protocol.rules import SELL_PERCENTAGES
+from capture_agent.protocol.trading import Player
 
 BOT_CASH = 1000.0
 _NAMES = (

@@ -1,23 +1,22 @@
-"""Payload builders: the objects the simulator puts on the wire, with the keys, key order and value types of
-the real frames (PROTOCOL.md §3; the fidelity tests compare them with ../shared/protocol-real). Pure.
+"""What the simulator puts on the wire: payload builders with the keys, key order and value types of the real frames
+(PROTOCOL.md §3; the fidelity tests compare them with the real captures, read through tests/realdata.py), and
+:class:`GameFrames`, the part of the engine that assembles the ``gameStateUpdate`` and ``gameStatePlayerUpdate``
+payloads from its state. Pure.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from capture_agent.simulator.trading import SOL_COIN, Fill, Player, Sidebet
+from capture_agent.protocol.rules import PRESALE_FROM_MS, SOL_COIN, Phase
+from capture_agent.protocol.trading import Fill, Player, Sidebet
+from simulator.engine.games import GAME_VERSION
 
-GAME_VERSION = "v3"
 PRACTICE_COIN = "0xPractice"
 AVAILABLE_SHITCOINS = [
     {"address": PRACTICE_COIN, "ticker": "FREE", "name": "Practice SOL", "max_bet": 10000, "max_win": 100000}
 ]
 RUG_ROYALE_INACTIVE = {"status": "INACTIVE", "activeEventId": None, "currentEvent": None, "upcomingEvents": [], "events": []}
-RUGPOOL_THRESHOLD = 10
-RUGPOOL_CONFIG = {"threshold": RUGPOOL_THRESHOLD, "instarugThreshold": 6, "rugpoolPercentage": 0.5}
-SOL_PER_ENTRY = 0.001
-MAX_ENTRIES_PER_PLAYER = 5000
 GOD_CANDLE_TIERS = (2, 10, 50)
 
 
@@ -230,3 +229,124 @@ def player_update(player: Player, price: float) -> dict[str, Any]:
 def god_candle_tier(peak: float) -> int:
     """Tier label of a god-candle game; it follows the game's peak (PROTOCOL §5: 8.68 → 2x, 57.9 → 50x)."""
     return max(tier for tier in GOD_CANDLE_TIERS if tier == GOD_CANDLE_TIERS[0] or peak >= tier)
+
+
+class GameFrames:
+    """The ``gameStateUpdate`` frames and ``gameStatePlayerUpdate`` containers of ``lifecycle.SimulatorEngine``, built
+    from its state (``game``, ``phase``, ``tick``, ``cooldown_timer``, ``history``, ``_day``, ``_board``, ``_players``,
+    ``_clients``, ``_crowd``, ``rugpool``)."""
+
+    def _provably_fair(self) -> dict:
+        return {"serverSeedHash": self.game.seed_hash, "version": GAME_VERSION}
+
+    def _connected(self) -> int:
+        return self._crowd + len(self._clients)
+
+    def _mark_price(self) -> float:
+        return self.game.prices[self.tick] if self.phase in (Phase.ACTIVE, Phase.RUGGED) else self.game.prices[0]
+
+    def _short_frame(self) -> dict:
+        """The 7-key cooldown and presale frames."""
+        return {
+            "gameId": self.game.game_id, "cooldownTimer": self.cooldown_timer, "cooldownPaused": False,
+            "allowPreRoundBuys": self.phase == Phase.PRESALE, "leaderboard": self._board,
+            "connectedPlayers": self._connected(), "provablyFair": self._provably_fair(),
+        }
+
+    def _stats(self) -> dict:
+        day = self._day
+        return {
+            "averageMultiplier": day.average(),
+            "count2x": day.count(2), "count10x": day.count(10), "count50x": day.count(50), "count100x": day.count(100),
+        }
+
+    def _stat_frame(self, *, active: bool, rugged: bool, tick: int, partial: dict, cooldown: int, presale: bool) -> dict:
+        """The 21-key shape of active ticks, rug frame #1 and the presale-opening frame."""
+        return {
+            "active": active, "price": self.game.prices[tick] if active else self.game.prices[0],
+            "partialPrices": partial, "tradeCount": self.game.trade_count, "rugged": rugged, "tickCount": tick,
+            "cooldownTimer": cooldown, "cooldownPaused": False, "pauseMessage": "", "allowPreRoundBuys": presale,
+            **self._stats(), "leaderboard": self._board, "gameId": self.game.game_id,
+            "connectedPlayers": self._connected(), "rugpool": self.rugpool.public(),
+            "rugRoyale": RUG_ROYALE_INACTIVE, "provablyFair": self._provably_fair(),
+        }
+
+    def _tick_frame(self, *, rugged: bool) -> dict:
+        partial = partial_prices(self.game.prices, self.tick)
+        return self._stat_frame(active=True, rugged=rugged, tick=self.tick, partial=partial, cooldown=0, presale=False)
+
+    def _presale_opening(self) -> dict:
+        partial = partial_prices(self.game.prices, 0)
+        return self._stat_frame(active=False, rugged=False, tick=0, partial=partial, cooldown=PRESALE_FROM_MS, presale=True)
+
+    def _tick0_frame(self) -> dict:
+        """The first, 14-key tick-0 frame (no statistics)."""
+        return {
+            "active": True, "price": self.game.prices[0], "rugged": False, "tickCount": 0, "cooldownTimer": 0,
+            "cooldownPaused": False, "pauseMessage": "", "allowPreRoundBuys": False, "leaderboard": [],
+            "gameId": self.game.game_id, "connectedPlayers": self._connected(), "gameVersion": GAME_VERSION,
+            "partialPrices": partial_prices(self.game.prices, 0), "provablyFair": self._provably_fair(),
+        }
+
+    def _full_frame(self, *, prices_key: str) -> dict:
+        """Genesis, full tick 0, rug frame #2 and connect snapshots (Dec 2025 36-key layout)."""
+        day = self._day
+        frame: dict[str, Any] = {"gameHistory": list(self.history), **self._stats()}
+        frame["highestToday"] = day.highest
+        frame["highestTodayTimestamp"] = day.highest_at
+        frame["highestTodayPrices"] = day.highest_prices
+        for tier in GOD_CANDLE_TIERS:
+            record = day.god_candles.get(tier)
+            frame[f"godCandle{tier}x"] = record["value"] if record else None
+            frame[f"godCandle{tier}xTimestamp"] = record["timestamp"] if record else None
+            frame[f"godCandle{tier}xPrices"] = record["prices"] if record else []
+            frame[f"godCandle{tier}xMassiveJump"] = record["jump"] if record else None
+        frame["availableShitcoins"] = AVAILABLE_SHITCOINS
+        in_game = self.phase in (Phase.ACTIVE, Phase.RUGGED)
+        tick = self.tick if in_game else 0
+        frame.update(
+            active=in_game, price=self.game.prices[tick], rugged=self.phase == Phase.RUGGED, tickCount=tick,
+            cooldownTimer=0 if in_game else self.cooldown_timer, cooldownPaused=False, pauseMessage="",
+            allowPreRoundBuys=self.phase == Phase.PRESALE, leaderboard=self._board, gameId=self.game.game_id,
+            connectedPlayers=self._connected(), gameVersion=GAME_VERSION,
+        )
+        if prices_key == "prices":
+            frame["prices"] = self.game.prices[: tick + 1]
+        else:
+            frame["partialPrices"] = partial_prices(self.game.prices, tick)
+        frame["provablyFair"] = self._provably_fair()
+        return frame
+
+    def _snapshot(self) -> dict:
+        return self._full_frame(prices_key="prices")
+
+    def _entrant_count(self) -> int:
+        return sum(1 for player in self._players.values() if player.entered)
+
+    def _leaderboard(self, *, presale: bool) -> list[dict]:
+        price = None if presale else self._mark_price()
+        entrants = [player for player in self._players.values() if player.entered]
+        if presale:
+            entrants.sort(key=lambda player: -player.total_invested)
+        else:
+            entrants.sort(key=lambda player: -player.pnl_at(price))
+        return [
+            leaderboard_entry(player, price, rank, presale=presale)
+            for rank, player in enumerate(entrants[:10], start=1)
+        ]
+
+    def _player_container(self, player: Player) -> dict:
+        """``gameStatePlayerUpdate``: ``{gameId, leaderboardEntry?, rugpool}`` (TRAPS §1.4)."""
+        container: dict[str, Any] = {"gameId": self.game.game_id}
+        if player.entered:
+            presale = self.phase == Phase.PRESALE
+            ranked = self._leaderboard(presale=presale)
+            position = next((e["position"] for e in ranked if e["id"] == player.id), len(ranked) + 1)
+            price = None if presale else self._mark_price()
+            container["leaderboardEntry"] = leaderboard_entry(player, price, position, presale=presale)
+        container["rugpool"] = self.rugpool.private(self._username)
+        return container
+
+    def _username(self, player_id: str) -> str:
+        player = self._players.get(player_id)
+        return player.username if player and player.username else "anon"
