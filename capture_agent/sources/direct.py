@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Frame, Opcode
 
 from capture_agent.errors import VectraError
-from capture_agent.landing.schema import Direction, Transport
+from capture_agent.landing.schema import Direction, FrameMeta, Transport
 from capture_agent.protocol.client import Backoff, EngineIOSession, FirstJoin
 from capture_agent.sources.recorder import Recorder, decode_message
 
@@ -150,17 +150,10 @@ class DirectSource:
                     pass  # not UTF-8: landed as the bytes it is, with the text opcode, and flagged
             packets = decode_message(message, opcode.value)
             step = session.receive(packets, mono_ns / 1e9)  # pure: decided now, acted on after landing the frame
-            seq = self.recorder.frame(
-                Direction.IN,
-                Transport.WEBSOCKET,
-                message,
-                url=self.ws_url,
-                socket_id=session.sid,
-                opcode=opcode.value,
-                recv_wall_ns=wall_ns,
-                recv_mono_ns=mono_ns,
-                packets=packets,
+            meta = FrameMeta(
+                Direction.IN, Transport.WEBSOCKET, self.ws_url, session.sid, opcode.value, recv_wall_ns=wall_ns, recv_mono_ns=mono_ns
             )
+            seq = self.recorder.frame(meta, message, packets=packets)
             self._after_frame(seq, mono_ns)
             for fact in step.facts:
                 self.recorder.connection(fact.event, fact.detail, url=self.ws_url, socket_id=session.sid)
@@ -176,15 +169,8 @@ class DirectSource:
                     frame = closed.rcvd or closed.sent
                     return "connection closed while sending", getattr(frame, "code", None), getattr(frame, "reason", None) or None
                 sent_mono = time.monotonic_ns()
-                seq = self.recorder.frame(
-                    Direction.OUT,
-                    Transport.WEBSOCKET,
-                    reply,
-                    url=self.ws_url,
-                    socket_id=session.sid,
-                    opcode=1,
-                    recv_mono_ns=sent_mono,
-                )
+                meta = FrameMeta(Direction.OUT, Transport.WEBSOCKET, self.ws_url, session.sid, 1, recv_mono_ns=sent_mono)
+                seq = self.recorder.frame(meta, reply)
                 self._after_frame(seq, sent_mono)
             if step.close_reason:
                 return step.close_reason, None, None

@@ -9,7 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from capture_agent.landing.schema import Source
-from capture_agent.landing.writer import LandingWriter, read_landing
+from capture_agent.landing.segments import read_landing
+from capture_agent.landing.writer import LandingWriter
 from capture_agent.sources.recorder import Recorder
 
 

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from capture_kit import InProcessCapture, frames_of, landed_rows, wait_for
 
-from capture_agent.landing.writer import recover
+from capture_agent.landing.recovery import recover
 from capture_agent.protocol.client import Backoff
 from capture_agent.sources.direct import DirectOptions, DirectSource
 from simulator.server import start_simulator

@@ -14,8 +14,10 @@ from hostile_frames import EDGE_INTEGERS, Hostile, hostile_frames
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture_agent.landing.schema import Direction, Source, Transport
-from capture_agent.landing.writer import LandingWriter, frame_header, recover
+from capture_agent.landing.recovery import recover
+from capture_agent.landing.rows import frame_header
+from capture_agent.landing.schema import Direction, FrameMeta, Source, Transport
+from capture_agent.landing.writer import LandingWriter
 from capture_agent.live.normalise import normalise
 from capture_agent.live.state import LiveState
 from capture_agent.protocol import socketio
@@ -104,7 +106,7 @@ def test_every_hostile_frame_lands_verbatim_and_the_wal_gives_the_same_rows(fram
         state, normalised = LiveState("direct"), _Normalised()
         recorder = Recorder(writer, [state, normalised])
         for frame in frames:
-            recorder.frame(Direction.IN, Transport.WEBSOCKET, frame.payload, opcode=1 if frame.text else 2)
+            recorder.frame(FrameMeta(Direction.IN, Transport.WEBSOCKET, opcode=1 if frame.text else 2), frame.payload)
         writer.flush()
         shutil.copytree(data, crashed)  # what kill -9 leaves now: every row only in the WAL
         writer.close()

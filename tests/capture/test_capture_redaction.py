@@ -28,9 +28,10 @@ from rich.console import Console
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
-from capture_agent.landing.schema import Direction, RecordType, Source, Transport
+from capture_agent.landing.schema import Direction, FrameMeta, RecordType, Source, Transport
+from capture_agent.landing.segments import read_landing
 from capture_agent.landing.wal import WAL_DIR
-from capture_agent.landing.writer import LandingWriter, read_landing
+from capture_agent.landing.writer import LandingWriter
 from capture_agent.live.feed import FeedServer
 from capture_agent.live.normalise import normalise
 from capture_agent.live.state import LiveState
@@ -125,7 +126,7 @@ def test_planted_secrets_reach_neither_disk_nor_feed_nor_status_nor_log(frames, 
             recorder = Recorder(writer, [state, feed, status, Tattler()])
             secrets: list[str] = []
             for (payload, planted, _valid), direction, transport in frames:
-                recorder.frame(direction, transport, payload)
+                recorder.frame(FrameMeta(direction, transport), payload)
                 secrets += planted
             for kind, (detail, planted) in facts:
                 if kind == "click":
@@ -163,7 +164,7 @@ def test_malformed_outgoing_frames_reach_the_feed_as_landed():
             return 0
 
     feed = FeedEvents()
-    Recorder(Writer(), [feed]).frame(Direction.OUT, Transport.WEBSOCKET, frame_text)
+    Recorder(Writer(), [feed]).frame(FrameMeta(Direction.OUT, Transport.WEBSOCKET), frame_text)
     [message] = [json.loads(m) for m in feed.messages]
     assert message["type"] == "raw.malformed" and message["data"]["frame"] == redact_payload(frame_text)
     assert MARKER in message["data"]["frame"] and "zq-" not in message["data"]["frame"]
@@ -201,12 +202,13 @@ def test_the_browser_sources_frames_clicks_and_lifecycle_details_reach_observers
             source._consumer = asyncio.get_running_loop().create_task(source._drain())
             source._on_click(None, {"selector": "#buy", "text": "Bearer zq-bearer-credential", "privyToken": "zq-page-token"})
             post = {"url": url, "method": "POST", "postData": '40{"token":"zq-connect-auth"}'}
-            source._on_request({"requestId": "p1", "timestamp": 1.0, "wallTime": 1000.0, "request": post})
-            source._on_ws_created({"requestId": "w1", "url": "ws://127.0.0.1:8000/socket.io/?EIO=4&transport=websocket&sid=S1"})
+            source.on_cdp_event("Network.requestWillBeSent", {"requestId": "p1", "timestamp": 1.0, "wallTime": 1000.0, "request": post})
+            created = {"requestId": "w1", "url": "ws://127.0.0.1:8000/socket.io/?EIO=4&transport=websocket&sid=S1"}
+            source.on_cdp_event("Network.webSocketCreated", created)
             frame = {"opcode": 1, "payloadData": '42["session",{"refresh_token":"zq-server-refresh","cash":2}]'}
-            source._on_ws_frame({"requestId": "w1", "timestamp": 2.0, "response": frame}, Direction.IN)
+            source.on_cdp_event("Network.webSocketFrameReceived", {"requestId": "w1", "timestamp": 2.0, "response": frame})
             error = "handshake failed for wss://h.example/socket.io/?access_token=zq-url-token"
-            source._on_ws_error({"requestId": "w1", "errorMessage": error})
+            source.on_cdp_event("Network.webSocketFrameError", {"requestId": "w1", "errorMessage": error})
             await asyncio.wait_for(source._queue.join(), 5)
             source._consumer.cancel()
             return feed.messages
