@@ -34,6 +34,19 @@ def frames_of(rows: list[dict], direction: str, socket_id: str | None = None) ->
     ]
 
 
+WEBSOCKET_FIRST = 'transports: ["websocket", "polling"]'
+POLLING_FIRST = 'transports: ["polling", "websocket"]'
+
+
+async def polling_first(route):
+    """A Playwright route serving the play page's script with polling as the first transport (socket.io-client's
+    default), so the handshake travels in polling bodies before the upgrade."""
+    response = await route.fetch()
+    script = await response.text()
+    assert script.count(WEBSOCKET_FIRST) == 1, "the play page's transports line changed: update this test"
+    await route.fulfill(response=response, body=script.replace(WEBSOCKET_FIRST, POLLING_FIRST))
+
+
 async def wait_for(predicate, timeout: float, interval: float = 0.02) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -11,7 +11,7 @@ import asyncio
 import time
 
 import pytest
-from capture_kit import InProcessCapture, landed_rows
+from capture_kit import InProcessCapture, landed_rows, polling_first
 from test_capture_direct import wire_records
 
 from capture_agent.landing.schema import Source
@@ -23,22 +23,12 @@ from simulator.server import start_simulator
 
 pytestmark = [pytest.mark.browser]
 
-WEBSOCKET_FIRST = 'transports: ["websocket", "polling"]'
-POLLING_FIRST = 'transports: ["polling", "websocket"]'
 # Exchanged by engine.io outside its packet queue during the upgrade, so absent from the server's wire log.
 UPGRADE_PROBES = {"2probe", "3probe", "5"}
 CLICKS = (("#buy", "buyOrder"), ("#sell-25", "sellOrder"), ("#sidebet", "requestSidebet"))
 IN_FLIGHT_NS = 1_000_000_000  # sent just before the stop, still on its way on loaded shared cores: not lost
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ2ZWN0cmEtdGVzdCJ9.c2lnbmF0dXJlLW9mLXRoZS10ZXN0"
 COOKIE = "privy-session-cookie-value-4242"
-
-
-async def polling_first(route):
-    """Serve play.js with polling as the first transport (socket.io-client's default)."""
-    response = await route.fetch()
-    script = await response.text()
-    assert script.count(WEBSOCKET_FIRST) == 1, "the play page's transports line changed: update this test"
-    await route.fulfill(response=response, body=script.replace(WEBSOCKET_FIRST, POLLING_FIRST))
 
 
 def packets(rows, sid, direction):
