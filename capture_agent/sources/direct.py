@@ -58,12 +58,18 @@ def default_origin(url: str) -> str:
 
 @dataclass
 class DirectOptions:
-    url: str  # http(s)://host:port of the Socket.IO server
+    url: str | None = None  # http(s)://host:port of the Socket.IO server (a capture session fills in its simulator's)
     query: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_QUERY))
     origin: str | None = None  # None: default_origin(url)
     open_timeout_s: float = 10.0
     backoff: Backoff = field(default_factory=Backoff)
     give_up_after_s: float | None = 30.0  # a server never joined within this long ends the capture; None: retry forever
+
+    def __post_init__(self) -> None:
+        if self.url is not None:
+            websocket_url(self.url, self.query)  # a bad address is one line now, not after the capture started
+        if self.give_up_after_s is not None and self.give_up_after_s <= 0:
+            raise VectraError("--give-up-after must be positive (--retry-forever never gives up)")
 
 
 class _VerbatimConnection(ClientConnection):
@@ -85,6 +91,8 @@ class DirectSource:
     """Runs until cancelled; cancelling lands a final ``disconnected`` (reason ``stopped``) row."""
 
     def __init__(self, recorder: Recorder, options: DirectOptions) -> None:
+        if not options.url:
+            raise VectraError("the direct source needs the server's address (--url http://host:port)")
         self.recorder = recorder
         self.options = options
         self.ws_url = websocket_url(options.url, options.query)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import orjson
-from capture_kit import InProcessCapture, landed_rows, wait_for
+from capture_kit import RunningCapture, capture_session, landed_rows, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from planted import bare_secrets, frame, planted_payload, secret_strings
@@ -39,7 +39,7 @@ from capture_agent.live.status import health, status_line, status_table
 from capture_agent.protocol.socketio import decode_frame
 from capture_agent.redact import MARKER, redact_payload
 from capture_agent.sources.browser import BrowserOptions, BrowserSource
-from capture_agent.sources.direct import DirectOptions, DirectSource
+from capture_agent.sources.direct import DirectOptions
 from capture_agent.sources.recorder import Captured, Recorder
 
 
@@ -251,28 +251,27 @@ def test_direct_capture_of_a_server_sending_auth_material_publishes_none_of_it(t
         await websocket.wait_closed()
 
     async def scenario():
-        state = LiveState("direct")
-        capture = InProcessCapture(tmp_path, observers=[state, Tattler()])
-        feed = FeedServer(lambda: health(state.snapshot(time.monotonic_ns()), capture.writer.stats))
+        feed = FeedServer(lambda: session.figures())
         await feed.start("127.0.0.1", 0)
-        capture.recorder.observers.append(feed)
-        async with serve(server, "127.0.0.1", 0) as game, connect(f"ws://127.0.0.1:{feed.port}/feed", proxy=None) as client:
-            received.append(await client.recv(decode=False))  # feed.hello: the client is registered
+        async with serve(server, "127.0.0.1", 0) as game:
             port = game.sockets[0].getsockname()[1]
-            capture.run(DirectSource(capture.recorder, DirectOptions(url=f"http://127.0.0.1:{port}")))
-            await wait_for(lambda: capture.writer.stats.frames_in >= 1 + len(SERVER_FRAMES), 20)
-
-            async def feed_catches_up():
-                while not any(b"cutOff" in m or b"raw.malformed" in m for m in received):
-                    received.append(await client.recv(decode=False))
-
-            await asyncio.wait_for(feed_catches_up(), 20)
-            capture.writer.flush()
-            wal = _wal_bytes(tmp_path)
-            line = status_line(health(state.snapshot(time.monotonic_ns()), capture.writer.stats))
-            await capture.stop()
+            session = capture_session(tmp_path, DirectOptions(url=f"http://127.0.0.1:{port}"), observers=[Tattler(), feed])
+            async with connect(f"ws://127.0.0.1:{feed.port}/feed", proxy=None) as client:
+                received.append(await client.recv(decode=False))  # feed.hello: the client is registered
+                wal, line = await capture_until_the_feed_caught_up(session, client)
         await feed.stop()
         return wal, line
+
+    async def capture_until_the_feed_caught_up(session, client):
+        capture = RunningCapture(session)
+        try:
+            await wait_for(lambda: capture.stats.frames_in >= 1 + len(SERVER_FRAMES), 20)
+            while not any(b"cutOff" in m or b"raw.malformed" in m for m in received):  # the feed catches up
+                received.append(await asyncio.wait_for(client.recv(decode=False), 20))
+            session.writer.flush()
+            return _wal_bytes(tmp_path), status_line(session.figures())
+        finally:
+            await capture.stop()
 
     wal, line = asyncio.run(scenario())
     published = _published(tmp_path)
