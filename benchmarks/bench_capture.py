@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from capture_agent.landing.writer import read_landing  # noqa: E402
+from capture_agent.landing.segments import read_landing  # noqa: E402
 from simulator.server import start_simulator  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

@@ -1,8 +1,10 @@
 """``vectra``: one entry point, one module per subcommand.
 
-A subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``; its one-line help is here. Only the
-chosen module is imported, and heavy libraries (Dagster, DuckDB, Playwright) are imported inside ``run``, so
-``vectra capture`` starts fast and never loads the pipeline.
+The agent's own commands are registered in :mod:`capture_agent.commands`; other packages (the pipeline) register
+theirs under the ``vectra.commands`` entry-point group, read only when the chosen command is not the agent's own.
+Only the chosen command's module is imported, after the optional part it needs is checked (one line saying what
+to install when it is missing), and heavy libraries are imported inside ``run``: ``vectra capture`` starts fast
+and never loads the pipeline.
 """
 
 from __future__ import annotations
@@ -11,28 +13,37 @@ import argparse
 import importlib
 import os
 import sys
+from importlib.metadata import entry_points
 
+from capture_agent.commands import COMMANDS, Command
 from capture_agent.errors import VectraError
+from capture_agent.extras import require
 
-COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("vectra_pipeline.commands.demo", "run the whole chain on the embedded simulator and query the result"),
-    "simulate": ("capture_agent.commands.simulate", "serve a protocol-faithful rugs.fun simulator with a play page"),
-    "capture": ("capture_agent.commands.capture", "record every frame of a game socket into the landing zone"),
-    "import": ("capture_agent.commands.import_frames", "turn JSONL recordings or raw frame files into landing data"),
-    "synth": ("capture_agent.commands.synth", "write a synthetic landing capture of N frames (benchmarks)"),
-    "build": ("vectra_pipeline.commands.build", "materialise the pipeline (bronze → datasets) in-process"),
-    "query": ("vectra_pipeline.commands.query", "run SQL against the DuckDB warehouse and print a table"),
-    "ui": ("vectra_pipeline.commands.ui", "open the Dagster UI (assets, lineage, sensor, nightly schedule) on 127.0.0.1"),
-    "decode": ("capture_agent.commands.decode", "decode Engine.IO/Socket.IO frames (one per line) to JSON records"),
-    "prices": ("capture_agent.commands.prices", "print the seed-determined price path of a game (provably fair)"),
-}
+ENTRY_POINT_GROUP = "vectra.commands"
+
+
+def available_commands(chosen: str | None = None) -> dict[str, Command]:
+    """The agent's commands, and every registered package's unless ``chosen`` is the agent's own."""
+    commands = dict(COMMANDS)
+    if chosen in commands:
+        return commands
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            registry = entry.load()
+        except Exception as error:  # noqa: BLE001 - a broken install is one line, not a traceback
+            raise VectraError(
+                f"the commands registered as {entry.value} cannot be loaded ({type(error).__name__}: {error}); "
+                "reinstall with scripts/setup.sh"
+            ) from error
+        for name, command in registry.items():
+            if name in commands:
+                raise VectraError(f"vectra {name} is registered twice ({commands[name].module}, {command.module})")
+            commands[name] = command
+    return commands
 
 
 def _chosen_command(argv: list[str]) -> str | None:
-    for token in argv:
-        if not token.startswith("-"):
-            return token if token in COMMANDS else None
-    return None
+    return next((token for token in argv if not token.startswith("-")), None)
 
 
 class _OneLineErrors(argparse.ArgumentParser):
@@ -50,10 +61,12 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = _chosen_command(argv)
-    for name, (module_name, help_text) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+    for name, command in available_commands(chosen).items():
+        sub = subparsers.add_parser(name, help=command.help, description=command.help)
         if name == chosen:
-            module = importlib.import_module(module_name)
+            if command.extra:
+                require(command.extra, command.needs)
+            module = importlib.import_module(command.module)
             module.add_arguments(sub)
             sub.set_defaults(run=module.run)
     return parser

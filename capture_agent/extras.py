@@ -1,14 +1,16 @@
-"""The optional parts of the light agent, loaded when a command needs them.
+"""The optional parts of Vectra, checked when a command needs them.
 
-The simulator is a package of its own (``simulator/``), installed with the ``simulator`` extra, which also brings
-the libraries its server runs on. A command that needs it asks here, so a missing piece is one line that says how
-to install it, never a traceback.
+The simulator (``simulator/``, the ``simulator`` extra, which also brings the libraries its server runs on) and the
+pipeline (``vectra_pipeline/``, the ``pipeline`` extra: Dagster, polars, DuckDB…) are installed apart from the
+light agent. A command that needs one asks here first, so a missing piece is one line that says how to install it,
+never a traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Iterable
 from types import ModuleType
 
 from capture_agent.errors import VectraError
@@ -16,14 +18,17 @@ from capture_agent.errors import VectraError
 _SERVER_LIBRARIES = ("socketio", "uvicorn")  # the server imports them lazily: check before it is needed
 
 
-def load_simulator(module: str) -> ModuleType:
-    """``simulator.<module>``, or a :class:`VectraError` naming the install command when the simulator (or, for its
-    ``server``, python-socketio or uvicorn) is not installed."""
-    needed = ("simulator", *(_SERVER_LIBRARIES if module == "server" else ()))
-    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+def require(extra: str, modules: Iterable[str]) -> None:
+    """A :class:`VectraError` naming the install command when one of ``modules`` (of the ``extra``) is missing."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
         raise VectraError(
-            f"the simulator is not installed ({', '.join(missing)} missing): "
-            "pip install 'vectra[simulator]' (scripts/setup.sh installs every extra)"
+            f"the {extra} is not installed ({', '.join(missing)} missing): "
+            f"pip install 'vectra[{extra}]' (scripts/setup.sh installs every extra)"
         )
+
+
+def load_simulator(module: str) -> ModuleType:
+    """``simulator.<module>``, once the simulator (and, for its ``server``, python-socketio and uvicorn) is there."""
+    require("simulator", ("simulator", *(_SERVER_LIBRARIES if module == "server" else ())))
     return importlib.import_module(f"simulator.{module}")

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 import sys
-import time
 from pathlib import Path
 
 from capture_agent.config import add_data_argument
@@ -82,49 +79,82 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    _validate(args)
-    return asyncio.run(_capture(args))
+    from capture_agent.session import CaptureSession
+
+    session = CaptureSession(capture_options(args), say=say)
+    try:
+        result = asyncio.run(session.run())
+    finally:
+        if session.result is not None:  # a source that failed still published what it landed: say so first
+            say(f"stopped: {session.result.summary()}")
+    if result.drops:
+        say(f"WARNING: {result.drops} row(s) were lost — see the log above")
+        return 1
+    return 0
 
 
-def _validate(args: argparse.Namespace) -> None:
-    if args.source in ("browser", "direct") and not args.url and not (args.source == "browser" and args.connect_cdp):
-        raise VectraError(f"--source {args.source} needs --url (e.g. --url http://127.0.0.1:8000)")
-    if args.source == "simulator" and args.url:
-        raise VectraError("--source simulator starts its own server: drop --url (or use --source direct --url …)")
+def say(text: str) -> None:
+    print(f"vectra capture: {text}", file=sys.stderr, flush=True)
+
+
+def capture_options(args: argparse.Namespace):
+    """The arguments as the library's typed options; what they cannot express is refused here, in one line."""
+    from capture_agent.live.feed import parse_bind
+    from capture_agent.live.origin import parse_allowed_origins
+    from capture_agent.session import AUTOPLAY_NEEDS_THE_PAGE, CaptureOptions, FeedOptions, SimulatorOptions, StatusView
+    from capture_agent.sources.browser import DEFAULT_CLICK_SELECTORS, BrowserOptions
+    from capture_agent.sources.direct import DEFAULT_QUERY, DirectOptions
+
     if args.via and args.source != "simulator":
         raise VectraError("--via only applies to --source simulator (use --source browser or direct directly)")
-    if args.autoplay and not (args.source == "simulator" and args.via == "browser"):
-        raise VectraError("--autoplay trades: it only drives the simulator's page (--source simulator --via browser)")
-    if args.profile and args.connect_cdp:
-        raise VectraError("--profile and --connect-cdp exclude each other: an attached browser keeps its own profile")
-    if args.fsync_ms <= 0:
-        raise VectraError("--fsync-ms must be positive")
-    if args.duration is not None and args.duration <= 0:
-        raise VectraError("--duration must be positive")
-    if args.max_frames is not None and args.max_frames <= 0:
-        raise VectraError("--max-frames must be positive")
+    if args.autoplay and args.source != "simulator":
+        raise VectraError(AUTOPLAY_NEEDS_THE_PAGE)
     if args.give_up_after <= 0:
         raise VectraError("--give-up-after must be positive (--retry-forever never gives up)")
-    headed = (args.source == "browser" or args.via == "browser") and not args.headless and not args.connect_cdp
-    if headed and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise VectraError("no display for a headed browser: run from a desktop session, or add --headless")
-    if args.speed <= 0:
-        raise VectraError("--speed must be positive")
-    if args.bots < 0:
-        raise VectraError("--bots must be 0 or more")
     if args.allow_origin and not args.serve:
         raise VectraError("--allow-origin opens the live feed to another page: it needs --serve")
+    give_up_after_s = None if args.retry_forever else args.give_up_after
+    url = None if args.source == "simulator" else args.url
+    if args.source == "direct" or (args.source == "simulator" and args.via != "browser"):
+        query = parse_query(args.query)
+        connection = DirectOptions(
+            url=url, query=dict(DEFAULT_QUERY) if query is None else query, origin=args.origin, give_up_after_s=give_up_after_s
+        )
+    else:
+        parse_query(args.query)  # refused in one line even where it does not apply, as always
+        selectors = DEFAULT_CLICK_SELECTORS
+        if args.click_selectors:
+            selectors = tuple(s.strip() for s in args.click_selectors.split(",") if s.strip())
+        connection = BrowserOptions(
+            url=url,
+            headless=args.headless,
+            profile=str(args.profile) if args.profile else None,
+            connect_cdp=args.connect_cdp,
+            url_filter=args.url_filter,
+            click_selectors=selectors,
+            amount_selector=args.amount_selector or None,
+            reload_stale=not args.no_reload,
+            give_up_after_s=give_up_after_s,
+        )
+    source = connection
+    if args.source == "simulator":
+        if args.url:
+            raise VectraError("--source simulator starts its own server: drop --url (or use --source direct --url …)")
+        source = SimulatorOptions(speed=args.speed, bots=args.bots, seed=args.seed, via=connection, autoplay=args.autoplay)
+    feed = None
     if args.serve:
-        from capture_agent.live.feed import parse_bind
-        from capture_agent.live.origin import parse_allowed_origins
-
-        parse_bind(args.serve, public=args.serve_public)
-        parse_allowed_origins(args.allow_origin)
-    parse_query(args.query)
-    if args.source == "direct":
-        from capture_agent.sources.direct import websocket_url
-
-        websocket_url(args.url)
+        host, port = parse_bind(args.serve, public=args.serve_public)
+        feed = FeedOptions(host, port, public=args.serve_public, allowed_origins=parse_allowed_origins(args.allow_origin))
+    return CaptureOptions(
+        args.data,
+        source,
+        fsync_interval_s=args.fsync_ms / 1000.0,
+        duration_s=args.duration,
+        max_frames=args.max_frames,
+        feed=feed,
+        status=StatusView.LOG if args.no_status else StatusView.LIVE,
+        handle_signals=True,
+    )
 
 
 def parse_query(pairs: list[str] | None) -> dict[str, str] | None:
@@ -137,156 +167,3 @@ def parse_query(pairs: list[str] | None) -> dict[str, str] | None:
             raise VectraError(f"--query {pair!r} is not KEY=VALUE")
         query[key] = value
     return query
-
-
-class FrameLimit:
-    """Observer that asks the capture to stop after ``limit`` frames."""
-
-    def __init__(self, limit: int, stop: asyncio.Event) -> None:
-        self.limit = limit
-        self.frames = 0
-        self.stop = stop
-
-    def observe(self, captured) -> None:
-        from capture_agent.landing.schema import RecordType
-
-        if captured.record_type is RecordType.FRAME:
-            self.frames += 1
-            if self.frames >= self.limit:
-                self.stop.set()
-
-
-def _say(text: str) -> None:
-    print(f"vectra capture: {text}", file=sys.stderr, flush=True)
-
-
-async def _capture(args: argparse.Namespace) -> int:
-    from capture_agent.landing.recovery import recover
-    from capture_agent.landing.schema import Source
-    from capture_agent.landing.writer import LandingWriter
-    from capture_agent.live.state import LiveState
-    from capture_agent.live.status import health, show_status, use_rich_live
-    from capture_agent.redact import redact_url
-    from capture_agent.sources.recorder import Recorder
-
-    recovery = recover(args.data)
-    if recovery.published:
-        _say(f"recovered {len(recovery.published)} segment(s) from the WAL of an earlier run that did not close")
-    if line := recovery.report():
-        _say(line)
-
-    simulator = None
-    url = args.url
-    via = args.source
-    if args.source == "simulator":
-        from capture_agent.extras import load_simulator
-
-        simulator = load_simulator("server").start_simulator(speed=args.speed, seed=args.seed, bots=args.bots)
-        url = simulator.url
-        via = args.via or "direct"
-        _say(f"simulator at {url} (speed {args.speed}, {args.bots} bots), captured via {via}")
-
-    writer = LandingWriter(args.data, Source(args.source), fsync_interval_s=args.fsync_ms / 1000.0)
-    label = args.source if args.source != "simulator" else f"simulator via {via}"
-    state = LiveState(label)
-    recorder = Recorder(writer, [state])
-    stop = asyncio.Event()
-    if args.max_frames:
-        recorder.observers.append(FrameLimit(args.max_frames, stop))
-
-    source = _make_source(args, via, url, recorder)
-
-    def figures() -> dict:
-        return health(state.snapshot(time.monotonic_ns()), writer.stats, source_losses=getattr(source, "losses", 0))
-
-    feed = None
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    tasks: list[asyncio.Task] = []
-    exit_code = 0
-    try:
-        if args.serve:
-            from capture_agent.live.feed import FeedServer, parse_bind
-            from capture_agent.live.origin import parse_allowed_origins
-
-            feed = FeedServer(figures, allowed_origins=parse_allowed_origins(args.allow_origin))
-            await feed.start(*parse_bind(args.serve, public=args.serve_public))
-            recorder.observers.append(feed)
-            _say(f"live feed on ws://{feed.host}:{feed.port}/feed, monitor http://{feed.host}:{feed.port}/")
-        _say(f"capture {writer.capture_id} → {args.data}/landing ({redact_url(url or args.connect_cdp or '')})")
-        if hasattr(source, "start"):
-            await source.start()
-        source_task = loop.create_task(source.run(), name="source")
-        tasks.append(loop.create_task(show_status(figures, rich_live=use_rich_live(args.no_status)), name="status"))
-        if args.autoplay:
-            from capture_agent.extras import load_simulator
-
-            play = load_simulator("scripted_player").play
-            tasks.append(loop.create_task(play(source.page, say=_say), name="autoplay"))
-        stop_task = loop.create_task(stop.wait(), name="stop")
-        waiters = [source_task, stop_task]
-        if args.duration:
-            waiters.append(loop.create_task(asyncio.sleep(args.duration), name="duration"))
-        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            if waiter is not source_task:
-                waiter.cancel()
-        if source_task in done:
-            source_task.result()  # a source that fails raises here (VectraError → one line, exit 2)
-        else:
-            source_task.cancel()
-            await asyncio.gather(source_task, return_exceptions=True)
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if hasattr(source, "close"):
-            await source.close()
-        if feed is not None:
-            await feed.stop()
-        final = figures()
-        writer.close()
-        if simulator is not None:
-            simulator.stop()
-        stats = writer.stats
-        _say(
-            f"stopped: capture {writer.capture_id}, {stats.rows} rows ({stats.frames_in} in, {stats.frames_out} out), "
-            f"{stats.segments_published} segment(s), {stats.bytes_published} bytes published, drops {final['drops']}"
-        )
-        if final["drops"]:
-            _say(f"WARNING: {final['drops']} row(s) were lost — see the log above")
-            exit_code = 1
-    return exit_code
-
-
-def _make_source(args: argparse.Namespace, via: str, url: str | None, recorder):
-    give_up_after_s = None if args.retry_forever else args.give_up_after
-    if via == "direct":
-        from capture_agent.sources.direct import DEFAULT_QUERY, DirectOptions, DirectSource
-
-        query = parse_query(args.query)
-        options = DirectOptions(
-            url=url, query=query if query is not None else dict(DEFAULT_QUERY), origin=args.origin, give_up_after_s=give_up_after_s
-        )
-        return DirectSource(recorder, options)
-    from capture_agent.sources.browser import DEFAULT_CLICK_SELECTORS, BrowserOptions, BrowserSource
-
-    selectors = DEFAULT_CLICK_SELECTORS
-    if args.click_selectors:
-        selectors = tuple(s.strip() for s in args.click_selectors.split(",") if s.strip())
-    options = BrowserOptions(
-        url=url,
-        headless=args.headless,
-        profile=str(args.profile) if args.profile else None,
-        connect_cdp=args.connect_cdp,
-        url_filter=args.url_filter,
-        click_selectors=selectors,
-        amount_selector=args.amount_selector or None,
-        reload_stale=not args.no_reload,
-        give_up_after_s=give_up_after_s,
-        say=_say,
-    )
-    return BrowserSource(recorder, options)

@@ -6,9 +6,11 @@ Layout under ``<data>/landing/``::
     date=YYYY-MM-DD/.<capture_id>-<segment:06d>.parquet.tmp   the segment being written (hidden from readers)
     _wal/<capture_id>-<segment:06d>.wal                  write-ahead log of the open segment (locked while live)
 
-Modules: ``schema`` (the row contract), ``writer`` (:class:`~capture_agent.landing.writer.LandingWriter`),
-``recovery`` (``recover``: the WALs of agents that died), ``wal`` (record format and reader), ``segments``
-(streaming Parquet, atomic publish, ``segment_paths``, ``read_landing``), ``importer`` (``vectra import``).
+Modules, in the order a row passes them: ``schema`` (the row contract, ``FrameMeta``), ``rows`` (pure: a frame,
+lifecycle event or click → its row, redacted), ``writer`` (:class:`~capture_agent.landing.writer.LandingWriter`:
+seq, durability, rolling), ``wal`` (record format, the live WAL file, the reader), ``segments`` (layout, streaming
+Parquet, atomic publish, ``segment_paths``, ``read_landing``), ``recovery`` (``recover``: the WALs of agents that
+died); and the bulk producers ``importer`` (``vectra import``) and ``synthetic`` (``vectra synth``).
 
 Guarantees: seq is gapless per capture and follows call order; every row is in the WAL (checksummed records,
 fsynced at least every ``fsync_interval_s``) before its segment exists; a segment is published by an atomic

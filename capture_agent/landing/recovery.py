@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from capture_agent.errors import VectraError
-from capture_agent.landing.schema import RecordType, flagged
+from capture_agent.landing.rows import RECV_MONO_NS, RECV_WALL_NS, ROW_FIELDS, SEQ, connection_row
+from capture_agent.landing.schema import flagged
 from capture_agent.landing.segments import (
     PublishedSegment,
     SegmentFile,
@@ -38,9 +38,6 @@ from capture_agent.landing.segments import (
     row_problem,
 )
 from capture_agent.landing.wal import (
-    RECV_WALL_NS,
-    ROW_FIELDS,
-    SEQ,
     WAL_DIR,
     WAL_SUFFIX,
     WAL_TEMP_SUFFIX,
@@ -53,7 +50,7 @@ from capture_agent.landing.wal import (
 
 REJECTED_DIR = "_rejected"  # under landing/_wal/
 REASON_SUFFIX = ".reason"
-_RECV_MONO_NS, _ACK_ID, _DETAIL = ROW_FIELDS.index("recv_mono_ns"), ROW_FIELDS.index("ack_id"), ROW_FIELDS.index("detail")
+_ACK_ID, _DETAIL = ROW_FIELDS.index("ack_id"), ROW_FIELDS.index("detail")
 _INT64_END = 1 << 63
 
 
@@ -298,7 +295,7 @@ def _recover_wal(data_dir: Path, path: Path, rejected: _RejectedRows, *, last: b
         # The gap row closes the capture after its last known row: the WAL may lack rows of a segment published
         # just before the crash (they were still in the writer's buffer), so published seqs count too.
         gap_seq = expected
-        wall_ns, mono_ns = (last_row[RECV_WALL_NS], last_row[_RECV_MONO_NS]) if last_row is not None else (header.opened_wall_ns, header.opened_mono_ns)
+        wall_ns, mono_ns = (last_row[RECV_WALL_NS], last_row[RECV_MONO_NS]) if last_row is not None else (header.opened_wall_ns, header.opened_mono_ns)
         if segment is None and newest is not None and newest["seq"] >= gap_seq:
             gap_seq = newest["seq"] + 1
             wall_ns, mono_ns = newest["recv_wall_ns"], newest["recv_mono_ns"]
@@ -310,8 +307,7 @@ def _recover_wal(data_dir: Path, path: Path, rejected: _RejectedRows, *, last: b
             "torn_bytes": reader.torn_bytes,
             "torn_reason": reader.torn_reason,
         }
-        gap = (gap_seq, RecordType.CONNECTION.value, wall_ns, mono_ns, None, None, None, None, None, None, None, None,
-               "gap", None, orjson.dumps(detail).decode())
+        gap = connection_row(gap_seq, wall_ns, mono_ns, "gap", detail)
         if segment is None:
             segment = SegmentFile(data_dir, header.capture_id, header.source, number, day_of(wall_ns))
         segment.add(gap, 0)
@@ -324,10 +320,9 @@ def _recover_wal(data_dir: Path, path: Path, rejected: _RejectedRows, *, last: b
 
 def _set_aside_marker(seq: int, before: tuple | None, header: WalHeader, problem: str, where: Path) -> tuple:
     """The row that stands at a rejected row's seq: when (the row before's time), why and where it went."""
-    wall_ns, mono_ns = (before[RECV_WALL_NS], before[_RECV_MONO_NS]) if before is not None else (header.opened_wall_ns, header.opened_mono_ns)
+    wall_ns, mono_ns = (before[RECV_WALL_NS], before[RECV_MONO_NS]) if before is not None else (header.opened_wall_ns, header.opened_mono_ns)
     detail = {"reason": f"this WAL row could not be published: {problem}", "set_aside_in": f"{REJECTED_DIR}/{where.name}"}
-    return (seq, RecordType.CONNECTION.value, wall_ns, mono_ns, None, None, None, None, None, None, None, None,
-            "set_aside", None, orjson.dumps(detail).decode())
+    return connection_row(seq, wall_ns, mono_ns, "set_aside", detail)
 
 
 def _newest_row(segments: list[PublishedSegment]) -> dict | None:

@@ -7,6 +7,7 @@ the folder name only (no ``date`` column inside files: DuckDB's hive partitionin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 import pyarrow as pa
@@ -38,6 +39,24 @@ class Source(StrEnum):
     SIMULATOR = "simulator"
     IMPORT = "import"
     SYNTHETIC = "synthetic"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMeta:
+    """What a source knows about one frame besides its payload: the columns of its landing row that it fills.
+
+    Sources hand it to the :class:`~capture_agent.sources.recorder.Recorder`; the writer's own call stays flat
+    (:meth:`~capture_agent.landing.writer.LandingWriter.frame`), so bulk landing (``synth``, ``import``) builds no
+    object per frame."""
+
+    direction: Direction
+    transport: Transport
+    url: str | None = None
+    socket_id: str | None = None  # Engine.IO sid, or the CDP request id of a socket whose sid is unknown
+    opcode: int | None = None  # WebSocket opcode (1 text, 2 binary); None: from the payload's type, or a polling body
+    browser_ts: float | None = None  # the source's own clock (CDP, the page), epoch seconds
+    recv_wall_ns: int | None = None  # receipt time; None: stamped when the frame is landed
+    recv_mono_ns: int | None = None
 
 
 LANDING_SCHEMA = pa.schema(

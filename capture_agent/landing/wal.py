@@ -2,20 +2,28 @@
 
 One WAL file per open segment (``<data>/landing/_wal/<capture_id>-<segment:06d>.wal``). A record is
 ``<u32 body length><u32 crc32(body)><body>`` with a msgpack body; the first record is the file header
-(capture id, source, segment number, first seq), every later one a landing row (:data:`ROW_FIELDS`).
+(capture id, source, segment number, first seq), every later one a landing row
+(:data:`~capture_agent.landing.rows.ROW_FIELDS`).
 After a ``kill -9`` the tail may be torn: reading stops at the first record whose length or checksum does
 not hold, so a partial record is cut, never misread.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+
+from capture_agent.errors import VectraError
+from capture_agent.landing.rows import ROW_FIELDS
+from capture_agent.landing.segments import fsync_dir
 
 WAL_DIR = "_wal"
 WAL_SUFFIX = ".wal"
@@ -24,25 +32,6 @@ WAL_VERSION = 1
 RECORD_HEADER = struct.Struct("<II")
 MAX_RECORD_BYTES = 1 << 30  # a larger length can only be a torn or corrupt header
 
-# The landing columns stored per row in the WAL (capture_id and source live in the file header).
-ROW_FIELDS = (
-    "seq",
-    "record_type",
-    "recv_wall_ns",
-    "recv_mono_ns",
-    "browser_ts",
-    "direction",
-    "transport",
-    "socket_id",
-    "url",
-    "opcode",
-    "payload_text",
-    "payload_bytes",
-    "event",
-    "ack_id",
-    "detail",
-)
-SEQ, RECORD_TYPE, RECV_WALL_NS = 0, 1, 2
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
@@ -83,6 +72,55 @@ def encode_header(header: WalHeader) -> bytes:
             }
         )
     )
+
+
+def create_wal(wal_dir: Path, header: WalHeader) -> tuple[int, Path]:
+    """The WAL of a live writer's segment, with its header, durable: (fd, path). The fd holds an exclusive lock
+    until it is closed. Created under a temp name, locked, given its header and fsynced, then renamed: recovery only
+    ever sees complete WAL files, and skips those still locked by a live writer."""
+    final = wal_dir / wal_name(header.capture_id, header.segment)
+    temp = wal_dir / f".{final.name.removesuffix(WAL_SUFFIX)}{WAL_TEMP_SUFFIX}"
+    fd = _create_locked(temp)
+    write_all(fd, encode_header(header))
+    os.fsync(fd)
+    os.rename(temp, final)
+    fsync_dir(wal_dir)
+    return fd, final
+
+
+def remove_wal(fd: int, path: Path) -> None:
+    """Remove a live writer's WAL whose rows are published. It is unlinked while still locked, so recovery never
+    takes it for a dead writer's."""
+    path.unlink()
+    os.close(fd)
+    fsync_dir(path.parent)
+
+
+def _create_locked(path: Path) -> int:
+    """Create ``path`` and hold an exclusive lock on it. A recovery running at that instant may take an
+    unlocked, header-less temp WAL for a dead writer's and remove it: then create it again."""
+    for _ in range(5):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        except FileExistsError:  # a recovery holds the stale one and is about to remove it
+            time.sleep(0.01)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_nlink > 0:
+                return fd
+        except BlockingIOError:
+            pass
+        os.close(fd)
+        time.sleep(0.01)
+    raise VectraError(f"cannot create the write-ahead log {path}: another process keeps removing it")
+
+
+def write_all(fd: int, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def wal_name(capture_id: str, segment: int) -> str:

@@ -1,6 +1,7 @@
 """The landing writer: every frame and lifecycle event becomes one row, never lost, reordered or duplicated.
 
-Write path of a row: redaction (frames of both directions, URLs, details) → gapless ``seq`` → appended to the WAL buffer
+Write path of a row: its tail built by :mod:`~capture_agent.landing.rows` (redaction of frames of both directions,
+URLs and details; the convenience columns) → gapless ``seq`` → appended to the WAL buffer
 (written to the OS at 1 MiB or by the sync thread, fsynced by the sync thread at least every
 ``fsync_interval_s``; the caller never waits for an fsync) → buffered into the open segment, which is streamed
 out as zstd Parquet row groups to a hidden temp file. A segment rolls after ``segment_max_rows`` rows,
@@ -9,16 +10,13 @@ every tick) or at UTC midnight (a segment never spans two dates); rolling publis
 and only then removes its WAL file.
 
 Capture-id policy across restarts: each agent run is its own capture (a fresh id, seq from 0). The WAL of a
-run that died is published by :func:`recover` under the dead run's id, continuing its seq, and closed by a
+run that died is published by :func:`~capture_agent.landing.recovery.recover` under the dead run's id, continuing its seq, and closed by a
 ``connection``/``gap`` row (cause ``crash``). A writer given an existing ``capture_id`` resumes that capture:
 it recovers it first and continues its seq and segment numbers.
 """
 
 from __future__ import annotations
 
-import fcntl
-import functools
-import json
 import os
 import re
 import secrets
@@ -28,43 +26,24 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
-
 from capture_agent.errors import VectraError
 from capture_agent.landing.recovery import recover
-from capture_agent.landing.schema import Direction, RecordType, Source, Transport, flagged
-from capture_agent.landing.segments import (
-    NS_PER_DAY,
-    SegmentFile,
-    ensure_dir,
-    fsync_dir,
-    landing_root,
-    published_segments,
-    read_landing,
-    segment_paths,
+from capture_agent.landing.rows import (
+    CLICK,
+    CONNECTION,
+    FRAME,
+    INT64_END,
+    TAIL_DIRECTION,
+    Header,
+    click_tail,
+    connection_tail,
+    frame_tail,
+    nanoseconds,
+    without_surrogates,
 )
-from capture_agent.landing.wal import (
-    WAL_DIR,
-    WAL_SUFFIX,
-    WAL_TEMP_SUFFIX,
-    WalHeader,
-    append_row,
-    encode_header,
-    wal_capture_id,
-    wal_name,
-)
-from capture_agent.protocol.engineio import RECORD_SEPARATOR
-from capture_agent.protocol.socketio import decode_packet
-from capture_agent.redact import redact_bytes, redact_frame, redact_text, redact_url
-
-__all__ = [
-    "LandingWriter",
-    "WriterStats",
-    "recover",
-    "segment_paths",
-    "read_landing",
-    "new_capture_id",
-]
+from capture_agent.landing.schema import Direction, Source, Transport
+from capture_agent.landing.segments import NS_PER_DAY, SegmentFile, ensure_dir, landing_root, published_segments
+from capture_agent.landing.wal import WAL_DIR, WalHeader, append_row, create_wal, remove_wal, wal_capture_id, write_all
 
 WAL_WRITE_BYTES = 1 << 20  # buffered WAL bytes handed to the OS at once (kill -9 keeps what the OS has)
 _CAPTURE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -90,122 +69,6 @@ class WriterStats:
     durable_seq: int = 0  # every row with a smaller seq is fsynced in the WAL or published
     segment: int | None = None  # number of the open segment
     last_published: Path | None = None
-
-
-@functools.lru_cache(maxsize=256)
-def _clean_url(url: str) -> str:
-    return redact_url(url)
-
-
-_FRAME = RecordType.FRAME.value
-# Enum members and their plain values both map to the plain value (StrEnum members hash as their value).
-_DIRECTIONS = {member.value: member.value for member in Direction}
-_TRANSPORTS = {member.value: member.value for member in Transport}
-_TEXT, _BYTES, _DETAIL = 6, 7, 10  # positions in a frame's row tail
-
-
-def _escaped(value):
-    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
-
-
-def _without_surrogates(tail: tuple, detail: dict | None) -> tuple:
-    fixed = [_escaped(value) for value in tail]
-    text = tail[_TEXT]
-    if text is not None:
-        fixed[_TEXT], fixed[_BYTES] = None, text.encode("utf-8", "surrogatepass")
-    note = {"payload_encoding": "wtf-8: text with lone surrogates, kept as bytes"}
-    fixed[_DETAIL] = _json_detail({**(detail or {}), **note})
-    return tuple(fixed)
-
-
-_HEADER_CACHE_SIZE = 4096
-_header_cache: dict[str, tuple[str | None, int | None] | None] = {}
-_UNKNOWN = object()
-
-
-def frame_header(payload: str) -> tuple[str | None, int | None]:
-    """(event name, ack id) of a frame's first packet, as the codec reads them, without parsing the payload.
-
-    Only the packet's head is handed to the codec: ``42["gameStateUpdate"`` + ``]``, ``4329`` + ``[]``. Heads
-    repeat (a few event names), so their decoding is cached: a 5 KB ``gameStateUpdate`` costs a dict lookup.
-    A frame that does not have the usual shape is decoded in full (the codec says what it is).
-    """
-    end = payload.find(RECORD_SEPARATOR)  # a polling body: only its first packet counts
-    if end < 0:
-        end = len(payload)
-    if payload.startswith('42["') and payload[end - 1] == "]":  # the usual event frame: one cache lookup
-        known = _header_cache.get(payload[: payload.find('"', 4, end) + 1], _UNKNOWN)
-        if known is not _UNKNOWN and known is not None:  # only well-formed heads are cached as known
-            return known
-    if end < 3 or payload[0] != "4" or payload[1] not in "2356":
-        return (None, None) if payload[:1] != "4" else _decoded_header(payload[:end])
-    bracket = payload.find("[", 2, end)
-    if bracket < 0 or payload[end - 1] != "]":
-        return _decoded_header(payload[:end])
-    if payload[1] in "36":  # ack: the id is all there is in the head
-        head, probe_tail = payload[:bracket], "[]"
-    else:
-        close = payload.find('"', bracket + 2, end) if payload[bracket + 1 : bracket + 2] == '"' else -1
-        if close < 0 or "\\" in payload[bracket + 2 : close]:
-            return _decoded_header(payload[:end])
-        head, probe_tail = payload[: close + 1], "]"
-    try:
-        known = _header_cache[head]
-    except KeyError:
-        probe = decode_packet(head + probe_tail)
-        known = (probe.event, probe.ack_id) if probe.error is None else None
-        if len(_header_cache) >= _HEADER_CACHE_SIZE:
-            _header_cache.clear()
-        _header_cache[head] = known
-    return known if known is not None else _decoded_header(payload[:end])
-
-
-def _decoded_header(packet: str) -> tuple[str | None, int | None]:
-    decoded = decode_packet(packet)
-    return decoded.event, decoded.ack_id
-
-
-_INT64 = 1 << 63
-
-
-def _nanoseconds(value: int | float) -> int:
-    number = value if type(value) is int else int(value)
-    if not -_INT64 <= number < _INT64:
-        raise ValueError(f"time {value!r} ns does not fit a 64-bit timestamp")
-    return number
-
-
-def _opcode(value: int) -> int:
-    number = int(value)
-    if not 0 <= number <= 15:
-        raise ValueError(f"WebSocket opcode {value!r} is not 0-15")
-    return number
-
-
-_DETAIL_MAX_DEPTH = 64
-
-
-def _json_detail(detail: dict | None) -> str | None:
-    if not detail:
-        return None
-    try:
-        text = orjson.dumps(detail, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
-    except TypeError:  # lone surrogates (the stdlib escapes them as \udXXX), ints beyond 64 bits, deep nesting
-        try:
-            text = json.dumps(detail, default=str)
-        except RecursionError:  # e.g. an imported record's meta nested 1,000 deep: cut, noted, the row still lands
-            text = json.dumps(_cut_deep(detail, _DETAIL_MAX_DEPTH), default=str)
-    return redact_text(text)
-
-
-def _cut_deep(value, depth: int):
-    if isinstance(value, (dict, list, tuple)) and depth <= 0:
-        return f"(nested deeper than {_DETAIL_MAX_DEPTH} levels: cut from the detail)"
-    if isinstance(value, dict):
-        return {key: _cut_deep(item, depth - 1) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_cut_deep(item, depth - 1) for item in value]
-    return value
 
 
 class LandingWriter:
@@ -287,53 +150,16 @@ class LandingWriter:
         recv_wall_ns: int | None = None,
         recv_mono_ns: int | None = None,
         detail: dict | None = None,
+        header: Header | None = None,
     ) -> int:
-        """Land one frame verbatim (secrets redacted); returns its seq."""
-        direction_value = _DIRECTIONS.get(direction)
-        transport_value = _TRANSPORTS.get(transport)
-        if direction_value is None or transport_value is None:
-            raise ValueError(f"unknown direction {direction!r} or transport {transport!r}")
-        outgoing = direction_value == "out"
-        if isinstance(payload, str):
-            text = redact_frame(payload)  # both directions: the server sends auth material too
-            data = None
-            event, ack_id = frame_header(text)
-            size = len(text)
-            if opcode is None:
-                opcode = 1 if transport_value == "websocket" else None
-            elif type(opcode) is not int or not 0 <= opcode <= 15:
-                opcode = _opcode(opcode)
-        elif isinstance(payload, (bytes, bytearray, memoryview)):
-            data = redact_bytes(payload if type(payload) is bytes else bytes(payload))
-            text, event, ack_id = None, None, None
-            size = len(data)
-            if opcode is None:
-                opcode = 2 if transport_value == "websocket" else None
-            elif type(opcode) is not int or not 0 <= opcode <= 15:
-                opcode = _opcode(opcode)
-        else:
-            raise TypeError(f"frame payload must be str or bytes, not {type(payload).__name__}")
-        if ack_id is not None and ack_id >= _INT64:  # ids are digits (never negative); int64 cannot hold this one
-            ack_id, detail = None, flagged(detail, "ack_id_out_of_range", ack_id=str(ack_id))
-        row_tail = (
-            None if browser_ts is None else float(browser_ts),
-            direction_value,
-            transport_value,
-            None if socket_id is None else str(socket_id),
-            None if url is None else _clean_url(str(url)),
-            opcode,
-            text,
-            data,
-            event,
-            ack_id,
-            _json_detail(detail) if detail else None,
-        )
+        """Land one frame verbatim (secrets redacted); returns its seq. ``header``: the (event, ack id) the caller
+        already decoded from ``payload`` (:func:`~capture_agent.landing.rows.header_of`), saves parsing it again."""
+        tail, size = frame_tail(direction, transport, payload, url, socket_id, opcode, browser_ts, detail, header)
+        outgoing = tail[TAIL_DIRECTION] == "out"
         try:
-            return self._append(_FRAME, recv_wall_ns, recv_mono_ns, row_tail, size, outgoing)
-        except UnicodeEncodeError:
-            # JS strings may hold lone surrogates, UTF-8 cannot: the payload keeps every code unit as WTF-8
-            # bytes (flagged), the convenience columns get escapes.
-            return self._append(_FRAME, recv_wall_ns, recv_mono_ns, _without_surrogates(row_tail, detail), size, outgoing)
+            return self._append(FRAME, recv_wall_ns, recv_mono_ns, tail, size, outgoing)
+        except UnicodeEncodeError:  # JS strings may hold lone surrogates, UTF-8 cannot
+            return self._append(FRAME, recv_wall_ns, recv_mono_ns, without_surrogates(tail), size, outgoing)
 
     def connection(
         self,
@@ -347,31 +173,14 @@ class LandingWriter:
         recv_mono_ns: int | None = None,
     ) -> int:
         """Land a lifecycle event (connected, disconnected with ``detail.reason``, reconnecting, gap, …)."""
-        row_tail = (
-            None,
-            None,
-            None if transport is None else _TRANSPORTS[transport],
-            None if socket_id is None else str(socket_id),
-            None if url is None else _clean_url(str(url)),
-            None,
-            None,
-            None,
-            str(event),
-            None,
-            _json_detail(detail),
-        )
-        return self._append(RecordType.CONNECTION.value, recv_wall_ns, recv_mono_ns, row_tail, 0, None)
+        tail = connection_tail(event, detail, url, socket_id, transport)
+        return self._append(CONNECTION, recv_wall_ns, recv_mono_ns, tail, 0, None)
 
     def click(
         self, detail: dict, *, browser_ts: float | None = None, recv_wall_ns: int | None = None, recv_mono_ns: int | None = None
     ) -> int:
         """Land a click on a trade control (target, label, amount… in ``detail``; client time in ``browser_ts``)."""
-        row_tail = (
-            None if browser_ts is None else float(browser_ts),
-            None, None, None, None, None, None, None, "click", None,
-            _json_detail(detail),
-        )
-        return self._append(RecordType.CLICK.value, recv_wall_ns, recv_mono_ns, row_tail, 0, None)
+        return self._append(CLICK, recv_wall_ns, recv_mono_ns, click_tail(detail, browser_ts), 0, None)
 
     def _append(
         self, record_type: str, wall_ns: int | None, mono_ns: int | None, tail: tuple, size: int, outgoing: bool | None
@@ -380,12 +189,12 @@ class LandingWriter:
         # make the WAL unrecoverable.
         if wall_ns is None:
             wall_ns = time.time_ns()
-        elif type(wall_ns) is not int or not -_INT64 <= wall_ns < _INT64:
-            wall_ns = _nanoseconds(wall_ns)
+        elif type(wall_ns) is not int or not -INT64_END <= wall_ns < INT64_END:
+            wall_ns = nanoseconds(wall_ns)
         if mono_ns is None:
             mono_ns = time.monotonic_ns()
-        elif type(mono_ns) is not int or not -_INT64 <= mono_ns < _INT64:
-            mono_ns = _nanoseconds(mono_ns)
+        elif type(mono_ns) is not int or not -INT64_END <= mono_ns < INT64_END:
+            mono_ns = nanoseconds(mono_ns)
         with self._lock:
             if self._failure is not None or self._closed:
                 self._refuse()
@@ -431,16 +240,8 @@ class LandingWriter:
     def _open_wal(self) -> None:
         number = self._next_segment
         header = WalHeader(self.capture_id, self.source.value, number, self._next_seq, time.time_ns(), time.monotonic_ns())
-        final = self._wal_dir / wal_name(self.capture_id, number)
-        temp = self._wal_dir / f".{final.name.removesuffix(WAL_SUFFIX)}{WAL_TEMP_SUFFIX}"
-        # Created under a temp name, locked, given its header and made durable, then renamed: recovery only
-        # ever sees complete WAL files, and skips those still locked by a live writer.
-        fd = _create_locked(temp)
-        _write_all(fd, encode_header(header))
-        os.fsync(fd)
-        os.rename(temp, final)
-        fsync_dir(self._wal_dir)
-        self._wal_fd, self._wal_path, self._wal_segment = fd, final, number
+        self._wal_fd, self._wal_path = create_wal(self._wal_dir, header)
+        self._wal_segment = number
         self._next_segment = number + 1
         self._stats.segment = number
 
@@ -452,7 +253,7 @@ class LandingWriter:
 
     def _write_wal_buffer(self) -> None:
         if self._wal_buffer and self._wal_fd is not None:
-            _write_all(self._wal_fd, self._wal_buffer)
+            write_all(self._wal_fd, self._wal_buffer)
         self._wal_buffer.clear()
 
     def _roll(self, *, last: bool = False) -> None:
@@ -471,9 +272,7 @@ class LandingWriter:
         self._wal_fd, self._wal_path = None, None
         if not last:
             self._open_wal()
-        old_path.unlink()  # still locked while it goes: recovery never takes a live writer's WAL
-        os.close(old_fd)
-        fsync_dir(self._wal_dir)
+        remove_wal(old_fd, old_path)
         self._unsynced_since = None
         stats.durable_seq = self._next_seq
         if last:
@@ -576,29 +375,3 @@ class LandingWriter:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-
-def _create_locked(path: Path) -> int:
-    """Create ``path`` and hold an exclusive lock on it. A recovery running at that instant may take an
-    unlocked, header-less temp WAL for a dead writer's and remove it: then create it again."""
-    for _ in range(5):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        except FileExistsError:  # a recovery holds the stale one and is about to remove it
-            time.sleep(0.01)
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.fstat(fd).st_nlink > 0:
-                return fd
-        except BlockingIOError:
-            pass
-        os.close(fd)
-        time.sleep(0.01)
-    raise VectraError(f"cannot create the write-ahead log {path}: another process keeps removing it")
-
-
-def _write_all(fd: int, data: bytes | bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]

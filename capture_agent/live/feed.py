@@ -38,14 +38,19 @@ def parse_bind(text: str, *, public: bool = False) -> tuple[str, int]:
     if not sep or not port_text.isdigit() or not host:
         raise VectraError(f"--serve {text!r} is not HOST:PORT, e.g. 127.0.0.1:9000")
     host = host.strip("[]")
-    port = int(port_text)
-    if port > 65535:
+    check_bind(host, int(port_text), public=public)
+    return host, int(port_text)
+
+
+def check_bind(host: str, port: int, *, public: bool = False) -> None:
+    """The feed listens on this machine only unless ``public`` says otherwise."""
+    if not 0 <= port <= 65535:
         raise VectraError(f"--serve port {port} is out of range (0–65535)")
     if not public and not is_loopback(host):
+        shown = f"[{host}]" if ":" in host else host
         raise VectraError(
-            f"--serve {text} would expose the feed beyond this machine; bind 127.0.0.1 or add --serve-public"
+            f"--serve {shown}:{port} would expose the feed beyond this machine; bind 127.0.0.1 or add --serve-public"
         )
-    return host, port
 
 
 def encode_event(event: dict[str, Any]) -> bytes:

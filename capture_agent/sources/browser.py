@@ -1,39 +1,32 @@
-"""Browser source: Debian Chromium driven by Playwright, every game-socket frame taken from CDP.
+"""Browser source: Debian Chromium driven by Playwright, every game-socket frame taken from CDP — the I/O shell.
 
 A CDP session is attached and ``Network.enable``d **before** the page navigates, so the Engine.IO handshake
-is landed however the client connects: WebSocket frames (``Network.webSocketFrameSent/Received`` with the
-browser's timestamps and opcodes) and the long-polling bodies that come before the upgrade (POST bodies from
-``Network.requestWillBeSent``, GET bodies via ``Network.getResponseBody`` after ``Network.loadingFinished``).
-Sockets and requests are selected by a URL filter (``socket.io``).
+is landed however the client connects: WebSocket frames and the long-polling bodies that come before the upgrade.
+What each CDP event means is decided by the pure :class:`~capture_agent.sources.cdp.CdpTranslator`; this module
+starts and attaches the browser, stamps each event with its receipt time, asks CDP for the polling bodies the
+translator needs, and lands the translator's steps in order.
 
-Order is kept with one FIFO: each CDP event enqueues its row at once — a response body as the task that
-fetches it — and a single consumer lands them in that order. Clicks on the trade controls are reported by an
+Order is kept with one FIFO: each event's steps are enqueued at once — a polling body as the place it will fill
+when CDP answers — and a single consumer lands them in that order. Clicks on the trade controls are reported by an
 injected listener through an exposed binding, with the page's clock (``performance.timeOrigin + now()``).
-
-``browser_ts`` is epoch seconds: CDP's monotonic timestamps are shifted by ``wallTime − timestamp`` taken from
-the request events that carry both, so frames and clicks share one clock for latency downstream.
 Headers and cookies are never read into a row or a log line; frames pass the writer's redaction.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from capture_agent.errors import VectraError
-from capture_agent.landing.schema import Direction, Transport
 from capture_agent.protocol.client import Backoff, FirstJoin
-from capture_agent.protocol.engineio import EngineType
-from capture_agent.protocol.socketio import SocketType, decode_frame
 from capture_agent.redact import redact_url
+from capture_agent.sources.cdp import Body, CdpTranslator, Click, Fetch, Frame, Lifecycle, Settle, Step
 from capture_agent.sources.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -93,7 +86,7 @@ _CLICK_LISTENER = """
 
 @dataclass
 class BrowserOptions:
-    url: str | None  # page to open (required unless attaching to a page that is already open)
+    url: str | None = None  # page to open (required unless attaching to a page that is already open)
     headless: bool = False
     profile: str | None = None  # persistent user-data dir (wallet login survives restarts)
     connect_cdp: str | None = None  # attach to a running Chromium (http://127.0.0.1:9222)
@@ -102,21 +95,26 @@ class BrowserOptions:
     amount_selector: str | None = DEFAULT_AMOUNT_SELECTOR
     reload_stale: bool = True  # reload a page whose socket predates the attach (else wait, visibly)
     give_up_after_s: float | None = 30.0  # a page never loaded within this long ends the capture; None: retry forever
-    say: Callable[[str], None] = field(default=lambda text: print(text, flush=True))
+    say: Callable[[str], None] | None = None  # what the source tells the user (None: print)
     # Called with the page once CDP is attached, before it navigates (e.g. to install routes).
     prepare_page: Callable[[Any], Awaitable[None]] | None = None
 
+    def __post_init__(self) -> None:
+        if self.profile and self.connect_cdp:
+            raise VectraError("--profile and --connect-cdp exclude each other: an attached browser keeps its own profile")
+        if self.give_up_after_s is not None and self.give_up_after_s <= 0:
+            raise VectraError("--give-up-after must be positive (--retry-forever never gives up)")
 
-@dataclass
-class _Socket:
-    url: str
-    sid: str | None
+    @property
+    def headed(self) -> bool:
+        """A window of its own: neither headless nor attached to the user's running browser."""
+        return not self.headless and not self.connect_cdp
 
 
-@dataclass
-class _Poll:
-    socket: _Socket
-    body: asyncio.Future | None = None  # set when its response arrives; resolved with getResponseBody's answer
+def check_display(options: BrowserOptions) -> None:
+    """A headed browser needs a desktop session: say so before anything starts."""
+    if options.headed and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise VectraError("no display for a headed browser: run from a desktop session, or add --headless")
 
 
 def _settle(future: asyncio.Future, task: asyncio.Task) -> None:
@@ -139,16 +137,14 @@ class BrowserSource:
         self.options = options
         self.page = None
         self.losses = 0  # rows the browser could not give us (e.g. an evicted response body): shown as drops
+        self._say = options.say or (lambda text: print(text, flush=True))
+        self._translator = CdpTranslator(options.url_filter)
         self._playwright = None
         self._browser = None
         self._context = None
         self._cdp = None
         self._queue: asyncio.Queue = asyncio.Queue()
-        self._sockets: dict[str, _Socket] = {}  # CDP request id → game WebSocket
-        self._polls: dict[str, _Poll] = {}  # CDP request id → Engine.IO polling GET in flight
-        self._clock_offset_s: float | None = None  # epoch − CDP monotonic
-        self._other_sockets: set[str] = set()  # WebSockets the URL filter leaves out
-        self._stale_sockets: dict[str, _Socket] = {}  # sockets opened before the attach
+        self._bodies: dict[Body, asyncio.Future] = {}  # polling bodies waiting in the queue for CDP's answer
         self._page_closed = asyncio.Event()
         self._owns_browser = True
         self._closing = False
@@ -161,8 +157,7 @@ class BrowserSource:
         from playwright.async_api import async_playwright
 
         options = self.options
-        if not options.headless and not options.connect_cdp and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            raise VectraError("no display for a headed browser: run from a desktop session, or add --headless")
+        check_display(options)
         if not options.connect_cdp and not os.path.exists(CHROMIUM):
             raise VectraError(f"Chromium not found at {CHROMIUM}: install it with `apt-get install -y chromium`")
         self._consumer = asyncio.get_running_loop().create_task(self._drain())
@@ -202,7 +197,7 @@ class BrowserSource:
         page.on("close", lambda _page: self._page_closed.set())
         if already_open:  # landed before Network.enable, so it precedes the old socket's first frame
             detail = {"page": redact_url(page.url), "reload": options.reload_stale}
-            self._enqueue(self._land_connection, ("socket_predates_attach", detail, None))
+            self._enqueue(Lifecycle("socket_predates_attach", detail))
         await self._attach(page)
         if options.prepare_page is not None:
             await options.prepare_page(page)
@@ -228,7 +223,7 @@ class BrowserSource:
                 return
             except PlaywrightError as error:
                 reason = str(error).splitlines()[0]
-            self._enqueue(self._land_connection, ("page_load_failed", {"error": reason, "attempt": backoff.attempt + 1}, None))
+            self._enqueue(Lifecycle("page_load_failed", {"error": reason, "attempt": backoff.attempt + 1}))
             left = first_join.remaining(time.monotonic())
             if left is not None and left <= 0:
                 raise VectraError(
@@ -253,13 +248,13 @@ class BrowserSource:
     async def _handle_stale_page(self, page) -> None:
         where = redact_url(page.url)
         if self.options.reload_stale:
-            self.options.say(
+            self._say(
                 f"attached to {where} after it opened its game socket: its handshake was not visible — "
                 "reloading the page so the capture starts from the handshake (--no-reload to wait instead)"
             )
             await page.reload(wait_until="domcontentloaded")
         else:
-            self.options.say(
+            self._say(
                 f"attached to {where} after it opened its game socket: frames of that socket are landed as they "
                 "come, flagged socket_predates_attach; waiting for the page to open a new socket (reload it to "
                 "capture a fresh handshake)"
@@ -268,29 +263,16 @@ class BrowserSource:
     async def _attach(self, page) -> None:
         cdp = await self._context.new_cdp_session(page)
         self._cdp = cdp
-        handlers = {
-            "Network.requestWillBeSent": self._on_request,
-            "Network.responseReceived": self._on_response,
-            "Network.loadingFinished": self._on_loading_finished,
-            "Network.loadingFailed": self._on_loading_failed,
-            "Network.webSocketCreated": self._on_ws_created,
-            "Network.webSocketWillSendHandshakeRequest": self._on_ws_handshake,
-            "Network.webSocketHandshakeResponseReceived": self._on_ws_handshake_response,
-            "Network.webSocketFrameSent": lambda p: self._on_ws_frame(p, Direction.OUT),
-            "Network.webSocketFrameReceived": lambda p: self._on_ws_frame(p, Direction.IN),
-            "Network.webSocketFrameError": self._on_ws_error,
-            "Network.webSocketClosed": self._on_ws_closed,
-        }
-        for name, handler in handlers.items():
-            cdp.on(name, handler)
+        for method in self._translator.methods:
+            cdp.on(method, lambda params, method=method: self.on_cdp_event(method, params))
         # Generous buffers so polling bodies are still there when getResponseBody asks for them.
         await cdp.send("Network.enable", {"maxTotalBufferSize": 256 * 2**20, "maxResourceBufferSize": 64 * 2**20})
 
     async def run(self) -> None:
         """Wait until the page closes (or cancellation); the consumer lands rows meanwhile."""
         await self._page_closed.wait()
-        self.options.say("the page was closed: stopping the capture")
-        self._enqueue(self._land_connection, ("page_closed", {}, None))
+        self._say("the page was closed: stopping the capture")
+        self._enqueue(Lifecycle("page_closed", {}))
 
     async def close(self) -> None:
         """Stop taking events, land everything already queued (bodies being fetched included), then let go."""
@@ -322,248 +304,82 @@ class BrowserSource:
                 await self._playwright.stop()
                 self._playwright = None
 
+    # --- CDP events and clicks (synchronous: only stamp, translate and enqueue) -------------------------------
+
+    def on_cdp_event(self, method: str, params: dict) -> None:
+        steps = self._translator.event(method, params, time.time_ns(), time.monotonic_ns())
+        for step in steps:
+            self._follow(step)
+
+    def _on_click(self, source: Any, detail: Any) -> None:
+        self._enqueue(self._translator.click(detail, time.time_ns()))
+
+    def _follow(self, step: Step) -> None:
+        if isinstance(step, Body):
+            if not self._closing:
+                self._bodies[step] = asyncio.get_running_loop().create_future()
+                self._enqueue(step)
+        elif isinstance(step, Fetch):
+            answer = self._bodies.get(step.body)
+            if answer is not None:  # nothing waits for a body whose place was already given up
+                fetch = asyncio.get_running_loop().create_task(self._cdp.send(step.method, step.params))
+                fetch.add_done_callback(lambda task: _settle(answer, task))
+        elif isinstance(step, Settle):
+            answer = self._bodies.get(step.body)
+            if answer is not None and not answer.done():
+                if isinstance(step.result, BaseException):
+                    answer.set_exception(step.result)
+                else:
+                    answer.set_result(step.result)
+        else:
+            self._enqueue(step)
+
     # --- the one queue -----------------------------------------------------------------------------------
 
-    def _enqueue(self, land: Callable, args: tuple, pending: Awaitable | None = None) -> None:
+    def _enqueue(self, step: Frame | Lifecycle | Click | Body) -> None:
         if self._closing:  # after the stop: the capture has ended
-            if pending is not None and hasattr(pending, "cancel"):
-                pending.cancel()
             return
-        self._queue.put_nowait((land, args, pending))
+        self._queue.put_nowait(step)
 
     async def _drain(self) -> None:
         while True:
-            land, args, pending = await self._queue.get()
+            step = await self._queue.get()
             try:
-                if pending is not None:
-                    try:
-                        # bounded: a body that never comes must not hold back every later frame
-                        result = await asyncio.wait_for(asyncio.shield(pending), timeout=BODY_WAIT_S)
-                    except TimeoutError:
-                        result = TimeoutError(f"no response body within {BODY_WAIT_S:g} s")
-                    except asyncio.CancelledError as error:
-                        if asyncio.current_task().cancelling():
-                            raise  # the consumer itself is being stopped
-                        result = error
-                    except Exception as error:  # noqa: BLE001 - a body Chromium no longer has
-                        result = error
-                    land(*args, result)
+                if isinstance(step, Body):
+                    result = await self._answer(step)
+                    for fact in self._translator.body(step, result):
+                        self._land(fact)
                 else:
-                    land(*args)
+                    self._land(step)
             except Exception:  # noqa: BLE001 - one bad row must not stop the capture; it is logged
                 log.exception("could not land a browser event")
                 self.losses += 1
             finally:
                 self._queue.task_done()
 
-    def _land_connection(self, event: str, detail: dict, socket_id: str | None) -> None:
-        self.recorder.connection(event, detail, socket_id=socket_id)
+    async def _answer(self, body: Body) -> dict | BaseException:
+        """CDP's answer for a body, or why there is none; bounded: a body that never comes must not hold back
+        every later frame."""
+        answer = self._bodies[body]
+        try:
+            return await asyncio.wait_for(asyncio.shield(answer), timeout=BODY_WAIT_S)
+        except TimeoutError:
+            return TimeoutError(f"no response body within {BODY_WAIT_S:g} s")
+        except asyncio.CancelledError as error:
+            if asyncio.current_task().cancelling():
+                raise  # the consumer itself is being stopped
+            return error
+        except Exception as error:  # noqa: BLE001 - a body Chromium no longer has
+            return error
+        finally:
+            del self._bodies[body]
 
-    def _land_frame(self, direction, transport, payload, url, socket_id, opcode, browser_ts, wall_ns, mono_ns) -> None:
-        packets = decode_frame(payload)
-        self.recorder.frame(
-            direction,
-            transport,
-            payload,
-            url=url,
-            socket_id=socket_id,
-            opcode=opcode,
-            browser_ts=browser_ts,
-            recv_wall_ns=wall_ns,
-            recv_mono_ns=mono_ns,
-            packets=packets,
-        )
-        if direction is Direction.IN:
-            for packet in packets:
-                if packet.engine_type is EngineType.MESSAGE and packet.socket_type is SocketType.CONNECT and packet.error is None:
-                    socket_sid = packet.payload.get("sid") if isinstance(packet.payload, dict) else None
-                    self.recorder.connection("connected", {"sid": socket_id, "socket_sid": socket_sid, "transport": str(transport)}, url=url, socket_id=socket_id)
-
-    def _land_body(self, transport_url, socket: _Socket, browser_ts, wall_ns, mono_ns, request_id, result) -> None:
-        if isinstance(result, BaseException) or result is None:
-            self.losses += 1
-            self.recorder.connection(
-                "body_lost",
-                {"request_id": request_id, "error": str(result), "url": redact_url(transport_url)},
-                socket_id=socket.sid,
-            )
-            return
-        body = result.get("body", "")
-        payload: str | bytes = base64.b64decode(body) if result.get("base64Encoded") else body
-        if isinstance(payload, str) and socket.sid is None:
-            socket.sid = _open_sid(payload)
-        self._land_frame(Direction.IN, Transport.POLLING, payload, transport_url, socket.sid, None, browser_ts, wall_ns, mono_ns)
-
-    def _land_post(self, transport_url, sid, browser_ts, wall_ns, mono_ns, result) -> None:
-        if isinstance(result, BaseException):
-            self.losses += 1
-            self.recorder.connection("body_lost", {"error": str(result), "url": redact_url(transport_url)}, socket_id=sid)
-            return
-        self._land_frame(Direction.OUT, Transport.POLLING, result.get("postData", ""), transport_url, sid, None, browser_ts, wall_ns, mono_ns)
-
-    # --- CDP events (synchronous: only stamp and enqueue) --------------------------------------------------
-
-    def _browser_ts(self, params: dict) -> float | None:
-        if self._clock_offset_s is None and "wallTime" in params and "timestamp" in params:
-            # Fixed once: re-deriving it per event adds millisecond jitter that could reorder close rows.
-            self._clock_offset_s = params["wallTime"] - params["timestamp"]
-        timestamp = params.get("timestamp")
-        if timestamp is None or self._clock_offset_s is None:
-            return None
-        return timestamp + self._clock_offset_s
-
-    def _matches(self, url: str) -> bool:
-        return self.options.url_filter in url
-
-    def _on_request(self, params: dict) -> None:
-        wall_ns, mono_ns = time.time_ns(), time.monotonic_ns()
-        browser_ts = self._browser_ts(params)
-        request = params.get("request", {})
-        url = request.get("url", "")
-        if not self._matches(url) or "transport=polling" not in url:
-            return
-        sid = _query_sid(url)
-        method = request.get("method")
-        if method == "GET":
-            self._polls[params["requestId"]] = _Poll(_Socket(url, sid))
-        elif method == "POST":
-            if "postData" in request:
-                done = asyncio.get_running_loop().create_future()
-                done.set_result({"postData": request["postData"]})
-                pending = done
-            else:  # large bodies are left out of the event; ask for them
-                pending = self._cdp.send("Network.getRequestPostData", {"requestId": params["requestId"]})
-                pending = asyncio.get_running_loop().create_task(pending)
-            self._enqueue(self._land_post, (url, sid, browser_ts, wall_ns, mono_ns), pending)
-
-    def _on_response(self, params: dict) -> None:
-        """A polling GET's response headers: its body takes its place in the queue now.
-
-        Chromium reports ``loadingFinished`` only after the page's handler has run — after the request the page
-        sends in reaction (the ``40`` after the open packet) — so the headers mark the receipt, and the body,
-        fetched once loading finishes, fills the reserved place.
-        """
-        poll = self._polls.get(params.get("requestId"))
-        if poll is not None and poll.body is None:
-            self._reserve(poll, params)
-
-    def _reserve(self, poll: _Poll, params: dict) -> None:
-        wall_ns, mono_ns = time.time_ns(), time.monotonic_ns()
-        poll.body = asyncio.get_running_loop().create_future()
-        args = (poll.socket.url, poll.socket, self._browser_ts(params), wall_ns, mono_ns, params["requestId"])
-        self._enqueue(self._land_body, args, poll.body)
-
-    def _on_loading_finished(self, params: dict) -> None:
-        request_id = params.get("requestId")
-        poll = self._polls.pop(request_id, None)
-        if poll is None:
-            return
-        if poll.body is None:  # no responseReceived came first: the place is taken now
-            self._reserve(poll, params)
-        body = poll.body
-        # Fetch at once (Chromium may evict the body later); the queue lands it in its reserved place.
-        fetch = asyncio.get_running_loop().create_task(self._cdp.send("Network.getResponseBody", {"requestId": request_id}))
-        fetch.add_done_callback(lambda task: _settle(body, task))
-
-    def _on_loading_failed(self, params: dict) -> None:
-        poll = self._polls.pop(params.get("requestId"), None)
-        if poll is None:
-            return
-        socket = poll.socket
-        detail = {
-            "request_id": params.get("requestId"),
-            "error": params.get("errorText"),
-            "canceled": params.get("canceled", False),
-            "url": redact_url(socket.url),
-        }
-        if poll.body is not None and not poll.body.done():
-            poll.body.set_exception(ConnectionError(f"polling response failed: {params.get('errorText')}"))
-        self._enqueue(self._land_connection, ("polling_failed", detail, socket.sid))
-
-    def _on_ws_created(self, params: dict) -> None:
-        url = params.get("url", "")
-        if not self._matches(url):
-            self._other_sockets.add(params.get("requestId"))
-            return
-        socket = _Socket(url, _query_sid(url))
-        self._sockets[params["requestId"]] = socket
-        detail = {"request_id": params["requestId"], "url": redact_url(url)}
-        self._enqueue(self._land_connection, ("websocket_created", detail, socket.sid))
-
-    def _on_ws_handshake(self, params: dict) -> None:
-        self._browser_ts(params)  # carries wallTime: refresh the clock offset (its headers are never read)
-
-    def _on_ws_handshake_response(self, params: dict) -> None:
-        socket = self._sockets.get(params.get("requestId"))
-        if socket is None:
-            return
-        status = params.get("response", {}).get("status")
-        detail = {"request_id": params["requestId"], "status": status}
-        self._enqueue(self._land_connection, ("websocket_open", detail, socket.sid))
-
-    def _on_ws_frame(self, params: dict, direction: Direction) -> None:
-        wall_ns, mono_ns = time.time_ns(), time.monotonic_ns()
-        request_id = params.get("requestId")
-        socket = self._sockets.get(request_id)
-        if socket is None:
-            if request_id in self._other_sockets:
-                return
-            # Never announced by webSocketCreated: the socket predates the attach, its URL (so the filter)
-            # is unknown. Its frames are kept, flagged once, rather than lost.
-            socket = self._stale_sockets.get(request_id)
-            if socket is None:
-                socket = self._stale_sockets[request_id] = _Socket("", f"cdp:{request_id}")  # its sid is unknown
-                self._enqueue(self._land_connection, ("socket_predates_attach", {"request_id": request_id}, None))
-        response = params.get("response", {})
-        opcode = response.get("opcode")
-        data = response.get("payloadData", "")
-        payload: str | bytes = base64.b64decode(data) if opcode == 2 else data
-        if isinstance(payload, str) and socket.sid is None and direction is Direction.IN:
-            socket.sid = _open_sid(payload)
-        self._enqueue(
-            self._land_frame,
-            (direction, Transport.WEBSOCKET, payload, socket.url or None, socket.sid, opcode, self._browser_ts(params), wall_ns, mono_ns),
-        )
-
-    def _on_ws_error(self, params: dict) -> None:
-        socket = self._sockets.get(params.get("requestId"))
-        if socket is None:
-            return
-        detail = {"request_id": params["requestId"], "error": params.get("errorMessage")}
-        self._enqueue(self._land_connection, ("websocket_error", detail, socket.sid))
-
-    def _on_ws_closed(self, params: dict) -> None:
-        request_id = params.get("requestId")
-        socket = self._sockets.pop(request_id, None) or self._stale_sockets.pop(request_id, None)
-        if socket is None:
-            return
-        detail = {"request_id": params["requestId"], "reason": "websocket closed", "sid": socket.sid}
-        self._enqueue(self._land_connection, ("disconnected", detail, socket.sid))
-
-    def _on_click(self, source: Any, detail: dict) -> None:
-        wall_ns = time.time_ns()
-        if not isinstance(detail, dict):
-            detail = {"raw": repr(detail)}
-        ts_ms = detail.get("ts_ms")
-        browser_ts = ts_ms / 1000.0 if isinstance(ts_ms, (int, float)) else None
-        detail = {**detail, "agent_wall_ns": wall_ns}
-        self._enqueue(self._land_click, (detail, browser_ts))
-
-    def _land_click(self, detail: dict, browser_ts: float | None) -> None:
-        self.recorder.click(detail, browser_ts=browser_ts)
-
-
-def _query_sid(url: str) -> str | None:
-    values = parse_qs(urlsplit(url).query).get("sid")
-    return values[0] if values else None
-
-
-def _open_sid(text: str) -> str | None:
-    """The Engine.IO sid of a frame or polling body that starts with the open packet ``0{…}``."""
-    if not text.startswith("0{"):
-        return None
-    for packet in decode_frame(text):
-        if packet.engine_type is EngineType.OPEN and isinstance(packet.payload, dict):
-            sid = packet.payload.get("sid")
-            return sid if isinstance(sid, str) else None
-    return None
+    def _land(self, fact: Frame | Lifecycle | Click) -> None:
+        if isinstance(fact, Frame):
+            self.recorder.frame(fact.meta, fact.payload, packets=fact.packets)
+        elif isinstance(fact, Click):
+            self.recorder.click(fact.detail, browser_ts=fact.browser_ts)
+        else:
+            if fact.lost:
+                self.losses += 1
+            self.recorder.connection(fact.event, fact.detail, url=fact.url, socket_id=fact.socket_id)

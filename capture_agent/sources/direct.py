@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Frame, Opcode
 
 from capture_agent.errors import VectraError
-from capture_agent.landing.schema import Direction, Transport
+from capture_agent.landing.schema import Direction, FrameMeta, Transport
 from capture_agent.protocol.client import Backoff, EngineIOSession, FirstJoin
 from capture_agent.sources.recorder import Recorder, decode_message
 
@@ -58,12 +58,18 @@ def default_origin(url: str) -> str:
 
 @dataclass
 class DirectOptions:
-    url: str  # http(s)://host:port of the Socket.IO server
+    url: str | None = None  # http(s)://host:port of the Socket.IO server (a capture session fills in its simulator's)
     query: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_QUERY))
     origin: str | None = None  # None: default_origin(url)
     open_timeout_s: float = 10.0
     backoff: Backoff = field(default_factory=Backoff)
     give_up_after_s: float | None = 30.0  # a server never joined within this long ends the capture; None: retry forever
+
+    def __post_init__(self) -> None:
+        if self.url is not None:
+            websocket_url(self.url, self.query)  # a bad address is one line now, not after the capture started
+        if self.give_up_after_s is not None and self.give_up_after_s <= 0:
+            raise VectraError("--give-up-after must be positive (--retry-forever never gives up)")
 
 
 class _VerbatimConnection(ClientConnection):
@@ -85,6 +91,8 @@ class DirectSource:
     """Runs until cancelled; cancelling lands a final ``disconnected`` (reason ``stopped``) row."""
 
     def __init__(self, recorder: Recorder, options: DirectOptions) -> None:
+        if not options.url:
+            raise VectraError("the direct source needs the server's address (--url http://host:port)")
         self.recorder = recorder
         self.options = options
         self.ws_url = websocket_url(options.url, options.query)
@@ -150,17 +158,10 @@ class DirectSource:
                     pass  # not UTF-8: landed as the bytes it is, with the text opcode, and flagged
             packets = decode_message(message, opcode.value)
             step = session.receive(packets, mono_ns / 1e9)  # pure: decided now, acted on after landing the frame
-            seq = self.recorder.frame(
-                Direction.IN,
-                Transport.WEBSOCKET,
-                message,
-                url=self.ws_url,
-                socket_id=session.sid,
-                opcode=opcode.value,
-                recv_wall_ns=wall_ns,
-                recv_mono_ns=mono_ns,
-                packets=packets,
+            meta = FrameMeta(
+                Direction.IN, Transport.WEBSOCKET, self.ws_url, session.sid, opcode.value, recv_wall_ns=wall_ns, recv_mono_ns=mono_ns
             )
+            seq = self.recorder.frame(meta, message, packets=packets)
             self._after_frame(seq, mono_ns)
             for fact in step.facts:
                 self.recorder.connection(fact.event, fact.detail, url=self.ws_url, socket_id=session.sid)
@@ -176,15 +177,8 @@ class DirectSource:
                     frame = closed.rcvd or closed.sent
                     return "connection closed while sending", getattr(frame, "code", None), getattr(frame, "reason", None) or None
                 sent_mono = time.monotonic_ns()
-                seq = self.recorder.frame(
-                    Direction.OUT,
-                    Transport.WEBSOCKET,
-                    reply,
-                    url=self.ws_url,
-                    socket_id=session.sid,
-                    opcode=1,
-                    recv_mono_ns=sent_mono,
-                )
+                meta = FrameMeta(Direction.OUT, Transport.WEBSOCKET, self.ws_url, session.sid, 1, recv_mono_ns=sent_mono)
+                seq = self.recorder.frame(meta, reply)
                 self._after_frame(seq, sent_mono)
             if step.close_reason:
                 return step.close_reason, None, None

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from capture_agent.landing.schema import Direction, RecordType, Transport
+from capture_agent.landing.rows import header_of
+from capture_agent.landing.schema import Direction, FrameMeta, RecordType, Transport
 from capture_agent.protocol.engineio import Packet
 from capture_agent.protocol.socketio import Attachments, decode_frame, decode_text_bytes
 from capture_agent.redact import redact_detail, redact_payload
@@ -80,42 +82,31 @@ class Recorder:
         self.flagged = 0  # frames landed with a codec flag (malformed, unexpected binary)
         self._flags = FrameFlags()
 
-    def frame(
-        self,
-        direction: Direction,
-        transport: Transport,
-        payload: str | bytes,
-        *,
-        url: str | None = None,
-        socket_id: str | None = None,
-        opcode: int | None = None,
-        browser_ts: float | None = None,
-        recv_wall_ns: int | None = None,
-        recv_mono_ns: int | None = None,
-        packets: list[Packet] | None = None,
-    ) -> int:
+    def frame(self, meta: FrameMeta, payload: str | bytes, *, packets: Sequence[Packet] | None = None) -> int:
         """Land one frame; ``packets``, the source's own decoding of ``payload``, saves decoding it again
         when redaction leaves the payload as it is."""
-        wall = time.time_ns() if recv_wall_ns is None else recv_wall_ns
-        mono = time.monotonic_ns() if recv_mono_ns is None else recv_mono_ns
+        wall = time.time_ns() if meta.recv_wall_ns is None else meta.recv_wall_ns
+        mono = time.monotonic_ns() if meta.recv_mono_ns is None else meta.recv_mono_ns
         landed = redact_payload(payload)  # the writer redacts too: the same object again costs it nothing
-        decoded = tuple(packets if packets is not None and landed is payload else decode_message(landed, opcode))
-        flags = self._flags.check((socket_id, direction), decoded)
+        decoded = tuple(packets if packets is not None and landed is payload else decode_message(landed, meta.opcode))
+        flags = self._flags.check((meta.socket_id, meta.direction), decoded)
         seq = self.writer.frame(
-            direction,
-            transport,
+            meta.direction,
+            meta.transport,
             landed,
-            url=url,
-            socket_id=socket_id,
-            opcode=opcode,
-            browser_ts=browser_ts,
+            url=meta.url,
+            socket_id=meta.socket_id,
+            opcode=meta.opcode,
+            browser_ts=meta.browser_ts,
             recv_wall_ns=wall,
             recv_mono_ns=mono,
             detail=flags,
+            header=header_of(decoded) if isinstance(landed, str) else None,  # decoded once, above
         )
         if flags:
             self.flagged += 1
-        self._tell(Captured(seq, RecordType.FRAME, wall, mono, direction, transport, socket_id, decoded, detail=flags or {}))
+        captured = Captured(seq, RecordType.FRAME, wall, mono, meta.direction, meta.transport, meta.socket_id, decoded, detail=flags or {})
+        self._tell(captured)
         return seq
 
     def connection(

@@ -1,4 +1,4 @@
-"""Helpers for the capture tests: run a source in-process into a landing dir and read the rows back."""
+"""Helpers for the capture tests: run a capture session in-process into a landing dir and read the rows back."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from capture_agent.landing.schema import Source
-from capture_agent.landing.writer import LandingWriter, read_landing
-from capture_agent.sources.recorder import Recorder
+from capture_agent.landing.segments import read_landing
+from capture_agent.session import CaptureOptions, CaptureSession
 
 
 def landed_rows(data_dir: Path) -> list[dict]:
@@ -33,6 +32,19 @@ def frames_of(rows: list[dict], direction: str, socket_id: str | None = None) ->
     ]
 
 
+WEBSOCKET_FIRST = 'transports: ["websocket", "polling"]'
+POLLING_FIRST = 'transports: ["polling", "websocket"]'
+
+
+async def polling_first(route):
+    """A Playwright route serving the play page's script with polling as the first transport (socket.io-client's
+    default), so the handshake travels in polling bodies before the upgrade."""
+    response = await route.fetch()
+    script = await response.text()
+    assert script.count(WEBSOCKET_FIRST) == 1, "the play page's transports line changed: update this test"
+    await route.fulfill(response=response, body=script.replace(WEBSOCKET_FIRST, POLLING_FIRST))
+
+
 async def wait_for(predicate, timeout: float, interval: float = 0.02) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -42,23 +54,30 @@ async def wait_for(predicate, timeout: float, interval: float = 0.02) -> None:
         await asyncio.sleep(interval)
 
 
-class InProcessCapture:
-    """A writer + recorder + source running as a task; ``stop()`` cancels, flushes and publishes."""
+def capture_session(data_dir: Path, source, *, observers=()) -> CaptureSession:
+    """A capture session as the tests run it: quick fsyncs, no status view, no signal handlers."""
+    return CaptureSession(CaptureOptions(data_dir, source, fsync_interval_s=0.05), observers=list(observers))
 
-    def __init__(self, data_dir: Path, source: Source = Source.DIRECT, observers=None):
-        self.writer = LandingWriter(data_dir, source, fsync_interval_s=0.05)
-        self.recorder = Recorder(self.writer, list(observers or []))
-        self.task: asyncio.Task | None = None
-        self.source = None
 
-    def run(self, source) -> None:
-        self.source = source
-        self.task = asyncio.get_running_loop().create_task(source.run())
+class RunningCapture:
+    """A capture session running as a task; ``stop()`` ends it the way Ctrl-C does (what is queued is landed and
+    published)."""
 
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-        if hasattr(self.source, "close"):
-            await self.source.close()
-        self.writer.close()
+    def __init__(self, session: CaptureSession) -> None:
+        self.session = session
+        self.task = asyncio.get_running_loop().create_task(session.run())
+
+    @property
+    def stats(self):
+        return self.session.stats
+
+    async def started(self, timeout: float = 60) -> CaptureSession:
+        """The session once its source runs (a browser's page is open)."""
+        await asyncio.wait_for(asyncio.shield(self.session.started.wait()), timeout)
+        return self.session
+
+    async def stop(self):
+        """Stop and wait for the last segment to be published; a source's failure stays in ``self.task``."""
+        self.session.stop()
+        await asyncio.gather(self.task, return_exceptions=True)
+        return self.session.result

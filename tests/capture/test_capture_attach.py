@@ -7,10 +7,9 @@ import re
 import subprocess
 
 import pytest
-from capture_kit import InProcessCapture, landed_rows, wait_for
+from capture_kit import RunningCapture, capture_session, landed_rows, wait_for
 
-from capture_agent.landing.schema import Source
-from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS, BrowserOptions, BrowserSource
+from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS, BrowserOptions
 from simulator.server import start_simulator
 
 pytestmark = [pytest.mark.browser]
@@ -40,11 +39,9 @@ def running_browser(tmp_path):
 
 async def _attach(data, simulator, address, *, reload_stale: bool, during=None):
     said: list[str] = []
-    capture = InProcessCapture(data, source=Source.BROWSER)
     options = BrowserOptions(url=simulator.url, connect_cdp=address, reload_stale=reload_stale, say=said.append)
-    source = BrowserSource(capture.recorder, options)
-    await source.start()
-    capture.run(source)
+    capture = RunningCapture(capture_session(data, options))
+    await capture.started()
     await during(capture)
     await capture.stop()
     return said
@@ -60,9 +57,9 @@ def test_attach_to_a_playing_page_waits_or_reloads_visibly(tmp_path, running_bro
 
     # 1. --no-reload: the old socket's frames are landed, flagged; a reconnect brings a full handshake
     async def old_socket_then_reconnect(capture):
-        await wait_for(lambda: capture.writer.stats.frames_in > 10, 10)
+        await wait_for(lambda: capture.stats.frames_in > 10, 10)
         await asyncio.to_thread(simulator.drop_all)
-        await wait_for(lambda: capture.writer.stats.frames_in > 40, 10)
+        await wait_for(lambda: capture.stats.frames_in > 40, 10)
         await asyncio.sleep(1.0)
 
     said = asyncio.run(_attach(tmp_path / "wait", simulator, address, reload_stale=False, during=old_socket_then_reconnect))
@@ -79,7 +76,7 @@ def test_attach_to_a_playing_page_waits_or_reloads_visibly(tmp_path, running_bro
 
     # 2. default: the agent says so and reloads, so the capture starts from the handshake
     async def settle(capture):
-        await wait_for(lambda: capture.writer.stats.frames_in > 20, 15)
+        await wait_for(lambda: capture.stats.frames_in > 20, 15)
 
     said = asyncio.run(_attach(tmp_path / "reload", simulator, address, reload_stale=True, during=settle))
     assert len(said) == 1 and "reloading the page" in said[0]

@@ -11,34 +11,23 @@ import asyncio
 import time
 
 import pytest
-from capture_kit import InProcessCapture, landed_rows
+from capture_kit import RunningCapture, capture_session, landed_rows, polling_first
 from test_capture_direct import wire_records
 
-from capture_agent.landing.schema import Source
 from capture_agent.protocol.engineio import RECORD_SEPARATOR
 from capture_agent.protocol.socketio import decode_frame
 from capture_agent.redact import redact_frame
-from capture_agent.sources.browser import BrowserOptions, BrowserSource
+from capture_agent.sources.browser import BrowserOptions
 from simulator.server import start_simulator
 
 pytestmark = [pytest.mark.browser]
 
-WEBSOCKET_FIRST = 'transports: ["websocket", "polling"]'
-POLLING_FIRST = 'transports: ["polling", "websocket"]'
 # Exchanged by engine.io outside its packet queue during the upgrade, so absent from the server's wire log.
 UPGRADE_PROBES = {"2probe", "3probe", "5"}
 CLICKS = (("#buy", "buyOrder"), ("#sell-25", "sellOrder"), ("#sidebet", "requestSidebet"))
 IN_FLIGHT_NS = 1_000_000_000  # sent just before the stop, still on its way on loaded shared cores: not lost
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ2ZWN0cmEtdGVzdCJ9.c2lnbmF0dXJlLW9mLXRoZS10ZXN0"
 COOKIE = "privy-session-cookie-value-4242"
-
-
-async def polling_first(route):
-    """Serve play.js with polling as the first transport (socket.io-client's default)."""
-    response = await route.fetch()
-    script = await response.text()
-    assert script.count(WEBSOCKET_FIRST) == 1, "the play page's transports line changed: update this test"
-    await route.fulfill(response=response, body=script.replace(WEBSOCKET_FIRST, POLLING_FIRST))
 
 
 def packets(rows, sid, direction):
@@ -141,13 +130,10 @@ async def _order(page, selector: str) -> bool:
 
 
 async def _play(tmp_path, url: str) -> int:
-    capture = InProcessCapture(tmp_path / "data", source=Source.BROWSER)
     options = BrowserOptions(url=url, headless=True, prepare_page=lambda page: page.route("**/static/play.js", polling_first))
-    source = BrowserSource(capture.recorder, options)
+    capture = RunningCapture(capture_session(tmp_path / "data", options))
     try:
-        await source.start()
-        page = source.page
-        capture.run(source)
+        page = (await capture.started()).source.page
         await page.wait_for_function("document.getElementById('connection').textContent === 'connected'", timeout=15000)
         # orders need an open game; a round can end between the page's phase and the click, so, as a player
         # would, the sequence is played again (in a later round) until all three orders succeed

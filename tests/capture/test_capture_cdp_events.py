@@ -66,11 +66,11 @@ def test_polling_bodies_land_at_their_receipt_even_when_fetched_after_later_even
     async def scenario():
         source, writer, cdp = make_source()
         # GET handshake poll: request, response headers (receipt), then the page already POSTs "40" …
-        source._on_request({"requestId": "g1", "timestamp": 10.0, "wallTime": 1000.0, "request": {"url": URL, "method": "GET"}})
-        source._on_response({"requestId": "g1", "timestamp": 10.5})
-        source._on_request({"requestId": "p1", "timestamp": 10.6, "request": {"url": URL + "&sid=S1", "method": "POST", "postData": "40"}})
+        source.on_cdp_event("Network.requestWillBeSent", {"requestId": "g1", "timestamp": 10.0, "wallTime": 1000.0, "request": {"url": URL, "method": "GET"}})
+        source.on_cdp_event("Network.responseReceived", {"requestId": "g1", "timestamp": 10.5})
+        source.on_cdp_event("Network.requestWillBeSent", {"requestId": "p1", "timestamp": 10.6, "request": {"url": URL + "&sid=S1", "method": "POST", "postData": "40"}})
         # … and only then does Chromium report the GET finished; its body arrives last of all
-        source._on_loading_finished({"requestId": "g1", "timestamp": 10.7})
+        source.on_cdp_event("Network.loadingFinished", {"requestId": "g1", "timestamp": 10.7})
         await asyncio.sleep(0.05)
         assert writer.rows == []  # the POST waits behind the GET's reserved place
         cdp.pending[("Network.getResponseBody", "g1")].set_result({"body": OPEN, "base64Encoded": False})
@@ -90,15 +90,15 @@ def test_polling_bodies_land_at_their_receipt_even_when_fetched_after_later_even
 def test_websocket_frames_filters_binary_and_closing():
     async def scenario():
         source, writer, _ = make_source()
-        source._on_ws_created({"requestId": "w1", "url": "ws://127.0.0.1:8000/socket.io/?EIO=4&transport=websocket"})
-        source._on_ws_created({"requestId": "other", "url": "ws://127.0.0.1:8000/analytics"})
-        source._on_ws_frame({"requestId": "w1", "timestamp": 1.0, "response": {"opcode": 1, "payloadData": OPEN}}, Direction.IN)
-        source._on_ws_frame({"requestId": "other", "timestamp": 1.1, "response": {"opcode": 1, "payloadData": "hello"}}, Direction.IN)
-        source._on_ws_frame({"requestId": "w1", "timestamp": 1.2, "response": {"opcode": 1, "payloadData": "40"}}, Direction.OUT)
-        source._on_ws_frame({"requestId": "w1", "timestamp": 1.3, "response": {"opcode": 1, "payloadData": '40{"sid":"x"}'}}, Direction.IN)
+        source.on_cdp_event("Network.webSocketCreated", {"requestId": "w1", "url": "ws://127.0.0.1:8000/socket.io/?EIO=4&transport=websocket"})
+        source.on_cdp_event("Network.webSocketCreated", {"requestId": "other", "url": "ws://127.0.0.1:8000/analytics"})
+        source.on_cdp_event("Network.webSocketFrameReceived", {"requestId": "w1", "timestamp": 1.0, "response": {"opcode": 1, "payloadData": OPEN}})
+        source.on_cdp_event("Network.webSocketFrameReceived", {"requestId": "other", "timestamp": 1.1, "response": {"opcode": 1, "payloadData": "hello"}})
+        source.on_cdp_event("Network.webSocketFrameSent", {"requestId": "w1", "timestamp": 1.2, "response": {"opcode": 1, "payloadData": "40"}})
+        source.on_cdp_event("Network.webSocketFrameReceived", {"requestId": "w1", "timestamp": 1.3, "response": {"opcode": 1, "payloadData": '40{"sid":"x"}'}})
         raw = base64.b64encode(b"\x00\x01\xff").decode()
-        source._on_ws_frame({"requestId": "w1", "timestamp": 1.4, "response": {"opcode": 2, "payloadData": raw}}, Direction.IN)
-        source._on_ws_closed({"requestId": "w1", "timestamp": 2.0})
+        source.on_cdp_event("Network.webSocketFrameReceived", {"requestId": "w1", "timestamp": 1.4, "response": {"opcode": 2, "payloadData": raw}})
+        source.on_cdp_event("Network.webSocketClosed", {"requestId": "w1", "timestamp": 2.0})
         await settle(source)
         source._consumer.cancel()
         return writer.rows
@@ -124,7 +124,7 @@ def test_unknown_socket_frames_are_kept_and_flagged_once():
     async def scenario():
         source, writer, _ = make_source()
         for n in range(3):
-            source._on_ws_frame({"requestId": "old", "timestamp": 1.0 + n, "response": {"opcode": 1, "payloadData": f"42[\"t\",{n}]"}}, Direction.IN)
+            source.on_cdp_event("Network.webSocketFrameReceived", {"requestId": "old", "timestamp": 1.0 + n, "response": {"opcode": 1, "payloadData": f"42[\"t\",{n}]"}})
         await settle(source)
         source._consumer.cancel()
         return writer.rows
@@ -138,13 +138,13 @@ def test_unknown_socket_frames_are_kept_and_flagged_once():
 def test_a_body_chromium_no_longer_has_is_a_loud_loss_not_a_silent_gap():
     async def scenario():
         source, writer, cdp = make_source()
-        source._on_request({"requestId": "g2", "timestamp": 5.0, "wallTime": 100.0, "request": {"url": URL + "&sid=S9", "method": "GET"}})
-        source._on_response({"requestId": "g2", "timestamp": 5.1})
-        source._on_loading_finished({"requestId": "g2", "timestamp": 5.2})
+        source.on_cdp_event("Network.requestWillBeSent", {"requestId": "g2", "timestamp": 5.0, "wallTime": 100.0, "request": {"url": URL + "&sid=S9", "method": "GET"}})
+        source.on_cdp_event("Network.responseReceived", {"requestId": "g2", "timestamp": 5.1})
+        source.on_cdp_event("Network.loadingFinished", {"requestId": "g2", "timestamp": 5.2})
         await asyncio.sleep(0)
         cdp.pending[("Network.getResponseBody", "g2")].set_exception(RuntimeError("No resource with given identifier found"))
-        source._on_request({"requestId": "g3", "timestamp": 5.3, "request": {"url": URL + "&sid=S9", "method": "GET"}})
-        source._on_loading_failed({"requestId": "g3", "errorText": "net::ERR_ABORTED", "canceled": True})
+        source.on_cdp_event("Network.requestWillBeSent", {"requestId": "g3", "timestamp": 5.3, "request": {"url": URL + "&sid=S9", "method": "GET"}})
+        source.on_cdp_event("Network.loadingFailed", {"requestId": "g3", "errorText": "net::ERR_ABORTED", "canceled": True})
         await settle(source)
         source._consumer.cancel()
         return source.losses, writer.rows
@@ -172,10 +172,10 @@ def test_a_body_that_never_comes_does_not_hold_back_later_frames(monkeypatch):
 
     async def scenario():
         source, writer, _ = make_source()
-        source._on_request({"requestId": "g4", "timestamp": 1.0, "request": {"url": URL + "&sid=S2", "method": "GET"}})
-        source._on_response({"requestId": "g4", "timestamp": 1.1})  # headers, then nothing ever again
-        source._on_ws_created({"requestId": "w2", "url": "ws://h/socket.io/?EIO=4&transport=websocket&sid=S2"})
-        source._on_ws_frame({"requestId": "w2", "timestamp": 1.2, "response": {"opcode": 1, "payloadData": "2"}}, Direction.IN)
+        source.on_cdp_event("Network.requestWillBeSent", {"requestId": "g4", "timestamp": 1.0, "request": {"url": URL + "&sid=S2", "method": "GET"}})
+        source.on_cdp_event("Network.responseReceived", {"requestId": "g4", "timestamp": 1.1})  # headers, then nothing ever again
+        source.on_cdp_event("Network.webSocketCreated", {"requestId": "w2", "url": "ws://h/socket.io/?EIO=4&transport=websocket&sid=S2"})
+        source.on_cdp_event("Network.webSocketFrameReceived", {"requestId": "w2", "timestamp": 1.2, "response": {"opcode": 1, "payloadData": "2"}})
         await settle(source)
         source._consumer.cancel()
         return source.losses, writer.rows

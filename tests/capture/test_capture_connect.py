@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from capture_kit import InProcessCapture, landed_rows, wait_for
+from capture_kit import RunningCapture, capture_session, landed_rows, wait_for
 from websockets.asyncio.server import serve
 
 from capture_agent.errors import VectraError
 from capture_agent.protocol.client import Backoff, FirstJoin
-from capture_agent.sources.direct import DirectOptions, DirectSource
+from capture_agent.sources.direct import DirectOptions
 
 REPO = Path(__file__).resolve().parents[2]
 OPEN = '0{"sid":"s1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
@@ -84,12 +84,12 @@ def test_a_server_that_refuses_the_namespace_is_given_up_with_that_reason(tmp_pa
     async def scenario():
         async with serve(refusing, "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]
-            capture = InProcessCapture(tmp_path)
             options = DirectOptions(url=f"http://127.0.0.1:{port}", give_up_after_s=1.0, backoff=Backoff(0.05, 0.2))
-            capture.run(DirectSource(capture.recorder, options))
+            capture = RunningCapture(capture_session(tmp_path, options))
             with pytest.raises(VectraError) as raised:
                 await asyncio.wait_for(capture.task, 60)
-            await capture.stop()
+            result = await capture.stop()
+            assert result.exit_reason == "failed" and result.rows > 0  # what was landed is published all the same
             return str(raised.value)
 
     message = asyncio.run(scenario())
@@ -123,12 +123,11 @@ def test_a_capture_that_joined_keeps_reconnecting_past_the_window(tmp_path: Path
 
     async def scenario():
         log = EventLog()
-        capture = InProcessCapture(tmp_path, observers=[log])
         server = await serve(game, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         options = DirectOptions(url=f"http://127.0.0.1:{port}", give_up_after_s=1.0, backoff=Backoff(0.05, 0.2))
-        source = DirectSource(capture.recorder, options)
-        capture.run(source)
+        capture = RunningCapture(capture_session(tmp_path, options, observers=[log]))
+        source = (await capture.started()).source
         await wait_for(joined.is_set, 30)
         server.close()
         await server.wait_closed()

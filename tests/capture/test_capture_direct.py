@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from capture_kit import InProcessCapture, frames_of, landed_rows, wait_for
+from capture_kit import RunningCapture, capture_session, frames_of, landed_rows, wait_for
 
-from capture_agent.landing.writer import recover
+from capture_agent.landing.recovery import recover
 from capture_agent.protocol.client import Backoff
-from capture_agent.sources.direct import DirectOptions, DirectSource
+from capture_agent.sources.direct import DirectOptions
 from simulator.server import start_simulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,9 +64,8 @@ def test_direct_capture_lands_every_frame_of_the_wire_log_in_order(tmp_path, sim
     trades = TradeCounter()
 
     async def scenario():
-        capture = InProcessCapture(tmp_path / "data", observers=[trades])
-        capture.run(DirectSource(capture.recorder, DirectOptions(url=simulator.url)))
-        await wait_for(lambda: capture.writer.stats.frames_in >= 150 and trades.count >= 2, 30)
+        capture = RunningCapture(capture_session(tmp_path / "data", DirectOptions(url=simulator.url), observers=[trades]))
+        await wait_for(lambda: capture.stats.frames_in >= 150 and trades.count >= 2, 30)
         stop_ns = time.time_ns()
         await capture.stop()
         return stop_ns
@@ -89,15 +88,14 @@ def test_direct_capture_lands_every_frame_of_the_wire_log_in_order(tmp_path, sim
 
 def test_dropped_connections_reconnect_with_lifecycle_and_gap_rows(tmp_path, simulator):
     async def scenario():
-        capture = InProcessCapture(tmp_path / "data")
         backoff = Backoff(initial_s=0.2, maximum_s=1.0)
-        source = DirectSource(capture.recorder, DirectOptions(url=simulator.url, backoff=backoff))
-        capture.run(source)
+        capture = RunningCapture(capture_session(tmp_path / "data", DirectOptions(url=simulator.url, backoff=backoff)))
+        source = (await capture.started()).source
         for connections in (1, 2):
-            await wait_for(lambda: source.connections == connections and capture.writer.stats.frames_in > 20 * connections, 20)
+            await wait_for(lambda: source.connections == connections and capture.stats.frames_in > 20 * connections, 20)
             await asyncio.to_thread(simulator.drop_all)
         await wait_for(lambda: source.connections == 3, 20)
-        await wait_for(lambda: capture.writer.stats.frames_in > 80, 20)
+        await wait_for(lambda: capture.stats.frames_in > 80, 20)
         await capture.stop()
 
     asyncio.run(scenario())

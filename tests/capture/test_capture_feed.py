@@ -5,20 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
 import urllib.request
 
 import pytest
-from capture_kit import InProcessCapture, frames_of, landed_rows, wait_for
+from capture_kit import RunningCapture, capture_session, frames_of, landed_rows, wait_for
 from test_capture_direct import landed_sids, wire_frames, wire_records
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from capture_agent.errors import VectraError
 from capture_agent.live.feed import FeedServer, parse_bind
-from capture_agent.live.state import LiveState
 from capture_agent.live.status import health
-from capture_agent.sources.direct import DirectOptions, DirectSource
+from capture_agent.sources.direct import DirectOptions
 from simulator.server import start_simulator
 
 
@@ -46,11 +44,10 @@ def test_slow_client_is_dismissed_with_a_notice_and_capture_keeps_full_rate(tmp_
 
 
 async def _scenario(tmp_path, simulator):
-    state = LiveState("direct")
-    capture = InProcessCapture(tmp_path / "data", observers=[state])
-    feed = FeedServer(lambda: health(state.snapshot(time.monotonic_ns()), capture.writer.stats), queue_size=64)
+    feed = FeedServer(lambda: session.figures(), queue_size=64)
     await feed.start("127.0.0.1", 0)
-    capture.recorder.observers.append(feed)
+    session = capture_session(tmp_path / "data", DirectOptions(url=simulator.url), observers=[feed])
+    capture = None
     base = f"http://127.0.0.1:{feed.port}"
     fast_events: list[dict] = []
 
@@ -64,9 +61,9 @@ async def _scenario(tmp_path, simulator):
         f"ws://127.0.0.1:{feed.port}/feed", proxy=None, sock=small_buffer_socket(feed.port), max_queue=1
     )
     try:
-        capture.run(DirectSource(capture.recorder, DirectOptions(url=simulator.url)))
+        capture = RunningCapture(session)
         await wait_for(lambda: feed.clients_dismissed == 1, 60)  # the slow one reads nothing
-        landed_at_dismissal = capture.writer.stats.frames_in
+        landed_at_dismissal = capture.stats.frames_in
         # /health answers while capturing, and reports the dismissal
         status, content_type, body = await asyncio.to_thread(http_get, f"{base}/health")
         report = json.loads(body)
@@ -83,9 +80,10 @@ async def _scenario(tmp_path, simulator):
                 seen.append(json.loads(await asyncio.wait_for(slow.recv(), 15)))
         assert seen[-1]["type"] == "feed.notice" and "slow consumer" in seen[-1]["data"]["reason"]
         assert closed.value.rcvd.code == 1008
-        await wait_for(lambda: capture.writer.stats.frames_in > landed_at_dismissal + 200, 20)  # capture goes on
+        await wait_for(lambda: capture.stats.frames_in > landed_at_dismissal + 200, 20)  # capture goes on
     finally:
-        await capture.stop()
+        if capture is not None:
+            await capture.stop()
         await slow.close()
         fast.cancel()
         await asyncio.gather(fast, return_exceptions=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from capture_kit import InProcessCapture, landed_rows, wait_for
+from capture_kit import RunningCapture, capture_session, landed_rows, wait_for
 from websockets.asyncio.server import serve
 
 from capture_agent.protocol.client import Backoff
-from capture_agent.sources.direct import DirectOptions, DirectSource
+from capture_agent.sources.direct import DirectOptions
 
 
 def test_silent_server_is_left_after_ping_interval_plus_timeout_and_rejoined(tmp_path):
@@ -28,11 +28,9 @@ def test_silent_server_is_left_after_ping_interval_plus_timeout_and_rejoined(tmp
     async def scenario():
         async with serve(handler, "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]
-            capture = InProcessCapture(tmp_path)
             backoff = Backoff(initial_s=0.05, maximum_s=0.1)
-            source = DirectSource(capture.recorder, DirectOptions(url=f"http://127.0.0.1:{port}", backoff=backoff))
-            capture.run(source)
-            await wait_for(lambda: len(connections) >= 2 and capture.writer.stats.frames_in >= 5, 10)
+            capture = RunningCapture(capture_session(tmp_path, DirectOptions(url=f"http://127.0.0.1:{port}", backoff=backoff)))
+            await wait_for(lambda: len(connections) >= 2 and capture.stats.frames_in >= 5, 10)
             await capture.stop()
 
     asyncio.run(scenario())
@@ -56,11 +54,9 @@ def test_unreachable_server_is_retried_with_growing_bounded_delays(tmp_path):
         port = probe.getsockname()[1]
 
     async def scenario():
-        capture = InProcessCapture(tmp_path)
         backoff = Backoff(initial_s=0.02, maximum_s=0.08, jitter=0.0)
-        source = DirectSource(capture.recorder, DirectOptions(url=f"http://127.0.0.1:{port}", backoff=backoff))
-        capture.run(source)
-        await wait_for(lambda: capture.writer.stats.rows >= 10, 10)
+        capture = RunningCapture(capture_session(tmp_path, DirectOptions(url=f"http://127.0.0.1:{port}", backoff=backoff)))
+        await wait_for(lambda: capture.stats.rows >= 10, 10)
         await capture.stop()
 
     asyncio.run(scenario())

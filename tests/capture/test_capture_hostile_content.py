@@ -14,13 +14,16 @@ from hostile_frames import EDGE_INTEGERS, Hostile, hostile_frames
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture_agent.landing.schema import Direction, Source, Transport
-from capture_agent.landing.writer import LandingWriter, frame_header, recover
+from capture_agent.landing.recovery import recover
+from capture_agent.landing.rows import frame_header
+from capture_agent.landing.schema import Direction, FrameMeta, Source, Transport
+from capture_agent.landing.writer import LandingWriter
 from capture_agent.live.normalise import normalise
 from capture_agent.live.state import LiveState
 from capture_agent.protocol import socketio
 from capture_agent.protocol.socketio import decode_frame, decode_packet
-from capture_agent.sources.recorder import Recorder, decode_message
+from capture_agent.redact import redact_payload
+from capture_agent.sources.recorder import FrameFlags, Recorder, decode_message
 
 INT64_END = 2**63
 GUARD = "the decoder failed"  # the codec's last-resort flag: no input may need it (it would hide a bug)
@@ -104,7 +107,7 @@ def test_every_hostile_frame_lands_verbatim_and_the_wal_gives_the_same_rows(fram
         state, normalised = LiveState("direct"), _Normalised()
         recorder = Recorder(writer, [state, normalised])
         for frame in frames:
-            recorder.frame(Direction.IN, Transport.WEBSOCKET, frame.payload, opcode=1 if frame.text else 2)
+            recorder.frame(FrameMeta(Direction.IN, Transport.WEBSOCKET, opcode=1 if frame.text else 2), frame.payload)
         writer.flush()
         shutil.copytree(data, crashed)  # what kill -9 leaves now: every row only in the WAL
         writer.close()
@@ -163,3 +166,26 @@ def test_a_detail_nested_deeper_than_any_encoder_follows_is_cut_and_the_row_land
     for _ in range(62):
         (cut,) = cut
     assert cut == "(nested deeper than 64 levels: cut from the detail)"
+
+
+malformed_heads = st.sampled_from(['42["ev",{bad]', '4212["ev",x]', '43x[1]', '42["ev"', "4", "40", "", '451-["b",{"_placeholder":true}]'])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(hostile_frames.map(lambda frame: frame.payload), malformed_heads), min_size=1, max_size=20))
+def test_the_recorder_lands_the_same_rows_as_the_writer_parsing_alone(payloads: list) -> None:
+    """The recorder hands the writer the header it decoded; the writer parses it itself otherwise. Both land the same
+    row for every frame, malformed ones included (where only the head names the event)."""
+    with tempfile.TemporaryDirectory() as folder:
+        through_recorder, writer_alone = Path(folder) / "recorder", Path(folder) / "writer"
+        with LandingWriter(through_recorder, Source.DIRECT) as writer:
+            recorder = Recorder(writer)
+            for n, payload in enumerate(payloads):
+                recorder.frame(FrameMeta(Direction.IN, Transport.WEBSOCKET, recv_wall_ns=n, recv_mono_ns=n), payload)
+        with LandingWriter(writer_alone, Source.DIRECT) as writer:
+            flags = FrameFlags()  # the recorder's flags, computed the same way: only the header is left to the writer
+            for n, payload in enumerate(payloads):
+                detail = flags.check((None, Direction.IN), tuple(decode_message(redact_payload(payload), None)))
+                writer.frame(Direction.IN, Transport.WEBSOCKET, payload, recv_wall_ns=n, recv_mono_ns=n, detail=detail)
+        mine, theirs = landed_rows(through_recorder), landed_rows(writer_alone)
+    assert [_comparable(row) for row in mine] == [_comparable(row) for row in theirs]

@@ -24,7 +24,7 @@ def _loaded_after(code: str) -> set[str]:
 
 def test_the_agent_imports_none_of_the_pipeline_or_the_simulator() -> None:
     loaded = _loaded_after(
-        "import capture_agent.cli, capture_agent.sources.direct, capture_agent.sources.browser, "
+        "import capture_agent.cli, capture_agent.session, capture_agent.sources.direct, capture_agent.sources.browser, "
         "capture_agent.landing.writer, capture_agent.live.feed, capture_agent.protocol.rules, "
         "capture_agent.protocol.trading, capture_agent.protocol.client"
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from capture_kit import InProcessCapture, frames_of, landed_rows, wait_for
+from capture_kit import RunningCapture, capture_session, frames_of, landed_rows, wait_for
 from websockets.asyncio.server import serve
 
 from capture_agent.protocol.socketio import UNANNOUNCED_BINARY
-from capture_agent.sources.direct import DirectOptions, DirectSource
+from capture_agent.sources.direct import DirectOptions
 
 OPEN = '0{"sid":"garbage-sid","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
 SENT_AFTER_CONNECT = [
@@ -47,9 +47,8 @@ def test_malformed_and_binary_frames_are_kept_verbatim_and_flagged(tmp_path):
     async def scenario():
         async with serve(lambda ws: _garbage_server(ws, received), "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]
-            capture = InProcessCapture(tmp_path)
-            capture.run(DirectSource(capture.recorder, DirectOptions(url=f"http://127.0.0.1:{port}")))
-            await wait_for(lambda: capture.writer.stats.frames_in >= 3 + len(SENT_AFTER_CONNECT) and len(received) == 3, 10)
+            capture = RunningCapture(capture_session(tmp_path, DirectOptions(url=f"http://127.0.0.1:{port}")))
+            await wait_for(lambda: capture.stats.frames_in >= 3 + len(SENT_AFTER_CONNECT) and len(received) == 3, 10)
             await capture.stop()
 
     asyncio.run(scenario())

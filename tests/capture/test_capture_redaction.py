@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import orjson
-from capture_kit import InProcessCapture, landed_rows, wait_for
+from capture_kit import RunningCapture, capture_session, landed_rows, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from planted import bare_secrets, frame, planted_payload, secret_strings
@@ -28,9 +28,10 @@ from rich.console import Console
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
-from capture_agent.landing.schema import Direction, RecordType, Source, Transport
+from capture_agent.landing.schema import Direction, FrameMeta, RecordType, Source, Transport
+from capture_agent.landing.segments import read_landing
 from capture_agent.landing.wal import WAL_DIR
-from capture_agent.landing.writer import LandingWriter, read_landing
+from capture_agent.landing.writer import LandingWriter
 from capture_agent.live.feed import FeedServer
 from capture_agent.live.normalise import normalise
 from capture_agent.live.state import LiveState
@@ -38,7 +39,7 @@ from capture_agent.live.status import health, status_line, status_table
 from capture_agent.protocol.socketio import decode_frame
 from capture_agent.redact import MARKER, redact_payload
 from capture_agent.sources.browser import BrowserOptions, BrowserSource
-from capture_agent.sources.direct import DirectOptions, DirectSource
+from capture_agent.sources.direct import DirectOptions
 from capture_agent.sources.recorder import Captured, Recorder
 
 
@@ -125,7 +126,7 @@ def test_planted_secrets_reach_neither_disk_nor_feed_nor_status_nor_log(frames, 
             recorder = Recorder(writer, [state, feed, status, Tattler()])
             secrets: list[str] = []
             for (payload, planted, _valid), direction, transport in frames:
-                recorder.frame(direction, transport, payload)
+                recorder.frame(FrameMeta(direction, transport), payload)
                 secrets += planted
             for kind, (detail, planted) in facts:
                 if kind == "click":
@@ -163,7 +164,7 @@ def test_malformed_outgoing_frames_reach_the_feed_as_landed():
             return 0
 
     feed = FeedEvents()
-    Recorder(Writer(), [feed]).frame(Direction.OUT, Transport.WEBSOCKET, frame_text)
+    Recorder(Writer(), [feed]).frame(FrameMeta(Direction.OUT, Transport.WEBSOCKET), frame_text)
     [message] = [json.loads(m) for m in feed.messages]
     assert message["type"] == "raw.malformed" and message["data"]["frame"] == redact_payload(frame_text)
     assert MARKER in message["data"]["frame"] and "zq-" not in message["data"]["frame"]
@@ -201,12 +202,13 @@ def test_the_browser_sources_frames_clicks_and_lifecycle_details_reach_observers
             source._consumer = asyncio.get_running_loop().create_task(source._drain())
             source._on_click(None, {"selector": "#buy", "text": "Bearer zq-bearer-credential", "privyToken": "zq-page-token"})
             post = {"url": url, "method": "POST", "postData": '40{"token":"zq-connect-auth"}'}
-            source._on_request({"requestId": "p1", "timestamp": 1.0, "wallTime": 1000.0, "request": post})
-            source._on_ws_created({"requestId": "w1", "url": "ws://127.0.0.1:8000/socket.io/?EIO=4&transport=websocket&sid=S1"})
+            source.on_cdp_event("Network.requestWillBeSent", {"requestId": "p1", "timestamp": 1.0, "wallTime": 1000.0, "request": post})
+            created = {"requestId": "w1", "url": "ws://127.0.0.1:8000/socket.io/?EIO=4&transport=websocket&sid=S1"}
+            source.on_cdp_event("Network.webSocketCreated", created)
             frame = {"opcode": 1, "payloadData": '42["session",{"refresh_token":"zq-server-refresh","cash":2}]'}
-            source._on_ws_frame({"requestId": "w1", "timestamp": 2.0, "response": frame}, Direction.IN)
+            source.on_cdp_event("Network.webSocketFrameReceived", {"requestId": "w1", "timestamp": 2.0, "response": frame})
             error = "handshake failed for wss://h.example/socket.io/?access_token=zq-url-token"
-            source._on_ws_error({"requestId": "w1", "errorMessage": error})
+            source.on_cdp_event("Network.webSocketFrameError", {"requestId": "w1", "errorMessage": error})
             await asyncio.wait_for(source._queue.join(), 5)
             source._consumer.cancel()
             return feed.messages
@@ -249,28 +251,27 @@ def test_direct_capture_of_a_server_sending_auth_material_publishes_none_of_it(t
         await websocket.wait_closed()
 
     async def scenario():
-        state = LiveState("direct")
-        capture = InProcessCapture(tmp_path, observers=[state, Tattler()])
-        feed = FeedServer(lambda: health(state.snapshot(time.monotonic_ns()), capture.writer.stats))
+        feed = FeedServer(lambda: session.figures())
         await feed.start("127.0.0.1", 0)
-        capture.recorder.observers.append(feed)
-        async with serve(server, "127.0.0.1", 0) as game, connect(f"ws://127.0.0.1:{feed.port}/feed", proxy=None) as client:
-            received.append(await client.recv(decode=False))  # feed.hello: the client is registered
+        async with serve(server, "127.0.0.1", 0) as game:
             port = game.sockets[0].getsockname()[1]
-            capture.run(DirectSource(capture.recorder, DirectOptions(url=f"http://127.0.0.1:{port}")))
-            await wait_for(lambda: capture.writer.stats.frames_in >= 1 + len(SERVER_FRAMES), 20)
-
-            async def feed_catches_up():
-                while not any(b"cutOff" in m or b"raw.malformed" in m for m in received):
-                    received.append(await client.recv(decode=False))
-
-            await asyncio.wait_for(feed_catches_up(), 20)
-            capture.writer.flush()
-            wal = _wal_bytes(tmp_path)
-            line = status_line(health(state.snapshot(time.monotonic_ns()), capture.writer.stats))
-            await capture.stop()
+            session = capture_session(tmp_path, DirectOptions(url=f"http://127.0.0.1:{port}"), observers=[Tattler(), feed])
+            async with connect(f"ws://127.0.0.1:{feed.port}/feed", proxy=None) as client:
+                received.append(await client.recv(decode=False))  # feed.hello: the client is registered
+                wal, line = await capture_until_the_feed_caught_up(session, client)
         await feed.stop()
         return wal, line
+
+    async def capture_until_the_feed_caught_up(session, client):
+        capture = RunningCapture(session)
+        try:
+            await wait_for(lambda: capture.stats.frames_in >= 1 + len(SERVER_FRAMES), 20)
+            while not any(b"cutOff" in m or b"raw.malformed" in m for m in received):  # the feed catches up
+                received.append(await asyncio.wait_for(client.recv(decode=False), 20))
+            session.writer.flush()
+            return _wal_bytes(tmp_path), status_line(session.figures())
+        finally:
+            await capture.stop()
 
     wal, line = asyncio.run(scenario())
     published = _published(tmp_path)

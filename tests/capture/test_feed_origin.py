@@ -12,11 +12,10 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from capture_kit import InProcessCapture, wait_for
+from capture_kit import RunningCapture, capture_session, wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
@@ -24,10 +23,9 @@ from websockets.exceptions import InvalidStatus
 
 from capture_agent.live.feed import FeedServer
 from capture_agent.live.origin import parse_allowed_origins
-from capture_agent.live.state import LiveState
 from capture_agent.live.status import health
 from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS
-from capture_agent.sources.direct import DirectOptions, DirectSource
+from capture_agent.sources.direct import DirectOptions
 from simulator.server import start_simulator
 
 ALLOWED = "http://127.0.0.1:5173"
@@ -160,13 +158,11 @@ def test_monitor_page_shows_live_events_and_a_foreign_page_cannot_read_the_feed(
 async def _browser_scenario(tmp_path, simulator):
     from playwright.async_api import async_playwright
 
-    state = LiveState("direct")
-    capture = InProcessCapture(tmp_path / "data", observers=[state])
-    feed = FeedServer(lambda: health(state.snapshot(time.monotonic_ns()), capture.writer.stats))
+    feed = FeedServer(lambda: session.figures())
     await feed.start("127.0.0.1", 0)
-    capture.recorder.observers.append(feed)
     monitor = f"http://127.0.0.1:{feed.port}"
-    capture.run(DirectSource(capture.recorder, DirectOptions(url=simulator.url)))
+    session = capture_session(tmp_path / "data", DirectOptions(url=simulator.url), observers=[feed])
+    capture = RunningCapture(session)
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(

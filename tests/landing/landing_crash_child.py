@@ -9,8 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from capture_agent.landing.recovery import recover
 from capture_agent.landing.schema import Direction, Source, Transport
-from capture_agent.landing.writer import LandingWriter, recover
+from capture_agent.landing.writer import LandingWriter
 
 
 def main(data_dir: str, fsync_interval: float) -> None:

@@ -14,8 +14,9 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 
+from capture_agent.landing.recovery import recover
 from capture_agent.landing.schema import LANDING_SCHEMA
-from capture_agent.landing.writer import read_landing, recover, segment_paths
+from capture_agent.landing.segments import read_landing, segment_paths
 
 REPO = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("landing_crash_child.py")

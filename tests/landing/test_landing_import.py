@@ -11,7 +11,7 @@ import pytest
 from capture_agent.cli import main
 from capture_agent.errors import VectraError
 from capture_agent.landing.importer import RAW_FRAMES, RECORDINGS, import_files
-from capture_agent.landing.writer import read_landing, segment_paths
+from capture_agent.landing.segments import read_landing, segment_paths
 from capture_agent.protocol.recordings import MARKER_EVENTS, direction_of
 from capture_agent.protocol.socketio import decode_frame
 from realdata import event_files, event_records, real_files
@@ -69,8 +69,9 @@ def test_an_import_that_crashed_is_imported_again(tmp_path: Path) -> None:
     import shutil
 
     from capture_agent.landing.importer import file_digest
+    from capture_agent.landing.recovery import recover
     from capture_agent.landing.schema import Source
-    from capture_agent.landing.writer import LandingWriter, recover
+    from capture_agent.landing.writer import LandingWriter
 
     path = event_files()[0]
     live, crashed = tmp_path / "live", tmp_path / "crashed"

@@ -12,8 +12,9 @@ import orjson
 import pytest
 
 from capture_agent.landing.recovery import REASON_SUFFIX, REJECTED_DIR, recover
-from capture_agent.landing.wal import ROW_FIELDS, WAL_DIR, WalHeader, WalReader, append_row, encode_header, wal_name
-from capture_agent.landing.writer import read_landing
+from capture_agent.landing.rows import ROW_FIELDS
+from capture_agent.landing.segments import read_landing
+from capture_agent.landing.wal import WAL_DIR, WalHeader, WalReader, append_row, encode_header, wal_name
 
 REPO = Path(__file__).resolve().parents[2]
 NS = 1_000_000_000

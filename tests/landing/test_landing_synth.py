@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from capture_agent.cli import main
-from capture_agent.commands.synth import write_synthetic_capture
 from capture_agent.errors import VectraError
 from capture_agent.landing.schema import LANDING_SCHEMA
-from capture_agent.landing.writer import read_landing, segment_paths
+from capture_agent.landing.segments import read_landing, segment_paths
+from capture_agent.landing.synthetic import write_synthetic_capture
 from simulator.engine.observer import wire_frames
 
 

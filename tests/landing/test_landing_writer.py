@@ -15,10 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capture_agent.errors import VectraError
+from capture_agent.landing.recovery import recover
+from capture_agent.landing.rows import frame_header
 from capture_agent.landing.schema import LANDING_SCHEMA, Direction, RecordType, Source, Transport
-from capture_agent.landing.segments import SegmentFile
+from capture_agent.landing.segments import SegmentFile, read_landing, segment_paths
 from capture_agent.landing.wal import WAL_DIR, WalReader
-from capture_agent.landing.writer import LandingWriter, frame_header, read_landing, recover, segment_paths
+from capture_agent.landing.writer import LandingWriter
 from capture_agent.protocol.socketio import decode_frame
 from realdata import event_records
 

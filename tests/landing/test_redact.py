@@ -12,8 +12,9 @@ import pytest
 from realdata import event_records
 
 from capture_agent.landing.schema import Direction, Source, Transport
+from capture_agent.landing.segments import read_landing
 from capture_agent.landing.wal import WAL_DIR
-from capture_agent.landing.writer import LandingWriter, read_landing
+from capture_agent.landing.writer import LandingWriter
 from capture_agent.protocol.recordings import frame_from_record
 from capture_agent.protocol.socketio import decode_frame, encode_ack, encode_event, trace_arg
 from capture_agent.redact import (

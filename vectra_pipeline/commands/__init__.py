@@ -1,0 +1,22 @@
+"""The pipeline's ``vectra`` subcommands, one module each: registered with the CLI through the ``vectra.commands``
+entry point (``pyproject.toml``) — the light agent does not name them. Each needs the ``pipeline`` extra."""
+
+from __future__ import annotations
+
+from capture_agent.commands import Command
+
+_PIPELINE = ("dagster", "polars", "duckdb")
+
+COMMANDS: dict[str, Command] = {
+    "demo": Command(
+        "vectra_pipeline.commands.demo", "run the whole chain on the embedded simulator and query the result", "pipeline", _PIPELINE
+    ),
+    "build": Command("vectra_pipeline.commands.build", "materialise the pipeline (bronze → datasets) in-process", "pipeline", _PIPELINE),
+    "query": Command("vectra_pipeline.commands.query", "run SQL against the DuckDB warehouse and print a table", "pipeline", ("duckdb",)),
+    "ui": Command(
+        "vectra_pipeline.commands.ui",
+        "open the Dagster UI (assets, lineage, sensor, nightly schedule) on 127.0.0.1",
+        "pipeline",
+        ("dagster", "dagster_webserver", "aiohttp"),
+    ),
+}

@@ -3,13 +3,16 @@
 simulator (high speed, bots) → capture (real Chromium with a scripted player clicking the page; the direct
 socket when Chromium is missing, said so) → landing → Dagster in-process (bronze → silver → gold → dataset)
 → a summary and three example DuckDB queries with their output. Every step is the real one a user runs:
-the capture goes through ``vectra capture``'s own code path, the build through ``vectra build``'s.
+the capture is the :class:`~capture_agent.session.CaptureSession` that ``vectra capture`` runs, the build
+``vectra build``'s.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import sys
 from pathlib import Path
 
 from capture_agent.config import add_data_argument
@@ -54,7 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from capture_agent.commands import capture
     from capture_agent.sources.browser import CHROMIUM
     from vectra_pipeline.commands.build import build, ensure_dagster_home, landing_dates
     from vectra_pipeline.stages.gold.datasets import latest_dataset
@@ -71,16 +73,7 @@ def run(args: argparse.Namespace) -> int:
             )
 
     console.rule("[bold]1 · play and capture")
-    argv = [
-        "--source", "simulator", "--via", via, "--speed", str(args.speed), "--bots", str(args.bots),
-        "--seed", args.seed, "--duration", str(args.seconds), "--data", str(data_dir), "--no-status",
-    ]  # fmt: skip
-    if via == "browser":
-        argv += ["--headless", "--autoplay"]
-    capture_parser = argparse.ArgumentParser(prog="vectra capture")
-    capture.add_arguments(capture_parser)
-    if capture.run(capture_parser.parse_args(argv)) != 0:
-        raise VectraError("the capture reported lost rows; see the lines above")
+    _capture(args, data_dir, via)
 
     console.rule("[bold]2 · build: landing → bronze → silver → gold → dataset")
     home = ensure_dagster_home()
@@ -97,6 +90,27 @@ def run(args: argparse.Namespace) -> int:
     for title, sql in EXAMPLE_QUERIES:
         _print_query(console, data_dir, title, sql.format(dataset=str(version.path).replace("'", "''")))
     return 0
+
+
+def _capture(args: argparse.Namespace, data_dir: Path, via: str) -> None:
+    """Play on the simulator and capture it: through headless Chromium with the scripted player, or the socket."""
+    from capture_agent.session import CaptureOptions, CaptureSession, SimulatorOptions, StatusView
+    from capture_agent.sources.browser import BrowserOptions
+    from capture_agent.sources.direct import DirectOptions
+
+    if args.seconds <= 0:
+        raise VectraError("--seconds must be positive")
+    connection = BrowserOptions(headless=True) if via == "browser" else DirectOptions()
+    simulator = SimulatorOptions(speed=args.speed, bots=args.bots, seed=args.seed, via=connection, autoplay=via == "browser")
+    options = CaptureOptions(data_dir, simulator, duration_s=args.seconds, status=StatusView.LOG, handle_signals=True)
+    result = asyncio.run(CaptureSession(options, say=_say_capture).run())
+    _say_capture(f"stopped: {result.summary()}")
+    if result.drops:
+        raise VectraError(f"the capture lost {result.drops} row(s); see the lines above")
+
+
+def _say_capture(text: str) -> None:
+    print(f"vectra capture: {text}", file=sys.stderr, flush=True)
 
 
 def _print_summary(console, data_dir: Path, version, checks: int, failed_checks: list, home: str | None) -> None:
