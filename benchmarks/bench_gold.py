@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_gold.py [--games 1370] [--seed 0] [--days 1] [--json out.json]
 
 A live day is ≈1,370 games (mean game ≈190 ticks at 250 ms + 15 s cooldown). The silver tables come from
-``vectra_pipeline.stages.gold.synthetic`` (provably-fair price paths, bots trading every tick, a recording player
+``vectra_pipeline.synthetic`` (provably-fair price paths, bots trading every tick, a recording player
 trading, sidebetting and shorting); generating them is not timed. Timed stages: ``build_episodes``,
 ``build_observations`` (features, labels, rewards), writing both gold partitions, ``build_dataset`` (splits,
 manifest, Parquet, atomic publish), then the exports: numpy transitions, the Minari arrow export and
@@ -28,13 +28,13 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vectra_pipeline.exports.env import VectraReplayEnv  # noqa: E402
-from vectra_pipeline.exports.loader import load_transitions  # noqa: E402
-from vectra_pipeline.exports.minari_export import export_minari  # noqa: E402
-from vectra_pipeline.stages.gold.datasets import build_dataset, write_gold_partition  # noqa: E402
-from vectra_pipeline.stages.gold.episodes import build_episodes  # noqa: E402
-from vectra_pipeline.stages.gold.observations import build_observations  # noqa: E402
-from vectra_pipeline.stages.gold.synthetic import synthetic_silver  # noqa: E402
+from vectra_pipeline.envs.replay import VectraReplayEnv  # noqa: E402
+from vectra_pipeline.exports.numpy import load_transitions  # noqa: E402
+from vectra_pipeline.exports.minari import export_minari  # noqa: E402
+from vectra_pipeline.datasets.publish import build_dataset, write_gold_partition  # noqa: E402
+from vectra_pipeline.gold.episodes import build_episodes  # noqa: E402
+from vectra_pipeline.gold.observations import build_observations  # noqa: E402
+from vectra_pipeline.synthetic import synthetic_silver  # noqa: E402
 
 DATE = "2025-12-10"
 

@@ -85,14 +85,14 @@ def phase_floor(data_dir: Path, day: str) -> dict:
 
 def phase_silver(data_dir: Path, day: str) -> dict:
     from vectra_pipeline import storage
-    from vectra_pipeline.stages.actions import build_actions
-    from vectra_pipeline.stages.bronze import build_frames
-    from vectra_pipeline.stages.contracts import apply_contracts
-    from vectra_pipeline.stages.events import decode_events
-    from vectra_pipeline.stages.games import build_games
-    from vectra_pipeline.stages.player_state import build_player_state
-    from vectra_pipeline.stages.ticks import build_cooldowns, build_game_ticks
-    from vectra_pipeline.stages.trades import build_sidebets, build_trades
+    from vectra_pipeline.silver.actions import build_actions
+    from vectra_pipeline.bronze.frames import build_frames
+    from vectra_pipeline.silver.contracts import apply_contracts
+    from vectra_pipeline.silver.events import decode_events
+    from vectra_pipeline.silver.games import build_games
+    from vectra_pipeline.silver.player_state import build_player_state
+    from vectra_pipeline.silver.ticks import build_cooldowns, build_game_ticks
+    from vectra_pipeline.silver.trades import build_sidebets, build_trades
 
     out = data_dir / "bench-silver"
     seconds: dict[str, float] = {}

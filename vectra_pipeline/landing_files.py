@@ -1,7 +1,7 @@
 """A landing date's files as bronze reads them: each file on its own, so one bad file never fails its day.
 
 A file in ``landing/date=D/`` that is not a landing segment bronze can read — truncated, empty, random bytes, a
-foreign schema, values no landing column holds (:func:`vectra_pipeline.stages.bronze.landing_frame` says why), or a
+foreign schema, values no landing column holds (:func:`vectra_pipeline.bronze.frames.landing_frame` says why), or a
 ``*.parquet`` without a segment name — is moved to ``landing/_rejected/date=D/<name>`` with ``<name>.reason`` beside
 it (what was wrong, when, what to do), and the day's other segments build. ``_rejected`` is no ``date=`` folder: no
 reader of the landing zone (bronze, the sensor, dataset lineage) lists it, so a rejected file is never read, hence
@@ -20,7 +20,7 @@ from polars.exceptions import PanicException
 
 from capture_agent.landing.schema import LANDING_SCHEMA
 from capture_agent.landing.segments import SEGMENT_SUFFIX, fsync_dir, landing_root, parse_segment_name, segment_paths
-from vectra_pipeline.stages.bronze import landing_frame
+from vectra_pipeline.bronze.frames import landing_frame
 
 REJECTED_DIR = "_rejected"
 REASON_SUFFIX = ".reason"

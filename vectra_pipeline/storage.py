@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from vectra_pipeline.tables import TABLES, conform, empty
+from vectra_pipeline.schema import TABLES, conform, empty
 
 if TYPE_CHECKING:
     from vectra_pipeline.landing_files import LandingDay

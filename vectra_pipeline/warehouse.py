@@ -60,7 +60,7 @@ def quote(text: str) -> str:
 
 def view_statements(data_dir: Path) -> dict[str, str]:
     """view name → CREATE statement (relative paths): one per table, and ``datasets``."""
-    from vectra_pipeline.stages.gold.datasets import datasets_view_sql
+    from vectra_pipeline.datasets.publish import datasets_view_sql
 
     statements = {
         name: f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({quote(glob)}, '

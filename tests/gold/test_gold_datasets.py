@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from vectra_pipeline.stages.gold.datasets import (
+from vectra_pipeline.datasets.publish import (
     DatasetParams,
     assign_splits,
     build_dataset,
@@ -18,9 +18,9 @@ from vectra_pipeline.stages.gold.datasets import (
     list_versions,
     split_of,
 )
-from vectra_pipeline.stages.gold.episodes import build_episodes
-from vectra_pipeline.stages.gold.observations import build_observations
-from vectra_pipeline.stages.gold.synthetic import synthetic_silver
+from vectra_pipeline.gold.episodes import build_episodes
+from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.synthetic import synthetic_silver
 
 DATE = "2025-12-10"
 
@@ -39,7 +39,7 @@ def _landing(data_dir: Path, payload: bytes = b"segment-0") -> list[dict]:
     folder = data_dir / "landing" / f"date={DATE}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "capture-000000.parquet").write_bytes(payload)
-    from vectra_pipeline.stages.gold.datasets import landing_inputs
+    from vectra_pipeline.datasets.publish import landing_inputs
 
     return landing_inputs(data_dir, [DATE])
 

@@ -17,8 +17,8 @@ from vectra_pipeline.defs.assets import gold as gold_assets
 from vectra_pipeline.defs.checks import gold as gold_checks
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.defs.schedules import LANDING_TAG, nightly_dataset
-from vectra_pipeline.stages.gold.datasets import gold_partition_path, latest_dataset, list_versions
-from vectra_pipeline.stages.gold.days import landing_fingerprint
+from vectra_pipeline.datasets.publish import gold_partition_path, latest_dataset, list_versions
+from vectra_pipeline.datasets.days import landing_fingerprint
 from vectra_pipeline.warehouse import warehouse_path
 
 DAY = "2025-12-10"

@@ -5,16 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from vectra_pipeline.stages.gold.features import DOCS_PATH, FEATURES, FEATURE_NAMES, markdown
+from vectra_pipeline.gold.features import DOCS_PATH, FEATURES, FEATURE_NAMES, markdown
 
 
 def test_features_doc_is_current():
     assert DOCS_PATH.read_text(encoding="utf-8") == markdown(), (
-        "docs/FEATURES.md is stale: run python -m vectra_pipeline.stages.gold.features --write-docs")
+        "docs/FEATURES.md is stale: run python -m vectra_pipeline.gold.features --write-docs")
 
 
 def test_check_docs_command_passes():
-    result = subprocess.run([sys.executable, "-m", "vectra_pipeline.stages.gold.features", "--check-docs"],
+    result = subprocess.run([sys.executable, "-m", "vectra_pipeline.gold.features", "--check-docs"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
 

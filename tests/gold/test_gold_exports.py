@@ -6,15 +6,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from vectra_pipeline.exports.env import ENV_ID, VectraReplayEnv
-from vectra_pipeline.exports.loader import iterate_batches, load_transitions, read_observations
-from vectra_pipeline.exports.minari_export import export_minari, load_minari
-from vectra_pipeline.stages.gold.actions import Action
-from vectra_pipeline.stages.gold.datasets import DatasetParams, build_dataset
-from vectra_pipeline.stages.gold.episodes import build_episodes
-from vectra_pipeline.stages.gold.features import FEATURE_NAMES, PLAYER_FEATURES
-from vectra_pipeline.stages.gold.observations import build_observations
-from vectra_pipeline.stages.gold.synthetic import synthetic_silver
+from vectra_pipeline.envs.replay import ENV_ID, VectraReplayEnv
+from vectra_pipeline.exports.numpy import iterate_batches, load_transitions, read_observations
+from vectra_pipeline.exports.minari import export_minari, load_minari
+from vectra_pipeline.gold.action_space import Action
+from vectra_pipeline.datasets.publish import DatasetParams, build_dataset
+from vectra_pipeline.gold.episodes import build_episodes
+from vectra_pipeline.gold.features import FEATURE_NAMES, PLAYER_FEATURES
+from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.synthetic import synthetic_silver
 
 DATE = "2025-12-10"
 

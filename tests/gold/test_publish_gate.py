@@ -23,8 +23,8 @@ from vectra_pipeline.defs.checks import silver as silver_checks
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.defs.schedules import LANDING_TAG, nightly, publish_dataset
 from vectra_pipeline.defs.sensors import day_built, landing_to_gold
-from vectra_pipeline.stages.gold import days
-from vectra_pipeline.stages.gold.datasets import DATASETS_DIR, landing_inputs, latest_dataset, list_versions
+from vectra_pipeline.datasets import days
+from vectra_pipeline.datasets.publish import DATASETS_DIR, landing_inputs, latest_dataset, list_versions
 
 FIRST, SECOND = "2025-12-10", "2025-12-11"
 

@@ -21,7 +21,7 @@ from outputs_kit import DAYS, REPO, small_landing, vectra_command, vectra_env
 from vectra_pipeline.commands.build import build
 from vectra_pipeline.commands.query import query
 from vectra_pipeline.defs.stale_runs import TAG_PROCESS_START, run_process_tags
-from vectra_pipeline.stages.gold.datasets import latest_dataset, list_versions
+from vectra_pipeline.datasets.publish import latest_dataset, list_versions
 from vectra_pipeline.warehouse import table_globs
 
 DAY = DAYS[0]

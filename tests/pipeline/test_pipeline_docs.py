@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from vectra_pipeline.tables import TABLES, markdown
+from vectra_pipeline.schema import TABLES, markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_tables_doc_is_generated_from_tables_py():
-    assert (DOCS / "TABLES.md").read_text(encoding="utf-8") == markdown(), "run: python -m vectra_pipeline.tables > docs/TABLES.md"
+    assert (DOCS / "TABLES.md").read_text(encoding="utf-8") == markdown(), "run: python -m vectra_pipeline.schema > docs/TABLES.md"
 
 
 def test_every_table_is_documented_with_every_column():

@@ -11,8 +11,8 @@ from capture_agent.protocol.fairness import price_path
 from capture_agent.protocol.game import frame_shape, phase
 from capture_agent.protocol.socketio import decode_frame
 from pipeline_kit import chains_by_date, import_real
-from vectra_pipeline.stages import events as events_stage
-from vectra_pipeline.tables import TABLES, conform
+from vectra_pipeline.silver import events as events_stage
+from vectra_pipeline.schema import TABLES, conform
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +197,7 @@ def test_conform_rejects_undeclared_columns():
 
 
 def test_fairness_replay_detects_a_tampered_path(chains):
-    from vectra_pipeline.stages.games import replay
+    from vectra_pipeline.silver.games import replay
 
     seeded = next(g for g in realdata.seeded_games() if g.get("prices"))
     recorded = dict(enumerate(float(p) for p in seeded["prices"]))

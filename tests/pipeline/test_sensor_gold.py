@@ -21,7 +21,7 @@ from vectra_pipeline.defs.checks import gold as gold_checks
 from vectra_pipeline.defs.checks import silver as silver_checks
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.defs.sensors import landing_segments, landing_to_gold
-from vectra_pipeline.stages.gold.datasets import gold_partition_path
+from vectra_pipeline.datasets.publish import gold_partition_path
 
 DAY = "2025-12-22"
 START_MS = 1_766_361_600_000  # 2025-12-22 00:00 UTC

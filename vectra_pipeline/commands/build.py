@@ -103,7 +103,7 @@ def build(data_dir: Path, dates: list[str], show_progress: bool = False, include
     from vectra_pipeline.defs.partitions import daily
     from vectra_pipeline.defs.resources import VectraPaths
     from vectra_pipeline.defs.stale_runs import fail_runs_of_dead_processes, run_process_tags
-    from vectra_pipeline.stages.gold.datasets import landing_inputs
+    from vectra_pipeline.datasets.publish import landing_inputs
 
     valid = set(daily.get_partition_keys())
     outside = [d for d in dates if d not in valid]

@@ -1,5 +1,5 @@
 """Whether a Dagster run built its day fully — every per-day asset materialised, no step failed, no ERROR check
-failed — and the day record it leaves (``stages.gold.days``). Used by ``vectra build`` after each day's in-process
+failed — and the day record it leaves (``datasets.days``). Used by ``vectra build`` after each day's in-process
 run and by the ``day_built`` run-status sensor after a daemon-launched one."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from vectra_pipeline.stages.gold import days
+from vectra_pipeline.datasets import days
 
 
 def per_day_assets() -> list[dg.AssetKey]:

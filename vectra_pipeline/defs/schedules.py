@@ -17,8 +17,8 @@ from capture_agent.landing.segments import segment_paths
 from vectra_pipeline.defs.built import per_day_assets
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.stages.gold import datasets as gold_datasets
-from vectra_pipeline.stages.gold.days import landing_fingerprint
+from vectra_pipeline.datasets import publish as gold_datasets
+from vectra_pipeline.datasets.days import landing_fingerprint
 
 DATASET_ASSETS = ("training_dataset", "minari_datasets")
 LANDING_TAG = "vectra/landing"  # the day's landing fingerprint when the run was requested

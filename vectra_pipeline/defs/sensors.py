@@ -7,7 +7,7 @@ by ``segment_paths``. The run key names the date and the segments, so a re-evalu
 twice; the run carries the day's landing fingerprint (tag ``vectra/landing``).
 
 ``day_built`` (on every successful day run of ``landing_to_gold`` or ``nightly``): writes the day record
-(``stages.gold.days``) — built fully, or the failed checks — when the landing is still what the run was requested
+(``datasets.days``) — built fully, or the failed checks — when the landing is still what the run was requested
 for; after a ``nightly`` run it requests ``publish_dataset`` when every day with gold built fully and the dataset
 id they give is not published yet (run key: the id).
 """
@@ -24,8 +24,8 @@ from vectra_pipeline.defs.built import record_run
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.defs.schedules import LANDING_TAG, nightly, publish_dataset
-from vectra_pipeline.stages.gold import datasets as gold_datasets
-from vectra_pipeline.stages.gold import days
+from vectra_pipeline.datasets import publish as gold_datasets
+from vectra_pipeline.datasets import days
 
 landing_to_gold = dg.define_asset_job(
     "landing_to_gold",

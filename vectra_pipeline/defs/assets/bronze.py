@@ -1,4 +1,4 @@
-"""Bronze: the partition's landing rows, deduplicated (vectra_pipeline.stages.bronze)."""
+"""Bronze: the partition's landing rows, deduplicated (vectra_pipeline.bronze.frames)."""
 
 import dagster as dg
 
@@ -6,7 +6,7 @@ from vectra_pipeline import storage, warehouse
 from vectra_pipeline.defs.metadata import counts, notes, preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.stages.bronze import DUPLICATE_WINDOW_NS, build_frames
+from vectra_pipeline.bronze.frames import DUPLICATE_WINDOW_NS, build_frames
 
 OWNERS = ["team:vectra-pipeline"]
 

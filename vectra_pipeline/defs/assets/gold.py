@@ -1,6 +1,6 @@
 """Gold: episodes and observations per day, then the versioned training dataset and its Minari export.
 
-Thin wrappers over ``vectra_pipeline.stages.gold``: read the silver partition, call the pure stage, write the
+Thin wrappers over ``vectra_pipeline.gold``: read the silver partition, call the pure stage, write the
 gold partition atomically (``<data>/gold/<table>/date=YYYY-MM-DD/part.parquet``), report metadata. The dataset
 asset spans every built day and publishes ``<data>/datasets/<name>/<id>/`` with its lineage.
 """
@@ -13,12 +13,12 @@ from vectra_pipeline import storage, warehouse
 from vectra_pipeline.defs.metadata import counts, notes, preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.stages.gold import datasets as gold_datasets
-from vectra_pipeline.stages.gold import days
-from vectra_pipeline.stages.gold.episodes import EpisodePolicy, build_episodes
-from vectra_pipeline.stages.gold.features import FEATURE_NAMES, FEATURE_SPEC_VERSION, spec_fingerprint
-from vectra_pipeline.stages.gold.lookahead import SILVER_INPUTS
-from vectra_pipeline.stages.gold.observations import build_observations
+from vectra_pipeline.datasets import publish as gold_datasets
+from vectra_pipeline.datasets import days
+from vectra_pipeline.gold.episodes import EpisodePolicy, build_episodes
+from vectra_pipeline.gold.features import FEATURE_NAMES, FEATURE_SPEC_VERSION, spec_fingerprint
+from vectra_pipeline.gold.lookahead import SILVER_INPUTS
+from vectra_pipeline.gold.observations import build_observations
 
 OWNERS = ["team:vectra-pipeline"]
 GROUP = "gold"
@@ -221,7 +221,7 @@ def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, p
     "<version>/minari/ (MINARI_DATASETS_PATH); written once per version. Nothing to export before a version exists.",
 )
 def minari_datasets(context: dg.AssetExecutionContext, config: DatasetConfig, paths: VectraPaths) -> dg.MaterializeResult:
-    from vectra_pipeline.exports.minari_export import export_minari, minari_id
+    from vectra_pipeline.exports.minari import export_minari, minari_id
 
     version = gold_datasets.latest_dataset(paths.root, config.name)
     if version is None:  # nothing to train on yet (training_dataset says why): nothing to export, not a failure

@@ -1,6 +1,6 @@
 """Silver: decoded events under contracts, then ticks, games, trades, sidebets, player state and actions.
 
-Each asset reads its upstream partitions from Parquet, calls a pure stage in ``vectra_pipeline.stages`` and
+Each asset reads its upstream partitions from Parquet, calls a pure stage in ``vectra_pipeline.silver`` and
 writes its partition atomically; metadata carries row counts, quarantine counts, previews and price paths.
 """
 
@@ -12,14 +12,14 @@ from vectra_pipeline import storage, warehouse
 from vectra_pipeline.defs.metadata import counts, preview, price_paths
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.stages.actions import build_actions
-from vectra_pipeline.stages.contracts import apply_contracts
-from vectra_pipeline.stages.events import decode_events
-from vectra_pipeline.stages.games import build_games
-from vectra_pipeline.stages.player_state import build_player_state
-from vectra_pipeline.stages.ticks import build_cooldowns, build_game_ticks
-from vectra_pipeline.stages.trades import build_sidebets, build_trades
-from vectra_pipeline.tables import TABLES
+from vectra_pipeline.silver.actions import build_actions
+from vectra_pipeline.silver.contracts import apply_contracts
+from vectra_pipeline.silver.events import decode_events
+from vectra_pipeline.silver.games import build_games
+from vectra_pipeline.silver.player_state import build_player_state
+from vectra_pipeline.silver.ticks import build_cooldowns, build_game_ticks
+from vectra_pipeline.silver.trades import build_sidebets, build_trades
+from vectra_pipeline.schema import TABLES
 
 OWNERS = ["team:vectra-pipeline"]
 KINDS = {"python", "polars", "parquet"}

@@ -7,9 +7,9 @@ import polars as pl
 
 from vectra_pipeline.defs.assets.gold import read_silver
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.stages.gold import datasets as gold_datasets
-from vectra_pipeline.stages.gold.features import FEATURE_NAMES
-from vectra_pipeline.stages.gold.lookahead import look_ahead_violations
+from vectra_pipeline.datasets import publish as gold_datasets
+from vectra_pipeline.gold.features import FEATURE_NAMES
+from vectra_pipeline.gold.lookahead import look_ahead_violations
 
 LOOK_AHEAD_SAMPLE = 5  # games rebuilt per partition (the longest episodes: the most ticks to leak into)
 

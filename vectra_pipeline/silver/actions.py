@@ -34,9 +34,9 @@ import polars as pl
 
 from capture_agent.protocol.game import is_rug_frame
 from capture_agent.protocol.rules import CURRENT_SIDEBET, ORDER_KINDS, PRE_GAME_PHASES, Phase
-from vectra_pipeline.stages.player_state import as_int32
-from vectra_pipeline.stages.ticks import game_state_rows, observed_ticks
-from vectra_pipeline.tables import conform
+from vectra_pipeline.silver.player_state import as_int32
+from vectra_pipeline.silver.ticks import game_state_rows, observed_ticks
+from vectra_pipeline.schema import conform
 
 # Click control → order kind, from the control's id/selector (simulator page: #buy, #sell-25, #short-open…).
 _CLICK_KINDS = (("short-open", "short_open"), ("short-close", "short_close"), ("sidebet", "sidebet"), ("buy", "buy"), ("sell", "sell"))

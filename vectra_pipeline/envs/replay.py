@@ -23,11 +23,11 @@ import numpy as np
 
 from capture_agent.protocol import trading
 from capture_agent.protocol.rules import SOL_COIN
-from vectra_pipeline.exports.loader import _version, feature_names, observation_space, read_observations
-from vectra_pipeline.stages.gold.actions import ACTION_PERCENTAGE, N_ACTIONS, Action
-from vectra_pipeline.stages.gold.datasets import DatasetVersion
-from vectra_pipeline.stages.gold.features import player_features
-from vectra_pipeline.stages.gold.rewards import reward
+from vectra_pipeline.exports.numpy import _version, feature_names, observation_space, read_observations
+from vectra_pipeline.gold.action_space import ACTION_PERCENTAGE, N_ACTIONS, Action
+from vectra_pipeline.datasets.publish import DatasetVersion
+from vectra_pipeline.gold.features import player_features
+from vectra_pipeline.gold.rewards import reward
 
 ENV_ID = "vectra/Replay-v0"
 

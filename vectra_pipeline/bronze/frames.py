@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from capture_agent.landing.schema import LANDING_SCHEMA
-from vectra_pipeline.tables import conform
+from vectra_pipeline.schema import conform
 
 DUPLICATE_WINDOW_NS = 2_000_000_000
 

@@ -32,8 +32,8 @@ from capture_agent.protocol.game import frame_shape, phase
 from capture_agent.protocol.jsjson import dumps
 from capture_agent.protocol.rules import GAME_STATE_UPDATE
 from capture_agent.protocol.socketio import Attachments, decode_frame
-from vectra_pipeline.stages.frame_packets import failure_reason, frame_packets, too_wide_for
-from vectra_pipeline.tables import EVENTS
+from vectra_pipeline.silver.frame_packets import failure_reason, frame_packets, too_wide_for
+from vectra_pipeline.schema import EVENTS
 
 _GSU_PREFIX = f'42["{GAME_STATE_UPDATE}",'
 

@@ -26,7 +26,7 @@ from capture_agent.protocol.rules import (
     rug_remainder_bound,
     sidebet_end_tick,
 )
-from vectra_pipeline.tables import conform, empty
+from vectra_pipeline.schema import conform, empty
 
 TICK_NS = TICK_MS * 1_000_000
 COOLDOWN_NS = COOLDOWN_MS * 1_000_000

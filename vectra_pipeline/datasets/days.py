@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from vectra_pipeline import storage
-from vectra_pipeline.stages.gold.datasets import GOLD_DIR, GOLD_TABLES, code_version, file_sha256, gold_partition_path, landing_inputs
+from vectra_pipeline.datasets.publish import GOLD_DIR, GOLD_TABLES, code_version, file_sha256, gold_partition_path, landing_inputs
 
 RECORDS_DIR = "_built"
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from vectra_pipeline.stages.gold.actions import action_code_expr
-from vectra_pipeline.stages.gold.episodes import dedupe_ticks, placed_actions
-from vectra_pipeline.stages.gold.features import FEATURES, compute_features
-from vectra_pipeline.stages.gold.rewards import reward
+from vectra_pipeline.gold.action_space import action_code_expr
+from vectra_pipeline.gold.episodes import dedupe_ticks, placed_actions
+from vectra_pipeline.gold.features import FEATURES, compute_features
+from vectra_pipeline.gold.rewards import reward
 
 KEY = ("game_id", "tick")
 OBSERVATION_SCHEMA = pl.Schema({

@@ -2,7 +2,7 @@
 
 Stages build polars frames and pass them through :func:`conform`, which selects the declared columns in the
 declared order with the declared dtypes, so every Parquet file, DuckDB view and document agrees with this
-module. ``docs/TABLES.md`` is generated from it (``python -m vectra_pipeline.tables``).
+module. ``docs/TABLES.md`` is generated from it (``python -m vectra_pipeline.schema``).
 
 Conventions: times are integer nanoseconds since the Unix epoch, UTC (``*_ns``); money is SOL as float;
 prices and ``avg_cost`` are multipliers of the 1.0 start price; ticks are int32.
@@ -349,7 +349,7 @@ def conform(frame: pl.DataFrame, name: str) -> pl.DataFrame:
         return empty(name)
     extra = [c for c in frame.columns if c not in target]
     if extra:
-        raise ValueError(f"table {name!r} does not declare columns {extra}; add them to vectra_pipeline/tables.py")
+        raise ValueError(f"table {name!r} does not declare columns {extra}; add them to vectra_pipeline/schema.py")
     return frame.select(
         [
             (pl.col(col) if col in frame.columns else pl.lit(None)).cast(dtype, strict=True).alias(col)
@@ -387,7 +387,7 @@ def markdown() -> str:
     lines = [
         "# Bronze and silver tables",
         "",
-        "Generated from `vectra_pipeline/tables.py` (`python -m vectra_pipeline.tables > docs/TABLES.md`); do not edit.",
+        "Generated from `vectra_pipeline/schema.py` (`python -m vectra_pipeline.schema > docs/TABLES.md`); do not edit.",
         "",
         "Storage: `<data>/<stage>/<table>/date=YYYY-MM-DD/part.parquet` (UTC date of the landing partition), "
         "one DuckDB view per table in `<data>/warehouse.duckdb` (the `date` column comes from the folder). "

@@ -18,8 +18,8 @@ import polars as pl
 
 from capture_agent.protocol.fairness import VERSIONS, price_path, verify_seed
 from capture_agent.protocol.game import FrameShape, is_rug_frame
-from vectra_pipeline.stages.ticks import game_state_rows, history_entries, rug_ticks
-from vectra_pipeline.tables import conform
+from vectra_pipeline.silver.ticks import game_state_rows, history_entries, rug_ticks
+from vectra_pipeline.schema import conform
 
 PRE_GAME_SHAPES = [FrameShape.COOLDOWN.value, FrameShape.PRESALE.value, FrameShape.PRESALE_OPENING.value, FrameShape.GENESIS.value]
 

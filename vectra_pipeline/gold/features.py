@@ -2,8 +2,8 @@
 
 Every feature at tick t uses only what the recording player could know when tick t's frame arrived: the tick
 frames up to t, and trades / player-state updates / acks placed on the frame clock by
-:mod:`vectra_pipeline.stages.gold.timeline` (a trade executed at tick t but received after t's frame is seen at
-t+1). ``docs/FEATURES.md`` is generated from :data:`FEATURES` (``python -m vectra_pipeline.stages.gold.features
+:mod:`vectra_pipeline.gold.timeline` (a trade executed at tick t but received after t's frame is seen at
+t+1). ``docs/FEATURES.md`` is generated from :data:`FEATURES` (``python -m vectra_pipeline.gold.features
 --write-docs``); a test checks the committed file is current.
 
 Missing values never reach the vector: tick statistics are carried forward within the game (a backfilled tick has
@@ -24,11 +24,11 @@ import numpy as np
 import polars as pl
 
 from capture_agent.protocol.rules import PHASE_RANK, PRE_GAME_PHASES, Phase
-from vectra_pipeline.stages.gold.rewards import equity, short_value
-from vectra_pipeline.stages.gold.timeline import frame_clock, last_event_at, with_visible_tick
+from vectra_pipeline.gold.rewards import equity, short_value
+from vectra_pipeline.gold.timeline import frame_clock, last_event_at, with_visible_tick
 
 FEATURE_SPEC_VERSION = "1.0"
-DOCS_PATH = Path(__file__).resolve().parents[3] / "docs" / "FEATURES.md"
+DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "FEATURES.md"
 
 RETURN_HORIZONS = (1, 5, 20)
 VOLATILITY_WINDOW = 20
@@ -399,8 +399,8 @@ def markdown() -> str:
     lines = [
         "# Gold features",
         "",
-        "Generated from `vectra_pipeline/stages/gold/features.py` "
-        "(`python -m vectra_pipeline.stages.gold.features --write-docs`); do not edit.",
+        "Generated from `vectra_pipeline/gold/features.py` "
+        "(`python -m vectra_pipeline.gold.features --write-docs`); do not edit.",
         "",
         f"Feature spec version **{FEATURE_SPEC_VERSION}**, fingerprint `{spec_fingerprint()}` (part of every dataset id).",
         "",
@@ -431,8 +431,12 @@ def markdown() -> str:
         lines.append(f"| {i} | `{f.name}` | {f.dtype} | {f.unit} | {f.formula} | {f.source} | {f.group} | {f.seed} | {f.why} | {f.version} |")
     lines += ["", "## Seed features dropped", "", "| seed feature | why |", "|---|---|"]
     lines += [f"| {name} | {why} |" for name, why in DROPPED_SEED_FEATURES]
-    from vectra_pipeline.exports import env, loader, minari_export
-    from vectra_pipeline.stages.gold import actions, datasets, episodes, observations, rewards
+    from vectra_pipeline.datasets import publish as datasets
+    from vectra_pipeline.envs import replay as env
+    from vectra_pipeline.exports import minari as minari_export
+    from vectra_pipeline.exports import numpy as loader
+    from vectra_pipeline.gold import action_space as actions
+    from vectra_pipeline.gold import episodes, observations, rewards
 
     def body(module) -> str:
         """A module docstring without its first line (the title)."""
@@ -457,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.check_docs:
         current = DOCS_PATH.read_text(encoding="utf-8") if DOCS_PATH.exists() else ""
         if current != text:
-            print(f"{DOCS_PATH} is stale: run python -m vectra_pipeline.stages.gold.features --write-docs", file=sys.stderr)
+            print(f"{DOCS_PATH} is stale: run python -m vectra_pipeline.gold.features --write-docs", file=sys.stderr)
             return 1
     else:
         print(text, end="")

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from vectra_pipeline import storage
-from vectra_pipeline.exports.loader import SPLITS, _version, feature_names, observation_space, read_observations
-from vectra_pipeline.stages.gold.actions import N_ACTIONS
-from vectra_pipeline.stages.gold.datasets import DatasetVersion
+from vectra_pipeline.exports.numpy import SPLITS, _version, feature_names, observation_space, read_observations
+from vectra_pipeline.gold.action_space import N_ACTIONS
+from vectra_pipeline.datasets.publish import DatasetVersion
 
 MINARI_DIR = "minari"
 NAMESPACE = "vectra"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import polars as pl
 
 from capture_agent.protocol.rules import PRE_GAME_PHASES
-from vectra_pipeline.stages.gold.episodes import build_episodes
-from vectra_pipeline.stages.gold.features import FEATURE_NAMES
-from vectra_pipeline.stages.gold.observations import build_observations
+from vectra_pipeline.gold.episodes import build_episodes
+from vectra_pipeline.gold.features import FEATURE_NAMES
+from vectra_pipeline.gold.observations import build_observations
 
 SILVER_INPUTS = ("games", "game_ticks", "trades", "sidebets", "player_state", "actions")
 

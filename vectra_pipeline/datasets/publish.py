@@ -16,7 +16,7 @@
   (``latest_dataset(data_dir, name="default")`` → id, path, manifest, or None).
 - **DuckDB**: the view ``datasets`` (:func:`datasets_view_sql`, created by ``vectra_pipeline.warehouse`` with the
   table views) has one row per version, read from the manifests; a dot-prefixed folder is never a row.
-- **Dagster**: the ``training_dataset`` asset spans every day that built fully (``stages.gold.days``;
+- **Dagster**: the ``training_dataset`` asset spans every day that built fully (``datasets.days``;
   ``DatasetConfig`` holds the parameters); ``minari_datasets`` exports the latest version.
 """
 
@@ -37,10 +37,10 @@ import pyarrow.parquet as pq
 
 from capture_agent.landing.segments import fsync_dir, fsync_file
 from vectra_pipeline import storage
-from vectra_pipeline.stages.gold import features as feature_spec
-from vectra_pipeline.stages.gold.actions import Action
-from vectra_pipeline.stages.gold.episodes import EpisodePolicy, apply_policy
-from vectra_pipeline.stages.gold.observations import OBSERVATION_SCHEMA
+from vectra_pipeline.gold import features as feature_spec
+from vectra_pipeline.gold.action_space import Action
+from vectra_pipeline.gold.episodes import EpisodePolicy, apply_policy
+from vectra_pipeline.gold.observations import OBSERVATION_SCHEMA
 
 FORMAT_VERSION = 1
 DATASETS_DIR = "datasets"
@@ -51,26 +51,28 @@ HISTORY = "history.jsonl"
 SPLITS = ("train", "val", "test")
 EXCLUDED = "excluded"
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 # Source whose behaviour shapes a dataset's rows: a change to any of it is a new code version (new dataset ids).
 CODE_SOURCES = (
-    "vectra_pipeline/stages",
-    "vectra_pipeline/tables.py",
+    "vectra_pipeline/bronze",
+    "vectra_pipeline/silver",
+    "vectra_pipeline/gold",
+    "vectra_pipeline/schema.py",
     "capture_agent/protocol",  # the wire, and the game's rules (rules.py, trading.py) the rewards and labels follow
     "capture_agent/landing/schema.py",
 )
 # Per gold asset: the modules that define it (its Dagster code_version and the manifest's asset_versions).
 ASSET_SOURCES = {
-    "episodes": ("vectra_pipeline/stages/gold/episodes.py",),
+    "episodes": ("vectra_pipeline/gold/episodes.py",),
     "observations": (
-        "vectra_pipeline/stages/gold/observations.py",
-        "vectra_pipeline/stages/gold/features.py",
-        "vectra_pipeline/stages/gold/timeline.py",
-        "vectra_pipeline/stages/gold/rewards.py",
-        "vectra_pipeline/stages/gold/actions.py",
+        "vectra_pipeline/gold/observations.py",
+        "vectra_pipeline/gold/features.py",
+        "vectra_pipeline/gold/timeline.py",
+        "vectra_pipeline/gold/rewards.py",
+        "vectra_pipeline/gold/action_space.py",
         "capture_agent/protocol/rules.py",
     ),
-    "training_dataset": ("vectra_pipeline/stages/gold/datasets.py",),
+    "training_dataset": ("vectra_pipeline/datasets/publish.py",),
 }
 
 

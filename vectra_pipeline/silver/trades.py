@@ -18,9 +18,9 @@ from capture_agent.protocol.rules import (
     TRADE_EVENTS,
     sidebet_end_tick,
 )
-from vectra_pipeline.stages.player_state import as_int32
-from vectra_pipeline.stages.ticks import game_state_rows, history_entries
-from vectra_pipeline.tables import conform
+from vectra_pipeline.silver.player_state import as_int32
+from vectra_pipeline.silver.ticks import game_state_rows, history_entries
+from vectra_pipeline.schema import conform
 
 OWN_IDS_SCHEMA = {"capture_id": pl.String, "player_id": pl.String}
 

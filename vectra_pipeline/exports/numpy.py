@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from vectra_pipeline.stages.gold.datasets import DatasetVersion, load_version
+from vectra_pipeline.datasets.publish import DatasetVersion, load_version
 
 SPLITS = ("train", "val", "test")
 

@@ -35,8 +35,8 @@ from capture_agent.protocol.rules import (
     PLAYER_UPDATE,
     Phase,
 )
-from vectra_pipeline.stages.ticks import game_state_rows, observed_ticks
-from vectra_pipeline.tables import conform
+from vectra_pipeline.silver.ticks import game_state_rows, observed_ticks
+from vectra_pipeline.schema import conform
 
 QTY_TOLERANCE = 1e-6
 _INT32 = 1 << 31
