@@ -9,7 +9,7 @@ import sys
 
 import polars as pl
 
-from vectra_pipeline.datasets.publish import NOTHING_TO_TRAIN
+from vectra_pipeline.datasets.contents import NOTHING_TO_TRAIN
 
 
 def _vectra(*args: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
@@ -40,7 +40,8 @@ def test_no_training_episode_is_no_version_and_empty_splits_export_nothing(tmp_p
     """The publish decision says why, and a version built anyway (a library caller) exports and loads empty."""
     from vectra_pipeline.exports.numpy import load_transitions
     from vectra_pipeline.exports.minari import export_minari
-    from vectra_pipeline.datasets.publish import DatasetParams, build_dataset, reason_not_to_publish
+    from vectra_pipeline.datasets.contents import DatasetParams, reason_not_to_publish
+    from vectra_pipeline.datasets.publish import publish
     from vectra_pipeline.gold.episodes import EpisodePolicy, build_episodes
     from vectra_pipeline.gold.observations import build_observations
     from vectra_pipeline.synthetic import synthetic_silver
@@ -54,7 +55,7 @@ def test_no_training_episode_is_no_version_and_empty_splits_export_nothing(tmp_p
     nothing = DatasetParams(policy=EpisodePolicy(frozenset({"gapped"})))
     assert reason_not_to_publish(episodes, nothing).startswith(NOTHING_TO_TRAIN)
     assert reason_not_to_publish(episodes.head(0)).startswith(f"{NOTHING_TO_TRAIN} (0 episodes")
-    version, created = build_dataset(tmp_path, ["2025-12-10"], episodes, observations, [], nothing)
+    version, created = publish(tmp_path, ["2025-12-10"], episodes, observations, [], nothing)
     assert created and version.manifest["counts"]["rows"] == 0
     root = export_minari(version)
     assert root.is_dir() and not any(root.iterdir())

@@ -12,7 +12,7 @@ import pytest
 import realdata
 from vectra_pipeline.gold.action_space import Action, action_code_expr, nearest_sell
 from vectra_pipeline.gold.episodes import EpisodePolicy, build_episodes
-from vectra_pipeline.gold.features import FEATURE_NAMES, FEATURES
+from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURES
 from vectra_pipeline.gold.lookahead import look_ahead_violations, perturb_after
 from vectra_pipeline.gold.observations import build_observations
 from vectra_pipeline.synthetic import synthetic_silver

@@ -19,6 +19,8 @@ import polars as pl
 from capture_agent.landing.schema import LANDING_SCHEMA
 from vectra_pipeline.schema import conform
 
+VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
+
 DUPLICATE_WINDOW_NS = 2_000_000_000
 
 

@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     from capture_agent.commands import capture
     from capture_agent.sources.browser import CHROMIUM
-    from vectra_pipeline.commands.build import build, ensure_dagster_home, landing_dates
-    from vectra_pipeline.datasets.publish import latest_dataset
+    from vectra_pipeline.build import build, ensure_dagster_home, landing_dates
+    from vectra_pipeline.datasets.registry import latest_dataset
 
     console = Console()
     data_dir = Path(args.data).resolve()

@@ -2,8 +2,9 @@
 
 A build of one day writes ``<data>/gold/_built/date=YYYY-MM-DD.json``: the landing segments it read (path, bytes,
 sha256, listed *before* the run, so a segment landing mid-run makes the record stale rather than claim it), the
-code version, and — when every per-day asset materialised and no ERROR check failed — the sha256 of the day's gold
-files; otherwise the problems, one line each. The record holds no timestamp: a rebuild writes the same bytes.
+code version (``datasets.identity``), and — when every per-day asset materialised and no ERROR check failed — the
+sha256 of the day's gold files; otherwise the problems, one line each. The record holds no timestamp: a rebuild
+writes the same bytes.
 
 :func:`day_problem` is what a dataset version asks of each day it would cover: ``None`` when the day's last build
 succeeded and its gold is still what that build wrote, from the landing files as they are now, by this code.
@@ -11,39 +12,21 @@ succeeded and its gold is still what that build wrote, from the landing files as
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from pathlib import Path
 
 from vectra_pipeline import storage
-from vectra_pipeline.datasets.publish import GOLD_DIR, GOLD_TABLES, code_version, file_sha256, gold_partition_path, landing_inputs
-
-RECORDS_DIR = "_built"
-
-
-def record_path(data_dir: Path, date: str) -> Path:
-    return Path(data_dir) / GOLD_DIR / RECORDS_DIR / f"date={date}.json"
+from vectra_pipeline.datasets.identity import code_version
+from vectra_pipeline.datasets.lineage import GOLD_TABLES, gold_files, landing_inputs
 
 
-def gold_files(data_dir: Path, date: str) -> list[dict]:
-    """The day's gold partition files (path relative to the data root, sha256); absent files are left out."""
-    paths = (gold_partition_path(data_dir, table, date) for table in GOLD_TABLES)
-    return [{"path": p.relative_to(data_dir).as_posix(), "sha256": file_sha256(p)} for p in paths if p.exists()]
-
-
-def landing_fingerprint(data_dir: Path, date: str) -> str:
-    """A cheap digest of the day's landing listing (path, size, mtime): equal before and after a run means the run
-    read exactly the segments there are now (segments are immutable once published)."""
-    from capture_agent.landing.segments import segment_paths
-
-    listing = sorted(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in segment_paths(data_dir, date))
-    return hashlib.sha256("\n".join(listing).encode()).hexdigest()[:16]
+def gold_dates(data_dir: Path) -> list[str]:
+    """Dates that have every gold table."""
+    dates = [set(storage.table_dates(data_dir, table)) for table in GOLD_TABLES]
+    return sorted(set.intersection(*dates))
 
 
 def write_record(data_dir: Path, date: str, landing: list[dict], problems: list[str]) -> dict:
     """Record the outcome of a build of ``date`` that read ``landing`` (``problems`` empty: it built fully)."""
-    data_dir = Path(data_dir)
     record = {
         "date": date,
         "code_version": code_version(),
@@ -51,20 +34,12 @@ def write_record(data_dir: Path, date: str, landing: list[dict], problems: list[
         "gold": [] if problems else gold_files(data_dir, date),
         "problems": problems,
     }
-    final = record_path(data_dir, date)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    storage.sweep(final.parent)
-    temp = storage.temp_path(final)
-    temp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temp, final)
+    storage.write_json(storage.day_record_path(data_dir, date), record, indent=1)
     return record
 
 
 def read_record(data_dir: Path, date: str) -> dict | None:
-    try:
-        return json.loads(record_path(data_dir, date).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
+    return storage.read_json(storage.day_record_path(data_dir, date))
 
 
 def day_problem(data_dir: Path, date: str) -> str | None:

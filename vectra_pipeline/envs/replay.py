@@ -23,13 +23,11 @@ import numpy as np
 
 from capture_agent.protocol import trading
 from capture_agent.protocol.rules import SOL_COIN
-from vectra_pipeline.exports.numpy import _version, feature_names, observation_space, read_observations
-from vectra_pipeline.gold.action_space import ACTION_PERCENTAGE, N_ACTIONS, Action
-from vectra_pipeline.datasets.publish import DatasetVersion
+from vectra_pipeline.datasets.registry import DatasetVersion, as_version, feature_names, read_observations
+from vectra_pipeline.envs.spaces import action_space, observation_space
+from vectra_pipeline.gold.action_space import ACTION_PERCENTAGE, Action
 from vectra_pipeline.gold.features import player_features
 from vectra_pipeline.gold.rewards import reward
-
-ENV_ID = "vectra/Replay-v0"
 
 
 class VectraReplayEnv(gym.Env):
@@ -37,7 +35,7 @@ class VectraReplayEnv(gym.Env):
 
     def __init__(self, dataset: DatasetVersion | Path | str, split: str = "test", bet_amount: float = 0.05,
                  sidebet_amount: float = 0.01, start_cash: float = trading.PRACTICE_START_CASH) -> None:
-        version = _version(dataset)
+        version = as_version(dataset)
         self.names = feature_names(version)
         self._index = {name: i for i, name in enumerate(self.names)}
         rows = read_observations(version, split)
@@ -54,7 +52,7 @@ class VectraReplayEnv(gym.Env):
                 "terminated": bool(episode["terminated"].any()),
             })
         self.observation_space = observation_space(len(self.names))
-        self.action_space = gym.spaces.Discrete(N_ACTIONS)
+        self.action_space = action_space()
         self._next_episode = 0
 
     # -- gym API ---------------------------------------------------------------------------------------------------
@@ -170,6 +168,3 @@ class VectraReplayEnv(gym.Env):
 
     def _info(self, rejected: str | None) -> dict:
         return {"game_id": self.episode["game_id"], "tick": self._tick(), "equity": self._equity(), "rejected": rejected}
-
-
-gym.register(ENV_ID, entry_point=VectraReplayEnv, disable_env_checker=True)

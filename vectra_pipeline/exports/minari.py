@@ -12,18 +12,17 @@ by the next one. The dataset files themselves are never touched.
 from __future__ import annotations
 
 import os
-import shutil
 import warnings
 from contextlib import contextmanager
-from unittest import mock
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
 from vectra_pipeline import storage
-from vectra_pipeline.exports.numpy import SPLITS, _version, feature_names, observation_space, read_observations
-from vectra_pipeline.gold.action_space import N_ACTIONS
-from vectra_pipeline.datasets.publish import DatasetVersion
+from vectra_pipeline.datasets.registry import DatasetVersion, as_version, feature_names, read_observations
+from vectra_pipeline.datasets.splits import SPLITS
+from vectra_pipeline.envs.spaces import action_space, observation_space
 
 MINARI_DIR = "minari"
 NAMESPACE = "vectra"
@@ -69,62 +68,59 @@ def _buffers(version: DatasetVersion, split: str) -> list:
 
 def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] = SPLITS) -> Path:
     """Write the Minari datasets of a version (once); returns ``<version>/minari``."""
-    import gymnasium as gym
-    import minari
-    from minari.dataset.minari_storage import MinariStorage
-
-    version = _version(dataset)
-    final = version.path / MINARI_DIR
+    version = as_version(dataset)
+    final, temp = storage.version_export(version.path, MINARI_DIR)
     storage.sweep(version.path)  # an earlier release wrote its temp inside the version
     storage.sweep(version.path.parent)
     if final.exists():
         return final
-    temp = storage.temp_path(version.path.parent / f"{version.id}-{MINARI_DIR}")
-    shutil.rmtree(temp, ignore_errors=True)  # a dead process that had this PID
-    n_features = len(feature_names(version))
-    sized = []
     try:
-        temp.mkdir()  # the export of a version whose splits are all empty is an empty folder, not an error
-        # Minari warns about metadata an offline recording cannot have (eval env, author email, env spec), and
-        # re-measures the whole folder after every episode (quadratic in episodes: 90 s for one day); the size is
-        # measured once per split instead.
-        with minari_root(temp), warnings.catch_warnings(), mock.patch.object(MinariStorage, "get_size", return_value=0.0):
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\.")
-            for split in splits:
-                buffers = _buffers(version, split)
-                if not buffers:
-                    continue
-                created = minari.create_dataset_from_buffers(
-                    dataset_id=minari_id(version, split),
-                    buffer=buffers,
-                    observation_space=observation_space(n_features),
-                    action_space=gym.spaces.Discrete(N_ACTIONS),
-                    algorithm_name="recorded human/bot play",
-                    author="vectra",
-                    code_permalink=f"vectra code version {version.manifest['code_version']}",
-                    description=f"Vectra dataset {version.name} version {version.id}, split {split}; features: "
-                                f"docs/FEATURES.md (spec {version.manifest['feature_spec']['version']}).",
-                    data_format="arrow",
-                )
-                sized.append(created.storage.data_path)
-        for data_path in sized:
-            written = MinariStorage.read(data_path)
-            written.update_metadata({"dataset_size": written.get_size()})
-        storage.crash_point("minari:written")
-        os.rename(temp, final)
+        storage.publish_folder(final, lambda folder: _write_splits(version, splits, folder), ready="minari:written", temp=temp)
     except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
         if final.exists():  # a concurrent export won
             return final
         raise
     return final
 
 
+def _write_splits(version: DatasetVersion, splits: tuple[str, ...], folder: Path) -> None:
+    """One Minari dataset per non-empty split in ``folder`` (all empty: an empty folder, not an error)."""
+    import minari
+    from minari.dataset.minari_storage import MinariStorage
+
+    sized = []
+    # Minari warns about metadata an offline recording cannot have (eval env, author email, env spec), and
+    # re-measures the whole folder after every episode (quadratic in episodes: 90 s for one day); the size is
+    # measured once per split instead.
+    with minari_root(folder), warnings.catch_warnings(), mock.patch.object(MinariStorage, "get_size", return_value=0.0):
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\.")
+        for split in splits:
+            buffers = _buffers(version, split)
+            if not buffers:
+                continue
+            created = minari.create_dataset_from_buffers(
+                dataset_id=minari_id(version, split),
+                buffer=buffers,
+                observation_space=observation_space(len(feature_names(version))),
+                action_space=action_space(),
+                algorithm_name="recorded human/bot play",
+                author="vectra",
+                code_permalink=f"vectra code version {version.manifest['code_version']}",
+                description=f"Vectra dataset {version.name} version {version.id}, split {split}; features: "
+                            f"docs/FEATURES.md (spec {version.manifest['feature_spec']['version']}).",
+                data_format="arrow",
+            )
+            sized.append(created.storage.data_path)
+    for data_path in sized:
+        written = MinariStorage.read(data_path)
+        written.update_metadata({"dataset_size": written.get_size()})
+
+
 def load_minari(dataset: DatasetVersion | Path | str, split: str = "train"):
     """The split's ``minari.MinariDataset`` (exported first when needed)."""
     import minari
 
-    version = _version(dataset)
+    version = as_version(dataset)
     root = export_minari(version)
     with minari_root(root):
         return minari.load_dataset(minari_id(version, split))

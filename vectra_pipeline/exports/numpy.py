@@ -12,11 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 
-from vectra_pipeline.datasets.publish import DatasetVersion, load_version
-
-SPLITS = ("train", "val", "test")
+from vectra_pipeline.datasets.registry import DatasetVersion, as_version, feature_names, read_observations
 
 
 @dataclass(frozen=True)
@@ -37,36 +34,9 @@ class Transitions:
         return self.observations, self.actions, self.rewards, self.next_observations, self.dones
 
 
-def observation_space(n_features: int):
-    """The observation space of every export: float32 vectors, bounded only by float32's finite range (features
-    such as prices and balances have no natural bound; the vectors never hold NaN or inf)."""
-    import gymnasium as gym
-
-    limit = np.finfo(np.float32).max
-    return gym.spaces.Box(-limit, limit, shape=(n_features,), dtype=np.float32)
-
-
-def _version(version: DatasetVersion | Path | str) -> DatasetVersion:
-    return version if isinstance(version, DatasetVersion) else load_version(Path(version))
-
-
-def read_observations(version: DatasetVersion | Path | str, split: str | None = None) -> pl.DataFrame:
-    """The observation rows of a version (one split or all), sorted by (game_id, tick)."""
-    if split is not None and split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    frame = pl.read_parquet(_version(version).path / "observations.parquet")
-    if split is not None:
-        frame = frame.filter(pl.col("split") == split)
-    return frame.sort("game_id", "tick")
-
-
-def feature_names(version: DatasetVersion | Path | str) -> list[str]:
-    return list(_version(version).manifest["feature_spec"]["features"])
-
-
 def load_transitions(version: DatasetVersion | Path | str, split: str | None = "train") -> Transitions:
     """Every transition of a split: row t with the features of row t+1 of the same episode as next observation."""
-    version = _version(version)
+    version = as_version(version)
     names = feature_names(version)
     rows = read_observations(version, split)
     matrix = rows.select(names).to_numpy().astype(np.float32)

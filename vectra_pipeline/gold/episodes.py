@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from capture_agent.protocol.rules import PHASE_RANK, PRE_GAME_PHASES
+from vectra_pipeline.schema import conform
+
+VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 
 PRE_GAME_TICK = -1
 
@@ -141,15 +144,7 @@ def build_episodes(games: pl.DataFrame, game_ticks: pl.DataFrame, trades: pl.Dat
         )
         .with_columns((~pl.col("terminated") & (pl.col("ticks") > 0)).alias("truncated"))
     )
-    return apply_policy(episodes, policy).select(*EPISODE_COLUMNS).sort("game_id")
-
-
-EPISODE_COLUMNS = (
-    "game_id", "player_id", "recording_players", "completeness", "history_only", "fair_verified", "rug_tick", "peak",
-    "first_tick", "last_tick", "first_gap_tick", "ticks", "transitions", "terminated", "truncated", "traded",
-    "own_trades", "placed_sidebet", "own_sidebets", "actions", "presale_actions", "actions_unplaced", "in_training",
-    "exclusion_reason",
-)
+    return conform(apply_policy(episodes, policy), "episodes").sort("game_id")
 
 
 def apply_policy(episodes: pl.DataFrame, policy: EpisodePolicy) -> pl.DataFrame:

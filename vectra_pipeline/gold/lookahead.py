@@ -11,7 +11,7 @@ import polars as pl
 
 from capture_agent.protocol.rules import PRE_GAME_PHASES
 from vectra_pipeline.gold.episodes import build_episodes
-from vectra_pipeline.gold.features import FEATURE_NAMES
+from vectra_pipeline.gold.feature_spec import FEATURE_NAMES
 from vectra_pipeline.gold.observations import build_observations
 
 SILVER_INPUTS = ("games", "game_ticks", "trades", "sidebets", "player_state", "actions")

@@ -15,23 +15,13 @@ import polars as pl
 
 from vectra_pipeline.gold.action_space import action_code_expr
 from vectra_pipeline.gold.episodes import dedupe_ticks, placed_actions
-from vectra_pipeline.gold.features import FEATURES, compute_features
+from vectra_pipeline.gold.features import compute_features
 from vectra_pipeline.gold.rewards import reward
+from vectra_pipeline.schema import conform
+
+VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 
 KEY = ("game_id", "tick")
-OBSERVATION_SCHEMA = pl.Schema({
-    "game_id": pl.String,
-    "tick": pl.Int32,
-    **{f.name: pl.Float32 if f.dtype == "float32" else pl.Float64 for f in FEATURES},
-    "action": pl.Int8,
-    "action_amount": pl.Float64,
-    "action_ack_ok": pl.Boolean,
-    "actions_in_tick": pl.Int16,
-    "reward": pl.Float64,
-    "terminated": pl.Boolean,
-    "truncated": pl.Boolean,
-    "is_final": pl.Boolean,
-})
 
 
 def episode_ticks(game_ticks: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
@@ -97,4 +87,4 @@ def build_observations(game_ticks: pl.DataFrame, trades: pl.DataFrame, player_st
         .alias("reward"),
         (transition & into_last & pl.col("terminated")).alias("terminated"),
         (transition & into_last & ~pl.col("terminated")).alias("truncated"),
-    ).select(pl.col(name).cast(dtype) for name, dtype in OBSERVATION_SCHEMA.items())
+    ).drop("last_tick").pipe(conform, "observations")

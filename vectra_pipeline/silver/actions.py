@@ -38,6 +38,8 @@ from vectra_pipeline.silver.player_state import as_int32
 from vectra_pipeline.silver.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.schema import conform
 
+VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
+
 # Click control → order kind, from the control's id/selector (simulator page: #buy, #sell-25, #short-open…).
 _CLICK_KINDS = (("short-open", "short_open"), ("short-close", "short_close"), ("sidebet", "sidebet"), ("buy", "buy"), ("sell", "sell"))
 

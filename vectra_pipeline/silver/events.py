@@ -10,6 +10,9 @@ shape come from :mod:`capture_agent.protocol.game`, the one definition.
 Decoding is total: a frame that cannot be decoded or stored (nested too deeply, an ack id or counter beyond its
 column, lone UTF-16 surrogates, a text frame that is not UTF-8, a binary frame no packet announced) becomes a row
 whose ``error`` says why — quarantined under ``decode`` — and the rest of the day decodes.
+
+The stage (:func:`build_events`, one ``VERSION``) is decoding plus the contracts of :mod:`.contracts`: its outputs
+are ``events`` and ``quarantine``.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ from capture_agent.protocol.game import frame_shape, phase
 from capture_agent.protocol.jsjson import dumps
 from capture_agent.protocol.rules import GAME_STATE_UPDATE
 from capture_agent.protocol.socketio import Attachments, decode_frame
-from vectra_pipeline.silver.frame_packets import failure_reason, frame_packets, too_wide_for
 from vectra_pipeline.schema import EVENTS
+from vectra_pipeline.silver.contracts import ContractResult, apply_contracts
+from vectra_pipeline.silver.frame_packets import failure_reason, frame_packets, too_wide_for
+
+VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 
 _GSU_PREFIX = f'42["{GAME_STATE_UPDATE}",'
 
@@ -329,6 +335,11 @@ def _string_views(array: pa.Array):
 
 _FAST_COLUMNS = ("game_id", "frame_shape", "phase", *_GSU_FIELDS, "has_game_history", "has_prices", "_has_partial", "_ticks", "_prices")
 _FRAME_COLUMNS = ("capture_id", "seq", "recv_wall_ns", "recv_mono_ns", "direction", "transport")
+
+
+def build_events(frames: pl.DataFrame) -> ContractResult:
+    """bronze frames → silver ``events`` and ``quarantine``: decoded, then checked against their contracts."""
+    return apply_contracts(decode_events(frames), frames)
 
 
 def decode_events(frames: pl.DataFrame) -> pl.DataFrame:

@@ -21,6 +21,8 @@ from capture_agent.protocol.game import FrameShape, is_rug_frame
 from vectra_pipeline.silver.ticks import game_state_rows, history_entries, rug_ticks
 from vectra_pipeline.schema import conform
 
+VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
+
 PRE_GAME_SHAPES = [FrameShape.COOLDOWN.value, FrameShape.PRESALE.value, FrameShape.PRESALE_OPENING.value, FrameShape.GENESIS.value]
 
 

@@ -38,6 +38,8 @@ from capture_agent.protocol.rules import (
 from vectra_pipeline.silver.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.schema import conform
 
+VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
+
 QTY_TOLERANCE = 1e-6
 _INT32 = 1 << 31
 STATE_FIELDS = (

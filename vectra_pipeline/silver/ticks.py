@@ -22,6 +22,8 @@ from capture_agent.protocol.rules import GAME_STATE_UPDATE, Phase, rug_tick_of_p
 from vectra_pipeline.silver.frame_packets import too_wide_for
 from vectra_pipeline.schema import conform
 
+VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
+
 SOURCE_RANK = {"observed": 0, "partial_prices": 1, "snapshot": 2, "history": 3}
 _STATS = (
     "trade_count", "connected_players", "average_multiplier", "count2x", "count10x", "count50x", "count100x",
