@@ -15,8 +15,8 @@ from vectra_pipeline.gold.episodes import EpisodePolicy, build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURES
 from vectra_pipeline.gold.lookahead import look_ahead_violations, perturb_after
 from vectra_pipeline.gold.observations import build_observations
-from vectra_pipeline.synthetic import synthetic_silver
 from vectra_pipeline.schema import conform, empty
+from vectra_pipeline.synthetic import synthetic_silver
 
 
 def _gold(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = EpisodePolicy()) -> tuple[pl.DataFrame, pl.DataFrame]:

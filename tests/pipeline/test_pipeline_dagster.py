@@ -16,9 +16,9 @@ from capture_agent.landing.writer import LandingWriter
 from pipeline_kit import import_real
 from vectra_pipeline.build import build
 from vectra_pipeline.commands.query import query
+from vectra_pipeline.definitions import defs
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.defs.sensors import landing_segments
-from vectra_pipeline.definitions import defs
 
 
 @pytest.fixture(scope="module")

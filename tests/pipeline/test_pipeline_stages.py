@@ -11,8 +11,8 @@ from capture_agent.protocol.fairness import price_path
 from capture_agent.protocol.game import frame_shape, phase
 from capture_agent.protocol.socketio import decode_frame
 from pipeline_kit import chains_by_date, import_real
-from vectra_pipeline.silver import events as events_stage
 from vectra_pipeline.schema import TABLES, conform
+from vectra_pipeline.silver import events as events_stage
 
 
 @pytest.fixture(scope="module")

@@ -34,9 +34,9 @@ import polars as pl
 
 from capture_agent.protocol.game import is_rug_frame
 from capture_agent.protocol.rules import CURRENT_SIDEBET, ORDER_KINDS, PRE_GAME_PHASES, Phase
+from vectra_pipeline.schema import conform
 from vectra_pipeline.silver.player_state import as_int32
 from vectra_pipeline.silver.ticks import game_state_rows, observed_ticks
-from vectra_pipeline.schema import conform
 
 VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 

@@ -36,8 +36,8 @@ from capture_agent.protocol.rules import (
     TRADE_TYPES,
     sidebet_end_tick,
 )
-from vectra_pipeline.silver.frame_packets import too_wide_for
 from vectra_pipeline.schema import conform
+from vectra_pipeline.silver.frame_packets import too_wide_for
 
 DECODE = "decode"
 

@@ -18,8 +18,8 @@ import polars as pl
 
 from capture_agent.protocol.fairness import VERSIONS, price_path, verify_seed
 from capture_agent.protocol.game import FrameShape, is_rug_frame
-from vectra_pipeline.silver.ticks import game_state_rows, history_entries, rug_ticks
 from vectra_pipeline.schema import conform
+from vectra_pipeline.silver.ticks import game_state_rows, history_entries, rug_ticks
 
 VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 

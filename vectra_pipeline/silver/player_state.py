@@ -35,8 +35,8 @@ from capture_agent.protocol.rules import (
     PLAYER_UPDATE,
     Phase,
 )
-from vectra_pipeline.silver.ticks import game_state_rows, observed_ticks
 from vectra_pipeline.schema import conform
+from vectra_pipeline.silver.ticks import game_state_rows, observed_ticks
 
 VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 

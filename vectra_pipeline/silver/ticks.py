@@ -19,8 +19,8 @@ import polars as pl
 
 from capture_agent.protocol.game import FrameShape, is_rug_frame
 from capture_agent.protocol.rules import GAME_STATE_UPDATE, Phase, rug_tick_of_path
-from vectra_pipeline.silver.frame_packets import too_wide_for
 from vectra_pipeline.schema import conform
+from vectra_pipeline.silver.frame_packets import too_wide_for
 
 VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 
