@@ -26,8 +26,8 @@ from bench_pipeline import DAY, _child, _rss_mb  # noqa: E402 - the sibling benc
 
 def phase_end_to_end(data_dir: Path) -> dict:
     import vectra_pipeline.definitions  # noqa: F401 - import Dagster and every asset module before the clock starts
-    from vectra_pipeline.commands.build import build
-    from vectra_pipeline.stages.gold.datasets import latest_dataset
+    from vectra_pipeline.build import build
+    from vectra_pipeline.datasets.registry import latest_dataset
 
     started = time.perf_counter()
     summary = build(data_dir, [DAY])

@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/bench_gold.py [--games 1370] [--seed 0] [--days 1] [--json out.json]
 
 A live day is ≈1,370 games (mean game ≈190 ticks at 250 ms + 15 s cooldown). The silver tables come from
-``vectra_pipeline.stages.gold.synthetic`` (provably-fair price paths, bots trading every tick, a recording player
+``vectra_pipeline.synthetic`` (provably-fair price paths, bots trading every tick, a recording player
 trading, sidebetting and shorting); generating them is not timed. Timed stages: ``build_episodes``,
-``build_observations`` (features, labels, rewards), writing both gold partitions, ``build_dataset`` (splits,
+``build_observations`` (features, labels, rewards), writing both gold partitions, ``publish`` (splits,
 manifest, Parquet, atomic publish), then the exports: numpy transitions, the Minari arrow export and
 ``VectraReplayEnv`` steps with a random policy. Peak RSS is the process maximum (ru_maxrss).
 """
@@ -28,13 +28,14 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vectra_pipeline.exports.env import VectraReplayEnv  # noqa: E402
-from vectra_pipeline.exports.loader import load_transitions  # noqa: E402
-from vectra_pipeline.exports.minari_export import export_minari  # noqa: E402
-from vectra_pipeline.stages.gold.datasets import build_dataset, write_gold_partition  # noqa: E402
-from vectra_pipeline.stages.gold.episodes import build_episodes  # noqa: E402
-from vectra_pipeline.stages.gold.observations import build_observations  # noqa: E402
-from vectra_pipeline.stages.gold.synthetic import synthetic_silver  # noqa: E402
+from vectra_pipeline.datasets.publish import publish  # noqa: E402
+from vectra_pipeline.envs.replay import VectraReplayEnv  # noqa: E402
+from vectra_pipeline.exports.minari import export_minari  # noqa: E402
+from vectra_pipeline.exports.numpy import load_transitions  # noqa: E402
+from vectra_pipeline.gold.episodes import build_episodes  # noqa: E402
+from vectra_pipeline.gold.observations import build_observations  # noqa: E402
+from vectra_pipeline.storage import write_table  # noqa: E402
+from vectra_pipeline.synthetic import synthetic_silver  # noqa: E402
 
 DATE = "2025-12-10"
 
@@ -72,14 +73,14 @@ def main() -> int:
         observations = build_observations(silver["game_ticks"], silver["trades"], silver["player_state"], silver["actions"], episodes)
         timed("observations", observations.height, time.perf_counter() - t)
         t = time.perf_counter()
-        write_gold_partition(data, "episodes", DATE, episodes)
-        write_gold_partition(data, "observations", DATE, observations)
+        write_table(data, "episodes", DATE, episodes)
+        write_table(data, "observations", DATE, observations)
         timed("write gold partitions", observations.height, time.perf_counter() - t)
         t = time.perf_counter()
         tag = pl.lit(DATE).alias("partition")
         inputs = [{"path": f"landing/date={DATE}/synthetic-000000.parquet", "bytes": 0, "sha256": "0" * 64}]
-        version, _ = build_dataset(data, [DATE], episodes.with_columns(tag), observations.with_columns(tag), inputs)
-        timed("build_dataset (publish)", version.manifest["counts"]["rows"], time.perf_counter() - t)
+        version, _ = publish(data, [DATE], episodes.with_columns(tag), observations.with_columns(tag), inputs)
+        timed("publish (dataset version)", version.manifest["counts"]["rows"], time.perf_counter() - t)
         end_to_end = time.perf_counter() - total
         timed("silver → dataset", observations.height, end_to_end)
 
@@ -94,8 +95,8 @@ def main() -> int:
             many_observations = {dates[d]: copy(observations, d).lazy() for d in range(args.days)}
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             t = time.perf_counter()
-            many, _ = build_dataset(data, dates, many_episodes, many_observations, inputs)
-            timed(f"build_dataset ({args.days} days)", many.manifest["counts"]["rows"], time.perf_counter() - t)
+            many, _ = publish(data, dates, many_episodes, many_observations, inputs)
+            timed(f"publish ({args.days} days)", many.manifest["counts"]["rows"], time.perf_counter() - t)
             grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before
             console.print(f"{args.days}-day dataset: peak RSS grew by {grown:,.0f} MB while publishing it")
 

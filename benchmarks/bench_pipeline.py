@@ -59,7 +59,7 @@ def _synth(data_dir: Path, frames: int, day: str) -> None:
 def phase_floor(data_dir: Path, day: str) -> dict:
     import msgspec
 
-    from vectra_pipeline.storage import read_landing_date
+    from vectra_pipeline.landing_files import read_landing_day
 
     class Fields(msgspec.Struct):
         gameId: str | None = None
@@ -71,7 +71,7 @@ def phase_floor(data_dir: Path, day: str) -> dict:
 
     plain = msgspec.json.Decoder(tuple[str, Fields])
     traced = msgspec.json.Decoder(tuple[str, msgspec.Raw, Fields])
-    texts = read_landing_date(data_dir, day).frame["payload_text"].drop_nulls().to_list()
+    texts = read_landing_day(data_dir, day).frame["payload_text"].drop_nulls().to_list()
     started = time.perf_counter()
     for text in texts:
         if text.startswith("42["):
@@ -85,14 +85,16 @@ def phase_floor(data_dir: Path, day: str) -> dict:
 
 def phase_silver(data_dir: Path, day: str) -> dict:
     from vectra_pipeline import storage
-    from vectra_pipeline.stages.actions import build_actions
-    from vectra_pipeline.stages.bronze import build_frames
-    from vectra_pipeline.stages.contracts import apply_contracts
-    from vectra_pipeline.stages.events import decode_events
-    from vectra_pipeline.stages.games import build_games
-    from vectra_pipeline.stages.player_state import build_player_state
-    from vectra_pipeline.stages.ticks import build_cooldowns, build_game_ticks
-    from vectra_pipeline.stages.trades import build_sidebets, build_trades
+    from vectra_pipeline.bronze.frames import build_frames
+    from vectra_pipeline.landing_files import read_landing_day
+    from vectra_pipeline.silver.actions import build_actions
+    from vectra_pipeline.silver.contracts import apply_contracts
+    from vectra_pipeline.silver.events import decode_events
+    from vectra_pipeline.silver.games import build_games
+    from vectra_pipeline.silver.player_state import build_player_state
+    from vectra_pipeline.silver.sidebets import build_sidebets
+    from vectra_pipeline.silver.ticks import build_cooldowns, build_game_ticks
+    from vectra_pipeline.silver.trades import build_trades
 
     out = data_dir / "bench-silver"
     seconds: dict[str, float] = {}
@@ -107,7 +109,7 @@ def phase_silver(data_dir: Path, day: str) -> dict:
         timed("write", storage.write_table, out, name, day, frame)
 
     total = time.perf_counter()
-    landing = timed("read_landing", storage.read_landing_date, data_dir, day).frame
+    landing = timed("read_landing", read_landing_day, data_dir, day).frame
     frames, _ = timed("bronze", build_frames, landing)
     del landing
     write("frames", frames)
@@ -143,7 +145,7 @@ def phase_silver(data_dir: Path, day: str) -> dict:
 
 def phase_build(data_dir: Path, days: list[str]) -> dict:
     import vectra_pipeline.definitions  # noqa: F401 - import Dagster and every asset module before the clock starts
-    from vectra_pipeline.commands.build import build
+    from vectra_pipeline.build import build
 
     started = time.perf_counter()
     summary = build(data_dir, days, include_gold=False)  # bronze → silver: gold is benchmarked in bench_gold.py

@@ -1,19 +1,20 @@
-"""The Dagster code location: every asset, check, sensor and schedule of the pipeline, from ``defs/``."""
+"""The Dagster code location: every asset, check, job, sensor and schedule of the pipeline, from ``defs/``."""
 
 import dagster as dg
 
-from vectra_pipeline.defs import schedules, sensors
-from vectra_pipeline.defs.assets import bronze, gold, silver
-from vectra_pipeline.defs.checks import gold as gold_checks
-from vectra_pipeline.defs.checks import silver as silver_checks
+from vectra_pipeline.defs.assets import ASSETS
+from vectra_pipeline.defs.checks import CHECKS
+from vectra_pipeline.defs.jobs import jobs
 from vectra_pipeline.defs.resources import resources
+from vectra_pipeline.defs.schedules import schedules
+from vectra_pipeline.defs.sensors import sensors
 
 defs = dg.Definitions(
-    assets=[*bronze.assets, *silver.assets, *gold.assets],
-    asset_checks=[*silver_checks.checks, *gold_checks.checks],
-    jobs=sensors.jobs,
-    sensors=sensors.sensors,
-    schedules=schedules.schedules,
+    assets=ASSETS,
+    asset_checks=CHECKS,
+    jobs=jobs,
+    sensors=sensors,
+    schedules=schedules,
     resources=resources,
     executor=dg.in_process_executor,
 )

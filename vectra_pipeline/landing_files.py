@@ -1,7 +1,7 @@
 """A landing date's files as bronze reads them: each file on its own, so one bad file never fails its day.
 
 A file in ``landing/date=D/`` that is not a landing segment bronze can read — truncated, empty, random bytes, a
-foreign schema, values no landing column holds (:func:`vectra_pipeline.stages.bronze.landing_frame` says why), or a
+foreign schema, values no landing column holds (:func:`vectra_pipeline.bronze.frames.landing_frame` says why), or a
 ``*.parquet`` without a segment name — is moved to ``landing/_rejected/date=D/<name>`` with ``<name>.reason`` beside
 it (what was wrong, when, what to do), and the day's other segments build. ``_rejected`` is no ``date=`` folder: no
 reader of the landing zone (bronze, the sensor, dataset lineage) lists it, so a rejected file is never read, hence
@@ -10,7 +10,6 @@ never rejected, again. To retry one, move it back.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +18,9 @@ import polars as pl
 from polars.exceptions import PanicException
 
 from capture_agent.landing.schema import LANDING_SCHEMA
-from capture_agent.landing.segments import SEGMENT_SUFFIX, fsync_dir, landing_root, parse_segment_name, segment_paths
-from vectra_pipeline.stages.bronze import landing_frame
+from vectra_pipeline import storage
+from vectra_pipeline.bronze.frames import landing_frame
 
-REJECTED_DIR = "_rejected"
 REASON_SUFFIX = ".reason"
 
 
@@ -47,16 +45,18 @@ class LandingDay:
 
 
 def read_landing_day(data_dir: Path, date: str) -> LandingDay:
-    """One date's segments, each validated on its own; the files that are not landing segments are moved aside."""
-    data_dir = Path(data_dir)
+    """One date's segments, each validated on its own; the files that are not landing segments are moved aside.
+
+    Only that date's folder is listed and read, so a new day costs the same however many days exist.
+    """
     frames, rejected = [], []
-    for path in segment_paths(data_dir, date):
+    for path in storage.landing_segments(data_dir, date):
         try:
-            frames.append(landing_frame(pl.read_parquet(path)))
+            frames.append(landing_frame(storage.read_parquet(path)))
         except (Exception, PanicException) as error:  # noqa: BLE001 - polars reports a damaged file in many ways
             rejected.append(reject(data_dir, path, _reason(error)))
-    for path in _stray_parquet(data_dir, date):
-        rejected.append(reject(data_dir, path, f"not a landing segment name (<capture id>-<NNNNNN>{SEGMENT_SUFFIX})"))
+    for path in storage.stray_landing_files(data_dir, date):
+        rejected.append(reject(data_dir, path, "not a landing segment name (<capture id>-<NNNNNN>.parquet)"))
     frame = pl.concat(frames) if frames else landing_frame(LANDING_SCHEMA.empty_table())
     return LandingDay(frame, len(frames), rejected)
 
@@ -68,42 +68,18 @@ def _reason(error: BaseException) -> str:
     return f"not a readable Parquet file ({message[:200]})"
 
 
-def _stray_parquet(data_dir: Path, date: str) -> list[Path]:
-    """``*.parquet`` files of the date folder that bronze would never read (temp files start with a dot)."""
-    folder = landing_root(data_dir) / f"date={date}"
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p for p in folder.iterdir()
-        if p.name.endswith(SEGMENT_SUFFIX) and not p.name.startswith(".") and parse_segment_name(p) is None and p.is_file()
-    )  # fmt: skip
-
-
 def reject(data_dir: Path, path: Path, reason: str) -> RejectedFile:
     """Move ``path`` to ``landing/_rejected/<its date folder>/`` with a reason file (written first: a crash between
     the two leaves the file in landing, rejected again by the next build). A name taken there gets a number."""
-    relative = path.relative_to(data_dir).as_posix()
-    folder = landing_root(data_dir) / REJECTED_DIR / path.parent.name
+    relative = storage.relative(data_dir, path)
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    note = (
+        f"file: {relative}\nrejected: {when}\nreason: {reason}\n"
+        f"what to do: nothing for the day (its other segments were built); repair or delete this file, or move it "
+        f"back to {storage.relative(data_dir, path.parent)}/ to try it again.\n"
+    )
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / path.name
-        number = 0
-        while target.exists():
-            number += 1
-            target = folder / f"{path.name}.{number}"
-        when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        note = target.with_name(target.name + REASON_SUFFIX)
-        temp = note.with_name(f".{note.name}.{os.getpid()}.tmp")
-        temp.write_text(
-            f"file: {relative}\nrejected: {when}\nreason: {reason}\n"
-            f"what to do: nothing for the day (its other segments were built); repair or delete this file, or move it "
-            f"back to {path.parent.relative_to(data_dir).as_posix()}/ to try it again.\n",
-            encoding="utf-8",
-        )
-        os.replace(temp, note)
-        os.rename(path, target)
-        fsync_dir(folder)
-        fsync_dir(path.parent)
+        target = storage.move_aside(path, storage.rejected_folder(data_dir, path.parent.name), note, REASON_SUFFIX)
     except OSError as error:  # a read-only landing zone, a full disk: the day still builds without the file
         return RejectedFile(relative, None, f"{reason} [{error.strerror or error}]")
-    return RejectedFile(relative, target.relative_to(data_dir).as_posix(), reason)
+    return RejectedFile(relative, storage.relative(data_dir, target), reason)

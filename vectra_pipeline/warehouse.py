@@ -22,46 +22,69 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 from pathlib import Path
+
+import polars as pl
 
 from capture_agent.errors import VectraError
 from vectra_pipeline import storage
+from vectra_pipeline.schema import DATASETS, TABLES
 
-WAREHOUSE_FILE = "warehouse.duckdb"
-STAGES = ("bronze", "silver", "gold")
 # The view statements the current warehouse.duckdb was written with: compared, not the file, so that checking
 # whether a refresh is needed never opens the database a user may hold.
 VIEWS_RECORD = ".warehouse-views.json"
 LOCK_FILE = ".warehouse.lock"
-PARTITION_GLOB = "date=*/[!.]*.parquet"
+_DUCKDB_TYPES = {pl.String: "VARCHAR", pl.Int64: "BIGINT", pl.List(pl.String): "VARCHAR[]"}
+# Each column of the ``datasets`` view (declared in the schema registry) read from a manifest.
+_MANIFEST_FIELDS = {
+    "name": "name", "id": "id",
+    "path": f"regexp_extract(filename, '({storage.DATASETS_DIR}/[^/]+/[^/]+)/{storage.MANIFEST}$', 1)",
+    "feature_spec_version": "feature_spec.version", "code_version": "code_version",
+    "partitions": "CAST(partitions AS VARCHAR[])", "episodes_total": "counts.episodes_total",
+    "episodes_in_training": "counts.episodes_in_training", "episodes_excluded": "counts.episodes_excluded",
+    "rows": "counts.rows", "transitions": "counts.transitions",
+    "train_episodes": "counts.per_split.train.episodes", "val_episodes": "counts.per_split.val.episodes",
+    "test_episodes": "counts.per_split.test.episodes", "landing_files": "len(inputs.landing)", "split_seed": "splits.seed",
+}
 
 
 def warehouse_path(data_dir: Path) -> Path:
-    return Path(data_dir) / WAREHOUSE_FILE
+    return storage.warehouse_path(data_dir)
 
 
 def table_globs(data_dir: Path) -> dict[str, str]:
-    """table → Parquet glob relative to the data root, for every table folder holding at least one partition file."""
-    found = {}
-    for stage in STAGES:
-        root = Path(data_dir) / stage
-        if not root.is_dir():
-            continue
-        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            if any(folder.glob(PARTITION_GLOB)):
-                found[folder.name] = f"{stage}/{folder.name}/{PARTITION_GLOB}"
-    return found
+    """table → Parquet glob relative to the data root, for every registered table with at least one partition file."""
+    return {
+        name: storage.partition_glob(name)
+        for name, table in TABLES.items()
+        if table.partitioned and storage.has_partitions(data_dir, name)
+    }
 
 
 def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def view_statements(data_dir: Path) -> dict[str, str]:
-    """view name → CREATE statement (relative paths): one per table, and ``datasets``."""
-    from vectra_pipeline.stages.gold.datasets import datasets_view_sql
+def datasets_view_sql(data_dir: Path) -> str:
+    """``datasets``: one row per published version, read from the manifests (an empty view when there are none).
 
+    Paths are relative to the data root (``file_search_path``, as every view); ``path`` is the version's folder
+    relative to it, e.g. ``datasets/default/<id>``.
+    """
+    columns = [column.name for column in DATASETS.columns]
+    if not any(storage.location(data_dir).glob(storage.manifest_glob())):
+        typed = ", ".join(f"CAST(NULL AS {_DUCKDB_TYPES[c.dtype]}) AS {c.name}" for c in DATASETS.columns)
+        return f"CREATE OR REPLACE VIEW datasets AS SELECT {typed} WHERE false"
+    selected = ", ".join(f"{_MANIFEST_FIELDS[name]} AS {name}" for name in columns)
+    return (
+        f"CREATE OR REPLACE VIEW datasets AS SELECT {selected} "
+        f"FROM read_json({quote(storage.manifest_glob())}, filename = true, format = 'auto', maximum_object_size = 268435456) "
+        "ORDER BY name, id"
+    )
+
+
+def view_statements(data_dir: Path) -> dict[str, str]:
+    """view name → CREATE statement (relative paths): one per table with partitions, and ``datasets``."""
     statements = {
         name: f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({quote(glob)}, '
         "hive_partitioning = true, hive_types = {'date': DATE})"
@@ -95,8 +118,8 @@ def connect(data_dir: Path):
 
 def _recorded(data_dir: Path) -> dict[str, str] | None:
     try:
-        return json.loads((Path(data_dir) / VIEWS_RECORD).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
+        return storage.read_json(storage.location(data_dir, VIEWS_RECORD))
+    except ValueError:  # torn by a crash of an earlier release: rewritten
         return None
 
 
@@ -111,7 +134,7 @@ def refresh(data_dir: Path, tables: list[str] | None = None, force: bool = False
     recorded = _recorded(data_dir) if warehouse_path(data_dir).exists() and not force else None
     if recorded is not None and tables is not None and all(t in recorded for t in tables) and "datasets" in recorded:
         return []
-    with open(data_dir / LOCK_FILE, "a") as lock:
+    with open(storage.location(data_dir, LOCK_FILE), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         statements = view_statements(data_dir)
         if not force and warehouse_path(data_dir).exists() and _recorded(data_dir) == statements:
@@ -123,8 +146,6 @@ def refresh(data_dir: Path, tables: list[str] | None = None, force: bool = False
 def _write(data_dir: Path, statements: dict[str, str]) -> None:
     import duckdb
 
-    from capture_agent.landing.segments import fsync_dir
-
     storage.sweep(data_dir)
     final = warehouse_path(data_dir)
     temp = storage.temp_path(final)
@@ -133,8 +154,6 @@ def _write(data_dir: Path, statements: dict[str, str]) -> None:
     with duckdb.connect(str(temp)) as connection:
         _create_views(connection, data_dir, statements)
     storage.crash_point("warehouse:written")
-    os.replace(temp, final)
-    record = storage.temp_path(data_dir / VIEWS_RECORD)
-    record.write_text(json.dumps(statements, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(record, data_dir / VIEWS_RECORD)  # after the database: a crash in between only costs a rewrite
-    fsync_dir(data_dir)
+    storage.rename_into_place(temp, final)
+    # after the database: a crash in between only costs a rewrite
+    storage.write_text(storage.location(data_dir, VIEWS_RECORD), json.dumps(statements, indent=1, sort_keys=True))

@@ -8,19 +8,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from vectra_pipeline.stages.gold.datasets import (
-    DatasetParams,
-    assign_splits,
-    build_dataset,
-    dataset_id,
-    describe,
-    latest_dataset,
-    list_versions,
-    split_of,
-)
-from vectra_pipeline.stages.gold.episodes import build_episodes
-from vectra_pipeline.stages.gold.observations import build_observations
-from vectra_pipeline.stages.gold.synthetic import synthetic_silver
+from vectra_pipeline.datasets.contents import DatasetParams
+from vectra_pipeline.datasets.identity import dataset_id, stage_versions
+from vectra_pipeline.datasets.publish import publish
+from vectra_pipeline.datasets.registry import describe, latest_dataset, list_versions
+from vectra_pipeline.datasets.splits import assign_splits, split_of
+from vectra_pipeline.gold.episodes import build_episodes
+from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.schema import TABLES
+from vectra_pipeline.synthetic import synthetic_silver
 
 DATE = "2025-12-10"
 
@@ -39,7 +35,7 @@ def _landing(data_dir: Path, payload: bytes = b"segment-0") -> list[dict]:
     folder = data_dir / "landing" / f"date={DATE}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "capture-000000.parquet").write_bytes(payload)
-    from vectra_pipeline.stages.gold.datasets import landing_inputs
+    from vectra_pipeline.datasets.lineage import landing_inputs
 
     return landing_inputs(data_dir, [DATE])
 
@@ -53,7 +49,7 @@ def test_same_inputs_same_id_and_identical_bytes(tmp_path, gold_day):
     built = []
     for name in ("a", "b"):
         data = tmp_path / name
-        version, created = build_dataset(data, [DATE], episodes, observations, _landing(data))
+        version, created = publish(data, [DATE], episodes, observations, _landing(data))
         assert created
         built.append(version)
     first, second = built
@@ -62,23 +58,23 @@ def test_same_inputs_same_id_and_identical_bytes(tmp_path, gold_day):
     assert set(_files(first)) == {"episodes.parquet", "observations.parquet", "manifest.json"}
     # a second build in the same place reuses the version without touching it
     before = {p: p.stat().st_mtime_ns for p in first.path.iterdir()}
-    again, created = build_dataset(tmp_path / "a", [DATE], episodes, observations, _landing(tmp_path / "a"))
+    again, created = publish(tmp_path / "a", [DATE], episodes, observations, _landing(tmp_path / "a"))
     assert not created and again.id == first.id
     assert {p: p.stat().st_mtime_ns for p in first.path.iterdir()} == before
 
 
 def test_changed_inputs_or_parameters_give_new_versions_and_keep_old_ones(tmp_path, gold_day):
     episodes, observations = gold_day
-    first, _ = build_dataset(tmp_path, [DATE], episodes, observations, _landing(tmp_path))
-    second, created = build_dataset(tmp_path, [DATE], episodes, observations, _landing(tmp_path, b"segment-1"))
+    first, _ = publish(tmp_path, [DATE], episodes, observations, _landing(tmp_path))
+    second, created = publish(tmp_path, [DATE], episodes, observations, _landing(tmp_path, b"segment-1"))
     assert created and second.id != first.id
-    third, created = build_dataset(tmp_path, [DATE], episodes, observations, _landing(tmp_path, b"segment-1"),
+    third, created = publish(tmp_path, [DATE], episodes, observations, _landing(tmp_path, b"segment-1"),
                                    DatasetParams(split_seed=7))
     assert created and third.id not in (first.id, second.id)
     assert {v.id for v in list_versions(tmp_path)} == {first.id, second.id, third.id}
     assert latest_dataset(tmp_path).id == third.id
     # re-requesting an older version's inputs makes it the latest again, without rebuilding it
-    again, created = build_dataset(tmp_path, [DATE], episodes, observations, _landing(tmp_path))
+    again, created = publish(tmp_path, [DATE], episodes, observations, _landing(tmp_path))
     assert not created and latest_dataset(tmp_path).id == first.id == again.id
     assert latest_dataset(tmp_path, name="other") is None
     assert not [p for p in (tmp_path / "datasets" / "default").iterdir() if p.name.startswith(".tmp")]
@@ -86,17 +82,18 @@ def test_changed_inputs_or_parameters_give_new_versions_and_keep_old_ones(tmp_pa
 
 def test_manifest_lineage_counts_and_disjoint_splits(tmp_path, gold_day):
     episodes, observations = gold_day
-    version, _ = build_dataset(tmp_path, [DATE], episodes, observations, _landing(tmp_path))
+    version, _ = publish(tmp_path, [DATE], episodes, observations, _landing(tmp_path))
     manifest = json.loads((version.path / "manifest.json").read_text())
     assert manifest["id"] == version.id and manifest["partitions"] == [DATE]
     assert manifest["inputs"]["landing"][0]["path"] == f"landing/date={DATE}/capture-000000.parquet"
-    assert set(manifest["asset_versions"]) == {"episodes", "observations", "training_dataset"}
+    assert manifest["stage_versions"] == stage_versions() and {"silver.games", "gold.observations", "datasets.contents"} <= set(manifest["stage_versions"])
     counts = manifest["counts"]
     assert counts["episodes_total"] == episodes.height
     assert counts["episodes_excluded"] == episodes.filter(~pl.col("in_training")).height > 0
     assert counts["excluded_by_reason"] == {"completeness gapped": counts["episodes_excluded"]}
     stored = pl.read_parquet(version.path / "observations.parquet")
     stored_episodes = pl.read_parquet(version.path / "episodes.parquet")
+    assert stored.schema == TABLES["dataset_observations"].schema and stored_episodes.schema == TABLES["dataset_episodes"].schema
     assert counts["rows"] == stored.height == sum(s["rows"] for s in counts["per_split"].values())
     games = {s: set(stored.filter(pl.col("split") == s)["game_id"]) for s in ("train", "val", "test")}
     assert games["train"] and not (games["train"] & games["val"] or games["train"] & games["test"] or games["val"] & games["test"])
@@ -116,7 +113,7 @@ def test_split_assignment_is_a_pure_function_of_game_and_seed():
     assert 0.75 < share["train"] < 0.85 and 0.07 < share["val"] < 0.13 and 0.07 < share["test"] < 0.13
     assert splits != [split_of(g, 1, (0.8, 0.1, 0.1)) for g in games]
     frame = pl.DataFrame({"game_id": games[:5], "in_training": [True, True, False, True, True]})
-    assert assign_splits(frame, DatasetParams())["split"][2] == "excluded"
+    assert assign_splits(frame, 0, (0.8, 0.1, 0.1))["split"][2] == "excluded"
 
 
 def test_dataset_id_depends_on_every_input():
@@ -135,8 +132,8 @@ def test_duckdb_datasets_view(tmp_path, gold_day):
     episodes, observations = gold_day
     with warehouse.connect(tmp_path) as con:
         assert con.execute("SELECT count(*) FROM datasets").fetchone() == (0,)
-    first, _ = build_dataset(tmp_path, [DATE], episodes, observations, _landing(tmp_path))
-    second, _ = build_dataset(tmp_path, [DATE], episodes, observations, _landing(tmp_path, b"other"))
+    first, _ = publish(tmp_path, [DATE], episodes, observations, _landing(tmp_path))
+    second, _ = publish(tmp_path, [DATE], episodes, observations, _landing(tmp_path, b"other"))
     with warehouse.connect(tmp_path) as con:
         rows = con.execute("SELECT id, name, rows, episodes_total, train_episodes, landing_files, path FROM datasets ORDER BY id").fetchall()
     assert sorted(r[0] for r in rows) == sorted([first.id, second.id])
@@ -160,7 +157,7 @@ def test_two_partitions_stream_and_a_midnight_game_is_kept_once(tmp_path, gold_d
         episodes.filter(pl.col("game_id") == only_second).with_columns(pl.lit("20251211-second-day").alias("game_id"), pl.lit(second_day).alias("partition")),
     ])
     by_day = {DATE: observations.lazy(), second_day: pl.concat([short, own]).lazy()}
-    version, _ = build_dataset(tmp_path, [DATE, second_day], pl.concat([episodes, second_episodes]), by_day, _landing(tmp_path))
+    version, _ = publish(tmp_path, [DATE, second_day], pl.concat([episodes, second_episodes]), by_day, _landing(tmp_path))
     counts = version.manifest["counts"]
     assert counts["duplicate_episodes_dropped"] == 1 and counts["episodes_total"] == episodes.height + 1
     stored = pl.read_parquet(version.path / "observations.parquet")

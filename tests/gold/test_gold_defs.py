@@ -11,14 +11,18 @@ import polars as pl
 import pytest
 
 from capture_agent.commands.synth import write_synthetic_capture
-from vectra_pipeline.commands.build import build
+from vectra_pipeline.build import build
+from vectra_pipeline.datasets.lineage import landing_fingerprint
+from vectra_pipeline.datasets.registry import latest_dataset, list_versions
 from vectra_pipeline.definitions import defs
+from vectra_pipeline.defs.assets import ASSETS
 from vectra_pipeline.defs.assets import gold as gold_assets
+from vectra_pipeline.defs.checks import datasets as datasets_checks
 from vectra_pipeline.defs.checks import gold as gold_checks
+from vectra_pipeline.defs.jobs import LANDING_TAG
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.defs.schedules import LANDING_TAG, nightly_dataset
-from vectra_pipeline.stages.gold.datasets import gold_partition_path, latest_dataset, list_versions
-from vectra_pipeline.stages.gold.days import landing_fingerprint
+from vectra_pipeline.defs.schedules import nightly_dataset
+from vectra_pipeline.storage import table_path
 from vectra_pipeline.warehouse import warehouse_path
 
 DAY = "2025-12-10"
@@ -42,9 +46,9 @@ def built(tmp_path_factory):
 def test_gold_definitions():
     repository = defs.get_repository_def()
     graph = repository.asset_graph
-    for name in ("episodes", "observations", "training_dataset", "minari_datasets"):
+    for name, group in (("episodes", "gold"), ("observations", "gold"), ("training_dataset", "datasets"), ("minari_datasets", "datasets")):
         node = graph.get(dg.AssetKey(name))
-        assert node.group_name == "gold" and node.description and node.owners
+        assert node.group_name == group and node.description and node.owners
     assert graph.get(dg.AssetKey("observations")).partitions_def is not None
     assert graph.get(dg.AssetKey("training_dataset")).partitions_def is None
     check_names = {key.name for key in graph.asset_check_keys}
@@ -55,18 +59,18 @@ def test_gold_definitions():
 def test_build_publishes_a_dataset_and_checks_pass(built):
     first, _, (summary, _) = built
     assert summary.ok, (summary.failed_runs, summary.checks)
-    gold_checks_run = {name for name, _, passed, _ in summary.checks if name in {c.check_key.name for c in gold_checks.checks}}
+    gold_checks_run = {name for name, _, passed, _ in summary.checks if name in {c.check_key.name for c in [*gold_checks.checks, *datasets_checks.checks]}}
     assert gold_checks_run == {"observations_finite", "observations_no_look_ahead", "episodes_one_per_game", "training_dataset_splits_disjoint"}
     assert all(passed for _, _, passed, _ in summary.checks)
     version = latest_dataset(first)
     assert version is not None and version.manifest["partitions"] == [DAY]
-    episodes = pl.read_parquet(gold_partition_path(first, "episodes", DAY))
+    episodes = pl.read_parquet(table_path(first, "episodes", DAY))
     assert version.manifest["counts"]["episodes_total"] == episodes.height > 5
     assert (version.path / "minari" / "vectra" / "default-train-v0").is_dir()
     # an external client opens the file with the data root as its file_search_path (views hold relative paths)
     with duckdb.connect(str(warehouse_path(first)), read_only=True, config={"file_search_path": str(first)}) as con:
         assert con.execute("SELECT id, rows FROM datasets").fetchall() == [(version.id, version.manifest["counts"]["rows"])]
-        assert con.execute("SELECT count(*) FROM observations").fetchone()[0] == pl.read_parquet(gold_partition_path(first, "observations", DAY)).height
+        assert con.execute("SELECT count(*) FROM observations").fetchone()[0] == pl.read_parquet(table_path(first, "observations", DAY)).height
         assert con.execute("SELECT count(DISTINCT game_id) FROM episodes WHERE date = DATE '2025-12-10'").fetchone()[0] == episodes.height
 
 
@@ -77,7 +81,7 @@ def test_rebuild_gives_same_id_and_identical_bytes(built):
     assert _files(a.path) == _files(b.path)
     # materialising the dataset again reuses the version
     result = dg.materialize(
-        [*gold_assets.assets], selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(first))},
+        ASSETS, selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(first))},
         instance=dg.DagsterInstance.ephemeral(),
     )
     metadata = result.asset_materializations_for_node("training_dataset")[0].metadata
@@ -136,7 +140,7 @@ def test_checks_fail_on_bad_observations(built, tmp_path, monkeypatch):
     )
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert [(e.check_name, e.passed) for e in evaluations] == [("observations_finite", False)]
-    assert evaluations[0].metadata["non_finite_by_feature"].value == {"return_5": pl.read_parquet(gold_partition_path(data, "observations", DAY)).filter(pl.col("tick") == 3).height}
+    assert evaluations[0].metadata["non_finite_by_feature"].value == {"return_5": pl.read_parquet(table_path(data, "observations", DAY)).filter(pl.col("tick") == 3).height}
 
 
 def test_dataset_of_chosen_partitions_and_parameters(built):
@@ -144,7 +148,7 @@ def test_dataset_of_chosen_partitions_and_parameters(built):
     default = latest_dataset(first)
     run_config = {"ops": {"training_dataset": {"config": {"partitions": [DAY], "split_seed": 3}}}}
     result = dg.materialize(
-        [*gold_assets.assets], selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(first))},
+        ASSETS, selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(first))},
         instance=dg.DagsterInstance.ephemeral(), run_config=run_config,
     )
     metadata = result.asset_materializations_for_node("training_dataset")[0].metadata
@@ -152,7 +156,7 @@ def test_dataset_of_chosen_partitions_and_parameters(built):
     assert latest_dataset(first).manifest["parameters"]["split_seed"] == 3
     missing = {"ops": {"training_dataset": {"config": {"partitions": ["2025-12-01"]}}}}
     failed = dg.materialize(
-        [*gold_assets.assets], selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(first))},
+        ASSETS, selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(first))},
         instance=dg.DagsterInstance.ephemeral(), run_config=missing, raise_on_error=False,
     )
     assert not failed.success
@@ -166,7 +170,7 @@ def test_split_check_detects_a_tampered_version(built, tmp_path):
         path = version.path / "observations.parquet"
         pl.read_parquet(path).with_columns(pl.lit("train").alias("split")).write_parquet(path)
     result = dg.materialize(
-        [*gold_assets.assets, gold_checks.training_dataset_splits_disjoint], selection=["training_dataset"],
+        [*ASSETS, datasets_checks.training_dataset_splits_disjoint], selection=["training_dataset"],
         resources={"paths": VectraPaths(data_dir=str(data))}, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
     )
     evaluation = next(e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION")

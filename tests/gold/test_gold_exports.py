@@ -6,15 +6,18 @@ import numpy as np
 import polars as pl
 import pytest
 
-from vectra_pipeline.exports.env import ENV_ID, VectraReplayEnv
-from vectra_pipeline.exports.loader import iterate_batches, load_transitions, read_observations
-from vectra_pipeline.exports.minari_export import export_minari, load_minari
-from vectra_pipeline.stages.gold.actions import Action
-from vectra_pipeline.stages.gold.datasets import DatasetParams, build_dataset
-from vectra_pipeline.stages.gold.episodes import build_episodes
-from vectra_pipeline.stages.gold.features import FEATURE_NAMES, PLAYER_FEATURES
-from vectra_pipeline.stages.gold.observations import build_observations
-from vectra_pipeline.stages.gold.synthetic import synthetic_silver
+from vectra_pipeline.datasets.contents import DatasetParams
+from vectra_pipeline.datasets.publish import publish
+from vectra_pipeline.datasets.registry import read_observations
+from vectra_pipeline.envs import REPLAY_ENV_ID as ENV_ID
+from vectra_pipeline.envs.replay import VectraReplayEnv
+from vectra_pipeline.exports.minari import export_minari, load_minari
+from vectra_pipeline.exports.numpy import iterate_batches, load_transitions
+from vectra_pipeline.gold.action_space import Action
+from vectra_pipeline.gold.episodes import build_episodes
+from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, PLAYER_FEATURES
+from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.synthetic import synthetic_silver
 
 DATE = "2025-12-10"
 
@@ -27,7 +30,7 @@ def version(tmp_path_factory):
     observations = build_observations(tables["game_ticks"], tables["trades"], tables["player_state"], tables["actions"], episodes)
     tag = pl.lit(DATE).alias("partition")
     data = tmp_path_factory.mktemp("data")
-    built, _ = build_dataset(data, [DATE], episodes.with_columns(tag), observations.with_columns(tag),
+    built, _ = publish(data, [DATE], episodes.with_columns(tag), observations.with_columns(tag),
                              [{"path": "landing/x.parquet", "bytes": 1, "sha256": "ab"}], DatasetParams(split_fractions=(0.6, 0.2, 0.2)))
     assert built.manifest["counts"]["per_split"]["test"]["episodes"] >= 2
     return built
@@ -138,7 +141,7 @@ def test_env_replaying_the_recorded_orders_pays_the_recorded_rewards(tmp_path):
                               tables["player_state"], tables["actions"])
     observations = build_observations(tables["game_ticks"], tables["trades"], tables["player_state"], tables["actions"], episodes)
     tag = pl.lit(DATE).alias("partition")
-    version, _ = build_dataset(tmp_path, [DATE], episodes.with_columns(tag), observations.with_columns(tag), [],
+    version, _ = publish(tmp_path, [DATE], episodes.with_columns(tag), observations.with_columns(tag), [],
                                DatasetParams(split_fractions=(0.0, 0.0, 1.0)))  # every game in "test"
     games = tables["games"]["game_id"].to_list()
     # games 10 and 20 of the generator: a 0.05 SOL buy (the env's bet), a 0.01 sidebet, no short, no presale buy

@@ -9,7 +9,7 @@ import sys
 
 import polars as pl
 
-from vectra_pipeline.stages.gold.datasets import NOTHING_TO_TRAIN
+from vectra_pipeline.datasets.contents import NOTHING_TO_TRAIN
 
 
 def _vectra(*args: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
@@ -38,12 +38,13 @@ def test_a_12_second_first_session_builds_with_nothing_to_train_on(tmp_path):
 
 def test_no_training_episode_is_no_version_and_empty_splits_export_nothing(tmp_path):
     """The publish decision says why, and a version built anyway (a library caller) exports and loads empty."""
-    from vectra_pipeline.exports.loader import load_transitions
-    from vectra_pipeline.exports.minari_export import export_minari
-    from vectra_pipeline.stages.gold.datasets import DatasetParams, build_dataset, reason_not_to_publish
-    from vectra_pipeline.stages.gold.episodes import EpisodePolicy, build_episodes
-    from vectra_pipeline.stages.gold.observations import build_observations
-    from vectra_pipeline.stages.gold.synthetic import synthetic_silver
+    from vectra_pipeline.exports.numpy import load_transitions
+    from vectra_pipeline.exports.minari import export_minari
+    from vectra_pipeline.datasets.contents import DatasetParams, reason_not_to_publish
+    from vectra_pipeline.datasets.publish import publish
+    from vectra_pipeline.gold.episodes import EpisodePolicy, build_episodes
+    from vectra_pipeline.gold.observations import build_observations
+    from vectra_pipeline.synthetic import synthetic_silver
 
     tables = synthetic_silver(6, seed=3)
     episodes = build_episodes(tables["games"], tables["game_ticks"], tables["trades"], tables["sidebets"], tables["player_state"], tables["actions"])
@@ -54,7 +55,7 @@ def test_no_training_episode_is_no_version_and_empty_splits_export_nothing(tmp_p
     nothing = DatasetParams(policy=EpisodePolicy(frozenset({"gapped"})))
     assert reason_not_to_publish(episodes, nothing).startswith(NOTHING_TO_TRAIN)
     assert reason_not_to_publish(episodes.head(0)).startswith(f"{NOTHING_TO_TRAIN} (0 episodes")
-    version, created = build_dataset(tmp_path, ["2025-12-10"], episodes, observations, [], nothing)
+    version, created = publish(tmp_path, ["2025-12-10"], episodes, observations, [], nothing)
     assert created and version.manifest["counts"]["rows"] == 0
     root = export_minari(version)
     assert root.is_dir() and not any(root.iterdir())

@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 
 import realdata
-from vectra_pipeline.stages.gold.actions import Action, action_code_expr, nearest_sell
-from vectra_pipeline.stages.gold.episodes import EpisodePolicy, build_episodes
-from vectra_pipeline.stages.gold.features import FEATURE_NAMES, FEATURES
-from vectra_pipeline.stages.gold.lookahead import look_ahead_violations, perturb_after
-from vectra_pipeline.stages.gold.observations import build_observations
-from vectra_pipeline.stages.gold.synthetic import synthetic_silver
-from vectra_pipeline.tables import conform, empty
+from vectra_pipeline.gold.action_space import Action, action_code_expr, nearest_sell
+from vectra_pipeline.gold.episodes import EpisodePolicy, build_episodes
+from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURES
+from vectra_pipeline.gold.lookahead import look_ahead_violations, perturb_after
+from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.schema import conform, empty
+from vectra_pipeline.synthetic import synthetic_silver
 
 
 def _gold(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = EpisodePolicy()) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -141,7 +141,7 @@ def test_no_look_ahead_features_unchanged_when_the_future_changes(synthetic):
 
 def test_look_ahead_check_catches_a_leaky_feature(synthetic, monkeypatch):
     """The check is not vacuous: a feature computed from the next tick's price is reported."""
-    from vectra_pipeline.stages.gold import features
+    from vectra_pipeline.gold import features
 
     tables, episodes, _ = synthetic
     honest = features.market_features
@@ -235,7 +235,7 @@ def test_state_without_cash_is_not_known_and_pays_no_spurious_reward(synthetic):
 
 
 def test_empty_partition_gives_empty_typed_tables():
-    from vectra_pipeline.stages.gold.lookahead import SILVER_INPUTS, gold_from_silver
+    from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_from_silver
 
     episodes, obs = gold_from_silver({name: empty(name) for name in SILVER_INPUTS})
     assert episodes.height == obs.height == 0

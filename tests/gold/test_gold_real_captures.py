@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 from pipeline_kit import chains_by_date, import_real  # noqa: E402
 from test_gold_observations import _expected_market  # noqa: E402
 
-from vectra_pipeline.stages.gold.features import FEATURE_NAMES  # noqa: E402
-from vectra_pipeline.stages.gold.lookahead import SILVER_INPUTS, gold_from_silver, look_ahead_violations  # noqa: E402
+from vectra_pipeline.gold.feature_spec import FEATURE_NAMES  # noqa: E402
+from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_from_silver, look_ahead_violations  # noqa: E402
 
 
 @pytest.fixture(scope="module")

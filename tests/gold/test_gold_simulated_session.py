@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 
 from test_pipeline_simulator import session  # noqa: E402,F401 - the simulated session fixture, reused
 
-from vectra_pipeline.stages.gold.actions import Action  # noqa: E402
-from vectra_pipeline.stages.gold.lookahead import SILVER_INPUTS, gold_from_silver, look_ahead_violations  # noqa: E402
+from vectra_pipeline.gold.action_space import Action  # noqa: E402
+from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_from_silver, look_ahead_violations  # noqa: E402
 
 ORDER_ACTIONS = {
     ("buyOrder", None): Action.BUY,

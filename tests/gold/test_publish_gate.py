@@ -15,16 +15,17 @@ import polars as pl
 import pytest
 
 from capture_agent.commands.synth import write_synthetic_capture
-from vectra_pipeline.commands.build import build
-from vectra_pipeline.defs.assets import bronze, gold, silver
+from vectra_pipeline.build import build
+from vectra_pipeline.datasets import days
+from vectra_pipeline.datasets.lineage import landing_fingerprint, landing_inputs
+from vectra_pipeline.datasets.registry import latest_dataset, list_versions
+from vectra_pipeline.defs.assets import ASSETS, gold
 from vectra_pipeline.defs.assets import silver as silver_assets
-from vectra_pipeline.defs.checks import gold as gold_checks
-from vectra_pipeline.defs.checks import silver as silver_checks
+from vectra_pipeline.defs.checks import CHECKS
+from vectra_pipeline.defs.jobs import LANDING_TAG, landing_to_gold, nightly, publish_dataset
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.defs.schedules import LANDING_TAG, nightly, publish_dataset
-from vectra_pipeline.defs.sensors import day_built, landing_to_gold
-from vectra_pipeline.stages.gold import days
-from vectra_pipeline.stages.gold.datasets import DATASETS_DIR, landing_inputs, latest_dataset, list_versions
+from vectra_pipeline.defs.sensors import day_built
+from vectra_pipeline.storage import dataset_root
 
 FIRST, SECOND = "2025-12-10", "2025-12-11"
 
@@ -47,11 +48,11 @@ def _copy(built_root, tmp_path):
 
 
 def _version_dirs(root) -> list[str]:
-    return sorted(p.name for p in (root / DATASETS_DIR / "default").iterdir() if p.is_dir())
+    return sorted(p.name for p in dataset_root(root, "default").iterdir() if p.is_dir())
 
 
 def _dataset_failure(summary) -> str:
-    (line,) = [f for f in summary.failed_runs if f.startswith("gold training_dataset:")]
+    (line,) = [f for f in summary.failed_runs if f.startswith("datasets training_dataset:")]
     return line
 
 
@@ -116,7 +117,7 @@ def test_landing_changed_since_the_build_blocks_a_direct_publish(built_root, tmp
     before = latest_dataset(root)
     write_synthetic_capture(root, 500, date=SECOND, seed="landed-after-the-build")
     result = dg.materialize(
-        [*gold.assets], selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(root))},
+        ASSETS, selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(root))},
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
     )
     assert not result.success
@@ -128,8 +129,8 @@ def test_landing_changed_since_the_build_blocks_a_direct_publish(built_root, tmp
 
 def _definitions(root) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*bronze.assets, *silver.assets, *gold.assets],
-        asset_checks=[*silver_checks.checks, *gold_checks.checks],
+        assets=ASSETS,
+        asset_checks=CHECKS,
         jobs=[landing_to_gold, nightly, publish_dataset],
         resources={"paths": VectraPaths(data_dir=str(root))},
         executor=dg.in_process_executor,
@@ -140,7 +141,7 @@ def _sensor_after(job_name: str, root, instance) -> object:
     """Run ``job_name`` for SECOND as the daemon would (tagged with the landing fingerprint), then the sensor."""
     job = _definitions(root).resolve_job_def(job_name)
     result = job.execute_in_process(
-        partition_key=SECOND, instance=instance, tags={LANDING_TAG: days.landing_fingerprint(root, SECOND)},
+        partition_key=SECOND, instance=instance, tags={LANDING_TAG: landing_fingerprint(root, SECOND)},
         run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
     )
     assert result.success

@@ -10,14 +10,15 @@ import polars as pl
 import realdata
 from capture_agent.landing.importer import import_files
 from capture_agent.landing.segments import read_landing, segment_paths
-from vectra_pipeline.stages.actions import build_actions
-from vectra_pipeline.stages.bronze import build_frames
-from vectra_pipeline.stages.contracts import ContractResult, apply_contracts
-from vectra_pipeline.stages.events import decode_events
-from vectra_pipeline.stages.games import build_games
-from vectra_pipeline.stages.player_state import build_player_state
-from vectra_pipeline.stages.ticks import build_cooldowns, build_game_ticks
-from vectra_pipeline.stages.trades import build_sidebets, build_trades
+from vectra_pipeline.bronze.frames import build_frames
+from vectra_pipeline.silver.actions import build_actions
+from vectra_pipeline.silver.contracts import ContractResult
+from vectra_pipeline.silver.events import build_events
+from vectra_pipeline.silver.games import build_games
+from vectra_pipeline.silver.player_state import build_player_state
+from vectra_pipeline.silver.sidebets import build_sidebets
+from vectra_pipeline.silver.ticks import build_cooldowns, build_game_ticks
+from vectra_pipeline.silver.trades import build_trades
 
 
 def import_real(data_dir: Path) -> list[str]:
@@ -50,7 +51,7 @@ class Chain:
 def run_chain(landing) -> Chain:
     """The pure stages, in asset order, on one partition's landing rows."""
     frames, _ = build_frames(landing)
-    result = apply_contracts(decode_events(frames), frames)
+    result = build_events(frames)
     events = result.events
     ticks = build_game_ticks(events)
     games = build_games(events, ticks)

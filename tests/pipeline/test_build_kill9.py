@@ -24,7 +24,8 @@ import pytest
 
 from outputs_kit import REPO, output_digests, run_vectra, small_landing, vectra_command, vectra_env
 from vectra_pipeline import warehouse
-from vectra_pipeline.stages.gold.datasets import file_sha256, latest_dataset, list_versions
+from vectra_pipeline.datasets.registry import latest_dataset, list_versions
+from vectra_pipeline.storage import file_sha256
 from vectra_pipeline.warehouse import table_globs, warehouse_path
 
 SEED = 20261127

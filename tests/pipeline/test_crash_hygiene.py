@@ -18,10 +18,10 @@ import dagster as dg
 import pytest
 
 from outputs_kit import DAYS, REPO, small_landing, vectra_command, vectra_env
-from vectra_pipeline.commands.build import build
+from vectra_pipeline.build import build
 from vectra_pipeline.commands.query import query
+from vectra_pipeline.datasets.registry import latest_dataset, list_versions
 from vectra_pipeline.defs.stale_runs import TAG_PROCESS_START, run_process_tags
-from vectra_pipeline.stages.gold.datasets import latest_dataset, list_versions
 from vectra_pipeline.warehouse import table_globs
 
 DAY = DAYS[0]
@@ -112,13 +112,13 @@ def test_runs_of_a_killed_build_are_marked_failed(built, tmp_path, monkeypatch):
 
 def test_the_assets_sweep_their_own_folders_without_a_build(built, tmp_path):
     """A Dagster-launched run (no `vectra build` start-up sweep): the dataset and partition writers sweep too."""
-    from vectra_pipeline.defs.assets import gold
+    from vectra_pipeline.defs.assets import ASSETS
     from vectra_pipeline.defs.resources import VectraPaths
 
     root = tmp_path / "data"
     shutil.copytree(built, root)
     dead = _plant(root, _dead_pid(), latest_dataset(root))
-    result = dg.materialize([*gold.assets], selection=["training_dataset", "minari_datasets"], instance=dg.DagsterInstance.ephemeral(),
+    result = dg.materialize(ASSETS, selection=["training_dataset", "minari_datasets"], instance=dg.DagsterInstance.ephemeral(),
                             resources={"paths": VectraPaths(data_dir=str(root))})
     assert result.success
     _, temp_version, legacy_temp, legacy_minari, *_ = dead

@@ -7,11 +7,11 @@ import polars as pl
 import realdata
 from capture_agent.protocol.engineio import RECORD_SEPARATOR
 from capture_agent.protocol.recordings import frame_from_record
-from vectra_pipeline.stages.bronze import build_frames
-from vectra_pipeline.stages.contracts import apply_contracts
-from vectra_pipeline.stages.events import decode_events
-from vectra_pipeline.stages.ticks import build_game_ticks
-from vectra_pipeline.tables import schema
+from vectra_pipeline.bronze.frames import build_frames
+from vectra_pipeline.schema import schema
+from vectra_pipeline.silver.contracts import apply_contracts
+from vectra_pipeline.silver.events import decode_events
+from vectra_pipeline.silver.ticks import build_game_ticks
 
 SECOND = 1_000_000_000
 

@@ -41,7 +41,7 @@ def test_a_failed_step_is_one_line_with_its_cause_and_what_to_do(landed, monkeyp
     )
     assert failed[1].startswith(f"failed {DATE}: not built because a step they need failed: ")
     assert "sidebets" in failed[1] and "episodes" in failed[1]
-    assert len(failed) == 2 or all(line.startswith("failed gold") for line in failed[2:])
+    assert len(failed) == 2 or all(line.startswith("failed datasets") for line in failed[2:])
 
 
 def test_verbose_shows_the_traceback(landed, monkeypatch, capsys):

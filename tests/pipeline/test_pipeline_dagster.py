@@ -14,11 +14,11 @@ from capture_agent.cli import main
 from capture_agent.landing.schema import Direction, Source, Transport
 from capture_agent.landing.writer import LandingWriter
 from pipeline_kit import import_real
-from vectra_pipeline.commands.build import build
+from vectra_pipeline.build import build
 from vectra_pipeline.commands.query import query
+from vectra_pipeline.definitions import defs
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.defs.sensors import landing_segments
-from vectra_pipeline.definitions import defs
 
 
 @pytest.fixture(scope="module")

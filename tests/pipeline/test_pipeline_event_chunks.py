@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from vectra_pipeline.stages import events as events_stage
+from vectra_pipeline.silver import events as events_stage
 
 
 def test_chunked_frames_give_back_every_text(monkeypatch):

@@ -28,7 +28,7 @@ from capture_agent.landing.segments import read_landing
 from capture_agent.landing.writer import LandingWriter
 from capture_agent.protocol import engineio, jsjson, socketio
 from pipeline_kit import land_session, run_chain
-from vectra_pipeline.stages.bronze import landing_frame
+from vectra_pipeline.bronze.frames import landing_frame
 
 START_MS = 1_766_275_200_000  # 2025-12-21 00:00 UTC
 DATE = "2025-12-21"

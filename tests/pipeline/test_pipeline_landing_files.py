@@ -27,8 +27,8 @@ from capture_agent.landing.schema import Source
 from capture_agent.landing.segments import segment_paths
 from capture_agent.landing.writer import LandingWriter
 from pipeline_kit import land_session
+from vectra_pipeline.bronze.frames import LANDING_DTYPES
 from vectra_pipeline.landing_files import read_landing_day
-from vectra_pipeline.stages.bronze import LANDING_DTYPES
 
 START_MS = 1_766_361_600_000  # 2025-12-22 00:00 UTC
 DATE = "2025-12-22"

@@ -161,7 +161,7 @@ def test_player_state_matches_the_engine_after_every_order(session):
 
 def test_state_is_carried_to_ticks_without_own_frames(session):
     """Without gameStatePlayerUpdate (a capture that lost them), each tick frame gets a carried row."""
-    from vectra_pipeline.stages.player_state import build_player_state
+    from vectra_pipeline.silver.player_state import build_player_state
 
     chain, _ = session
     events = chain.events.filter(pl.col("event") != "gameStatePlayerUpdate")

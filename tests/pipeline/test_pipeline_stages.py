@@ -11,8 +11,8 @@ from capture_agent.protocol.fairness import price_path
 from capture_agent.protocol.game import frame_shape, phase
 from capture_agent.protocol.socketio import decode_frame
 from pipeline_kit import chains_by_date, import_real
-from vectra_pipeline.stages import events as events_stage
-from vectra_pipeline.tables import TABLES, conform
+from vectra_pipeline.schema import TABLES, conform
+from vectra_pipeline.silver import events as events_stage
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +27,18 @@ def _all(chains, name: str) -> pl.DataFrame:
 
 
 def test_every_table_matches_its_declared_schema(chains):
+    from vectra_pipeline.gold.episodes import build_episodes
+    from vectra_pipeline.gold.observations import build_observations
+
     for chain in chains.values():
-        for name in TABLES:
-            frame = chain.events if name == "events" else chain.quarantine if name == "quarantine" else getattr(chain, name)
-            assert frame.schema == TABLES[name].schema, name
+        episodes = build_episodes(chain.games, chain.game_ticks, chain.trades, chain.sidebets, chain.player_state, chain.actions)
+        gold = {"episodes": episodes,
+                "observations": build_observations(chain.game_ticks, chain.trades, chain.player_state, chain.actions, episodes)}
+        for name, table in TABLES.items():
+            if table.stage in ("bronze", "silver"):
+                assert getattr(chain, name).schema == table.schema, name
+            elif table.stage == "gold":
+                assert gold[name].schema == table.schema, name
 
 
 def test_no_unexplained_quarantine_on_real_captures(chains):
@@ -197,7 +205,7 @@ def test_conform_rejects_undeclared_columns():
 
 
 def test_fairness_replay_detects_a_tampered_path(chains):
-    from vectra_pipeline.stages.games import replay
+    from vectra_pipeline.silver.games import replay
 
     seeded = next(g for g in realdata.seeded_games() if g.get("prices"))
     recorded = dict(enumerate(float(p) for p in seeded["prices"]))

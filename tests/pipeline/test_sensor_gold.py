@@ -16,12 +16,12 @@ from capture_agent.landing.writer import LandingWriter
 from simulator.engine.lifecycle import SimulatorEngine
 from simulator.engine.wire import WireEncoder
 from vectra_pipeline.definitions import defs
-from vectra_pipeline.defs.assets import bronze, gold, silver
-from vectra_pipeline.defs.checks import gold as gold_checks
-from vectra_pipeline.defs.checks import silver as silver_checks
+from vectra_pipeline.defs.assets import ASSETS
+from vectra_pipeline.defs.checks import CHECKS
+from vectra_pipeline.defs.jobs import landing_to_gold
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.defs.sensors import landing_segments, landing_to_gold
-from vectra_pipeline.stages.gold.datasets import gold_partition_path
+from vectra_pipeline.defs.sensors import landing_segments
+from vectra_pipeline.storage import table_path
 
 DAY = "2025-12-22"
 START_MS = 1_766_361_600_000  # 2025-12-22 00:00 UTC
@@ -63,8 +63,8 @@ def _land_games(data_dir, capture_id: str, start_ms: int, games: int) -> set[str
 def _run_requests(requests, paths: VectraPaths) -> None:
     """Executes each run the sensor requested with the sensor's job, in-process, on the test's data root."""
     local = dg.Definitions(
-        assets=[*bronze.assets, *silver.assets, *gold.assets],
-        asset_checks=[*silver_checks.checks, *gold_checks.checks],
+        assets=ASSETS,
+        asset_checks=CHECKS,
         jobs=[landing_to_gold],
         resources={"paths": paths},
         executor=dg.in_process_executor,
@@ -77,7 +77,7 @@ def _run_requests(requests, paths: VectraPaths) -> None:
 
 
 def _episode_games(data_dir) -> set[str]:
-    return set(pl.read_parquet(gold_partition_path(data_dir, "episodes", DAY))["game_id"])
+    return set(pl.read_parquet(table_path(data_dir, "episodes", DAY))["game_id"])
 
 
 def test_new_landing_data_rebuilds_the_days_gold(tmp_path):
@@ -88,7 +88,7 @@ def test_new_landing_data_rebuilds_the_days_gold(tmp_path):
     assert [r.partition_key for r in requests] == [DAY]
     _run_requests(requests, paths)
     assert first_games <= _episode_games(tmp_path)
-    observations = gold_partition_path(tmp_path, "observations", DAY)
+    observations = table_path(tmp_path, "observations", DAY)
     assert pl.read_parquet(observations).height > 0
     assert not (tmp_path / "datasets").exists()  # datasets are the nightly schedule's
 

@@ -22,7 +22,7 @@ from capture_agent.protocol.rules import (
     short_value,
     sidebet_value,
 )
-from vectra_pipeline.stages.gold import rewards
+from vectra_pipeline.gold import rewards
 
 BOUNDED = settings(max_examples=300, deadline=None)
 sol = st.floats(min_value=0.0, max_value=1e4, allow_nan=False)

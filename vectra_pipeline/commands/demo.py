@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from capture_agent.sources.browser import CHROMIUM
-    from vectra_pipeline.commands.build import build, ensure_dagster_home, landing_dates
-    from vectra_pipeline.stages.gold.datasets import latest_dataset
+    from vectra_pipeline.build import build, ensure_dagster_home, landing_dates
+    from vectra_pipeline.datasets.registry import latest_dataset
 
     console = Console()
     data_dir = Path(args.data).resolve()

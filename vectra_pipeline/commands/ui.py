@@ -26,7 +26,6 @@ from pathlib import Path
 from capture_agent.config import DATA_ENV, add_data_argument
 from capture_agent.errors import VectraError
 from capture_agent.live.origin import Origin, OriginPolicy, is_loopback, parse_allowed_origins
-from vectra_pipeline.commands.build import ensure_dagster_home
 from vectra_pipeline.ui_guard import GuardedRequest, refusal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         raise VectraError(f"--host {args.host} is not loopback: the UI can launch runs; add --public to mean it")
     if not 0 < args.port < 65536:
         raise VectraError(f"--port {args.port} is not a TCP port")
+    from vectra_pipeline.build import ensure_dagster_home
+
     allowed = parse_allowed_origins(args.allow_origin)
     home = ensure_dagster_home()
     if home is None:

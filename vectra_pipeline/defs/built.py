@@ -1,6 +1,6 @@
-"""Whether a Dagster run built its day fully — every per-day asset materialised, no step failed, no ERROR check
-failed — and the day record it leaves (``stages.gold.days``). Used by ``vectra build`` after each day's in-process
-run and by the ``day_built`` run-status sensor after a daemon-launched one."""
+"""Whether a Dagster run built its day fully — every daily asset (``jobs.DAILY``) materialised, no step failed,
+no ERROR check failed — and the day record it leaves (``datasets.days``). Used by ``vectra build`` after each
+day's in-process run and by the ``day_built`` run-status sensor after a daemon-launched one."""
 
 from __future__ import annotations
 
@@ -9,13 +9,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from vectra_pipeline.stages.gold import days
-
-
-def per_day_assets() -> list[dg.AssetKey]:
-    from vectra_pipeline.defs.assets import bronze, gold, silver
-
-    return [key for asset in (*bronze.assets, *silver.assets, *gold.assets) if asset.partitions_def is not None for key in asset.keys]
+from vectra_pipeline import storage
+from vectra_pipeline.datasets import days
+from vectra_pipeline.defs.jobs import daily_asset_keys
 
 
 def run_problems(events: Iterable[dg.DagsterEvent]) -> list[str]:
@@ -30,7 +26,7 @@ def run_problems(events: Iterable[dg.DagsterEvent]) -> list[str]:
             evaluation = event.event_specific_data
             if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
                 problems.append(f"check {evaluation.check_name} failed")
-    missing = [key.to_user_string() for key in per_day_assets() if key not in materialized]
+    missing = sorted(key.to_user_string() for key in daily_asset_keys() if key not in materialized)
     if missing and not problems:
         problems.append(f"not materialised: {', '.join(missing)}")
     return problems
@@ -42,6 +38,6 @@ def record_run(data_dir: Path, date: str, landing: list[dict], events: Iterable[
     A file bronze rejected during the run (moved to ``landing/_rejected/``) was not read: it is no input of the day.
     """
     problems = run_problems(events)
-    read = [entry for entry in landing if (Path(data_dir) / entry["path"]).exists()]
+    read = [entry for entry in landing if storage.location(data_dir, entry["path"]).exists()]
     days.write_record(data_dir, date, read, problems)
     return problems

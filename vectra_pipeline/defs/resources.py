@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from capture_agent.config import default_data_dir
+from vectra_pipeline import storage
 
 
 class VectraPaths(dg.ConfigurableResource):
@@ -15,7 +16,7 @@ class VectraPaths(dg.ConfigurableResource):
 
     @property
     def root(self) -> Path:
-        return Path(self.data_dir)
+        return storage.location(self.data_dir)
 
 
 def default_paths() -> VectraPaths:

@@ -13,38 +13,23 @@ import datetime as dt
 
 import dagster as dg
 
-from capture_agent.landing.segments import segment_paths
-from vectra_pipeline.defs.built import per_day_assets
+from vectra_pipeline import storage
+from vectra_pipeline.datasets.lineage import landing_fingerprint
+from vectra_pipeline.defs.jobs import LANDING_TAG, nightly
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.stages.gold import datasets as gold_datasets
-from vectra_pipeline.stages.gold.days import landing_fingerprint
-
-DATASET_ASSETS = ("training_dataset", "minari_datasets")
-LANDING_TAG = "vectra/landing"  # the day's landing fingerprint when the run was requested
-
-nightly = dg.define_asset_job(
-    "nightly",
-    selection=dg.AssetSelection.assets(*per_day_assets()),
-    description="Bronze → silver → gold for one date partition (the dataset follows through the day_built sensor).",
-)
-publish_dataset = dg.define_asset_job(
-    "publish_dataset",
-    selection=dg.AssetSelection.assets(*DATASET_ASSETS),
-    description="The training dataset over every day that built fully, and its Minari export.",
-)
 
 
 def stale_days(paths: VectraPaths) -> dict[str, int]:
     """Days whose newest landing segment is newer than their gold observations (or that have none): day → mtime."""
     newest: dict[str, int] = {}
-    for path in segment_paths(paths.root):
-        day = path.parent.name.removeprefix("date=")
-        newest[day] = max(newest.get(day, 0), path.stat().st_mtime_ns)
+    for path in storage.landing_segments(paths.root):
+        day = storage.landing_date(path)
+        newest[day] = max(newest.get(day, 0), storage.file_stat(path)[1])
     stale = {}
     for day, mtime in newest.items():
-        gold = gold_datasets.gold_partition_path(paths.root, "observations", day)
-        if not gold.exists() or gold.stat().st_mtime_ns < mtime:
+        gold = storage.table_path(paths.root, "observations", day)
+        if not gold.exists() or storage.file_stat(gold)[1] < mtime:
             stale[day] = mtime
     return stale
 
@@ -55,7 +40,7 @@ def nightly_request(paths: VectraPaths, scheduled: dt.datetime) -> list[dg.RunRe
     valid = set(daily.get_partition_keys(current_time=scheduled))
     stale = sorted(d for d in stale_days(paths) if d in valid and d != day)
     reasons = {d: "landing newer than gold" for d in stale}
-    if segment_paths(paths.root, day):
+    if storage.landing_segments(paths.root, day):
         reasons[day] = "yesterday"
     if not reasons:
         return dg.SkipReason(f"no landing segments for {day} and no stale day")

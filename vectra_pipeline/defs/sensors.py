@@ -3,11 +3,11 @@
 ``landing_segments``: new or changed landing segments → one run per affected date partition, bronze → silver →
 daily gold, so gold never goes stale behind new landing data. The cursor is the JSON map ``{segment path:
 mtime_ns}`` of published segments already requested; temp files (dot-prefixed, ``.parquet.tmp``) are never listed
-by ``segment_paths``. The run key names the date and the segments, so a re-evaluation never requests the same work
+by ``storage.landing_segments``. The run key names the date and the segments, so a re-evaluation never requests the same work
 twice; the run carries the day's landing fingerprint (tag ``vectra/landing``).
 
 ``day_built`` (on every successful day run of ``landing_to_gold`` or ``nightly``): writes the day record
-(``stages.gold.days``) — built fully, or the failed checks — when the landing is still what the run was requested
+(``datasets.days``) — built fully, or the failed checks — when the landing is still what the run was requested
 for; after a ``nightly`` run it requests ``publish_dataset`` when every day with gold built fully and the dataset
 id they give is not published yet (run key: the id).
 """
@@ -17,33 +17,26 @@ import json
 
 import dagster as dg
 
-from capture_agent.landing.segments import segment_paths
-from vectra_pipeline.defs.assets import gold
-from vectra_pipeline.defs.assets.gold import DatasetConfig
+from vectra_pipeline import storage
+from vectra_pipeline.datasets import days
+from vectra_pipeline.datasets.identity import dataset_id
+from vectra_pipeline.datasets.lineage import landing_fingerprint, landing_inputs
+from vectra_pipeline.defs.assets.datasets import DatasetConfig
 from vectra_pipeline.defs.built import record_run
+from vectra_pipeline.defs.jobs import LANDING_TAG, landing_to_gold, nightly, publish_dataset
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.defs.schedules import LANDING_TAG, nightly, publish_dataset
-from vectra_pipeline.stages.gold import datasets as gold_datasets
-from vectra_pipeline.stages.gold import days
-
-landing_to_gold = dg.define_asset_job(
-    "landing_to_gold",
-    selection=dg.AssetSelection.groups("bronze", "silver")
-    | dg.AssetSelection.assets(*(asset for asset in gold.assets if asset.partitions_def is not None)),
-    description="Bronze, silver and the daily gold tables (episodes, observations) for one date partition.",
-)
 
 
 def new_segments(paths: VectraPaths, cursor: str | None) -> tuple[dict[str, list[str]], dict[str, int]]:
     """(date → new/changed segment paths, the full seen-map for the next cursor)."""
     seen: dict[str, int] = json.loads(cursor) if cursor else {}
-    current = {str(path): path.stat().st_mtime_ns for path in segment_paths(paths.root)}
+    segments = storage.landing_segments(paths.root)
+    current = {str(path): storage.file_stat(path)[1] for path in segments}
     changed: dict[str, list[str]] = {}
-    for path, mtime in current.items():
-        if seen.get(path) != mtime:
-            date = path.rsplit("date=", 1)[1].split("/", 1)[0]
-            changed.setdefault(date, []).append(path)
+    for path in segments:
+        if seen.get(str(path)) != current[str(path)]:
+            changed.setdefault(storage.landing_date(path), []).append(str(path))
     return changed, current
 
 
@@ -62,7 +55,7 @@ def landing_segments(context: dg.SensorEvaluationContext, paths: VectraPaths):
             context.log.warning(f"landing date {date} is outside the partitions ({daily.start.date()} … today); skipped")
             continue
         digest = hashlib.sha256("\n".join(sorted(f"{p}:{current[p]}" for p in changed[date])).encode()).hexdigest()[:16]
-        tags = {"vectra/segments": str(len(changed[date])), LANDING_TAG: days.landing_fingerprint(paths.root, date)}
+        tags = {"vectra/segments": str(len(changed[date])), LANDING_TAG: landing_fingerprint(paths.root, date)}
         requests.append(dg.RunRequest(run_key=f"{date}:{digest}", partition_key=date, tags=tags))
     if not requests and not changed:
         return dg.SkipReason("no new landing segments")
@@ -72,14 +65,14 @@ def landing_segments(context: dg.SensorEvaluationContext, paths: VectraPaths):
 
 def dataset_request(paths: VectraPaths) -> dg.RunRequest | dg.SkipReason:
     """A ``publish_dataset`` run when every day with gold built fully and their dataset id is new."""
-    dates = gold_datasets.gold_partitions(paths.root)
+    dates = days.gold_dates(paths.root)
     problems = {date: problem for date in dates if (problem := days.day_problem(paths.root, date))}
     if not dates or problems:
         return dg.SkipReason("no gold yet" if not dates else f"not publishing: {min(problems)} {problems[min(problems)]}")
     params = DatasetConfig().params()
     inputs = [entry for date in dates for entry in days.read_record(paths.root, date)["landing"]]
-    candidate = gold_datasets.dataset_id(inputs, dates, params)
-    if (paths.root / gold_datasets.DATASETS_DIR / params.name / candidate / gold_datasets.MANIFEST).exists():
+    candidate = dataset_id(inputs, dates, params)
+    if storage.is_published(storage.version_path(paths.root, params.name, candidate)):
         return dg.SkipReason(f"dataset {params.name} {candidate} is already published")
     return dg.RunRequest(run_key=candidate, tags={"vectra/dataset_id": candidate})
 
@@ -97,12 +90,11 @@ def day_built(context: dg.RunStatusSensorContext, paths: VectraPaths):
     date, requested = run.tags.get("dagster/partition"), run.tags.get(LANDING_TAG)
     if not date or not requested:
         return dg.SkipReason("not a day run requested by the landing sensor or the nightly schedule")
-    if days.landing_fingerprint(paths.root, date) != requested:
+    if landing_fingerprint(paths.root, date) != requested:
         return dg.SkipReason(f"{date}: its landing changed during the run; the landing sensor rebuilds it")
     events = [entry.dagster_event for entry in context.instance.all_logs(run.run_id) if entry.dagster_event]
-    record_run(paths.root, date, gold_datasets.landing_inputs(paths.root, [date]), events)
+    record_run(paths.root, date, landing_inputs(paths.root, [date]), events)
     return dataset_request(paths) if run.job_name == nightly.name else dg.SkipReason(f"{date} recorded")
 
 
 sensors = [landing_segments, day_built]
-jobs = [landing_to_gold, publish_dataset]

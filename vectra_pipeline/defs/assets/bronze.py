@@ -1,12 +1,14 @@
-"""Bronze: the partition's landing rows, deduplicated (vectra_pipeline.stages.bronze)."""
+"""Bronze: the partition's landing rows, deduplicated (:mod:`vectra_pipeline.bronze.frames`)."""
 
 import dagster as dg
 
 from vectra_pipeline import storage, warehouse
+from vectra_pipeline.bronze.frames import DUPLICATE_WINDOW_NS, build_frames
+from vectra_pipeline.datasets.identity import asset_code_version
 from vectra_pipeline.defs.metadata import counts, notes, preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.stages.bronze import DUPLICATE_WINDOW_NS, build_frames
+from vectra_pipeline.landing_files import read_landing_day
 
 OWNERS = ["team:vectra-pipeline"]
 
@@ -17,17 +19,18 @@ OWNERS = ["team:vectra-pipeline"]
     partitions_def=daily,
     owners=OWNERS,
     kinds={"python", "polars", "parquet"},
+    code_version=asset_code_version("frames"),
     description=(
         "The day's landing rows (only that date's segments are read): one row per (capture_id, seq); inbound "
         f"frames another capture received with identical text within {DUPLICATE_WINDOW_NS / 1e9:g} s are kept "
         "but flagged duplicate_of, so silver decodes each broadcast once. A landing file that is not a readable "
         "landing segment is moved to landing/_rejected/date=…/ with a .reason file; the day's other segments build."
     ),
-    metadata={"storage": "<data>/bronze/frames/date=YYYY-MM-DD/part.parquet"},
+    metadata={"storage": storage.table_pattern("frames")},
 )
 def frames(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    landing = storage.read_landing_date(paths.root, date)
+    landing = read_landing_day(paths.root, date)
     for rejected in landing.rejected:
         context.log.warning(rejected.line())
     table, stats = build_frames(landing.frame)

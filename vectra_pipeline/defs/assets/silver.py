@@ -1,6 +1,6 @@
 """Silver: decoded events under contracts, then ticks, games, trades, sidebets, player state and actions.
 
-Each asset reads its upstream partitions from Parquet, calls a pure stage in ``vectra_pipeline.stages`` and
+Each asset reads its upstream partitions from Parquet, calls a pure stage in ``vectra_pipeline.silver`` and
 writes its partition atomically; metadata carries row counts, quarantine counts, previews and price paths.
 """
 
@@ -9,17 +9,18 @@ import polars as pl
 
 from capture_agent.protocol.rules import GAME_STATE_UPDATE
 from vectra_pipeline import storage, warehouse
+from vectra_pipeline.datasets.identity import asset_code_version
 from vectra_pipeline.defs.metadata import counts, preview, price_paths
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.stages.actions import build_actions
-from vectra_pipeline.stages.contracts import apply_contracts
-from vectra_pipeline.stages.events import decode_events
-from vectra_pipeline.stages.games import build_games
-from vectra_pipeline.stages.player_state import build_player_state
-from vectra_pipeline.stages.ticks import build_cooldowns, build_game_ticks
-from vectra_pipeline.stages.trades import build_sidebets, build_trades
-from vectra_pipeline.tables import TABLES
+from vectra_pipeline.schema import TABLES
+from vectra_pipeline.silver.actions import build_actions
+from vectra_pipeline.silver.events import build_events
+from vectra_pipeline.silver.games import build_games
+from vectra_pipeline.silver.player_state import build_player_state
+from vectra_pipeline.silver.sidebets import build_sidebets
+from vectra_pipeline.silver.ticks import build_cooldowns, build_game_ticks
+from vectra_pipeline.silver.trades import build_trades
 
 OWNERS = ["team:vectra-pipeline"]
 KINDS = {"python", "polars", "parquet"}
@@ -49,8 +50,9 @@ def _spec_kwargs(name: str, deps: list[str]) -> dict:
         owners=OWNERS,
         kinds=KINDS,
         deps=deps,
+        code_version=asset_code_version(name),
         description=TABLES[name].doc,
-        metadata={"storage": f"<data>/silver/{name}/date=YYYY-MM-DD/part.parquet", "key": ", ".join(TABLES[name].key)},
+        metadata={"storage": storage.table_pattern(name), "key": ", ".join(TABLES[name].key)},
     )
 
 
@@ -65,7 +67,7 @@ def _spec_kwargs(name: str, deps: list[str]) -> dict:
 def events_and_quarantine(context: dg.AssetExecutionContext, paths: VectraPaths):
     date = context.partition_key
     frames = storage.read_table(paths.root, "frames", date)
-    result = apply_contracts(decode_events(frames), frames)
+    result = build_events(frames)
     _write(paths, "events", date, result.events)
     _write(paths, "quarantine", date, result.quarantine)
     quarantine = result.quarantine

@@ -1,26 +1,25 @@
-"""Asset checks on gold: finite features, no look-ahead (by perturbing the future), splits disjoint by game."""
-
+"""Asset checks on gold: finite features, no look-ahead (by perturbing the future), one episode per game."""
 
 import dagster as dg
 import numpy as np
 import polars as pl
 
+from vectra_pipeline import storage
 from vectra_pipeline.defs.assets.gold import read_silver
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.stages.gold import datasets as gold_datasets
-from vectra_pipeline.stages.gold.features import FEATURE_NAMES
-from vectra_pipeline.stages.gold.lookahead import look_ahead_violations
+from vectra_pipeline.gold.feature_spec import FEATURE_NAMES
+from vectra_pipeline.gold.lookahead import look_ahead_violations
 
 LOOK_AHEAD_SAMPLE = 5  # games rebuilt per partition (the longest episodes: the most ticks to leak into)
 
 
-def _observations(paths: VectraPaths, date: str) -> pl.DataFrame:
-    return pl.read_parquet(gold_datasets.gold_partition_path(paths.root, "observations", date))
+def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
+    return storage.read_parquet(storage.table_path(paths.root, table, date))  # the asset checked wrote it
 
 
 @dg.asset_check(asset="observations", description="No NaN or ±inf in any feature or reward.")
 def observations_finite(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
-    table = _observations(paths, context.partition_key)
+    table = _gold(paths, "observations", context.partition_key)
     matrix = table.select(FEATURE_NAMES).to_numpy()
     bad = {name: int((~np.isfinite(matrix[:, i])).sum()) for i, name in enumerate(FEATURE_NAMES) if not np.isfinite(matrix[:, i]).all()}
     rewards = table.filter(~pl.col("is_final"))["reward"].to_numpy()
@@ -38,7 +37,7 @@ def observations_finite(context: dg.AssetCheckExecutionContext, paths: VectraPat
 )
 def observations_no_look_ahead(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
     date = context.partition_key
-    episodes = pl.read_parquet(gold_datasets.gold_partition_path(paths.root, "episodes", date))
+    episodes = _gold(paths, "episodes", date)
     sample = episodes.filter(pl.col("ticks") >= 4).sort(["ticks", "game_id"], descending=[True, False]).head(LOOK_AHEAD_SAMPLE)
     games = sample["game_id"].to_list()
     violations = look_ahead_violations(read_silver(paths, date), games)
@@ -50,42 +49,12 @@ def observations_no_look_ahead(context: dg.AssetCheckExecutionContext, paths: Ve
 
 @dg.asset_check(asset="episodes", description="Every game of silver games has exactly one episode.")
 def episodes_one_per_game(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
-    from vectra_pipeline import storage
-
     date = context.partition_key
-    episodes = pl.read_parquet(gold_datasets.gold_partition_path(paths.root, "episodes", date))
+    episodes = _gold(paths, "episodes", date)
     games = storage.read_table(paths.root, "games", date, columns=["game_id"])
     missing = games.join(episodes, on="game_id", how="anti").height
     duplicated = episodes.height - episodes["game_id"].n_unique()
     return dg.AssetCheckResult(passed=missing == 0 and duplicated == 0, metadata={"missing": missing, "duplicated": duplicated})
 
 
-def _split_overlaps(version: gold_datasets.DatasetVersion) -> dict:
-    rows = pl.read_parquet(version.path / "observations.parquet", columns=["game_id", "split"])
-    games = {s: set(rows.filter(pl.col("split") == s)["game_id"].unique()) for s in gold_datasets.SPLITS}
-    overlaps = {
-        f"{a}&{b}": len(games[a] & games[b])
-        for i, a in enumerate(gold_datasets.SPLITS) for b in gold_datasets.SPLITS[i + 1:]
-    }
-    files_ok = all(
-        gold_datasets.file_sha256(version.path / name) == entry["sha256"] for name, entry in version.manifest["files"].items()
-    )
-    return {"overlapping_games": overlaps, "files_match_manifest": files_ok, "games_per_split": {s: len(g) for s, g in games.items()}}
-
-
-@dg.asset_check(asset="training_dataset", description="In the latest version of every dataset name: train, val and test hold "
-                "disjoint games, and the files match the manifest's hashes.")
-def training_dataset_splits_disjoint(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
-    root = paths.root / gold_datasets.DATASETS_DIR
-    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
-    report = {}
-    for name in names:
-        version = gold_datasets.latest_dataset(paths.root, name)
-        if version is not None:
-            report[f"{name}/{version.id}"] = _split_overlaps(version)
-    # no version yet (nothing to train on) leaves nothing to check: not a failure
-    passed = all(not any(r["overlapping_games"].values()) and r["files_match_manifest"] for r in report.values())
-    return dg.AssetCheckResult(passed=passed, metadata={"versions": dg.MetadataValue.json(report) if report else "no dataset published yet"})
-
-
-checks = [observations_finite, observations_no_look_ahead, episodes_one_per_game, training_dataset_splits_disjoint]
+checks = [observations_finite, observations_no_look_ahead, episodes_one_per_game]

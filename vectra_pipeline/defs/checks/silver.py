@@ -7,8 +7,8 @@ from capture_agent.protocol.rules import KNOWN_EVENTS
 from vectra_pipeline import storage
 from vectra_pipeline.defs.metadata import preview
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.stages.contracts import DECODE
-from vectra_pipeline.tables import TABLES
+from vectra_pipeline.schema import TABLES
+from vectra_pipeline.silver.contracts import DECODE
 
 # A contract violation nothing in the row's provenance explains is a bug, a protocol change or a hostile server. It
 # warns (loudly, with the rules and examples) rather than fails: the row is kept in quarantine and stays out of every

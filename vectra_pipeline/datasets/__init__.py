@@ -1,0 +1,24 @@
+"""Versioned, immutable training datasets: ``<data>/datasets/<name>/<id>/``, one module per concept.
+
+- **id** (``identity``) = sha256 of the inputs — landing segment files and their hashes, the days, the code
+  version (a digest of every stage's declared ``VERSION``, never source bytes), the feature spec version and the
+  parameters — so the same inputs always give the same id and any change gives a new one.
+- **contents** (``contents``, the datasets stage, pure): ``episodes.parquet`` (every episode, with its ``split``:
+  train / val / test, or ``excluded`` by the policy), ``observations.parquet`` (rows of the train/val/test
+  episodes, with ``split``) and ``manifest.json`` (lineage: days, input files + hashes, stage versions, counts,
+  split seed). Rows are sorted (observations by partition, game, tick — written one day at a time, so memory stays
+  at one day), Parquet is written with fixed settings and nothing inside a version holds a timestamp, so a rebuild
+  is byte-identical.
+- **splits** by game (``splits``): ``sha256("<seed>:<game_id>")``'s first 8 bytes / 2⁶⁴ against the cumulative
+  fractions.
+- **publish** (``publish``): filled into a temp folder beside the target, the manifest last, fsynced, then renamed
+  into place (``storage.publish_folder``): a kill at any moment leaves no version or a complete one. An existing id
+  is reused, never rewritten.
+- **registry** (``registry``): list the versions, ``latest_dataset(data_dir, name="default")`` → id, path,
+  manifest (or None) from ``history.jsonl`` beside the versions, read a version's rows.
+- **days** (``days``, with ``lineage``): a version covers only days whose last build succeeded and is current.
+- **DuckDB**: the view ``datasets`` (``vectra_pipeline.warehouse``) has one row per version, read from the
+  manifests; a dot-prefixed folder is never a row.
+- **Dagster**: the ``training_dataset`` asset spans every day that built fully (``DatasetConfig`` holds the
+  parameters); ``minari_datasets`` exports the latest version.
+"""

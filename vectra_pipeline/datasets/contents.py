@@ -1,0 +1,138 @@
+"""What goes into a dataset version — the datasets stage. Pure: gold frames and parameters in, the version's
+episodes, observation rows, counts and manifest out (``datasets.publish`` writes them).
+
+- **episodes**: every episode of the covered days, each game once — a game seen on two days (it crossed midnight
+  UTC) keeps the day with more ticks, the other copy is counted — with the episode policy applied and its split
+  (``datasets.splits``), or ``excluded``;
+- **observation rows**: those of the train/val/test episodes, one day at a time (memory stays at one day however
+  many days a version spans), sorted by (partition, game_id, tick);
+- **counts** and the **manifest** (lineage: days, input files and hashes, stage versions, parameters, splits and
+  their games, files); nothing in a version holds a timestamp, so a rebuild is byte-identical.
+
+Zero episodes the policy trains on (a first short session, no complete game yet) is a normal outcome, not a
+failure: nothing is published for nothing (:func:`reason_not_to_publish`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from vectra_pipeline.datasets.splits import EXCLUDED, METHOD, SPLITS, assign_splits
+from vectra_pipeline.gold.action_space import Action
+from vectra_pipeline.gold.episodes import EpisodePolicy, apply_policy
+from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION, FLOAT64_FEATURES
+
+VERSION = 1  # bump when a version's files or manifest would change for the same inputs (tests/pipeline/test_stage_versions.py)
+
+NOTHING_TO_TRAIN = "no complete game yet: nothing to train on"
+
+
+@dataclass(frozen=True)
+class DatasetParams:
+    name: str = "default"
+    split_seed: int = 0
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    policy: EpisodePolicy = field(default_factory=EpisodePolicy)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "split_seed": self.split_seed,
+            "split_fractions": list(self.split_fractions),
+            "policy": self.policy.as_dict(),
+        }
+
+
+def best_partitions(episodes: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """A game seen in two partitions (midnight UTC) keeps the partition with more ticks; the other is counted."""
+    best = episodes.sort("game_id", "ticks", "partition", descending=[False, True, False]).unique("game_id", keep="first", maintain_order=True)
+    return best, episodes.height - best.height
+
+
+def reason_not_to_publish(episodes: pl.DataFrame, params: DatasetParams = DatasetParams()) -> str | None:
+    """Why no dataset version is published for these episodes (all partitions, with ``partition``), or None to publish.
+
+    The one place that decides it.
+    """
+    best, _ = best_partitions(episodes)
+    if apply_policy(best, params.policy).filter(pl.col("in_training")).is_empty():
+        return f"{NOTHING_TO_TRAIN} ({best.height} episode{'' if best.height == 1 else 's'}, none the policy trains on; no dataset version published)"
+    return None
+
+
+def version_episodes(episodes: pl.DataFrame, params: DatasetParams) -> tuple[pl.DataFrame, int]:
+    """(the version's episodes with ``split``, sorted by game; episodes dropped as another day's copy of a game)."""
+    best, duplicates = best_partitions(episodes)
+    split = params.split_fractions
+    return assign_splits(apply_policy(best, params.policy).sort("game_id"), params.split_seed, split), duplicates
+
+
+def version_rows(observations: pl.LazyFrame, episodes: pl.DataFrame, date: str) -> pl.DataFrame:
+    """One day's observation rows that go into the version (its train/val/test episodes of that day), with
+    ``partition`` and ``split``, sorted by (game_id, tick)."""
+    kept = episodes.filter((pl.col("split") != EXCLUDED) & (pl.col("partition") == date)).select("game_id", "split")
+    return (
+        observations.drop("partition", "split", strict=False)
+        .join(kept.lazy(), on="game_id", how="inner")
+        .with_columns(pl.lit(date).alias("partition"))
+        .sort("game_id", "tick")
+        .collect()
+    )
+
+
+def empty_row_counts() -> dict:
+    return {**{split: {"rows": 0, "transitions": 0} for split in SPLITS}, "actions_not_hold": 0}
+
+
+def add_row_counts(counts: dict, rows: pl.DataFrame) -> None:
+    """Add one day's version rows to ``counts`` (:func:`empty_row_counts`)."""
+    for (split,), group in rows.group_by("split"):
+        counts[split]["rows"] += group.height
+        counts[split]["transitions"] += group.filter(~pl.col("is_final")).height
+    counts["actions_not_hold"] += rows.filter(pl.col("action").fill_null(0) != 0).height
+
+
+def counts(episodes: pl.DataFrame, rows: dict, duplicates: int) -> dict:
+    """The manifest's counts, from the version's episodes and the row counts of every day."""
+    excluded = episodes.filter(pl.col("split") == EXCLUDED)
+    reasons = excluded.group_by(pl.col("exclusion_reason").str.replace(r" at tick \d+$", "")).len().sort("exclusion_reason")
+    per_split = {split: {"episodes": int(episodes.filter(pl.col("split") == split).height), **rows[split]} for split in SPLITS}
+    return {
+        "episodes_total": int(episodes.height),
+        "episodes_in_training": int(episodes.filter(pl.col("split") != EXCLUDED).height),
+        "episodes_excluded": int(excluded.height),
+        "excluded_by_reason": {r: int(n) for r, n in reasons.iter_rows()},
+        "duplicate_episodes_dropped": duplicates,
+        "rows": sum(rows[s]["rows"] for s in SPLITS),
+        "transitions": sum(rows[s]["transitions"] for s in SPLITS),
+        "actions_not_hold": rows["actions_not_hold"],
+        "per_split": per_split,
+    }
+
+
+def manifest(identity: dict, params: DatasetParams, partitions: list[str], inputs: list[dict], gold_files: list[dict],
+             episodes: pl.DataFrame, version_counts: dict, files: dict) -> dict:
+    """The version's manifest.json: ``identity`` (id, code version, stage versions) and its lineage."""
+    return {
+        **identity,
+        "name": params.name,
+        "feature_spec": {
+            "version": FEATURE_SPEC_VERSION,
+            "features": list(FEATURE_NAMES),
+            "float64_features": list(FLOAT64_FEATURES),
+        },
+        "actions": {a.name.lower(): int(a) for a in Action},
+        "parameters": params.as_dict(),
+        "partitions": sorted(partitions),
+        "inputs": {"landing": sorted(inputs, key=lambda f: f["path"]), "gold": sorted(gold_files, key=lambda f: f["path"])},
+        "splits": {
+            "seed": params.split_seed,
+            "fractions": list(params.split_fractions),
+            "method": METHOD,
+            "games": {s: episodes.filter(pl.col("split") == s)["game_id"].to_list() for s in SPLITS},
+        },
+        "counts": version_counts,
+        "files": files,
+    }

@@ -1,0 +1,103 @@
+"""The published versions of a dataset: list them, find the latest, open one, read its rows.
+
+``<data>/datasets/<name>/history.jsonl`` (beside the versions, outside them) records when each id was published or
+requested again; :func:`latest_dataset` reads it (``latest_dataset(data_dir, name="default")`` → id, path,
+manifest, or None). A folder without a manifest, or dot-prefixed, is never a version.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from vectra_pipeline import storage
+from vectra_pipeline.datasets.splits import SPLITS
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    id: str
+    path: Path
+    manifest: dict
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+
+def load_version(path: Path) -> DatasetVersion:
+    manifest = storage.read_json(storage.manifest_path(Path(path)))
+    if manifest is None:
+        raise FileNotFoundError(f"{path} is no dataset version (it has no {storage.MANIFEST})")
+    return DatasetVersion(manifest["id"], Path(path), manifest)
+
+
+def as_version(version: DatasetVersion | Path | str) -> DatasetVersion:
+    """A version, or the version at a folder."""
+    return version if isinstance(version, DatasetVersion) else load_version(Path(version))
+
+
+def list_versions(data_dir: Path, name: str = "default") -> list[DatasetVersion]:
+    return [load_version(folder) for folder in storage.version_folders(data_dir, name)]
+
+
+def _history(data_dir: Path, name: str) -> list[dict]:
+    return [json.loads(line) for line in storage.read_lines(storage.dataset_root(data_dir, name) / storage.HISTORY)]
+
+
+def record_published(data_dir: Path, name: str, version_id: str) -> None:
+    """Add the id to the history unless it already is the latest entry (rewritten whole, atomically: a kill never
+    leaves a torn line)."""
+    entries = _history(data_dir, name)
+    if entries and entries[-1]["id"] == version_id:
+        return
+    entries.append({"id": version_id, "published_ns": time.time_ns()})
+    storage.write_text(storage.dataset_root(data_dir, name) / storage.HISTORY, "".join(json.dumps(e) + "\n" for e in entries))
+
+
+def latest_dataset(data_dir: Path, name: str = "default") -> DatasetVersion | None:
+    """The most recently published (or re-requested) version of a dataset; None when there is none."""
+    for entry in reversed(_history(data_dir, name)):
+        folder = storage.version_path(data_dir, name, entry["id"])
+        if storage.is_published(folder):
+            return load_version(folder)
+    versions = list_versions(data_dir, name)
+    return max(versions, key=lambda v: storage.file_stat(storage.manifest_path(v.path))[1]) if versions else None
+
+
+def feature_names(version: DatasetVersion | Path | str) -> list[str]:
+    """The observation vector's features, in order."""
+    return list(as_version(version).manifest["feature_spec"]["features"])
+
+
+def read_observations(version: DatasetVersion | Path | str, split: str | None = None) -> pl.DataFrame:
+    """The observation rows of a version (one split or all), sorted by (game_id, tick)."""
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    frame = storage.read_dataset_file(as_version(version).path, "dataset_observations")
+    if split is not None:
+        frame = frame.filter(pl.col("split") == split)
+    return frame.sort("game_id", "tick")
+
+
+def read_episodes(version: DatasetVersion | Path | str) -> pl.DataFrame:
+    return storage.read_dataset_file(as_version(version).path, "dataset_episodes")
+
+
+def describe(version: DatasetVersion) -> str:
+    """A few lines for people (the demo's summary): id, size, splits, exclusions, where the files are."""
+    counts, manifest = version.manifest["counts"], version.manifest
+    splits = ", ".join(f"{s} {counts['per_split'][s]['episodes']} episodes / {counts['per_split'][s]['transitions']:,} transitions" for s in SPLITS)
+    excluded = ", ".join(f"{reason}: {n}" for reason, n in counts["excluded_by_reason"].items()) or "none"
+    return "\n".join([
+        f"dataset {manifest['name']} version {version.id} ({', '.join(manifest['partitions'])})",
+        f"  {counts['episodes_in_training']} of {counts['episodes_total']} episodes, {counts['rows']:,} rows, "
+        f"{len(manifest['feature_spec']['features'])} features (spec {manifest['feature_spec']['version']})",
+        f"  splits: {splits}",
+        f"  excluded: {excluded}",
+        f"  files: {version.path}",
+    ])

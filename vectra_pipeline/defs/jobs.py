@@ -1,0 +1,39 @@
+"""The jobs, and the one definition of "the daily assets" that every day's run selects.
+
+``DAILY``: every asset of bronze, silver and gold — each partitioned by landing date (a test checks the groups hold
+nothing else). ``vectra build`` runs it per date, the landing sensor requests it as ``landing_to_gold``, the nightly
+schedule as ``nightly`` (after which the ``day_built`` sensor publishes the dataset). ``DATASETS``: the dataset and
+its export, across days, run as ``publish_dataset`` and by ``vectra build`` after the days.
+"""
+
+import dagster as dg
+
+from vectra_pipeline.defs.assets import ASSETS
+from vectra_pipeline.schema import LAYERS
+
+DAILY = dg.AssetSelection.groups(*LAYERS)
+DATASETS = dg.AssetSelection.groups("datasets")
+LANDING_TAG = "vectra/landing"  # a day run's tag: the day's landing fingerprint when the run was requested
+
+landing_to_gold = dg.define_asset_job(
+    "landing_to_gold",
+    selection=DAILY,
+    description="Bronze, silver and the daily gold tables (episodes, observations) for one date partition.",
+)
+nightly = dg.define_asset_job(
+    "nightly",
+    selection=DAILY,
+    description="Bronze → silver → gold for one date partition (the dataset follows through the day_built sensor).",
+)
+publish_dataset = dg.define_asset_job(
+    "publish_dataset",
+    selection=DATASETS,
+    description="The training dataset over every day that built fully, and its Minari export.",
+)
+
+jobs = [landing_to_gold, nightly, publish_dataset]
+
+
+def daily_asset_keys() -> set[dg.AssetKey]:
+    """The keys a day's run must materialise to have built its day fully."""
+    return DAILY.resolve(ASSETS)
