@@ -48,7 +48,7 @@ def _synth(data_dir: Path, frames: int, day: str) -> None:
 
     if segment_paths(data_dir, day):
         return
-    from capture_agent.commands.synth import write_synthetic_capture
+    from capture_agent.landing.synthetic import write_synthetic_capture
 
     captures = -(-frames // FRAMES_PER_CAPTURE)
     for index in range(captures):

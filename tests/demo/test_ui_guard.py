@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from capture_agent.commands.synth import write_synthetic_capture
+from capture_agent.landing.synthetic import write_synthetic_capture
 from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from capture_agent.commands.synth import write_synthetic_capture
+from capture_agent.landing.synthetic import write_synthetic_capture
 from vectra_pipeline.build import build
 from vectra_pipeline.datasets.lineage import landing_fingerprint
 from vectra_pipeline.datasets.registry import latest_dataset, list_versions

@@ -14,7 +14,7 @@ from dagster import DagsterEventType
 import polars as pl
 import pytest
 
-from capture_agent.commands.synth import write_synthetic_capture
+from capture_agent.landing.synthetic import write_synthetic_capture
 from vectra_pipeline.build import build
 from vectra_pipeline.datasets import days
 from vectra_pipeline.datasets.lineage import landing_fingerprint, landing_inputs

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from capture_agent.commands.synth import write_synthetic_capture
+from capture_agent.landing.synthetic import write_synthetic_capture
 
 REPO = Path(__file__).resolve().parents[2]
 DAYS = ("2025-12-10", "2025-12-11")
