@@ -21,9 +21,9 @@ from vectra_pipeline.silver.ticks import build_cooldowns, build_game_ticks
 from vectra_pipeline.silver.trades import build_trades
 
 
-def import_real(data_dir: Path) -> list[str]:
-    """Every real event file imported (one capture each); returns the landing dates."""
-    import_files(data_dir, realdata.event_files())
+def import_real(data_dir: Path, files: list[Path] | None = None) -> list[str]:
+    """Every real event file (of ``files``, default all of them) imported, one capture each; returns the landing dates."""
+    import_files(data_dir, realdata.event_files(files))
     return sorted({p.parent.name.removeprefix("date=") for p in segment_paths(data_dir)})
 
 

@@ -28,6 +28,7 @@ import polars as pl
 import pytest
 
 import vectra_pipeline
+import realdata
 from pipeline_kit import import_real, run_chain
 from vectra_pipeline.datasets import contents, identity
 from vectra_pipeline.definitions import defs
@@ -75,7 +76,8 @@ def _fixed(landing: pl.DataFrame) -> pl.DataFrame:
 
 def _real_days(root: Path) -> dict[str, pl.DataFrame]:
     """Every real capture imported and fixed (:func:`_fixed`), by UTC day of receipt."""
-    landing = _fixed(pl.concat([read_landing_day(root, date).frame for date in import_real(root)]))
+    dates = import_real(root, realdata.fixture_files())  # the committed copy: new files in ../shared move no fingerprint
+    landing = _fixed(pl.concat([read_landing_day(root, date).frame for date in dates]))
     day = pl.from_epoch("recv_wall_ns", time_unit="ns").dt.strftime("%Y-%m-%d")
     return {date: frame.drop("_day") for (date,), frame in landing.with_columns(day.alias("_day")).partition_by("_day", as_dict=True).items()}
 
