@@ -26,9 +26,9 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from pipeline_kit import import_real, run_chain
 
 import vectra_pipeline
-from pipeline_kit import import_real, run_chain
 from vectra_pipeline.datasets import contents, identity
 from vectra_pipeline.definitions import defs
 from vectra_pipeline.gold.episodes import build_episodes
