@@ -56,9 +56,9 @@ def compare(title: str, batches: dict[str, list[tuple[str, str, str]]], rounds: 
                    "ratio (batch)", "µs/game compiled", "identical"):
         table.add_column(column, justify="right")
     for label, games in batches.items():
-        reference_s, reference = _cpu(lambda: [reference_price_path(*g) for _ in range(rounds) for g in games])
-        batch_s, batch = _cpu(lambda: [p for _ in range(rounds) for p in price_paths(games)])
-        single_s, single = _cpu(lambda: [price_path(*g) for _ in range(rounds) for g in games])
+        reference_s, reference = _cpu(lambda games=games: [reference_price_path(*g) for _ in range(rounds) for g in games])
+        batch_s, batch = _cpu(lambda games=games: [p for _ in range(rounds) for p in price_paths(games)])
+        single_s, single = _cpu(lambda games=games: [price_path(*g) for _ in range(rounds) for g in games])
         identical = _bits(reference) == _bits(batch) == _bits(single)
         count = len(games) * rounds
         table.add_row(label, f"{count:,}", f"{sum(len(p.prices) for p in batch):,}", f"{reference_s:.3f}",

@@ -3,3 +3,5 @@ from pathlib import Path
 
 # tests/ helpers (realdata) are importable as plain modules.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from price_engines import compiled_replay, replay_engine  # noqa: E402, F401 - fixtures of the fairness tests

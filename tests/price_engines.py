@@ -1,6 +1,6 @@
 """Fixtures that run the provably-fair replay through each engine: the compiled library and the Python reference.
 
-Import them into a test module (``from price_engines import compiled_replay, replay_engine``).
+``tests/conftest.py`` shares them with every test module.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from capture_agent.landing.schema import LANDING_DIR, LANDING_SCHEMA
 from capture_agent.landing.rows import ROW_FIELDS
+from capture_agent.landing.schema import LANDING_DIR, LANDING_SCHEMA
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 SEGMENT_SUFFIX = ".parquet"

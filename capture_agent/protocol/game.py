@@ -8,8 +8,9 @@ contracts and tick tables. Pure functions over a decoded payload dict (the phase
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any
 
 from capture_agent.protocol.rules import Phase
 

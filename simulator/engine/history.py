@@ -11,6 +11,7 @@ from capture_agent.protocol.trading import Sidebet
 from simulator.engine import payloads
 from simulator.engine.games import GAME_VERSION, Game, chain_game, utc_day
 
+
 def god_candle_jump(prices: list[float]) -> tuple[float, float] | None:
     for before, after in zip(prices, prices[1:-1]):
         if before > 0 and after == before * 10:

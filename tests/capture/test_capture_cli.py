@@ -14,7 +14,6 @@ from capture_kit import landed_rows
 
 from capture_agent.errors import VectraError
 
-
 REPO = Path(__file__).resolve().parents[2]
 
 

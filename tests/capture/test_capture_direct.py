@@ -92,7 +92,7 @@ def test_dropped_connections_reconnect_with_lifecycle_and_gap_rows(tmp_path, sim
         capture = RunningCapture(capture_session(tmp_path / "data", DirectOptions(url=simulator.url, backoff=backoff)))
         source = (await capture.started()).source
         for connections in (1, 2):
-            await wait_for(lambda: source.connections == connections and capture.stats.frames_in > 20 * connections, 20)
+            await wait_for(lambda n=connections: source.connections == n and capture.stats.frames_in > 20 * n, 20)
             await asyncio.to_thread(simulator.drop_all)
         await wait_for(lambda: source.connections == 3, 20)
         await wait_for(lambda: capture.stats.frames_in > 80, 20)

@@ -15,7 +15,6 @@ from websockets.exceptions import ConnectionClosed
 
 from capture_agent.errors import VectraError
 from capture_agent.live.feed import FeedServer, parse_bind
-from capture_agent.live.status import health
 from capture_agent.sources.direct import DirectOptions
 from simulator.server import start_simulator
 

@@ -149,7 +149,7 @@ def _build_quarantines_every_undecodable_frame(data: Path, tmp_path: Path, captu
     build = subprocess.run([sys.executable, "-m", "capture_agent.cli", "build", "--data", str(data)], cwd=REPO,
                            capture_output=True, text=True, env=env, timeout=1200)
     assert build.returncode == 0, build.stdout + build.stderr
-    assert "Traceback" not in build.stdout + build.stderr and not [l for l in build.stdout.splitlines() if l.startswith("failed")]
+    assert "Traceback" not in build.stdout + build.stderr and not [line for line in build.stdout.splitlines() if line.startswith("failed")]
 
     def seqs(sql: str) -> set[int]:
         return {row[0] for row in query(data, sql.format(capture=capture_id))[1]}

@@ -23,7 +23,6 @@ from websockets.exceptions import InvalidStatus
 
 from capture_agent.live.feed import FeedServer
 from capture_agent.live.origin import parse_allowed_origins
-from capture_agent.live.status import health
 from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS
 from capture_agent.sources.direct import DirectOptions
 from simulator.server import start_simulator

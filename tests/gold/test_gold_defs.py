@@ -96,7 +96,7 @@ def _evaluate(data_dir, when):
 
 def test_nightly_schedule(built, tmp_path):
     first, _, _ = built
-    morning = dt.datetime(2025, 12, 11, 2, 0, tzinfo=dt.timezone.utc)
+    morning = dt.datetime(2025, 12, 11, 2, 0, tzinfo=dt.UTC)
     # yesterday's day run, tagged with its landing fingerprint; the dataset follows through the day_built sensor
     (request,) = _evaluate(first, morning)
     assert request.partition_key == DAY and request.asset_selection is None
@@ -116,10 +116,10 @@ def test_nightly_schedule_rebuilds_stale_days_first(built, tmp_path):
     late = tmp_path / "late"
     shutil.copytree(first, late, ignore=shutil.ignore_patterns("warehouse.duckdb*"))
     write_synthetic_capture(late, 500, date="2025-12-05", seed="imported-late")  # an old day landed after the fact
-    stale, yesterday = _evaluate(late, dt.datetime(2025, 12, 11, 2, 0, tzinfo=dt.timezone.utc))
+    stale, yesterday = _evaluate(late, dt.datetime(2025, 12, 11, 2, 0, tzinfo=dt.UTC))
     assert stale.partition_key == "2025-12-05" and stale.tags["vectra/reason"] == "landing newer than gold"
     assert yesterday.partition_key == DAY and yesterday.tags["vectra/reason"] == "yesterday"
-    (only,) = _evaluate(late, dt.datetime(2025, 12, 20, 2, 0, tzinfo=dt.timezone.utc))  # no landing yesterday: the stale day alone
+    (only,) = _evaluate(late, dt.datetime(2025, 12, 20, 2, 0, tzinfo=dt.UTC))  # no landing yesterday: the stale day alone
     assert only.partition_key == "2025-12-05"
 
 

@@ -38,10 +38,10 @@ def test_a_12_second_first_session_builds_with_nothing_to_train_on(tmp_path):
 
 def test_no_training_episode_is_no_version_and_empty_splits_export_nothing(tmp_path):
     """The publish decision says why, and a version built anyway (a library caller) exports and loads empty."""
-    from vectra_pipeline.exports.numpy import load_transitions
-    from vectra_pipeline.exports.minari import export_minari
     from vectra_pipeline.datasets.contents import DatasetParams, reason_not_to_publish
     from vectra_pipeline.datasets.publish import publish
+    from vectra_pipeline.exports.minari import export_minari
+    from vectra_pipeline.exports.numpy import load_transitions
     from vectra_pipeline.gold.episodes import EpisodePolicy, build_episodes
     from vectra_pipeline.gold.observations import build_observations
     from vectra_pipeline.synthetic import synthetic_silver

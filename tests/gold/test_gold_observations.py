@@ -8,8 +8,8 @@ import statistics
 import numpy as np
 import polars as pl
 import pytest
-
 import realdata
+
 from vectra_pipeline.gold.action_space import Action, action_code_expr, nearest_sell
 from vectra_pipeline.gold.episodes import EpisodePolicy, build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURES
@@ -18,8 +18,10 @@ from vectra_pipeline.gold.observations import build_observations
 from vectra_pipeline.schema import conform, empty
 from vectra_pipeline.synthetic import synthetic_silver
 
+DEFAULT_POLICY = EpisodePolicy()
 
-def _gold(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = EpisodePolicy()) -> tuple[pl.DataFrame, pl.DataFrame]:
+
+def _gold(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = DEFAULT_POLICY) -> tuple[pl.DataFrame, pl.DataFrame]:
     episodes = build_episodes(tables["games"], tables["game_ticks"], tables["trades"], tables["sidebets"],
                               tables["player_state"], tables["actions"], policy)
     observations = build_observations(tables["game_ticks"], tables["trades"], tables["player_state"], tables["actions"], episodes)

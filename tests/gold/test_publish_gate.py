@@ -10,9 +10,9 @@ from __future__ import annotations
 import shutil
 
 import dagster as dg
-from dagster import DagsterEventType
 import polars as pl
 import pytest
+from dagster import DagsterEventType
 
 from capture_agent.landing.synthetic import write_synthetic_capture
 from vectra_pipeline.build import build

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from realdata import event_files, event_records, real_files
 
 from capture_agent.cli import main
 from capture_agent.errors import VectraError
@@ -14,7 +15,6 @@ from capture_agent.landing.importer import RAW_FRAMES, RECORDINGS, import_files
 from capture_agent.landing.segments import read_landing, segment_paths
 from capture_agent.protocol.recordings import MARKER_EVENTS, direction_of
 from capture_agent.protocol.socketio import decode_frame
-from realdata import event_files, event_records, real_files
 
 
 def _rows(data: Path, capture_id: str) -> list[dict]:
@@ -162,7 +162,7 @@ def test_hostile_lines_each_land_as_one_row(tmp_path: Path) -> None:
     frames.write_bytes(b"\n".join(raw) + b"\n")
     deep_meta = "[" * 1000 + "]" * 1000
     records = [
-        '{"event":"gameStateUpdate","ts_ms":1767225600000,"data":{"a":1},"source":"x","meta":%s}' % deep_meta,
+        f'{{"event":"gameStateUpdate","ts_ms":1767225600000,"data":{{"a":1}},"source":"x","meta":{deep_meta}}}',
         '{"event":"gameStateUpdate","ts_ms":1767225600000,"data":%s,"source":"x","meta":{}}' % ("[" * 5000 + "]" * 5000),
         '{"event":"gameStateUpdate","ts_ms":1e400,"data":{"a":123456789012345678901234567890},"source":"x","meta":{}}',
         '{"event":"x","ts_ms":NaN,"data":[1],"source":"x","meta":{}}',

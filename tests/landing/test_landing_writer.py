@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from realdata import event_records
 
 from capture_agent.errors import VectraError
 from capture_agent.landing.recovery import recover
@@ -22,7 +23,6 @@ from capture_agent.landing.segments import SegmentFile, read_landing, segment_pa
 from capture_agent.landing.wal import WAL_DIR, WalReader
 from capture_agent.landing.writer import LandingWriter
 from capture_agent.protocol.socketio import decode_frame
-from realdata import event_records
 
 NS = 1_000_000_000
 DAY_NS = 86_400 * NS

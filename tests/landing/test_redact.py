@@ -59,17 +59,17 @@ def _check_valid(original: str, redacted: str) -> None:
         f'40{{"token":"{JWT}"}}',
         f'42["verifySignature",{{"signature":"{BASE58_SIG}","message":"sign in"}}]',
         f'42["linkWallet",{{"sig":"{HEX_SIG}"}}]',
-        f'42["login",{{"password":"hunter2-password"}}]',
-        f'42["anything",{{"nested":{{"privyRefreshToken":"privy-refresh-secret","cookie":"sessioncookie=abc123"}}}}]',
+        '42["login",{"password":"hunter2-password"}]',
+        '42["anything",{"nested":{"privyRefreshToken":"privy-refresh-secret","cookie":"sessioncookie=abc123"}}]',
         f'42["anything",{{"headers":{{"Authorization":"Bearer {JWT}"}}}}]',
         f'42["chat",{{"text":"my token is {JWT}"}}]',
         f'40{{"token":"{JWT}"}}\x1e42["authenticate",{{"accessToken":"{JWT}"}}]',
         # what the tester found: a keypair as an int array, and auth material the server sends
         f'42["wallet",{{"secretKey":{orjson.dumps(KEYPAIR).decode()}}}]',
         f'42["session",{{"token":"{JWT}","accessToken":"{JWT}","privateKey":"{BASE58_SIG}"}}]',
-        f'4317[{{"success":true,"Privy-Token":"privy-refresh-secret","refresh_token":"hunter2-password"}}]',
-        f'42/admin,9["x",{{"Set-Cookie":"sessioncookie=abc123"}}]',
-        f'0{{"sid":"s","upgrades":[],"pingInterval":25000,"session":"privy-refresh-secret"}}',
+        '4317[{"success":true,"Privy-Token":"privy-refresh-secret","refresh_token":"hunter2-password"}]',
+        '42/admin,9["x",{"Set-Cookie":"sessioncookie=abc123"}]',
+        '0{"sid":"s","upgrades":[],"pingInterval":25000,"session":"privy-refresh-secret"}',
     ],
 )
 def test_secrets_are_replaced_and_the_frame_stays_valid(frame: str) -> None:

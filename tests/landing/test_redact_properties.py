@@ -10,7 +10,7 @@ import string
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from planted import AUTH_EVENTS, BASE58, B64URL, PUBLIC_KEYS, SECRET_NAMES, bare_secrets, frame, spelling
+from planted import AUTH_EVENTS, B64URL, BASE58, PUBLIC_KEYS, SECRET_NAMES, bare_secrets, frame, spelling
 from realdata import event_records
 
 import capture_agent.redact_rules as rules
@@ -180,6 +180,6 @@ def test_every_spelling_of_every_secret_name_is_seen_as_a_key_and_every_auth_eve
         for key in (name, name.upper(), name.title()):
             assert rules.is_secret_key(key) and could_hold_secret(f'42["x",{{"{key}" : 1}}]'), key
     for name in rules.AUTH_EVENTS:
-        for event in (name, name.upper(), name.title()):
-            frame_text = f'42[ "{event}","opaque-value"]'
-            assert redact_frame_fully(frame_text) != frame_text and could_hold_secret(frame_text), event
+        for casing in (name, name.upper(), name.title()):
+            frame_text = f'42[ "{casing}","opaque-value"]'
+            assert redact_frame_fully(frame_text) != frame_text and could_hold_secret(frame_text), casing

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-
 import realdata
+
 from capture_agent.landing.importer import import_files
 from capture_agent.landing.segments import read_landing, segment_paths
 from vectra_pipeline.bronze.frames import build_frames

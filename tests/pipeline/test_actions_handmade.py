@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-
 import realdata
+from pipeline_kit import run_chain
+
 from capture_agent.landing.schema import Direction, Source, Transport
 from capture_agent.landing.segments import read_landing, segment_paths
 from capture_agent.landing.writer import LandingWriter
 from capture_agent.protocol import socketio
-from pipeline_kit import run_chain
 
 ME = "did:privy:vectra-handmade"
 G_OLD, G, G_NEXT = "20251212-25dcb17086a24ad7", "20251212-6114b2ff44ef4b71", "20251212-6f491efbd808458b"

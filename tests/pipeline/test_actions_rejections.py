@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import polars as pl
 import pytest
+from pipeline_kit import SimulatedClient, run_chain, trace
 
 from capture_agent.landing.schema import Source
 from capture_agent.landing.segments import read_landing
 from capture_agent.landing.writer import LandingWriter
 from capture_agent.protocol import socketio
 from simulator.engine.lifecycle import SimulatorEngine
-from pipeline_kit import SimulatedClient, run_chain, trace
 
 START_MS = 1_766_275_200_000  # 2025-12-21 00:00 UTC
 ME = "me"

@@ -21,8 +21,8 @@ import time
 import dagster as dg
 import duckdb
 import pytest
-
 from outputs_kit import REPO, output_digests, run_vectra, small_landing, vectra_command, vectra_env
+
 from vectra_pipeline import warehouse
 from vectra_pipeline.datasets.registry import latest_dataset, list_versions
 from vectra_pipeline.storage import file_sha256

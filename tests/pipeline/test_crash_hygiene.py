@@ -16,8 +16,8 @@ import sys
 
 import dagster as dg
 import pytest
-
 from outputs_kit import DAYS, REPO, small_landing, vectra_command, vectra_env
+
 from vectra_pipeline.build import build
 from vectra_pipeline.commands.query import query
 from vectra_pipeline.datasets.registry import latest_dataset, list_versions

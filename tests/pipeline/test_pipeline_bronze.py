@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import polars as pl
-
 import realdata
+
 from capture_agent.protocol.engineio import RECORD_SEPARATOR
 from capture_agent.protocol.recordings import frame_from_record
 from vectra_pipeline.bronze.frames import build_frames

@@ -4,8 +4,8 @@ steps left unbuilt, no traceback unless ``--verbose``; a check that fails to run
 from __future__ import annotations
 
 import pytest
-
 import realdata
+
 from capture_agent.cli import main
 from capture_agent.landing.importer import import_files
 from vectra_pipeline.defs.assets import silver as silver_assets

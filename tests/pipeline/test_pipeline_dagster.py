@@ -9,11 +9,11 @@ import shutil
 import dagster as dg
 import polars as pl
 import pytest
+from pipeline_kit import import_real
 
 from capture_agent.cli import main
 from capture_agent.landing.schema import Direction, Source, Transport
 from capture_agent.landing.writer import LandingWriter
-from pipeline_kit import import_real
 from vectra_pipeline.build import build
 from vectra_pipeline.commands.query import query
 from vectra_pipeline.definitions import defs

@@ -15,7 +15,7 @@ def test_chunked_frames_give_back_every_text(monkeypatch):
     candidates = pl.Series([i % 2 == 0 for i in range(len(texts))])
     seen = list(events_stage._chunked_frames(series, candidates))
     assert [index for index, _, _ in seen] == list(range(len(texts)))
-    for (index, candidate, value), text, flag in zip(seen, texts, candidates):
+    for (_, candidate, value), text, flag in zip(seen, texts, candidates):
         assert candidate == (flag and text is not None)
         if text is None:
             assert value is None

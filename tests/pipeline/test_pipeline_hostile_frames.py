@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from pipeline_kit import land_session, run_chain
 
 from capture_agent.cli import main
 from capture_agent.landing.schema import Direction, Source, Transport
 from capture_agent.landing.segments import read_landing
 from capture_agent.landing.writer import LandingWriter
-from pipeline_kit import land_session, run_chain
 
 START_MS = 1_766_448_000_000  # 2025-12-23 00:00 UTC
 DATE = "2025-12-23"

@@ -18,16 +18,16 @@ import re
 
 import polars as pl
 import pytest
+import realdata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pipeline_kit import land_session, run_chain
 
-import realdata
 from capture_agent.landing.importer import import_files
 from capture_agent.landing.schema import Source
 from capture_agent.landing.segments import read_landing
 from capture_agent.landing.writer import LandingWriter
 from capture_agent.protocol import engineio, jsjson, socketio
-from pipeline_kit import land_session, run_chain
 from vectra_pipeline.bronze.frames import landing_frame
 
 START_MS = 1_766_275_200_000  # 2025-12-21 00:00 UTC

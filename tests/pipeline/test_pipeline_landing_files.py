@@ -21,12 +21,12 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pipeline_kit import land_session
 
 from capture_agent.cli import main
 from capture_agent.landing.schema import Source
 from capture_agent.landing.segments import segment_paths
 from capture_agent.landing.writer import LandingWriter
-from pipeline_kit import land_session
 from vectra_pipeline.bronze.frames import LANDING_DTYPES
 from vectra_pipeline.landing_files import read_landing_day
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 import pytest
+from pipeline_kit import SimulatedClient, run_chain, trace
 
 from capture_agent.landing.schema import Source
 from capture_agent.landing.segments import read_landing
@@ -22,7 +23,6 @@ from capture_agent.protocol.game import rug_tick
 from capture_agent.protocol.rules import GAME_STATE_UPDATE, rug_tick_of_path
 from capture_agent.protocol.socketio import decode_frame
 from simulator.engine.lifecycle import SimulatorEngine
-from pipeline_kit import SimulatedClient, run_chain, trace
 
 START_MS = 1_766_188_800_000  # 2025-12-20 00:00 UTC
 ME = "me"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import orjson
 import polars as pl
 import pytest
-
 import realdata
+from pipeline_kit import chains_by_date, import_real
+
 from capture_agent.protocol.fairness import price_path
 from capture_agent.protocol.game import frame_shape, phase
 from capture_agent.protocol.socketio import decode_frame
-from pipeline_kit import chains_by_date, import_real
 from vectra_pipeline.schema import TABLES, conform
 from vectra_pipeline.silver import events as events_stage
 

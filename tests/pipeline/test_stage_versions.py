@@ -26,10 +26,10 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-
-import vectra_pipeline
 import realdata
 from pipeline_kit import import_real, run_chain
+
+import vectra_pipeline
 from vectra_pipeline.datasets import contents, identity
 from vectra_pipeline.definitions import defs
 from vectra_pipeline.gold.episodes import build_episodes

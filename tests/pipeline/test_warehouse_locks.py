@@ -16,8 +16,8 @@ import time
 import duckdb
 import polars as pl
 import pytest
-
 from outputs_kit import DAYS, REPO, run_vectra, small_landing, vectra_command, vectra_env
+
 from vectra_pipeline.build import build
 from vectra_pipeline.commands.query import query
 from vectra_pipeline.warehouse import warehouse_path

@@ -6,6 +6,13 @@ import pytest
 from realdata import event_records
 
 from capture_agent.protocol.engineio import EngineType
+from capture_agent.protocol.recordings import (
+    MARKER_EVENTS,
+    ack_id_of,
+    direction_of,
+    frame_from_record,
+    record_args,
+)
 from capture_agent.protocol.socketio import (
     RESERVED_EVENTS,
     SocketType,
@@ -13,13 +20,6 @@ from capture_agent.protocol.socketio import (
     encode_ack,
     encode_event,
     trace_arg,
-)
-from capture_agent.protocol.recordings import (
-    MARKER_EVENTS,
-    ack_id_of,
-    direction_of,
-    frame_from_record,
-    record_args,
 )
 
 RECORDS = list(event_records())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from price_engines import compiled_replay, replay_engine  # noqa: F401 (fixtures)
 from realdata import event_records, games, seeded_games
 
 from capture_agent.protocol.fairness import (

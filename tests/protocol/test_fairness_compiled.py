@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from price_engines import compiled_replay, setup_required  # noqa: F401 (fixture)
+from price_engines import setup_required
 from realdata import event_records, seeded_games
 
 from capture_agent.protocol import _price_replay, fairness
@@ -42,7 +42,7 @@ REAL_SEEDS = _real_seeds()
 
 
 @pytest.fixture
-def use_compiled(compiled_replay, monkeypatch):  # noqa: F811 (the fixture imported above)
+def use_compiled(compiled_replay, monkeypatch):
     monkeypatch.setattr(fairness, "_compiled", lambda: compiled_replay)
     return compiled_replay
 

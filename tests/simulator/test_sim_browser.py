@@ -8,9 +8,9 @@ import struct
 
 import pytest
 from playwright.sync_api import sync_playwright
+from simdrive import seed_whose_next_games
 
 from simulator.server import start_simulator
-from simdrive import seed_whose_next_games
 
 pytestmark = pytest.mark.browser
 

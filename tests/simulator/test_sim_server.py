@@ -18,13 +18,13 @@ import engineio.payload
 import pytest
 import socketio
 import websockets
+from simdrive import seed_whose_next_games
 
 from capture_agent.errors import VectraError
 from capture_agent.protocol.game import FrameShape, frame_shape
 from capture_agent.protocol.socketio import decode_frame, encode_event, trace_arg
 from simulator import server as server_module
 from simulator.server import start_simulator
-from simdrive import seed_whose_next_games
 
 REPO = Path(__file__).resolve().parents[2]
 SOL = "So11111111111111111111111111111111111111112"
@@ -141,7 +141,7 @@ async def _raw_session(url: str) -> tuple[str, list[str], list[str]]:
         while time.monotonic() < deadline:
             try:
                 frame = await asyncio.wait_for(ws.recv(), 0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             received.append(frame)
             packet = decode_frame(frame)[0]

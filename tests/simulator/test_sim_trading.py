@@ -7,8 +7,7 @@ from simdrive import Driver, trace
 
 from capture_agent.protocol import trading
 from capture_agent.protocol.game import FrameShape, frame_shape
-from capture_agent.protocol.rules import SOL_COIN, lamports
-from capture_agent.protocol.rules import Phase
+from capture_agent.protocol.rules import SOL_COIN, Phase, lamports
 from capture_agent.protocol.trading import Player, TradeRejected
 
 

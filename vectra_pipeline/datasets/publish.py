@@ -29,13 +29,14 @@ def _by_partition(observations: pl.DataFrame | Mapping[str, pl.LazyFrame | pl.Da
 
 def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
             observations: pl.DataFrame | Mapping[str, pl.LazyFrame | pl.DataFrame], inputs: list[dict],
-            params: DatasetParams = DatasetParams(), gold_files: list[dict] | None = None) -> tuple[DatasetVersion, bool]:
+            params: DatasetParams | None = None, gold_files: list[dict] | None = None) -> tuple[DatasetVersion, bool]:
     """Publish the dataset of these partitions, or reuse the version with the same id. Returns (version, created).
 
     ``episodes`` (all partitions, with a ``partition`` column) is small and read whole; ``observations`` is either
     one frame with a ``partition`` column or a mapping date → (lazy) frame, written one partition at a time, so
     memory stays at one day's rows however many days the dataset spans.
     """
+    params = params or DatasetParams()
     code = identity.code_version()
     version_id = identity.dataset_id(inputs, partitions, params, code)
     final = storage.version_path(data_dir, params.name, version_id)

@@ -36,7 +36,7 @@ def stale_days(paths: VectraPaths) -> dict[str, int]:
 
 def nightly_request(paths: VectraPaths, scheduled: dt.datetime) -> list[dg.RunRequest] | dg.SkipReason:
     """The runs for the day before ``scheduled`` and for stale days (a pure decision over the files under the data root)."""
-    day = (scheduled.astimezone(dt.timezone.utc) - dt.timedelta(days=1)).date().isoformat()
+    day = (scheduled.astimezone(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
     valid = set(daily.get_partition_keys(current_time=scheduled))
     stale = sorted(d for d in stale_days(paths) if d in valid and d != day)
     reasons = {d: "landing newer than gold" for d in stale}
@@ -62,7 +62,7 @@ def nightly_request(paths: VectraPaths, scheduled: dt.datetime) -> list[dg.RunRe
     description="02:00 UTC: yesterday's partition and stale days; the day_built sensor then publishes the dataset.",
 )
 def nightly_dataset(context: dg.ScheduleEvaluationContext, paths: VectraPaths):
-    scheduled = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
+    scheduled = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
     return nightly_request(paths, scheduled)
 
 

@@ -52,7 +52,7 @@ def _buffers(version: DatasetVersion, split: str) -> list:
     names = feature_names(version)
     rows = read_observations(version, split)
     buffers = []
-    for episode_id, ((game_id,), episode) in enumerate(rows.group_by("game_id", maintain_order=True)):
+    for episode_id, (_, episode) in enumerate(rows.group_by("game_id", maintain_order=True)):
         steps = episode.filter(~episode["is_final"])
         buffers.append(EpisodeBuffer(
             id=episode_id,

@@ -286,7 +286,7 @@ _PYTHON_TYPES = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _typed_decoder(flat_name: str) -> msgspec.json.Decoder:
     """A msgspec decoder reading exactly ``flat.fields`` (typed, everything else skipped) for the fast path."""
     tree: dict = {}

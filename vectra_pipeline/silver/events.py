@@ -34,7 +34,7 @@ from capture_agent.protocol.engineio import Packet
 from capture_agent.protocol.game import frame_shape, phase
 from capture_agent.protocol.jsjson import dumps
 from capture_agent.protocol.rules import GAME_STATE_UPDATE
-from capture_agent.protocol.socketio import Attachments, decode_frame
+from capture_agent.protocol.socketio import Attachments
 from vectra_pipeline.schema import EVENTS
 from vectra_pipeline.silver.contracts import ContractResult, apply_contracts
 from vectra_pipeline.silver.frame_packets import failure_reason, frame_packets, too_wide_for
@@ -215,7 +215,7 @@ def _dict_game_state(payload: dict) -> tuple[tuple, list | None, list[str], list
     values = []
     errors = []
     unstorable = []
-    for column, (path, kind) in _GSU_FIELDS.items():
+    for path, kind in _GSU_FIELDS.values():
         value: Any = payload
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None

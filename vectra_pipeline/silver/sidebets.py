@@ -10,7 +10,12 @@ from __future__ import annotations
 import orjson
 import polars as pl
 
-from capture_agent.protocol.rules import CURRENT_SIDEBET, CURRENT_SIDEBET_RESULT, SIDEBET_RESULT_EVENTS, sidebet_end_tick
+from capture_agent.protocol.rules import (
+    CURRENT_SIDEBET,
+    CURRENT_SIDEBET_RESULT,
+    SIDEBET_RESULT_EVENTS,
+    sidebet_end_tick,
+)
 from vectra_pipeline.schema import conform
 from vectra_pipeline.silver.ticks import game_state_rows, history_entries
 from vectra_pipeline.silver.trades import own_player_ids, payload_rows, typed_value

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from msgspec import UNSET, UnsetType
 import orjson
 import polars as pl
+from msgspec import UNSET, UnsetType
 
 from capture_agent.protocol.game import FrameShape, is_rug_frame
 from capture_agent.protocol.rules import GAME_STATE_UPDATE, Phase, rug_tick_of_path
