@@ -1,4 +1,4 @@
-"""Gold on the real captures (../shared/protocol-real) through the real silver chain: order flow recomputed by hand.
+"""Gold on the real captures (tests/realdata.py) through the real silver chain: order flow recomputed by hand.
 
 Every real trade is placed on its game's frame clock here with a plain loop — visible at max(trade tick, first tick
 whose frame arrived at or after the trade), from tick + 1 without a frame clock — and the per-tick flow features
