@@ -11,8 +11,7 @@ import asyncio
 import time
 
 import pytest
-from capture_kit import RunningCapture, capture_session, landed_rows, polling_first
-from test_capture_direct import wire_records
+from capture_kit import RunningCapture, Seen, capture_session, landed_rows, polling_first, wait_for, wire_records
 
 from capture_agent.protocol.engineio import RECORD_SEPARATOR
 from capture_agent.protocol.socketio import decode_frame
@@ -129,9 +128,25 @@ async def _order(page, selector: str) -> bool:
     return await page.evaluate("document.getElementById('ack').classList.contains('ok')")
 
 
+def _round_landed(seen: Seen) -> bool:
+    """The last round has reached the landing zone (CDP reports frames after the page has seen them): the login's
+    emit, and after the last sell and sidebet orders the player's sell trade and the sidebet broadcast."""
+    events = [(row.direction, packet.event, packet.payload) for row, packet in seen.packets()]
+    names = [(direction, event) for direction, event, _ in events]
+    if not {("out", "authenticate"), ("out", "sellOrder"), ("out", "requestSidebet"), ("in", "playerUpdate")} <= set(names):
+        return False
+    me = next(payload["id"] for _, event, payload in reversed(events) if event == "playerUpdate")
+    last_sell = len(names) - 1 - names[::-1].index(("out", "sellOrder"))
+    last_sidebet = len(names) - 1 - names[::-1].index(("out", "requestSidebet"))
+    sold = any(event == "standard/newTrade" and isinstance(payload, dict) and payload.get("type") == "sell"
+               and payload.get("playerId") == me for _, event, payload in events[last_sell:])
+    return sold and ("in", "currentSidebet") in names[last_sidebet:]
+
+
 async def _play(tmp_path, url: str) -> int:
     options = BrowserOptions(url=url, headless=True, prepare_page=lambda page: page.route("**/static/play.js", polling_first))
-    capture = RunningCapture(capture_session(tmp_path / "data", options))
+    seen = Seen()
+    capture = RunningCapture(capture_session(tmp_path / "data", options, observers=[seen]))
     try:
         page = (await capture.started()).source.page
         await page.wait_for_function("document.getElementById('connection').textContent === 'connected'", timeout=15000)
@@ -145,7 +160,7 @@ async def _play(tmp_path, url: str) -> int:
         # a login as a wallet client does it: a token in an emit, a session cookie on every request
         await page.context.add_cookies([{"name": "privy-session", "value": COOKIE, "url": url}])
         await page.evaluate(f"window.vectraSocket.emit('authenticate', {{}}, {{token: '{JWT}', signature: 'x'}})")
-        await asyncio.sleep(0.5)  # the trade broadcasts that follow the last ack
+        await wait_for(lambda: _round_landed(seen), 30, what="the last round's orders, trades and login landed")
         stop_ns = time.time_ns()
     finally:
         await capture.stop()
