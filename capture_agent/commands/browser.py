@@ -46,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
     executable = find_browser(args.browser)
     profile = (args.profile or default_profile()).expanduser()
     browser = None
-    for signum in _STOP_SIGNALS:
-        signal.signal(signum, _stop_requested)
+    previous = {signum: signal.signal(signum, _stop_requested) for signum in _STOP_SIGNALS}
     try:
         browser = start_browser(executable, profile, address=args.address, port=args.port, url=args.url, headless=args.headless)
         version = browser.wait_ready()
@@ -70,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         if browser is not None:
             browser.stop()
         raise
+    finally:
+        for signum, handler in previous.items():  # run in-process (tests, a library caller): leave no trace
+            signal.signal(signum, handler)
 
 
 def say(text: str) -> None:

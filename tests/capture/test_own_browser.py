@@ -52,6 +52,7 @@ def test_the_devtools_port_stays_on_loopback_and_a_busy_port_is_one_line(tmp_pat
         "vectra capture --source browser --connect-cdp http://127.0.0.1:9333 --url https://rugs.fun/"
     )
 
+    handlers = [signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -66,6 +67,7 @@ def test_the_devtools_port_stays_on_loopback_and_a_busy_port_is_one_line(tmp_pat
             error = capsys.readouterr().err
             assert message in error and len(error.strip().splitlines()) == 1
     assert not (tmp_path / "profile").exists()  # refused before anything started
+    assert [signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)] == handlers
 
 
 def test_connect_cdp_stays_on_this_machine_unless_said_otherwise():
