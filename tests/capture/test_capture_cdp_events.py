@@ -4,8 +4,8 @@ queue, polling bodies landed in their receipt place even when fetched late, filt
 from __future__ import annotations
 
 import asyncio
-import json
 import base64
+import json
 
 from capture_agent.landing.schema import Direction, Transport
 from capture_agent.sources.browser import BrowserOptions, BrowserSource

@@ -28,7 +28,7 @@ from capture_agent.landing.segments import read_landing
 from capture_agent.protocol.rules import ORDER_KINDS
 from capture_agent.session import SimulatorOptions
 from capture_agent.sources.browser import BrowserOptions
-from vectra_pipeline.stages.actions import click_kind
+from vectra_pipeline.silver.actions import click_kind
 
 PAGE = b"""<!doctype html><html><head><title>app</title><style>.clickable { cursor: pointer }</style></head><body>
 <main>

@@ -33,7 +33,7 @@ def test_nothing_is_clicked_outside_a_game_or_in_a_short_game():
 
 
 def test_every_control_clicked_is_an_order_kind_downstream():
-    from vectra_pipeline.stages.actions import click_kind
+    from vectra_pipeline.silver.actions import click_kind
 
     player = ScriptedPlayer()
     clicked = {c.selector for i in range(12) for c in _play_game(player, f"20261124-{i:016x}")}
