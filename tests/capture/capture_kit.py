@@ -12,6 +12,7 @@ from waits import wait_for  # noqa: F401 - the capture tests take it from here w
 from capture_agent.landing.rows import ROW_FIELDS
 from capture_agent.landing.segments import read_landing
 from capture_agent.landing.wal import WAL_DIR, WAL_SUFFIX, WalReader
+from capture_agent.protocol.engineio import RECORD_SEPARATOR
 from capture_agent.session import CaptureOptions, CaptureSession
 
 
@@ -83,6 +84,41 @@ class Seen:
     def packets(self, direction: str | None = None) -> list:
         """(row, packet) of every landed frame's packets, in landing order; one direction when given."""
         return [(row, packet) for row in self.rows for packet in row.packets if direction is None or row.direction == direction]
+
+
+# Exchanged by engine.io outside its packet queue during the upgrade, so absent from the server's wire log.
+UPGRADE_PROBES = {"2probe", "3probe", "5"}
+IN_FLIGHT_NS = 1_000_000_000  # sent just before the stop, still on its way on loaded shared cores: not lost
+
+
+def packets(rows, sid, direction):
+    """Engine.IO packets landed for one sid, polling bodies split, in landing order."""
+    out = []
+    for row in rows:
+        if row["record_type"] == "frame" and row["socket_id"] == sid and row["direction"] == direction:
+            text = row["payload_text"]
+            parts = text.split(RECORD_SEPARATOR) if row["transport"] == "polling" else [text]
+            out.extend((row["transport"], part) for part in parts)
+    return out
+
+
+def assert_same_packets(landed: list[tuple[str, str]], sent: list[tuple[int, str]], stop_ns: int) -> None:
+    """Every packet the server sent is landed exactly once, in order; the only extras are the upgrade's
+    probes and a polling ``6`` that ended a poll during the upgrade (engine.io answers both outside its
+    logged queue); what is missing was sent after the capture stopped."""
+    reachable = {0}  # how many sent packets the landed ones so far can account for
+    for transport, text in landed:
+        skippable = text in UPGRADE_PROBES or (transport == "polling" and text == "6")
+        step = {j + 1 for j in reachable if j < len(sent) and sent[j][1] == text}
+        step |= reachable if skippable else set()
+        if not step:
+            expected = [sent[j][1][:80] for j in sorted(reachable) if j < len(sent)]
+            raise AssertionError(f"landed {text[:80]!r} ({transport}) where the server sent {expected}")
+        reachable = step
+    matched = max(reachable)
+    early = [(round((stop_ns - t) / 1e6, 1), text[:60]) for t, text in sent[matched:] if t < stop_ns - IN_FLIGHT_NS]
+    assert not early, f"frames sent before the stop are missing (ms before stop, frame): {early}"
+    assert matched > 50
 
 
 WEBSOCKET_FIRST = 'transports: ["websocket", "polling"]'
