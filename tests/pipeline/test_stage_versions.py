@@ -76,7 +76,7 @@ def _fixed(landing: pl.DataFrame) -> pl.DataFrame:
 
 def _real_days(root: Path) -> dict[str, pl.DataFrame]:
     """Every real capture imported and fixed (:func:`_fixed`), by UTC day of receipt."""
-    dates = import_real(root, realdata.fixture_files())  # the committed copy: new files in ../shared move no fingerprint
+    dates = import_real(root, realdata.fixture_files())  # the committed copy: new real files beside the repository move no fingerprint
     landing = _fixed(pl.concat([read_landing_day(root, date).frame for date in dates]))
     day = pl.from_epoch("recv_wall_ns", time_unit="ns").dt.strftime("%Y-%m-%d")
     return {date: frame.drop("_day") for (date,), frame in landing.with_columns(day.alias("_day")).partition_by("_day", as_dict=True).items()}
