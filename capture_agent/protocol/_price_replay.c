@@ -1,4 +1,4 @@
-/* The provably-fair price replay (docs/PROTOCOL.md §5), compiled: the same algorithm as the pure-Python reference in
+/* The provably-fair price replay (PROTOCOL.md §5), compiled: the same algorithm as the pure-Python reference in
  * fairness.py, which stays the specification and the tests' oracle. Built by scripts/setup.sh through
  * _price_replay.py and loaded with ctypes, so it needs no Python headers and no libc beyond the compiler's own
  * headers. Bit-exact needs IEEE double arithmetic in source order: the build passes -ffp-contract=off (no fused
