@@ -1,8 +1,8 @@
-"""Wire codec throughput on real ``gameStateUpdate`` frames, beside the STACK.md floor measured in the same run.
+"""Wire codec throughput on real ``gameStateUpdate`` frames, beside the typed-decode floor measured in the same run.
 
     .venv/bin/python benchmarks/bench_codec.py [--frames 100000] [--repeat 3]
 
-The real frames are rebuilt from ../shared/protocol-real (tests/realdata.py) and replicated to --frames.
+The real frames are rebuilt from the real captures (tests/realdata.py) and replicated to --frames.
 Rows: ``decode_frame`` (full typed packet), stdlib ``json.loads`` and ``orjson.loads`` of the JSON body,
 a ``msgspec`` typed decode of six fields (the floor: it skips everything else), and ``encode_event``
 (JS-exact ``dumps``) of the decoded payloads.

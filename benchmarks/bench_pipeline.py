@@ -6,8 +6,8 @@ cost of a new day with 30 days already landed and built.
 
 Every measurement runs in a fresh child process, so each peak RSS is that phase's own (ru_maxrss of the child).
 Phases:
-  floor    msgspec typed decode of 6 fields (``tuple[str, Struct]``) of every frame of the day — STACK.md's
-           floor, measured here on the same frames in the same run;
+  floor    msgspec typed decode of 6 fields (``tuple[str, Struct]``) of every frame of the day — the
+           typed-decode floor, measured here on the same frames in the same run;
   silver   the pure stages landing → bronze → silver, Parquet writes included (per-stage seconds);
   dagster  the same day's bronze and silver assets through ``vectra build``'s in-process Dagster run (asset checks
            and warehouse refresh included; gold is benchmarked by bench_gold.py);

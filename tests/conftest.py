@@ -1,7 +1,11 @@
 import sys
 from pathlib import Path
 
-# tests/ helpers (realdata) are importable as plain modules.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Helpers of tests/ (realdata, waits, price_engines…) and of tests/pipeline/ (pipeline_kit, shared with gold/) are
+# importable as plain modules; test modules never import each other.
+TESTS = Path(__file__).resolve().parent
+sys.path[:0] = [str(TESTS), str(TESTS / "pipeline")]
 
 from price_engines import compiled_replay, replay_engine  # noqa: E402, F401 - fixtures of the fairness tests
+from real_captures import real_chains, real_landing  # noqa: E402, F401 - the real captures, imported and built once
+from simulated_session import simulated_session  # noqa: E402, F401 - the scripted simulator session, built once

@@ -258,7 +258,7 @@ SIDEBETS = _table(
     "silver",
     "Sidebets placed and settled, one row per (game, player, start tick) with its latest status: the player's own "
     "currentSidebet/currentSidebetResult and every player's gameHistory.globalSidebets records; status placed | won | lost "
-    "(a win is rug tick ≤ end tick, PROTOCOL.md §3.1).",
+    "(a win is rug tick ≤ end tick, docs/PROTOCOL.md §3.1).",
     ("game_id", "player_id", "start_tick"),
     ("game_id", STR, "gameId"),
     ("player_id", STR, "playerId"),

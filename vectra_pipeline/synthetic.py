@@ -163,7 +163,7 @@ def synthetic_silver(n_games: int, seed: int = 0, start_ns: int = 1_765_000_000_
                 trading.settle_sidebet(player, won=False)
                 seq += 1
                 rows["player_state"].append(_state_row(player, game_id, t, frame_ns[t] + 200_000_000, seq))
-        # settlement before the rug frame (PROTOCOL §3.3): sidebet, forced sell, short close
+        # settlement before the rug frame (docs/PROTOCOL.md §3.3): sidebet, forced sell, short close
         if player.sidebet is not None:
             trading.settle_sidebet(player, won=player.sidebet.wins(rug))
         trading.liquidate(player, prices[rug], rug)

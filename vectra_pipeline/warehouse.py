@@ -1,7 +1,7 @@
 """DuckDB warehouse: one view per table over its Parquet partitions, and ``datasets`` over the version manifests.
 
 Views read ``<stage>/<table>/date=*/[!.]*.parquet`` with ``hive_partitioning`` on, so the ``date`` column comes
-from the folder (files never carry one — STACK.md trap 3), a new partition is visible at once, and a dot-prefixed
+from the folder (files never carry one: the folder would win), a new partition is visible at once, and a dot-prefixed
 temp file is never a row. Paths are **relative to the data root**, resolved through DuckDB's ``file_search_path``:
 a copied or moved root reads its own files, never the original's.
 

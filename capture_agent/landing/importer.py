@@ -2,7 +2,7 @@
 
 Two input kinds, told apart by their first line:
 
-* **recordings** — JSONL in the ``../shared/protocol-real`` shape ``{event, ts_ms, data, source, meta}``: each
+* **recordings** — JSONL in the shape of the real captures (``tests/fixtures/protocol-real``) ``{event, ts_ms, data, source, meta}``: each
   record's wire frame is rebuilt with :func:`capture_agent.protocol.recordings.frame_from_record`; connection
   markers (``connect``…) become ``connection`` rows;
 * **raw frames** — one frame's text per line, as copied from DevTools or logged by another tool.

@@ -1,4 +1,4 @@
-r"""Engine.IO v4 packets (PROTOCOL.md §1): the transport layer under Socket.IO, pure and total.
+r"""Engine.IO v4 packets (docs/PROTOCOL.md §1): the transport layer under Socket.IO, pure and total.
 
 Frame grammar (text):
     <engine type digit 0-6>[data]                      one Engine.IO packet (WebSocket message)

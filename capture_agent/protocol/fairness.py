@@ -1,4 +1,4 @@
-"""Provably-fair price paths (PROTOCOL.md §5), bit-exact with the rugs.fun verify page.
+"""Provably-fair price paths (docs/PROTOCOL.md §5), bit-exact with the rugs.fun verify page.
 
 The PRNG is a port of David Bau's ``seedrandom`` (ARC4 keystream, RC4-drop-256, 52-bit doubles) seeded
 with ``f"{server_seed}-{game_id}"``. :func:`price_path` and :func:`price_paths` run the compiled replay
@@ -157,7 +157,7 @@ def _check_version(version: str) -> None:
 
 
 def reference_price_path(server_seed: str, game_id: str, version: str = "v3") -> PricePath:
-    """The verify page's algorithm in pure Python, step for step (PROTOCOL.md §5)."""
+    """The verify page's algorithm in pure Python, step for step (docs/PROTOCOL.md §5)."""
     _check_version(version)
     rng = SeedRandom(f"{server_seed}-{game_id}")
     god_candles = version == "v3"

@@ -1,4 +1,4 @@
-"""What a ``gameStateUpdate`` payload says: its phase, its frame shape, the rug tick (PROTOCOL.md §2, TRAPS.md §4).
+"""What a ``gameStateUpdate`` payload says: its phase, its frame shape, the rug tick (docs/PROTOCOL.md §2, docs/TRAPS.md §4).
 
 Everything in Vectra that asks "which phase is this frame in?", "what kind of frame is this?" or "is this the rug
 tick?" calls these functions: the simulator's fidelity tests, the capture agent's live status and the pipeline's
@@ -46,7 +46,7 @@ def phase(state: Mapping[str, Any]) -> Phase:
 
 
 def frame_shape(state: Mapping[str, Any]) -> FrameShape:
-    """Classify a ``gameStateUpdate`` payload by the keys it carries (see PROTOCOL.md §2 lifecycle)."""
+    """Classify a ``gameStateUpdate`` payload by the keys it carries (see docs/PROTOCOL.md §2 lifecycle)."""
     if "active" not in state:
         return FrameShape.PRESALE if state.get("allowPreRoundBuys") is True else FrameShape.COOLDOWN
     if "prices" in state:

@@ -1,6 +1,6 @@
 """Rebuild wire frames from the normalised real-data records ``{event, ts_ms, data, source, meta}``.
 
-The real captures (``../shared/protocol-real``, README there) were written by tools that kept the decoded
+The real captures (``tests/fixtures/protocol-real``, README there) were written by tools that kept the decoded
 arguments, not the frame text. The normaliser moved the W3C trace argument to ``meta.trace`` and kept the
 payload in ``data``; transcribed DevTools frames keep their packet prefix (``4229``, ``4329``…) in
 ``meta.frame_prefix``. This module puts the frame back together the way the server (or the browser client)

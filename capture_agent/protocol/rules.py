@@ -1,5 +1,5 @@
 """The game's rules, once: phases and their order, timing, event names, trade limits, lamports, the side bet, the
-short, the rug and an account's equity (PROTOCOL.md §2–§5, TRAPS.md §4). The simulator plays by them, the pipeline
+short, the rug and an account's equity (docs/PROTOCOL.md §2–§5, docs/TRAPS.md §4). The simulator plays by them, the pipeline
 checks and values recordings by them, the environments trade by them. Pure, no dependencies.
 
 The value rules (:func:`lamports`, :func:`sidebet_value`, :func:`short_value`, :func:`equity`) use arithmetic and
@@ -28,7 +28,7 @@ PHASE_RANK = {phase.value: rank for rank, phase in enumerate(Phase)}  # cooldown
 PRE_GAME_PHASES = (Phase.COOLDOWN.value, Phase.PRESALE.value)
 IN_GAME_PHASES = (Phase.ACTIVE.value, Phase.RUGGED.value)
 
-# --- timing (PROTOCOL.md §2) ------------------------------------------------------------------------------
+# --- timing (docs/PROTOCOL.md §2) ---------------------------------------------------------------------------
 
 TICK_MS = 250  # one active tick
 COOLDOWN_MS = 15_000  # rug → next game's tick 0; cooldownTimer counts it down
@@ -36,7 +36,7 @@ COOLDOWN_STEP_MS = 100  # one cooldown/presale frame
 PRESALE_FROM_MS = 10_000  # presale (allowPreRoundBuys) is the cooldown from this timer value down
 HISTORY_LENGTH = 10  # gameHistory entries in a full frame, newest first
 
-# --- event names (PROTOCOL.md §3, §4; TRAPS.md §2) ---------------------------------------------------------
+# --- event names (docs/PROTOCOL.md §3, §4; docs/TRAPS.md §2) ------------------------------------------------
 
 GAME_STATE_UPDATE = "gameStateUpdate"
 GAME_STATE_PLAYER_UPDATE = "gameStatePlayerUpdate"
@@ -47,7 +47,7 @@ CURRENT_SIDEBET_RESULT = "currentSidebetResult"
 TRADE_EVENTS = (NEW_TRADE, "newTrade")  # the Aug 2025 name too
 SIDEBET_RESULT_EVENTS = (CURRENT_SIDEBET_RESULT, "currentSideBetResult")  # both spellings were seen
 
-# Client requests answered with an ack. The real names of the short pair are unknown (PROTOCOL.md §4): these two
+# Client requests answered with an ack. The real names of the short pair are unknown (docs/PROTOCOL.md §4): these two
 # are the simulator's, and the pipeline reads them as such.
 BUY_ORDER = "buyOrder"
 SELL_ORDER = "sellOrder"
@@ -61,7 +61,7 @@ ORDER_KINDS = {BUY_ORDER: "buy", SELL_ORDER: "sell", REQUEST_SIDEBET: "sidebet",
 ORDER_EVENTS = tuple(ORDER_KINDS)
 TRADE_TYPES = ("buy", "sell", "short_open", "short_close")  # standard/newTrade ``type``
 
-# Every other event PROTOCOL.md names, both directions: kept verbatim, no rule of the game depends on them.
+# Every other event docs/PROTOCOL.md names, both directions: kept verbatim, no rule of the game depends on them.
 OTHER_EVENTS = frozenset(
     {
         "newChatMessage", "goldenHourUpdate", "goldenHourDrawing", "battleEventUpdate", "sidebetEventUpdate",
@@ -76,7 +76,7 @@ KNOWN_EVENTS = frozenset(
      *SIDEBET_RESULT_EVENTS, *ORDER_EVENTS, *OTHER_EVENTS}
 )  # fmt: skip
 
-# --- trades (PROTOCOL.md §3.2, §4) --------------------------------------------------------------------------
+# --- trades (docs/PROTOCOL.md §3.2, §4) ---------------------------------------------------------------------
 
 MIN_TRADE = 0.001  # SOL
 MAX_TRADE = 5.0  # SOL
@@ -92,7 +92,7 @@ def lamports(value):
     return (value * 1e9 + 1e-6) // 1 / 1e9
 
 
-# --- the side bet (PROTOCOL.md §3.1, TRAPS.md §4) ------------------------------------------------------------
+# --- the side bet (docs/PROTOCOL.md §3.1, docs/TRAPS.md §4) -------------------------------------------------
 
 SIDEBET_WINDOW = 40  # ticks: endTick = startTick + 40
 SIDEBET_PAYOUT = 5  # × the bet on a win
@@ -119,7 +119,7 @@ def sidebet_value(bet_amount, end_tick, tick, rug_tick):
     return bet_amount * (won * SIDEBET_PAYOUT + (1 - won) * (1 - expired))
 
 
-# --- the short (PROTOCOL.md §3.2: its client events are undocumented) ---------------------------------------
+# --- the short (docs/PROTOCOL.md §3.2: its client events are undocumented) ----------------------------------
 
 
 def short_value(amount, entry_price, price):
@@ -132,7 +132,7 @@ def short_value(amount, entry_price, price):
     return lamports(value * (value > 0))
 
 
-# --- the rug (PROTOCOL.md §5) -----------------------------------------------------------------------------
+# --- the rug (docs/PROTOCOL.md §5) --------------------------------------------------------------------------
 
 RUG_REMAINDER_CAP = 0.02  # the rug price never exceeds 0.02, nor 0.02 × the price before it
 

@@ -1,4 +1,4 @@
-r"""Socket.IO v5 packets over Engine.IO v4 (PROTOCOL.md §1): whole frames in, packets out, and the encoders.
+r"""Socket.IO v5 packets over Engine.IO v4 (docs/PROTOCOL.md §1): whole frames in, packets out, and the encoders.
 
 Decoding never raises: a frame that breaks the protocol yields a :class:`Packet` whose ``error`` says what is
 wrong and whose ``raw`` keeps the text verbatim, so the capture agent and the pipeline can keep and report it.
@@ -13,7 +13,7 @@ could not act on the packet: an event/ack without data, an ack without id, a non
 after close/upgrade/noop, a non-JSON open packet, invalid base64. JSON nested deeper than the parsers follow and
 ack ids longer than 20 digits are errors of the packet, never exceptions.
 
-rugs.fun puts a W3C trace object before the payload of most named events (PROTOCOL.md §1 "Argument shapes"):
+rugs.fun puts a W3C trace object before the payload of most named events (docs/PROTOCOL.md §1 "Argument shapes"):
 :func:`trace_arg` builds it, :func:`is_trace_arg` recognises it and :func:`trace_id_of` reads its trace id.
 """
 

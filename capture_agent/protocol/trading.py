@@ -1,4 +1,4 @@
-"""A practice account and the trade rules it obeys (PROTOCOL.md §3.1–§3.3, §4). Pure: no I/O, no clock.
+"""A practice account and the trade rules it obeys (docs/PROTOCOL.md §3.1–§3.3, §4). Pure: no I/O, no clock.
 
 Every money figure is SOL as a decimal float. The rules the real wire obeys and the tests check (the constants and
 value rules are :mod:`capture_agent.protocol.rules`):

@@ -28,7 +28,7 @@ from capture_agent.landing.schema import Direction, FrameMeta, Transport
 from capture_agent.protocol.client import Backoff, EngineIOSession, FirstJoin
 from capture_agent.sources.recorder import Recorder, decode_message
 
-DEFAULT_QUERY = {"frontend-version": "1.0"}  # rugs.fun refuses clients without it (PROTOCOL.md §1)
+DEFAULT_QUERY = {"frontend-version": "1.0"}  # rugs.fun refuses clients without it (docs/PROTOCOL.md §1)
 RUGS_ORIGIN = "https://rugs.fun"
 MAX_FRAME_BYTES = 64 * 2**20  # full game-state frames reach ~170 kB; never cut a frame short
 

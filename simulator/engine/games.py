@@ -45,7 +45,7 @@ def chain_game_id(seed: str, index: int, at_ms: int) -> str:
 
 
 def draw_rug_remainder(rng: random.Random, previous_price: float) -> float:
-    """0 < remainder ≤ ``rules.rug_remainder_bound``, shaped like the real deciles (PROTOCOL §5): about one rug in
+    """0 < remainder ≤ ``rules.rug_remainder_bound``, shaped like the real deciles (docs/PROTOCOL.md §5): about one rug in
     seven sits exactly at the bound, the rest spread over (0.25, 1) of it."""
     bound = rug_remainder_bound(previous_price)
     fraction = 1.0 if rng.random() < 0.15 else rng.uniform(0.25, 1.0)

@@ -1,7 +1,7 @@
 """The simulator's game engine: the rugs.fun lifecycle as a stream of server emissions. Pure — no I/O, no
 sleeping, no wall clock: the caller says what time it is (ms) and gets back what the server sends by then.
 
-Lifecycle per game (PROTOCOL.md §2; nominal periods, each divided by ``speed``):
+Lifecycle per game (docs/PROTOCOL.md §2; nominal periods, each divided by ``speed``):
 
     genesis   full frame: new gameId, cooldownTimer 15000, gameHistory with the previous game revealed
     cooldown  7-key frames every 100 ms, timer 14900 → 100 (leaderboard = previous game's final board)
@@ -17,7 +17,7 @@ paths, rug remainders), ``requests`` (orders → trades, acks), ``payloads`` (wh
 (gameHistory, the day's statistics), ``rugpool`` and ``wire`` (emissions). Seeds are revealed only in
 ``gameHistory``. Every client that connects gets a full snapshot with top-level ``prices``; a client that
 authenticates (or trades) also gets ``playerUpdate`` after its trades and a ``gameStatePlayerUpdate`` after every
-``gameStateUpdate`` (TRAPS §4).
+``gameStateUpdate`` (docs/TRAPS.md §4).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from simulator.engine.requests import Client, Requests
 from simulator.engine.rugpool import Rugpool
 from simulator.engine.wire import Emission, Outbox
 
-# The simulator's model of the server's pauses (PROTOCOL.md §2 measured ranges).
+# The simulator's model of the server's pauses (docs/PROTOCOL.md §2 measured ranges).
 FULL_TICK0_DELAY_MS = 125
 RUG2_DELAY_MS = (770, 1390)
 GENESIS_DELAY_MS = (300, 600)

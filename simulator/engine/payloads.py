@@ -1,5 +1,5 @@
 """What the simulator puts on the wire: payload builders with the keys, key order and value types of the real frames
-(PROTOCOL.md §3; the fidelity tests compare them with the real captures, read through tests/realdata.py), and
+(docs/PROTOCOL.md §3; the fidelity tests compare them with the real captures, read through tests/realdata.py), and
 :class:`GameFrames`, the part of the engine that assembles the ``gameStateUpdate`` and ``gameStatePlayerUpdate``
 payloads from its state. Pure.
 """
@@ -64,7 +64,7 @@ def short_object(player: Player, price: float) -> dict[str, Any] | None:
 
 def leaderboard_entry(player: Player, price: float | None, position: int, *, presale: bool) -> dict[str, Any]:
     """One leaderboard entry marked at ``price`` (None in presale: nothing to mark yet); presale boards lack
-    ``regularPnl/sidebetPnl/shortPnl`` (TRAPS §3)."""
+    ``regularPnl/sidebetPnl/shortPnl`` (docs/TRAPS.md §3)."""
     entry: dict[str, Any] = {"id": player.id, "username": player.username, "level": player.level}
     entry["pnl"] = sol(player.pnl_at(price))
     if not presale:
@@ -227,7 +227,7 @@ def player_update(player: Player, price: float) -> dict[str, Any]:
 
 
 def god_candle_tier(peak: float) -> int:
-    """Tier label of a god-candle game; it follows the game's peak (PROTOCOL §5: 8.68 → 2x, 57.9 → 50x)."""
+    """Tier label of a god-candle game; it follows the game's peak (docs/PROTOCOL.md §5: 8.68 → 2x, 57.9 → 50x)."""
     return max(tier for tier in GOD_CANDLE_TIERS if tier == GOD_CANDLE_TIERS[0] or peak >= tier)
 
 
@@ -336,7 +336,7 @@ class GameFrames:
         ]
 
     def _player_container(self, player: Player) -> dict:
-        """``gameStatePlayerUpdate``: ``{gameId, leaderboardEntry?, rugpool}`` (TRAPS §1.4)."""
+        """``gameStatePlayerUpdate``: ``{gameId, leaderboardEntry?, rugpool}`` (docs/TRAPS.md §1.4)."""
         container: dict[str, Any] = {"gameId": self.game.game_id}
         if player.entered:
             presale = self.phase == Phase.PRESALE

@@ -32,7 +32,7 @@ from simulator.engine.wire import Reply
 
 @dataclass(slots=True)
 class Client:
-    """A connected client: its practice account, and whether it gets the per-player updates (TRAPS §4)."""
+    """A connected client: its practice account, and whether it gets the per-player updates (docs/TRAPS.md §4)."""
 
     player: Player
     authenticated: bool = False
@@ -65,7 +65,7 @@ class Requests:
         return Reply(pending + self._drain(), [] if ack is None else [ack])
 
     def _handlers(self) -> dict[str, Handler]:
-        """The client events answered with an ack; the short pair's real names are unknown (PROTOCOL §4)."""
+        """The client events answered with an ack; the short pair's real names are unknown (docs/PROTOCOL.md §4)."""
         return {
             BUY_ORDER: self._on_buy,
             SELL_ORDER: self._on_sell,

@@ -1,6 +1,6 @@
 """The rugpool: trades buy entries and top the pool up, instarugs (a rug within 10 ticks) count towards the
 threshold, and at the threshold the pool is drawn among the entrants with most entries. Pure; the figures follow
-the shapes of the captured ``rugpool`` objects (PROTOCOL.md §3.1)."""
+the shapes of the captured ``rugpool`` objects (docs/PROTOCOL.md §3.1)."""
 
 from __future__ import annotations
 

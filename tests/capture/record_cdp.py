@@ -65,7 +65,7 @@ async def _record(url: str) -> list[dict]:
         await cdp.send("Network.enable")
         await page.goto(url, wait_until="domcontentloaded")
         await page.wait_for_function("document.getElementById('connection').textContent === 'connected'", timeout=15000)
-        await asyncio.sleep(SECONDS)  # a few ticks over the upgraded WebSocket
+        await asyncio.sleep(SECONDS)  # not a wait: records a few seconds of ticks over the upgraded WebSocket
         await browser.close()
         await asyncio.gather(*fetches, return_exceptions=True)
     return lines

@@ -7,7 +7,8 @@ import re
 import subprocess
 
 import pytest
-from capture_kit import RunningCapture, capture_session, landed_rows, wait_for
+from capture_kit import RunningCapture, Seen, capture_session, landed_rows, wait_for, wire_records
+from waits import wait_until
 
 from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS, BrowserOptions, sandbox_off
 from simulator.server import start_simulator
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.browser]
 @pytest.fixture
 def running_browser(tmp_path):
     """(simulator, CDP address): a headless Chromium with remote debugging, already showing the play page."""
-    simulator = start_simulator(speed=10, bots=2)
+    simulator = start_simulator(speed=10, bots=2, wire_log=tmp_path / "wire.jsonl")
     command = [CHROMIUM, "--headless", *CHROMIUM_FLAGS, *HEADLESS_FLAGS, *(["--no-sandbox"] if sandbox_off() else []),
                f"--user-data-dir={tmp_path / 'profile'}",
                "--remote-debugging-port=0", simulator.url]
@@ -40,10 +41,11 @@ def running_browser(tmp_path):
 
 async def _attach(data, simulator, address, *, reload_stale: bool, during=None):
     said: list[str] = []
+    seen = Seen()
     options = BrowserOptions(url=simulator.url, connect_cdp=address, reload_stale=reload_stale, say=said.append)
-    capture = RunningCapture(capture_session(data, options))
+    capture = RunningCapture(capture_session(data, options, observers=[seen]))
     await capture.started()
-    await during(capture)
+    await during(capture, seen)
     await capture.stop()
     return said
 
@@ -51,17 +53,16 @@ async def _attach(data, simulator, address, *, reload_stale: bool, during=None):
 def test_attach_to_a_playing_page_waits_or_reloads_visibly(tmp_path, running_browser):
     simulator, address, browser = running_browser
 
-    async def page_is_playing():
-        await asyncio.sleep(2.0)  # the page connected long before the agent attaches
-
-    asyncio.run(page_is_playing())
+    # the page connected long before the agent attaches: it has been sent a good part of a game already
+    wait_until(lambda: len(wire_records(simulator.wire_log)) > 40, 60, "the page playing")
 
     # 1. --no-reload: the old socket's frames are landed, flagged; a reconnect brings a full handshake
-    async def old_socket_then_reconnect(capture):
+    async def old_socket_then_reconnect(capture, seen):
         await wait_for(lambda: capture.stats.frames_in > 10, 10)
         await asyncio.to_thread(simulator.drop_all)
         await wait_for(lambda: capture.stats.frames_in > 40, 10)
-        await asyncio.sleep(1.0)
+        # the old socket's end and the new one's start are landed
+        await wait_for(lambda: {"disconnected", "connected"} <= {row.event for row in seen.rows}, 20)
 
     said = asyncio.run(_attach(tmp_path / "wait", simulator, address, reload_stale=False, during=old_socket_then_reconnect))
     assert len(said) == 1 and "frames of that socket are landed as they come" in said[0]
@@ -76,7 +77,7 @@ def test_attach_to_a_playing_page_waits_or_reloads_visibly(tmp_path, running_bro
     assert browser.poll() is None  # the user's browser is left running
 
     # 2. default: the agent says so and reloads, so the capture starts from the handshake
-    async def settle(capture):
+    async def settle(capture, _seen):
         await wait_for(lambda: capture.stats.frames_in > 20, 15)
 
     said = asyncio.run(_attach(tmp_path / "reload", simulator, address, reload_stale=True, during=settle))

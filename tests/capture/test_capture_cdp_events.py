@@ -7,6 +7,8 @@ import asyncio
 import base64
 import json
 
+from waits import wait_for
+
 from capture_agent.landing.schema import Direction, Transport
 from capture_agent.sources.browser import BrowserOptions, BrowserSource
 from capture_agent.sources.recorder import Recorder
@@ -72,7 +74,8 @@ def test_polling_bodies_land_at_their_receipt_even_when_fetched_after_later_even
         source.on_cdp_event("Network.requestWillBeSent", {"requestId": "p1", "timestamp": 10.6, "request": {"url": URL + "&sid=S1", "method": "POST", "postData": "40"}})
         # … and only then does Chromium report the GET finished; its body arrives last of all
         source.on_cdp_event("Network.loadingFinished", {"requestId": "g1", "timestamp": 10.7})
-        await asyncio.sleep(0.05)
+        # once the body is asked for and the consumer holds the GET's place, the POST could only be landed early
+        await wait_for(lambda: ("Network.getResponseBody", "g1") in cdp.pending and source._queue.qsize() <= 1, 10)
         assert writer.rows == []  # the POST waits behind the GET's reserved place
         cdp.pending[("Network.getResponseBody", "g1")].set_result({"body": OPEN, "base64Encoded": False})
         await settle(source)
@@ -142,7 +145,7 @@ def test_a_body_chromium_no_longer_has_is_a_loud_loss_not_a_silent_gap():
         source.on_cdp_event("Network.requestWillBeSent", {"requestId": "g2", "timestamp": 5.0, "wallTime": 100.0, "request": {"url": URL + "&sid=S9", "method": "GET"}})
         source.on_cdp_event("Network.responseReceived", {"requestId": "g2", "timestamp": 5.1})
         source.on_cdp_event("Network.loadingFinished", {"requestId": "g2", "timestamp": 5.2})
-        await asyncio.sleep(0)
+        await wait_for(lambda: ("Network.getResponseBody", "g2") in cdp.pending, 10)
         cdp.pending[("Network.getResponseBody", "g2")].set_exception(RuntimeError("No resource with given identifier found"))
         source.on_cdp_event("Network.requestWillBeSent", {"requestId": "g3", "timestamp": 5.3, "request": {"url": URL + "&sid=S9", "method": "GET"}})
         source.on_cdp_event("Network.loadingFailed", {"requestId": "g3", "errorText": "net::ERR_ABORTED", "canceled": True})

@@ -6,11 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from capture_kit import landed_rows
+from capture_kit import landed_rows, wal_rows
+from waits import wait_until
 
 from capture_agent.errors import VectraError
 
@@ -41,10 +41,8 @@ def test_sigterm_and_sigint_flush_and_exit_zero(tmp_path):
             [sys.executable, "-m", "capture_agent.cli", "capture", "--source", "simulator", "--speed", "10", "--data", str(data), "--no-status"],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not list(data.glob("landing/_wal/*.wal")):
-            time.sleep(0.1)
-        time.sleep(0.5)
+        # frames are flowing: some have reached the WAL, so the signal lands in the middle of a capture
+        wait_until(lambda data=data: any(row["record_type"] == "frame" for rows in wal_rows(data).values() for row in rows), 60, "frames in the WAL")
         agent.send_signal(signum)
         _, stderr = agent.communicate(timeout=30)
         assert agent.returncode == 0, stderr
@@ -60,7 +58,7 @@ def test_start_recovers_the_wal_of_a_crashed_run(tmp_path):
         "from capture_agent.landing.schema import Source, Direction, Transport\n"
         f"w = LandingWriter({str(tmp_path)!r}, Source.DIRECT, fsync_interval_s=0.01)\n"
         "for i in range(50): w.frame(Direction.IN, Transport.WEBSOCKET, '42[\"n\",%d]' % i)\n"
-        "w.flush(); print('ready', flush=True); time.sleep(60)\n"
+        "w.flush(); print('ready', flush=True); time.sleep(60)\n"  # not a wait: alive with its WAL open until killed
     )
     child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "ready"

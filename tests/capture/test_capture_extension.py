@@ -18,9 +18,16 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from capture_kit import RunningCapture, capture_session, landed_rows, wait_for
-from test_capture_browser import UPGRADE_PROBES, assert_same_packets, packets
-from test_capture_direct import wire_records
+from capture_kit import (
+    UPGRADE_PROBES,
+    RunningCapture,
+    assert_same_packets,
+    capture_session,
+    landed_rows,
+    packets,
+    wait_for,
+    wire_records,
+)
 
 from capture_agent.errors import VectraError
 from capture_agent.redact import redact_frame

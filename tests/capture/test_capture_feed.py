@@ -8,14 +8,24 @@ import socket
 import urllib.request
 
 import pytest
-from capture_kit import RunningCapture, capture_session, frames_of, landed_rows, wait_for
-from test_capture_direct import landed_sids, wire_frames, wire_records
+from capture_kit import (
+    RunningCapture,
+    capture_session,
+    frames_of,
+    landed_rows,
+    landed_sids,
+    wait_for,
+    wire_frames,
+    wire_records,
+)
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from capture_agent.errors import VectraError
+from capture_agent.landing.schema import RecordType
 from capture_agent.live.feed import FeedServer, parse_bind
 from capture_agent.sources.direct import DirectOptions
+from capture_agent.sources.recorder import Captured
 from simulator.server import start_simulator
 
 
@@ -121,9 +131,13 @@ def test_feed_is_read_only_and_unknown_paths_are_404(tmp_path):
             async with connect(f"ws://127.0.0.1:{feed.port}/feed", proxy=None) as ws:
                 hello = json.loads(await ws.recv())
                 assert hello["type"] == "feed.hello"
-                await ws.send('{"type":"buy","amount":1}')  # ignored: nothing changes state
-                await asyncio.sleep(0.1)
-                assert feed.events_published == 0
+                before = feed.health()
+                await ws.send('{"type":"buy","amount":1}')
+                await (await ws.ping())  # the pong comes after the server has read the message before it
+                # ignored: no answer, no change, and the client is still fed what the capture lands
+                assert feed.health() == before and len(feed.clients) == 1
+                feed.observe(Captured(0, RecordType.CONNECTION, 1, 1, event="connected", detail={}))
+                assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection.connected"
             try:
                 await asyncio.to_thread(http_get, f"http://127.0.0.1:{feed.port}/admin")
             except urllib.error.HTTPError as error:

@@ -134,7 +134,7 @@ def test_the_wal_of_a_crashed_run_is_recovered_first_and_reported(tmp_path, simu
         "from capture_agent.landing.schema import Source, Direction, Transport\n"
         f"w = LandingWriter({str(tmp_path)!r}, Source.DIRECT, fsync_interval_s=0.01)\n"
         "for i in range(5): w.frame(Direction.IN, Transport.WEBSOCKET, '42[\"n\",%d]' % i)\n"
-        "w.flush(); print('ready', flush=True); time.sleep(60)\n"
+        "w.flush(); print('ready', flush=True); time.sleep(60)\n"  # not a wait: alive with its WAL open until killed
     )
     child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "ready"

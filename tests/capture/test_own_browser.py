@@ -22,8 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from capture_kit import RunningCapture, capture_session, landed_rows, wait_for
-from test_capture_direct import wire_records
+from capture_kit import RunningCapture, capture_session, landed_rows, wait_for, wire_records
 
 from capture_agent.cli import main
 from capture_agent.errors import VectraError

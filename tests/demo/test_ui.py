@@ -7,9 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
+
+from waits import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,16 +50,14 @@ def test_ui_serves_the_definitions_on_loopback_and_stops_on_ctrl_c(tmp_path):
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
-        keys: list[str] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
+        def asset_keys() -> list[str]:
+            assert process.poll() is None, "vectra ui exited"
             try:
-                keys = _asset_keys(port)
-                if keys:
-                    break
+                return _asset_keys(port)
             except OSError:
-                pass
-            time.sleep(1)
+                return []  # not answering yet
+
+        keys = wait_until(asset_keys, 120, "the UI answering", interval=1)
         assert {"frames", "events", "games", "player_state", "observations", "training_dataset"} <= set(keys), keys
         assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only, no wildcard or public bind
     finally:

@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from waits import wait_until
 
 from capture_agent.landing.synthetic import write_synthetic_capture
 from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS
@@ -56,11 +56,11 @@ class Ui:
         return self.log.read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while "vectra ui: ready" not in self.output():
+        def ready() -> bool:
             assert self.process.poll() is None, self.output()[-3000:]
-            assert time.monotonic() < deadline, self.output()[-3000:]
-            time.sleep(0.5)
+            return "vectra ui: ready" in self.output()
+
+        wait_until(ready, timeout, lambda: "vectra ui: ready\n" + self.output()[-3000:], interval=0.5)
 
     def private_port(self) -> int:
         return int(re.search(r"Dagster starts behind it on 127\.0\.0\.1:(\d+)", self.output()).group(1))
@@ -76,13 +76,11 @@ class Ui:
         return self.graphql(RUNS)["runsOrError"]["results"]
 
     def wait_run(self, run_id: str, timeout: float = 180) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def finished() -> str | None:
             status = next(run["status"] for run in self.runs() if run["runId"] == run_id)
-            if status in ("SUCCESS", "FAILURE", "CANCELED"):
-                return status
-            time.sleep(0.5)
-        raise AssertionError(f"run {run_id} did not finish within {timeout} s")
+            return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+        return wait_until(finished, timeout, f"run {run_id} finishing", interval=0.5)
 
     def launch_params(self) -> dict:
         return {"p": {
@@ -245,10 +243,7 @@ def test_sigterm_stops_the_guard_and_every_dagster_process(ui):
     assert _ports_listened_by(_session(dagster_dev)) == {private}  # code servers use Unix sockets
     ui.process.send_signal(signal.SIGTERM)  # the guard alone, as a service manager would
     assert ui.process.wait(timeout=60) == 0
-    deadline = time.monotonic() + 30
-    while _session(dagster_dev) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _session(dagster_dev) == []
+    wait_until(lambda: not _session(dagster_dev), 30, lambda: f"Dagster processes {_session(dagster_dev)} gone", interval=0.2)
     listening = _listening_ports()
     assert ui.port not in listening and private not in listening
     assert "vectra ui: stopping Dagster" in ui.output()

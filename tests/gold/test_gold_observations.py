@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-import statistics
-
 import numpy as np
 import polars as pl
 import pytest
 import realdata
+from gold_kit import expected_market
 
 from vectra_pipeline.gold.action_space import Action, action_code_expr, nearest_sell
 from vectra_pipeline.gold.episodes import EpisodePolicy, build_episodes
@@ -68,29 +66,6 @@ def _real_tables(game: dict, bet: dict) -> dict[str, pl.DataFrame]:
             "sidebets": empty("sidebets"), "player_state": conform(state, "player_state"), "actions": empty("actions")}
 
 
-def _expected_market(prices: list[float]) -> list[dict]:
-    rows, peak, peak_tick = [], -math.inf, 0
-    log_returns = []
-    for t, price in enumerate(prices):
-        prev = prices[t - 1] if t else None
-        log_returns.append(math.log(price / prev) if prev else 0.0)
-        if price >= peak:
-            peak, peak_tick = price, t
-        velocity = price - prev if prev is not None else 0.0
-        prev_velocity = (prev - prices[t - 2]) if t >= 2 else 0.0
-        window = log_returns[-20:]
-        row = {
-            "game_tick": t, "price": price, "price_velocity": velocity,
-            "price_acceleration": velocity - prev_velocity if t >= 1 else 0.0,
-            "volatility_20": statistics.pstdev(window), "peak_price": peak, "drawdown_from_peak": 1 - price / peak,
-            "ticks_since_peak": t - peak_tick, "tick_observed": 0.0, "flow_trade_count": 0.0,
-        }
-        for k in (1, 5, 20):
-            row[f"return_{k}"] = price / prices[max(0, t - k)] - 1
-        rows.append(row)
-    return rows
-
-
 def test_real_episode_features_match_hand_computation():
     game, bet = _real_game_with_winning_sidebet()
     episodes, obs = _gold(_real_tables(game, bet), EpisodePolicy(train_completeness=frozenset({"history_only"})))
@@ -100,7 +75,7 @@ def test_real_episode_features_match_hand_computation():
     assert (episode["first_tick"], episode["last_tick"], episode["transitions"]) == (0, rug, rug)
     assert obs.height == rug + 1 and obs["tick"].to_list() == list(range(rug + 1))
 
-    for expected, actual in zip(_expected_market(game["prices"]), obs.iter_rows(named=True)):
+    for expected, actual in zip(expected_market(game["prices"]), obs.iter_rows(named=True)):
         t = expected["game_tick"]
         for name, value in expected.items():
             dtype = next(f.dtype for f in FEATURES if f.name == name) if name in FEATURE_NAMES else "float64"

@@ -1,4 +1,4 @@
-"""Gold on the real captures (../shared/protocol-real) through the real silver chain: order flow recomputed by hand.
+"""Gold on the real captures (tests/realdata.py) through the real silver chain: order flow recomputed by hand.
 
 Every real trade is placed on its game's frame clock here with a plain loop — visible at max(trade tick, first tick
 whose frame arrived at or after the trade), from tick + 1 without a frame clock — and the per-tick flow features
@@ -7,29 +7,21 @@ must equal the sums of what became visible at each tick. The one complete real g
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from gold_kit import expected_market
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
-
-from pipeline_kit import chains_by_date, import_real  # noqa: E402
-from test_gold_observations import _expected_market  # noqa: E402
-
-from vectra_pipeline.gold.feature_spec import FEATURE_NAMES  # noqa: E402
-from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_from_silver, look_ahead_violations  # noqa: E402
+from vectra_pipeline.gold.feature_spec import FEATURE_NAMES
+from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_from_silver, look_ahead_violations
 
 
 @pytest.fixture(scope="module")
-def real_gold(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("real-gold")
-    chains = chains_by_date(data_dir, import_real(data_dir))
+def real_gold(real_chains):
     out = {}
-    for date, chain in chains.items():
+    for date, chain in real_chains.items():
         tables = {name: getattr(chain, name) for name in SILVER_INPUTS}
         out[date] = (tables, *gold_from_silver(tables))
     return out
@@ -81,7 +73,7 @@ def test_the_complete_real_game(real_gold):
         rows = obs.filter(pl.col("game_id") == episode["game_id"]).sort("tick")
         assert rows.height == episode["rug_tick"] + 1 and rows["is_final"][-1] and rows["terminated"][-2]
         prices = tables["game_ticks"].filter(pl.col("game_id") == episode["game_id"]).sort("tick")["price"].to_list()
-        for expected, actual in zip(_expected_market(prices), rows.iter_rows(named=True)):
+        for expected, actual in zip(expected_market(prices), rows.iter_rows(named=True)):
             for name in ("price", "price_velocity", "return_1", "return_5", "return_20", "volatility_20", "drawdown_from_peak", "ticks_since_peak"):
                 assert actual[name] == pytest.approx(expected[name], rel=1e-5, abs=1e-6), (name, expected["game_tick"])
         observed = tables["game_ticks"].filter(pl.col("game_id") == episode["game_id"]).sort("tick")

@@ -1,6 +1,6 @@
 """Gold on a simulated authenticated session through the real chain (landing → silver → gold).
 
-The session is the pipeline tests' one (``tests/pipeline/test_pipeline_simulator.py``): the simulator engine plays
+The session is the pipeline tests' one (``tests/pipeline/simulated_session.py``): the simulator engine plays
 four games with a scripted player (presale buy, buy, sidebet, short, sells, short close), every frame is landed and
 silver is built by the pure stages. The engine's record of each order is the truth the gold labels and equity are
 compared with.
@@ -8,18 +8,11 @@ compared with.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import polars as pl
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
-
-from test_pipeline_simulator import session  # noqa: E402,F401 - the simulated session fixture, reused
-
-from vectra_pipeline.gold.action_space import Action  # noqa: E402
-from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_from_silver, look_ahead_violations  # noqa: E402
+from vectra_pipeline.gold.action_space import Action
+from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_from_silver, look_ahead_violations
 
 ORDER_ACTIONS = {
     ("buyOrder", None): Action.BUY,
@@ -33,8 +26,8 @@ SELL_PERCENT = {6: 25, 10: 100}  # the script's sells, by trigger tick
 
 
 @pytest.fixture(scope="module")
-def gold(session):  # noqa: F811 - pytest resolves the imported fixture by name
-    chain, truths = session
+def gold(simulated_session):
+    chain, truths = simulated_session
     tables = {name: getattr(chain, name) for name in SILVER_INPUTS}
     episodes, observations = gold_from_silver(tables)
     return tables, truths, episodes, observations

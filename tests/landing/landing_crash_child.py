@@ -26,7 +26,7 @@ def main(data_dir: str, fsync_interval: float) -> None:
             n += 1
         stats = writer.stats
         print(f"progress {n} {stats.durable_seq} {time.monotonic()}", flush=True)
-        time.sleep(0.002)
+        time.sleep(0.002)  # not a wait: a steady writer, as a live capture is, with the sync thread running
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def _run_and_kill(data: Path, delay: float, after_ready: bool) -> tuple[str | No
     reader.start()
     if after_ready:
         assert ready.wait(timeout=120), "the child never started writing"
-    time.sleep(delay)
+    time.sleep(delay)  # not a wait: the kill must fall at a random moment of the run
     killed_at = time.monotonic()
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)

@@ -1,6 +1,6 @@
 """Hand-made landing: the real public capture of 2025-12-12 with a recording player's frames written in by hand.
 
-The real frames give the lifecycle the rules depend on (PROTOCOL.md §2): the rugged game 25dcb's rug frame #2
+The real frames give the lifecycle the rules depend on (docs/PROTOCOL.md §2): the rugged game 25dcb's rug frame #2
 arriving *after* the first cooldown frame of 6114, 6114's presale, ticks 1–15, rug at 16, rug frame #2, and the
 genesis of 6f491e. Around them the test places orders, acks, own trades and playerUpdates that the simulator
 never produces: an own trade received before the send, two sells sent on one tick with one refused, a traced buy
@@ -90,7 +90,7 @@ def _insertions(records: list[dict]) -> dict[int, list[tuple]]:
         tick(G, 15): [_order("requestSidebet", 9, {"amount": 0.01, "coinAddress": SOL, "xPayout": 5}, trace=9),
                       _ack(9, success=True, message="Side bet placed",
                            sidebet={"playerId": ME, "gameId": G, "startTick": 15, "endTick": 55, "price": price(G, 15), "betAmount": 0.01})],  # fmt: skip
-        # the rug liquidates the position: a forced sell, then the playerUpdate (PROTOCOL.md §3.3)
+        # the rug liquidates the position: a forced sell, then the playerUpdate (docs/PROTOCOL.md §3.3)
         rug2: [_trade("x5", G, "sell", 16, records[rug2]["data"]["price"], 0.04 + buy_qty, 904), _player_update(0.95, 0.0),
                _order("requestSidebet", 10, {"amount": 0.01, "coinAddress": SOL, "xPayout": 5}, trace=10),
                _ack(10, success=False, reason="Game has rugged")],  # fmt: skip

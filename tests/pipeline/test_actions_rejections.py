@@ -2,7 +2,7 @@
 
 A sans-I/O :class:`SimulatorEngine` session (as in ``test_pipeline_simulator.py``) whose scripted player also sends
 what the server refuses: sells in cooldown, presale and after the rug, a second sidebet while one is open, a sell
-with no position left, and sidebets on the rugged game. Sells carry no trace (as the real UI's ``sellOrder``, PROTOCOL.md §4), so
+with no position left, and sidebets on the rugged game. Sells carry no trace (as the real UI's ``sellOrder``, docs/PROTOCOL.md §4), so
 their executions can only be matched by the fallback rule. In every other game the acks of the orders sent after
 the rug are lost (never landed): those orders must still not take the next game's trades. The engine's reply to each order (ack,
 ``standard/newTrade`` id, ``currentSidebet`` start tick) is the truth.
@@ -185,7 +185,7 @@ def test_player_state_rows_before_a_game_starts_have_no_tick(session):
     in_game = state.filter(pl.col("phase").is_in(["active", "rugged"]))
     assert in_game["tick"].is_not_null().all()
     # The one disagreement a simulator session records is explained: after a presale buy the gameStatePlayerUpdate
-    # comes before the playerUpdate (PROTOCOL.md §3.3 Q1), so it is ahead of the last playerUpdate of the game (here
+    # comes before the playerUpdate (docs/PROTOCOL.md §3.3 Q1), so it is ahead of the last playerUpdate of the game (here
     # the authentication's, in the first game's cooldown) and the next playerUpdate shows the same position.
     updates = state.filter(pl.col("source") == "playerUpdate").sort("seq")
     disagreements = state.filter(pl.col("disagreement").is_not_null())

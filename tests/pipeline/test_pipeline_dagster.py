@@ -9,7 +9,6 @@ import shutil
 import dagster as dg
 import polars as pl
 import pytest
-from pipeline_kit import import_real
 
 from capture_agent.cli import main
 from capture_agent.landing.schema import Direction, Source, Transport
@@ -22,9 +21,10 @@ from vectra_pipeline.defs.sensors import landing_segments
 
 
 @pytest.fixture(scope="module")
-def real_data(tmp_path_factory):
+def real_data(tmp_path_factory, real_landing):
     data_dir = tmp_path_factory.mktemp("real")
-    dates = import_real(data_dir)
+    shutil.copytree(real_landing.data_dir / "landing", data_dir / "landing")  # the build writes beside it: a copy
+    dates = real_landing.dates
     summary = build(data_dir, dates)
     return data_dir, dates, summary
 

@@ -1,7 +1,7 @@
 """A simulated authenticated session with trades through the chain: ``actions`` and ``player_state`` must match
 what the simulator engine did, to the tick.
 
-The session is driven sans-I/O: :class:`SimulatorEngine` (the same engine the simulator server runs) is
+The session (``tests/pipeline/simulated_session.py``, shared with gold) is driven sans-I/O: :class:`SimulatorEngine` (the same engine the simulator server runs) is
 advanced in 50 ms steps; everything it sends to our client, our orders (with trace ids and ack ids), the
 acks and the clicks that caused the orders are landed with the real :class:`LandingWriter`, in the order a
 capture agent would see them. The engine's own record (game, phase, tick, fill and player state at every
@@ -10,94 +10,16 @@ order) is the truth the silver tables are compared with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import polars as pl
 import pytest
-from pipeline_kit import SimulatedClient, run_chain, trace
 
-from capture_agent.landing.schema import Source
-from capture_agent.landing.segments import read_landing
-from capture_agent.landing.writer import LandingWriter
 from capture_agent.protocol.game import rug_tick
 from capture_agent.protocol.rules import GAME_STATE_UPDATE, rug_tick_of_path
 from capture_agent.protocol.socketio import decode_frame
-from simulator.engine.lifecycle import SimulatorEngine
-
-START_MS = 1_766_188_800_000  # 2025-12-20 00:00 UTC
-ME = "me"
-STEP_MS = 50
-# (game-relative trigger, event, payload, click control); phase triggers fire once per game
-SCRIPT = (
-    ("presale", "buyOrder", {"amount": 0.1}, "buy"),
-    (2, "buyOrder", {"amount": 0.05}, "buy"),
-    (3, "requestSidebet", {"amount": 0.01, "coinAddress": "So11111111111111111111111111111111111111112", "xPayout": 5}, "sidebet"),
-    (4, "shortOrder", {"amount": 0.02}, "short-open"),
-    (6, "sellOrder", {"percentage": 25}, "sell-25"),
-    (8, "closeShort", {}, "short-close"),
-    (10, "sellOrder", {"percentage": 100}, "sell-100"),
-)
 
 
-@dataclass
-class Truth:
-    seq: int
-    event: str
-    game_id: str
-    phase: str
-    tick: int | None
-    ack_ok: bool
-    cash_before: float
-    qty_before: float
-    cash_after: float
-    qty_after: float
-    click_seq: int
-    adjust_seq: int | None
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("sim")
-    engine = SimulatorEngine("pipeline-test", START_MS, bots=4)
-    truths: list[Truth] = []
-    with LandingWriter(data_dir, Source.SIMULATOR, capture_id="sim-session") as writer:
-        client = SimulatedClient(engine, writer, ME)
-
-        now = START_MS
-        client.land(engine.connect(ME, now))
-        client.send(now, "authenticate", (trace(1),), 1)
-        done: dict[str, set] = {}
-        ack_id, orders = 10, 0
-        while len({t.game_id for t in truths}) < 4 and now < START_MS + 30 * 60_000:
-            now += STEP_MS
-            client.land(engine.advance(now))
-            game_id = engine.game.game_id
-            fired = done.setdefault(game_id, set())
-            for trigger, event, payload, control in SCRIPT:
-                due = engine.phase == "presale" if trigger == "presale" else engine.phase == "active" and engine.tick >= trigger
-                if not due or (trigger, event) in fired:
-                    continue
-                fired.add((trigger, event))
-                player = engine.player_of(ME)
-                cash_before, qty_before = player.cash, player.position_qty
-                adjust_seq = writer.click({"selector": "#half", "id": "half", "text": "1/2"}, recv_wall_ns=(now - 2) * 1_000_000) if event == "buyOrder" else None
-                click_seq = writer.click({"selector": f"#{control}", "id": control, "amount": str(payload.get("amount"))}, recv_wall_ns=(now - 1) * 1_000_000)
-                orders += 1
-                ack_id += 1
-                tick = engine.tick if engine.phase in ("active", "rugged") else None
-                phase_at_send = engine.phase
-                seq, reply = client.send(now, event, (trace(100 + orders), payload), ack_id)
-                ack = reply.ack
-                truths.append(
-                    Truth(seq, event, game_id, phase_at_send, tick, bool(ack and ack[0].get("success")), cash_before, qty_before,
-                          player.cash, player.position_qty, click_seq, adjust_seq)
-                )  # fmt: skip
-    chain = run_chain(read_landing(data_dir, ["2025-12-20"]))
-    return chain, truths
-
-
-def test_every_order_is_an_action_with_the_engine_context(session):
-    chain, truths = session
+def test_every_order_is_an_action_with_the_engine_context(simulated_session):
+    chain, truths = simulated_session
     actions = chain.actions.sort("seq")
     assert actions.height == len(truths) >= 12
     for action, truth in zip(actions.iter_rows(named=True), truths):
@@ -114,8 +36,8 @@ def test_every_order_is_an_action_with_the_engine_context(session):
         assert adjusts == ([truth.adjust_seq] if truth.adjust_seq is not None else [])
 
 
-def test_executions_match_the_engine_to_the_tick(session):
-    chain, truths = session
+def test_executions_match_the_engine_to_the_tick(simulated_session):
+    chain, truths = simulated_session
     actions = chain.actions.sort("seq")
     trades = chain.trades.filter(pl.col("is_own"))
     executed = 0
@@ -135,8 +57,8 @@ def test_executions_match_the_engine_to_the_tick(session):
     assert matched.is_unique().all()
 
 
-def test_player_state_matches_the_engine_after_every_order(session):
-    chain, truths = session
+def test_player_state_matches_the_engine_after_every_order(simulated_session):
+    chain, truths = simulated_session
     state = chain.player_state.sort("seq")
     assert {"playerUpdate", "gameStatePlayerUpdate"} <= set(state["source"])
     updates = state.filter(pl.col("source") == "playerUpdate")
@@ -159,11 +81,11 @@ def test_player_state_matches_the_engine_after_every_order(session):
     assert checked >= 3  # the last game of the session ends in its presale
 
 
-def test_state_is_carried_to_ticks_without_own_frames(session):
+def test_state_is_carried_to_ticks_without_own_frames(simulated_session):
     """Without gameStatePlayerUpdate (a capture that lost them), each tick frame gets a carried row."""
     from vectra_pipeline.silver.player_state import build_player_state
 
-    chain, _ = session
+    chain, _ = simulated_session
     events = chain.events.filter(pl.col("event") != "gameStatePlayerUpdate")
     state = build_player_state(events, chain.trades).sort("seq")
     carried = state.filter(pl.col("source") == "carried")
@@ -175,10 +97,10 @@ def test_state_is_carried_to_ticks_without_own_frames(session):
         assert (row["cash"], row["position_qty"]) == (last["cash"], last["position_qty"])
 
 
-def test_silver_rug_ticks_follow_the_protocol_rules(session):
+def test_silver_rug_ticks_follow_the_protocol_rules(simulated_session):
     """One rug-tick rule: silver ``games.rug_tick`` is ``game.rug_tick`` of the game's rug frame, and for a game only
     seen in gameHistory the last index of its revealed path (``rules.rug_tick_of_path``)."""
-    chain, _ = session
+    chain, _ = simulated_session
     from_rug_frames, from_history = {}, {}
     for text in chain.frames["payload_text"].drop_nulls():
         for packet in decode_frame(text):

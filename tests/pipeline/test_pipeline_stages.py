@@ -6,7 +6,6 @@ import orjson
 import polars as pl
 import pytest
 import realdata
-from pipeline_kit import chains_by_date, import_real
 
 from capture_agent.protocol.fairness import price_path
 from capture_agent.protocol.game import frame_shape, phase
@@ -15,11 +14,9 @@ from vectra_pipeline.schema import TABLES, conform
 from vectra_pipeline.silver import events as events_stage
 
 
-@pytest.fixture(scope="module")
-def chains(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("real")
-    dates = import_real(data_dir)
-    return chains_by_date(data_dir, dates)
+@pytest.fixture
+def chains(real_chains):
+    return real_chains  # shared with the other modules on the real captures (tests/real_captures.py): read only
 
 
 def _all(chains, name: str) -> pl.DataFrame:

@@ -65,18 +65,19 @@ def fingerprint(*parts) -> str:
 def _fixed(landing: pl.DataFrame) -> pl.DataFrame:
     """The imported real captures without what an import run stamps on them: the capture id's time and random
     suffix (``<time>-import-<file sha>-<random>`` → ``import-<file sha>``), the monotonic clock (→ the seq), and
-    the receipt time of records that had none (the import's clock → a fixed day, in seq order)."""
+    the receipt time of records that had none (the import's clock → a fixed day, in seq order). Sorted by capture and
+    seq: files imported in the same second are read in the order of their random suffix, which must not count."""
     stamped = pl.col("detail").str.contains('"recv_wall_ns":"import time', literal=True).fill_null(False)
     return landing.with_columns(
         pl.col("capture_id").str.replace(r"^\d{8}T\d{6}-(import-[0-9a-f]+)-[0-9a-f]+$", "$1"),
         pl.col("seq").alias("recv_mono_ns"),
         pl.when(stamped).then(IMPORT_DAY_NS + pl.col("seq") * 1_000_000).otherwise(pl.col("recv_wall_ns")).alias("recv_wall_ns"),
-    )
+    ).sort("capture_id", "seq")
 
 
 def _real_days(root: Path) -> dict[str, pl.DataFrame]:
     """Every real capture imported and fixed (:func:`_fixed`), by UTC day of receipt."""
-    dates = import_real(root, realdata.fixture_files())  # the committed copy: new files in ../shared move no fingerprint
+    dates = import_real(root, realdata.fixture_files())  # the committed copy: new real files beside the repository move no fingerprint
     landing = _fixed(pl.concat([read_landing_day(root, date).frame for date in dates]))
     day = pl.from_epoch("recv_wall_ns", time_unit="ns").dt.strftime("%Y-%m-%d")
     return {date: frame.drop("_day") for (date,), frame in landing.with_columns(day.alias("_day")).partition_by("_day", as_dict=True).items()}

@@ -1,4 +1,4 @@
-"""One case per frame kind of PROTOCOL.md §1 and per kind of damage: what the codec reads from each."""
+"""One case per frame kind of docs/PROTOCOL.md §1 and per kind of damage: what the codec reads from each."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Provably-fair engine against every real revealed seed (PROTOCOL.md §5), through both replay engines."""
+"""Provably-fair engine against every real revealed seed (docs/PROTOCOL.md §5), through both replay engines."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_all_seeded_games_reproduce_float_exactly(replay_engine):
 
 
 def test_rug_remainder_is_below_the_seed_determined_bound():
-    # The remainder is not seed-determined; PROTOCOL §5 bounds it by min(0.02, 0.02 × previous price).
+    # The remainder is not seed-determined; docs/PROTOCOL.md §5 bounds it by min(0.02, 0.02 × previous price).
     for game in WITH_PRICES:
         before, remainder = game["prices"][-2], game["prices"][-1]
         assert 0 < remainder <= min(0.02, 0.02 * before) * (1 + 1e-12), game["gameId"]

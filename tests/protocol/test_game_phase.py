@@ -1,4 +1,4 @@
-"""``game.phase`` / ``frame_shape`` / ``rug_tick`` on every real gameStateUpdate (PROTOCOL.md §2, TRAPS §4)."""
+"""``game.phase`` / ``frame_shape`` / ``rug_tick`` on every real gameStateUpdate (docs/PROTOCOL.md §2, docs/TRAPS.md §4)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ PATHS = _known_paths()
 
 
 def _expected_phase(state: dict) -> Phase:
-    """PROTOCOL §2 written out independently: rugged beats active; presale is the allowPreRoundBuys window."""
+    """docs/PROTOCOL.md §2 written out independently: rugged beats active; presale is the allowPreRoundBuys window."""
     if state.get("rugged"):
         return Phase.RUGGED
     if state.get("active"):

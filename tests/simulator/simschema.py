@@ -70,7 +70,7 @@ def kind(event: str, payload: Any) -> str:
     return event
 
 
-# The full tick-0 frame (PROTOCOL §2 step 7) is not in the shared captures; it has the full-frame layout of
+# The full tick-0 frame (docs/PROTOCOL.md §2 step 7) is not in the shared captures; it has the full-frame layout of
 # the genesis and rug #2 frames, so those stand in for it.
 STAND_INS = {f"gameStateUpdate:{FrameShape.FULL}": (f"gameStateUpdate:{FrameShape.GENESIS}", f"gameStateUpdate:{FrameShape.RUG_HISTORY}")}
 

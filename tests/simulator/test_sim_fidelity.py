@@ -1,5 +1,5 @@
 """Every kind of frame the simulator sends has the key sets and value types of the real frames of that kind,
-computed from ../shared/protocol-real (tests/realdata.py), through the wire codec."""
+computed from the real captures (tests/realdata.py), through the wire codec."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lifecycle order and timing (PROTOCOL.md §2), provable fairness of every revealed game, and wire_frames."""
+"""Lifecycle order and timing (docs/PROTOCOL.md §2), provable fairness of every revealed game, and wire_frames."""
 
 from __future__ import annotations
 

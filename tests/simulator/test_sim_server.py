@@ -19,6 +19,7 @@ import pytest
 import socketio
 import websockets
 from simdrive import seed_whose_next_games
+from waits import wait_for, wait_until
 
 from capture_agent.errors import VectraError
 from capture_agent.protocol.game import FrameShape, frame_shape
@@ -56,7 +57,8 @@ async def _play(url: str, transport: str, games: int = 2, min_ticks: int = 40) -
     deadline = time.monotonic() + 60
     seen_games: set[str] = set()
     while time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
+        seen = len(frames)
+        await wait_for(lambda seen=seen: len(frames) > seen, 30, what="a frame from the simulator")
         states = [f for _, e, f in frames if e == "gameStateUpdate"]
         ticks = sum(1 for f in states if frame_shape(f) is FrameShape.ACTIVE)
         if len(seen_games) >= games and ticks >= min_ticks and states[-1].get("cooldownTimer"):
@@ -155,11 +157,22 @@ async def _raw_session(url: str) -> tuple[str, list[str], list[str]]:
     return sid, received, sent
 
 
+def _logged(wire_log: Path, sid: str, received: list[str], sent: list[str]) -> list[dict]:
+    """The wire log's records of one client once it holds every frame that client received and sent (the
+    server logs a frame as it goes, so the last ones may still be on their way to the file)."""
+
+    def complete() -> list[dict] | None:
+        lines = wire_log.read_text().split("\n")[:-1]  # complete lines only
+        mine = [r for r in map(json.loads, lines) if r["sid"] == sid]
+        out = sum(1 for r in mine if r["direction"] == "out")
+        return mine if out >= len(received) and len(mine) - out >= len(sent) else None
+
+    return wait_until(complete, 30, f"the wire log holding {sid}'s frames")
+
+
 def test_wire_log_holds_exactly_the_frames_on_the_socket(simulator):
     sid, received, sent = asyncio.run(_raw_session(simulator.url))
-    time.sleep(0.3)
-    records = [json.loads(line) for line in simulator.wire_log.read_text().splitlines()]
-    mine = [r for r in records if r["sid"] == sid]
+    mine = _logged(simulator.wire_log, sid, received, sent)
     outgoing = [r["frame"] for r in mine if r["direction"] == "out"]
     incoming = [r["frame"] for r in mine if r["direction"] == "in"]
     assert outgoing[: len(received)] == received  # same frames, same order, same bytes
@@ -191,10 +204,7 @@ def test_admin_drop_disconnects_and_clients_reconnect_to_their_account(simulator
         await client.call("authenticate", (_trace(), {}), timeout=5)
         request = urllib.request.Request(simulator.url + "/admin/drop", method="POST")
         body = await asyncio.to_thread(lambda: json.loads(urllib.request.urlopen(request, timeout=5).read()))
-        for _ in range(100):
-            if connects >= 2:
-                break
-            await asyncio.sleep(0.05)
+        await wait_for(lambda: connects >= 2, 30, what="the reconnect")
         await client.call("authenticate", (_trace(), {}), timeout=5)
         await client.disconnect()
         return body["dropped"], connects, updates
@@ -282,9 +292,7 @@ def test_wire_log_matches_long_polling_bodies(simulator):
     while not any(packet.startswith("433[") for packet in received):
         received += get(session).split("\x1e")
     post(session, "1")  # Engine.IO CLOSE
-    time.sleep(0.3)
-    records = [json.loads(line) for line in simulator.wire_log.read_text().splitlines()]
-    mine = [r for r in records if r["sid"] == sid]
+    mine = _logged(simulator.wire_log, sid, received, sent + ["1"])
     outgoing = [r["frame"] for r in mine if r["direction"] == "out"]
     assert outgoing[: len(received)] == received
     assert [r["frame"] for r in mine if r["direction"] == "in"] == sent + ["1"]

@@ -1,4 +1,4 @@
-"""Trade rules and the frames they cause (PROTOCOL.md §3.2–§3.3, §4), on the pure engine."""
+"""Trade rules and the frames they cause (docs/PROTOCOL.md §3.2–§3.3, §4), on the pure engine."""
 
 from __future__ import annotations
 

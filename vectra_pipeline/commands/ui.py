@@ -9,7 +9,8 @@ starlette/uvicorn would still need an HTTP and a WebSocket client for the upstre
 
 It also sets what ``dagster dev`` needs — ``DAGSTER_HOME`` (the repo's ``dagster_home/``), ``VECTRA_DATA`` (the
 assets' data root). Ctrl-C / SIGTERM stop both: ``dagster dev`` runs in its own session with default signal
-handlers (STACK.md trap 8) and gets one SIGINT from here, then SIGKILL for anything left after 30 s.
+handlers (started in the background of a non-interactive shell it would ignore SIGINT and SIGTERM) and gets one
+SIGINT from here, then SIGKILL for anything left after 30 s.
 """
 
 from __future__ import annotations

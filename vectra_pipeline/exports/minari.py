@@ -3,7 +3,7 @@
 One Minari dataset per split, ``vectra/<name>-<split>-v0``, arrow format. Each episode buffer holds the n
 observations of the episode's rows (float32 vectors in spec order), the n−1 recorded actions, rewards and
 terminated/truncated flags; ``infos`` carry the tick of each observation as a plain list (Minari cannot decode
-1-D arrays there — STACK.md trap 13). Buffers are built directly (``DataCollector`` would pull in jax). The folder
+1-D numpy arrays there). Buffers are built directly (``DataCollector`` would pull in jax). The folder
 is written once, beside the published version (``datasets/<name>/.<id>-minari.<pid>.tmp``, never inside it), then
 moved in by one rename: the version holds no ``minari/`` or a complete one, and a killed export's temp is swept
 by the next one. The dataset files themselves are never touched.

@@ -4,7 +4,7 @@
 protocol's rules (``capture_agent.protocol.rules``: ``equity``, ``sidebet_value``, ``short_value``):
 
 - an open sidebet is worth its stake until it is decided, then its payout (5 × bet) when the rug tick is inside its
-  window (rug tick ≤ end tick, inclusive — TRAPS §4) and 0 when the game outlived the window. Placing a bet is
+  window (rug tick ≤ end tick, inclusive — docs/TRAPS.md §4) and 0 when the game outlived the window. Placing a bet is
   therefore reward-neutral and the outcome is paid on the transition where it becomes known; nothing is shaped;
 - an open short is worth what closing it pays: ``amount · (2 − price / entry_price)`` floored at 0 and truncated to
   lamports (the simulator's model; the real client events for shorts are undocumented);

@@ -1,6 +1,6 @@
 """Silver ``actions``: every client→server trade frame, with its context, cause, ack and execution. Pure.
 
-* Orders: ``buyOrder`` (amount), ``sellOrder`` (percentage), ``requestSidebet`` (amount) as PROTOCOL.md §4
+* Orders: ``buyOrder`` (amount), ``sellOrder`` (percentage), ``requestSidebet`` (amount) as docs/PROTOCOL.md §4
   documents them; no real source documents the short events, so ``shortOrder`` / ``closeShort`` are the
   simulator's names (``capture_agent.protocol.rules``).
 * Context at send time: the last gameStateUpdate the capture received before the emit gives ``game_id`` and
@@ -18,7 +18,7 @@
 * Execution (docs/PLAYER_STATE.md "Actions and their executions" says the same for readers): none when the ack
   says ``success: false``. Otherwise, for buys, sells and shorts the own ``standard/newTrade`` of the order's type
   (``short_open``/``short_close`` for shorts): the one with the emit's trace id (the server reuses it,
-  PROTOCOL.md §1), else the first own trade of that type and game received after the emit that no other action
+  docs/PROTOCOL.md §1), else the first own trade of that type and game received after the emit that no other action
   took and no other emit's trace id claims. For a sidebet the placed bet: the own ``currentSidebet`` chosen by
   the same rule (``exec_tick`` = its ``startTick``, ``exec_price`` its ``price``, no ``trade_id``), else the
   ``sidebet`` object of its success ack. An order sent before the game started executes at tick 0 or not at all
@@ -152,7 +152,7 @@ def _with_context(orders: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
     # A tick belongs to the context only when it is the same game's and the game is running or rugged: a
     # cooldown/presale frame names the upcoming game, which has no tick yet. Once rugged, the tick is rug frame #1's
     # (null when the capture missed it, never the last running tick) and the price the rug price, which both rug
-    # frames carry (PROTOCOL.md §2).
+    # frames carry (docs/PROTOCOL.md §2).
     same_game = pl.col("tick_game") == pl.col("ctx_game")
     running = same_game & (pl.col("ctx_phase") == Phase.ACTIVE.value)
     rugged = pl.col("ctx_phase") == Phase.RUGGED.value
@@ -297,7 +297,7 @@ def _match_execution(
 
 
 def _ack_sidebet(ack: dict) -> tuple[None, int | None, float | None, str | None] | None:
-    """(None, start tick, price, game_id) from a success ack's ``sidebet`` object (PROTOCOL.md §4), when it has one."""
+    """(None, start tick, price, game_id) from a success ack's ``sidebet`` object (docs/PROTOCOL.md §4), when it has one."""
     sidebet = ack.get("sidebet")
     if not isinstance(sidebet, dict) or as_int32(sidebet.get("startTick")) is None:
         return None

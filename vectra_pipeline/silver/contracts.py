@@ -1,4 +1,4 @@
-"""Data contracts per event kind (pandera[polars]), derived from PROTOCOL.md. Pure.
+"""Data contracts per event kind (pandera[polars]), derived from docs/PROTOCOL.md. Pure.
 
 Every decoded row gets a contract name (``gameStateUpdate.<frame shape>``, ``trade``, ``playerUpdate``, …) or
 none (unknown events, Engine.IO control packets). Each contract is a pandera schema over the row's typed
@@ -148,12 +148,12 @@ _TRADE = Flat(
             "player_id": _req(pl.String),
             "type": _req(pl.String, pa.Check.isin(list(TRADE_TYPES))),
             "tick": _req(pl.Int32, pa.Check.ge(0)),
-            "price": _col(pl.Float64, pa.Check.gt(0)),  # absent on Aug 2025 buys (PROTOCOL.md §3.2)
+            "price": _col(pl.Float64, pa.Check.gt(0)),  # absent on Aug 2025 buys (docs/PROTOCOL.md §3.2)
             "qty": _req(pl.Float64, pa.Check.ge(0)),
             "amount": _req(pl.Float64, pa.Check.ge(0)),
         },
         checks=[
-            # buy qty = amount/price (also with leverage), sell amount = qty·price (PROTOCOL.md §3.2); the server
+            # buy qty = amount/price (also with leverage), sell amount = qty·price (docs/PROTOCOL.md §3.2); the server
             # rounds to 1e-9 SOL and sells land a few 1e-9 low, so the check allows a few units of 1e-9.
             _frame_check(
                 "qty_times_price_equals_amount",

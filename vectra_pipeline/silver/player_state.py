@@ -8,7 +8,7 @@ Rules (docs/PLAYER_STATE.md says the same for readers):
    avg cost, invested, pnl %, sidebet and short; cash and cumulative P&L are carried from the last
    playerUpdate (the entry has neither). If its position, avg cost or invested differ from the last
    playerUpdate of the same game, the row records the ``disagreement`` (the entry may lag a trade —
-   PROTOCOL.md §3.3 — it is recorded, never averaged).
+   docs/PROTOCOL.md §3.3 — it is recorded, never averaged).
 4. Own trades must agree: the position a playerUpdate reports must equal the previous playerUpdate's plus the
    own buys minus the own sells received in between (same game); otherwise ``disagreement`` says what the
    trades imply.
@@ -140,7 +140,7 @@ def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFra
             }
             disagreement = None
             previous = ctx["last_update"]
-            # presale buys are not broadcast (PROTOCOL.md §3.3): only in-game updates are checked against trades
+            # presale buys are not broadcast (docs/PROTOCOL.md §3.3): only in-game updates are checked against trades
             if previous is not None and ctx["phase"] in IN_GAME_PHASES and previous["position_qty"] is not None and values["position_qty"] is not None:
                 implied = previous["position_qty"] + ctx["trade_qty"]
                 if _differs(implied, values["position_qty"]):

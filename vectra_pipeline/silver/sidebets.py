@@ -2,7 +2,7 @@
 
 Two sources: the recording player's own ``currentSidebet`` / ``currentSidebetResult`` events, and every player's
 ``gameHistory[].globalSidebets`` records. A bet is ``is_own`` when its player is a capture's recording player
-(``silver.trades.own_player_ids``); a win is rug tick ≤ end tick (PROTOCOL.md §3.1).
+(``silver.trades.own_player_ids``); a win is rug tick ≤ end tick (docs/PROTOCOL.md §3.1).
 """
 
 from __future__ import annotations

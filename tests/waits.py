@@ -1,0 +1,47 @@
+"""Waiting for a condition, never for a fixed time: poll until it holds, fail loudly after a generous deadline.
+
+CI is a cold machine with two shared cores, so a fixed sleep is either too short (flaky) or too long (slow); a
+deadline is only a bound on a hang, set far above what the condition needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+Description = str | Callable[[], str]
+
+
+def _timed_out(what: Description, timeout: float) -> AssertionError:
+    return AssertionError(f"{what() if callable(what) else what} not met within {timeout:g} s")
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, what: Description = "condition", interval: float = 0.05) -> T:
+    """Poll ``predicate`` until it returns something truthy, and return that; AssertionError after ``timeout`` s,
+    saying ``what`` (a function is called then, to describe the state the condition was left in)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise _timed_out(what, timeout)
+        time.sleep(interval)
+
+
+async def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.02, what: Description = "condition") -> T:
+    """:func:`wait_until` inside an event loop: the loop keeps running between polls."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise _timed_out(what, timeout)
+        await asyncio.sleep(interval)
