@@ -111,13 +111,19 @@ def check_files(paths: list[Path]) -> list[str]:
 
 
 def import_files(
-    data_dir: Path, paths: list[Path], *, again: bool = False, on_progress: Callable[[int], None] | None = None
+    data_dir: Path,
+    paths: list[Path],
+    *,
+    again: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+    agent_id: str | None = None,
 ) -> list[ImportResult]:
-    """Import each file as its own capture; ``again`` re-imports files already landed."""
+    """Import each file as its own capture; ``again`` re-imports files already landed; ``agent_id`` goes into the
+    capture ids (an upload to a shared bucket)."""
     paths = [Path(p) for p in paths]
     kinds = check_files(paths)  # refuse bad files before landing anything
     recover(data_dir)
-    return [_import_one(Path(data_dir), path, kind, again, on_progress) for path, kind in zip(paths, kinds)]
+    return [_import_one(Path(data_dir), path, kind, again, on_progress, agent_id) for path, kind in zip(paths, kinds)]
 
 
 def _previous_import(data_dir: Path, digest: str) -> ImportResult | None:
@@ -132,7 +138,7 @@ def _previous_import(data_dir: Path, digest: str) -> ImportResult | None:
 
 
 def _import_one(
-    data_dir: Path, path: Path, kind: str, again: bool, on_progress: Callable[[int], None] | None
+    data_dir: Path, path: Path, kind: str, again: bool, on_progress: Callable[[int], None] | None, agent_id: str | None
 ) -> ImportResult:
     digest = file_digest(path)
     if not again:
@@ -143,7 +149,8 @@ def _import_one(
                 on_progress(path.stat().st_size)
             return previous
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    capture_id = f"{stamp}-import-{digest[:12]}-{secrets.token_hex(2)}"  # the digest finds earlier imports
+    agent = f"-{agent_id}" if agent_id else ""
+    capture_id = f"{stamp}-import-{digest[:12]}{agent}-{secrets.token_hex(2)}"  # the digest finds earlier imports
     provenance = {"file": path.name, "sha256": digest, "kind": kind}
     result = ImportResult(path, capture_id, 0, kind=kind)
     land = _land_record if kind == RECORDINGS else _land_raw_frame
