@@ -22,6 +22,7 @@ from capture_agent.config import RemoteRoot
 from capture_agent.landing.segments import segment_paths
 from capture_agent.landing.upload import JOURNAL, UploadTarget
 from capture_agent.landing.writer import LandingWriter
+from capture_agent.live.status import status_line
 from capture_agent.session import CaptureOptions, CaptureSession, SimulatorOptions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,9 +77,14 @@ def test_the_capture_goes_on_while_the_store_is_down_and_catches_up_after(tmp_pa
         await wait_for(lambda: session.uploader is not None and figures().get("uploads_done", 0) >= 2, 90)
         server.stop()
         down_at = session.stats.segments_published
-        # Down: the capture keeps landing and publishing; the segments wait in the cache.
-        await wait_for(lambda: session.stats.segments_published >= down_at + 3 and figures()["uploads_pending"] >= 2, 90)
-        assert any("retrying in the background" in line for line in said)
+        # Down: the capture keeps landing and publishing; the segments wait in the cache, the user is told once.
+        # (Pending counts a segment as soon as it is queued, before the try that fails: wait for the line too.)
+        retrying = lambda: any("retrying in the background" in line for line in said)  # noqa: E731
+        await wait_for(
+            lambda: session.stats.segments_published >= down_at + 3 and figures()["uploads_pending"] >= 2 and retrying(), 90
+        )
+        shown = figures()  # the status line a user watches says what waits
+        assert f"| uploads {shown['uploads_pending']} pending {shown['uploads_done']} done" in status_line(shown)
         server.start()
         await wait_for(lambda: figures()["uploads_pending"] == 0 and figures()["uploads_done"] >= down_at + 3, 90)
         session.stop()
