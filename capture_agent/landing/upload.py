@@ -144,13 +144,14 @@ def file_sha256(path: Path) -> str:
 class S3Store:
     """Conditional creates and metadata reads on an S3 (or S3-compatible) store, through s3fs."""
 
-    def __init__(self, remote: RemoteRoot) -> None:
+    def __init__(self, remote: RemoteRoot, *, part_size: int | None = None) -> None:
         from capture_agent.extras import require
 
         require("s3", ("s3fs",), what="object-store support")
         import s3fs
 
         self.remote = remote
+        self.part_size = part_size  # a file larger than one part goes up in a multipart upload (s3fs's default: 50 MiB)
         # Short timeouts and few retries: the uploader's own backoff decides when to try again.
         self.fs = s3fs.S3FileSystem(
             skip_instance_cache=True,
@@ -161,7 +162,9 @@ class S3Store:
     def create(self, key: str, local: Path, sha256: str, rows: int) -> Created | Exists:
         url = self.remote.object_url(key)
         metadata = {"sha256": sha256, "rows": str(rows)}
-        handle = self.fs.open(url, "xb", Metadata=metadata, ContentType="application/vnd.apache.parquet")
+        handle = self.fs.open(
+            url, "xb", block_size=self.part_size, Metadata=metadata, ContentType="application/vnd.apache.parquet"
+        )
         try:
             with open(local, "rb") as source:
                 while chunk := source.read(COPY_CHUNK):

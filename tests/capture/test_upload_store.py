@@ -197,3 +197,33 @@ def test_a_second_process_on_one_cache_leaves_the_uploads_to_the_first(tmp_path,
     assert second.busy_elsewhere and not first.busy_elsewhere
     assert second.close().complete  # nothing asked of the user: the first one uploads
     assert first.close().done == 2 and len(s3_bucket.keys()) == 2
+
+
+def test_a_segment_larger_than_one_part_goes_up_in_parts_once_and_never_over_another_object(tmp_path, s3_bucket):
+    # Incompressible payloads: a segment of ~11 MiB, sent in parts of 5 MiB (the smallest S3 allows).
+    import base64
+    import secrets
+
+    cache = tmp_path / "cache"
+    with LandingWriter(cache, Source.SYNTHETIC, agent_id=AGENT) as writer:
+        for _ in range(60):
+            writer.frame(Direction.IN, Transport.WEBSOCKET, base64.b64encode(secrets.token_bytes(260_000)).decode())
+    (path,) = segment_paths(cache)
+    assert path.stat().st_size > 2 * (5 << 20)
+    key, body = path.relative_to(cache).as_posix(), path.read_bytes()
+    target = UploadTarget(RemoteRoot(s3_bucket.name, "big"), cache, AGENT)
+    theirs = s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=f"big/{key}", Body=b"theirs", Metadata={"sha256": "e" * 64})
+    clash = Uploader(target, store=S3Store(target.remote, part_size=5 << 20)).close()
+    assert clash.collisions == 1 and s3_bucket.read(f"big/{key}") == b"theirs"  # the completion got its 412
+    assert (cache / COLLISIONS_DIR / key).read_bytes() == body
+
+    # The same segment again, into a store that never held the key (their version deleted for good).
+    s3_bucket.client.delete_object(Bucket=s3_bucket.name, Key=f"big/{key}", VersionId=theirs["VersionId"])
+    (cache / COLLISIONS_DIR / key).rename(path)
+    (cache / JOURNAL).unlink()
+    sent = Uploader(target, store=S3Store(target.remote, part_size=5 << 20)).close()
+    assert sent.done == 1 and sent.complete
+    head = s3_bucket.head(f"big/{key}")
+    parts = head["ETag"].strip('"').partition("-")[2]
+    assert parts.isdigit() and int(parts) >= 2  # a multipart upload's ETag counts its parts; one PUT has none
+    check_uploaded(s3_bucket, cache, [f"big/{key}"], {f"big/{key}": body})
