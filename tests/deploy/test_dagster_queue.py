@@ -83,8 +83,8 @@ def test_the_queue_runs_one_run_per_date_and_different_dates_side_by_side(tmp_pa
     logs.mkdir()
 
     def background(name: str, *command: str) -> subprocess.Popen:
-        log = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the test's tmp_path
-        return subprocess.Popen(command, env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(logs / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(command, env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     release = tmp_path / "release"
 
@@ -104,7 +104,7 @@ def test_the_queue_runs_one_run_per_date_and_different_dates_side_by_side(tmp_pa
         return process.run_id
 
     code_server = background("grpc", str(DAGSTER), "api", "grpc", "-h", "127.0.0.1", "-p", str(grpc_port), "-f", str(LOCATION))
-    daemon = None
+    daemon = instance = None
     try:
         wait_for(lambda: _accepts(grpc_port), "the gRPC code server", [code_server])
         daemon = background("daemon", str(DAEMON), "run", "-w", str(home / "workspace.yaml"))
@@ -127,11 +127,15 @@ def test_the_queue_runs_one_run_per_date_and_different_dates_side_by_side(tmp_pa
         records = {record.dagster_run.run_id: record for record in instance.get_run_records()}
         assert records[same_date].start_time >= records[first].end_time, "the second run of a date overlapped the first"
         assert {records[run].dagster_run.tags["dagster/partition"] for run in (first, same_date)} == {"2026-01-01"}
-        instance.dispose()
         # the history is in Postgres, where every machine sees it
         assert postgres.query("SELECT count(*) FROM runs", "dagster") == [(3,)]
+    except AssertionError as failure:  # what the daemon and the code server said is what explains it
+        said = "".join(f"\n--- {log.name} ---\n{log.read_text(errors='replace')[-3000:]}" for log in sorted(logs.iterdir()))
+        raise AssertionError(f"{failure}{said}") from None
     finally:
         release.touch()  # a failed assertion must not leave run workers holding
+        if instance is not None:
+            instance.dispose()
         for process in (daemon, code_server):
             if process is not None:
                 stop(process)
