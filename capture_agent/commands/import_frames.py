@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         uploaded = upload_after(target, lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
         results = import_files(
             data_dir, args.files, again=args.again, on_progress=lambda n: progress.advance(task, n),
-            agent_id=target.agent_id if target else None,
+            agent_id=target.agent_id if target else None, ledger=target is not None,
         )
     table = Table(title=f"landed under {target.remote if target else data_dir}/landing")
     for column in ("file", "kind", "capture id", "rows", "flagged", "segments", "note"):

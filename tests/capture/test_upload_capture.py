@@ -178,3 +178,33 @@ def test_a_bad_s3_root_is_one_line_and_never_echoes_a_credential(data, says, cap
     err = capsys.readouterr().err
     assert stopped.value.code == 2 and says in err and err.count("\n") == 1
     assert_no_secret(err)
+
+
+def test_vectra_import_to_an_s3_root_from_vectra_data_uploads_once_and_a_second_import_sends_nothing(
+    tmp_path, s3_bucket, monkeypatch, capsys
+):
+    import io
+
+    import pyarrow.parquet as pq
+    from realdata import fixture_files
+
+    (recording,) = [path for path in fixture_files() if path.name.startswith("capture_2025-12-12")]
+    monkeypatch.setenv("VECTRA_DATA", f"s3://{s3_bucket.name}/team")  # the root from the environment, not --data
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    cache = tmp_path / "cache"
+    assert main(["import", str(recording), "--cache", str(cache)]) == 0
+    err = capsys.readouterr().err
+    assert f"uploads to s3://{s3_bucket.name}/team: " in err and ", 0 pending" in err
+    keys = s3_bucket.keys()
+    assert keys and all(key.startswith("team/landing/date=2025-12-") and key.endswith(".parquet") for key in keys)
+    for key in keys:  # each object's metadata is what the object holds
+        body = s3_bucket.read(key)
+        metadata = s3_bucket.head(key)["Metadata"]
+        assert metadata["sha256"] == hashlib.sha256(body).hexdigest()
+        assert int(metadata["rows"]) == pq.ParquetFile(io.BytesIO(body)).metadata.num_rows > 0
+        assert s3_bucket.versions(key) == 1
+    assert segment_paths(cache) == []
+    # The cache's segments are gone, yet it remembers the import: the same file again lands and sends nothing.
+    assert main(["import", str(recording), "--cache", str(cache)]) == 0
+    assert f"uploads to s3://{s3_bucket.name}/team: {len(keys)} done, 0 pending" in capsys.readouterr().err
+    assert s3_bucket.keys() == keys and all(s3_bucket.versions(key) == 1 for key in keys)

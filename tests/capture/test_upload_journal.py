@@ -126,3 +126,27 @@ def test_a_damaged_agent_id_is_one_line_saying_what_to_do(tmp_path):
     (tmp_path / "agent-id").write_text("not hex\n")
     with pytest.raises(VectraError, match="delete it and the next run makes a new agent id"):
         agent_id(tmp_path)
+
+
+def test_the_import_ledger_remembers_complete_imports_only_and_survives_a_torn_line(tmp_path):
+    from capture_agent.landing.importer import IMPORTS_LEDGER, import_files
+    from capture_agent.landing.segments import segment_paths
+
+    frames = tmp_path / "frames.txt"
+    frames.write_text("".join(f'42["gameStateUpdate",{{"tick":{n}}}]\n' for n in range(30)))
+    cache = tmp_path / "cache"
+    (first,) = import_files(cache, [frames], ledger=True)
+    for path in segment_paths(cache):
+        path.unlink()  # uploaded and deleted, as with an s3:// root
+    (again,) = import_files(cache, [frames], ledger=True)
+    assert again.already_imported and (again.capture_id, again.rows) == (first.capture_id, 30)
+    assert segment_paths(cache) == []
+
+    ledger = cache / IMPORTS_LEDGER
+    ledger.write_bytes(b'{"sha256": "not json\n' + ledger.read_bytes()[:-9])  # damage, then a line torn by a crash
+    (anew,) = import_files(cache, [frames], ledger=True)
+    assert not anew.already_imported and anew.capture_id != first.capture_id and anew.rows == 30
+    for path in segment_paths(cache):
+        path.unlink()
+    (known,) = import_files(cache, [frames], ledger=True)  # the new import's own line is whole
+    assert known.already_imported and known.capture_id == anew.capture_id
