@@ -4,9 +4,10 @@ A :class:`CaptureSession` takes typed :class:`CaptureOptions` and, in this order
 left open (one line when something had to be set aside) → starts the embedded simulator when it is the source →
 opens the landing writer → builds the recorder and its observers (the live state, the frame limit, the live feed,
 the caller's own) → starts the source (direct, browser, or the simulator through either), the scripted player and
-the live status view. It runs until the first stop condition — the source ends or fails, ``duration_s``,
+the live status view; with an :class:`~capture_agent.landing.upload.UploadTarget`, an uploader thread sends every
+published segment to the object store in the background (never on the capture path). It runs until the first stop condition — the source ends or fails, ``duration_s``,
 ``max_frames``, SIGINT/SIGTERM (``handle_signals``) or :meth:`CaptureSession.stop` — then closes all of it in
-reverse order, publishes the last segment and returns a :class:`CaptureResult`. A source that fails raises its
+reverse order, publishes the last segment, makes one last upload pass and returns a :class:`CaptureResult`. A source that fails raises its
 :class:`~capture_agent.errors.VectraError` once everything is closed; ``session.result`` holds the figures then too.
 """
 
@@ -26,6 +27,7 @@ from capture_agent.errors import VectraError
 from capture_agent.extras import load_simulator
 from capture_agent.landing.recovery import Recovery, recover
 from capture_agent.landing.schema import RecordType, Source
+from capture_agent.landing.upload import Uploader, UploadFigures, UploadTarget
 from capture_agent.landing.writer import LandingWriter, WriterStats
 from capture_agent.live.feed import DEFAULT_QUEUE, FeedServer, check_bind
 from capture_agent.live.origin import Origin
@@ -92,6 +94,7 @@ class CaptureOptions:
     feed: FeedOptions | None = None
     status: StatusView = StatusView.OFF
     handle_signals: bool = False  # SIGINT/SIGTERM stop the capture cleanly (the CLI); a library caller keeps its own
+    upload: UploadTarget | None = None  # an s3:// data root: ``data_dir`` is then its local cache
 
     def __post_init__(self) -> None:
         source = self.source
@@ -142,6 +145,7 @@ class CaptureResult:
     bytes_published: int
     drops: int  # rows lost: the writer's (0: it raises instead) and the source's (a body the browser no longer had)
     recovery: Recovery
+    uploads: UploadFigures | None = None  # with an upload target: where the uploads stood at the end
 
     def summary(self) -> str:
         return (
@@ -179,6 +183,7 @@ class CaptureSession:
         self.writer: LandingWriter | None = None
         self.source: DirectSource | BrowserSource | None = None
         self.feed: FeedServer | None = None
+        self.uploader: Uploader | None = None
         self.result: CaptureResult | None = None
         self.started = asyncio.Event()  # set once the source runs
         self._observers = list(observers)
@@ -208,7 +213,11 @@ class CaptureSession:
 
     def figures(self) -> dict[str, Any]:
         """The live figures behind the status view and the feed's ``/health``."""
-        return health(self._state.snapshot(time.monotonic_ns()), self.stats, source_losses=self.losses)
+        figures = health(self._state.snapshot(time.monotonic_ns()), self.stats, source_losses=self.losses)
+        if self.uploader is not None:
+            uploads = self.uploader.figures()
+            figures.update(uploads_pending=uploads.pending, uploads_done=uploads.done, uploads_collisions=uploads.collisions)
+        return figures
 
     # --- the run ---------------------------------------------------------------------------------------------
 
@@ -235,11 +244,18 @@ class CaptureSession:
         options = self.options
         loop = asyncio.get_running_loop()
         connection = options.connection
+        if options.upload is not None:  # first: a missing s3 extra is one line before anything starts
+            self.uploader = Uploader(options.upload, say=self._say)
+            self.uploader.start()
+            stack.push_async_callback(self._finish_uploads)
         if isinstance(options.source, SimulatorOptions):
             simulator = self._start_simulator(options.source)
             stack.callback(simulator.stop)
             connection = replace(connection, url=simulator.url)
-        self.writer = LandingWriter(options.data_dir, options.landing_source, fsync_interval_s=options.fsync_interval_s)
+        agent_id = options.upload.agent_id if options.upload is not None else None
+        self.writer = LandingWriter(
+            options.data_dir, options.landing_source, fsync_interval_s=options.fsync_interval_s, agent_id=agent_id
+        )
         stack.callback(self._finish)
         recorder = Recorder(self.writer, [self._state, *self._observers])
         if options.max_frames:
@@ -259,7 +275,10 @@ class CaptureSession:
             recorder.observers.append(feed)
             self._say(f"live feed on ws://{feed.host}:{feed.port}/feed, monitor http://{feed.host}:{feed.port}/")
         where = connection.url or getattr(connection, "connect_cdp", None) or ""
-        self._say(f"capture {self.writer.capture_id} → {options.data_dir}/landing ({redact_url(where)})")
+        target = f"{options.data_dir}/landing"
+        if options.upload is not None:
+            target = f"{options.upload.remote}/landing through the cache {options.data_dir}"
+        self._say(f"capture {self.writer.capture_id} → {target} ({redact_url(where)})")
         stack.push_async_callback(self._close_source)
         if isinstance(self.source, BrowserSource):
             await self.source.start()
@@ -319,6 +338,13 @@ class CaptureSession:
             drops=stats.drops + self.losses,
             recovery=self.recovery,
         )
+
+
+    async def _finish_uploads(self) -> None:
+        """The last segment is published by now: one last pass, off the event loop."""
+        figures = await asyncio.to_thread(self.uploader.close)
+        if self.result is not None:
+            self.result = replace(self.result, uploads=figures)
 
 
 def _remove_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:

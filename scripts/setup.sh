@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up Vectra on a fresh Debian 12 machine with Python 3.11: system packages (Chromium, Node.js/npm,
-# python3-venv, a C compiler), the virtualenv with the exact pins of requirements.lock, the browser's
+# python3-venv, a C compiler, PostgreSQL for the deployment tests), the virtualenv with the exact pins of requirements.lock, the browser's
 # socket.io-client and the compiled price replay.
 # Idempotent and quick the second time: each step is skipped when what it makes is already there.
 set -euo pipefail
@@ -21,6 +21,8 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 [ -f /usr/include/stdint.h ] || missing+=(libc6-dev)  # gcc only recommends the C library's headers
+# PostgreSQL for the deployment tests (tests/deploy start their own throwaway server; the system one is not used).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing system packages: ${missing[*]}"
   as_root apt-get update -qq

@@ -3,7 +3,8 @@
 Sources: ``browser`` (Chromium via Playwright + CDP), ``direct`` (raw Engine.IO WebSocket client) and
 ``simulator`` (starts the embedded simulator and captures it, directly or ``--via browser``). Any WAL left
 by a crashed run is recovered first. Ctrl-C / SIGTERM land what is queued, publish and exit 0;
-``--duration`` / ``--max-frames`` stop by themselves.
+``--duration`` / ``--max-frames`` stop by themselves. With ``--data s3://bucket/prefix`` the capture lands in a local
+cache (``--cache``) and every published segment is uploaded once, in the background (docs/DEPLOY.md).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from capture_agent.config import add_data_argument
+from capture_agent.config import add_cache_argument, add_data_argument
 from capture_agent.errors import VectraError
 
 SOURCES = ("browser", "direct", "simulator")
@@ -24,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--source", choices=SOURCES, required=True, help="where the frames come from")
     parser.add_argument("--url", help="game page (browser) or Socket.IO server http(s)://host:port (direct)")
-    add_data_argument(parser)
+    add_data_argument(parser, remote=True)
+    add_cache_argument(parser)
     timing = parser.add_argument_group("landing and stopping")
     timing.add_argument("--fsync-ms", type=float, default=100.0, metavar="MS", help="WAL fsync interval (default 100)")
     timing.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
@@ -99,16 +101,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from capture_agent.session import CaptureSession
 
-    session = CaptureSession(capture_options(args), say=say)
+    options = capture_options(args)
+    session = CaptureSession(options, say=say)
     try:
         result = asyncio.run(session.run())
     finally:
         if session.result is not None:  # a source that failed still published what it landed: say so first
             say(f"stopped: {session.result.summary()}")
+            if session.result.uploads is not None:
+                say(session.result.uploads.summary(options.upload))
     if result.drops:
         say(f"WARNING: {result.drops} row(s) were lost — see the log above")
         return 1
-    return 0
+    return 1 if result.uploads is not None and not result.uploads.complete else 0
 
 
 def say(text: str) -> None:
@@ -117,6 +122,7 @@ def say(text: str) -> None:
 
 def capture_options(args: argparse.Namespace):
     """The arguments as the library's typed options; what they cannot express is refused here, in one line."""
+    from capture_agent.landing.upload import landing_dirs
     from capture_agent.live.feed import parse_bind
     from capture_agent.live.origin import parse_allowed_origins
     from capture_agent.session import AUTOPLAY_NEEDS_THE_PAGE, CaptureOptions, FeedOptions, SimulatorOptions, StatusView
@@ -163,8 +169,9 @@ def capture_options(args: argparse.Namespace):
     if args.serve:
         host, port = parse_bind(args.serve, public=args.serve_public)
         feed = FeedOptions(host, port, public=args.serve_public, allowed_origins=parse_allowed_origins(args.allow_origin))
+    data_dir, upload = landing_dirs(args.data, args.cache)
     return CaptureOptions(
-        args.data,
+        data_dir,
         source,
         fsync_interval_s=args.fsync_ms / 1000.0,
         duration_s=args.duration,
@@ -172,6 +179,7 @@ def capture_options(args: argparse.Namespace):
         feed=feed,
         status=StatusView.LOG if args.no_status else StatusView.LIVE,
         handle_signals=True,
+        upload=upload,
     )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from capture_agent.config import add_data_argument
+from capture_agent.config import add_cache_argument, add_data_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_data_argument(parser)
+    add_data_argument(parser, remote=True)
+    add_cache_argument(parser)
     parser.add_argument(
         "files",
         nargs="+",
@@ -27,10 +28,12 @@ def run(args: argparse.Namespace) -> int:
 
     from capture_agent.landing.importer import check_files, import_files
     from capture_agent.landing.recovery import recover
+    from capture_agent.landing.upload import landing_dirs, upload_after
 
     check_files(args.files)
+    data_dir, target = landing_dirs(args.data, args.cache)
     console = Console(stderr=True)
-    if line := recover(args.data).report():
+    if line := recover(data_dir).report():
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     sizes = [p.stat().st_size if p.is_file() and p.suffix != ".gz" else None for p in args.files]
     total = None if None in sizes else sum(sizes)
@@ -38,8 +41,12 @@ def run(args: argparse.Namespace) -> int:
         TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=console, transient=True
     ) as progress:
         task = progress.add_task("import", total=total)
-        results = import_files(args.data, args.files, again=args.again, on_progress=lambda n: progress.advance(task, n))
-    table = Table(title=f"landed under {args.data}/landing")
+        uploaded = upload_after(target, lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+        results = import_files(
+            data_dir, args.files, again=args.again, on_progress=lambda n: progress.advance(task, n),
+            agent_id=target.agent_id if target else None, ledger=target is not None,
+        )
+    table = Table(title=f"landed under {target.remote if target else data_dir}/landing")
     for column in ("file", "kind", "capture id", "rows", "flagged", "segments", "note"):
         table.add_column(column, justify="right" if column in ("rows", "flagged", "segments") else "left")
     for result in results:
@@ -53,4 +60,4 @@ def run(args: argparse.Namespace) -> int:
     if not out.is_terminal:
         out = Console(width=200)
     out.print(table)
-    return 0
+    return uploaded()

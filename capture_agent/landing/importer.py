@@ -11,7 +11,9 @@ Every non-blank line becomes exactly one row, in file order. A line that cannot 
 object, …) is landed verbatim as the row's payload with the reason in ``detail.import.error``; nothing is
 dropped. Provenance (file, line, sha256, the record's ``source`` and ``meta``) is in ``detail.import``.
 Files of per-game records (``games.jsonl``: no ``event`` field) are refused with one clear line.
-An identical file already imported completely is not imported twice.
+An identical file already imported completely is not imported twice. When the segments leave for an object store
+(an ``s3://`` data root lands in a cache and deletes each uploaded segment), a ledger in the cache
+(``_imports.jsonl``, a line per complete import, fsynced) remembers what was imported.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import math
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +44,7 @@ RECORDINGS = "recordings"
 RAW_FRAMES = "raw frames"
 _MARKER_LIFECYCLE = {"connect": "connected", "disconnect": "disconnected", "connect_error": "connect_error"}
 _GAME_KEYS = {"gameId", "prices", "kind", "rug_tick", "peakPrice", "serverSeed"}
+IMPORTS_LEDGER = "_imports.jsonl"
 
 
 @dataclass
@@ -53,6 +57,7 @@ class ImportResult:
     flagged: int = 0  # rows with a problem noted in detail.import: not rebuilt (landed verbatim), bad meta, bad frame
     blank_lines: int = 0  # empty lines: nothing to land
     already_imported: bool = False
+    sha256: str = ""  # the file's
 
 
 def _open_binary(path: Path):
@@ -111,13 +116,61 @@ def check_files(paths: list[Path]) -> list[str]:
 
 
 def import_files(
-    data_dir: Path, paths: list[Path], *, again: bool = False, on_progress: Callable[[int], None] | None = None
+    data_dir: Path,
+    paths: list[Path],
+    *,
+    again: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+    agent_id: str | None = None,
+    ledger: bool = False,
 ) -> list[ImportResult]:
-    """Import each file as its own capture; ``again`` re-imports files already landed."""
+    """Import each file as its own capture; ``again`` re-imports files already landed; ``agent_id`` goes into the
+    capture ids and ``ledger`` keeps the imports' record (both: a cache uploading to a shared bucket)."""
     paths = [Path(p) for p in paths]
     kinds = check_files(paths)  # refuse bad files before landing anything
     recover(data_dir)
-    return [_import_one(Path(data_dir), path, kind, again, on_progress) for path, kind in zip(paths, kinds)]
+    results = []
+    for path, kind in zip(paths, kinds):
+        result = _import_one(Path(data_dir), path, kind, again, on_progress, agent_id, ledger)
+        if ledger and not result.already_imported:
+            _record_import(Path(data_dir), result)
+        results.append(result)
+    return results
+
+
+def _record_import(data_dir: Path, result: ImportResult) -> None:
+    """One ledger line for a complete import: written only once its last segment is published, so an import cut
+    short is never taken for a complete one."""
+    line = orjson.dumps({
+        "sha256": result.sha256, "capture_id": result.capture_id, "rows": result.rows,
+        "segments": [p.relative_to(data_dir).as_posix() for p in result.segments],
+    }) + b"\n"
+    fd = os.open(data_dir / IMPORTS_LEDGER, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # after a line a crash tore: never glue ours to it
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _ledger_import(data_dir: Path, digest: str) -> ImportResult | None:
+    """The newest import of the same bytes the ledger knows (lines a crash or damage cut short are skipped)."""
+    try:
+        lines = (data_dir / IMPORTS_LEDGER).read_bytes().splitlines()
+    except FileNotFoundError:
+        return None
+    for line in reversed(lines):
+        try:
+            entry = orjson.loads(line)
+            if entry["sha256"] == digest:
+                segments = [data_dir / key for key in entry["segments"]]
+                return ImportResult(Path(), entry["capture_id"], int(entry["rows"]), segments, already_imported=True)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+    return None
 
 
 def _previous_import(data_dir: Path, digest: str) -> ImportResult | None:
@@ -132,20 +185,22 @@ def _previous_import(data_dir: Path, digest: str) -> ImportResult | None:
 
 
 def _import_one(
-    data_dir: Path, path: Path, kind: str, again: bool, on_progress: Callable[[int], None] | None
+    data_dir: Path, path: Path, kind: str, again: bool, on_progress: Callable[[int], None] | None, agent_id: str | None,
+    ledger: bool,
 ) -> ImportResult:
     digest = file_digest(path)
     if not again:
-        previous = _previous_import(data_dir, digest)
+        previous = _previous_import(data_dir, digest) or (_ledger_import(data_dir, digest) if ledger else None)
         if previous is not None:
             previous.path, previous.kind = path, kind
             if on_progress:
                 on_progress(path.stat().st_size)
             return previous
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    capture_id = f"{stamp}-import-{digest[:12]}-{secrets.token_hex(2)}"  # the digest finds earlier imports
+    agent = f"-{agent_id}" if agent_id else ""
+    capture_id = f"{stamp}-import-{digest[:12]}{agent}-{secrets.token_hex(2)}"  # the digest finds earlier imports
     provenance = {"file": path.name, "sha256": digest, "kind": kind}
-    result = ImportResult(path, capture_id, 0, kind=kind)
+    result = ImportResult(path, capture_id, 0, kind=kind, sha256=digest)
     land = _land_record if kind == RECORDINGS else _land_raw_frame
     with LandingWriter(data_dir, Source.IMPORT, capture_id=capture_id) as writer:
         for number, line in _lines(path):

@@ -37,8 +37,10 @@ def write_synthetic_capture(
     date: str | None = None,
     *,
     on_progress: Callable[[int], None] | None = None,
+    agent_id: str | None = None,
 ) -> SynthResult:
-    """Land ``frames`` simulator frames as one capture (source ``synthetic``) starting at ``date`` 00:00 UTC."""
+    """Land ``frames`` simulator frames as one capture (source ``synthetic``) starting at ``date`` 00:00 UTC;
+    ``agent_id`` goes into the capture id (an upload to a shared bucket)."""
     from capture_agent.extras import load_simulator
     from capture_agent.landing.recovery import recover
     from capture_agent.landing.schema import Direction, Source, Transport
@@ -52,7 +54,7 @@ def write_synthetic_capture(
     recover(data_dir)
     started = time.perf_counter()
     first_ms = last_ms = start_ms
-    with LandingWriter(data_dir, Source.SYNTHETIC) as writer:
+    with LandingWriter(data_dir, Source.SYNTHETIC, agent_id=agent_id) as writer:
         land = writer.frame
         for index, (time_ms, text) in enumerate(itertools.islice(wire_frames(seed, start_ms), frames)):
             land(

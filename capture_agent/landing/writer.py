@@ -49,10 +49,12 @@ WAL_WRITE_BYTES = 1 << 20  # buffered WAL bytes handed to the OS at once (kill -
 _CAPTURE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-def new_capture_id(source: Source | str, now: datetime | None = None) -> str:
-    """``<utc yyyymmddThhmmss>-<source>-<6 hex>``: sorts by start time, unique per run."""
+def new_capture_id(source: Source | str, now: datetime | None = None, *, agent_id: str | None = None) -> str:
+    """``<utc yyyymmddThhmmss>-<source>[-<agent id>]-<6 hex>``: sorts by start time, unique per run; the agent id
+    (:func:`capture_agent.config.agent_id`) keeps captures of two machines apart in one bucket."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
-    return f"{stamp}-{Source(source).value}-{secrets.token_hex(3)}"
+    agent = f"-{agent_id}" if agent_id else ""
+    return f"{stamp}-{Source(source).value}{agent}-{secrets.token_hex(3)}"
 
 
 @dataclass
@@ -84,6 +86,7 @@ class LandingWriter:
         segment_max_rows: int = 1_000_000,
         segment_max_seconds: float = 900.0,
         segment_max_bytes: int = 512 << 20,
+        agent_id: str | None = None,
     ):
         if fsync_interval_s <= 0:
             raise VectraError("fsync interval must be positive")
@@ -99,7 +102,7 @@ class LandingWriter:
         ensure_dir(self._wal_dir)
         next_seq, next_segment = 0, 0
         if capture_id is None:
-            capture_id = new_capture_id(self.source)
+            capture_id = new_capture_id(self.source, agent_id=agent_id)
         else:
             if not _CAPTURE_ID.match(capture_id):
                 raise VectraError(f"capture id {capture_id!r} may only hold letters, digits, '.', '_' and '-'")

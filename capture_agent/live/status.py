@@ -71,7 +71,16 @@ def status_line(figures: dict[str, Any]) -> str:
         line += f" | DROPS {figures['drops']} — frames were lost, check the disk and the log"
     if figures["malformed"]:
         line += f" | malformed {figures['malformed']} (kept verbatim)"
+    if "uploads_pending" in figures:  # an s3:// data root
+        line += f" | {_uploads(figures)}"
     return line
+
+
+def _uploads(figures: dict[str, Any]) -> str:
+    text = f"uploads {figures['uploads_pending']} pending {figures['uploads_done']} done"
+    if figures["uploads_collisions"]:
+        text += f" {figures['uploads_collisions']} COLLISION(S)"
+    return text
 
 
 def status_table(figures: dict[str, Any]):
@@ -99,6 +108,8 @@ def status_table(figures: dict[str, Any]):
         "drops",
         Text(f"{drops} — FRAMES LOST, check the disk and the log", style="bold white on red") if drops else Text("0", style="green"),
     )
+    if "uploads_pending" in figures:
+        table.add_row("uploads", Text(_uploads(figures), style="bold red" if figures["uploads_collisions"] else ""))
     if figures["malformed"]:
         table.add_row("malformed", Text(f"{figures['malformed']} (kept verbatim, flagged)", style="yellow"))
     return table
