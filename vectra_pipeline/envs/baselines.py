@@ -1,0 +1,165 @@
+"""Baseline policies and their scores: what any trained policy must beat, and the reference scores of the Minari
+export and the dataset card.
+
+Policies see only the observation (the version's features, in order):
+
+- ``hold``: never trades — 0 SOL by construction, the line any policy must clear;
+- ``random``: the action space sampled uniformly (a kind, and an amount of 0–5 SOL the rules may refuse), seeded;
+- ``rule``: momentum with exits — buy ``RULE_BET`` SOL when flat and the price rose over ``RULE_RISE`` in 5 ticks,
+  sell everything at +``RULE_TAKE`` % or −``RULE_STOP`` %, never sidebet or short.
+
+A score is the mean episode return in SOL (sum of rewards = equity change) over a version's split replayed in
+episode order (``vectra/Replay-v0``), or over the first n games of a seeded ``vectra/Sim-v0`` server: every policy
+meets the same games. Scores are recorded in ``<data>/datasets/<kind>/<id>.scores.json``, beside the version — a
+version is immutable, so never inside it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from vectra_pipeline import storage
+from vectra_pipeline.datasets.registry import DatasetVersion
+from vectra_pipeline.envs.spaces import action
+from vectra_pipeline.gold.action_space import Action
+
+POLICIES = ("hold", "random", "rule")
+RULE_NEEDS = ("position_qty", "return_5", "position_pnl_pct")
+RULE_BET, RULE_RISE, RULE_TAKE, RULE_STOP = 0.05, 0.02, 20.0, 10.0
+SCORES_SUFFIX = ".scores.json"
+
+Policy = Callable[[np.ndarray], dict]
+
+
+@dataclass(frozen=True)
+class Score:
+    policy: str
+    episodes: int
+    mean: float  # SOL per episode
+    std: float
+    min: float
+    max: float
+
+
+def make_policy(name: str, names: Sequence[str], space: gym.Space, seed: int) -> Policy:
+    """The baseline ``name`` for observations with features ``names`` (ValueError when it cannot read them)."""
+    if name == "hold":
+        return lambda _: action(Action.HOLD)
+    if name == "random":
+        space.seed(seed)
+        return lambda _: space.sample()
+    if name == "rule":
+        missing = [n for n in RULE_NEEDS if n not in names]
+        if missing:
+            raise ValueError(f"the rule policy reads {', '.join(missing)}, not among this observation's features")
+        qty, rise, pnl = (list(names).index(n) for n in RULE_NEEDS)
+
+        def rule(observation: np.ndarray) -> dict:
+            if observation[qty] <= 0:
+                return action(Action.BUY, RULE_BET) if observation[rise] > RULE_RISE else action(Action.HOLD)
+            return action(Action.SELL_100) if not -RULE_STOP < observation[pnl] < RULE_TAKE else action(Action.HOLD)
+
+        return rule
+    raise ValueError(f"unknown policy {name!r}; expected one of {', '.join(POLICIES)}")
+
+
+def _episode_return(env: gym.Env, policy: Policy, **reset) -> float:
+    observation, _ = env.reset(**reset)
+    total, done = 0.0, False
+    while not done:
+        observation, reward, terminated, truncated, _ = env.step(policy(observation))
+        total += reward
+        done = terminated or truncated
+    return total
+
+
+def _score(name: str, returns: list[float]) -> Score:
+    values = np.array(returns, dtype=np.float64)
+    return Score(name, len(values), float(values.mean()), float(values.std()), float(values.min()), float(values.max()))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    scores: dict[str, Score]
+    skipped: dict[str, str]  # policy → why it cannot play on these observations
+
+
+def _evaluate(env: gym.Env, policies: Sequence[str], seed: int, play: Callable[[Policy], list[float]]) -> Evaluation:
+    scores, skipped = {}, {}
+    for name in policies:
+        try:
+            policy = make_policy(name, env.names, env.action_space, seed)
+        except ValueError as unusable:
+            skipped[name] = str(unusable)
+            continue
+        scores[name] = _score(name, play(policy))
+    return Evaluation(scores, skipped)
+
+
+def evaluate_replay(version: DatasetVersion, split: str = "test", policies: Sequence[str] = POLICIES, seed: int = 0
+                    ) -> Evaluation:
+    """Each policy over every episode of the split, in episode order."""
+    from vectra_pipeline.envs.replay import VectraReplayEnv
+
+    env = VectraReplayEnv(version, split=split)
+    episodes = range(len(env.games))
+    return _evaluate(env, policies, seed, lambda policy: [
+        _episode_return(env, policy, seed=seed + i, options={"episode": i}) for i in episodes])
+
+
+def evaluate_sim(games: int, policies: Sequence[str] = POLICIES, seed: int = 0, dataset: DatasetVersion | None = None
+                 ) -> Evaluation:
+    """Each policy over the first ``games`` games of a simulated server seeded ``seed`` (the same games for all)."""
+    from vectra_pipeline.envs.sim import VectraSimEnv
+
+    if games < 1:
+        raise ValueError(f"evaluate on at least 1 simulated game, not {games}")
+    env = VectraSimEnv(dataset=dataset)
+    return _evaluate(env, policies, seed, lambda policy: [
+        _episode_return(env, policy, seed=seed), *(_episode_return(env, policy) for _ in range(games - 1))])
+
+
+def reference_scores(evaluation: Evaluation) -> tuple[float, float] | None:
+    """(ref_min_score, ref_max_score): the worst and the best baseline's mean; None without two baselines."""
+    means = [score.mean for score in evaluation.scores.values()]
+    return (min(means), max(means)) if len(means) >= 2 else None
+
+
+def scores_path(version: DatasetVersion) -> Path:
+    return version.path.parent / f"{version.id}{SCORES_SUFFIX}"
+
+
+def write_scores(version: DatasetVersion, document: dict) -> Path:
+    """Record a version's baseline scores beside it (replaced whole, atomically)."""
+    return storage.write_json(scores_path(version), document, indent=2)
+
+
+def read_scores(version: DatasetVersion) -> dict | None:
+    """The recorded scores of a version, or None when ``vectra evaluate`` has not run (or left an unreadable file)."""
+    try:
+        return json.loads(scores_path(version).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _section(evaluation: Evaluation) -> dict:
+    return {"scores": {n: asdict(s) for n, s in evaluation.scores.items()}, "skipped": evaluation.skipped}
+
+
+def scores_document(version: DatasetVersion, split: str, replay: Evaluation, sim: Evaluation | None, seed: int,
+                    sim_games: int = 0) -> dict:
+    """The JSON recorded: the split's scores (its reference scores for Minari) and the simulated games'."""
+    document = {"version": version.id, "seed": seed, "unit": "SOL per episode (sum of rewards = equity change)",
+                "replay": {"split": split, **_section(replay)}}
+    reference = reference_scores(replay)
+    if reference is not None:
+        document["replay"]["ref_min_score"], document["replay"]["ref_max_score"] = reference
+    if sim is not None:
+        document["sim"] = {"games": sim_games, **_section(sim)}
+    return document
