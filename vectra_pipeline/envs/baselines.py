@@ -152,12 +152,13 @@ def _section(evaluation: Evaluation) -> dict:
     return {"scores": {n: asdict(s) for n, s in evaluation.scores.items()}, "skipped": evaluation.skipped}
 
 
-def scores_document(version: DatasetVersion, split: str, replay: Evaluation, sim: Evaluation | None, seed: int,
-                    sim_games: int = 0) -> dict:
-    """The JSON recorded: the split's scores (its reference scores for Minari) and the simulated games'."""
+def scores_document(version: DatasetVersion, split: str, replay: Evaluation | None, sim: Evaluation | None, seed: int,
+                    sim_games: int = 0, replay_error: str | None = None) -> dict:
+    """The JSON recorded: the split's scores and reference scores (for Minari), or why it has none; the simulated
+    games' scores when played."""
     document = {"version": version.id, "seed": seed, "unit": "SOL per episode (sum of rewards = equity change)",
-                "replay": {"split": split, **_section(replay)}}
-    reference = reference_scores(replay)
+                "replay": {"split": split, **(_section(replay) if replay else {"error": replay_error})}}
+    reference = reference_scores(replay) if replay else None
     if reference is not None:
         document["replay"]["ref_min_score"], document["replay"]["ref_max_score"] = reference
     if sim is not None:
