@@ -1,5 +1,6 @@
-"""Baseline policies and their scores: what any trained policy must beat, and the reference scores of the Minari
-export and the dataset card.
+"""Baseline policies and their scores.
+
+What any trained policy must beat, and the reference scores of the Minari export and the dataset card.
 
 Policies see only the observation (the version's features, in order):
 

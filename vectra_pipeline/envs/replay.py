@@ -1,5 +1,6 @@
-"""``vectra/Replay-v0`` (``VectraReplayEnv``): the recorded games of a dataset version's split, replayed with the
-agent's own practice account.
+"""``vectra/Replay-v0`` (``VectraReplayEnv``): a version's recorded games, replayed with the agent's own account.
+
+The recorded games of a dataset version's split, one episode per game, traded with a practice account.
 
     env = gym.make("vectra/Replay-v0", dataset="vectra_data/datasets/player/<id>", split="test")
 

@@ -1,6 +1,7 @@
-"""``vectra/Sim-v0`` (``VectraSimEnv``): fresh games from the provably-fair engine, traded with the replay
-environment's account, action space, fills and reward — unlimited games from the real price distribution to train on,
-evaluated on recorded ones (``vectra/Replay-v0``).
+"""``vectra/Sim-v0`` (``VectraSimEnv``): fresh provably-fair games under the replay environment's rules.
+
+Games from the provably-fair engine, traded with the replay environment's account, action space, fills and reward —
+unlimited games from the real price distribution to train on, evaluated on recorded ones (``vectra/Replay-v0``).
 
     env = gym.make("vectra/Sim-v0", dataset="vectra_data/datasets/player/<id>")   # that version's feature list
     envs = gym.make_vec("vectra/Sim-v0", num_envs=16)                          # the vector form

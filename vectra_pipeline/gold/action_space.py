@@ -1,5 +1,7 @@
-"""The action space: one action = a **kind** and an **amount** — the same in the observation rows, the numpy
-loader, Minari and the environments.
+"""The action space: a kind and an amount in SOL.
+
+One action = a **kind** and an **amount**, the same in the observation rows, the numpy loader, Minari and the
+environments.
 
 - ``kind`` (integer code of :class:`Action`, column ``action``):
 
