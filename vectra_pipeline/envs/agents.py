@@ -51,6 +51,11 @@ class Game:
     def rug_tick(self) -> int:
         return int(self.ticks[-1]) if self.terminated else -1
 
+    def opening_cash(self, fixed: float | None = None) -> float:
+        """The agent's cash at the start: ``fixed`` when given, else the recorded player's wealth, else a fresh
+        practice account's."""
+        return fixed if fixed is not None else self.start_equity or trading.PRACTICE_START_CASH
+
 
 @dataclass(eq=False)
 class _Order:

@@ -9,9 +9,10 @@ Policies see only the observation (the version's features, in order):
 - ``rule``: momentum with exits — buy ``RULE_BET`` SOL when flat and the price rose over ``RULE_RISE`` in 5 ticks,
   sell everything at +``RULE_TAKE`` % or −``RULE_STOP`` %, never sidebet or short.
 
-A score is the mean episode return in SOL (sum of rewards = equity change) over a version's split replayed in
-episode order (``vectra/Replay-v0``), or over the first n games of a seeded ``vectra/Sim-v0`` server: every policy
-meets the same games. Scores are recorded in ``<data>/datasets/<kind>/<id>.scores.json``, beside the version — a
+A score is the mean episode return in SOL (sum of rewards = equity change) over a version's split (the games and
+start cash of ``vectra/Replay-v0``), or over the first n games ``vectra/Sim-v0`` plays after ``reset(seed=s)``:
+every policy meets the same games. The games are played side by side on the environments' own accounts
+(:func:`play_games`: one numpy pass per tick for all of them), so a score is what the environment pays. Scores are recorded in ``<data>/datasets/<kind>/<id>.scores.json``, beside the version — a
 version is immutable, so never inside it.
 """
 
@@ -27,7 +28,9 @@ import numpy as np
 
 from vectra_pipeline import storage
 from vectra_pipeline.datasets.registry import DatasetVersion
-from vectra_pipeline.envs.spaces import action
+from vectra_pipeline.envs.agents import Agents, Game
+from vectra_pipeline.envs.fills import FillModel
+from vectra_pipeline.envs.spaces import action, read_action
 from vectra_pipeline.gold.action_space import Action
 
 POLICIES = ("hold", "random", "rule")
@@ -70,19 +73,27 @@ def make_policy(name: str, names: Sequence[str], space: gym.Space, seed: int) ->
     raise ValueError(f"unknown policy {name!r}; expected one of {', '.join(POLICIES)}")
 
 
-def _episode_return(env: gym.Env, policy: Policy, **reset) -> float:
-    observation, _ = env.reset(**reset)
-    total, done = 0.0, False
-    while not done:
-        observation, reward, terminated, truncated, _ = env.step(policy(observation))
-        total += reward
-        done = terminated or truncated
-    return total
+def play_games(names: Sequence[str], games: Sequence[Game], policy: Policy, start_cash: float | None = None,
+               fills: FillModel | None = None, seed: int = 0) -> np.ndarray:
+    """Each game's return (SOL) under ``policy``, all games side by side: the environments' own accounts
+    (:class:`Agents`), so the same trajectories as playing them one by one, with one numpy pass per tick."""
+    agents, rng = Agents(names, len(games)), np.random.default_rng(seed)
+    for i, game in enumerate(games):
+        agents.begin(i, game, game.opening_cash(start_cash), fills or FillModel.instant(), rng)
+    totals = np.zeros(len(games))
+    kinds, amounts = np.zeros(len(games), dtype=np.int64), np.zeros(len(games))
+    active = list(range(len(games)))
+    while active:
+        observations = agents.observations()
+        for i in active:
+            kinds[i], amounts[i] = read_action(policy(observations[i]))
+        totals += agents.step(kinds, amounts, active)[0]
+        active = [i for i in active if not agents.desks[i].done]
+    return totals
 
 
-def _score(name: str, returns: list[float]) -> Score:
-    values = np.array(returns, dtype=np.float64)
-    return Score(name, len(values), float(values.mean()), float(values.std()), float(values.min()), float(values.max()))
+def _score(name: str, returns: np.ndarray) -> Score:
+    return Score(name, len(returns), float(returns.mean()), float(returns.std()), float(returns.min()), float(returns.max()))
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ class Evaluation:
     skipped: dict[str, str]  # policy → why it cannot play on these observations
 
 
-def _evaluate(env: gym.Env, policies: Sequence[str], seed: int, play: Callable[[Policy], list[float]]) -> Evaluation:
+def _evaluate(env: gym.Env, games: Sequence[Game], policies: Sequence[str], seed: int, start_cash: float | None) -> Evaluation:
     scores, skipped = {}, {}
     for name in policies:
         try:
@@ -99,31 +110,30 @@ def _evaluate(env: gym.Env, policies: Sequence[str], seed: int, play: Callable[[
         except ValueError as unusable:
             skipped[name] = str(unusable)
             continue
-        scores[name] = _score(name, play(policy))
+        scores[name] = _score(name, play_games(env.names, games, policy, start_cash, seed=seed))
     return Evaluation(scores, skipped)
 
 
 def evaluate_replay(version: DatasetVersion, split: str = "test", policies: Sequence[str] = POLICIES, seed: int = 0
                     ) -> Evaluation:
-    """Each policy over every episode of the split, in episode order."""
+    """Each policy over every episode of the split (``vectra/Replay-v0``'s games and start cash)."""
     from vectra_pipeline.envs.replay import VectraReplayEnv
 
-    env = VectraReplayEnv(version, split=split)
-    episodes = range(len(env.games))
-    return _evaluate(env, policies, seed, lambda policy: [
-        _episode_return(env, policy, seed=seed + i, options={"episode": i}) for i in episodes])
+    env = VectraReplayEnv(version, split=split)  # says which splits hold episodes when this one has none
+    return _evaluate(env, env.games, policies, seed, env.start_cash)
 
 
 def evaluate_sim(games: int, policies: Sequence[str] = POLICIES, seed: int = 0, dataset: DatasetVersion | None = None
                  ) -> Evaluation:
-    """Each policy over the first ``games`` games of a simulated server seeded ``seed`` (the same games for all)."""
+    """Each policy over the ``games`` games ``vectra/Sim-v0`` plays after ``reset(seed=seed)``."""
     from vectra_pipeline.envs.sim import VectraSimEnv
 
     if games < 1:
         raise ValueError(f"evaluate on at least 1 simulated game, not {games}")
     env = VectraSimEnv(dataset=dataset)
-    return _evaluate(env, policies, seed, lambda policy: [
-        _episode_return(env, policy, seed=seed), *(_episode_return(env, policy) for _ in range(games - 1))])
+    env.reset(seed=seed)
+    played = [env.game, *(env.server.next_game() for _ in range(games - 1))]
+    return _evaluate(env, played, policies, seed, env.start_cash)
 
 
 def reference_scores(evaluation: Evaluation) -> tuple[float, float] | None:

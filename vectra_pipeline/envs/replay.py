@@ -32,9 +32,8 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from capture_agent.protocol.trading import PRACTICE_START_CASH
 from vectra_pipeline.datasets.registry import DatasetVersion, feature_names
-from vectra_pipeline.envs.agents import Agents
+from vectra_pipeline.envs.agents import Agents, Game
 from vectra_pipeline.envs.fills import FillModel, fill_model
 from vectra_pipeline.envs.recorded import recorded_games, resolve_version
 from vectra_pipeline.envs.spaces import action_space, observation_space, read_action
@@ -67,8 +66,7 @@ class VectraReplayEnv(gym.Env):
         elif not 0 <= int(chosen) < len(self.games):
             raise ValueError(f"episode {chosen} is out of range: the {self.split} split has {len(self.games)} episodes")
         game = self.games[int(chosen)]
-        cash = self.start_cash if self.start_cash is not None else game.start_equity or PRACTICE_START_CASH
-        self._agents.begin(0, game, cash, self.fills, self.np_random)
+        self._agents.begin(0, game, game.opening_cash(self.start_cash), self.fills, self.np_random)
         return self._agents.observations()[0], {**self._info(None), "episode": int(chosen)}
 
     def step(self, action):
@@ -77,6 +75,11 @@ class VectraReplayEnv(gym.Env):
         desk = self._agents.desks[0]
         terminated = desk.done and desk.game.terminated
         return self._agents.observations()[0], float(rewards[0]), terminated, desk.done and not terminated, self._info(refused[0])
+
+    @property
+    def game(self) -> Game:
+        """The game being replayed."""
+        return self._agents.desks[0].game
 
     def _info(self, rejected: str | None) -> dict:
         desk = self._agents.desks[0]

@@ -165,6 +165,11 @@ class VectraSimEnv(gym.Env):
         self._agents.begin(0, self.server.next_game(), self.start_cash, self.fills, self.np_random)
         return self._agents.observations()[0], _info(self._agents.desks[0], float(self._agents.equity[0]), None)
 
+    @property
+    def game(self) -> Game:
+        """The game being played."""
+        return self._agents.desks[0].game
+
     def step(self, action):
         kind, amount = read_action(action)
         rewards, refused = self._agents.step(np.array([kind]), np.array([amount]), [0])
