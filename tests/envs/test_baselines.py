@@ -31,19 +31,19 @@ def version(tmp_path_factory):
 
 def test_side_by_side_returns_equal_the_replay_envs(version):
     env = VectraReplayEnv(version, split="test")
-    policy = make_policy("rule", env.names, env.action_space, seed=0)
+    policy = make_policy("rule", env.names, seed=0)
     expected = _one_by_one(env, policy, [{"options": {"episode": i}} for i in range(len(env.games))])
     assert np.array_equal(play_games(env.names, env.games, policy), expected)
     assert any(expected)  # the rule traded
     scores = evaluate_replay(version, "test").scores
     assert scores["rule"].mean == pytest.approx(np.mean(expected), abs=1e-12)
     assert scores["hold"].mean == scores["hold"].min == scores["hold"].max == 0.0
-    assert scores["random"].mean < 0 and scores["random"].episodes == len(env.games)
+    assert scores["random"].std > 0 and scores["random"].episodes == len(env.games)  # it trades, each game its own way
 
 
 def test_side_by_side_returns_equal_the_sim_envs_first_games():
     env = VectraSimEnv()
-    policy = make_policy("rule", env.names, env.action_space, seed=0)
+    policy = make_policy("rule", env.names, seed=0)
     expected = _one_by_one(env, policy, [{"seed": 3}] + [{}] * 9)
     assert evaluate_sim(10, ["rule"], seed=3).scores["rule"].mean == pytest.approx(np.mean(expected), abs=1e-12)
     assert evaluate_sim(10, seed=3) == evaluate_sim(10, seed=3)  # reproducible, random policy included
