@@ -37,11 +37,20 @@ def player_version(data: Path, games: int, seed: int, fractions=(0.6, 0.2, 0.2),
     return version, tables
 
 
-def contract_version(source: DatasetVersion, folder: Path, version_id: str = "c0ffee00c0ffee00") -> DatasetVersion:
+def contract_version(source: DatasetVersion, folder: Path, version_id: str = "c0ffee00c0ffee00",
+                     players: tuple[str, ...] = ()) -> DatasetVersion:
     """A hand-built version of ``source``'s rows reduced to the contract: no recorded account (no ``equity``,
-    ``player_state_known``), no ``terminated``/``is_final`` columns, the market features only."""
+    ``player_state_known``), no ``terminated``/``is_final`` columns, the market features only. With ``players``,
+    every game holds one trajectory per player (``player_id``, as a crowd version): the first player's rows are
+    the source's, each next one's are holds with the rewards negated."""
     features = [name for name in source.manifest["feature_spec"]["features"] if name not in PLAYER_FEATURES]
     rows = read_observations(source).select(*CONTRACT, *features)
+    if players:
+        first, *others = players
+        rows = pl.concat([rows.with_columns(pl.lit(first).alias("player_id")), *(
+            rows.with_columns(pl.lit(other).alias("player_id"), pl.lit(0, dtype=rows["action"].dtype).alias("action"),
+                              pl.lit(None, dtype=pl.Float64).alias("action_amount"), -pl.col("reward"))
+            for other in others)]).sort("game_id", "tick")  # the players' rows interleaved, as the registry reads them
     folder.mkdir(parents=True)
     rows.write_parquet(folder / storage.TABLES["dataset_observations"].file)
     manifest = {"id": version_id, "name": "crowd", "kind": "crowd", "partitions": [DATE], "code_version": "test",

@@ -46,6 +46,7 @@ class Game:
     terminated: bool  # the last row is the rug tick (else the recording stops before it: truncated)
     start_equity: float | None = None  # the recorded player's wealth at the start, when the data knows it
     server_seed: str | None = None  # a generated game's seed, revealed when it ends (provably fair)
+    player_id: str | None = None  # whose trajectory it is, when a version holds several per game (crowd)
 
     @property
     def rug_tick(self) -> int:

@@ -2,7 +2,8 @@
 
 They work on any dataset kind whose observation rows carry ``game_id``, ``tick``, ``split``, ``action``,
 ``action_amount``, ``reward`` and the manifest's feature columns (``price`` among them for the environments), one
-contiguous run of ticks per game. The episode structure is derived here, once, the way the observation rows define it:
+contiguous run of ticks per episode — a game, or a player in a game when the rows carry ``player_id`` (the crowd
+kind). The episode structure is derived here, once, the way the observation rows define it:
 
 - the last row of a game is its final observation (``is_final``): no action, no reward, not a transition;
 - the game ends at the rug when its rows say so (a ``terminated`` row), or — rows without that column — when its
@@ -27,6 +28,7 @@ from vectra_pipeline.envs.agents import Game
 
 _RUGGED = float(PHASE_RANK[Phase.RUGGED.value])
 VERSION_ID = re.compile(r"[0-9a-f]{16}")
+EPISODE_KEY = ("game_id", "player_id")
 
 
 def find_version(reference: str | Path, data_dir: Path) -> DatasetVersion:
@@ -60,20 +62,27 @@ def resolve_version(dataset: DatasetVersion | Path | str) -> DatasetVersion:
         raise ValueError(f"{missing}: pass dataset=<version folder>, or set {DATA_ENV} to the data root that holds it") from None
 
 
+def episode_key(rows: pl.DataFrame) -> list[str]:
+    """The columns naming an episode: a game (``game_id``), or a player in a game when the rows hold several
+    trajectories per game (``player_id``: the crowd kind)."""
+    return [c for c in EPISODE_KEY if c in rows.columns]
+
+
 def episode_rows(version: DatasetVersion | Path | str, split: str | None) -> pl.DataFrame:
-    """The rows of a split (all splits: None), sorted by (game_id, tick), with ``is_final``, ``terminated`` and
+    """The rows of a split (all splits: None), sorted by episode and tick, with ``is_final``, ``terminated`` and
     ``truncated`` derived as the module says."""
     version = as_version(version)
     rows = read_observations(version, split)
-    game = "game_id"
+    key = episode_key(rows)
+    rows = rows.sort(*key, "tick")
     if "terminated" in rows.columns:
-        reaches_rug = pl.col("terminated").fill_null(False).any().over(game)
+        reaches_rug = pl.col("terminated").fill_null(False).any().over(key)
     elif "phase_code" in feature_names(version):
-        reaches_rug = pl.col("phase_code").last().over(game) == _RUGGED
+        reaches_rug = pl.col("phase_code").last().over(key) == _RUGGED
     else:
         reaches_rug = pl.lit(False)
-    rows = rows.with_columns(reaches_rug.alias("_reaches_rug"), (pl.col("tick") == pl.col("tick").max().over(game)).alias("is_final"))
-    into_final = pl.col("is_final").shift(-1).over(game).fill_null(False)
+    rows = rows.with_columns(reaches_rug.alias("_reaches_rug"), (pl.col("tick") == pl.col("tick").max().over(key)).alias("is_final"))
+    into_final = pl.col("is_final").shift(-1).over(key).fill_null(False)
     return rows.with_columns(
         (into_final & pl.col("_reaches_rug")).alias("terminated"),
         (into_final & ~pl.col("_reaches_rug")).alias("truncated"),
@@ -89,16 +98,17 @@ def _start_equity(episode: pl.DataFrame) -> float | None:
 
 
 def recorded_games(version: DatasetVersion | Path | str, split: str) -> list[Game]:
-    """The split's episodes as games to replay, in (game_id) order."""
+    """The split's episodes as games to replay, in episode order (game, then player)."""
     version = as_version(version)
     names = feature_names(version)
     if "price" not in names:
         raise ValueError(f"dataset {version.id} has no price feature: an environment trades at the tick prices")
     rows = episode_rows(version, split)
     games = []
-    for (game_id,), episode in rows.group_by("game_id", maintain_order=True):
+    for _, episode in rows.group_by(episode_key(rows), maintain_order=True):
         games.append(Game(
-            game_id=game_id,
+            game_id=episode["game_id"][0],
+            player_id=episode["player_id"][0] if "player_id" in episode.columns else None,
             ticks=episode["tick"].to_numpy().astype(np.int64),
             prices=episode["price"].to_numpy().astype(np.float64),
             features=episode.select(names).to_numpy().astype(np.float64),

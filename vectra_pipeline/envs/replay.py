@@ -83,4 +83,6 @@ class VectraReplayEnv(gym.Env):
 
     def _info(self, rejected: str | None) -> dict:
         desk = self._agents.desks[0]
-        return {"game_id": desk.game.game_id, "tick": desk.tick, "equity": float(self._agents.equity[0]), "rejected": rejected}
+        recorded = {"player_id": desk.game.player_id} if desk.game.player_id is not None else {}
+        return {"game_id": desk.game.game_id, **recorded, "tick": desk.tick, "equity": float(self._agents.equity[0]),
+                "rejected": rejected}

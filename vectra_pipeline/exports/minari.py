@@ -7,8 +7,8 @@ One Minari dataset per non-empty split, id ``vectra/<kind>-<split>-<version id>-
 suffix; the Vectra version is in the name, so two versions never collide), arrow format. Each episode holds the n
 observations of a game's rows (float32 vectors in feature order), its n−1 recorded actions (``{"kind": int64,
 "amount": float64 SOL}``, :mod:`vectra_pipeline.gold.action_space`), rewards (float64 SOL, as in the rows, the numpy
-loader and the environments) and terminated/truncated flags, and ``infos`` with the ``game_id`` and ``tick`` of each
-observation, as plain lists (Minari cannot decode 1-D arrays there — STACK.md trap 13).
+loader and the environments) and terminated/truncated flags, and ``infos`` with the ``game_id`` (and ``player_id``
+in a crowd version) and ``tick`` of each observation, as plain lists (Minari cannot decode 1-D arrays there — STACK.md trap 13).
 
 ``env_spec`` is ``vectra/Replay-v0`` on the same split and ``eval_env_spec`` on the test split (its own split when the test split is empty), with the version *id*
 as ``dataset`` so the spec stays valid wherever the folder moves: ``recover_environment()`` finds the version beside
@@ -40,7 +40,7 @@ from vectra_pipeline import storage
 from vectra_pipeline.datasets.registry import DatasetVersion, as_version, feature_names
 from vectra_pipeline.datasets.splits import SPLITS
 from vectra_pipeline.envs import REPLAY_ENV_ID
-from vectra_pipeline.envs.recorded import episode_rows
+from vectra_pipeline.envs.recorded import episode_key, episode_rows
 from vectra_pipeline.envs.spaces import action_space, observation_space, recorded_actions
 
 EVAL_SPLIT = "test"
@@ -78,7 +78,8 @@ def _buffers(version: DatasetVersion, split: str) -> list:
     names = feature_names(version)
     rows = episode_rows(version, split)
     buffers = []
-    for episode_id, (_, episode) in enumerate(rows.group_by("game_id", maintain_order=True)):
+    key = episode_key(rows)
+    for episode_id, (_, episode) in enumerate(rows.group_by(key, maintain_order=True)):
         steps = episode.filter(~episode["is_final"])
         buffers.append(EpisodeBuffer(
             id=episode_id,
@@ -87,7 +88,7 @@ def _buffers(version: DatasetVersion, split: str) -> list:
             rewards=steps["reward"].cast(pl.Float64).fill_null(0.0).to_list(),
             terminations=steps["terminated"].to_list(),
             truncations=steps["truncated"].to_list(),
-            infos={"game_id": episode["game_id"].to_list(), "tick": episode["tick"].to_list()},
+            infos={**{column: episode[column].to_list() for column in key}, "tick": episode["tick"].to_list()},
         ))
     return buffers
 
