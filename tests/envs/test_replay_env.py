@@ -8,12 +8,13 @@ import gymnasium as gym
 import numpy as np
 import polars as pl
 import pytest
-from dataset_versions import contract_version, player_version
+from dataset_versions import DATE, contract_version, player_version
 from gymnasium.error import ResetNeeded
 from gymnasium.utils.env_checker import check_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vectra_pipeline import storage
 from vectra_pipeline.datasets.registry import read_observations
 from vectra_pipeline.envs import REPLAY_ENV_ID
 from vectra_pipeline.envs.fills import FillModel
@@ -164,6 +165,30 @@ def test_recorded_fills_execute_later_at_that_ticks_price(built):
     assert observation[index["last_slippage_ticks"]] == 3 and observation[index["last_ack_latency_ms"]] == 250
     with pytest.raises(ValueError, match="fill='instant'"):
         VectraReplayEnv(version, split="test", fill="recorded")  # the version's silver is not beside it here
+
+
+def test_fill_recorded_draws_from_the_silver_orders_of_the_versions_days(tmp_path):
+    version, tables = player_version(tmp_path, 12, seed=5)
+    root = version.path.parents[2]
+    actions = tables["actions"].with_columns(  # recorded delays of 0..4 ticks, each with its own ack latency
+        (pl.int_range(pl.len()) % 5).cast(pl.Int32).alias("slippage_ticks"),
+        ((pl.int_range(pl.len()) % 5) * 250.0 + 10).alias("ack_latency_ms"))
+    storage.write_table(root, "actions", DATE, actions)
+    env = VectraReplayEnv(version, split="test", fill="recorded")
+    assert sorted(set(env.fills.slippage_ticks.tolist())) == [0, 1, 2, 3, 4]
+    pairs = set(zip(env.fills.slippage_ticks.tolist(), env.fills.ack_latency_ms.tolist()))
+    assert pairs == {(k, k * 250.0 + 10) for k in range(5)}  # a delay stays with its own order's latency
+    index = {name: i for i, name in enumerate(env.names)}
+
+    def delays(seed):
+        env.reset(seed=seed, options={"episode": 0})
+        seen = []
+        for _ in range(12):
+            observation, *_ = env.step(action(Action.BUY, 0.001))
+            seen.append(observation[index["last_slippage_ticks"]])
+        return seen
+
+    assert delays(1) == delays(1) and len(set(delays(1))) > 1  # seeded, and drawn
 
 
 def test_an_order_still_pending_at_the_end_is_refused_with_the_reason(version):
