@@ -16,7 +16,7 @@ from types import ModuleType
 
 from vectra_pipeline import datasets, storage
 from vectra_pipeline.datasets import contents
-from vectra_pipeline.envs import replay
+from vectra_pipeline.envs import baselines, replay, sim
 from vectra_pipeline.exports import minari, numpy
 from vectra_pipeline.gold import action_space, episodes, observations, rewards
 from vectra_pipeline.gold.feature_spec import DROPPED_SEED_FEATURES, FEATURE_SPEC_VERSION, FEATURES, FLOAT64_FEATURES
@@ -122,7 +122,8 @@ def features_markdown() -> str:
     lines += [f"| {name} | {why} |" for name, why in DROPPED_SEED_FEATURES]
     sections = (("Actions", action_space), ("Reward", rewards), ("Observation rows", observations), ("Episodes", episodes),
                 ("Training datasets", datasets), ("What a version holds", contents),
-                ("Numpy batches", numpy), ("Replay environment", replay), ("Minari", minari))
+                ("Numpy batches", numpy), ("Replay environment", replay), ("Simulated environment", sim), ("Minari", minari),
+                ("Baselines", baselines))
     for title, module in sections:
         lines += ["", f"## {title}", "", f"(`{module.__name__}`)", "", _body(module)]
     return "\n".join(lines) + "\n"

@@ -66,7 +66,7 @@ def test_build_publishes_a_dataset_and_checks_pass(built):
     assert version is not None and version.manifest["partitions"] == [DAY]
     episodes = pl.read_parquet(table_path(first, "episodes", DAY))
     assert version.manifest["counts"]["episodes_total"] == episodes.height > 5
-    assert (version.path / "minari" / "vectra" / "default-train-v0").is_dir()
+    assert (version.path / "minari" / "vectra" / f"default-train-{version.id}-v0").is_dir()
     # an external client opens the file with the data root as its file_search_path (views hold relative paths)
     with duckdb.connect(str(warehouse_path(first)), read_only=True, config={"file_search_path": str(first)}) as con:
         assert con.execute("SELECT id, rows FROM datasets").fetchall() == [(version.id, version.manifest["counts"]["rows"])]

@@ -12,6 +12,12 @@ COMMANDS: dict[str, Command] = {
         "vectra_pipeline.commands.demo", "run the whole chain on the embedded simulator and query the result", "pipeline", _PIPELINE
     ),
     "build": Command("vectra_pipeline.commands.build", "materialise the pipeline (bronze → datasets) in-process", "pipeline", _PIPELINE),
+    "evaluate": Command(
+        "vectra_pipeline.commands.evaluate",
+        "score hold, random and rule policies on a version's test split and on fresh Sim-v0 games",
+        "pipeline",
+        ("polars", "gymnasium"),
+    ),
     "query": Command("vectra_pipeline.commands.query", "run SQL against the DuckDB warehouse and print a table", "pipeline", ("duckdb",)),
     "ui": Command(
         "vectra_pipeline.commands.ui",

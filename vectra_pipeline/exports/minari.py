@@ -1,28 +1,49 @@
-"""Minari datasets of a dataset version, offline, in ``<version>/minari/`` (``MINARI_DATASETS_PATH`` points there).
+"""Minari datasets of a dataset version, offline, in ``<version>/minari/``.
 
-One Minari dataset per split, ``vectra/<name>-<split>-v0``, arrow format. Each episode buffer holds the n
-observations of the episode's rows (float32 vectors in spec order), the n−1 recorded actions, rewards and
-terminated/truncated flags; ``infos`` carry the tick of each observation as a plain list (Minari cannot decode
-1-D numpy arrays there). Buffers are built directly (``DataCollector`` would pull in jax). The folder
-is written once, beside the published version (``datasets/<name>/.<id>-minari.<pid>.tmp``, never inside it), then
-moved in by one rename: the version holds no ``minari/`` or a complete one, and a killed export's temp is swept
-by the next one. The dataset files themselves are never touched.
+    MINARI_DATASETS_PATH=<version>/minari python -c "import minari; print(minari.list_local_datasets())"
+    load_minari("<version>", "test")   # the same, without the variable
+
+One Minari dataset per non-empty split, id ``vectra/<kind>-<split>-<version id>-v0`` (the ``-v0`` is Minari's own
+suffix; the Vectra version is in the name, so two versions never collide), arrow format. Each episode holds the n
+observations of a game's rows (float32 vectors in feature order), its n−1 recorded actions (``{"kind": int64,
+"amount": float64 SOL}``, :mod:`vectra_pipeline.gold.action_space`), rewards (float64 SOL, as in the rows, the numpy
+loader and the environments) and terminated/truncated flags, and ``infos`` with the ``game_id`` (and ``player_id``
+in a crowd version) and ``tick`` of each observation, as plain lists (Minari cannot decode 1-D numpy arrays there).
+
+``env_spec`` is ``vectra/Replay-v0`` on the same split and ``eval_env_spec`` on the test split (its own split when the test split is empty), with the version *id*
+as ``dataset`` so the spec stays valid wherever the folder moves: ``recover_environment()`` finds the version beside
+``MINARI_DATASETS_PATH``, else under ``VECTRA_DATA``. ``ref_min_score``/``ref_max_score`` are the worst and best
+baseline means on the test split (:mod:`vectra_pipeline.envs.baselines`: the ones ``vectra evaluate`` records, computed
+with its default seed when it has not run); absent when the test split is empty.
+
+Buffers are built directly (``DataCollector`` would pull in jax). The folder is written once, beside the published
+version (``datasets/<kind>/.<id>-minari.<pid>.tmp``, never inside it), then moved in by one rename: the version holds
+no ``minari/`` or a complete one, and a killed export's temp is swept by the next one. The dataset files themselves
+are never touched.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
+import gymnasium as gym
 import numpy as np
+import polars as pl
+from gymnasium.envs.registration import EnvSpec
 
 from vectra_pipeline import storage
-from vectra_pipeline.datasets.registry import DatasetVersion, as_version, feature_names, read_observations
+from vectra_pipeline.datasets.registry import DatasetVersion, as_version, feature_names
 from vectra_pipeline.datasets.splits import SPLITS
-from vectra_pipeline.envs.spaces import action_space, observation_space
+from vectra_pipeline.envs import REPLAY_ENV_ID
+from vectra_pipeline.envs.recorded import episode_key, episode_rows
+from vectra_pipeline.envs.spaces import action_space, observation_space, recorded_actions
+
+EVAL_SPLIT = "test"
 
 MINARI_DIR = "minari"
 NAMESPACE = "vectra"
@@ -42,28 +63,50 @@ def minari_root(path: Path):
             os.environ["MINARI_DATASETS_PATH"] = previous
 
 
+def dataset_kind(version: DatasetVersion) -> str:
+    """The version's kind (``player``, ``crowd``, ``market``); a version from before kinds: its dataset name."""
+    return version.manifest.get("kind") or version.name
+
+
 def minari_id(version: DatasetVersion, split: str) -> str:
-    return f"{NAMESPACE}/{version.name}-{split}-v0"
+    return f"{NAMESPACE}/{dataset_kind(version)}-{split}-{version.id}-v0"
 
 
 def _buffers(version: DatasetVersion, split: str) -> list:
     from minari.data_collector import EpisodeBuffer
 
     names = feature_names(version)
-    rows = read_observations(version, split)
+    rows = episode_rows(version, split)
     buffers = []
-    for episode_id, (_, episode) in enumerate(rows.group_by("game_id", maintain_order=True)):
+    key = episode_key(rows)
+    for episode_id, (_, episode) in enumerate(rows.group_by(key, maintain_order=True)):
         steps = episode.filter(~episode["is_final"])
         buffers.append(EpisodeBuffer(
             id=episode_id,
             observations=episode.select(names).to_numpy().astype(np.float32),
-            actions=steps["action"].to_numpy().astype(np.int64),
-            rewards=steps["reward"].to_list(),
+            actions=recorded_actions(steps),
+            rewards=steps["reward"].cast(pl.Float64).fill_null(0.0).to_list(),
             terminations=steps["terminated"].to_list(),
             truncations=steps["truncated"].to_list(),
-            infos={"tick": episode["tick"].to_list()},
+            infos={**{column: episode[column].to_list() for column in key}, "tick": episode["tick"].to_list()},
         ))
     return buffers
+
+
+def env_spec(version: DatasetVersion, split: str) -> EnvSpec:
+    """``vectra/Replay-v0`` on the split, naming the version by id (valid wherever the folder moves)."""
+    return dataclasses.replace(gym.spec(REPLAY_ENV_ID), kwargs={"dataset": version.id, "split": split})
+
+
+def _reference(version: DatasetVersion) -> dict:
+    """``ref_min_score``/``ref_max_score`` of the test split: recorded by ``vectra evaluate``, else computed."""
+    from vectra_pipeline.envs.baselines import evaluate_replay, read_scores, reference_scores
+
+    recorded = (read_scores(version) or {}).get("replay", {})
+    if recorded.get("split") == EVAL_SPLIT and "ref_min_score" in recorded:
+        return {"ref_min_score": recorded["ref_min_score"], "ref_max_score": recorded["ref_max_score"]}
+    reference = reference_scores(evaluate_replay(version, EVAL_SPLIT))
+    return {} if reference is None else {"ref_min_score": reference[0], "ref_max_score": reference[1]}
 
 
 def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] = SPLITS) -> Path:
@@ -88,10 +131,10 @@ def _write_splits(version: DatasetVersion, splits: tuple[str, ...], folder: Path
     import minari
     from minari.dataset.minari_storage import MinariStorage
 
-    sized = []
-    # Minari warns about metadata an offline recording cannot have (eval env, author email, env spec), and
-    # re-measures the whole folder after every episode (quadratic in episodes: 90 s for one day); the size is
-    # measured once per split instead.
+    written = {}
+    evaluation = EVAL_SPLIT if EVAL_SPLIT in splits and not episode_rows(version, EVAL_SPLIT).is_empty() else None
+    # Minari warns about metadata an offline recording cannot have (author email…), and re-measures the whole
+    # folder after every episode (quadratic in episodes: 90 s for one day); the size is measured once per split.
     with minari_root(folder), warnings.catch_warnings(), mock.patch.object(MinariStorage, "get_size", return_value=0.0):
         warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\.")
         for split in splits:
@@ -101,26 +144,36 @@ def _write_splits(version: DatasetVersion, splits: tuple[str, ...], folder: Path
             created = minari.create_dataset_from_buffers(
                 dataset_id=minari_id(version, split),
                 buffer=buffers,
+                eval_env=env_spec(version, evaluation or split),
                 observation_space=observation_space(len(feature_names(version))),
                 action_space=action_space(),
                 algorithm_name="recorded human/bot play",
                 author="vectra",
                 code_permalink=f"vectra code version {version.manifest['code_version']}",
-                description=f"Vectra dataset {version.name} version {version.id}, split {split}; features: "
-                            f"docs/FEATURES.md (spec {version.manifest['feature_spec']['version']}).",
+                description=f"Vectra {dataset_kind(version)} dataset version {version.id}, split {split}; actions: "
+                            "a kind and an amount in SOL; rewards: SOL; features: docs/FEATURES.md (spec "
+                            f"{version.manifest['feature_spec']['version']}).",
                 data_format="arrow",
             )
-            sized.append(created.storage.data_path)
-    for data_path in sized:
-        written = MinariStorage.read(data_path)
-        written.update_metadata({"dataset_size": written.get_size()})
+            written[split] = created.storage.data_path
+    reference = _reference(version) if evaluation else {}
+    for split, data_path in written.items():
+        # set after creation: at creation Minari would build the environment, whose version is not in place yet
+        storage_ = MinariStorage.read(data_path)
+        storage_.update_metadata({"env_spec": env_spec(version, split).to_json(), "dataset_size": storage_.get_size(),
+                                  **reference})
 
 
 def load_minari(dataset: DatasetVersion | Path | str, split: str = "train"):
-    """The split's ``minari.MinariDataset`` (exported first when needed)."""
+    """The split's ``minari.MinariDataset`` (exported first when needed); a split without episodes is one clear
+    error naming the splits that have some."""
     import minari
 
     version = as_version(dataset)
     root = export_minari(version)
+    dataset_id = minari_id(version, split)
+    if not (root / dataset_id).is_dir():
+        held = [s for s in SPLITS if (root / minari_id(version, s)).is_dir()]
+        raise ValueError(f"dataset {version.id} has no {split!r} episodes to load; splits with episodes: {', '.join(held) or 'none'}")
     with minari_root(root):
-        return minari.load_dataset(minari_id(version, split))
+        return minari.load_dataset(dataset_id)

@@ -1,16 +1,30 @@
-"""The discrete action space of the observations and the replay environment.
+"""The action space: a kind and an amount in SOL.
 
-| code | action | from a silver ``actions`` row |
-|---|---|---|
-| 0 | hold | no action sent at the tick |
-| 1 | buy | kind ``buy`` (the amount is recorded separately, ``action_amount``) |
-| 2 | sell 10 % | kind ``sell``, percentage 10 |
-| 3 | sell 25 % | kind ``sell``, percentage 25 |
-| 4 | sell 50 % | kind ``sell``, percentage 50 |
-| 5 | sell 100 % | kind ``sell``, percentage 100 |
-| 6 | sidebet | kind ``sidebet`` |
-| 7 | short open | kind ``short_open`` |
-| 8 | short close | kind ``short_close`` |
+One action = a **kind** and an **amount**, the same in the observation rows, the numpy loader, Minari and the
+environments.
+
+- ``kind`` (integer code of :class:`Action`, column ``action``):
+
+  | code | kind | from a silver ``actions`` row |
+  |---|---|---|
+  | 0 | hold | no action sent at the tick |
+  | 1 | buy | kind ``buy`` |
+  | 2 | sell 10 % | kind ``sell``, percentage 10 |
+  | 3 | sell 25 % | kind ``sell``, percentage 25 |
+  | 4 | sell 50 % | kind ``sell``, percentage 50 |
+  | 5 | sell 100 % | kind ``sell``, percentage 100 |
+  | 6 | sidebet | kind ``sidebet`` |
+  | 7 | short open | kind ``short_open`` |
+  | 8 | short close | kind ``short_close`` |
+
+- ``amount`` (SOL, float64, column ``action_amount``): the stake of a buy, a sidebet or a short open — the kinds of
+  ``AMOUNT_ACTIONS``; 0 for every other kind (a sell's size is its percentage, in the kind) and 0 when the amount
+  was not recorded. The game accepts ``MIN_TRADE`` (0.001) to ``MAX_TRADE`` (5) SOL; an environment refuses any
+  other amount the way the server does (a hold, reported in ``info["rejected"]``).
+
+As a Gymnasium space (``vectra_pipeline.envs.spaces.action_space``): ``Dict(kind=Discrete(9), amount=Box(0, 5,
+shape=(), float64))``; a batch of n actions (numpy loader, Minari episodes, vector environments) is
+``{"kind": int64 (n,), "amount": float64 (n,)}``.
 
 A sell with another percentage maps to the nearest of 10/25/50/100 (ties to the larger). Several actions sent at
 the same tick: the tick's action is the **first one sent** (send time, then capture seq) — the decision taken on
@@ -30,7 +44,7 @@ from enum import IntEnum
 
 import polars as pl
 
-from capture_agent.protocol.rules import SELL_PERCENTAGES
+from capture_agent.protocol.rules import MAX_TRADE, SELL_PERCENTAGES
 
 
 class Action(IntEnum):
@@ -49,6 +63,8 @@ N_ACTIONS = len(Action)
 SELL_ACTIONS: dict[int, Action] = dict(zip(SELL_PERCENTAGES, (Action.SELL_10, Action.SELL_25, Action.SELL_50, Action.SELL_100)))
 ACTION_PERCENTAGE: dict[Action, int] = {action: pct for pct, action in SELL_ACTIONS.items()}
 KIND_ACTIONS = {"buy": Action.BUY, "sidebet": Action.SIDEBET, "short_open": Action.SHORT_OPEN, "short_close": Action.SHORT_CLOSE}
+AMOUNT_ACTIONS = frozenset({Action.BUY, Action.SIDEBET, Action.SHORT_OPEN})  # the kinds whose amount is a stake
+MAX_AMOUNT = MAX_TRADE  # SOL: the largest stake the game accepts, the bound of the amount space
 
 
 def nearest_sell(percentage: float | None) -> Action:

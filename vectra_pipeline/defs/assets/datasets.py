@@ -146,12 +146,11 @@ def minari_datasets(context: dg.AssetExecutionContext, config: DatasetConfig, pa
     if version is None:  # nothing to train on yet (training_dataset says why): nothing to export, not a failure
         return dg.MaterializeResult(metadata={"exported": False, "reason": f"no dataset {config.name!r} has been published yet"})
     root = export_minari(version)
-    exported = sorted(p.parent.name for p in root.rglob("metadata.json"))
     return dg.MaterializeResult(
         metadata={
             "dataset_id": version.id,
             "path": dg.MetadataValue.path(str(root)),
-            "minari_ids": dg.MetadataValue.json([minari_id(version, s) for s in SPLITS if f"{version.name}-{s}-v0" in exported]),
+            "minari_ids": dg.MetadataValue.json([minari_id(version, s) for s in SPLITS if (root / minari_id(version, s)).is_dir()]),
         }
     )
 

@@ -1,0 +1,58 @@
+"""Baselines: the games played side by side pay exactly what the environments pay one by one, hold scores 0, and a
+policy that cannot read the observation is skipped with the reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from dataset_versions import contract_version, player_version
+
+from vectra_pipeline.envs.baselines import evaluate_replay, evaluate_sim, make_policy, play_games
+from vectra_pipeline.envs.replay import VectraReplayEnv
+from vectra_pipeline.envs.sim import VectraSimEnv
+
+
+def _one_by_one(env, policy, resets) -> list[float]:
+    totals = []
+    for reset in resets:
+        observation, _ = env.reset(**reset)
+        total, done = 0.0, False
+        while not done:
+            observation, reward, terminated, truncated, _ = env.step(policy(observation))
+            total, done = total + reward, terminated or truncated
+        totals.append(total)
+    return totals
+
+
+@pytest.fixture(scope="module")
+def version(tmp_path_factory):
+    return player_version(tmp_path_factory.mktemp("data"), 30, seed=7, fractions=(0.4, 0.2, 0.4))[0]
+
+
+def test_side_by_side_returns_equal_the_replay_envs(version):
+    env = VectraReplayEnv(version, split="test")
+    policy = make_policy("rule", env.names, seed=0)
+    expected = _one_by_one(env, policy, [{"options": {"episode": i}} for i in range(len(env.games))])
+    assert np.array_equal(play_games(env.names, env.games, policy), expected)
+    assert any(expected)  # the rule traded
+    scores = evaluate_replay(version, "test").scores
+    assert scores["rule"].mean == pytest.approx(np.mean(expected), abs=1e-12)
+    assert scores["hold"].mean == scores["hold"].min == scores["hold"].max == 0.0
+    assert scores["random"].std > 0 and scores["random"].episodes == len(env.games)  # it trades, each game its own way
+
+
+def test_side_by_side_returns_equal_the_sim_envs_first_games():
+    env = VectraSimEnv()
+    policy = make_policy("rule", env.names, seed=0)
+    expected = _one_by_one(env, policy, [{"seed": 3}] + [{}] * 9)
+    assert evaluate_sim(10, ["rule"], seed=3).scores["rule"].mean == pytest.approx(np.mean(expected), abs=1e-12)
+    assert evaluate_sim(10, seed=3) == evaluate_sim(10, seed=3)  # reproducible, random policy included
+    with pytest.raises(ValueError, match="at least 1"):
+        evaluate_sim(0)
+
+
+def test_a_policy_that_cannot_read_the_observation_is_skipped_with_the_reason(version, tmp_path):
+    crowd = contract_version(version, tmp_path / "crowd")
+    evaluation = evaluate_replay(crowd, "test")
+    assert set(evaluation.scores) == {"hold", "random"}
+    assert "position_qty" in evaluation.skipped["rule"]
