@@ -11,6 +11,7 @@ from vectra_pipeline.bronze.frames import build_frames
 from vectra_pipeline.schema import schema
 from vectra_pipeline.silver.contracts import apply_contracts
 from vectra_pipeline.silver.events import decode_events
+from vectra_pipeline.silver.game_history import build_game_history
 from vectra_pipeline.silver.ticks import build_game_ticks
 
 SECOND = 1_000_000_000
@@ -55,7 +56,7 @@ def test_overlapping_captures_decode_each_broadcast_once():
     assert flagged["duplicate_of"].str.starts_with("cap-a:").all()
     events = apply_contracts(decode_events(bronze), bronze).events
     assert events.height == 60
-    ticks = build_game_ticks(events)
+    ticks = build_game_ticks(events, build_game_history(events))
     assert ticks.filter(pl.col("price_source") == "observed")["frames"].max() == 1
 
 
