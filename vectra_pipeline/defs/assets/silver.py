@@ -15,7 +15,7 @@ from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.schema import TABLES
 from vectra_pipeline.silver.actions import build_actions
-from vectra_pipeline.silver.events import build_events
+from vectra_pipeline.silver.events import build_events_in_slices
 from vectra_pipeline.silver.game_history import build_game_history
 from vectra_pipeline.silver.games import build_games
 from vectra_pipeline.silver.player_state import build_player_state
@@ -26,6 +26,7 @@ from vectra_pipeline.silver.trades import build_trades
 OWNERS = ["team:vectra-pipeline"]
 KINDS = {"python", "polars", "parquet"}
 GROUP = "silver"
+BRONZE_SLICE_ROWS = 100_000  # bronze frames decoded at a time: the day's frame text is never held at once
 
 
 def _events(paths: VectraPaths, date: str) -> pl.DataFrame:
@@ -67,8 +68,8 @@ def _spec_kwargs(name: str, deps: list[str]) -> dict:
 )
 def events_and_quarantine(context: dg.AssetExecutionContext, paths: VectraPaths):
     date = context.partition_key
-    frames = storage.read_table(paths.root, "frames", date)
-    result = build_events(frames)
+    result = build_events_in_slices(storage.iter_table_slices(paths.root, "frames", date, BRONZE_SLICE_ROWS))
+    frames = storage.scan_table(paths.root, "frames", date).select("record_type", "duplicate_of").collect()
     _write(paths, "events", date, result.events)
     _write(paths, "quarantine", date, result.quarantine)
     quarantine = result.quarantine
