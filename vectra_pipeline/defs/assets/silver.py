@@ -26,7 +26,7 @@ from vectra_pipeline.silver.trades import build_trades
 OWNERS = ["team:vectra-pipeline"]
 KINDS = {"python", "polars", "parquet"}
 GROUP = "silver"
-BRONZE_SLICE_ROWS = 100_000  # bronze frames decoded at a time: the day's frame text is never held at once
+BRONZE_SLICE_ROWS = 20_000  # bronze frames decoded at a time: the day's text is never held (200k-frame day: peak 1.4 → 0.87 GB vs 100k)
 
 
 def _events(paths: VectraPaths, date: str) -> pl.DataFrame:
