@@ -90,6 +90,7 @@ def phase_silver(data_dir: Path, day: str) -> dict:
     from vectra_pipeline.silver.actions import build_actions
     from vectra_pipeline.silver.contracts import apply_contracts
     from vectra_pipeline.silver.events import decode_events
+    from vectra_pipeline.silver.game_history import build_game_history
     from vectra_pipeline.silver.games import build_games
     from vectra_pipeline.silver.player_state import build_player_state
     from vectra_pipeline.silver.sidebets import build_sidebets
@@ -119,14 +120,16 @@ def phase_silver(data_dir: Path, day: str) -> dict:
     events = result.events
     write("events", events)
     write("quarantine", result.quarantine)
-    ticks = timed("game_ticks", build_game_ticks, events)
+    history = timed("game_history", build_game_history, events)
+    write("game_history", history)
+    ticks = timed("game_ticks", build_game_ticks, events, history)
     write("game_ticks", ticks)
     write("cooldowns", timed("cooldowns", build_cooldowns, events))
-    games = timed("games", build_games, events, ticks)
+    games = timed("games", build_games, events, ticks, history)
     write("games", games)
     trades = timed("trades", build_trades, events)
     write("trades", trades)
-    write("sidebets", timed("sidebets", build_sidebets, events, games))
+    write("sidebets", timed("sidebets", build_sidebets, events, games, history))
     state = timed("player_state", build_player_state, events, trades)
     write("player_state", state)
     write("actions", timed("actions", build_actions, frames, events, trades, state))

@@ -60,3 +60,17 @@ def games() -> list[dict]:
 
 def seeded_games() -> list[dict]:
     return [g for g in games() if g.get("serverSeed")]
+
+
+def frames_of_a_day(count: int, day: str = "2025-12-12") -> list[tuple[int, str]]:
+    """(receipt ns, frame text) of the first ``count`` frames of the real capture of ``day``."""
+    from capture_agent.protocol.recordings import frame_from_record
+
+    out = []
+    for _, record in event_records(next(p for p in event_files() if day in p.name)):
+        frame = frame_from_record(record)
+        if frame is not None:
+            out.append((record["ts_ms"] * 1_000_000, frame))
+        if len(out) == count:
+            break
+    return out

@@ -74,8 +74,10 @@ def _run_config(verbose: bool) -> dict:
     return {"loggers": {"console": {"config": {"log_level": "ERROR" if verbose else "CRITICAL"}}}}
 
 
-def build(data_dir: Path, dates: list[str], show_progress: bool = False, include_gold: bool = True, verbose: bool = False) -> BuildSummary:
-    """Materialise bronze+silver (and gold and the datasets unless ``include_gold`` is false) for ``dates``."""
+def build(data_dir: Path, dates: list[str], show_progress: bool = False, include_gold: bool = True, verbose: bool = False,
+          jobs: int = 1) -> BuildSummary:  # fmt: skip
+    """Materialise bronze+silver (and gold and the datasets unless ``include_gold`` is false) for ``dates``; with
+    ``jobs`` > 1, that many days at a time, each in a worker process of its own (a backfill on every core)."""
     import warnings
 
     import dagster as dg
@@ -84,53 +86,141 @@ def build(data_dir: Path, dates: list[str], show_progress: bool = False, include
     warnings.filterwarnings("ignore", category=Warning, module="dagster")
     warnings.filterwarnings("ignore", message=".*(beta|preview|superseded|deprecated).*")
     from vectra_pipeline import warehouse
-    from vectra_pipeline.datasets.lineage import landing_inputs
     from vectra_pipeline.defs.assets import ASSETS
-    from vectra_pipeline.defs.built import record_run
     from vectra_pipeline.defs.checks import CHECKS
-    from vectra_pipeline.defs.jobs import DAILY, DATASETS
+    from vectra_pipeline.defs.jobs import DATASETS
     from vectra_pipeline.defs.partitions import daily
-    from vectra_pipeline.defs.resources import VectraPaths
     from vectra_pipeline.defs.stale_runs import fail_runs_of_dead_processes, run_process_tags
 
     valid = set(daily.get_partition_keys())
     outside = [d for d in dates if d not in valid]
     if outside:
         raise VectraError(f"landing date {outside[0]} is outside the pipeline's partitions ({daily.start.date()} … today)")
-    everything = [*ASSETS, *CHECKS]
-    per_date = DAILY if include_gold else dg.AssetSelection.groups("bronze", "silver")
-    steps = _step_names(everything)
-    resources = {"paths": VectraPaths(data_dir=str(data_dir))}
     summary = BuildSummary()
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    instance = _instance()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     storage.sweep_data_root(data_dir)  # temp files and folders of killed builds
-    tags = run_process_tags()
     with instance, Progress(*columns, disable=not show_progress, transient=False) as progress:
         fail_runs_of_dead_processes(instance)
         task = progress.add_task("building", total=len(dates) + (1 if include_gold else 0))
-        for date in dates:
-            progress.update(task, description=f"bronze → silver {date}")
-            landing = landing_inputs(data_dir, [date])  # listed before the run: a segment landing mid-run is not claimed
-            result = dg.materialize(
-                everything, selection=per_date, partition_key=date, instance=instance, resources=resources,
-                run_config=_run_config(verbose), raise_on_error=False, tags=tags,
-            )  # fmt: skip
-            _collect(result, date, summary, steps)
-            if include_gold:
-                record_run(data_dir, date, landing, result.all_events)
-            progress.advance(task)
+        if jobs > 1 and len(dates) > 1:
+            progress.update(task, description=f"bronze → silver: {len(dates)} days, {min(jobs, len(dates))} at a time")
+            _build_days_in_parallel(data_dir, dates, include_gold, verbose, jobs, summary, lambda: progress.advance(task))
+        else:
+            for date in dates:
+                progress.update(task, description=f"bronze → silver {date}")
+                _build_day(instance, data_dir, date, include_gold, verbose, summary)
+                progress.advance(task)
         if include_gold:
             progress.update(task, description="datasets")
             result = dg.materialize(
-                everything, selection=DATASETS, instance=instance, resources=resources,
-                run_config=_run_config(verbose), raise_on_error=False, tags=tags,
+                [*ASSETS, *CHECKS], selection=DATASETS, instance=instance, resources=_resources(data_dir),
+                run_config=_run_config(verbose), raise_on_error=False, tags=run_process_tags(),
             )  # fmt: skip
-            _collect(result, "", summary, steps)
+            _collect(result, "", summary, _step_names([*ASSETS, *CHECKS]))
             progress.advance(task)
         progress.update(task, description="done")
     warehouse.refresh(data_dir, force=True)  # a fresh file swapped in: never a lock a user's client holds
     return summary
+
+
+def _instance():
+    import dagster as dg
+
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def _resources(data_dir: Path) -> dict:
+    from vectra_pipeline.defs.resources import VectraPaths
+
+    return {"paths": VectraPaths(data_dir=str(data_dir))}
+
+
+def _build_day(instance, data_dir: Path, date: str, include_gold: bool, verbose: bool, summary: BuildSummary) -> None:
+    """One date's daily assets (bronze → silver, → gold unless ``include_gold`` is false) into ``summary``."""
+    import dagster as dg
+
+    from vectra_pipeline.datasets.lineage import landing_inputs
+    from vectra_pipeline.defs.assets import ASSETS
+    from vectra_pipeline.defs.built import record_run
+    from vectra_pipeline.defs.checks import CHECKS
+    from vectra_pipeline.defs.jobs import DAILY
+    from vectra_pipeline.defs.stale_runs import run_process_tags
+
+    everything = [*ASSETS, *CHECKS]
+    landing = landing_inputs(data_dir, [date])  # listed before the run: a segment landing mid-run is not claimed
+    result = dg.materialize(
+        everything, selection=DAILY if include_gold else dg.AssetSelection.groups("bronze", "silver"), partition_key=date,
+        instance=instance, resources=_resources(data_dir), run_config=_run_config(verbose), raise_on_error=False,
+        tags=run_process_tags(),
+    )  # fmt: skip
+    _collect(result, date, summary, _step_names(everything))
+    if include_gold:
+        record_run(data_dir, date, landing, result.all_events)
+
+
+def _build_days_in_parallel(data_dir: Path, dates: list[str], include_gold: bool, verbose: bool, jobs: int,
+                            summary: BuildSummary, advance) -> None:  # fmt: skip
+    """Each date in a worker process of its own (``jobs`` at a time), merged into ``summary`` in date order.
+
+    Days are independent partitions: their files and Dagster runs never overlap, the warehouse refresh is locked,
+    and temp names carry the writer's PID. Workers are spawned (no fork of a process holding polars' threads) and die
+    with the build, so a kill -9 of ``vectra build`` leaves no worker writing behind it.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    outcomes: dict[str, BuildSummary] = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(jobs, len(dates)), mp_context=context, initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
+        futures = {pool.submit(_day_in_worker, data_dir, date, include_gold, verbose): date for date in dates}
+        for future in as_completed(futures):
+            date = futures[future]
+            try:
+                outcomes[date] = future.result()
+            except Exception as error:  # noqa: BLE001 - a worker killed (OOM, kill -9) or unable to start
+                outcomes[date] = BuildSummary(failed_runs=[
+                    f"{date}: the worker process building it failed ({_one_line(str(error) or type(error).__name__)}) — "
+                    f"run `vectra build --date {date} --verbose`"
+                ])  # fmt: skip
+            advance()
+    for date in dates:
+        _merge(summary, outcomes[date])
+
+
+def _day_in_worker(data_dir: Path, date: str, include_gold: bool, verbose: bool) -> BuildSummary:
+    import warnings
+
+    warnings.filterwarnings("ignore", category=Warning, module="dagster")
+    warnings.filterwarnings("ignore", message=".*(beta|preview|superseded|deprecated).*")
+    summary = BuildSummary()
+    with _instance() as instance:
+        _build_day(instance, data_dir, date, include_gold, verbose, summary)
+    return summary
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel SIGKILLs this worker when the build process dies (prctl PR_SET_PDEATHSIG); a build that
+    died while this worker was starting is seen here, and the worker ends before it takes a day."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers end when their task queue closes
+        return
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _merge(summary: BuildSummary, day: BuildSummary) -> None:
+    summary.rows.update(day.rows)
+    summary.checks.extend(day.checks)
+    summary.check_details.update(day.check_details)
+    summary.failed_runs.extend(day.failed_runs)
+    summary.tracebacks.extend(day.tracebacks)
+    summary.notes.extend(day.notes)
 
 
 def _step_names(definitions: list) -> dict[str, str]:

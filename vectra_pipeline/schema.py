@@ -1,10 +1,8 @@
 """The schema registry: every table the pipeline writes — bronze, silver, gold, and the files and view of the
-datasets — with its columns, dtypes and descriptions, declared once.
-
-Stages build polars frames and the storage module passes every one through :func:`conform` before writing it,
-which selects the declared columns in the declared order with the declared dtypes, so every Parquet file, DuckDB
-view and document agrees with this module. Generated from it: ``docs/TABLES.md`` (``python -m vectra_pipeline.docs``)
-and the warehouse's views (:mod:`vectra_pipeline.warehouse`). Where a table lives is the storage module's business.
+datasets — with its columns, dtypes and descriptions, declared once. Stages build polars frames and the storage
+module passes each through :func:`conform` before writing it (declared columns, order and dtypes), so every Parquet
+file, DuckDB view and document agrees with this module; ``docs/TABLES.md`` (``python -m vectra_pipeline.docs``) and
+the warehouse's views (:mod:`vectra_pipeline.warehouse`) are generated from it. Where a table lives is storage's job.
 
 Conventions: times are integer nanoseconds since the Unix epoch, UTC (``*_ns``); money is SOL as float;
 prices and ``avg_cost`` are multipliers of the 1.0 start price; ticks are int32.
@@ -158,6 +156,21 @@ QUARANTINE = _table(
     ("explanation", STR, "why it is explained"),
     ("raw", STR, "the frame verbatim"),
 )
+
+GAME_HISTORY = _table(
+    "game_history", "silver",
+    "One row per game of the day's gameHistory entries (first receipt), parsed once for game_ticks, games, sidebets.",
+    ("game_id",),
+    ("game_id", STR, "gameHistory[].id"),
+    ("prices", pl.List(F64), "price path, tick 0 to the rug tick; null when absent or not all numbers"),
+    ("peak_multiplier", F64, "peakMultiplier"),
+    ("timestamp_ms", I64, "timestamp (rug moment, server ms)"),
+    ("game_version", STR, "gameVersion"),
+    ("server_seed", STR, "provablyFair.serverSeed (revealed)"),
+    ("server_seed_hash", STR, "provablyFair.serverSeedHash"),
+    ("global_sidebets", STR, "globalSidebets verbatim, JSON text ('[]' when not a list)"),
+    ("recv_wall_ns", I64, "receipt time of the first frame carrying the entry"),
+)  # fmt: skip
 
 GAME_TICKS = _table(
     "game_ticks",
@@ -458,7 +471,7 @@ DATASETS = _table(
 
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (FRAMES, EVENTS, QUARANTINE, GAME_TICKS, COOLDOWNS, GAMES, TRADES, SIDEBETS, PLAYER_STATE, ACTIONS,
+    for t in (FRAMES, EVENTS, QUARANTINE, GAME_HISTORY, GAME_TICKS, COOLDOWNS, GAMES, TRADES, SIDEBETS, PLAYER_STATE, ACTIONS,
               EPISODES, OBSERVATIONS, DATASET_EPISODES, DATASET_OBSERVATIONS, DATASETS)
 }
 
@@ -472,10 +485,7 @@ def empty(name: str) -> pl.DataFrame:
 
 
 def conform(frame: pl.DataFrame, name: str) -> pl.DataFrame:
-    """The declared columns, in order, with the declared dtypes; missing columns become nulls.
-
-    Columns the frame carries but the table does not declare are a programming error, so they raise.
-    """
+    """The declared columns, in order, with the declared dtypes; missing ones null; undeclared ones raise (a bug)."""
     target = schema(name)
     if not frame.columns:
         return empty(name)

@@ -207,6 +207,16 @@ def read_table(root, table: str, date: str, columns: list[str] | None = None) ->
     return pl.read_parquet(path, columns=columns)
 
 
+def iter_table_slices(root, table: str, date: str, rows: int):
+    """One partition of a table as frames of at most ``rows`` rows, in file order, read one batch at a time (memory:
+    one batch, not the partition); nothing when the partition was never written."""
+    path = table_path(root, table, date)
+    if not path.exists():
+        return
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+        yield conform(pl.from_arrow(batch), table)
+
+
 def scan_table(root, table: str, date: str) -> pl.LazyFrame:
     path = table_path(root, table, date)
     if not path.exists():

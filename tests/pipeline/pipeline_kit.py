@@ -14,6 +14,7 @@ from vectra_pipeline.bronze.frames import build_frames
 from vectra_pipeline.silver.actions import build_actions
 from vectra_pipeline.silver.contracts import ContractResult
 from vectra_pipeline.silver.events import build_events
+from vectra_pipeline.silver.game_history import build_game_history
 from vectra_pipeline.silver.games import build_games
 from vectra_pipeline.silver.player_state import build_player_state
 from vectra_pipeline.silver.sidebets import build_sidebets
@@ -31,6 +32,7 @@ def import_real(data_dir: Path, files: list[Path] | None = None) -> list[str]:
 class Chain:
     frames: pl.DataFrame
     contracts: ContractResult
+    game_history: pl.DataFrame
     game_ticks: pl.DataFrame
     cooldowns: pl.DataFrame
     games: pl.DataFrame
@@ -53,18 +55,20 @@ def run_chain(landing) -> Chain:
     frames, _ = build_frames(landing)
     result = build_events(frames)
     events = result.events
-    ticks = build_game_ticks(events)
-    games = build_games(events, ticks)
+    history = build_game_history(events)
+    ticks = build_game_ticks(events, history)
+    games = build_games(events, ticks, history)
     trades = build_trades(events)
     state = build_player_state(events, trades)
     return Chain(
         frames=frames,
         contracts=result,
+        game_history=history,
         game_ticks=ticks,
         cooldowns=build_cooldowns(events),
         games=games,
         trades=trades,
-        sidebets=build_sidebets(events, games),
+        sidebets=build_sidebets(events, games, history),
         player_state=state,
         actions=build_actions(frames, events, trades, state),
     )

@@ -6,26 +6,14 @@ import polars as pl
 import realdata
 
 from capture_agent.protocol.engineio import RECORD_SEPARATOR
-from capture_agent.protocol.recordings import frame_from_record
 from vectra_pipeline.bronze.frames import build_frames
 from vectra_pipeline.schema import schema
 from vectra_pipeline.silver.contracts import apply_contracts
 from vectra_pipeline.silver.events import decode_events
+from vectra_pipeline.silver.game_history import build_game_history
 from vectra_pipeline.silver.ticks import build_game_ticks
 
 SECOND = 1_000_000_000
-
-
-def _real_frames(count: int) -> list[tuple[int, str]]:
-    """(receipt ns, frame) of the first ``count`` frames of the Dec 12 capture."""
-    out = []
-    for _, record in realdata.event_records(next(p for p in realdata.event_files() if "2025-12-12" in p.name)):
-        frame = frame_from_record(record)
-        if frame is not None:
-            out.append((record["ts_ms"] * 1_000_000, frame))
-        if len(out) == count:
-            break
-    return out
 
 
 def _landing(rows: list[tuple[str, int, int, str, str]]) -> pl.DataFrame:
@@ -41,7 +29,7 @@ def _landing(rows: list[tuple[str, int, int, str, str]]) -> pl.DataFrame:
 
 
 def test_overlapping_captures_decode_each_broadcast_once():
-    frames = _real_frames(60)
+    frames = realdata.frames_of_a_day(60)
     a = [("cap-a", i, t, "in", f) for i, (t, f) in enumerate(frames)]
     # capture B joined 20 frames late and receives the same broadcasts 0.3 s later
     b = [("cap-b", i, t + 300_000_000, "in", f) for i, (t, f) in enumerate(frames[20:])]
@@ -55,12 +43,12 @@ def test_overlapping_captures_decode_each_broadcast_once():
     assert flagged["duplicate_of"].str.starts_with("cap-a:").all()
     events = apply_contracts(decode_events(bronze), bronze).events
     assert events.height == 60
-    ticks = build_game_ticks(events)
+    ticks = build_game_ticks(events, build_game_history(events))
     assert ticks.filter(pl.col("price_source") == "observed")["frames"].max() == 1
 
 
 def test_identical_frames_far_apart_or_in_one_capture_are_kept():
-    (t, frame), = _real_frames(1)
+    (t, frame), = realdata.frames_of_a_day(1)
     landing = _landing([
         ("cap-a", 0, t, "in", frame),
         ("cap-a", 1, t + 1, "in", frame),  # the same capture got it twice: both real receipts
@@ -73,7 +61,7 @@ def test_identical_frames_far_apart_or_in_one_capture_are_kept():
 
 
 def test_polling_bodies_split_and_unknown_events_counted():
-    (t, frame), = _real_frames(1)
+    (t, frame), = realdata.frames_of_a_day(1)
     body = RECORD_SEPARATOR.join(['0{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}', "40", frame])
     landing = _landing([
         ("cap", 0, t, "in", body),
@@ -93,7 +81,7 @@ def test_polling_bodies_split_and_unknown_events_counted():
 
 
 def test_type_errors_and_broken_shapes_are_quarantined_not_dropped():
-    frames = [f for _, f in _real_frames(60) if '"tradeCount"' in f and '"gameHistory"' not in f]
+    frames = [f for _, f in realdata.frames_of_a_day(60) if '"tradeCount"' in f and '"gameHistory"' not in f]
     good = frames[0]
     wrong_type = good.replace('"tickCount":', '"tickCount":"', 1).replace(',"cooldownTimer"', '","cooldownTimer"', 1)
     landing = _landing([("cap", 0, 1, "in", good), ("cap", 1, 2, "in", wrong_type)])

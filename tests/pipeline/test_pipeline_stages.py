@@ -206,8 +206,9 @@ def test_fairness_replay_detects_a_tampered_path(chains):
 
     seeded = next(g for g in realdata.seeded_games() if g.get("prices"))
     recorded = dict(enumerate(float(p) for p in seeded["prices"]))
-    ok, tick = replay(seeded["serverSeed"], seeded["gameId"], "v3", recorded, seeded["rug_tick"], None)
+    path = price_path(seeded["serverSeed"], seeded["gameId"], "v3").prices
+    ok, tick = replay(path, recorded, seeded["rug_tick"], None)
     assert ok is True and tick is None
     recorded[3] *= 1.0001
-    assert replay(seeded["serverSeed"], seeded["gameId"], "v3", recorded, seeded["rug_tick"], None) == (False, 3)
+    assert replay(path, recorded, seeded["rug_tick"], None) == (False, 3)
     assert price_path(seeded["serverSeed"], seeded["gameId"]).rug_tick == seeded["rug_tick"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from capture_agent.config import add_data_argument
+from capture_agent.errors import VectraError
 
 if TYPE_CHECKING:
     from vectra_pipeline.build import BuildSummary
@@ -22,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--date", action="append", metavar="YYYY-MM-DD", help="landing date to build (repeatable)")
     which.add_argument("--all", action="store_true", help="every landing date (the default)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="days built at a time, each in a process of its own (a backfill on N cores; default 1)")
     parser.add_argument("--verbose", action="store_true", help="show Dagster's log and each failure's traceback (also VECTRA_DEBUG=1)")
     add_data_argument(parser)
 
@@ -33,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     dates = resolve_dates(data_dir, args.date)
     home = ensure_dagster_home()
     verbose = args.verbose or bool(os.environ.get("VECTRA_DEBUG"))
-    summary = build(data_dir, dates, show_progress=True, verbose=verbose)
+    if args.jobs < 1:
+        raise VectraError(f"--jobs {args.jobs}: give 1 or more days at a time")
+    summary = build(data_dir, dates, show_progress=True, verbose=verbose, jobs=args.jobs)
     _print_summary(summary, data_dir, home, verbose)
     return 0 if summary.ok else 1
 

@@ -21,12 +21,13 @@ from vectra_pipeline.datasets import contents
 from vectra_pipeline.datasets.contents import DatasetParams
 from vectra_pipeline.gold import episodes, observations
 from vectra_pipeline.gold.feature_spec import FEATURE_SPEC_VERSION
-from vectra_pipeline.silver import actions, events, games, player_state, sidebets, ticks, trades
+from vectra_pipeline.silver import actions, events, game_history, games, player_state, sidebets, ticks, trades
 
 # Each stage and the assets it makes (tables, or the published dataset).
 STAGES: dict[ModuleType, tuple[str, ...]] = {
     frames: ("frames",),
     events: ("events", "quarantine"),
+    game_history: ("game_history",),
     ticks: ("game_ticks", "cooldowns"),
     games: ("games",),
     trades: ("trades",),

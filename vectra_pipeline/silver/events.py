@@ -20,7 +20,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 import msgspec
@@ -35,7 +36,7 @@ from capture_agent.protocol.game import frame_shape, phase
 from capture_agent.protocol.jsjson import dumps
 from capture_agent.protocol.rules import GAME_STATE_UPDATE
 from capture_agent.protocol.socketio import Attachments
-from vectra_pipeline.schema import EVENTS
+from vectra_pipeline.schema import EVENTS, empty
 from vectra_pipeline.silver.contracts import ContractResult, apply_contracts
 from vectra_pipeline.silver.frame_packets import failure_reason, frame_packets, too_wide_for
 
@@ -342,8 +343,26 @@ def build_events(frames: pl.DataFrame) -> ContractResult:
     return apply_contracts(decode_events(frames), frames)
 
 
-def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
-    """bronze frames → decoded events (DECODED_COLUMNS; contracts are applied by :mod:`.contracts`)."""
+def build_events_in_slices(slices: Iterable[pl.DataFrame]) -> ContractResult:
+    """:func:`build_events` of the concatenated bronze ``slices`` (consecutive, in bronze order), one slice at a
+    time: only one slice's frame text is held, never the day's. Decoding and the contracts are row-local; the one
+    state that crosses frames, binary attachments awaited by an earlier frame, is carried from slice to slice."""
+    attachments = Attachments()
+    events, quarantine, unknown = [], [], Counter()
+    for frames in slices:
+        result = apply_contracts(decode_events(frames, attachments), frames)
+        events.append(result.events)
+        quarantine.append(result.quarantine)
+        unknown.update(result.unknown_events)
+    if not events:
+        return build_events(empty("frames"))
+    return ContractResult(pl.concat(events).rechunk(), pl.concat(quarantine).rechunk(), dict(sorted(unknown.items())))
+
+
+def decode_events(frames: pl.DataFrame, attachments: Attachments | None = None) -> pl.DataFrame:
+    """bronze frames → decoded events (DECODED_COLUMNS; contracts are applied by :mod:`.contracts`).
+
+    ``attachments``: binary attachments still awaited from earlier frames (:func:`build_events_in_slices`)."""
     wanted = frames.filter((pl.col("record_type") == "frame") & pl.col("duplicate_of").is_null()).with_row_index("_frame")
     schema = _decoded_schema()
     fast_index: list[int] = []
@@ -374,7 +393,7 @@ def decode_events(frames: pl.DataFrame) -> pl.DataFrame:
             slow.append((index, text))
     if slow:
         sources = wanted.select(*_FRAME_COLUMNS, "opcode", "payload_bytes")[[index for index, _ in slow]]
-        attachments = Attachments()
+        attachments = Attachments() if attachments is None else attachments
         for (index, text), source in zip(slow, sources.iter_rows()):
             for row in _frame_rows(source[:-2], text, source[-2], source[-1], attachments):
                 slow_rows.append((index, *row))

@@ -7,30 +7,28 @@ Completeness (first that applies):
   ``gapped``        start and rug seen, but some ticks only backfilled or missing;
   ``complete``      every tick 0..rug observed in a frame of its own.
 
-``fair_verified``: the path replayed from the revealed seed (:func:`capture_agent.protocol.fairness.price_path`,
-``prices[0..R-1]``) equals the recorded ticks before the rug, and its length gives the same rug tick; with no
-recorded ticks (a history entry without ``prices``) the replayed peak must equal ``peakMultiplier``.
+``fair_verified``: the path replayed from the revealed seed (:func:`capture_agent.protocol.fairness.price_paths`,
+the day's games in one compiled batch; ``prices[0..R-1]``) equals the recorded ticks before the rug, and its length
+gives the same rug tick; with no recorded ticks (a history entry without ``prices``) the replayed peak must equal
+``peakMultiplier``. Entries come from silver ``game_history``.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from capture_agent.protocol.fairness import VERSIONS, price_path, verify_seed
+from capture_agent.protocol.fairness import VERSIONS, price_paths, verify_seed
 from capture_agent.protocol.game import FrameShape, is_rug_frame
 from vectra_pipeline.schema import conform
-from vectra_pipeline.silver.ticks import game_state_rows, history_entries, rug_ticks
+from vectra_pipeline.silver.ticks import game_state_rows, rug_ticks
 
 VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 
 PRE_GAME_SHAPES = [FrameShape.COOLDOWN.value, FrameShape.PRESALE.value, FrameShape.PRESALE_OPENING.value, FrameShape.GENESIS.value]
 
 
-def replay(server_seed: str, game_id: str, version: str | None, recorded: dict[int, float], rug_tick: int | None, peak: float | None):
-    """(fair_verified, first_mismatch_tick) of a game's recorded path against its seed."""
-    if version is None or version not in VERSIONS:
-        return None, None
-    path = price_path(server_seed, game_id, version).prices
+def replay(path: list[float], recorded: dict[int, float], rug_tick: int | None, peak: float | None):
+    """(fair_verified, first_mismatch_tick) of a game's recorded path against the one replayed from its seed."""
     for tick in sorted(recorded):
         if rug_tick is not None and tick >= rug_tick:
             break
@@ -43,9 +41,9 @@ def replay(server_seed: str, game_id: str, version: str | None, recorded: dict[i
     return (True, None) if recorded or rug_tick is not None else (None, None)
 
 
-def build_games(events: pl.DataFrame, game_ticks: pl.DataFrame) -> pl.DataFrame:
+def build_games(events: pl.DataFrame, game_ticks: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
+    """``history`` is the partition's silver ``game_history``."""
     states = game_state_rows(events).filter(pl.col("game_id").is_not_null())
-    history = history_entries(states)
     rugs = rug_ticks(states, history)
     seen = states.group_by("game_id").agg(
         pl.col("recv_wall_ns").min().alias("first_seen_ns"),
@@ -94,18 +92,14 @@ def build_games(events: pl.DataFrame, game_ticks: pl.DataFrame) -> pl.DataFrame:
         )
         .sort("game_id")
     )
+    rows = games.select("game_id", "server_seed", "server_seed_hash", "game_version", "rug_tick", "peak_multiplier").rows()
+    replayable = [(seed, game_id, version) for game_id, seed, _, version, _, _ in rows if seed is not None and version in VERSIONS]
+    paths = {path.game_id: path.prices for path in price_paths(replayable)}  # one compiled call for the day
     recorded = _recorded_paths(game_ticks)
     seed_ok, verified, mismatch = [], [], []
-    for game_id, seed, seed_hash, version, rug_tick, peak in games.select(
-        "game_id", "server_seed", "server_seed_hash", "game_version", "rug_tick", "peak_multiplier"
-    ).iter_rows():
-        if seed is None:
-            seed_ok.append(None)
-            verified.append(None)
-            mismatch.append(None)
-            continue
-        seed_ok.append(verify_seed(seed, seed_hash) if seed_hash else None)
-        ok, tick = replay(seed, game_id, version, recorded.get(game_id, {}), rug_tick, peak)
+    for game_id, seed, seed_hash, _, rug_tick, peak in rows:
+        seed_ok.append(verify_seed(seed, seed_hash) if seed is not None and seed_hash else None)
+        ok, tick = replay(paths[game_id], recorded.get(game_id, {}), rug_tick, peak) if game_id in paths else (None, None)
         verified.append(ok)
         mismatch.append(tick)
     games = games.with_columns(

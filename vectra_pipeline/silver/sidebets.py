@@ -1,8 +1,8 @@
 """Silver ``sidebets``: placed and settled, one row per (game, player, start tick) with its latest status. Pure.
 
 Two sources: the recording player's own ``currentSidebet`` / ``currentSidebetResult`` events, and every player's
-``gameHistory[].globalSidebets`` records. A bet is ``is_own`` when its player is a capture's recording player
-(``silver.trades.own_player_ids``); a win is rug tick ≤ end tick (docs/PROTOCOL.md §3.1).
+``gameHistory[].globalSidebets`` records (read from silver ``game_history``). A bet is ``is_own`` when its player is
+a capture's recording player (``silver.trades.own_player_ids``); a win is rug tick ≤ end tick (docs/PROTOCOL.md §3.1).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from capture_agent.protocol.rules import (
     sidebet_end_tick,
 )
 from vectra_pipeline.schema import conform
-from vectra_pipeline.silver.ticks import game_state_rows, history_entries
 from vectra_pipeline.silver.trades import own_player_ids, payload_rows, typed_value
 
 VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
@@ -38,9 +37,8 @@ _SIDEBET_FIELDS = {
 _STATUS_RANK = {"placed": 0, "lost": 1, "won": 1}
 
 
-def _global_sidebets(events: pl.DataFrame) -> pl.DataFrame:
+def _global_sidebets(history: pl.DataFrame) -> pl.DataFrame:
     """gameHistory[].globalSidebets: placed (startedAtTick/end) and payout (startTick/endTick) records."""
-    history = history_entries(game_state_rows(events))
     rows = []
     for game_id, sidebets_json, wall in history.select("game_id", "global_sidebets", "recv_wall_ns").iter_rows():
         for bet in orjson.loads(sidebets_json):
@@ -63,14 +61,15 @@ def _global_sidebets(events: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def build_sidebets(events: pl.DataFrame, games: pl.DataFrame) -> pl.DataFrame:
+def build_sidebets(events: pl.DataFrame, games: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
+    """``history`` is the partition's silver ``game_history``."""
     own_events = payload_rows(
         events, pl.col("event").is_in([CURRENT_SIDEBET, *SIDEBET_RESULT_EVENTS]), _SIDEBET_FIELDS
     ).with_columns(
         pl.when(pl.col("event") == CURRENT_SIDEBET).then(pl.lit(CURRENT_SIDEBET)).otherwise(pl.lit(CURRENT_SIDEBET_RESULT)).alias("source")
     )
     columns = [*_SIDEBET_FIELDS, "recv_wall_ns", "capture_id", "source"]
-    bets = pl.concat([own_events.select(columns), _global_sidebets(events).select(columns)], how="vertical_relaxed")
+    bets = pl.concat([own_events.select(columns), _global_sidebets(history).select(columns)], how="vertical_relaxed")
     bets = bets.filter(pl.col("player_id").is_not_null() & pl.col("game_id").is_not_null() & pl.col("start_tick").is_not_null())
     bets = bets.with_columns(
         pl.coalesce("end_tick", sidebet_end_tick(pl.col("start_tick"))).alias("end_tick"),

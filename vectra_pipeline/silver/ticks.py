@@ -4,23 +4,18 @@ A tick is *observed* when a frame of its own showed it: an active frame (tick-0,
 while running) or rug frame #1, whose tickCount is the rug tick (``capture_agent.protocol.game.is_rug_frame``, the
 rule ``game.rug_tick`` applies to one payload). Rug frame #2's advanced tickCount is never a tick. Ticks never received are
 filled, in this order of trust, from the ``partialPrices`` of later frames, the connect snapshot's ``prices``
-and the ``gameHistory`` entry of the game. Duplicate frames of a tick are merged (first receipt wins) and
-counted in ``frames``.
+and the ``gameHistory`` entry of the game (silver ``game_history``). Duplicate frames of a tick are merged (first
+receipt wins) and counted in ``frames``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import msgspec
 import orjson
 import polars as pl
-from msgspec import UNSET, UnsetType
 
 from capture_agent.protocol.game import FrameShape, is_rug_frame
 from capture_agent.protocol.rules import GAME_STATE_UPDATE, Phase, rug_tick_of_path
 from vectra_pipeline.schema import conform
-from vectra_pipeline.silver.frame_packets import too_wide_for
 
 VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 
@@ -36,71 +31,6 @@ def game_state_rows(events: pl.DataFrame) -> pl.DataFrame:
     return events.filter((pl.col("event") == GAME_STATE_UPDATE) & pl.col("contract_ok")).sort(
         ["recv_wall_ns", "capture_id", "seq", "packet_index"]
     )
-
-
-class _EntryId(msgspec.Struct):
-    id: Any = None
-    globalSidebets: msgspec.Raw | UnsetType = UNSET  # kept as its text: re-serialising a deep value would fail
-
-
-class _HistoryEntries(msgspec.Struct):
-    gameHistory: list[msgspec.Raw] | None = None
-
-
-_entries_decoder = msgspec.json.Decoder(_HistoryEntries)
-_id_decoder = msgspec.json.Decoder(_EntryId)
-
-
-def history_entries(states: pl.DataFrame) -> pl.DataFrame:
-    """Distinct ``gameHistory`` entries of the partition's full frames (first receipt of each game id).
-
-    The same ten entries repeat in every full frame: each entry is kept raw (a typed decode skips the rest of
-    the frame), its id read, and only entries of unseen games are parsed in full.
-    """
-    frames = states.filter(pl.col("has_game_history") == True)  # noqa: E712 - polars expression
-    seen: dict[str, dict] = {}
-    for payload_json, wall in frames.select("payload_json", "recv_wall_ns").iter_rows():
-        try:
-            raw_entries = _entries_decoder.decode(payload_json).gameHistory or []
-        except (msgspec.ValidationError, RecursionError):  # gameHistory is not a list: the contract reports the frame
-            continue
-        for raw in raw_entries:
-            try:
-                head = _id_decoder.decode(raw)
-            except (msgspec.ValidationError, RecursionError):  # an entry that is not an object
-                continue
-            if isinstance(head.id, str) and head.id not in seen:
-                seen[head.id] = _entry_row(head.id, orjson.loads(bytes(raw)), head.globalSidebets, wall)
-    schema = {
-        "game_id": pl.String, "prices": pl.List(pl.Float64), "peak_multiplier": pl.Float64, "timestamp_ms": pl.Int64,
-        "game_version": pl.String, "server_seed": pl.String, "server_seed_hash": pl.String,
-        "global_sidebets": pl.String, "recv_wall_ns": pl.Int64,
-    }  # fmt: skip
-    if not seen:
-        return pl.DataFrame(schema=schema)
-    return pl.DataFrame(list(seen.values()), schema=schema, orient="row")
-
-
-def _entry_row(game_id: str, entry: dict, sidebets: msgspec.Raw | UnsetType, wall: int) -> dict:
-    """A gameHistory entry's columns; a field of another type (or beyond its column) is read as null."""
-    fair = entry.get("provablyFair") if isinstance(entry.get("provablyFair"), dict) else {}
-    prices = [_float(p) for p in entry["prices"]] if isinstance(entry.get("prices"), list) else None
-    timestamp = entry.get("timestamp")
-    return {
-        "game_id": game_id,
-        "prices": prices if prices and None not in prices else None,
-        "peak_multiplier": _float(entry.get("peakMultiplier")),
-        "timestamp_ms": timestamp if type(timestamp) is int and not too_wide_for(timestamp, 64) else None,
-        "game_version": entry.get("gameVersion") if isinstance(entry.get("gameVersion"), str) else None,
-        "server_seed": fair.get("serverSeed") if isinstance(fair.get("serverSeed"), str) else None,
-        "server_seed_hash": fair.get("serverSeedHash") if isinstance(fair.get("serverSeedHash"), str) else None,
-        "global_sidebets": bytes(sidebets).decode() if isinstance(entry.get("globalSidebets"), list) else "[]",
-        "recv_wall_ns": wall,
-    }
-
-
-def _float(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _snapshot_prices(states: pl.DataFrame) -> pl.DataFrame:
@@ -133,9 +63,9 @@ def rug_ticks(states: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_game_ticks(events: pl.DataFrame) -> pl.DataFrame:
+def build_game_ticks(events: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
+    """``history`` is the partition's silver ``game_history``."""
     states = game_state_rows(events)
-    history = history_entries(states)
     observed = (
         observed_ticks(states)
         .group_by("game_id", pl.col("tick_count").alias("tick"))

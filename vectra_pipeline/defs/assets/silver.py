@@ -15,7 +15,8 @@ from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.schema import TABLES
 from vectra_pipeline.silver.actions import build_actions
-from vectra_pipeline.silver.events import build_events
+from vectra_pipeline.silver.events import build_events_in_slices
+from vectra_pipeline.silver.game_history import build_game_history
 from vectra_pipeline.silver.games import build_games
 from vectra_pipeline.silver.player_state import build_player_state
 from vectra_pipeline.silver.sidebets import build_sidebets
@@ -25,6 +26,7 @@ from vectra_pipeline.silver.trades import build_trades
 OWNERS = ["team:vectra-pipeline"]
 KINDS = {"python", "polars", "parquet"}
 GROUP = "silver"
+BRONZE_SLICE_ROWS = 20_000  # bronze frames decoded at a time: the day's text is never held (200k-frame day: peak 1.4 → 0.87 GB vs 100k)
 
 
 def _events(paths: VectraPaths, date: str) -> pl.DataFrame:
@@ -66,8 +68,8 @@ def _spec_kwargs(name: str, deps: list[str]) -> dict:
 )
 def events_and_quarantine(context: dg.AssetExecutionContext, paths: VectraPaths):
     date = context.partition_key
-    frames = storage.read_table(paths.root, "frames", date)
-    result = build_events(frames)
+    result = build_events_in_slices(storage.iter_table_slices(paths.root, "frames", date, BRONZE_SLICE_ROWS))
+    frames = storage.scan_table(paths.root, "frames", date).select("record_type", "duplicate_of").collect()
     _write(paths, "events", date, result.events)
     _write(paths, "quarantine", date, result.quarantine)
     quarantine = result.quarantine
@@ -97,10 +99,29 @@ def events_and_quarantine(context: dg.AssetExecutionContext, paths: VectraPaths)
     )
 
 
-@dg.asset(**_spec_kwargs("game_ticks", ["events"]))
+@dg.asset(**_spec_kwargs("game_history", ["events"]))
+def game_history(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
+    date = context.partition_key
+    full_frames = storage.scan_table(paths.root, "events", date).filter(pl.col("has_game_history") == True).collect()  # noqa: E712
+    entries = build_game_history(full_frames)
+    _write(paths, "game_history", date, entries)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": entries.height,
+            "with_revealed_seed": int(entries["server_seed"].is_not_null().sum()),
+            "preview": preview(entries.drop("server_seed", "global_sidebets")),
+        }
+    )
+
+
+def _history(paths: VectraPaths, date: str) -> pl.DataFrame:
+    return storage.read_table(paths.root, "game_history", date)
+
+
+@dg.asset(**_spec_kwargs("game_ticks", ["events", "game_history"]))
 def game_ticks(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    ticks = build_game_ticks(_events(paths, date))
+    ticks = build_game_ticks(_events(paths, date), _history(paths, date))
     _write(paths, "game_ticks", date, ticks)
     return dg.MaterializeResult(
         metadata={
@@ -121,10 +142,10 @@ def cooldowns(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mater
     return dg.MaterializeResult(metadata={"dagster/row_count": steps.height, "phases": counts(steps, "phase"), "preview": preview(steps)})
 
 
-@dg.asset(**_spec_kwargs("games", ["events", "game_ticks"]))
+@dg.asset(**_spec_kwargs("games", ["events", "game_ticks", "game_history"]))
 def games(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_games(_events(paths, date), storage.read_table(paths.root, "game_ticks", date))
+    table = build_games(_events(paths, date), storage.read_table(paths.root, "game_ticks", date), _history(paths, date))
     _write(paths, "games", date, table)
     seeded = table.filter(pl.col("server_seed").is_not_null())
     return dg.MaterializeResult(
@@ -148,10 +169,10 @@ def trades(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Material
     )
 
 
-@dg.asset(**_spec_kwargs("sidebets", ["events", "games"]))
+@dg.asset(**_spec_kwargs("sidebets", ["events", "games", "game_history"]))
 def sidebets(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_sidebets(_events(paths, date), storage.read_table(paths.root, "games", date))
+    table = build_sidebets(_events(paths, date), storage.read_table(paths.root, "games", date), _history(paths, date))
     _write(paths, "sidebets", date, table)
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "status": counts(table, "status"), "preview": preview(table)})
 
@@ -189,4 +210,4 @@ def actions(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Materia
     )
 
 
-assets = [events_and_quarantine, game_ticks, cooldowns, games, trades, sidebets, player_state, actions]
+assets = [events_and_quarantine, game_history, game_ticks, cooldowns, games, trades, sidebets, player_state, actions]

@@ -116,5 +116,5 @@ checks = [
     seeds_verify,
     player_state_agrees,
     unknown_events,
-    *[_unique_key(t) for t in ("game_ticks", "games", "trades", "sidebets", "actions", "cooldowns")],
+    *[_unique_key(t) for t in ("game_history", "game_ticks", "games", "trades", "sidebets", "actions", "cooldowns")],
 ]
