@@ -9,6 +9,7 @@ alike; ``tests/protocol/test_rules.py`` holds the two to the same numbers.
 
 from __future__ import annotations
 
+import random
 from enum import StrEnum
 
 # --- phases ----------------------------------------------------------------------------------------------
@@ -134,6 +135,7 @@ def short_value(amount, entry_price, price):
 
 # --- the rug (docs/PROTOCOL.md §5) --------------------------------------------------------------------------
 
+GAME_VERSION = "v3"  # the provably-fair version the server announces (docs/PROTOCOL.md §5)
 RUG_REMAINDER_CAP = 0.02  # the rug price never exceeds 0.02, nor 0.02 × the price before it
 
 
@@ -141,6 +143,15 @@ def rug_remainder_bound(previous_price: float) -> float:
     """The largest rug price after ``previous_price``: every one of 898 real paths stayed within it (up to float
     rounding)."""
     return min(RUG_REMAINDER_CAP, RUG_REMAINDER_CAP * previous_price)
+
+
+def draw_rug_remainder(rng: random.Random, previous_price: float) -> float:
+    """A rug price after ``previous_price``, 0 < remainder ≤ :func:`rug_remainder_bound`, shaped like the real deciles
+    (docs/PROTOCOL.md §5): about one rug in seven sits exactly at the bound, the rest spread over (0.25, 1) of it. The
+    server's own draw is hidden; the simulator and ``vectra/Sim-v0`` both draw with this one."""
+    bound = rug_remainder_bound(previous_price)
+    fraction = 1.0 if rng.random() < 0.15 else rng.uniform(0.25, 1.0)
+    return bound * fraction if bound > 0 else 5e-324
 
 
 def rug_tick_of_path(prices_length):

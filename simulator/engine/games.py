@@ -9,9 +9,7 @@ import random
 from dataclasses import dataclass, field
 
 from capture_agent.protocol.fairness import price_path, seed_hash
-from capture_agent.protocol.rules import rug_remainder_bound, rug_tick_of_path
-
-GAME_VERSION = "v3"
+from capture_agent.protocol.rules import GAME_VERSION, draw_rug_remainder, rug_tick_of_path
 
 
 @dataclass(slots=True)
@@ -42,14 +40,6 @@ def chain_seed(seed: str, index: int) -> str:
 def chain_game_id(seed: str, index: int, at_ms: int) -> str:
     """``YYYYMMDD-<16 hex>`` with the UTC date of the sim clock."""
     return f"{utc_day(at_ms)}-{hashlib.sha256(f'vectra-sim:{seed}:game:{index}'.encode()).hexdigest()[:16]}"
-
-
-def draw_rug_remainder(rng: random.Random, previous_price: float) -> float:
-    """0 < remainder ≤ ``rules.rug_remainder_bound``, shaped like the real deciles (docs/PROTOCOL.md §5): about one rug in
-    seven sits exactly at the bound, the rest spread over (0.25, 1) of it."""
-    bound = rug_remainder_bound(previous_price)
-    fraction = 1.0 if rng.random() < 0.15 else rng.uniform(0.25, 1.0)
-    return bound * fraction if bound > 0 else 5e-324
 
 
 def chain_game(seed: str, index: int, at_ms: int, rng: random.Random) -> Game:

@@ -3,48 +3,11 @@ UTC day's statistics the full frames carry (averageMultiplier, count2x…, highe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-from capture_agent.protocol.rules import COOLDOWN_MS, HISTORY_LENGTH, SOL_COIN, TICK_MS
+from capture_agent.protocol.day_stats import DayStats
+from capture_agent.protocol.rules import COOLDOWN_MS, GAME_VERSION, HISTORY_LENGTH, SOL_COIN, TICK_MS
 from capture_agent.protocol.trading import Sidebet
 from simulator.engine import payloads
-from simulator.engine.games import GAME_VERSION, Game, chain_game, utc_day
-
-
-def god_candle_jump(prices: list[float]) -> tuple[float, float] | None:
-    for before, after in zip(prices, prices[1:-1]):
-        if before > 0 and after == before * 10:
-            return before, after
-    return None
-
-
-@dataclass(slots=True)
-class DayStats:
-    """Per-UTC-day figures of the revealed games."""
-
-    day: str
-    peaks: list[float] = field(default_factory=list)
-    highest: float = 0.0
-    highest_at: int = 0
-    highest_prices: list[float] = field(default_factory=list)
-    god_candles: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-    def add(self, peak: float, prices: list[float], timestamp: int) -> None:
-        self.peaks.append(peak)
-        if peak > self.highest:
-            self.highest, self.highest_at, self.highest_prices = peak, timestamp, prices
-        jump = god_candle_jump(prices)
-        if jump is not None:
-            self.god_candles[payloads.god_candle_tier(peak)] = {
-                "value": peak, "timestamp": timestamp, "prices": prices, "jump": list(jump)
-            }
-
-    def average(self) -> float:
-        return sum(self.peaks) / len(self.peaks) if self.peaks else 0
-
-    def count(self, multiple: float) -> int:
-        return sum(1 for peak in self.peaks if peak >= multiple)
+from simulator.engine.games import Game, chain_game, utc_day
 
 
 def history_entry(game: Game, rugged_at: int) -> dict:

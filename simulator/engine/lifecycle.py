@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Iterator
 
 from capture_agent.protocol import trading
+from capture_agent.protocol.day_stats import DayStats
 from capture_agent.protocol.rules import (
     COOLDOWN_MS,
     COOLDOWN_STEP_MS,
@@ -44,7 +45,7 @@ from capture_agent.protocol.trading import Player
 from simulator import bots as botlib
 from simulator.engine import payloads
 from simulator.engine.games import Game, chain_game, utc_day
-from simulator.engine.history import DayStats, History, history_entry
+from simulator.engine.history import History, history_entry
 from simulator.engine.payloads import GameFrames
 from simulator.engine.requests import Client, Requests
 from simulator.engine.rugpool import Rugpool

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from capture_agent.protocol.rules import PRESALE_FROM_MS, SOL_COIN, Phase
+from capture_agent.protocol.day_stats import GOD_CANDLE_TIERS
+from capture_agent.protocol.rules import GAME_VERSION, PRESALE_FROM_MS, SOL_COIN, Phase
 from capture_agent.protocol.trading import Fill, Player, Sidebet
-from simulator.engine.games import GAME_VERSION
 
 PRACTICE_COIN = "0xPractice"
 AVAILABLE_SHITCOINS = [
     {"address": PRACTICE_COIN, "ticker": "FREE", "name": "Practice SOL", "max_bet": 10000, "max_win": 100000}
 ]
 RUG_ROYALE_INACTIVE = {"status": "INACTIVE", "activeEventId": None, "currentEvent": None, "upcomingEvents": [], "events": []}
-GOD_CANDLE_TIERS = (2, 10, 50)
 
 
 def sol(value: float) -> float:
@@ -224,11 +223,6 @@ def player_update(player: Player, price: float) -> dict[str, Any]:
         "autobuysEnabled": False,
         "autosellPrice": None,
     }
-
-
-def god_candle_tier(peak: float) -> int:
-    """Tier label of a god-candle game; it follows the game's peak (docs/PROTOCOL.md §5: 8.68 → 2x, 57.9 → 50x)."""
-    return max(tier for tier in GOD_CANDLE_TIERS if tier == GOD_CANDLE_TIERS[0] or peak >= tier)
 
 
 class GameFrames:

@@ -205,7 +205,7 @@ def test_daily_figures_follow_the_days_games():
 
 
 def test_god_candle_records_follow_the_games_peak():
-    from simulator.engine.history import DayStats
+    from capture_agent.protocol.day_stats import DayStats
 
     day = DayStats("20251212")
     path = [1.0, 1.1, 0.9, 9.0, 9.2, 0.01]  # a 10x jump 0.9 → 9.0; the game peaks at 9.2 → the 2x tier
@@ -220,7 +220,7 @@ def test_god_candle_records_follow_the_games_peak():
 def test_rug_remainders_stay_under_the_bound():
     import random
 
-    from simulator.engine.games import draw_rug_remainder
+    from capture_agent.protocol.rules import draw_rug_remainder
 
     rng = random.Random(7)
     for previous in (0.001, 0.5, 1.0, 3.0, 250.0):

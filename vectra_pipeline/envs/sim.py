@@ -8,13 +8,13 @@ unlimited games from the real price distribution to train on, evaluated on recor
 
 - **Games**: each is a new provably-fair game — a random server seed and game id through the verify page's algorithm
   (``capture_agent.protocol.fairness.price_paths``, compiled, a batch at a time) and a rug remainder drawn as the
-  simulator draws it (``simulator.engine.games.draw_rug_remainder``) — so prices, rug ticks and god candles follow
+  simulator draws it (``rules.draw_rug_remainder``) — so prices, rug ticks and god candles follow
   the real distribution. ``info["server_seed_hash"]`` is announced at reset and ``info["server_seed"]`` revealed on
   the last step, as the game does: ``fairness.price_path(server_seed, game_id)`` reproduces the prices.
 - **Observations**: the feature list of ``dataset=`` (so a policy reads recorded games unchanged), else the current
   spec. Generated: the price-path features, ``phase_code``, ``game_tick``, ``tick_observed`` and the day statistics
   (``average_multiplier``, ``count_*``, ``highest_today``) kept as the simulator keeps them
-  (``simulator.engine.history.DayStats``) over the games of the simulated day. Not generated, 0: the crowd's
+  (``day_stats.DayStats``) over the games of the simulated day. Not generated, 0: the crowd's
   (``UNSIMULATED``: players, trade counts, order flow, the rugpool) — mask them for a policy meant for both.
 - **Account, fills, reward**: those of the replay environment (:mod:`vectra_pipeline.envs.agents`); start cash
   ``start_cash`` (10 SOL: a fresh practice account); ``fill="recorded"`` needs ``dataset=``.
@@ -40,11 +40,10 @@ from gymnasium.utils import seeding
 from gymnasium.vector.utils import batch_space
 from gymnasium.vector.vector_env import AutoresetMode
 
+from capture_agent.protocol.day_stats import DayStats
 from capture_agent.protocol.fairness import price_paths, seed_hash
-from capture_agent.protocol.rules import COOLDOWN_MS, TICK_MS, Phase
+from capture_agent.protocol.rules import COOLDOWN_MS, GAME_VERSION, TICK_MS, Phase, draw_rug_remainder
 from capture_agent.protocol.trading import PRACTICE_START_CASH
-from simulator.engine.games import GAME_VERSION, draw_rug_remainder
-from simulator.engine.history import DayStats
 from vectra_pipeline.datasets.registry import DatasetVersion, feature_names
 from vectra_pipeline.envs.agents import Agents, Desk, Game
 from vectra_pipeline.envs.fills import FillModel, fill_model
