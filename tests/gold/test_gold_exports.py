@@ -14,9 +14,8 @@ from vectra_pipeline.envs.replay import VectraReplayEnv
 from vectra_pipeline.exports.minari import export_minari, load_minari
 from vectra_pipeline.exports.numpy import iterate_batches, load_transitions
 from vectra_pipeline.gold.action_space import Action
-from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, PLAYER_FEATURES
-from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.gold.lookahead import gold_from_silver
 from vectra_pipeline.synthetic import synthetic_silver
 
 DATE = "2025-12-10"
@@ -25,9 +24,7 @@ DATE = "2025-12-10"
 @pytest.fixture(scope="module")
 def version(tmp_path_factory):
     tables = synthetic_silver(40, seed=5, gapped_every=9)
-    episodes = build_episodes(tables["games"], tables["game_ticks"], tables["trades"], tables["sidebets"],
-                              tables["player_state"], tables["actions"])
-    observations = build_observations(tables["game_ticks"], tables["trades"], tables["player_state"], tables["actions"], episodes)
+    episodes, observations = gold_from_silver(tables)
     tag = pl.lit(DATE).alias("partition")
     data = tmp_path_factory.mktemp("data")
     built, _ = publish(data, [DATE], episodes.with_columns(tag), observations.with_columns(tag),
@@ -137,9 +134,7 @@ def test_env_replaying_the_recorded_orders_pays_the_recorded_rewards(tmp_path):
     """Same rules: the synthetic player trades with the simulator's rules at the tick price, as the env does; with the
     same start cash and the recorded actions, every reward of the env equals the observations' reward."""
     tables = synthetic_silver(21, seed=8)
-    episodes = build_episodes(tables["games"], tables["game_ticks"], tables["trades"], tables["sidebets"],
-                              tables["player_state"], tables["actions"])
-    observations = build_observations(tables["game_ticks"], tables["trades"], tables["player_state"], tables["actions"], episodes)
+    episodes, observations = gold_from_silver(tables)
     tag = pl.lit(DATE).alias("partition")
     version, _ = publish(tmp_path, [DATE], episodes.with_columns(tag), observations.with_columns(tag), [],
                                DatasetParams(split_fractions=(0.0, 0.0, 1.0)))  # every game in "test"

@@ -10,18 +10,32 @@ from __future__ import annotations
 import polars as pl
 
 from capture_agent.protocol.rules import PRE_GAME_PHASES
-from vectra_pipeline.gold.episodes import build_episodes
+from vectra_pipeline.gold.episodes import PLAYER_POLICY, build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES
+from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
 from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.gold.policy import EpisodePolicy
+from vectra_pipeline.schema import empty
 
-SILVER_INPUTS = ("games", "game_ticks", "trades", "sidebets", "player_state", "actions")
+SILVER_INPUTS = ("games", "game_ticks", "trades", "sidebets", "player_state", "actions", "events")
 
 
-def gold_from_silver(tables: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(episodes, observations) of silver tables with the default policy."""
-    episodes = build_episodes(*(tables[name] for name in SILVER_INPUTS))
-    observations = build_observations(tables["game_ticks"], tables["trades"], tables["player_state"], tables["actions"], episodes)
-    return episodes, observations
+def gold_tables(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = PLAYER_POLICY) -> dict[str, pl.DataFrame]:
+    """Every gold table of silver tables (``events``: at least ``market.EVENT_COLUMNS``; absent = no frame
+    statistics), the player kind's episodes under ``policy``."""
+    events = tables.get("events")
+    stats = frame_stats(events if events is not None else empty("events").select(EVENT_COLUMNS))
+    market_episodes = build_market_episodes(tables["games"], tables["game_ticks"], tables["trades"], stats)
+    market = build_market_observations(tables["game_ticks"], tables["trades"], stats, market_episodes)
+    episodes = build_episodes(market_episodes, tables["trades"], tables["sidebets"], tables["player_state"], tables["actions"], policy)
+    observations = build_observations(tables["game_ticks"], market, tables["trades"], tables["player_state"], tables["actions"], episodes)
+    return {"market_episodes": market_episodes, "market_observations": market, "episodes": episodes, "observations": observations}
+
+
+def gold_from_silver(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = PLAYER_POLICY) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(episodes, observations) of the player kind, from silver tables."""
+    gold = gold_tables(tables, policy)
+    return gold["episodes"], gold["observations"]
 
 
 def perturb_after(tables: dict[str, pl.DataFrame], game_id: str, cut: int) -> dict[str, pl.DataFrame]:
@@ -41,7 +55,13 @@ def perturb_after(tables: dict[str, pl.DataFrame], game_id: str, cut: int) -> di
     in_game_after = after & ~pl.col("phase").is_in(PRE_GAME_PHASES).fill_null(False)
     states = tables["player_state"].with_columns(pl.when(in_game_after).then(pl.col("cash") + 123).otherwise(pl.col("cash")).alias("cash"))
     actions = tables["actions"].filter(~in_game_after.fill_null(False))
-    return {**tables, "game_ticks": ticks, "games": games, "trades": trades, "player_state": states, "actions": actions}
+    perturbed = {**tables, "game_ticks": ticks, "games": games, "trades": trades, "player_state": states, "actions": actions}
+    if tables.get("events") is not None:  # the frame statistics of later frames of the game
+        later = (pl.col("game_id") == game_id) & (pl.col("tick_count") > cut)
+        perturbed["events"] = tables["events"].with_columns(
+            *(pl.when(later).then(pl.col(c) + 999).otherwise(pl.col(c)).alias(c) for c in ("connected_players", "average_multiplier", "highest_today"))
+        )
+    return perturbed
 
 
 def look_ahead_violations(tables: dict[str, pl.DataFrame], game_ids: list[str]) -> dict[str, list[str]]:
