@@ -12,6 +12,10 @@ COMMANDS: dict[str, Command] = {
         "vectra_pipeline.commands.demo", "run the whole chain on the embedded simulator and query the result", "pipeline", _PIPELINE
     ),
     "build": Command("vectra_pipeline.commands.build", "materialise the pipeline (bronze → datasets) in-process", "pipeline", _PIPELINE),
+    "datasets": Command(
+        "vectra_pipeline.commands.datasets", "list the published dataset versions by kind, or show one (counts, splits, card)",
+        "pipeline", ("polars",),
+    ),
     "query": Command("vectra_pipeline.commands.query", "run SQL against the DuckDB warehouse and print a table", "pipeline", ("duckdb",)),
     "ui": Command(
         "vectra_pipeline.commands.ui",
