@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from vectra_pipeline.gold.feature_spec import F32, FEATURES, MARKET_FEATURES
+from vectra_pipeline.gold.feature_spec import CROWD_FEATURES, F32, FEATURES, MARKET_FEATURES
 from vectra_pipeline.table_spec import BOOL, F64, I8, I16, I32, I64, STR
 from vectra_pipeline.table_spec import table as _table
 
@@ -114,6 +114,96 @@ MARKET_OBSERVATIONS = _table(
     ("is_final", BOOL, "the episode's final observation: not a transition"),
 )
 
+LEADERBOARD = _table(
+    "leaderboard",
+    "gold",
+    "Every player the boards show (PROTOCOL.md §3.1, ≤10 per frame): one row per (game, tick, player) from the first "
+    "frame that showed each tick; tick −1 is the game's last pre-game (presale) board.",
+    ("game_id", "tick", "player_id"),
+    ("game_id", STR, "gameId"),
+    ("tick", I32, "tick of the board (−1: the presale board)"),
+    ("player_id", STR, "the entry's id"),
+    ("username", STR, "username"),
+    ("rank", I32, "position on the board (1 = best P&L)"),
+    ("pnl", F64, "pnl: the game's P&L in SOL"),
+    ("regular_pnl", F64, "regularPnl"),
+    ("sidebet_pnl", F64, "sidebetPnl"),
+    ("short_pnl", F64, "shortPnl"),
+    ("pnl_percent", F64, "pnlPercent"),
+    ("position_qty", F64, "positionQty (tokens)"),
+    ("avg_cost", F64, "avgCost"),
+    ("total_invested", F64, "totalInvested (SOL)"),
+    ("sidebet_active", BOOL, "the entry shows an open sideBet"),
+    ("sidebet_start_tick", I32, "sideBet.startedAtTick"),
+    ("sidebet_end_tick", I32, "sideBet.end"),
+    ("sidebet_amount", F64, "sideBet.betAmount (SOL)"),
+    ("short_amount", F64, "shortPosition.amount (SOL)"),
+    ("short_entry_price", F64, "shortPosition.entryPrice"),
+    ("short_entry_tick", I32, "shortPosition.entryTick"),
+    ("board_size", I32, "entries on that board"),
+    ("capture_id", STR, "the frame's capture"),
+    ("seq", I64, "the frame's row in the capture"),
+    ("recv_wall_ns", I64, "the frame's receipt time"),
+)
+
+CROWD_EPISODES = _table(
+    "crowd_episodes",
+    "gold",
+    "The crowd kind: one trajectory per (game, player) the frames show — boards, trades, side bets — with its "
+    "reconciliation (unexplained position changes) and the game's trade-feed coverage.",
+    ("game_id", "player_id"),
+    ("game_id", STR, "gameId"),
+    ("player_id", STR, "the player"),
+    ("username", STR, "last username seen"),
+    ("completeness", STR, "games.completeness"),
+    ("history_only", BOOL, "games.history_only"),
+    ("first_tick", I32, "first tick of the trajectory (the player's first evidence in the game)"),
+    ("last_tick", I32, "last tick (the market episode's)"),
+    ("first_gap_tick", I32, "the market episode's first missing tick; null without a gap"),
+    ("ticks", I32, "observation rows"),
+    ("transitions", I32, "ticks − 1"),
+    ("terminated", BOOL, "the run reaches the rug tick"),
+    ("truncated", BOOL, "the run stops before the rug"),
+    ("board_ticks", I32, "ticks whose board lists the player"),
+    ("presale_qty", F64, "the presale board's position (presale buys are never broadcast)"),
+    ("actions", I32, "trades and side bets seen"),
+    ("trades", I32, "standard/newTrade broadcasts of the player"),
+    ("sidebets", I32, "side bets seen (globalSidebets, currentSidebet, a board's sideBet)"),
+    ("actions_unplaced", I32, "actions with no transition to label (no tick, before the trajectory or at its end)"),
+    ("sells_unsized", I32, "sells whose position before was unknown (labelled sell 100 %)"),
+    ("unexplained_changes", I32, "boards whose position the trades seen since the last board do not explain (flagged, "
+     "never filled)"),
+    ("start_pnl", F64, "first known P&L"),
+    ("end_pnl", F64, "last known P&L"),
+    ("episode_return", F64, "sum of the rewards (= end_pnl − start_pnl)"),
+    ("trades_seen", I32, "the game's trade feed coverage: trades seen"),
+    ("trade_count_rise", I32, "… against the rise of tradeCount"),
+    ("trade_coverage", F64, "trades_seen / trade_count_rise"),
+    *_POLICY_COLUMNS,
+)
+
+CROWD_OBSERVATIONS = _table(
+    "crowd_observations",
+    "gold",
+    "The crowd kind: one row per (game, player, tick) of every trajectory — the market features of the tick and the "
+    "player's board state; the action is their trade or side bet at the tick, the reward the change of their P&L.",
+    ("game_id", "player_id", "tick"),
+    ("game_id", STR, "gameId"),
+    ("player_id", STR, "the player"),
+    ("tick", I32, "tick of the observation"),
+    *((f.name, pl.Float32 if f.dtype == F32 else F64, f"feature ({f.unit}): {f.formula}") for f in CROWD_FEATURES),
+    ("action", I8, "the player's first trade or side bet at this tick (0 hold); null on the final row"),
+    ("action_amount", F64, "SOL of that buy/sidebet/short"),
+    ("actions_in_tick", I16, "actions of the player at this tick (the first one is the label)"),
+    ("sell_sized", BOOL, "a sell whose bucket comes from the known position before it; false: labelled sell 100 %"),
+    ("unexplained_qty", F64, "the board's position minus what the previous board and the trades seen explain; null "
+     "when explained"),
+    ("reward", F64, "pnl(t+1) − pnl(t) in SOL once the state is known (0 before); null on the final row"),
+    ("terminated", BOOL, "t+1 is the rug tick"),
+    ("truncated", BOOL, "t+1 is the last recorded tick of a run that did not reach the rug"),
+    ("is_final", BOOL, "the trajectory's final observation: not a transition"),
+)
+
 # -- datasets ------------------------------------------------------------------------------------------------------
 
 _VERSION_COLUMNS = (
@@ -166,12 +256,35 @@ DATASET_MARKET_OBSERVATIONS = _table(
     file="observations.parquet",
 )
 
+DATASET_CROWD_EPISODES = _table(
+    "dataset_crowd_episodes",
+    "datasets",
+    "A crowd dataset version's trajectories: every (game, player) of its partitions, with the split of its game.",
+    ("game_id", "player_id"),
+    *((c.name, c.dtype, c.doc) for c in CROWD_EPISODES.columns),
+    *_VERSION_COLUMNS,
+    ("split", STR, "train | val | test (by game, seeded), or excluded by the episode policy"),
+    file="episodes.parquet",
+)
+
+DATASET_CROWD_OBSERVATIONS = _table(
+    "dataset_crowd_observations",
+    "datasets",
+    "A crowd dataset version's observation rows: those of its train, val and test trajectories, sorted by "
+    "(partition, game_id, player_id, tick).",
+    ("game_id", "player_id", "tick"),
+    *((c.name, c.dtype, c.doc) for c in CROWD_OBSERVATIONS.columns),
+    *_VERSION_COLUMNS,
+    ("split", STR, "train | val | test"),
+    file="observations.parquet",
+)
+
 DATASETS = _table(
     "datasets",
     "datasets",
     "The warehouse view of every published dataset version, one row each, read from the versions' manifest.json.",
     ("name", "id"),
-    ("name", STR, "dataset kind: player | market (the folder datasets/<kind>/)"),
+    ("name", STR, "dataset kind: player | crowd | market (the folder datasets/<kind>/)"),
     ("id", STR, "version id (content address of its inputs, stage versions and parameters)"),
     ("path", STR, "the version's folder, relative to the data root"),
     ("feature_spec_version", STR, "feature spec version"),

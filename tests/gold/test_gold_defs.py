@@ -61,7 +61,7 @@ def test_build_publishes_a_dataset_and_checks_pass(built):
     assert summary.ok, (summary.failed_runs, summary.checks)
     gold_checks_run = {name for name, _, passed, _ in summary.checks if name in {c.check_key.name for c in [*gold_checks.checks, *datasets_checks.checks]}}
     assert gold_checks_run == {"observations_finite", "market_observations_finite", "observations_no_look_ahead", "observations_rewards_exact", "episodes_one_per_game",
-                               "market_episodes_one_per_game", "training_dataset_splits_disjoint"}
+                               "market_episodes_one_per_game", "crowd_rewards_exact", "training_dataset_splits_disjoint"}
     assert all(passed for _, _, passed, _ in summary.checks)
     # the synthetic capture is a public socket: no account recorded, so no player version (never "hold" rows)
     assert latest_dataset(first, "player") is None
@@ -73,7 +73,10 @@ def test_build_publishes_a_dataset_and_checks_pass(built):
     assert (version.path / "README.md").is_file() and (version.path / "minari" / "vectra" / "market-train-v0").is_dir()
     # an external client opens the file with the data root as its file_search_path (views hold relative paths)
     with duckdb.connect(str(warehouse_path(first)), read_only=True, config={"file_search_path": str(first)}) as con:
-        assert con.execute("SELECT id, rows FROM datasets").fetchall() == [(version.id, version.manifest["counts"]["rows"])]
+        assert con.execute("SELECT id, rows FROM datasets WHERE name = 'market'").fetchall() == [(version.id, version.manifest["counts"]["rows"])]
+        crowd = latest_dataset(first, "crowd")  # the bots on the boards: every player the frames show
+        assert crowd.manifest["counts"]["rows"] > version.manifest["counts"]["rows"] and (crowd.path / "README.md").is_file()
+        assert con.execute("SELECT count(*) FROM datasets").fetchone() == (2,)
         assert con.execute("SELECT count(*) FROM market_observations").fetchone()[0] == pl.read_parquet(table_path(first, "market_observations", DAY)).height
         assert con.execute("SELECT count(DISTINCT game_id) FROM market_episodes WHERE date = DATE '2025-12-10'").fetchone()[0] == episodes.height
 

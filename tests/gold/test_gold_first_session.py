@@ -31,7 +31,8 @@ def test_a_12_second_first_session_builds_with_nothing_to_train_on(tmp_path):
     assert build.stderr == "" and "Traceback" not in build.stdout
     lines = build.stdout.splitlines()
     said = [line for line in lines if NOTHING_TO_TRAIN in line]
-    assert [line.split(":")[0] for line in said] == ["player"], lines
+    kinds = [line.split(":")[0] for line in said]
+    assert "player" in kinds and len(kinds) == len(set(kinds)), lines  # once per kind with nothing to train on
     assert not [line for line in lines if line.startswith("failed")]
     assert not list((data_dir / "datasets" / "player").glob("*/manifest.json")), "a dataset version was published for nothing"
     episodes = pl.read_parquet(next((data_dir / "gold" / "episodes").glob("date=*/part.parquet")))

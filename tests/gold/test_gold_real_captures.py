@@ -31,7 +31,7 @@ def real_gold(tmp_path_factory):
     out = {}
     for date, chain in chains.items():
         tables = {name: getattr(chain, name) for name in SILVER_INPUTS}
-        gold = gold_tables(tables)
+        gold = gold_tables({**tables, "frames": chain.frames})
         out[date] = (tables, gold["market_episodes"], gold["market_observations"], gold)
     return out
 
@@ -118,3 +118,21 @@ def test_real_public_captures_make_market_rows_and_no_player_rows(real_gold):
         covered = market_episodes.filter(pl.col("trade_count_rise") > 0)
         assert (covered["trades_seen"] <= covered["trade_count_rise"]).all()  # the feed shows part of the trades
     assert market_games > 0 and history_only > 0 and carried_high > 0
+
+
+def test_real_crowd_flags_what_the_partial_feed_cannot_explain(real_gold):
+    """On the real site the feed shows only part of the trades: board position changes the trades seen do not explain
+    are flagged and counted, never filled; every trajectory's rewards still sum to its P&L change."""
+    trajectories = unexplained = 0
+    for _, market_episodes, _, gold in real_gold.values():
+        crowd, rows = gold["crowd_episodes"], gold["crowd_observations"]
+        flagged = rows.filter(pl.col("unexplained_qty").is_not_null())
+        assert flagged.height == int(crowd["unexplained_changes"].sum())
+        assert (flagged["on_board"] == 1).all()  # a flag sits on the board that showed the change
+        trained = crowd.filter(pl.col("in_training"))
+        for episode in trained.iter_rows(named=True):
+            assert episode["episode_return"] == pytest.approx(episode["end_pnl"] - episode["start_pnl"], abs=1e-9)
+        assert set(crowd["game_id"]) <= set(market_episodes["game_id"])
+        trajectories += trained.height
+        unexplained += flagged.height
+    assert trajectories > 0 and unexplained > 0

@@ -82,7 +82,7 @@ def _real_days(root: Path) -> dict[str, pl.DataFrame]:
 
 
 def _gold(silver: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    return gold_tables({name: silver[name] for name in SILVER_INPUTS if name in silver})  # synthetic silver has no events
+    return gold_tables({name: silver[name] for name in (*SILVER_INPUTS, "frames") if name in silver})  # synthetic silver has no events
 
 
 def _dataset(days: dict[str, tuple[pl.DataFrame, pl.DataFrame]]) -> tuple[tuple, tuple]:
@@ -124,8 +124,11 @@ def observed(tmp_path_factory) -> dict[str, dict[str, dict[str, str]]]:
         record("silver.sidebets", "real", [chain.events, chain.games], [chain.sidebets])
         record("silver.player_state", "real", [chain.events, chain.trades], [chain.player_state])
         record("silver.actions", "real", [chain.frames, chain.events, chain.trades, chain.player_state], [chain.actions])
-        gold = _gold(silver)
+        gold = _gold({**silver, "frames": chain.frames})
         real_gold[date] = episodes, observations = gold["episodes"], gold["observations"]
+        record("gold.leaderboard", "real", [chain.frames, chain.events], [gold["leaderboard"]])
+        record("gold.crowd", "real", [*silver.values(), gold["leaderboard"], gold["market_observations"]],
+               [gold["crowd_observations"], gold["crowd_episodes"]])
         record("gold.market", "real", list(silver.values()), [gold["market_episodes"], gold["market_observations"]])
         record("gold.episodes", "real", [*silver.values(), gold["market_episodes"]], [episodes])
         record("gold.observations", "real", [*silver.values(), gold["market_observations"], episodes], [observations])

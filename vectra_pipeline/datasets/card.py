@@ -16,6 +16,7 @@ from vectra_pipeline.datasets.splits import SPLITS
 from vectra_pipeline.gold.action_space import Action
 
 CARD = "README.md"
+QUALITY_FLAGS = {"player": ", `player_state_known`, `player_state_carried`", "crowd": ", `on_board`, `state_known`"}
 SCORES = "scores.json"  # written beside a version's files by `vectra evaluate` (part B), read when present
 
 
@@ -23,8 +24,8 @@ class FeatureStats:
     """Per-feature count, mean, std (population), min and max over the **train** rows, and per-split episode returns
     (sum of an episode's rewards), accumulated day by day."""
 
-    def __init__(self, features: tuple[str, ...]) -> None:
-        self.features = features
+    def __init__(self, features: tuple[str, ...], key: tuple[str, ...] = ("game_id",)) -> None:
+        self.features, self.key = features, key
         self._parts: list[pl.DataFrame] = []
         self._returns: list[pl.DataFrame] = []
 
@@ -37,7 +38,7 @@ class FeatureStats:
             *(pl.col(f).cast(pl.Float64).min().alias(f"{f}|lo") for f in self.features),
             *(pl.col(f).cast(pl.Float64).max().alias(f"{f}|hi") for f in self.features),
         ))
-        self._returns.append(rows.filter(~pl.col("is_final")).group_by("split", "game_id").agg(pl.col("reward").sum().alias("episode_return")))
+        self._returns.append(rows.filter(~pl.col("is_final")).group_by("split", *self.key).agg(pl.col("reward").sum().alias("episode_return")))
 
     def features_summary(self) -> dict[str, dict]:
         if not self._parts:
@@ -112,15 +113,16 @@ def render_card(manifest: dict, scores: dict | None = None) -> str:
     """The card of a version (see the module docstring)."""
     kind = kind_of(manifest["kind"])
     counts, splits = manifest["counts"], manifest["splits"]
+    episode = ", ".join(name.removesuffix("_id") for name in kind.key)
     lines = [
         f"# Vectra {kind.name} dataset `{manifest['id']}`", "",
         f"Days {', '.join(manifest['partitions'])}; {counts['episodes_in_training']} of {counts['episodes_total']} episodes in "
         f"train/val/test, {counts['rows']:,} observation rows, {counts['transitions']:,} transitions, "
         f"{len(manifest['feature_spec']['features'])} features (spec {manifest['feature_spec']['version']}).", "",
         "## What is inside", "",
-        "- `episodes.parquet` — every episode of those days (one per game), its `split` (train / val / test, or "
-        "`excluded` with its `exclusion_reason`) and `in_training`;",
-        "- `observations.parquet` — one row per (game, tick) of the train/val/test episodes: `game_id`, `tick`, the "
+        f"- `episodes.parquet` — every episode of those days (one per {episode}), its `split` (train / val / test, by "
+        "game, or `excluded` with its `exclusion_reason`) and `in_training`;",
+        f"- `observations.parquet` — one row per ({episode}, tick) of the train/val/test episodes: `{'`, `'.join(kind.key)}`, `tick`, the "
         "features (docs/FEATURES.md), `action`, `action_amount`, `reward`, `terminated`, `truncated`, `is_final`, "
         "`split`. A row at tick t describes the transition t → t+1; the final row of an episode is an observation only;",
         "- `manifest.json` — lineage: input files and their sha256, stage versions, parameters, split games, counts, "
@@ -145,12 +147,15 @@ def render_card(manifest: dict, scores: dict | None = None) -> str:
         lines.append(f"The trade feed showed {coverage['trades_seen']:,} trades against a tradeCount rise of "
                      f"{coverage['trade_count_rise']:,} over {coverage['games']} games with a counted rise "
                      f"({_number(coverage['share'])} of the trades; per game: `trade_coverage` in episodes.parquet).")
+    if counts.get("unexplained_changes") is not None:
+        lines.append(f"{counts['unexplained_changes']:,} board position changes no trade seen explains (flagged in "
+                     "`unexplained_qty`, counted per trajectory in `unexplained_changes`; never filled with invented trades).")
     if counts.get("carried_starts") is not None:
         lines.append(f"{counts['carried_starts']} episodes start from the account carried from their previous consecutive "
                      "game (`player_state_carried`).")
     lines.append("A value carried from an earlier frame or game, or unknown (0), is flagged by the quality features "
                  "(`tick_observed`, `stats_known`, `stats_carried`, `highest_today_known`, `highest_today_carried`, "
-                 "`game_trade_count_known`" + (", `player_state_known`, `player_state_carried`" if kind.name == "player" else "") + ").")
+                 "`game_trade_count_known`" + QUALITY_FLAGS.get(kind.name, "") + ").")
     stats = manifest.get("feature_stats") or {}
     lines += ["", "## Feature statistics (train rows, for normalisation)", ""]
     if stats:

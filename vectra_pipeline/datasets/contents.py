@@ -25,7 +25,7 @@ from vectra_pipeline.gold.action_space import Action
 from vectra_pipeline.gold.feature_spec import FEATURE_SPEC_VERSION
 from vectra_pipeline.gold.policy import EpisodePolicy, apply_policy
 
-VERSION = 2  # bump when a version's files or manifest would change for the same inputs (tests/pipeline/test_stage_versions.py)
+VERSION = 3  # bump when a version's files or manifest would change for the same inputs (tests/pipeline/test_stage_versions.py)
 
 NOTHING_TO_TRAIN = "no complete game yet: nothing to train on"
 
@@ -61,9 +61,11 @@ class DatasetParams:
         }
 
 
-def best_partitions(episodes: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """A game seen in two partitions (midnight UTC) keeps the partition with more ticks; the other is counted."""
-    best = episodes.sort("game_id", "ticks", "partition", descending=[False, True, False]).unique("game_id", keep="first", maintain_order=True)
+def best_partitions(episodes: pl.DataFrame, key: tuple[str, ...] = ("game_id",)) -> tuple[pl.DataFrame, int]:
+    """An episode (``key``) seen in two partitions (a game crossing midnight UTC) keeps the partition with more ticks;
+    the other is counted."""
+    best = (episodes.sort(*key, "ticks", "partition", descending=[*(False for _ in key), True, False])
+            .unique(list(key), keep="first", maintain_order=True))
     return best, episodes.height - best.height
 
 
@@ -73,7 +75,7 @@ def reason_not_to_publish(episodes: pl.DataFrame, params: DatasetParams | None =
     The one place that decides it.
     """
     params = params or DatasetParams()
-    best, _ = best_partitions(episodes)
+    best, _ = best_partitions(episodes, params.spec.key)
     if apply_policy(best, params.policy).filter(pl.col("in_training")).is_empty():
         return f"{NOTHING_TO_TRAIN} ({best.height} episode{'' if best.height == 1 else 's'}, none the policy trains on; no dataset version published)"
     return None
@@ -81,20 +83,20 @@ def reason_not_to_publish(episodes: pl.DataFrame, params: DatasetParams | None =
 
 def version_episodes(episodes: pl.DataFrame, params: DatasetParams) -> tuple[pl.DataFrame, int]:
     """(the version's episodes with ``split``, sorted by game; episodes dropped as another day's copy of a game)."""
-    best, duplicates = best_partitions(episodes)
+    best, duplicates = best_partitions(episodes, params.spec.key)
     split = params.split_fractions
-    return assign_splits(apply_policy(best, params.policy).sort("game_id"), params.split_seed, split), duplicates
+    return assign_splits(apply_policy(best, params.policy).sort(*params.spec.key), params.split_seed, split), duplicates
 
 
-def version_rows(observations: pl.LazyFrame, episodes: pl.DataFrame, date: str) -> pl.DataFrame:
+def version_rows(observations: pl.LazyFrame, episodes: pl.DataFrame, date: str, key: tuple[str, ...] = ("game_id",)) -> pl.DataFrame:
     """One day's observation rows that go into the version (its train/val/test episodes of that day), with
-    ``partition`` and ``split``, sorted by (game_id, tick)."""
-    kept = episodes.filter((pl.col("split") != EXCLUDED) & (pl.col("partition") == date)).select("game_id", "split")
+    ``partition`` and ``split``, sorted by (episode ``key``, tick)."""
+    kept = episodes.filter((pl.col("split") != EXCLUDED) & (pl.col("partition") == date)).select(*key, "split")
     return (
         observations.drop("partition", "split", strict=False)
-        .join(kept.lazy(), on="game_id", how="inner")
+        .join(kept.lazy(), on=list(key), how="inner")
         .with_columns(pl.lit(date).alias("partition"))
-        .sort("game_id", "tick")
+        .sort(*key, "tick")
         .collect()
     )
 
@@ -132,14 +134,17 @@ def counts(episodes: pl.DataFrame, rows: dict, duplicates: int) -> dict:
 
 
 def coverage_counts(episodes: pl.DataFrame) -> dict:
-    """The trade feed's coverage over the version's episodes (market kind) and the carried starts (player kind)."""
+    """The trade feed's coverage over the version's games (market, crowd), the carried starts (player) and the
+    unexplained position changes (crowd) of the version's train/val/test episodes."""
     counted = {}
     if "trade_count_rise" in episodes.columns:
-        rising = episodes.filter(pl.col("trade_count_rise") > 0)
+        rising = episodes.unique("game_id").filter(pl.col("trade_count_rise") > 0)  # crowd: a game per player
         seen, rise = int(rising["trades_seen"].sum()), int(rising["trade_count_rise"].sum())
         counted["coverage"] = {"games": rising.height, "trades_seen": seen, "trade_count_rise": rise, "share": seen / rise if rise else 0.0}
     if "previous_game_id" in episodes.columns:
         counted["carried_starts"] = int(episodes.filter(pl.col("previous_game_id").is_not_null() & (pl.col("split") != EXCLUDED)).height)
+    if "unexplained_changes" in episodes.columns:
+        counted["unexplained_changes"] = int(episodes.filter(pl.col("split") != EXCLUDED)["unexplained_changes"].sum())
     return counted
 
 
@@ -163,7 +168,7 @@ def manifest(identity: dict, params: DatasetParams, partitions: list[str], input
             "seed": params.split_seed,
             "fractions": list(params.split_fractions),
             "method": METHOD,
-            "games": {s: episodes.filter(pl.col("split") == s)["game_id"].to_list() for s in SPLITS},
+            "games": {s: episodes.filter(pl.col("split") == s)["game_id"].unique(maintain_order=True).to_list() for s in SPLITS},
         },
         "counts": version_counts,
         "files": files,

@@ -19,7 +19,7 @@ from types import ModuleType
 from vectra_pipeline.bronze import frames
 from vectra_pipeline.datasets import contents
 from vectra_pipeline.datasets.contents import DatasetParams
-from vectra_pipeline.gold import episodes, market, observations
+from vectra_pipeline.gold import crowd, episodes, leaderboard, market, observations
 from vectra_pipeline.gold.feature_spec import FEATURE_SPEC_VERSION
 from vectra_pipeline.silver import actions, events, games, player_state, sidebets, ticks, trades
 
@@ -36,6 +36,8 @@ STAGES: dict[ModuleType, tuple[str, ...]] = {
     market: ("market_episodes", "market_observations"),
     episodes: ("episodes",),
     observations: ("observations",),
+    leaderboard: ("leaderboard",),
+    crowd: ("crowd_observations", "crowd_episodes"),
     contents: ("training_dataset",),
 }
 

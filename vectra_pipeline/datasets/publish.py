@@ -52,10 +52,10 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
         episodes_file = storage.write_dataset_file(version_episodes, kind.dataset_episodes, folder)
         rows = contents.empty_row_counts()
         appender = storage.DatasetFileAppender(kind.dataset_observations, folder)
-        stats = card.FeatureStats(kind.features)
+        stats = card.FeatureStats(kind.features, kind.key)
         try:
             for date in sorted(by_partition):
-                day = contents.version_rows(by_partition[date], version_episodes, date)
+                day = contents.version_rows(by_partition[date], version_episodes, date, kind.key)
                 appender.append(day)
                 contents.add_row_counts(rows, day)
                 stats.add(day)

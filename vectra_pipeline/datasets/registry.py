@@ -81,14 +81,16 @@ def feature_names(version: DatasetVersion | Path | str) -> list[str]:
 
 
 def read_observations(version: DatasetVersion | Path | str, split: str | None = None) -> pl.DataFrame:
-    """The observation rows of a version (one split or all), sorted by (game_id, tick)."""
+    """The observation rows of a version (one split or all), sorted by (game_id, tick) — (game_id, player_id, tick)
+    for the crowd."""
     if split is not None and split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     version = as_version(version)
-    frame = storage.read_dataset_file(version.path, kind_of(version.kind).dataset_observations)
+    kind = kind_of(version.kind)
+    frame = storage.read_dataset_file(version.path, kind.dataset_observations)
     if split is not None:
         frame = frame.filter(pl.col("split") == split)
-    return frame.sort("game_id", "tick")
+    return frame.sort(*kind.key, "tick")
 
 
 def read_episodes(version: DatasetVersion | Path | str) -> pl.DataFrame:

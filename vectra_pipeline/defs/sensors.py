@@ -85,7 +85,7 @@ def dataset_request(paths: VectraPaths) -> dg.RunRequest | dg.SkipReason:
     if not pending:
         return dg.SkipReason("every dataset kind is published for these days, or has nothing to train on")
     run_key = "+".join(pending[kind] for kind in sorted(pending))
-    return dg.RunRequest(run_key=run_key, tags={f"vectra/dataset_id/{kind}": candidate for kind, candidate in pending.items()})
+    return dg.RunRequest(run_key=run_key, tags={f"vectra/dataset_id.{kind}": candidate for kind, candidate in pending.items()})
 
 
 @dg.run_status_sensor(

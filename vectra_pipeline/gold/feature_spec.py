@@ -5,7 +5,8 @@ from it (``python -m vectra_pipeline.docs``).
 
 - ``FEATURES`` — the **player** kind (the recording player's account): market, flow, player, action and quality
   features;
-- ``MARKET_FEATURES`` — the **market** kind: the market, flow and market-quality features only (no player).
+- ``MARKET_FEATURES`` — the **market** kind: the market, flow and market-quality features only (no player);
+- ``CROWD_FEATURES`` — the **crowd** kind: the market features and one leaderboard player's state and actions.
 
 A value that is carried (from an earlier frame, an earlier game or an earlier board) or unknown (0) is always
 flagged by a quality feature beside it.
@@ -31,7 +32,7 @@ class Feature:
     unit: str
     formula: str
     source: str
-    group: str  # market | flow | player | action | quality
+    group: str  # market | flow | player | action | quality | crowd
     seed: str  # kept | changed | new (relative to the seed's 36-feature observation space)
     why: str  # why kept / changed / new
     version: str = "1.0"
@@ -184,7 +185,48 @@ DROPPED_SEED_FEATURES: tuple[tuple[str, str], ...] = (
 MARKET_FEATURES: tuple[Feature, ...] = tuple(f for f in FEATURES if f.group in ("market", "flow")) + MARKET_QUALITY
 
 
-KIND_FEATURES: dict[str, tuple[Feature, ...]] = {"player": FEATURES, "market": MARKET_FEATURES}
+# The crowd kind: one leaderboard player's state (PROTOCOL.md §3.1 leaderboard entries) and their broadcast actions.
+CROWD_PLAYER: tuple[Feature, ...] = (
+    _f("position_qty", F64, "tokens", "positionQty of the player's last board ≤ t", "leaderboard.position_qty", "crowd",
+       "new", "the crowd's holdings", "2.0"),
+    _f("avg_cost", F32, "×", "avgCost (0 when flat)", "leaderboard.avg_cost", "crowd", "new", "entry price", "2.0"),
+    _f("pnl", F64, "SOL", "the game's P&L of the board (realised + marked + sidebet + short)", "leaderboard.pnl",
+       "crowd", "new", "the crowd reward is its change", "2.0"),
+    _f("total_invested", F32, "SOL", "totalInvested in the game", "leaderboard.total_invested", "crowd", "new",
+       "commitment", "2.0"),
+    _f("unrealized_pnl", F32, "SOL", "position_qty · (price − avg_cost)", "leaderboard, game_ticks", "crowd", "new",
+       "open exposure", "2.0"),
+    _f("position_pnl_pct", F32, "percent", "(price / avg_cost − 1) · 100 while holding, else 0",
+       "leaderboard, game_ticks", "crowd", "new", "open exposure", "2.0"),
+    _f("ticks_in_position", F32, "ticks", "t − first tick of the current run of position_qty > 0; 0 when flat",
+       "leaderboard", "crowd", "new", "holding time", "2.0"),
+    _f("sidebet_active", F32, "flag", "1 while the board shows an open sideBet", "leaderboard.sidebet_active", "crowd",
+       "new", "sidebet window state", "2.0"),
+    _f("sidebet_amount", F32, "SOL", "its betAmount, else 0", "leaderboard.sidebet_amount", "crowd", "new",
+       "sidebet window state", "2.0"),
+    _f("sidebet_ticks_left", F32, "ticks", "max(0, end − t) while open, else 0", "leaderboard.sidebet_end_tick",
+       "crowd", "new", "sidebet window state", "2.0"),
+    _f("short_amount", F32, "SOL", "shortPosition.amount, else 0", "leaderboard.short_amount", "crowd", "new",
+       "short state", "2.0"),
+    _f("short_unrealized_pnl", F32, "SOL", "amount · max(0, 2 − price/entry) − amount while short, else 0",
+       "leaderboard, game_ticks", "crowd", "new", "short state", "2.0"),
+    _f("board_rank", F32, "rank", "position on tick t's board (1 = best P&L), 0 when off it", "leaderboard.rank",
+       "crowd", "new", "standing among the players", "2.0"),
+    _f("has_acted", F32, "flag", "1 when a trade or sidebet of the player was seen before t in this game",
+       "trades, sidebets", "crowd", "new", "makes ticks_since_last_action unambiguous", "2.0"),
+    _f("ticks_since_last_action", F32, "ticks", "t − tick of the player's last seen action before t; 0 when none",
+       "trades, sidebets", "crowd", "new", "activity", "2.0"),
+    _f("last_bet_amount", F32, "SOL", "amount of the last buy/sidebet/short_open seen before t, else 0",
+       "trades, sidebets", "crowd", "new", "bet size", "2.0"),
+    _f("on_board", F32, "flag", "1 when tick t's board lists the player (the state is that board's)", "leaderboard",
+       "crowd", "new", "the board shows ≤10 players: off it, the state is carried", "2.0"),
+    _f("state_known", F32, "flag", "1 once a board of this game (presale board included) listed the player; the "
+       "state is carried from the last one while off the board, 0 before", "leaderboard", "crowd", "new",
+       "carried and unknown states are flagged", "2.0"),
+)
+CROWD_FEATURES: tuple[Feature, ...] = MARKET_FEATURES + CROWD_PLAYER
+
+KIND_FEATURES: dict[str, tuple[Feature, ...]] = {"player": FEATURES, "crowd": CROWD_FEATURES, "market": MARKET_FEATURES}
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FLOAT64_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.dtype == F64)
 MARKET_FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in MARKET_FEATURES)

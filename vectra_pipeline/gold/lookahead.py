@@ -10,8 +10,10 @@ from __future__ import annotations
 import polars as pl
 
 from capture_agent.protocol.rules import PRE_GAME_PHASES
+from vectra_pipeline.gold.crowd import build_crowd_episodes, build_crowd_observations
 from vectra_pipeline.gold.episodes import PLAYER_POLICY, build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES
+from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard
 from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
 from vectra_pipeline.gold.observations import build_observations
 from vectra_pipeline.gold.policy import EpisodePolicy
@@ -22,14 +24,22 @@ SILVER_INPUTS = ("games", "game_ticks", "trades", "sidebets", "player_state", "a
 
 def gold_tables(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = PLAYER_POLICY) -> dict[str, pl.DataFrame]:
     """Every gold table of silver tables (``events``: at least ``market.EVENT_COLUMNS``; absent = no frame
-    statistics), the player kind's episodes under ``policy``."""
+    statistics; bronze ``frames`` with ``payload_text``, absent = no boards), the player kind's episodes under
+    ``policy``."""
     events = tables.get("events")
     stats = frame_stats(events if events is not None else empty("events").select(EVENT_COLUMNS))
     market_episodes = build_market_episodes(tables["games"], tables["game_ticks"], tables["trades"], stats)
     market = build_market_observations(tables["game_ticks"], tables["trades"], stats, market_episodes)
     episodes = build_episodes(market_episodes, tables["trades"], tables["sidebets"], tables["player_state"], tables["actions"], policy)
     observations = build_observations(tables["game_ticks"], market, tables["trades"], tables["player_state"], tables["actions"], episodes)
-    return {"market_episodes": market_episodes, "market_observations": market, "episodes": episodes, "observations": observations}
+    frames = tables.get("frames")
+    texts = frames.select("capture_id", "seq", "payload_text") if frames is not None else pl.DataFrame(
+        schema={"capture_id": pl.String, "seq": pl.Int64, "payload_text": pl.String})
+    leaderboard, _ = build_leaderboard(board_frames(stats), texts)
+    crowd = build_crowd_observations(tables["game_ticks"], market, market_episodes, leaderboard, tables["trades"], tables["sidebets"])
+    crowd_episodes = build_crowd_episodes(crowd, market_episodes, leaderboard, tables["trades"], tables["sidebets"])
+    return {"market_episodes": market_episodes, "market_observations": market, "episodes": episodes, "observations": observations,
+            "leaderboard": leaderboard, "crowd_episodes": crowd_episodes, "crowd_observations": crowd}
 
 
 def gold_from_silver(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = PLAYER_POLICY) -> tuple[pl.DataFrame, pl.DataFrame]:

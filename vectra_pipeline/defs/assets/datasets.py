@@ -72,9 +72,9 @@ def _scan_observations(paths: VectraPaths, kind: Kind, dates: list[str]) -> dict
     group_name=GROUP,
     owners=OWNERS,
     kinds={"python", "parquet", "json"},
-    deps=["episodes", "observations", "market_episodes", "market_observations"],
+    deps=["episodes", "observations", "market_episodes", "market_observations", "crowd_episodes", "crowd_observations"],
     code_version=asset_code_version("training_dataset"),
-    description="Versioned, immutable dataset snapshots of every day that built fully, one per kind (player, market): "
+    description="Versioned, immutable dataset snapshots of every day that built fully, one per kind (player, crowd, market): "
     "<data>/datasets/<kind>/<id>/ with episodes.parquet, observations.parquet (train/val/test split by game), "
     "README.md (the dataset card) and manifest.json (lineage). The id hashes the landing segments, the stage versions, "
     "the feature spec version and the parameters: same inputs, same id, no rewrite. A day whose last build failed or "
@@ -133,14 +133,14 @@ def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, p
     owners=OWNERS,
     kinds={"python", "minari"},
     deps=["training_dataset"],
-    description="Minari datasets (arrow, offline) of the latest version of every kind, one per split, in "
+    description="Minari datasets (arrow, offline) of the latest player and market versions, one per split, in "
     "<version>/minari/ (MINARI_DATASETS_PATH); written once per version. A kind with no version yet exports nothing.",
 )
 def minari_datasets(context: dg.AssetExecutionContext, config: DatasetConfig, paths: VectraPaths) -> dg.MaterializeResult:
     from vectra_pipeline.exports.minari import export_minari, minari_id  # gymnasium and minari only when exporting
 
     exported, missing = {}, []
-    for kind in config.kinds:
+    for kind in (k for k in config.kinds if kind_of(k).key == ("game_id",)):  # Minari episodes are games (not the crowd's)
         version = registry.latest_dataset(paths.root, kind)
         if version is None:  # nothing to train on yet (training_dataset says why): nothing to export, not a failure
             missing.append(kind)

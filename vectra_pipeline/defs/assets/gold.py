@@ -1,5 +1,6 @@
-"""Gold per day: the market kind (market_episodes, market_observations) and the player kind (episodes,
-observations), the player's market features taken from the market rows.
+"""Gold per day: the market kind (market_episodes, market_observations), the player kind (episodes, observations)
+and the crowd kind (leaderboard, crowd_observations, crowd_episodes); every kind's market features are the market
+rows'.
 
 Thin wrappers over ``vectra_pipeline.gold``: read the silver partition, call the pure stage, write the gold partition
 atomically (``<data>/gold/<table>/date=YYYY-MM-DD/part.parquet``), report metadata.
@@ -13,8 +14,10 @@ from vectra_pipeline.datasets.identity import asset_code_version
 from vectra_pipeline.defs.metadata import counts, preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
+from vectra_pipeline.gold.crowd import build_crowd_episodes, build_crowd_observations
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
+from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
 from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
 from vectra_pipeline.gold.observations import build_observations
@@ -157,4 +160,76 @@ def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Ma
     )
 
 
-assets = [market_episodes, market_observations, episodes, observations]
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    owners=OWNERS,
+    kinds={"python", "polars", "parquet"},
+    deps=["frames", "events"],
+    code_version=asset_code_version("leaderboard"),
+    description="Every player the boards show (≤10 per frame): one row per (game, tick, player) from the first frame "
+    "that showed each tick, tick −1 the presale board; read from the frames' text. A malformed entry is left out "
+    "and counted, an unreadable frame counted, the rest read.",
+    metadata={"storage": storage.table_pattern("leaderboard"), "key": "game_id, tick, player_id"},
+)
+def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
+    date = context.partition_key
+    frames = board_frames(frame_stats(read_silver(paths, date)["events"]))
+    keys = frames.select("capture_id", "seq").unique()
+    texts = storage.scan_table(paths.root, "frames", date).select("capture_id", "seq", "payload_text").join(
+        keys.lazy(), on=["capture_id", "seq"], how="semi").collect()  # only the board frames' text is read
+    table, read = build_leaderboard(frames, texts)
+    _write(paths, "leaderboard", date, table)
+    return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "players": table["player_id"].n_unique(), **read})
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    owners=OWNERS,
+    kinds={"python", "polars", "parquet"},
+    deps=["leaderboard", "market_observations", "market_episodes", "game_ticks", "trades", "sidebets"],
+    code_version=asset_code_version("crowd_observations"),
+    description="The crowd kind: one row per (game, player, tick) of every player the frames show — market features, "
+    "their board state, their broadcast trades and side bets as actions with amounts, the change of their P&L as "
+    "reward; a position change no trade seen explains is flagged (unexplained_qty).",
+    metadata={"storage": storage.table_pattern("crowd_observations"), "key": "game_id, player_id, tick"},
+)
+def crowd_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
+    date = context.partition_key
+    silver = read_silver(paths, date)
+    table = build_crowd_observations(silver["game_ticks"], _gold(paths, "market_observations", date), _gold(paths, "market_episodes", date),
+                                     _gold(paths, "leaderboard", date), silver["trades"], silver["sidebets"])
+    _write(paths, "crowd_observations", date, table)
+    transitions = table.filter(~pl.col("is_final"))
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": table.height, "trajectories": table.select("game_id", "player_id").n_unique(),
+        "actions": counts(transitions, "action"), "unexplained_changes": int(table["unexplained_qty"].is_not_null().sum()),
+    })
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    owners=OWNERS,
+    kinds={"python", "polars", "parquet"},
+    deps=["crowd_observations", "market_episodes", "leaderboard", "trades", "sidebets"],
+    code_version=asset_code_version("crowd_episodes"),
+    description="The crowd kind: one trajectory per (game, player) the frames show, with its actions, board ticks, "
+    "unexplained position changes, P&L start and end, the game's trade-feed coverage and the default policy.",
+    metadata={"storage": storage.table_pattern("crowd_episodes"), "key": "game_id, player_id"},
+)
+def crowd_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
+    date = context.partition_key
+    silver = read_silver(paths, date)
+    table = build_crowd_episodes(_gold(paths, "crowd_observations", date), _gold(paths, "market_episodes", date),
+                                 _gold(paths, "leaderboard", date), silver["trades"], silver["sidebets"])
+    _write(paths, "crowd_episodes", date, table)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": table.height, "in_training": int(table["in_training"].sum()),
+        "excluded": counts(table.filter(~pl.col("in_training")), "exclusion_reason"),
+        "unexplained_changes": int(table["unexplained_changes"].sum()),
+    })
+
+
+assets = [market_episodes, market_observations, episodes, observations, leaderboard, crowd_observations, crowd_episodes]

@@ -8,7 +8,7 @@ import polars as pl
 from vectra_pipeline import storage
 from vectra_pipeline.defs.assets.gold import read_silver
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.gold.carry import reward_violations
+from vectra_pipeline.gold.carry import REWARD_TOLERANCE_SOL, reward_violations
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, MARKET_FEATURE_NAMES
 from vectra_pipeline.gold.lookahead import look_ahead_violations
 
@@ -87,10 +87,29 @@ def observations_rewards_exact(context: dg.AssetCheckExecutionContext, paths: Ve
     )
 
 
+@dg.asset_check(
+    asset="crowd_episodes",
+    description="Every crowd trajectory's rewards sum to its P&L change (end_pnl − start_pnl) and to its rows' rewards.",
+)
+def crowd_rewards_exact(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
+    date = context.partition_key
+    episodes, rows = _gold(paths, "crowd_episodes", date), _gold(paths, "crowd_observations", date)
+    sums = rows.filter(~pl.col("is_final")).group_by("game_id", "player_id").agg(pl.col("reward").sum().alias("_rows"))
+    joined = episodes.join(sums, on=["game_id", "player_id"], how="left").with_columns(
+        (pl.col("end_pnl").fill_null(0.0) - pl.col("start_pnl").fill_null(0.0)).alias("_change"), pl.col("_rows").fill_null(0.0)
+    )
+    broken = joined.filter(((pl.col("episode_return").fill_null(0.0) - pl.col("_change")).abs() > REWARD_TOLERANCE_SOL)
+                           | ((pl.col("_rows") - pl.col("_change")).abs() > REWARD_TOLERANCE_SOL))
+    return dg.AssetCheckResult(
+        passed=broken.is_empty(),
+        metadata={"trajectories": episodes.height, "broken": dg.MetadataValue.json(broken.select("game_id", "player_id").head(20).rows())},
+    )
+
+
 @dg.asset_check(asset="market_episodes", description="Every game of silver games has exactly one market episode.")
 def market_episodes_one_per_game(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
     return _one_per_game(paths, "market_episodes", context.partition_key)
 
 
 checks = [observations_finite, market_observations_finite, observations_no_look_ahead, observations_rewards_exact, episodes_one_per_game,
-          market_episodes_one_per_game]
+          market_episodes_one_per_game, crowd_rewards_exact]
