@@ -12,7 +12,7 @@ import polars as pl
 from capture_agent.protocol.rules import PRE_GAME_PHASES
 from vectra_pipeline.gold.crowd import build_crowd_episodes, build_crowd_observations
 from vectra_pipeline.gold.episodes import PLAYER_POLICY, build_episodes
-from vectra_pipeline.gold.feature_spec import FEATURE_NAMES
+from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, MARKET_FEATURE_NAMES
 from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard
 from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
 from vectra_pipeline.gold.observations import build_observations
@@ -75,25 +75,30 @@ def perturb_after(tables: dict[str, pl.DataFrame], game_id: str, cut: int) -> di
 
 
 def look_ahead_violations(tables: dict[str, pl.DataFrame], game_ids: list[str]) -> dict[str, list[str]]:
-    """game → features that changed at or before the cut (the game's middle tick) when its future was perturbed.
+    """game → features that changed at or before the cut (the game's middle tick) when its future was perturbed, in
+    the market rows (every game) and the player rows (a game an account recorded).
 
     Each game is rebuilt alone (its rows of every silver table), before and after the perturbation.
     """
+    checked = (("market_observations", MARKET_FEATURE_NAMES), ("observations", FEATURE_NAMES))
     violations = {}
     for game_id in game_ids:
         alone = {name: frame.filter(pl.col("game_id") == game_id) for name, frame in tables.items()}
-        _, rows = gold_from_silver(alone)
-        if rows.height < 4:
+        gold = gold_tables(alone)
+        market = gold["market_observations"]
+        if market.height < 4:
             continue
-        cut = int(rows["tick"].min() + rows.height // 2)
-        _, perturbed = gold_from_silver(perturb_after(alone, game_id, cut))
-        keep = pl.col("tick") <= cut
-        before = rows.filter(keep).sort("tick").select("tick", *FEATURE_NAMES)
-        after = perturbed.filter(keep).sort("tick").select("tick", *FEATURE_NAMES)
-        if before.height != after.height:
-            violations[game_id] = ["<rows>"]
-            continue
-        changed = [name for name in FEATURE_NAMES if not before[name].equals(after[name])]
+        cut = int(market["tick"].min() + market.height // 2)
+        perturbed = gold_tables(perturb_after(alone, game_id, cut))
+        changed: list[str] = []
+        for table, features in checked:
+            keep = pl.col("tick") <= cut
+            before = gold[table].filter(keep).sort("tick").select("tick", *features)
+            after = perturbed[table].filter(keep).sort("tick").select("tick", *features)
+            if before.height != after.height:
+                changed.append(f"<{table} rows>")
+                continue
+            changed += [name for name in features if not before[name].equals(after[name]) and name not in changed]
         if changed:
             violations[game_id] = changed
     return violations
