@@ -31,7 +31,8 @@ from vectra_pipeline.warehouse import table_globs, warehouse_path
 SEED = 20261127
 NAMED_KILLS = ("warehouse:written", "dataset:manifest-written", "dataset:published", "minari:written")
 RANDOM_KILLS = 4
-KIND = "market"  # the synthetic captures record no account: the market kind is the version they publish
+KIND = "market"  # the synthetic captures record no account: market (and crowd) versions, no player version
+KINDS = ("crowd", "market")
 BOOKKEEPING = {".landing-sha256.json", ".warehouse.lock", ".warehouse-views.json"}  # dot-prefixed but not temps
 
 
@@ -67,20 +68,22 @@ def _assert_no_visible_partial_output(root, reference_root) -> None:
         for table in tables:  # every view answers: only whole Parquet files are read
             con.execute(f'SELECT count(*) FROM "{table}"').fetchall()
         viewed = con.execute("SELECT id, path FROM datasets ORDER BY id").fetchall()
-    versions = list_versions(root, KIND)
-    assert viewed == [(v.id, f"datasets/{KIND}/{v.id}") for v in sorted(versions, key=lambda v: v.id)]
-    expected = latest_dataset(reference_root, KIND)
-    for version in versions:
-        assert version.id == expected.id  # the only version these inputs can give
-        files = _files(version.path)
-        reference_files = _files(expected.path)
-        if not (version.path / "minari").exists():  # exported later: absent, or whole
-            reference_files = {k: v for k, v in reference_files.items() if not k.startswith("minari/")}
-        assert files == reference_files
-        for name, entry in version.manifest["files"].items():
-            assert file_sha256(version.path / name) == entry["sha256"]
-    if versions:
-        assert latest_dataset(root, KIND) is not None  # the history is never torn
+    versions = {kind: list_versions(root, kind) for kind in KINDS}
+    everything = sorted((v.id, f"datasets/{kind}/{v.id}") for kind, listed in versions.items() for v in listed)
+    assert viewed == everything
+    for kind, listed in versions.items():
+        expected = latest_dataset(reference_root, kind)
+        for version in listed:
+            assert version.id == expected.id  # the only version of the kind these inputs can give
+            files = _files(version.path)
+            reference_files = _files(expected.path)
+            if not (version.path / "minari").exists():  # exported later: absent, or whole
+                reference_files = {k: v for k, v in reference_files.items() if not k.startswith("minari/")}
+            assert files == reference_files
+            for name, entry in version.manifest["files"].items():
+                assert file_sha256(version.path / name) == entry["sha256"]
+        if listed:
+            assert latest_dataset(root, kind) is not None  # the history is never torn
     if warehouse_path(root).exists():
         with duckdb.connect(str(warehouse_path(root)), read_only=True) as con:
             assert con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone()[0] >= 1

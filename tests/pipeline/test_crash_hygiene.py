@@ -74,7 +74,7 @@ def test_leftovers_are_invisible_and_the_dead_ones_are_swept(built, tmp_path):
     def nothing_dot_prefixed_is_visible():
         assert not [name for name in table_globs(root) if name.startswith(".")]
         assert query(root, "SELECT (SELECT count(*) FROM games), (SELECT count(*) FROM frames)")[1][0] == (games, frames)
-        assert query(root, "SELECT id, path FROM datasets")[1] == [(version.id, f"datasets/market/{version.id}")]
+        assert query(root, "SELECT id, path FROM datasets WHERE name = 'market'")[1] == [(version.id, f"datasets/market/{version.id}")]
         assert [v.id for v in list_versions(root, "market")] == [version.id] and latest_dataset(root, "market").id == version.id
 
     nothing_dot_prefixed_is_visible()

@@ -57,7 +57,7 @@ class FeatureStats:
     def returns_summary(self) -> dict[str, dict]:
         if not self._returns:
             return {}
-        returns = pl.concat(self._returns)
+        returns = pl.concat(self._returns).sort("split", *self.key)  # a fixed order: float sums, byte-identical manifests
         summary = {}
         for split in SPLITS:
             values = returns.filter(pl.col("split") == split)["episode_return"]
