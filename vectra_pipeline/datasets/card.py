@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import polars as pl
 
 from vectra_pipeline.datasets.kinds import kind_of
@@ -26,32 +27,32 @@ class FeatureStats:
 
     def __init__(self, features: tuple[str, ...], key: tuple[str, ...] = ("game_id",)) -> None:
         self.features, self.key = features, key
-        self._parts: list[pl.DataFrame] = []
+        self._parts: list[tuple[str, int, float, float, float, float]] = []  # feature, n, Σx, Σx², min, max of a day
         self._returns: list[pl.DataFrame] = []
 
     def add(self, rows: pl.DataFrame) -> None:
-        train = rows.filter(pl.col("split") == "train").select(self.features)
-        self._parts.append(train.select(
-            *(pl.col(f).cast(pl.Float64).count().alias(f"{f}|n") for f in self.features),
-            *(pl.col(f).cast(pl.Float64).sum().alias(f"{f}|s") for f in self.features),
-            *((pl.col(f).cast(pl.Float64) ** 2).sum().alias(f"{f}|q") for f in self.features),
-            *(pl.col(f).cast(pl.Float64).min().alias(f"{f}|lo") for f in self.features),
-            *(pl.col(f).cast(pl.Float64).max().alias(f"{f}|hi") for f in self.features),
-        ))
-        self._returns.append(rows.filter(~pl.col("is_final")).group_by("split", *self.key).agg(pl.col("reward").sum().alias("episode_return")))
+        train = rows.filter(pl.col("split") == "train")
+        for f in self.features:  # numpy sums over the sorted rows: the same bytes give the same figures, always
+            values = train[f].cast(pl.Float64).to_numpy()
+            if len(values):
+                self._parts.append((f, len(values), float(values.sum()), float((values * values).sum()), float(values.min()), float(values.max())))
+        self._returns.append(rows.filter(~pl.col("is_final")).group_by("split", *self.key, maintain_order=True)
+                             .agg(pl.col("reward").sum().alias("episode_return")))
 
     def features_summary(self) -> dict[str, dict]:
-        if not self._parts:
-            return {}
-        parts = pl.concat(self._parts)
+        totals: dict[str, list] = {}
+        for f, n, total, squares, low, high in self._parts:
+            seen = totals.setdefault(f, [0, 0.0, 0.0, math.inf, -math.inf])
+            seen[0] += n
+            seen[1] += total
+            seen[2] += squares
+            seen[3], seen[4] = min(seen[3], low), max(seen[4], high)
         summary = {}
-        for f in self.features:
-            n = int(parts[f"{f}|n"].sum())
-            if n == 0:
-                continue
-            mean = float(parts[f"{f}|s"].sum()) / n
-            variance = max(float(parts[f"{f}|q"].sum()) / n - mean * mean, 0.0)
-            summary[f] = {"mean": mean, "std": math.sqrt(variance), "min": float(parts[f"{f}|lo"].min()), "max": float(parts[f"{f}|hi"].max())}
+        for f in self.features:  # spec order
+            if f in totals:
+                n, total, squares, low, high = totals[f]
+                mean = total / n
+                summary[f] = {"mean": mean, "std": math.sqrt(max(squares / n - mean * mean, 0.0)), "min": low, "max": high}
         return summary
 
     def returns_summary(self) -> dict[str, dict]:
@@ -60,9 +61,9 @@ class FeatureStats:
         returns = pl.concat(self._returns).sort("split", *self.key)  # a fixed order: float sums, byte-identical manifests
         summary = {}
         for split in SPLITS:
-            values = returns.filter(pl.col("split") == split)["episode_return"]
-            if values.len():
-                summary[split] = {"episodes": values.len(), "mean": float(values.mean()), "median": float(values.median()),
+            values = returns.filter(pl.col("split") == split)["episode_return"].to_numpy()
+            if len(values):
+                summary[split] = {"episodes": len(values), "mean": float(values.mean()), "median": float(np.median(values)),
                                   "min": float(values.min()), "max": float(values.max())}
         return summary
 
