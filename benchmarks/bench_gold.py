@@ -33,7 +33,14 @@ from vectra_pipeline.envs.replay import VectraReplayEnv  # noqa: E402
 from vectra_pipeline.exports.minari import export_minari  # noqa: E402
 from vectra_pipeline.exports.numpy import load_transitions  # noqa: E402
 from vectra_pipeline.gold.episodes import build_episodes  # noqa: E402
+from vectra_pipeline.gold.market import (  # noqa: E402
+    EVENT_COLUMNS,
+    build_market_episodes,
+    build_market_observations,
+    frame_stats,
+)
 from vectra_pipeline.gold.observations import build_observations  # noqa: E402
+from vectra_pipeline.schema import empty  # noqa: E402
 from vectra_pipeline.storage import write_table  # noqa: E402
 from vectra_pipeline.synthetic import synthetic_silver  # noqa: E402
 
@@ -66,11 +73,15 @@ def main() -> int:
         data = Path(tmp)
         total = time.perf_counter()
         t = time.perf_counter()
-        episodes = build_episodes(silver["games"], silver["game_ticks"], silver["trades"], silver["sidebets"],
-                                  silver["player_state"], silver["actions"])
+        stats = frame_stats(silver["events"]) if "events" in silver else frame_stats(empty("events").select(EVENT_COLUMNS))
+        market_episodes = build_market_episodes(silver["games"], silver["game_ticks"], silver["trades"], stats)
+        market = build_market_observations(silver["game_ticks"], silver["trades"], stats, market_episodes)
+        timed("market (episodes + observations)", market.height, time.perf_counter() - t)
+        t = time.perf_counter()
+        episodes = build_episodes(market_episodes, silver["trades"], silver["sidebets"], silver["player_state"], silver["actions"])
         timed("episodes", episodes.height, time.perf_counter() - t)
         t = time.perf_counter()
-        observations = build_observations(silver["game_ticks"], silver["trades"], silver["player_state"], silver["actions"], episodes)
+        observations = build_observations(silver["game_ticks"], market, silver["trades"], silver["player_state"], silver["actions"], episodes)
         timed("observations", observations.height, time.perf_counter() - t)
         t = time.perf_counter()
         write_table(data, "episodes", DATE, episodes)

@@ -14,9 +14,8 @@ from vectra_pipeline import storage
 from vectra_pipeline.datasets.contents import DatasetParams
 from vectra_pipeline.datasets.publish import publish
 from vectra_pipeline.datasets.registry import DatasetVersion, load_version, read_observations
-from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import PLAYER_FEATURES
-from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.gold.lookahead import gold_from_silver
 from vectra_pipeline.synthetic import synthetic_silver
 
 DATE = "2025-12-10"
@@ -28,9 +27,7 @@ def player_version(data: Path, games: int, seed: int, fractions=(0.6, 0.2, 0.2),
     """A player version of ``games`` synthetic games published under ``data`` (and the silver it came from)."""
     extra = {"gapped_every": gapped_every} if gapped_every else {}
     tables = synthetic_silver(games, seed=seed, **extra)
-    episodes = build_episodes(tables["games"], tables["game_ticks"], tables["trades"], tables["sidebets"],
-                              tables["player_state"], tables["actions"])
-    observations = build_observations(tables["game_ticks"], tables["trades"], tables["player_state"], tables["actions"], episodes)
+    episodes, observations = gold_from_silver(tables)
     tag = pl.lit(DATE).alias("partition")
     version, _ = publish(data, [DATE], episodes.with_columns(tag), observations.with_columns(tag), [],
                          DatasetParams(split_fractions=fractions))
@@ -53,7 +50,8 @@ def contract_version(source: DatasetVersion, folder: Path, version_id: str = "c0
             for other in others)]).sort("game_id", "tick")  # the players' rows interleaved, as the registry reads them
     folder.mkdir(parents=True)
     rows.write_parquet(folder / storage.TABLES["dataset_observations"].file)
-    manifest = {"id": version_id, "name": "crowd", "kind": "crowd", "partitions": [DATE], "code_version": "test",
+    kind = "crowd" if players else "market"  # the crowd's rows are keyed by player, the market's by game
+    manifest = {"id": version_id, "name": kind, "kind": kind, "partitions": [DATE], "code_version": "test",
                 "feature_spec": {"version": "test", "features": features}}
     (folder / storage.MANIFEST).write_text(json.dumps(manifest))
     return load_version(folder)

@@ -15,11 +15,19 @@ from pathlib import Path
 from types import ModuleType
 
 from vectra_pipeline import datasets, storage
-from vectra_pipeline.datasets import contents
+from vectra_pipeline.datasets import card, contents, kinds, splits
 from vectra_pipeline.envs import baselines, replay, sim
 from vectra_pipeline.exports import minari, numpy
-from vectra_pipeline.gold import action_space, episodes, observations, rewards
-from vectra_pipeline.gold.feature_spec import DROPPED_SEED_FEATURES, FEATURE_SPEC_VERSION, FEATURES, FLOAT64_FEATURES
+from vectra_pipeline.gold import action_space, carry, crowd, episodes, market, observations, rewards
+from vectra_pipeline.gold.feature_spec import (
+    CROWD_PLAYER,
+    DROPPED_SEED_FEATURES,
+    FEATURE_SPEC_VERSION,
+    FEATURES,
+    FLOAT64_FEATURES,
+    KIND_FEATURES,
+    feature_names,
+)
 from vectra_pipeline.schema import TABLES, Table
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -118,10 +126,20 @@ def features_markdown() -> str:
     ]
     for i, f in enumerate(FEATURES):
         lines.append(f"| {i} | `{f.name}` | {f.dtype} | {f.unit} | {f.formula} | {f.source} | {f.group} | {f.seed} | {f.why} | {f.version} |")
+    lines += ["", "## Features per dataset kind", "",
+              "The table above is the **player** kind's vector. The **market** kind's vector is its market, flow and "
+              "market-quality features; the **crowd** kind's is the market kind's followed by one leaderboard player's "
+              "state and actions:", ""]
+    lines += [f"- `{kind}` ({len(names)}): " + ", ".join(f"`{n}`" for n in names) for kind, names in
+              ((kind, feature_names(kind)) for kind in KIND_FEATURES)]
+    lines += ["", "| name | dtype | unit | formula | source | why |", "|---|---|---|---|---|---|"]
+    lines += [f"| `{f.name}` | {f.dtype} | {f.unit} | {f.formula} | {f.source} | {f.why} |" for f in CROWD_PLAYER]
     lines += ["", "## Seed features dropped", "", "| seed feature | why |", "|---|---|"]
     lines += [f"| {name} | {why} |" for name, why in DROPPED_SEED_FEATURES]
     sections = (("Actions", action_space), ("Reward", rewards), ("Observation rows", observations), ("Episodes", episodes),
-                ("Training datasets", datasets), ("What a version holds", contents),
+                ("The account carried across games", carry), ("The market kind", market), ("The crowd kind", crowd),
+                ("Training datasets", datasets), ("Dataset kinds", kinds), ("Splits", splits), ("What a version holds", contents),
+                ("The dataset card", card),
                 ("Numpy batches", numpy), ("Replay environment", replay), ("Simulated environment", sim), ("Minari", minari),
                 ("Baselines", baselines))
     for title, module in sections:

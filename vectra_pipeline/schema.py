@@ -1,8 +1,12 @@
 """The schema registry: every table the pipeline writes — bronze, silver, gold, and the files and view of the
-datasets — with its columns, dtypes and descriptions, declared once. Stages build polars frames and the storage
-module passes each through :func:`conform` before writing it (declared columns, order and dtypes), so every Parquet
-file, DuckDB view and document agrees with this module; ``docs/TABLES.md`` (``python -m vectra_pipeline.docs``) and
-the warehouse's views (:mod:`vectra_pipeline.warehouse`) are generated from it. Where a table lives is storage's job.
+datasets — with its columns, dtypes and descriptions, declared once.
+
+Stages build polars frames and the storage module passes every one through :func:`conform` before writing it,
+which selects the declared columns in the declared order with the declared dtypes, so every Parquet file, DuckDB
+view and document agrees with this module. Generated from it: ``docs/TABLES.md`` (``python -m vectra_pipeline.docs``)
+and the warehouse's views (:mod:`vectra_pipeline.warehouse`). Where a table lives is the storage module's business.
+The gold and dataset tables are declared in :mod:`vectra_pipeline.schema_gold`, the building blocks in
+:mod:`vectra_pipeline.table_spec`.
 
 Conventions: times are integer nanoseconds since the Unix epoch, UTC (``*_ns``); money is SOL as float;
 prices and ``avg_cost`` are multipliers of the 1.0 start price; ticks are int32.
@@ -10,51 +14,28 @@ prices and ``avg_cost`` are multipliers of the 1.0 start price; ticks are int32.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import polars as pl
 
-from vectra_pipeline.gold.feature_spec import F32, FEATURES
+from vectra_pipeline.schema_gold import (
+    CROWD_EPISODES,
+    CROWD_OBSERVATIONS,
+    DATASET_CROWD_EPISODES,
+    DATASET_CROWD_OBSERVATIONS,
+    DATASET_EPISODES,
+    DATASET_MARKET_EPISODES,
+    DATASET_MARKET_OBSERVATIONS,
+    DATASET_OBSERVATIONS,
+    DATASETS,
+    EPISODES,
+    LEADERBOARD,
+    MARKET_EPISODES,
+    MARKET_OBSERVATIONS,
+    OBSERVATIONS,
+)
+from vectra_pipeline.table_spec import BOOL, F64, I32, I64, LAYERS, STR, Column, Table
+from vectra_pipeline.table_spec import table as _table
 
-I8 = pl.Int8
-I16 = pl.Int16
-I32 = pl.Int32
-I64 = pl.Int64
-F64 = pl.Float64
-STR = pl.String
-BOOL = pl.Boolean
-LAYERS = ("bronze", "silver", "gold")  # partitioned by landing date: <stage>/<table>/date=YYYY-MM-DD/part.parquet
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    dtype: pl.DataType
-    doc: str
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    stage: str  # one of LAYERS, or "datasets"
-    doc: str
-    key: tuple[str, ...]
-    columns: tuple[Column, ...]
-    file: str | None = None  # datasets only: the file of a dataset version the table is (or is read from)
-
-    @property
-    def schema(self) -> pl.Schema:
-        return pl.Schema({c.name: c.dtype for c in self.columns})
-
-    @property
-    def partitioned(self) -> bool:
-        """One file per landing date (bronze, silver, gold); dataset tables are per version instead."""
-        return self.stage in LAYERS
-
-
-def _table(name: str, stage: str, doc: str, key: tuple[str, ...], *columns: tuple[str, pl.DataType, str], file: str | None = None) -> Table:
-    return Table(name, stage, doc, key, tuple(Column(*c) for c in columns), file)
-
+__all__ = ["DATASETS", "EVENTS", "LAYERS", "OBSERVATIONS", "TABLES", "Column", "Table", "conform", "empty", "schema"]
 
 PARTIAL_PRICE = pl.Struct({"tick": I32, "price": F64})
 
@@ -355,124 +336,12 @@ ACTIONS = _table(
 )
 
 
-# -- gold ----------------------------------------------------------------------------------------------------------
-
-EPISODES = _table(
-    "episodes",
-    "gold",
-    "One episode per game of silver games: the contiguous run of ticks from its first recorded tick to the rug "
-    "(never stitched over a gap), the recording player's involvement, and whether the default episode policy "
-    "trains on it.",
-    ("game_id",),
-    ("game_id", STR, "gameId"),
-    ("player_id", STR, "the recording player (most player_state rows in the game); null when none recorded it"),
-    ("recording_players", I32, "accounts whose player_state rows fall in the game"),
-    ("completeness", STR, "games.completeness"),
-    ("history_only", BOOL, "games.history_only"),
-    ("fair_verified", BOOL, "games.fair_verified"),
-    ("rug_tick", I32, "games.rug_tick"),
-    ("peak", F64, "games.peak"),
-    ("first_tick", I32, "first recorded tick"),
-    ("last_tick", I32, "last tick of the contiguous run from first_tick (the rug tick at most)"),
-    ("first_gap_tick", I32, "first missing tick after first_tick; null when the run has no gap"),
-    ("ticks", I32, "ticks in the run (observation rows)"),
-    ("transitions", I32, "ticks − 1: rows that are transitions"),
-    ("terminated", BOOL, "the run reaches the rug tick"),
-    ("truncated", BOOL, "the run stops before the rug (recording started late or ended early, or a gap)"),
-    ("traded", BOOL, "the recording player traded in the game"),
-    ("own_trades", I32, "the recording player's trades (silver trades.is_own)"),
-    ("placed_sidebet", BOOL, "the recording player placed a sidebet"),
-    ("own_sidebets", I32, "the recording player's sidebets"),
-    ("actions", I32, "the recording player's actions in the game (silver actions)"),
-    ("presale_actions", I32, "actions sent in cooldown/presale: no tick's label, their effect is in the tick-0 state"),
-    ("actions_unplaced", I32, "actions on the rug tick or outside the recorded ticks: no transition to label"),
-    ("in_training", BOOL, "the default episode policy trains on it"),
-    ("exclusion_reason", STR, "why not: no ticks | completeness <c> | gap at tick <t> | too short; null in training"),
-)
-
-_LABELS = (
-    ("action", I8, "the action sent while looking at this tick (0 hold; docs/FEATURES.md); null on the final row"),
-    ("action_amount", F64, "SOL of that buy/sidebet/short"),
-    ("action_ack_ok", BOOL, "whether the server accepted it"),
-    ("actions_in_tick", I16, "actions sent at this tick (the first one is the label)"),
-    ("reward", F64, "equity(t+1) − equity(t) in SOL (0 while the state is unknown); null on the final row"),
-    ("terminated", BOOL, "t+1 is the rug tick"),
-    ("truncated", BOOL, "t+1 is the last recorded tick of an episode that did not reach the rug"),
-    ("is_final", BOOL, "the episode's final observation: not a transition"),
-)
-_OBSERVATION_COLUMNS = (
-    ("game_id", STR, "gameId"),
-    ("tick", I32, "tick of the observation"),
-    *((f.name, pl.Float32 if f.dtype == F32 else F64, f"feature ({f.unit}): {f.formula}") for f in FEATURES),
-    *_LABELS,
-)
-
-OBSERVATIONS = _table(
-    "observations",
-    "gold",
-    "One row per (game, tick) of every episode: the feature vector (docs/FEATURES.md), the action sent at the tick, "
-    "the reward of the transition to the next tick and the episode-end flags.",
-    ("game_id", "tick"),
-    *_OBSERVATION_COLUMNS,
-)
-
-# -- datasets ------------------------------------------------------------------------------------------------------
-
-_VERSION_COLUMNS = (
-    ("partition", STR, "the landing date the rows come from (a game seen on two dates keeps the one with more ticks)"),
-)
-
-DATASET_EPISODES = _table(
-    "dataset_episodes",
-    "datasets",
-    "A dataset version's episodes: every episode of its partitions, each game once, with the split it went to.",
-    ("game_id",),
-    *((c.name, c.dtype, c.doc) for c in EPISODES.columns),
-    *_VERSION_COLUMNS,
-    ("split", STR, "train | val | test (by game, seeded), or excluded by the episode policy"),
-    file="episodes.parquet",
-)
-
-DATASET_OBSERVATIONS = _table(
-    "dataset_observations",
-    "datasets",
-    "A dataset version's observation rows: those of its train, val and test episodes, sorted by (partition, "
-    "game_id, tick).",
-    ("game_id", "tick"),
-    *_OBSERVATION_COLUMNS,
-    *_VERSION_COLUMNS,
-    ("split", STR, "train | val | test"),
-    file="observations.parquet",
-)
-
-DATASETS = _table(
-    "datasets",
-    "datasets",
-    "The warehouse view of every published dataset version, one row each, read from the versions' manifest.json.",
-    ("name", "id"),
-    ("name", STR, "dataset name"),
-    ("id", STR, "version id (content address of its inputs, stage versions and parameters)"),
-    ("path", STR, "the version's folder, relative to the data root"),
-    ("feature_spec_version", STR, "feature spec version"),
-    ("code_version", STR, "digest of the stage versions that built it"),
-    ("partitions", pl.List(STR), "landing dates covered"),
-    ("episodes_total", I64, "episodes of those dates"),
-    ("episodes_in_training", I64, "in train, val or test"),
-    ("episodes_excluded", I64, "excluded by the episode policy"),
-    ("rows", I64, "observation rows"),
-    ("transitions", I64, "rows that are transitions"),
-    ("train_episodes", I64, "episodes in train"),
-    ("val_episodes", I64, "episodes in val"),
-    ("test_episodes", I64, "episodes in test"),
-    ("landing_files", I64, "landing segments it was built from"),
-    ("split_seed", I64, "seed of the split"),
-    file="manifest.json",
-)
-
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (FRAMES, EVENTS, QUARANTINE, GAME_HISTORY, GAME_TICKS, COOLDOWNS, GAMES, TRADES, SIDEBETS, PLAYER_STATE, ACTIONS,
-              EPISODES, OBSERVATIONS, DATASET_EPISODES, DATASET_OBSERVATIONS, DATASETS)
+              MARKET_EPISODES, MARKET_OBSERVATIONS, EPISODES, OBSERVATIONS, LEADERBOARD, CROWD_EPISODES, CROWD_OBSERVATIONS,
+              DATASET_EPISODES, DATASET_OBSERVATIONS, DATASET_MARKET_EPISODES, DATASET_MARKET_OBSERVATIONS,
+              DATASET_CROWD_EPISODES, DATASET_CROWD_OBSERVATIONS, DATASETS)
 }
 
 

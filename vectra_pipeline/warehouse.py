@@ -69,7 +69,7 @@ def datasets_view_sql(data_dir: Path) -> str:
     """``datasets``: one row per published version, read from the manifests (an empty view when there are none).
 
     Paths are relative to the data root (``file_search_path``, as every view); ``path`` is the version's folder
-    relative to it, e.g. ``datasets/default/<id>``.
+    relative to it, e.g. ``datasets/player/<id>``.
     """
     columns = [column.name for column in DATASETS.columns]
     if not any(storage.location(data_dir).glob(storage.manifest_glob())):

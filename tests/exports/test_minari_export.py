@@ -25,7 +25,7 @@ def test_episodes_equal_the_rows_with_kind_amount_float64_rewards_and_game_ids(v
     root = export_minari(version)
     assert root == version.path / "minari" and export_minari(version) == root  # written once
     dataset = load_minari(version, "test")
-    assert dataset.spec.dataset_id == f"vectra/default-test-{version.id}-v0" == minari_id(version, "test")
+    assert dataset.spec.dataset_id == f"vectra/player-test-{version.id}-v0" == minari_id(version, "test")
     rows = read_observations(version, "test")
     assert dataset.total_episodes == rows["game_id"].n_unique()
     assert dataset.total_steps == rows.filter(~pl.col("is_final")).height
@@ -78,7 +78,7 @@ def test_an_empty_split_is_one_clear_error_and_a_contract_version_exports(versio
     with pytest.raises(ValueError, match=r"no 'test' episodes to load; splits with episodes: train$"):
         load_minari(only_train, "test")
     assert "ref_min_score" not in load_minari(only_train, "train").storage.metadata  # no test split to score on
-    crowd = contract_version(version, tmp_path / "crowd")
-    dataset = load_minari(crowd, "test")
-    assert dataset.spec.dataset_id == f"vectra/crowd-test-{crowd.id}-v0"
+    market = contract_version(version, tmp_path / "market")
+    dataset = load_minari(market, "test")
+    assert dataset.spec.dataset_id == f"vectra/market-test-{market.id}-v0"
     assert dataset.total_steps == load_minari(version, "test").total_steps

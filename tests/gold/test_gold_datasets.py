@@ -13,8 +13,7 @@ from vectra_pipeline.datasets.identity import dataset_id, stage_versions
 from vectra_pipeline.datasets.publish import publish
 from vectra_pipeline.datasets.registry import describe, latest_dataset, list_versions
 from vectra_pipeline.datasets.splits import assign_splits, split_of
-from vectra_pipeline.gold.episodes import build_episodes
-from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.gold.lookahead import gold_from_silver
 from vectra_pipeline.schema import TABLES
 from vectra_pipeline.synthetic import synthetic_silver
 
@@ -24,9 +23,7 @@ DATE = "2025-12-10"
 @pytest.fixture(scope="module")
 def gold_day():
     tables = synthetic_silver(40, seed=11, gapped_every=6)
-    episodes = build_episodes(tables["games"], tables["game_ticks"], tables["trades"], tables["sidebets"],
-                              tables["player_state"], tables["actions"])
-    observations = build_observations(tables["game_ticks"], tables["trades"], tables["player_state"], tables["actions"], episodes)
+    episodes, observations = gold_from_silver(tables)
     tag = pl.lit(DATE).alias("partition")
     return episodes.with_columns(tag), observations.with_columns(tag)
 
@@ -55,7 +52,7 @@ def test_same_inputs_same_id_and_identical_bytes(tmp_path, gold_day):
     first, second = built
     assert first.id == second.id
     assert _files(first) == _files(second)
-    assert set(_files(first)) == {"episodes.parquet", "observations.parquet", "manifest.json"}
+    assert set(_files(first)) == {"episodes.parquet", "observations.parquet", "manifest.json", "README.md"}
     # a second build in the same place reuses the version without touching it
     before = {p: p.stat().st_mtime_ns for p in first.path.iterdir()}
     again, created = publish(tmp_path / "a", [DATE], episodes, observations, _landing(tmp_path / "a"))
@@ -77,7 +74,7 @@ def test_changed_inputs_or_parameters_give_new_versions_and_keep_old_ones(tmp_pa
     again, created = publish(tmp_path, [DATE], episodes, observations, _landing(tmp_path))
     assert not created and latest_dataset(tmp_path).id == first.id == again.id
     assert latest_dataset(tmp_path, name="other") is None
-    assert not [p for p in (tmp_path / "datasets" / "default").iterdir() if p.name.startswith(".tmp")]
+    assert not [p for p in (tmp_path / "datasets" / "player").iterdir() if p.name.startswith(".tmp")]
 
 
 def test_manifest_lineage_counts_and_disjoint_splits(tmp_path, gold_day):
@@ -138,9 +135,9 @@ def test_duckdb_datasets_view(tmp_path, gold_day):
         rows = con.execute("SELECT id, name, rows, episodes_total, train_episodes, landing_files, path FROM datasets ORDER BY id").fetchall()
     assert sorted(r[0] for r in rows) == sorted([first.id, second.id])
     for row in rows:
-        assert row[1] == "default" and row[2] == first.manifest["counts"]["rows"] and row[3] == episodes.height
+        assert row[1] == "player" and row[2] == first.manifest["counts"]["rows"] and row[3] == episodes.height
         assert row[4] == first.manifest["counts"]["per_split"]["train"]["episodes"] and row[5] == 1
-        assert row[6] == f"datasets/default/{row[0]}"  # relative to the data root: a copied root reads its own
+        assert row[6] == f"datasets/player/{row[0]}"  # relative to the data root: a copied root reads its own
 
 
 def test_two_partitions_stream_and_a_midnight_game_is_kept_once(tmp_path, gold_day):

@@ -60,33 +60,41 @@ def test_build_publishes_a_dataset_and_checks_pass(built):
     first, _, (summary, _) = built
     assert summary.ok, (summary.failed_runs, summary.checks)
     gold_checks_run = {name for name, _, passed, _ in summary.checks if name in {c.check_key.name for c in [*gold_checks.checks, *datasets_checks.checks]}}
-    assert gold_checks_run == {"observations_finite", "observations_no_look_ahead", "episodes_one_per_game", "training_dataset_splits_disjoint"}
+    assert gold_checks_run == {"observations_finite", "market_observations_finite", "observations_no_look_ahead", "observations_rewards_exact", "episodes_one_per_game",
+                               "market_episodes_one_per_game", "crowd_rewards_exact", "training_dataset_splits_disjoint"}
     assert all(passed for _, _, passed, _ in summary.checks)
-    version = latest_dataset(first)
-    assert version is not None and version.manifest["partitions"] == [DAY]
-    episodes = pl.read_parquet(table_path(first, "episodes", DAY))
+    # the synthetic capture is a public socket: no account recorded, so no player version (never "hold" rows)
+    assert latest_dataset(first, "player") is None
+    assert any("player: no complete game yet" in note for note in summary.notes), summary.notes
+    version = latest_dataset(first, "market")
+    assert version is not None and version.manifest["partitions"] == [DAY] and version.kind == "market"
+    episodes = pl.read_parquet(table_path(first, "market_episodes", DAY))
     assert version.manifest["counts"]["episodes_total"] == episodes.height > 5
-    assert (version.path / "minari" / "vectra" / f"default-train-{version.id}-v0").is_dir()
+    assert (version.path / "README.md").is_file() and (version.path / "minari" / "vectra" / f"market-train-{version.id}-v0").is_dir()
     # an external client opens the file with the data root as its file_search_path (views hold relative paths)
     with duckdb.connect(str(warehouse_path(first)), read_only=True, config={"file_search_path": str(first)}) as con:
-        assert con.execute("SELECT id, rows FROM datasets").fetchall() == [(version.id, version.manifest["counts"]["rows"])]
-        assert con.execute("SELECT count(*) FROM observations").fetchone()[0] == pl.read_parquet(table_path(first, "observations", DAY)).height
-        assert con.execute("SELECT count(DISTINCT game_id) FROM episodes WHERE date = DATE '2025-12-10'").fetchone()[0] == episodes.height
+        assert con.execute("SELECT id, rows FROM datasets WHERE name = 'market'").fetchall() == [(version.id, version.manifest["counts"]["rows"])]
+        crowd = latest_dataset(first, "crowd")  # the bots on the boards: every player the frames show
+        assert crowd.manifest["counts"]["rows"] > version.manifest["counts"]["rows"] and (crowd.path / "README.md").is_file()
+        assert con.execute("SELECT count(*) FROM datasets").fetchone() == (2,)
+        assert con.execute("SELECT count(*) FROM market_observations").fetchone()[0] == pl.read_parquet(table_path(first, "market_observations", DAY)).height
+        assert con.execute("SELECT count(DISTINCT game_id) FROM market_episodes WHERE date = DATE '2025-12-10'").fetchone()[0] == episodes.height
 
 
 def test_rebuild_gives_same_id_and_identical_bytes(built):
     first, second, _ = built
-    a, b = latest_dataset(first), latest_dataset(second)
-    assert a.id == b.id
-    assert _files(a.path) == _files(b.path)
+    for kind in ("crowd", "market"):  # every version of the two roots, byte for byte
+        x, y = latest_dataset(first, kind), latest_dataset(second, kind)
+        assert x.id == y.id and _files(x.path) == _files(y.path), kind
+    a = latest_dataset(first, "market")
     # materialising the dataset again reuses the version
     result = dg.materialize(
         ASSETS, selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(first))},
         instance=dg.DagsterInstance.ephemeral(),
     )
     metadata = result.asset_materializations_for_node("training_dataset")[0].metadata
-    assert metadata["dataset_id"].value == a.id and metadata["created"].value is False
-    assert [v.id for v in list_versions(first)] == [a.id]
+    assert metadata["published"].value["market"] == {**metadata["published"].value["market"], "id": a.id, "created": False}
+    assert [v.id for v in list_versions(first, "market")] == [a.id]
 
 
 def _evaluate(data_dir, when):
@@ -127,33 +135,34 @@ def test_checks_fail_on_bad_observations(built, tmp_path, monkeypatch):
     first, _, _ = built
     data = tmp_path / "bad"
     shutil.copytree(first, data, ignore=shutil.ignore_patterns("warehouse.duckdb*", "datasets"))
-    honest = gold_assets.build_observations
+    honest = gold_assets.build_market_observations
 
     def broken(*args):
         table = honest(*args)
         return table.with_columns(pl.when(pl.col("tick") == 3).then(float("nan")).otherwise(pl.col("return_5")).cast(pl.Float32).alias("return_5"))
 
-    monkeypatch.setattr(gold_assets, "build_observations", broken)
+    monkeypatch.setattr(gold_assets, "build_market_observations", broken)
     result = dg.materialize(
-        [gold_assets.observations, gold_checks.observations_finite], partition_key=DAY,
+        [gold_assets.market_observations, gold_checks.market_observations_finite], partition_key=DAY,
         resources={"paths": VectraPaths(data_dir=str(data))}, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
     )
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert [(e.check_name, e.passed) for e in evaluations] == [("observations_finite", False)]
-    assert evaluations[0].metadata["non_finite_by_feature"].value == {"return_5": pl.read_parquet(table_path(data, "observations", DAY)).filter(pl.col("tick") == 3).height}
+    assert [(e.check_name, e.passed) for e in evaluations] == [("market_observations_finite", False)]
+    assert evaluations[0].metadata["non_finite_by_feature"].value == {"return_5": pl.read_parquet(table_path(data, "market_observations", DAY)).filter(pl.col("tick") == 3).height}
 
 
 def test_dataset_of_chosen_partitions_and_parameters(built):
     first, _, _ = built
-    default = latest_dataset(first)
+    default = latest_dataset(first, "market")
     run_config = {"ops": {"training_dataset": {"config": {"partitions": [DAY], "split_seed": 3}}}}
     result = dg.materialize(
         ASSETS, selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(first))},
         instance=dg.DagsterInstance.ephemeral(), run_config=run_config,
     )
     metadata = result.asset_materializations_for_node("training_dataset")[0].metadata
-    assert metadata["created"].value is True and metadata["dataset_id"].value != default.id
-    assert latest_dataset(first).manifest["parameters"]["split_seed"] == 3
+    published = metadata["published"].value["market"]
+    assert published["created"] is True and published["id"] != default.id
+    assert latest_dataset(first, "market").manifest["parameters"]["split_seed"] == 3
     missing = {"ops": {"training_dataset": {"config": {"partitions": ["2025-12-01"]}}}}
     failed = dg.materialize(
         ASSETS, selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(first))},
@@ -166,7 +175,7 @@ def test_split_check_detects_a_tampered_version(built, tmp_path):
     first, _, _ = built
     data = tmp_path / "tampered"
     shutil.copytree(first, data, ignore=shutil.ignore_patterns("warehouse.duckdb*"))
-    for version in list_versions(data):  # every game in train, in every version
+    for version in list_versions(data, "market"):  # every game in train, in every version
         path = version.path / "observations.parquet"
         pl.read_parquet(path).with_columns(pl.lit("train").alias("split")).write_parquet(path)
     result = dg.materialize(
@@ -175,5 +184,5 @@ def test_split_check_detects_a_tampered_version(built, tmp_path):
     )
     evaluation = next(e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION")
     assert not evaluation.passed
-    report = evaluation.metadata["versions"].value[f"default/{latest_dataset(data).id}"]
+    report = evaluation.metadata["versions"].value[f"market/{latest_dataset(data, 'market').id}"]
     assert report["files_match_manifest"] is False

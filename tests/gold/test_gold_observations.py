@@ -9,10 +9,10 @@ import realdata
 from gold_kit import expected_market
 
 from vectra_pipeline.gold.action_space import Action, action_code_expr, nearest_sell
-from vectra_pipeline.gold.episodes import EpisodePolicy, build_episodes
+from vectra_pipeline.gold.carry import reward_violations
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURES
-from vectra_pipeline.gold.lookahead import look_ahead_violations, perturb_after
-from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.gold.lookahead import gold_from_silver, look_ahead_violations, perturb_after
+from vectra_pipeline.gold.policy import EpisodePolicy
 from vectra_pipeline.schema import conform, empty
 from vectra_pipeline.synthetic import synthetic_silver
 
@@ -20,10 +20,7 @@ DEFAULT_POLICY = EpisodePolicy()
 
 
 def _gold(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = DEFAULT_POLICY) -> tuple[pl.DataFrame, pl.DataFrame]:
-    episodes = build_episodes(tables["games"], tables["game_ticks"], tables["trades"], tables["sidebets"],
-                              tables["player_state"], tables["actions"], policy)
-    observations = build_observations(tables["game_ticks"], tables["trades"], tables["player_state"], tables["actions"], episodes)
-    return episodes, observations
+    return gold_from_silver(tables, policy)
 
 
 @pytest.fixture(scope="module")
@@ -118,17 +115,17 @@ def test_no_look_ahead_features_unchanged_when_the_future_changes(synthetic):
 
 def test_look_ahead_check_catches_a_leaky_feature(synthetic, monkeypatch):
     """The check is not vacuous: a feature computed from the next tick's price is reported."""
-    from vectra_pipeline.gold import features
+    from vectra_pipeline.gold import market
 
     tables, episodes, _ = synthetic
-    honest = features.market_features
+    honest = market.price_features
 
     def leaky(ticks):
-        return honest(ticks).with_columns(pl.col("price").shift(-1).over("game_id").fill_null(0.0).alias("highest_today"))
+        return honest(ticks).with_columns(pl.col("price").shift(-1).over("game_id").fill_null(0.0).alias("peak_price"))
 
-    monkeypatch.setattr(features, "market_features", leaky)
+    monkeypatch.setattr(market, "price_features", leaky)
     game = episodes.filter(pl.col("in_training"))["game_id"][0]
-    assert look_ahead_violations(tables, [game]) == {game: ["highest_today"]}
+    assert look_ahead_violations(tables, [game]) == {game: ["peak_price"]}
 
 
 def test_trade_received_after_its_tick_frame_counts_at_the_next_tick(synthetic):
@@ -195,7 +192,8 @@ def test_action_codes():
 
 
 def test_state_without_cash_is_not_known_and_pays_no_spurious_reward(synthetic):
-    """gameStatePlayerUpdate rows carry no cash before the first playerUpdate: no equity jump when cash appears."""
+    """gameStatePlayerUpdate rows carry no cash before the first playerUpdate: no equity jump when cash appears; the
+    account carried from the previous game stays visible until a state of this game with cash is."""
     tables, episodes, _ = synthetic
     game = episodes.filter(pl.col("in_training") & (pl.col("actions") > 0) & (pl.col("presale_actions") == 0))["game_id"][0]
     first_row = (pl.col("game_id") == game) & (pl.col("tick") == 0)
@@ -203,12 +201,17 @@ def test_state_without_cash_is_not_known_and_pays_no_spurious_reward(synthetic):
         pl.when(first_row).then(None).otherwise(pl.col("cash")).alias("cash"),
         pl.when(first_row).then(pl.lit("gameStatePlayerUpdate")).otherwise(pl.col("source")).alias("source"),
     )
-    _, obs = _gold({**tables, "player_state": states})
+    alone = {name: frame.filter(pl.col("game_id") == game) for name, frame in {**tables, "player_state": states}.items()}
+    _, obs = _gold(alone)  # no previous game: nothing to carry
     rows = obs.filter(pl.col("game_id") == game).sort("tick")
     first_known = rows.filter(pl.col("player_state_known") > 0)["tick"].min()
     assert first_known > 1  # the cash-less state at tick 0 did not make the player known
     assert rows.filter(pl.col("tick") < first_known)["equity"].abs().max() == 0
     assert rows.filter(~pl.col("is_final"))["reward"].abs().max() < 1.0  # cash is ~10 SOL: no jump to it
+    episodes, carried = _gold({**tables, "player_state": states})  # the previous game's account carries over
+    rows = carried.filter(pl.col("game_id") == game).sort("tick")
+    assert (rows.filter(pl.col("tick") < first_known)["player_state_carried"] == 1).all()
+    assert reward_violations(episodes, carried) == {}
 
 
 def test_empty_partition_gives_empty_typed_tables():

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from vectra_pipeline.gold.action_space import Action
+from vectra_pipeline.gold.carry import reward_violations
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_from_silver, look_ahead_violations
 
 ORDER_ACTIONS = {
@@ -54,7 +55,9 @@ def test_presale_position_is_in_the_tick_zero_state(gold):
     for truth in (t for t in truths if t.phase == "presale" and t.ack_ok):
         row = obs.filter((pl.col("game_id") == truth.game_id) & (pl.col("tick") == 0)).row(0, named=True)
         if not row["tick_observed"]:  # the recording ended before tick 0's frame (only partialPrices showed it)
-            assert row["player_state_known"] == 0  # no frame clock: nothing is placed on that tick
+            # no frame clock places the game's own state there: the previous game's settled account is carried
+            assert (row["player_state_known"], row["player_state_carried"]) == (1, 1)
+            assert row["cash"] == pytest.approx(truth.cash_before, abs=1e-9) and row["position_qty"] == 0
             continue
         assert row["position_qty"] == pytest.approx(truth.qty_after)
         assert row["cash"] == pytest.approx(truth.cash_after)
@@ -82,3 +85,24 @@ def test_final_equity_is_the_settled_account_and_rewards_add_up(gold):
 def test_no_look_ahead_on_the_session(gold):
     tables, _, episodes, _ = gold
     assert look_ahead_violations(tables, episodes.filter(pl.col("ticks") >= 4)["game_id"].to_list()) == {}
+
+
+def test_rewards_are_exact_across_consecutive_games(gold):
+    """Every episode's rewards sum to its equity change, and each starts from the equity its previous game ended
+    with; dropping the carried account (the old tick-0 'unknown') is caught by the same rule."""
+    tables, _, episodes, obs = gold
+    assert reward_violations(episodes, obs) == {}
+    followers = episodes.filter(pl.col("previous_game_id").is_not_null())
+    assert followers.height >= 3 and followers["capture_id"].n_unique() == 1
+    first_rows = obs.sort("tick").group_by("game_id").first().join(followers.select("game_id"), on="game_id")
+    assert (first_rows["player_state_known"] == 1).all()  # known from tick 0 in every consecutive game
+    # a carried start that is not the previous game's end breaks continuity; a reward lost at a tick breaks the sum
+    carried = obs.filter(pl.col("player_state_carried") > 0)["game_id"].unique().to_list()
+    assert carried
+    shifted = obs.with_columns(pl.when(pl.col("game_id") == carried[0]).then(pl.col("equity") + 0.5).otherwise(pl.col("equity")).alias("equity"))
+    assert "continuity" in reward_violations(episodes, shifted)[carried[0]]
+    victim = obs.filter(~pl.col("is_final") & (pl.col("reward") != 0)).row(0, named=True)
+    lost = obs.with_columns(
+        pl.when((pl.col("game_id") == victim["game_id"]) & (pl.col("tick") == victim["tick"])).then(0.0).otherwise(pl.col("reward")).alias("reward")
+    )
+    assert set(reward_violations(episodes, lost)[victim["game_id"]]) == {"sum"}

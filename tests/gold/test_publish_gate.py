@@ -28,6 +28,7 @@ from vectra_pipeline.defs.sensors import day_built
 from vectra_pipeline.storage import dataset_root
 
 FIRST, SECOND = "2025-12-10", "2025-12-11"
+KIND = "market"  # the synthetic captures record no account: the market kind is the version they publish
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def _copy(built_root, tmp_path):
 
 
 def _version_dirs(root) -> list[str]:
-    return sorted(p.name for p in dataset_root(root, "default").iterdir() if p.is_dir())
+    return sorted(p.name for p in dataset_root(root, KIND).iterdir() if p.is_dir())
 
 
 def _dataset_failure(summary) -> str:
@@ -57,7 +58,7 @@ def _dataset_failure(summary) -> str:
 
 
 def test_the_manifest_lists_exactly_what_each_day_built(built_root):
-    version = latest_dataset(built_root)
+    version = latest_dataset(built_root, KIND)
     records = [days.read_record(built_root, d) for d in (FIRST, SECOND)]
     assert all(r["problems"] == [] for r in records)
     assert version.manifest["partitions"] == [FIRST, SECOND]
@@ -67,7 +68,7 @@ def test_the_manifest_lists_exactly_what_each_day_built(built_root):
 
 def test_a_day_whose_silver_fails_blocks_the_version_and_is_named(built_root, tmp_path, monkeypatch):
     root = _copy(built_root, tmp_path)
-    before = latest_dataset(root)
+    before = latest_dataset(root, KIND)
     write_synthetic_capture(root, 800, date=SECOND, seed="late-session")  # a new input for the day...
     honest = silver_assets.build_games
 
@@ -78,43 +79,43 @@ def test_a_day_whose_silver_fails_blocks_the_version_and_is_named(built_root, tm
     summary = build(root, [SECOND])
     line = _dataset_failure(summary)
     assert "\n" not in line and SECOND in line and "last build failed" in line and before.id in line
-    assert _version_dirs(root) == [before.id] and latest_dataset(root).id == before.id  # no version minted
+    assert _version_dirs(root) == [before.id] and latest_dataset(root, KIND).id == before.id  # no version minted
     assert days.day_problem(root, SECOND).startswith("its last build failed: step")
 
     monkeypatch.setattr(silver_assets, "build_games", honest)  # fixed: the day builds and a version follows
     summary = build(root, [SECOND])
     assert summary.ok, summary.failed_runs
-    after = latest_dataset(root)
+    after = latest_dataset(root, KIND)
     assert after.id != before.id and after.manifest["inputs"]["landing"] == landing_inputs(root, [FIRST, SECOND])
     assert len(after.manifest["inputs"]["landing"]) == len(before.manifest["inputs"]["landing"]) + 1
 
     # unchanged inputs: the same id, reused, never a new folder
     again = build(root, [FIRST, SECOND])
-    assert again.ok and latest_dataset(root).id == after.id
+    assert again.ok and latest_dataset(root, KIND).id == after.id
     assert _version_dirs(root) == sorted([before.id, after.id])
 
 
 def test_a_failed_error_check_blocks_the_version(built_root, tmp_path, monkeypatch):
     root = _copy(built_root, tmp_path)
-    before = latest_dataset(root)
+    before = latest_dataset(root, KIND)
     write_synthetic_capture(root, 800, date=FIRST, seed="another")
-    honest = gold.build_observations
+    honest = gold.build_market_observations
 
     def with_nan(*args):
         table = honest(*args)
         return table.with_columns(pl.when(pl.col("tick") == 2).then(float("nan")).otherwise(pl.col("price")).cast(pl.Float32).alias("price"))
 
-    monkeypatch.setattr(gold, "build_observations", with_nan)
+    monkeypatch.setattr(gold, "build_market_observations", with_nan)
     summary = build(root, [FIRST])
-    assert ("observations_finite", FIRST, False, "ERROR") in summary.checks
+    assert ("market_observations_finite", FIRST, False, "ERROR") in summary.checks
     line = _dataset_failure(summary)
-    assert FIRST in line and "check observations_finite failed" in line
+    assert FIRST in line and "check market_observations_finite failed" in line
     assert _version_dirs(root) == [before.id]
 
 
 def test_landing_changed_since_the_build_blocks_a_direct_publish(built_root, tmp_path):
     root = _copy(built_root, tmp_path)
-    before = latest_dataset(root)
+    before = latest_dataset(root, KIND)
     write_synthetic_capture(root, 500, date=SECOND, seed="landed-after-the-build")
     result = dg.materialize(
         ASSETS, selection=["training_dataset"], resources={"paths": VectraPaths(data_dir=str(root))},
@@ -163,7 +164,8 @@ def test_day_built_sensor_records_the_day_and_requests_the_publish(built_root, t
     assert days.day_problem(root, SECOND) is None
     # the nightly job: recorded, and the new dataset id is requested once
     request = _sensor_after("nightly", root, instance)
-    assert isinstance(request, dg.RunRequest) and request.run_key not in {v.id for v in list_versions(root)}
+    assert isinstance(request, dg.RunRequest) and request.run_key not in {v.id for v in list_versions(root, KIND)}
     published = _definitions(root).resolve_job_def("publish_dataset").execute_in_process(instance=instance)
-    assert published.success and latest_dataset(root).id == request.run_key
+    assert published.success and latest_dataset(root, KIND).id in request.run_key.split("+")
+    assert request.tags[f"vectra/dataset_id.{KIND}"] == latest_dataset(root, KIND).id
     assert isinstance(_sensor_after("nightly", root, instance), dg.SkipReason)  # published: nothing new to request

@@ -125,12 +125,12 @@ class SimulatedClient:
 SESSION_ORDERS = (("buyOrder", {"amount": 0.05}), ("requestSidebet", {"amount": 0.01, "xPayout": 5}), ("sellOrder", {"percentage": 50}))
 
 
-def land_session(writer, seed: str, start_ms: int, games: int = 3, client_id: str = "me") -> None:
+def land_session(writer, seed: str, start_ms: int, games: int = 3, client_id: str = "me", bots: int = 4) -> None:
     """An authenticated simulator session landed as a capture agent sees it: ``games`` complete games from the
     connect snapshot on (and the start of the next), with a buy, a sidebet and a sell (each acked) in every game."""
     from simulator.engine.lifecycle import SimulatorEngine
 
-    engine = SimulatorEngine(seed, start_ms, bots=4)
+    engine = SimulatorEngine(seed, start_ms, bots=bots)
     client = SimulatedClient(engine, writer, client_id)
     now = start_ms
     client.land(engine.connect(client_id, now))

@@ -31,6 +31,8 @@ from vectra_pipeline.warehouse import table_globs, warehouse_path
 SEED = 20261127
 NAMED_KILLS = ("warehouse:written", "dataset:manifest-written", "dataset:published", "minari:written")
 RANDOM_KILLS = 4
+KIND = "market"  # the synthetic captures record no account: market (and crowd) versions, no player version
+KINDS = ("crowd", "market")
 BOOKKEEPING = {".landing-sha256.json", ".warehouse.lock", ".warehouse-views.json"}  # dot-prefixed but not temps
 
 
@@ -46,7 +48,7 @@ def reference(tmp_path_factory):
     done = run_vectra(env, "build", "--data", str(root))
     duration = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
-    version = latest_dataset(root)
+    version = latest_dataset(root, KIND)
     assert version is not None and (version.path / "minari").is_dir()
     return landing_root, root, output_digests(root), duration, base / "dagster_home"
 
@@ -66,20 +68,22 @@ def _assert_no_visible_partial_output(root, reference_root) -> None:
         for table in tables:  # every view answers: only whole Parquet files are read
             con.execute(f'SELECT count(*) FROM "{table}"').fetchall()
         viewed = con.execute("SELECT id, path FROM datasets ORDER BY id").fetchall()
-    versions = list_versions(root)
-    assert viewed == [(v.id, f"datasets/default/{v.id}") for v in sorted(versions, key=lambda v: v.id)]
-    expected = latest_dataset(reference_root)
-    for version in versions:
-        assert version.id == expected.id  # the only version these inputs can give
-        files = _files(version.path)
-        reference_files = _files(expected.path)
-        if not (version.path / "minari").exists():  # exported later: absent, or whole
-            reference_files = {k: v for k, v in reference_files.items() if not k.startswith("minari/")}
-        assert files == reference_files
-        for name, entry in version.manifest["files"].items():
-            assert file_sha256(version.path / name) == entry["sha256"]
-    if versions:
-        assert latest_dataset(root) is not None  # the history is never torn
+    versions = {kind: list_versions(root, kind) for kind in KINDS}
+    everything = sorted((v.id, f"datasets/{kind}/{v.id}") for kind, listed in versions.items() for v in listed)
+    assert viewed == everything
+    for kind, listed in versions.items():
+        expected = latest_dataset(reference_root, kind)
+        for version in listed:
+            assert version.id == expected.id  # the only version of the kind these inputs can give
+            files = _files(version.path)
+            reference_files = _files(expected.path)
+            if not (version.path / "minari").exists():  # exported later: absent, or whole
+                reference_files = {k: v for k, v in reference_files.items() if not k.startswith("minari/")}
+            assert files == reference_files
+            for name, entry in version.manifest["files"].items():
+                assert file_sha256(version.path / name) == entry["sha256"]
+        if listed:
+            assert latest_dataset(root, kind) is not None  # the history is never torn
     if warehouse_path(root).exists():
         with duckdb.connect(str(warehouse_path(root)), read_only=True) as con:
             assert con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone()[0] >= 1
@@ -100,7 +104,7 @@ def _kill_at(env, root, moment: float | None) -> int:
 def _assert_rebuilt_like_the_reference(root, reference_root, digests, env, monkeypatch) -> None:
     done = run_vectra(env, "build", "--data", str(root))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert latest_dataset(root).id == latest_dataset(reference_root).id
+    assert latest_dataset(root, KIND).id == latest_dataset(reference_root, KIND).id
     assert output_digests(root) == digests
     leftovers = [p for p in root.rglob(".*") if p.name not in BOOKKEEPING and "landing" not in p.relative_to(root).parts]
     assert leftovers == []

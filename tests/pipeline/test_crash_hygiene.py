@@ -43,11 +43,11 @@ def _dead_pid() -> int:
 def _plant(root, pid: int, version) -> list:
     partition = root / "silver" / "games" / f"date={DAY}"
     shutil.copy(partition / "part.parquet", partition / f".part.parquet.{pid}.tmp")  # a whole, valid Parquet file
-    temp_version = root / "datasets" / "default" / f".{'f' * 16}.{pid}.tmp"
+    temp_version = root / "datasets" / "market" / f".{'f' * 16}.{pid}.tmp"
     shutil.copytree(version.path, temp_version)  # killed just after its manifest was written
     manifest = json.loads((temp_version / "manifest.json").read_text())
     (temp_version / "manifest.json").write_text(json.dumps({**manifest, "id": "f" * 16}))
-    legacy_temp = root / "datasets" / "default" / f".tmp-{'e' * 16}-{pid}-123"
+    legacy_temp = root / "datasets" / "market" / f".tmp-{'e' * 16}-{pid}-123"
     shutil.copytree(version.path, legacy_temp, ignore=shutil.ignore_patterns("minari"))
     legacy_minari = version.path / f".minari-{pid}.tmp"
     (legacy_minari / "vectra").mkdir(parents=True)
@@ -61,7 +61,7 @@ def _plant(root, pid: int, version) -> list:
 def test_leftovers_are_invisible_and_the_dead_ones_are_swept(built, tmp_path):
     root = tmp_path / "data"
     shutil.copytree(built, root)
-    version = latest_dataset(root)
+    version = latest_dataset(root, "market")  # the synthetic capture records no account: no player version
     games, frames = query(root, "SELECT (SELECT count(*) FROM games), (SELECT count(*) FROM frames)")[1][0]
     dead = _plant(root, _dead_pid(), version)
     live = _plant(root, 1, version)  # PID 1 (init) never exits
@@ -74,14 +74,14 @@ def test_leftovers_are_invisible_and_the_dead_ones_are_swept(built, tmp_path):
     def nothing_dot_prefixed_is_visible():
         assert not [name for name in table_globs(root) if name.startswith(".")]
         assert query(root, "SELECT (SELECT count(*) FROM games), (SELECT count(*) FROM frames)")[1][0] == (games, frames)
-        assert query(root, "SELECT id, path FROM datasets")[1] == [(version.id, f"datasets/default/{version.id}")]
-        assert [v.id for v in list_versions(root)] == [version.id] and latest_dataset(root).id == version.id
+        assert query(root, "SELECT id, path FROM datasets WHERE name = 'market'")[1] == [(version.id, f"datasets/market/{version.id}")]
+        assert [v.id for v in list_versions(root, "market")] == [version.id] and latest_dataset(root, "market").id == version.id
 
     nothing_dot_prefixed_is_visible()
     assert build(root, [DAY]).ok
     assert [p for p in dead if p.exists()] == []
     assert [p for p in live if not p.exists()] == []
-    assert latest_dataset(root).id == version.id and (version.path / "minari" / "vectra").is_dir()
+    assert latest_dataset(root, "market").id == version.id and (version.path / "minari" / "vectra").is_dir()
     nothing_dot_prefixed_is_visible()
 
 
@@ -117,7 +117,7 @@ def test_the_assets_sweep_their_own_folders_without_a_build(built, tmp_path):
 
     root = tmp_path / "data"
     shutil.copytree(built, root)
-    dead = _plant(root, _dead_pid(), latest_dataset(root))
+    dead = _plant(root, _dead_pid(), latest_dataset(root, "market"))
     result = dg.materialize(ASSETS, selection=["training_dataset", "minari_datasets"], instance=dg.DagsterInstance.ephemeral(),
                             resources={"paths": VectraPaths(data_dir=str(root))})
     assert result.success

@@ -88,8 +88,8 @@ def test_new_landing_data_rebuilds_the_days_gold(tmp_path):
     assert [r.partition_key for r in requests] == [DAY]
     _run_requests(requests, paths)
     assert first_games <= _episode_games(tmp_path)
-    observations = table_path(tmp_path, "observations", DAY)
-    assert pl.read_parquet(observations).height > 0
+    assert pl.read_parquet(table_path(tmp_path, "market_observations", DAY)).height > 0
+    assert pl.read_parquet(table_path(tmp_path, "observations", DAY)).is_empty()  # a public capture: no player rows
     assert not (tmp_path / "datasets").exists()  # datasets are the nightly schedule's
 
     # a later capture lands on the same day: the sensor asks again and gold gains its games

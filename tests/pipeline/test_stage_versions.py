@@ -32,15 +32,13 @@ from pipeline_kit import import_real, run_chain
 import vectra_pipeline
 from vectra_pipeline.datasets import contents, identity
 from vectra_pipeline.definitions import defs
-from vectra_pipeline.gold.episodes import build_episodes
-from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_tables
 from vectra_pipeline.landing_files import read_landing_day
 from vectra_pipeline.synthetic import synthetic_silver
 
 FIXTURE = Path(__file__).with_name("stage_versions.json")
 REGENERATE = "VECTRA_UPDATE_STAGE_VERSIONS=1 .venv/bin/python -m pytest tests/pipeline/test_stage_versions.py"
 UPDATING = os.environ.get("VECTRA_UPDATE_STAGE_VERSIONS") == "1"
-GOLD_INPUTS = ("games", "game_ticks", "trades", "sidebets", "player_state", "actions")
 IMPORT_DAY_NS = 1_800_000_000_000_000_000  # 2027-01-15 08:00 UTC: the day of the records that carry no time
 
 
@@ -83,10 +81,8 @@ def _real_days(root: Path) -> dict[str, pl.DataFrame]:
     return {date: frame.drop("_day") for (date,), frame in landing.with_columns(day.alias("_day")).partition_by("_day", as_dict=True).items()}
 
 
-def _gold(silver: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    episodes = build_episodes(*(silver[name] for name in GOLD_INPUTS))
-    observations = build_observations(silver["game_ticks"], silver["trades"], silver["player_state"], silver["actions"], episodes)
-    return episodes, observations
+def _gold(silver: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    return gold_tables({name: silver[name] for name in (*SILVER_INPUTS, "frames") if name in silver})  # synthetic silver has no events
 
 
 def _dataset(days: dict[str, tuple[pl.DataFrame, pl.DataFrame]]) -> tuple[tuple, tuple]:
@@ -119,7 +115,7 @@ def observed(tmp_path_factory) -> dict[str, dict[str, dict[str, str]]]:
     real_gold = {}
     for date, landing in sorted(_real_days(tmp_path_factory.mktemp("stage-versions")).items()):
         chain = run_chain(landing)
-        silver = {name: getattr(chain, name) for name in GOLD_INPUTS}
+        silver = {name: getattr(chain, name) for name in SILVER_INPUTS}
         record("bronze.frames", "real", [landing], [chain.frames])
         record("silver.events", "real", [chain.frames], [chain.events, chain.quarantine])
         record("silver.game_history", "real", [chain.events], [chain.game_history])
@@ -129,14 +125,21 @@ def observed(tmp_path_factory) -> dict[str, dict[str, dict[str, str]]]:
         record("silver.sidebets", "real", [chain.events, chain.games, chain.game_history], [chain.sidebets])
         record("silver.player_state", "real", [chain.events, chain.trades], [chain.player_state])
         record("silver.actions", "real", [chain.frames, chain.events, chain.trades, chain.player_state], [chain.actions])
-        real_gold[date] = episodes, observations = _gold(silver)
-        record("gold.episodes", "real", list(silver.values()), [episodes])
-        record("gold.observations", "real", [*silver.values(), episodes], [observations])
+        gold = _gold({**silver, "frames": chain.frames})
+        real_gold[date] = episodes, observations = gold["episodes"], gold["observations"]
+        record("gold.leaderboard", "real", [chain.frames, chain.events], [gold["leaderboard"]])
+        record("gold.crowd", "real", [*silver.values(), gold["leaderboard"], gold["market_observations"]],
+               [gold["crowd_observations"], gold["crowd_episodes"]])
+        record("gold.market", "real", list(silver.values()), [gold["market_episodes"], gold["market_observations"]])
+        record("gold.episodes", "real", [*silver.values(), gold["market_episodes"]], [episodes])
+        record("gold.observations", "real", [*silver.values(), gold["market_observations"], episodes], [observations])
     record("datasets.contents", "real", *_dataset(real_gold))
     synthetic = synthetic_silver(40, seed=11, gapped_every=6)
-    episodes, observations = _gold(synthetic)
-    record("gold.episodes", "synthetic", list(synthetic.values()), [episodes])
-    record("gold.observations", "synthetic", [*synthetic.values(), episodes], [observations])
+    gold = _gold(synthetic)
+    episodes, observations = gold["episodes"], gold["observations"]
+    record("gold.market", "synthetic", list(synthetic.values()), [gold["market_episodes"], gold["market_observations"]])
+    record("gold.episodes", "synthetic", [*synthetic.values(), gold["market_episodes"]], [episodes])
+    record("gold.observations", "synthetic", [*synthetic.values(), gold["market_observations"], episodes], [observations])
     record("datasets.contents", "synthetic", *_dataset({"2025-12-10": (episodes, observations)}))
     return {
         stage: {source: {"input": fingerprint(*ins), "output": fingerprint(*outs)} for source, (ins, outs) in sources.items()}

@@ -18,6 +18,10 @@ COMMANDS: dict[str, Command] = {
         "pipeline",
         ("polars", "gymnasium"),
     ),
+    "datasets": Command(
+        "vectra_pipeline.commands.datasets", "list the published dataset versions by kind, or show one (counts, splits, card)",
+        "pipeline", ("polars",),
+    ),
     "query": Command("vectra_pipeline.commands.query", "run SQL against the DuckDB warehouse and print a table", "pipeline", ("duckdb",)),
     "ui": Command(
         "vectra_pipeline.commands.ui",

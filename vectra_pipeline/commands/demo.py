@@ -83,11 +83,14 @@ def run(args: argparse.Namespace) -> int:
     failed_checks = [c for c in summary.checks if not c[2]]
 
     console.rule("[bold]3 · what you have")
-    version = latest_dataset(data_dir)
+    # the player kind needs the scripted player (browser); a direct capture still gives the market kind
+    version = latest_dataset(data_dir, "player") or latest_dataset(data_dir, "market")
     if version is None:
         raise VectraError("the build published no dataset version; run `vectra build` to see why")
     _print_summary(console, data_dir, version, len(summary.checks), failed_checks, home)
     for title, sql in EXAMPLE_QUERIES:
+        if "{dataset}" in sql and version.kind != "player":
+            continue  # the player episodes' columns
         _print_query(console, data_dir, title, sql.format(dataset=str(version.path).replace("'", "''")))
     return 0
 

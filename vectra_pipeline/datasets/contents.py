@@ -19,44 +19,63 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from vectra_pipeline.datasets.splits import EXCLUDED, METHOD, SPLITS, assign_splits
+from vectra_pipeline.datasets.kinds import DEFAULT_KIND, Kind, kind_of
+from vectra_pipeline.datasets.splits import EXCLUDED, METHOD, SPLITS, assign_splits, splits_note
 from vectra_pipeline.gold.action_space import Action
-from vectra_pipeline.gold.episodes import EpisodePolicy, apply_policy
-from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION, FLOAT64_FEATURES
+from vectra_pipeline.gold.feature_spec import FEATURE_SPEC_VERSION
+from vectra_pipeline.gold.policy import EpisodePolicy, apply_policy
 
-VERSION = 1  # bump when a version's files or manifest would change for the same inputs (tests/pipeline/test_stage_versions.py)
+VERSION = 3  # bump when a version's files or manifest would change for the same inputs (tests/pipeline/test_stage_versions.py)
 
 NOTHING_TO_TRAIN = "no complete game yet: nothing to train on"
 
 
 @dataclass(frozen=True)
 class DatasetParams:
-    name: str = "default"
+    """A version's parameters (all part of its id); ``policy`` None = the kind's default policy."""
+
+    kind: str = DEFAULT_KIND
     split_seed: int = 0
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    policy: EpisodePolicy = field(default_factory=EpisodePolicy)
+    policy: EpisodePolicy = field(default=None)  # type: ignore[assignment] - filled in __post_init__
+
+    def __post_init__(self) -> None:
+        if self.policy is None:
+            object.__setattr__(self, "policy", kind_of(self.kind).policy)
+
+    @property
+    def name(self) -> str:
+        """The dataset's folder name under ``<data>/datasets/``: its kind."""
+        return self.kind
+
+    @property
+    def spec(self) -> Kind:
+        return kind_of(self.kind)
 
     def as_dict(self) -> dict:
         return {
-            "name": self.name,
+            "kind": self.kind,
             "split_seed": self.split_seed,
             "split_fractions": list(self.split_fractions),
             "policy": self.policy.as_dict(),
         }
 
 
-def best_partitions(episodes: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """A game seen in two partitions (midnight UTC) keeps the partition with more ticks; the other is counted."""
-    best = episodes.sort("game_id", "ticks", "partition", descending=[False, True, False]).unique("game_id", keep="first", maintain_order=True)
+def best_partitions(episodes: pl.DataFrame, key: tuple[str, ...] = ("game_id",)) -> tuple[pl.DataFrame, int]:
+    """An episode (``key``) seen in two partitions (a game crossing midnight UTC) keeps the partition with more ticks;
+    the other is counted."""
+    best = (episodes.sort(*key, "ticks", "partition", descending=[*(False for _ in key), True, False])
+            .unique(list(key), keep="first", maintain_order=True))
     return best, episodes.height - best.height
 
 
-def reason_not_to_publish(episodes: pl.DataFrame, params: DatasetParams = DatasetParams()) -> str | None:
+def reason_not_to_publish(episodes: pl.DataFrame, params: DatasetParams | None = None) -> str | None:
     """Why no dataset version is published for these episodes (all partitions, with ``partition``), or None to publish.
 
     The one place that decides it.
     """
-    best, _ = best_partitions(episodes)
+    params = params or DatasetParams()
+    best, _ = best_partitions(episodes, params.spec.key)
     if apply_policy(best, params.policy).filter(pl.col("in_training")).is_empty():
         return f"{NOTHING_TO_TRAIN} ({best.height} episode{'' if best.height == 1 else 's'}, none the policy trains on; no dataset version published)"
     return None
@@ -64,20 +83,20 @@ def reason_not_to_publish(episodes: pl.DataFrame, params: DatasetParams = Datase
 
 def version_episodes(episodes: pl.DataFrame, params: DatasetParams) -> tuple[pl.DataFrame, int]:
     """(the version's episodes with ``split``, sorted by game; episodes dropped as another day's copy of a game)."""
-    best, duplicates = best_partitions(episodes)
+    best, duplicates = best_partitions(episodes, params.spec.key)
     split = params.split_fractions
-    return assign_splits(apply_policy(best, params.policy).sort("game_id"), params.split_seed, split), duplicates
+    return assign_splits(apply_policy(best, params.policy).sort(*params.spec.key), params.split_seed, split), duplicates
 
 
-def version_rows(observations: pl.LazyFrame, episodes: pl.DataFrame, date: str) -> pl.DataFrame:
+def version_rows(observations: pl.LazyFrame, episodes: pl.DataFrame, date: str, key: tuple[str, ...] = ("game_id",)) -> pl.DataFrame:
     """One day's observation rows that go into the version (its train/val/test episodes of that day), with
-    ``partition`` and ``split``, sorted by (game_id, tick)."""
-    kept = episodes.filter((pl.col("split") != EXCLUDED) & (pl.col("partition") == date)).select("game_id", "split")
+    ``partition`` and ``split``, sorted by (episode ``key``, tick)."""
+    kept = episodes.filter((pl.col("split") != EXCLUDED) & (pl.col("partition") == date)).select(*key, "split")
     return (
         observations.drop("partition", "split", strict=False)
-        .join(kept.lazy(), on="game_id", how="inner")
+        .join(kept.lazy(), on=list(key), how="inner")
         .with_columns(pl.lit(date).alias("partition"))
-        .sort("game_id", "tick")
+        .sort(*key, "tick")
         .collect()
     )
 
@@ -100,10 +119,12 @@ def counts(episodes: pl.DataFrame, rows: dict, duplicates: int) -> dict:
     reasons = excluded.group_by(pl.col("exclusion_reason").str.replace(r" at tick \d+$", "")).len().sort("exclusion_reason")
     per_split = {split: {"episodes": int(episodes.filter(pl.col("split") == split).height), **rows[split]} for split in SPLITS}
     return {
+        **coverage_counts(episodes),
         "episodes_total": int(episodes.height),
         "episodes_in_training": int(episodes.filter(pl.col("split") != EXCLUDED).height),
         "episodes_excluded": int(excluded.height),
         "excluded_by_reason": {r: int(n) for r, n in reasons.iter_rows()},
+        "splits_note": splits_note(int(episodes.filter(pl.col("split") != EXCLUDED).height)),
         "duplicate_episodes_dropped": duplicates,
         "rows": sum(rows[s]["rows"] for s in SPLITS),
         "transitions": sum(rows[s]["transitions"] for s in SPLITS),
@@ -112,16 +133,32 @@ def counts(episodes: pl.DataFrame, rows: dict, duplicates: int) -> dict:
     }
 
 
+def coverage_counts(episodes: pl.DataFrame) -> dict:
+    """The trade feed's coverage over the version's games (market, crowd), the carried starts (player) and the
+    unexplained position changes (crowd) of the version's train/val/test episodes."""
+    counted = {}
+    if "trade_count_rise" in episodes.columns:
+        rising = episodes.unique("game_id").filter(pl.col("trade_count_rise") > 0)  # crowd: a game per player
+        seen, rise = int(rising["trades_seen"].sum()), int(rising["trade_count_rise"].sum())
+        counted["coverage"] = {"games": rising.height, "trades_seen": seen, "trade_count_rise": rise, "share": seen / rise if rise else 0.0}
+    if "previous_game_id" in episodes.columns:
+        counted["carried_starts"] = int(episodes.filter(pl.col("previous_game_id").is_not_null() & (pl.col("split") != EXCLUDED)).height)
+    if "unexplained_changes" in episodes.columns:
+        counted["unexplained_changes"] = int(episodes.filter(pl.col("split") != EXCLUDED)["unexplained_changes"].sum())
+    return counted
+
+
 def manifest(identity: dict, params: DatasetParams, partitions: list[str], inputs: list[dict], gold_files: list[dict],
-             episodes: pl.DataFrame, version_counts: dict, files: dict) -> dict:
+             episodes: pl.DataFrame, version_counts: dict, files: dict, stats: dict | None = None) -> dict:
     """The version's manifest.json: ``identity`` (id, code version, stage versions) and its lineage."""
     return {
         **identity,
         "name": params.name,
+        "kind": params.kind,
         "feature_spec": {
             "version": FEATURE_SPEC_VERSION,
-            "features": list(FEATURE_NAMES),
-            "float64_features": list(FLOAT64_FEATURES),
+            "features": list(params.spec.features),
+            "float64_features": list(params.spec.float64_features),
         },
         "actions": {a.name.lower(): int(a) for a in Action},
         "parameters": params.as_dict(),
@@ -131,8 +168,9 @@ def manifest(identity: dict, params: DatasetParams, partitions: list[str], input
             "seed": params.split_seed,
             "fractions": list(params.split_fractions),
             "method": METHOD,
-            "games": {s: episodes.filter(pl.col("split") == s)["game_id"].to_list() for s in SPLITS},
+            "games": {s: episodes.filter(pl.col("split") == s)["game_id"].unique(maintain_order=True).to_list() for s in SPLITS},
         },
         "counts": version_counts,
         "files": files,
+        **(stats or {}),
     }

@@ -19,7 +19,7 @@ from types import ModuleType
 from vectra_pipeline.bronze import frames
 from vectra_pipeline.datasets import contents
 from vectra_pipeline.datasets.contents import DatasetParams
-from vectra_pipeline.gold import episodes, observations
+from vectra_pipeline.gold import crowd, episodes, leaderboard, market, observations
 from vectra_pipeline.gold.feature_spec import FEATURE_SPEC_VERSION
 from vectra_pipeline.silver import actions, events, game_history, games, player_state, sidebets, ticks, trades
 
@@ -34,8 +34,11 @@ STAGES: dict[ModuleType, tuple[str, ...]] = {
     sidebets: ("sidebets",),
     player_state: ("player_state",),
     actions: ("actions",),
+    market: ("market_episodes", "market_observations"),
     episodes: ("episodes",),
     observations: ("observations",),
+    leaderboard: ("leaderboard",),
+    crowd: ("crowd_observations", "crowd_episodes"),
     contents: ("training_dataset",),
 }
 

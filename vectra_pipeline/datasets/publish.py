@@ -1,7 +1,7 @@
 """Publish a dataset version: ``<data>/datasets/<name>/<id>/`` whole or not at all, or reuse the one with the same id.
 
 The files come from the datasets stage (:mod:`.contents`): ``episodes.parquet``, ``observations.parquet`` (written
-one day at a time) and ``manifest.json`` last. They are filled into a temp folder beside the version and renamed in
+one day at a time), the card ``README.md`` (:mod:`.card`, derived from the manifest) and ``manifest.json`` last. They are filled into a temp folder beside the version and renamed in
 by ``storage.publish_folder``: a kill at any moment leaves no version or a complete one, and the dead writer's temp
 folder is swept by the next publish. An existing id is reused, never rewritten; the history records each publish.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from vectra_pipeline import storage
-from vectra_pipeline.datasets import contents, identity, registry
+from vectra_pipeline.datasets import card, contents, identity, registry
 from vectra_pipeline.datasets.contents import DatasetParams
 from vectra_pipeline.datasets.registry import DatasetVersion
 
@@ -48,14 +48,17 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
     by_partition = {d: f for d, f in _by_partition(observations).items() if d in set(partitions)}
 
     def fill(folder: Path) -> None:
-        episodes_file = storage.write_dataset_file(version_episodes, "dataset_episodes", folder)
+        kind = params.spec
+        episodes_file = storage.write_dataset_file(version_episodes, kind.dataset_episodes, folder)
         rows = contents.empty_row_counts()
-        appender = storage.DatasetFileAppender("dataset_observations", folder)
+        appender = storage.DatasetFileAppender(kind.dataset_observations, folder)
+        stats = card.FeatureStats(kind.features, kind.key)
         try:
             for date in sorted(by_partition):
-                day = contents.version_rows(by_partition[date], version_episodes, date)
+                day = contents.version_rows(by_partition[date], version_episodes, date, kind.key)
                 appender.append(day)
                 contents.add_row_counts(rows, day)
+                stats.add(day)
         finally:
             appender.close()
         counts = contents.counts(version_episodes, rows, duplicates)
@@ -65,7 +68,9 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
         }
         storage.crash_point("dataset:files-written")
         version_identity = {"id": version_id, "code_version": code, "stage_versions": identity.stage_versions()}
-        manifest = contents.manifest(version_identity, params, partitions, inputs, gold_files or [], version_episodes, counts, files)
+        summaries = {"feature_stats": stats.features_summary(), "episode_returns": stats.returns_summary()}
+        manifest = contents.manifest(version_identity, params, partitions, inputs, gold_files or [], version_episodes, counts, files, summaries)
+        storage.write_text(storage.location(folder, card.CARD), card.render_card(manifest))
         storage.write_new_json(storage.manifest_path(folder), manifest)  # last: a folder without it is no version
 
     created = storage.publish_folder(final, fill, ready="dataset:manifest-written")

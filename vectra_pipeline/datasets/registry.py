@@ -1,7 +1,7 @@
 """The published versions of a dataset: list them, find the latest, open one, read its rows.
 
 ``<data>/datasets/<name>/history.jsonl`` (beside the versions, outside them) records when each id was published or
-requested again; :func:`latest_dataset` reads it (``latest_dataset(data_dir, name="default")`` → id, path,
+requested again; :func:`latest_dataset` reads it (``latest_dataset(data_dir, name="player")`` → id, path,
 manifest, or None). A folder without a manifest, or dot-prefixed, is never a version.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from vectra_pipeline import storage
+from vectra_pipeline.datasets.kinds import DEFAULT_KIND, kind_of
 from vectra_pipeline.datasets.splits import SPLITS
 
 
@@ -27,6 +28,11 @@ class DatasetVersion:
     @property
     def name(self) -> str:
         return self.manifest["name"]
+
+    @property
+    def kind(self) -> str:
+        """player | market (a version from before the kinds is a player version)."""
+        return self.manifest.get("kind", "player")
 
 
 def load_version(path: Path) -> DatasetVersion:
@@ -41,7 +47,7 @@ def as_version(version: DatasetVersion | Path | str) -> DatasetVersion:
     return version if isinstance(version, DatasetVersion) else load_version(Path(version))
 
 
-def list_versions(data_dir: Path, name: str = "default") -> list[DatasetVersion]:
+def list_versions(data_dir: Path, name: str = DEFAULT_KIND) -> list[DatasetVersion]:
     return [load_version(folder) for folder in storage.version_folders(data_dir, name)]
 
 
@@ -59,7 +65,7 @@ def record_published(data_dir: Path, name: str, version_id: str) -> None:
     storage.write_text(storage.dataset_root(data_dir, name) / storage.HISTORY, "".join(json.dumps(e) + "\n" for e in entries))
 
 
-def latest_dataset(data_dir: Path, name: str = "default") -> DatasetVersion | None:
+def latest_dataset(data_dir: Path, name: str = DEFAULT_KIND) -> DatasetVersion | None:
     """The most recently published (or re-requested) version of a dataset; None when there is none."""
     for entry in reversed(_history(data_dir, name)):
         folder = storage.version_path(data_dir, name, entry["id"])
@@ -75,17 +81,21 @@ def feature_names(version: DatasetVersion | Path | str) -> list[str]:
 
 
 def read_observations(version: DatasetVersion | Path | str, split: str | None = None) -> pl.DataFrame:
-    """The observation rows of a version (one split or all), sorted by (game_id, tick)."""
+    """The observation rows of a version (one split or all), sorted by (game_id, tick) — (game_id, player_id, tick)
+    for the crowd."""
     if split is not None and split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    frame = storage.read_dataset_file(as_version(version).path, "dataset_observations")
+    version = as_version(version)
+    kind = kind_of(version.kind)
+    frame = storage.read_dataset_file(version.path, kind.dataset_observations)
     if split is not None:
         frame = frame.filter(pl.col("split") == split)
-    return frame.sort("game_id", "tick")
+    return frame.sort(*kind.key, "tick")
 
 
 def read_episodes(version: DatasetVersion | Path | str) -> pl.DataFrame:
-    return storage.read_dataset_file(as_version(version).path, "dataset_episodes")
+    version = as_version(version)
+    return storage.read_dataset_file(version.path, kind_of(version.kind).dataset_episodes)
 
 
 def describe(version: DatasetVersion) -> str:
@@ -94,10 +104,11 @@ def describe(version: DatasetVersion) -> str:
     splits = ", ".join(f"{s} {counts['per_split'][s]['episodes']} episodes / {counts['per_split'][s]['transitions']:,} transitions" for s in SPLITS)
     excluded = ", ".join(f"{reason}: {n}" for reason, n in counts["excluded_by_reason"].items()) or "none"
     return "\n".join([
-        f"dataset {manifest['name']} version {version.id} ({', '.join(manifest['partitions'])})",
+        f"{version.kind} dataset version {version.id} ({', '.join(manifest['partitions'])})",
         f"  {counts['episodes_in_training']} of {counts['episodes_total']} episodes, {counts['rows']:,} rows, "
         f"{len(manifest['feature_spec']['features'])} features (spec {manifest['feature_spec']['version']})",
         f"  splits: {splits}",
         f"  excluded: {excluded}",
+        *([f"  note: {counts['splits_note']}"] if counts.get("splits_note") else []),
         f"  files: {version.path}",
     ])

@@ -9,16 +9,18 @@ twice; the run carries the day's landing fingerprint (tag ``vectra/landing``).
 ``day_built`` (on every successful day run of ``landing_to_gold`` or ``nightly``): writes the day record
 (``datasets.days``) — built fully, or the failed checks — when the landing is still what the run was requested
 for; after a ``nightly`` run it requests ``publish_dataset`` when every day with gold built fully and the dataset
-id they give is not published yet (run key: the id).
+id they give for some kind is not published yet and that kind has episodes to train on (run key: those ids).
 """
 
 import hashlib
 import json
 
 import dagster as dg
+import polars as pl
 
 from vectra_pipeline import storage
 from vectra_pipeline.datasets import days
+from vectra_pipeline.datasets.contents import reason_not_to_publish
 from vectra_pipeline.datasets.identity import dataset_id
 from vectra_pipeline.datasets.lineage import landing_fingerprint, landing_inputs
 from vectra_pipeline.defs.assets.datasets import DatasetConfig
@@ -69,12 +71,21 @@ def dataset_request(paths: VectraPaths) -> dg.RunRequest | dg.SkipReason:
     problems = {date: problem for date in dates if (problem := days.day_problem(paths.root, date))}
     if not dates or problems:
         return dg.SkipReason("no gold yet" if not dates else f"not publishing: {min(problems)} {problems[min(problems)]}")
-    params = DatasetConfig().params()
+    config = DatasetConfig()
     inputs = [entry for date in dates for entry in days.read_record(paths.root, date)["landing"]]
-    candidate = dataset_id(inputs, dates, params)
-    if storage.is_published(storage.version_path(paths.root, params.name, candidate)):
-        return dg.SkipReason(f"dataset {params.name} {candidate} is already published")
-    return dg.RunRequest(run_key=candidate, tags={"vectra/dataset_id": candidate})
+    pending = {}
+    for params in (config.params(kind) for kind in config.kinds):
+        candidate = dataset_id(inputs, dates, params)
+        if storage.is_published(storage.version_path(paths.root, params.name, candidate)):
+            continue
+        episodes = pl.concat([storage.read_table(paths.root, params.spec.episodes, d).with_columns(pl.lit(d).alias("partition"))
+                              for d in dates], how="vertical_relaxed")
+        if reason_not_to_publish(episodes, params) is None:  # a kind with nothing to train on is never requested
+            pending[params.kind] = candidate
+    if not pending:
+        return dg.SkipReason("every dataset kind is published for these days, or has nothing to train on")
+    run_key = "+".join(pending[kind] for kind in sorted(pending))
+    return dg.RunRequest(run_key=run_key, tags={f"vectra/dataset_id.{kind}": candidate for kind, candidate in pending.items()})
 
 
 @dg.run_status_sensor(

@@ -13,7 +13,7 @@ unlimited games from the real price distribution to train on, evaluated on recor
   the last step, as the game does: ``fairness.price_path(server_seed, game_id)`` reproduces the prices.
 - **Observations**: the feature list of ``dataset=`` (so a policy reads recorded games unchanged), else the current
   spec. Generated: the price-path features, ``phase_code``, ``game_tick``, ``tick_observed`` and the day statistics
-  (``average_multiplier``, ``count_*``, ``highest_today``) kept as the simulator keeps them
+  (``average_multiplier``, ``count_*``, ``highest_today``, flagged known) kept as the simulator keeps them
   (``day_stats.DayStats``) over the games of the simulated day. Not generated, 0: the crowd's
   (``UNSIMULATED``: players, trade counts, order flow, the rugpool) — mask them for a policy meant for both.
 - **Account, fills, reward**: those of the replay environment (:mod:`vectra_pipeline.envs.agents`); start cash
@@ -50,13 +50,12 @@ from vectra_pipeline.envs.fills import FillModel, fill_model
 from vectra_pipeline.envs.recorded import resolve_version
 from vectra_pipeline.envs.spaces import action_space, batch_actions, observation_space, read_action
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURES
-from vectra_pipeline.gold.features import market_features
+from vectra_pipeline.gold.features import price_features
 
 DAY_MS = 86_400_000
 BATCH = 16  # games drawn at a time: one compiled price-path call, one polars pass
 UNSIMULATED = ("connected_players", "game_trade_count", "rugpool_amount", "rugpool_threshold", "instarug_count",
                "rugpool_ratio", *(f.name for f in FEATURES if f.group == "flow"))
-_CROWD_SOURCES = ("connected_players", "trade_count", "rugpool_amount", "rugpool_threshold", "instarug_count")
 
 
 class SimServer:
@@ -90,7 +89,8 @@ class SimServer:
             self.day.add(max(prices), prices, self.clock_ms)  # revealed at its rug: the next game's statistics
             if self.clock_ms // DAY_MS != int(self.day.day):
                 self.day = DayStats(str(self.clock_ms // DAY_MS))
-        market = market_features(pl.concat(ticks)).with_columns(pl.col("tick").cast(pl.Float64).alias("game_tick"))
+        ticks = pl.concat(ticks)
+        market = price_features(ticks).join(ticks.drop("price", "price_source", "phase"), on=["game_id", "tick"])
         features = np.zeros((market.height, len(self.names)))
         for j in self._generated:
             if self.names[j] in market.columns:
@@ -106,8 +106,10 @@ class SimServer:
     def _tick_rows(self, game_id: str, prices: list[float]) -> pl.DataFrame:
         """A game's ticks as the observation rows read them: the day statistics of the games before it, no crowd."""
         rows, day = len(prices), self.day
-        stats = {"average_multiplier": day.average(), "count2x": day.count(2), "count10x": day.count(10),
-                 "count50x": day.count(50), "count100x": day.count(100), "highest_today": day.highest}
+        # the simulated server's full frames carry the day's statistics on every tick: known, never carried
+        stats = {"average_multiplier": day.average(), "count_2x": day.count(2), "count_10x": day.count(10),
+                 "count_50x": day.count(50), "count_100x": day.count(100), "highest_today": day.highest,
+                 "stats_known": 1.0, "highest_today_known": 1.0}
         return pl.DataFrame({
             "game_id": [game_id] * rows,
             "tick": np.arange(rows, dtype=np.int32),
@@ -115,7 +117,6 @@ class SimServer:
             "price_source": ["observed"] * rows,
             "phase": [Phase.ACTIVE.value] * (rows - 1) + [Phase.RUGGED.value],
             **{name: pl.Series([float(value)] * rows, dtype=pl.Float64) for name, value in stats.items()},
-            **{name: pl.Series([None] * rows, dtype=pl.Float64) for name in _CROWD_SOURCES},
         })
 
 

@@ -1,10 +1,11 @@
-"""Episodes: one per game, from tick 0 (or the first recorded tick) to the rug tick, never stitched over a gap.
+"""Player episodes: one per game, the recording player's involvement in the market episode of the game.
 
-An episode covers the game's **contiguous** run of ticks from its first recorded tick. When a tick is missing
-(``gapped``) the episode stops at the last tick before the gap and is marked truncated — the ticks after a gap are
-not glued on. It is terminated when that run reaches the rug tick, truncated otherwise (recording started late,
-ended early, or a gap). The recording player is the player of the game's ``player_state`` rows (the one with most
-rows if a game was recorded by several accounts; ``recording_players`` counts them).
+The tick run is the game's market episode (:mod:`.market`: tick 0, or the first recorded tick, to the rug tick,
+never stitched over a gap; terminated when it reaches the rug, truncated otherwise). The recording player is the
+player of the game's ``player_state`` rows (the one with most rows if a game was recorded by several accounts;
+``recording_players`` counts them); a game no account recorded — every game of a public socket — has none and is
+excluded (``no recording player``): its rows would all be "hold" with no account. ``capture_id`` is the capture
+that recorded the player and ``previous_game_id`` its previous consecutive game there (:mod:`.carry`).
 
 :class:`EpisodePolicy` decides which episodes a training dataset uses; the rest are kept in ``episodes`` with their
 ``exclusion_reason`` and counted in the dataset manifest.
@@ -12,59 +13,18 @@ rows if a game was recorded by several accounts; ``recording_players`` counts th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import polars as pl
 
-from capture_agent.protocol.rules import PHASE_RANK, PRE_GAME_PHASES
+from capture_agent.protocol.rules import PRE_GAME_PHASES
+from vectra_pipeline.gold.carry import recording_captures
+from vectra_pipeline.gold.policy import EpisodePolicy, apply_policy
 from vectra_pipeline.schema import conform
 
-VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
+VERSION = 2  # bump when the output would change (tests/pipeline/test_stage_versions.py)
+
+PLAYER_POLICY = EpisodePolicy()
 
 PRE_GAME_TICK = -1
-
-
-@dataclass(frozen=True)
-class EpisodePolicy:
-    """Which episodes go into training. Default: complete games with at least one transition."""
-
-    train_completeness: frozenset[str] = field(default_factory=lambda: frozenset({"complete"}))
-    min_transitions: int = 1
-
-    def as_dict(self) -> dict:
-        return {"train_completeness": sorted(self.train_completeness), "min_transitions": self.min_transitions}
-
-
-def dedupe_ticks(game_ticks: pl.DataFrame) -> pl.DataFrame:
-    """One row per (game_id, tick) — silver already guarantees it; the latest phase wins if it did not."""
-    return (
-        game_ticks.filter(pl.col("tick") >= 0)
-        .with_columns(pl.col("phase").replace_strict(PHASE_RANK, default=2, return_dtype=pl.Int8).alias("_rank"))
-        .sort("game_id", "tick", "_rank")
-        .unique(["game_id", "tick"], keep="last", maintain_order=True)
-        .drop("_rank")
-    )
-
-
-def contiguous_runs(ticks: pl.DataFrame, games: pl.DataFrame) -> pl.DataFrame:
-    """Per game: first_tick, last_tick of the contiguous run from the first tick (up to the rug), first_gap_tick."""
-    rugs = games.select("game_id", "rug_tick")
-    run = (
-        ticks.join(rugs, on="game_id", how="left")
-        .filter(pl.col("rug_tick").is_null() | (pl.col("tick") <= pl.col("rug_tick")))
-        .sort("game_id", "tick")
-        .with_columns(
-            ((pl.col("tick") - pl.col("tick").first().over("game_id")) == pl.int_range(pl.len()).over("game_id")).alias("_contig")
-        )
-    )
-    return run.group_by("game_id").agg(
-        pl.col("tick").first().alias("first_tick"),
-        pl.col("tick").filter(pl.col("_contig")).last().alias("last_tick"),
-        pl.col("_contig").all().alias("_whole"),
-        pl.col("_contig").sum().cast(pl.Int32).alias("ticks"),
-    ).with_columns(
-        pl.when(~pl.col("_whole")).then(pl.col("last_tick") + 1).alias("first_gap_tick")
-    ).drop("_whole")
 
 
 def recording_players(player_state: pl.DataFrame) -> pl.DataFrame:
@@ -98,17 +58,17 @@ def placed_actions(actions: pl.DataFrame, player_state: pl.DataFrame, players: p
     ).drop("player_id", "_episode_player")
 
 
-def build_episodes(games: pl.DataFrame, game_ticks: pl.DataFrame, trades: pl.DataFrame, sidebets: pl.DataFrame,
-                   player_state: pl.DataFrame, actions: pl.DataFrame, policy: EpisodePolicy = EpisodePolicy()) -> pl.DataFrame:
-    """One row per game of ``games`` (see the module docstring)."""
-    runs = contiguous_runs(dedupe_ticks(game_ticks), games)
+def build_episodes(market_episodes: pl.DataFrame, trades: pl.DataFrame, sidebets: pl.DataFrame,
+                   player_state: pl.DataFrame, actions: pl.DataFrame, policy: EpisodePolicy = PLAYER_POLICY) -> pl.DataFrame:
+    """One row per market episode (every game of silver ``games``; see the module docstring)."""
     players = recording_players(player_state)
     placed = placed_actions(actions, player_state, players)
     episodes = (
-        games.select("game_id", "completeness", "history_only", "fair_verified", "rug_tick", "peak")
-        .join(runs, on="game_id", how="left")
+        market_episodes.select("game_id", "completeness", "history_only", "fair_verified", "rug_tick", "peak", "first_tick",
+                               "last_tick", "first_gap_tick", "ticks", "transitions", "terminated", "truncated")
         .join(players, on="game_id", how="left")
-        .with_columns(pl.col("recording_players").fill_null(0), pl.col("ticks").fill_null(0))
+        .join(recording_captures(player_state, players), on="game_id", how="left")
+        .with_columns(pl.col("recording_players").fill_null(0))
     )
     own_trades = trades.filter(pl.col("is_own").fill_null(False)).group_by("game_id").agg(pl.len().cast(pl.Int32).alias("own_trades"))
     own_sidebets = (
@@ -136,25 +96,6 @@ def build_episodes(games: pl.DataFrame, game_ticks: pl.DataFrame, trades: pl.Dat
         .join(own_sidebets, on="game_id", how="left")
         .join(action_counts, on="game_id", how="left")
         .with_columns(pl.col(c).fill_null(0) for c in ("own_trades", "own_sidebets", "actions", "presale_actions", "actions_unplaced"))
-        .with_columns(
-            (pl.col("own_trades") > 0).alias("traded"),
-            (pl.col("own_sidebets") > 0).alias("placed_sidebet"),
-            (pl.col("ticks") - 1).clip(lower_bound=0).cast(pl.Int32).alias("transitions"),
-            (pl.col("rug_tick").is_not_null() & (pl.col("last_tick") == pl.col("rug_tick"))).fill_null(False).alias("terminated"),
-        )
-        .with_columns((~pl.col("terminated") & (pl.col("ticks") > 0)).alias("truncated"))
+        .with_columns((pl.col("own_trades") > 0).alias("traded"), (pl.col("own_sidebets") > 0).alias("placed_sidebet"))
     )
     return conform(apply_policy(episodes, policy), "episodes").sort("game_id")
-
-
-def apply_policy(episodes: pl.DataFrame, policy: EpisodePolicy) -> pl.DataFrame:
-    """(Re)compute ``exclusion_reason`` and ``in_training`` from the episode columns and the policy."""
-    reason = (
-        pl.when(pl.col("ticks") == 0).then(pl.lit("no ticks"))
-        .when(~pl.col("completeness").is_in(sorted(policy.train_completeness))).then(pl.lit("completeness ") + pl.col("completeness"))
-        .when(pl.col("first_gap_tick").is_not_null()).then(pl.lit("gap at tick ") + pl.col("first_gap_tick").cast(pl.String))
-        .when(pl.col("transitions") < policy.min_transitions).then(pl.lit("too short"))
-    )
-    return episodes.with_columns(reason.alias("exclusion_reason")).with_columns(
-        pl.col("exclusion_reason").is_null().alias("in_training")
-    )

@@ -1,6 +1,15 @@
-"""The feature spec: every feature of the observation vector — its order, dtype, unit, formula, source and why it
-is there — defined once. Data only: :mod:`vectra_pipeline.gold.features` computes it, the schema registry types the
-``observations`` table from it, and ``docs/FEATURES.md`` is generated from it (``python -m vectra_pipeline.docs``).
+"""The feature spec: every feature of the observation vectors — order, dtype, unit, formula, source and why it is
+there — defined once, per dataset kind. Data only: :mod:`vectra_pipeline.gold.features` and :mod:`.market`
+compute them, the schema registry types the gold tables from them, and ``docs/FEATURES.md`` is generated
+from it (``python -m vectra_pipeline.docs``).
+
+- ``FEATURES`` — the **player** kind (the recording player's account): market, flow, player, action and quality
+  features;
+- ``MARKET_FEATURES`` — the **market** kind: the market, flow and market-quality features only (no player);
+- ``CROWD_FEATURES`` — the **crowd** kind: the market features and one leaderboard player's state and actions.
+
+A value that is carried (from an earlier frame, an earlier game or an earlier board) or unknown (0) is always
+flagged by a quality feature beside it.
 
 ``FEATURE_SPEC_VERSION`` names the spec for people and manifests (part of every dataset id); a change to the
 computed values is guarded by the ``gold.observations`` stage version (tests/pipeline/test_stage_versions.py).
@@ -10,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FEATURE_SPEC_VERSION = "1.0"
+FEATURE_SPEC_VERSION = "2.0"
 
 RETURN_HORIZONS = (1, 5, 20)
 VOLATILITY_WINDOW = 20
@@ -23,7 +32,7 @@ class Feature:
     unit: str
     formula: str
     source: str
-    group: str  # market | flow | player | action | quality
+    group: str  # market | flow | player | action | quality | crowd
     seed: str  # kept | changed | new (relative to the seed's 36-feature observation space)
     why: str  # why kept / changed / new
     version: str = "1.0"
@@ -35,6 +44,25 @@ def _f(name, dtype, unit, formula, source, group, seed, why, version="1.0") -> F
 
 F32, F64 = "float32", "float64"
 
+# The statistics rule: a frame statistic at tick t is the value in the last frame of the same capture received at or
+# before tick t's frame (an earlier tick, the presale-opening or genesis frame, or an earlier game of the capture).
+MARKET_QUALITY: tuple[Feature, ...] = (
+    _f("tick_observed", F32, "flag", "1 when the tick's own frame was received (price_source = observed)",
+       "game_ticks.price_source", "quality", "new", "backfilled ticks carry statistics forward"),
+    _f("stats_known", F32, "flag", "1 once a frame of the capture carried the frame statistics (averageMultiplier, "
+       "count*, rugpool, connectedPlayers); they are 0 before", "events", "quality", "new",
+       "unknown statistics are 0, never silently", "2.0"),
+    _f("stats_carried", F32, "flag", "1 when the frame statistics come from an earlier frame than tick t's own "
+       "(a backfilled tick, the 14-key tick-0 frame, or an earlier game)", "events", "quality", "new",
+       "carried values are flagged", "2.0"),
+    _f("highest_today_known", F32, "flag", "1 once a full frame of the capture showed highestToday", "events",
+       "quality", "new", "highest_today is 0 before", "2.0"),
+    _f("highest_today_carried", F32, "flag", "1 when highest_today comes from an earlier game's frame", "events",
+       "quality", "new", "carried across games within a capture", "2.0"),
+    _f("game_trade_count_known", F32, "flag", "1 once a frame of this game showed tradeCount", "events", "quality",
+       "new", "game_trade_count is 0 before", "2.0"),
+)
+
 FEATURES: tuple[Feature, ...] = (
     # market: the tick frame itself and the price path up to t
     _f("game_tick", F32, "ticks", "tick index of the frame (0 = start)", "game_ticks.tick", "market", "kept",
@@ -44,23 +72,24 @@ FEATURES: tuple[Feature, ...] = (
     _f("phase_code", F32, "code", "2 active, 3 rugged (rug frame); cooldown 0 / presale 1 never label a tick row",
        "game_ticks.phase", "market", "changed",
        "phase now comes from the one protocol definition (the seed called presale cooldown)"),
-    _f("connected_players", F32, "players", "connectedPlayers, carried forward over backfilled ticks",
-       "game_ticks.connected_players", "market", "kept", "crowd size"),
-    _f("game_trade_count", F32, "trades", "tradeCount of the frame (trades in the game so far), carried forward",
-       "game_ticks.trade_count", "market", "new", "cumulative activity"),
-    _f("average_multiplier", F32, "×", "averageMultiplier, carried forward", "game_ticks.average_multiplier",
+    _f("connected_players", F32, "players", "connectedPlayers of the capture's last frame ≤ t (statistics rule)",
+       "events.connected_players", "market", "kept", "crowd size"),
+    _f("game_trade_count", F32, "trades", "tradeCount of the capture's last frame of this game ≤ t; 0 before one "
+       "(game_trade_count_known)", "events.trade_count", "market", "new", "cumulative activity"),
+    _f("average_multiplier", F32, "×", "averageMultiplier (statistics rule)", "events.average_multiplier",
        "market", "kept", "server statistic"),
-    _f("count_2x", F32, "games", "count2x, carried forward", "game_ticks.count2x", "market", "kept", "server statistic"),
-    _f("count_10x", F32, "games", "count10x, carried forward", "game_ticks.count10x", "market", "kept", "server statistic"),
-    _f("count_50x", F32, "games", "count50x, carried forward", "game_ticks.count50x", "market", "kept", "server statistic"),
-    _f("count_100x", F32, "games", "count100x, carried forward", "game_ticks.count100x", "market", "kept", "server statistic"),
-    _f("highest_today", F32, "×", "highestToday of the last full frame ≤ t, 0 before one", "game_ticks.highest_today",
-       "market", "kept", "daily record"),
-    _f("rugpool_amount", F32, "SOL", "rugpool.rugpoolAmount, carried forward", "game_ticks.rugpool_amount", "market",
+    _f("count_2x", F32, "games", "count2x (statistics rule)", "events.count2x", "market", "kept", "server statistic"),
+    _f("count_10x", F32, "games", "count10x (statistics rule)", "events.count10x", "market", "kept", "server statistic"),
+    _f("count_50x", F32, "games", "count50x (statistics rule)", "events.count50x", "market", "kept", "server statistic"),
+    _f("count_100x", F32, "games", "count100x (statistics rule)", "events.count100x", "market", "kept", "server statistic"),
+    _f("highest_today", F32, "×", "highestToday of the capture's last full frame ≤ t, from any earlier game of the "
+       "capture too; 0 before one (highest_today_known)", "events.highest_today", "market", "kept", "daily record",
+       "2.0"),
+    _f("rugpool_amount", F32, "SOL", "rugpool.rugpoolAmount (statistics rule)", "events.rugpool_amount", "market",
        "kept", "rugpool state"),
-    _f("rugpool_threshold", F32, "SOL", "rugpool.threshold, carried forward", "game_ticks.rugpool_threshold",
+    _f("rugpool_threshold", F32, "SOL", "rugpool.threshold (statistics rule)", "events.rugpool_threshold",
        "market", "kept", "rugpool state"),
-    _f("instarug_count", F32, "count", "rugpool.instarugCount, carried forward", "game_ticks.instarug_count",
+    _f("instarug_count", F32, "count", "rugpool.instarugCount (statistics rule)", "events.instarug_count",
        "market", "kept", "rugpool state"),
     _f("rugpool_ratio", F32, "ratio", "rugpool_amount / rugpool_threshold (0 when the threshold is 0 or unknown)",
        "game_ticks", "market", "kept", "rugpool fill level"),
@@ -133,11 +162,14 @@ FEATURES: tuple[Feature, ...] = (
        "actions.exec_price", "action", "changed", "replaces the seed's absolute execution price"),
     _f("last_ack_latency_ms", F32, "ms", "ack latency of the last acked action, once the ack arrived",
        "actions.ack_latency_ms", "action", "changed", "the seed's latency, placed on the frame clock"),
-    # data quality
-    _f("tick_observed", F32, "flag", "1 when the tick's own frame was received (price_source = observed)",
-       "game_ticks.price_source", "quality", "new", "backfilled ticks carry statistics forward"),
-    _f("player_state_known", F32, "flag", "1 once a player state with cash (a playerUpdate) is visible in this game",
-       "player_state", "quality", "new", "player features and rewards are 0 before it"),
+    # data quality: every carried or unknown value is flagged
+    *MARKET_QUALITY,
+    _f("player_state_known", F32, "flag", "1 once a player state with cash (a playerUpdate) is visible in this game, "
+       "or carried from the previous consecutive game", "player_state", "quality", "new",
+       "player features and rewards are 0 before it"),
+    _f("player_state_carried", F32, "flag", "1 while the visible state is the previous consecutive game's final "
+       "account of the same capture, settled at its rug (no state of this game visible yet)", "player_state",
+       "quality", "new", "the tick-0 account is known from the game before: rewards stay exact", "2.0"),
 )
 
 DROPPED_SEED_FEATURES: tuple[tuple[str, str], ...] = (
@@ -150,7 +182,63 @@ DROPPED_SEED_FEATURES: tuple[tuple[str, str], ...] = (
      "is no market signal"),
 )
 
+MARKET_FEATURES: tuple[Feature, ...] = tuple(f for f in FEATURES if f.group in ("market", "flow")) + MARKET_QUALITY
+
+
+# The crowd kind: one leaderboard player's state (PROTOCOL.md §3.1 leaderboard entries) and their broadcast actions.
+CROWD_PLAYER: tuple[Feature, ...] = (
+    _f("position_qty", F64, "tokens", "positionQty of the player's last board ≤ t", "leaderboard.position_qty", "crowd",
+       "new", "the crowd's holdings", "2.0"),
+    _f("avg_cost", F32, "×", "avgCost (0 when flat)", "leaderboard.avg_cost", "crowd", "new", "entry price", "2.0"),
+    _f("pnl", F64, "SOL", "the game's P&L of the board (realised + marked + sidebet + short)", "leaderboard.pnl",
+       "crowd", "new", "the crowd reward is its change", "2.0"),
+    _f("total_invested", F32, "SOL", "totalInvested in the game", "leaderboard.total_invested", "crowd", "new",
+       "commitment", "2.0"),
+    _f("unrealized_pnl", F32, "SOL", "position_qty · (price − avg_cost)", "leaderboard, game_ticks", "crowd", "new",
+       "open exposure", "2.0"),
+    _f("position_pnl_pct", F32, "percent", "(price / avg_cost − 1) · 100 while holding, else 0",
+       "leaderboard, game_ticks", "crowd", "new", "open exposure", "2.0"),
+    _f("ticks_in_position", F32, "ticks", "t − first tick of the current run of position_qty > 0; 0 when flat",
+       "leaderboard", "crowd", "new", "holding time", "2.0"),
+    _f("sidebet_active", F32, "flag", "1 while the board shows an open sideBet", "leaderboard.sidebet_active", "crowd",
+       "new", "sidebet window state", "2.0"),
+    _f("sidebet_amount", F32, "SOL", "its betAmount, else 0", "leaderboard.sidebet_amount", "crowd", "new",
+       "sidebet window state", "2.0"),
+    _f("sidebet_ticks_left", F32, "ticks", "max(0, end − t) while open, else 0", "leaderboard.sidebet_end_tick",
+       "crowd", "new", "sidebet window state", "2.0"),
+    _f("short_amount", F32, "SOL", "shortPosition.amount, else 0", "leaderboard.short_amount", "crowd", "new",
+       "short state", "2.0"),
+    _f("short_unrealized_pnl", F32, "SOL", "amount · max(0, 2 − price/entry) − amount while short, else 0",
+       "leaderboard, game_ticks", "crowd", "new", "short state", "2.0"),
+    _f("board_rank", F32, "rank", "position on tick t's board (1 = best P&L), 0 when off it", "leaderboard.rank",
+       "crowd", "new", "standing among the players", "2.0"),
+    _f("has_acted", F32, "flag", "1 when a trade or sidebet of the player was seen before t in this game",
+       "trades, sidebets", "crowd", "new", "makes ticks_since_last_action unambiguous", "2.0"),
+    _f("ticks_since_last_action", F32, "ticks", "t − tick of the player's last seen action before t; 0 when none",
+       "trades, sidebets", "crowd", "new", "activity", "2.0"),
+    _f("last_bet_amount", F32, "SOL", "amount of the last buy/sidebet/short_open seen before t, else 0",
+       "trades, sidebets", "crowd", "new", "bet size", "2.0"),
+    _f("on_board", F32, "flag", "1 when tick t's board lists the player (the state is that board's)", "leaderboard",
+       "crowd", "new", "the board shows ≤10 players: off it, the state is carried", "2.0"),
+    _f("state_known", F32, "flag", "1 once a board of this game (presale board included) listed the player; the "
+       "state is carried from the last one while off the board, 0 before", "leaderboard", "crowd", "new",
+       "carried and unknown states are flagged", "2.0"),
+)
+CROWD_FEATURES: tuple[Feature, ...] = MARKET_FEATURES + CROWD_PLAYER
+
+KIND_FEATURES: dict[str, tuple[Feature, ...]] = {"player": FEATURES, "crowd": CROWD_FEATURES, "market": MARKET_FEATURES}
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FLOAT64_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.dtype == F64)
-PLAYER_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.group in ("player", "action") or f.name == "player_state_known")
+MARKET_FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in MARKET_FEATURES)
+PLAYER_FEATURES: tuple[str, ...] = tuple(
+    f.name for f in FEATURES if f.group in ("player", "action") or f.name in ("player_state_known", "player_state_carried")
+)
+
+
+def feature_names(kind: str) -> tuple[str, ...]:
+    return tuple(f.name for f in KIND_FEATURES[kind])
+
+
+def float64_features(kind: str) -> tuple[str, ...]:
+    return tuple(f.name for f in KIND_FEATURES[kind] if f.dtype == F64)
 

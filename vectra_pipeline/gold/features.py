@@ -1,13 +1,13 @@
-"""The features of every episode tick, computed from silver with no look-ahead (the spec: :mod:`.feature_spec`).
+"""The price, flow and player features, computed from silver with no look-ahead (the spec: :mod:`.feature_spec`).
 
-Every feature at tick t uses only what the recording player could know when tick t's frame arrived: the tick
-frames up to t, and trades / player-state updates / acks placed on the frame clock by
-:mod:`vectra_pipeline.gold.timeline` (a trade executed at tick t but received after t's frame is seen at
-t+1).
+Every feature at tick t uses only what the observer could know when tick t's frame arrived: the tick frames up to
+t, and trades / player-state updates / acks placed on the frame clock by :mod:`vectra_pipeline.gold.timeline` (a
+trade executed at tick t but received after t's frame is seen at t+1). The frame statistics and the episode rows
+of every kind are :mod:`.market`'s; this module adds the price path and order flow it uses, and the recording
+player's account and actions of the player kind.
 
-Missing values never reach the vector: tick statistics are carried forward within the game (a backfilled tick has
-no statistics of its own), anything still unknown is 0, and the quality flags ``tick_observed`` and
-``player_state_known`` say when a value is a fill.
+Missing values never reach the vector: anything unknown is 0, and a quality flag says when a value is a fill or a
+carry (``tick_observed``, ``stats_*``, ``player_state_known``, ``player_state_carried``).
 """
 
 from __future__ import annotations
@@ -21,27 +21,14 @@ from vectra_pipeline.gold.rewards import equity, short_value
 from vectra_pipeline.gold.timeline import frame_clock, last_event_at, with_visible_tick
 
 STAKE_KINDS = ("buy", "sidebet", "short_open")
+FLOW_FEATURES = ("flow_buy_volume", "flow_sell_volume", "flow_trade_count", "flow_distinct_traders")
 
-
-_TICK_STATS = {
-    "connected_players": "connected_players",
-    "game_trade_count": "trade_count",
-    "average_multiplier": "average_multiplier",
-    "count_2x": "count2x",
-    "count_10x": "count10x",
-    "count_50x": "count50x",
-    "count_100x": "count100x",
-    "highest_today": "highest_today",
-    "rugpool_amount": "rugpool_amount",
-    "rugpool_threshold": "rugpool_threshold",
-    "instarug_count": "instarug_count",
-}
 _STATE_COLUMNS = ("cash", "position_qty", "avg_cost", "cumulative_pnl", "total_invested", "sidebet_active",
                   "sidebet_end_tick", "sidebet_amount", "short_amount", "short_entry_price")
 
 
-def market_features(ticks: pl.DataFrame) -> pl.DataFrame:
-    """Market features of contiguous, sorted episode ticks (game_id, tick, price, price_source, phase, stats…)."""
+def price_features(ticks: pl.DataFrame) -> pl.DataFrame:
+    """The price-path features of contiguous, sorted episode ticks (game_id, tick, price, price_source, phase)."""
     g = "game_id"
     price = pl.col("price")
     prev = price.shift(1).over(g)
@@ -51,7 +38,7 @@ def market_features(ticks: pl.DataFrame) -> pl.DataFrame:
     )
     frame = ticks.sort(g, "tick").with_columns(
         pl.col("phase").replace_strict(PHASE_RANK, default=None, return_dtype=pl.Float64).fill_null(float(PHASE_RANK[Phase.ACTIVE.value])).alias("phase_code"),
-        *(pl.col(src).cast(pl.Float64).forward_fill().over(g).fill_null(0.0).alias(name) for name, src in _TICK_STATS.items()),
+        pl.col("tick").cast(pl.Float64).alias("game_tick"),
         velocity.alias("price_velocity"),
         log_return.alias("_log_return"),
         price.cum_max().over(g).alias("peak_price"),
@@ -68,14 +55,12 @@ def market_features(ticks: pl.DataFrame) -> pl.DataFrame:
         pl.col("_log_return").rolling_std(VOLATILITY_WINDOW, min_samples=1, ddof=0).over(g).fill_null(0.0).alias("volatility_20"),
         pl.when(pl.col("peak_price") > 0).then(1.0 - price / pl.col("peak_price")).otherwise(0.0).alias("drawdown_from_peak"),
         (pl.col("tick") - peak_tick).cast(pl.Float64).alias("ticks_since_peak"),
-        pl.when(pl.col("rugpool_threshold") > 0)
-        .then(pl.col("rugpool_amount") / pl.col("rugpool_threshold"))
-        .otherwise(0.0)
-        .alias("rugpool_ratio"),
-    ).drop("_log_return")
+    ).select("game_id", "tick", "game_tick", "price", "phase_code", "price_velocity", "price_acceleration",
+             *(f"return_{k}" for k in RETURN_HORIZONS), "volatility_20", "peak_price", "drawdown_from_peak",
+             "ticks_since_peak", "tick_observed")
 
 
-def flow_features(ticks: pl.DataFrame, trades: pl.DataFrame, clock: pl.DataFrame) -> pl.DataFrame:
+def flow_features(trades: pl.DataFrame, clock: pl.DataFrame) -> pl.DataFrame:
     """(game_id, tick, flow_*) for the ticks at which trades became visible."""
     visible = with_visible_tick(trades.select("game_id", "tick", "recv_wall_ns", "type", "amount", "player_id"), clock, "tick", "recv_wall_ns")
     amount = pl.col("amount").fill_null(0.0)
@@ -88,10 +73,12 @@ def flow_features(ticks: pl.DataFrame, trades: pl.DataFrame, clock: pl.DataFrame
 
 
 def player_features(price, tick, rug_tick, known, cash, position_qty, avg_cost, cumulative_pnl, total_invested,
-                    sidebet_active, sidebet_end_tick, sidebet_amount, short_amount, short_entry_price) -> dict[str, np.ndarray]:
+                    sidebet_active, sidebet_end_tick, sidebet_amount, short_amount, short_entry_price,
+                    carried=False) -> dict[str, np.ndarray]:
     """Features derived from one player state and the tick price — used by observations and the replay env alike.
 
     ``known`` = a state is visible; unknown states give zeros (``equity`` too; the reward rule then pays 0).
+    ``carried`` = that state is the previous game's, carried (:mod:`.carry`).
     """
     known = np.asarray(known, dtype=bool)
 
@@ -132,21 +119,30 @@ def player_features(price, tick, rug_tick, known, cash, position_qty, avg_cost, 
             0.0,
         ),
         "player_state_known": known.astype(np.float64),
+        "player_state_carried": (known & np.asarray(carried, dtype=bool)).astype(np.float64),
     }
 
 
 def visible_states(ticks: pl.DataFrame, player_state: pl.DataFrame, clock: pl.DataFrame) -> pl.DataFrame:
-    """For each episode tick, the last player state visible at it (null columns when none yet)."""
+    """For each episode tick, the last player state visible at it (null columns when none yet), and ``_carried``.
+
+    ``player_state`` may hold carried rows (``carried`` true, :func:`.carry.carried_states`): keyed at tick −1 with
+    no receipt time, they are visible from the game's first tick and give way to any state of the game itself.
+    """
     # A state observed before the game started (cooldown/presale, e.g. after a presale buy) has no tick in silver;
     # for this game it belongs before tick 0.
     pre_game = pl.col("phase").is_in(PRE_GAME_PHASES).fill_null(False)
+    # cash comes from playerUpdate only: a state without it cannot value equity, so it never hides a known account
+    player_state = player_state.filter(pl.col("cash").is_not_null())
+    if "carried" not in player_state.columns:
+        player_state = player_state.with_columns(pl.lit(False).alias("carried"))
+    tick = pl.when(pl.col("carried")).then(-1).when(pre_game).then(0).otherwise(pl.col("tick")).fill_null(0).cast(pl.Int32)
     states = with_visible_tick(
-        player_state.with_columns(pl.when(pre_game).then(0).otherwise(pl.col("tick")).fill_null(0).cast(pl.Int32).alias("tick"))
-        .select("game_id", "tick", "recv_wall_ns", "seq", *_STATE_COLUMNS),
+        player_state.with_columns(tick.alias("tick")).select("game_id", "tick", "recv_wall_ns", "seq", "carried", *_STATE_COLUMNS),
         clock, "tick", "recv_wall_ns",
     )
     ordered = states.sort("game_id", "visible_tick", "recv_wall_ns", "seq", nulls_last=False).with_columns(pl.lit(True).alias("_known"))
-    return last_event_at(ticks, ordered, "visible_tick", [*_STATE_COLUMNS, "_known"])
+    return last_event_at(ticks, ordered, "visible_tick", [*_STATE_COLUMNS, "_known", "carried"]).rename({"carried": "_carried"})
 
 
 def action_features(ticks: pl.DataFrame, actions: pl.DataFrame, trades: pl.DataFrame, clock: pl.DataFrame) -> pl.DataFrame:
@@ -185,26 +181,24 @@ def action_features(ticks: pl.DataFrame, actions: pl.DataFrame, trades: pl.DataF
     )
 
 
-def compute_features(ticks: pl.DataFrame, trades: pl.DataFrame, player_state: pl.DataFrame,
+def compute_features(market: pl.DataFrame, ticks: pl.DataFrame, trades: pl.DataFrame, player_state: pl.DataFrame,
                      actions: pl.DataFrame) -> pl.DataFrame:
-    """The feature vector per (game_id, tick), in spec order with spec dtypes.
+    """The player kind's feature vector per (game_id, tick), in spec order with spec dtypes.
 
-    ``ticks``: contiguous episode ticks with ``rug_tick`` (−1 when unknown) — game_ticks columns;
-    ``trades``: all trades of those games; ``player_state``: the recording player's rows of those games;
-    ``actions``: the player's actions with ``placed_tick`` (the observation tick they were sent at).
+    ``market``: the market rows of those ticks (:func:`.market.market_rows`); ``ticks``: contiguous episode ticks
+    with ``rug_tick`` (−1 when unknown) — game_ticks columns; ``trades``: all trades of those games;
+    ``player_state``: the recording player's rows of those games (carried rows included); ``actions``: the player's
+    actions with ``placed_tick`` (the observation tick they were sent at).
     """
     clock = frame_clock(ticks)
-    market = market_features(ticks)
-    flow = flow_features(ticks, trades, clock)
     states = visible_states(ticks, player_state, clock)
     acts = action_features(ticks, actions, trades, clock)
     frame = (
-        market.join(flow, on=["game_id", "tick"], how="left")
+        market.join(ticks.select("game_id", "tick", "rug_tick"), on=["game_id", "tick"], how="left")
         .join(states, on=["game_id", "tick"], how="left")
         .join(acts, on=["game_id", "tick"], how="left")
         .sort("game_id", "tick")
     )
-    frame = frame.with_columns(pl.col(c).fill_null(0.0) for c in ("flow_buy_volume", "flow_sell_volume", "flow_trade_count", "flow_distinct_traders"))
     # cash comes from playerUpdate only: a state without it cannot value equity, so it does not count as known
     known = (frame["_known"].fill_null(False) & frame["cash"].is_not_null()).to_numpy()
     derived = player_features(
@@ -212,22 +206,20 @@ def compute_features(ticks: pl.DataFrame, trades: pl.DataFrame, player_state: pl
         *(frame[c].cast(pl.Float64).to_numpy() for c in ("cash", "position_qty", "avg_cost", "cumulative_pnl",
                                                           "total_invested", "sidebet_active", "sidebet_end_tick",
                                                           "sidebet_amount", "short_amount", "short_entry_price")),
+        carried=frame["_carried"].fill_null(False).to_numpy(),
     )
-    frame = frame.drop(*(c for c in _STATE_COLUMNS if c in frame.columns), "_known").with_columns(
+    frame = frame.drop(*(c for c in _STATE_COLUMNS if c in frame.columns), "_known", "_carried").with_columns(
         pl.Series(name, values) for name, values in derived.items()
     )
-    holding = pl.col("position_qty") > 0
-    run_start = pl.when(holding & ~holding.shift(1).over("game_id").fill_null(False)).then(pl.col("tick"))
-    frame = frame.with_columns(
-        pl.when(holding)
-        .then(pl.col("tick") - run_start.forward_fill().over("game_id"))
-        .otherwise(0)
-        .cast(pl.Float64)
-        .alias("ticks_in_position"),
-        pl.col("tick").cast(pl.Float64).alias("game_tick"),
-    )
+    frame = frame.with_columns(ticks_in_position(pl.col("position_qty") > 0).alias("ticks_in_position"))
     return frame.select(
         "game_id",
         pl.col("tick").cast(pl.Int32),
         *(pl.col(f.name).cast(pl.Float32 if f.dtype == F32 else pl.Float64) for f in FEATURES),
     )
+
+
+def ticks_in_position(holding: pl.Expr, by: str | list[str] = "game_id") -> pl.Expr:
+    """t − first tick of the current run of ``holding`` rows (0 when not holding), per ``by``, on sorted rows."""
+    run_start = pl.when(holding & ~holding.shift(1).over(by).fill_null(False)).then(pl.col("tick"))
+    return pl.when(holding).then(pl.col("tick") - run_start.forward_fill().over(by)).otherwise(0).cast(pl.Float64)

@@ -10,18 +10,42 @@ from __future__ import annotations
 import polars as pl
 
 from capture_agent.protocol.rules import PRE_GAME_PHASES
-from vectra_pipeline.gold.episodes import build_episodes
-from vectra_pipeline.gold.feature_spec import FEATURE_NAMES
+from vectra_pipeline.gold.crowd import build_crowd_episodes, build_crowd_observations
+from vectra_pipeline.gold.episodes import PLAYER_POLICY, build_episodes
+from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, MARKET_FEATURE_NAMES
+from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard
+from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
 from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.gold.policy import EpisodePolicy
+from vectra_pipeline.schema import empty
 
-SILVER_INPUTS = ("games", "game_ticks", "trades", "sidebets", "player_state", "actions")
+SILVER_INPUTS = ("games", "game_ticks", "trades", "sidebets", "player_state", "actions", "events")
 
 
-def gold_from_silver(tables: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(episodes, observations) of silver tables with the default policy."""
-    episodes = build_episodes(*(tables[name] for name in SILVER_INPUTS))
-    observations = build_observations(tables["game_ticks"], tables["trades"], tables["player_state"], tables["actions"], episodes)
-    return episodes, observations
+def gold_tables(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = PLAYER_POLICY) -> dict[str, pl.DataFrame]:
+    """Every gold table of silver tables (``events``: at least ``market.EVENT_COLUMNS``; absent = no frame
+    statistics; bronze ``frames`` with ``payload_text``, absent = no boards), the player kind's episodes under
+    ``policy``."""
+    events = tables.get("events")
+    stats = frame_stats(events if events is not None else empty("events").select(EVENT_COLUMNS))
+    market_episodes = build_market_episodes(tables["games"], tables["game_ticks"], tables["trades"], stats)
+    market = build_market_observations(tables["game_ticks"], tables["trades"], stats, market_episodes)
+    episodes = build_episodes(market_episodes, tables["trades"], tables["sidebets"], tables["player_state"], tables["actions"], policy)
+    observations = build_observations(tables["game_ticks"], market, tables["trades"], tables["player_state"], tables["actions"], episodes)
+    frames = tables.get("frames")
+    texts = frames.select("capture_id", "seq", "payload_text") if frames is not None else pl.DataFrame(
+        schema={"capture_id": pl.String, "seq": pl.Int64, "payload_text": pl.String})
+    leaderboard, _ = build_leaderboard(board_frames(stats), texts)
+    crowd = build_crowd_observations(tables["game_ticks"], market, market_episodes, leaderboard, tables["trades"], tables["sidebets"])
+    crowd_episodes = build_crowd_episodes(crowd, market_episodes, leaderboard, tables["trades"], tables["sidebets"])
+    return {"market_episodes": market_episodes, "market_observations": market, "episodes": episodes, "observations": observations,
+            "leaderboard": leaderboard, "crowd_episodes": crowd_episodes, "crowd_observations": crowd}
+
+
+def gold_from_silver(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = PLAYER_POLICY) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(episodes, observations) of the player kind, from silver tables."""
+    gold = gold_tables(tables, policy)
+    return gold["episodes"], gold["observations"]
 
 
 def perturb_after(tables: dict[str, pl.DataFrame], game_id: str, cut: int) -> dict[str, pl.DataFrame]:
@@ -41,29 +65,40 @@ def perturb_after(tables: dict[str, pl.DataFrame], game_id: str, cut: int) -> di
     in_game_after = after & ~pl.col("phase").is_in(PRE_GAME_PHASES).fill_null(False)
     states = tables["player_state"].with_columns(pl.when(in_game_after).then(pl.col("cash") + 123).otherwise(pl.col("cash")).alias("cash"))
     actions = tables["actions"].filter(~in_game_after.fill_null(False))
-    return {**tables, "game_ticks": ticks, "games": games, "trades": trades, "player_state": states, "actions": actions}
+    perturbed = {**tables, "game_ticks": ticks, "games": games, "trades": trades, "player_state": states, "actions": actions}
+    if tables.get("events") is not None:  # the frame statistics of later frames of the game
+        later = (pl.col("game_id") == game_id) & (pl.col("tick_count") > cut)
+        perturbed["events"] = tables["events"].with_columns(
+            *(pl.when(later).then(pl.col(c) + 999).otherwise(pl.col(c)).alias(c) for c in ("connected_players", "average_multiplier", "highest_today"))
+        )
+    return perturbed
 
 
 def look_ahead_violations(tables: dict[str, pl.DataFrame], game_ids: list[str]) -> dict[str, list[str]]:
-    """game → features that changed at or before the cut (the game's middle tick) when its future was perturbed.
+    """game → features that changed at or before the cut (the game's middle tick) when its future was perturbed, in
+    the market rows (every game) and the player rows (a game an account recorded).
 
     Each game is rebuilt alone (its rows of every silver table), before and after the perturbation.
     """
+    checked = (("market_observations", MARKET_FEATURE_NAMES), ("observations", FEATURE_NAMES))
     violations = {}
     for game_id in game_ids:
         alone = {name: frame.filter(pl.col("game_id") == game_id) for name, frame in tables.items()}
-        _, rows = gold_from_silver(alone)
-        if rows.height < 4:
+        gold = gold_tables(alone)
+        market = gold["market_observations"]
+        if market.height < 4:
             continue
-        cut = int(rows["tick"].min() + rows.height // 2)
-        _, perturbed = gold_from_silver(perturb_after(alone, game_id, cut))
-        keep = pl.col("tick") <= cut
-        before = rows.filter(keep).sort("tick").select("tick", *FEATURE_NAMES)
-        after = perturbed.filter(keep).sort("tick").select("tick", *FEATURE_NAMES)
-        if before.height != after.height:
-            violations[game_id] = ["<rows>"]
-            continue
-        changed = [name for name in FEATURE_NAMES if not before[name].equals(after[name])]
+        cut = int(market["tick"].min() + market.height // 2)
+        perturbed = gold_tables(perturb_after(alone, game_id, cut))
+        changed: list[str] = []
+        for table, features in checked:
+            keep = pl.col("tick") <= cut
+            before = gold[table].filter(keep).sort("tick").select("tick", *features)
+            after = perturbed[table].filter(keep).sort("tick").select("tick", *features)
+            if before.height != after.height:
+                changed.append(f"<{table} rows>")
+                continue
+            changed += [name for name in features if not before[name].equals(after[name]) and name not in changed]
         if changed:
             violations[game_id] = changed
     return violations

@@ -1,12 +1,17 @@
-"""Observations: one row per (game, tick) of every episode — features, the action taken, the reward, the flags.
+"""Player observations: one row per (game, tick) of every episode with a recording player — the market rows of the
+tick, the player's account and actions, the action taken, the reward, the flags.
 
 A row at tick t holds the features at t and describes the transition t → t+1: ``action`` is what the recording
 player sent while looking at tick t (0 hold when nothing, see the action table), ``reward`` = equity(t+1) −
-equity(t) (0 when either state is not yet known), ``terminated`` when t+1 is the rug tick, ``truncated`` when t+1
-is the last recorded tick of an episode that did not reach the rug (recording ended, or a gap follows). The last
+equity(t) once the account is known (0 while it is not), ``terminated`` when t+1 is the rug tick, ``truncated`` when
+t+1 is the last recorded tick of an episode that did not reach the rug (recording ended, or a gap follows). The last
 row of an episode (``is_final``) is the final observation only: its ``action``/``reward`` are null and it is not a
 transition. So an episode of n rows has n−1 transitions, the layout Minari uses (n observations, n−1 actions).
 ``action_amount`` (SOL of a buy/sidebet/short), ``action_ack_ok`` and ``actions_in_tick`` describe the label.
+
+The account at a game's first ticks is carried from its previous consecutive game (:mod:`.carry`), so an
+episode's rewards sum exactly to its equity change from its first known row, and it starts from the equity the
+previous consecutive game ended with.
 """
 
 from __future__ import annotations
@@ -14,29 +19,17 @@ from __future__ import annotations
 import polars as pl
 
 from vectra_pipeline.gold.action_space import action_code_expr
-from vectra_pipeline.gold.episodes import dedupe_ticks, placed_actions
+from vectra_pipeline.gold.carry import carried_states
+from vectra_pipeline.gold.episodes import placed_actions
+from vectra_pipeline.gold.feature_spec import MARKET_FEATURE_NAMES
 from vectra_pipeline.gold.features import compute_features
+from vectra_pipeline.gold.market import episode_labels, episode_ticks
 from vectra_pipeline.gold.rewards import reward
 from vectra_pipeline.schema import conform
 
-VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
+VERSION = 2  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 
 KEY = ("game_id", "tick")
-
-
-def episode_ticks(game_ticks: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
-    """The game_ticks rows of each episode's contiguous run, with ``rug_tick`` (−1 when the run ends before it)."""
-    bounds = episodes.filter(pl.col("ticks") > 0).select(
-        "game_id", "first_tick", "last_tick",
-        pl.when(pl.col("terminated")).then(pl.col("rug_tick")).otherwise(-1).cast(pl.Int32).alias("rug_tick"),
-    )
-    return (
-        dedupe_ticks(game_ticks)
-        .join(bounds, on="game_id", how="inner")
-        .filter(pl.col("tick").is_between(pl.col("first_tick"), pl.col("last_tick")))
-        .drop("first_tick", "last_tick")
-        .sort(*KEY)
-    )
 
 
 def tick_actions(placed: pl.DataFrame) -> pl.DataFrame:
@@ -56,28 +49,25 @@ def tick_actions(placed: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_observations(game_ticks: pl.DataFrame, trades: pl.DataFrame, player_state: pl.DataFrame,
+def build_observations(game_ticks: pl.DataFrame, market: pl.DataFrame, trades: pl.DataFrame, player_state: pl.DataFrame,
                        actions: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
-    """Observation rows of every episode in ``episodes`` (see the module docstring), sorted by (game_id, tick)."""
-    ticks = episode_ticks(game_ticks, episodes)
+    """Observation rows of every episode in ``episodes`` with a recording player (see the module docstring), sorted by
+    (game_id, tick); ``market`` holds the market observation rows of those games."""
+    mine = episodes.filter(pl.col("player_id").is_not_null())
+    ticks = episode_ticks(game_ticks, mine)
     games = ticks.select("game_id").unique()
-    players = episodes.filter(pl.col("player_id").is_not_null()).select("game_id", "player_id")  # the episode's player
+    players = mine.select("game_id", "player_id")  # the episode's player
     states = player_state.join(players, on=["game_id", "player_id"], how="inner")
+    states = pl.concat([states.with_columns(pl.lit(False).alias("carried")), carried_states(player_state, mine, game_ticks)])
     placed = placed_actions(actions.join(games, on="game_id", how="inner"), player_state, players)
-    features = compute_features(
-        ticks, trades.join(games, on="game_id", how="inner"), states.join(games, on="game_id", how="inner"), placed
+    market_rows = market.join(ticks.select("game_id", "tick"), on=KEY, how="inner").select(
+        "game_id", "tick", *(c for c in market.columns if c in MARKET_FEATURE_NAMES)
     )
-    ends = episodes.select("game_id", "last_tick", "terminated")
-    labelled = (
-        features.join(tick_actions(placed), on=list(KEY), how="left")
-        .join(ends, on="game_id", how="left")
-        .sort(*KEY)
-        .with_columns((pl.col("tick") == pl.col("last_tick")).alias("is_final"))
-    )
+    features = compute_features(market_rows, ticks, trades.join(games, on="game_id", how="inner"), states, placed)
+    labelled = episode_labels(features.join(tick_actions(placed), on=list(KEY), how="left"), mine).sort(*KEY)
     next_equity = pl.col("equity").shift(-1).over("game_id")
     next_known = pl.col("player_state_known").shift(-1).over("game_id")
     transition = ~pl.col("is_final")
-    into_last = pl.col("tick") + 1 == pl.col("last_tick")
     return labelled.with_columns(
         pl.when(transition).then(pl.col("action").fill_null(0)).cast(pl.Int8).alias("action"),
         pl.when(transition).then(pl.col("actions_in_tick").fill_null(0)).cast(pl.Int16).alias("actions_in_tick"),
@@ -85,6 +75,4 @@ def build_observations(game_ticks: pl.DataFrame, trades: pl.DataFrame, player_st
         .then(pl.when((pl.col("player_state_known") > 0) & (next_known > 0)).then(reward(pl.col("equity"), next_equity)).otherwise(0.0))
         .cast(pl.Float64)
         .alias("reward"),
-        (transition & into_last & pl.col("terminated")).alias("terminated"),
-        (transition & into_last & ~pl.col("terminated")).alias("truncated"),
-    ).drop("last_tick").pipe(conform, "observations")
+    ).pipe(conform, "observations")

@@ -1,4 +1,6 @@
-"""Gold: episodes and observations per day.
+"""Gold per day: the market kind (market_episodes, market_observations), the player kind (episodes, observations)
+and the crowd kind (leaderboard, crowd_observations, crowd_episodes); every kind's market features are the market
+rows'.
 
 Thin wrappers over ``vectra_pipeline.gold``: read the silver partition, call the pure stage, write the gold partition
 atomically (``<data>/gold/<table>/date=YYYY-MM-DD/part.parquet``), report metadata.
@@ -12,9 +14,12 @@ from vectra_pipeline.datasets.identity import asset_code_version
 from vectra_pipeline.defs.metadata import counts, preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
+from vectra_pipeline.gold.crowd import build_crowd_episodes, build_crowd_observations
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
+from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
+from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
 from vectra_pipeline.gold.observations import build_observations
 
 OWNERS = ["team:vectra-pipeline"]
@@ -22,7 +27,64 @@ GROUP = "gold"
 
 
 def read_silver(paths: VectraPaths, date: str) -> dict[str, pl.DataFrame]:
-    return {name: storage.read_table(paths.root, name, date) for name in SILVER_INPUTS}
+    """The silver tables gold reads (of ``events`` only the frame statistics' columns)."""
+    return {name: storage.read_table(paths.root, name, date, columns=list(EVENT_COLUMNS) if name == "events" else None)
+            for name in SILVER_INPUTS}
+
+
+def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
+    return storage.read_parquet(storage.table_path(paths.root, table, date))  # built just before
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    owners=OWNERS,
+    kinds={"python", "polars", "parquet"},
+    deps=["games", "game_ticks", "trades", "events"],
+    code_version=asset_code_version("market_episodes"),
+    description="The market kind: one episode per game, live or history-only (tick 0 → rug tick, never stitched over "
+    "a gap), with the trade feed's coverage (trades seen vs the game's tradeCount rise).",
+    metadata={"storage": storage.table_pattern("market_episodes"), "key": "game_id"},
+)
+def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
+    date = context.partition_key
+    silver = read_silver(paths, date)
+    table = build_market_episodes(silver["games"], silver["game_ticks"], silver["trades"], frame_stats(silver["events"]))
+    _write(paths, "market_episodes", date, table)
+    covered = table.filter(pl.col("trade_count_rise") > 0)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.height,
+            "history_only": int(table["history_only"].sum()),
+            "in_training": int(table["in_training"].sum()),
+            "excluded": counts(table.filter(~pl.col("in_training")), "exclusion_reason"),
+            "trades_seen": int(covered["trades_seen"].sum()),
+            "trade_count_rise": int(covered["trade_count_rise"].sum()),
+            "preview": preview(table),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    owners=OWNERS,
+    kinds={"python", "polars", "parquet"},
+    deps=["market_episodes", "game_ticks", "trades", "events"],
+    code_version=asset_code_version("market_observations"),
+    description="The market kind: one row per (game, tick) of every market episode — market, flow and quality "
+    "features with no player; the reward is the log return of holding through the transition.",
+    metadata={"storage": storage.table_pattern("market_observations"), "key": "game_id, tick"},
+)
+def market_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
+    date = context.partition_key
+    silver = read_silver(paths, date)
+    table = build_market_observations(silver["game_ticks"], silver["trades"], frame_stats(silver["events"]),
+                                      _gold(paths, "market_episodes", date))
+    _write(paths, "market_observations", date, table)
+    return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "episodes": table["game_id"].n_unique(),
+                                          "stats_carried_rows": int((table["stats_carried"] > 0).sum())})
 
 
 def _write(paths: VectraPaths, table: str, date: str, frame: pl.DataFrame) -> None:
@@ -35,16 +97,18 @@ def _write(paths: VectraPaths, table: str, date: str, frame: pl.DataFrame) -> No
     partitions_def=daily,
     owners=OWNERS,
     kinds={"python", "polars", "parquet"},
-    deps=["games", "game_ticks", "trades", "sidebets", "player_state", "actions"],
+    deps=["market_episodes", "trades", "sidebets", "player_state", "actions"],
     code_version=asset_code_version("episodes"),
-    description="One episode per game (tick 0 → rug tick, never stitched over a gap) with the recording player's "
-    "involvement, completeness and whether the default policy trains on it (exclusion_reason otherwise).",
+    description="The player kind: one episode per game (its market episode) with the recording player's "
+    "involvement and previous consecutive game, and whether the default policy trains on it (exclusion_reason "
+    "otherwise: a game no account recorded is excluded).",
     metadata={"storage": storage.table_pattern("episodes"), "key": "game_id"},
 )
 def episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
     silver = read_silver(paths, date)
-    table = build_episodes(*(silver[name] for name in SILVER_INPUTS))
+    table = build_episodes(_gold(paths, "market_episodes", date), silver["trades"], silver["sidebets"],
+                           silver["player_state"], silver["actions"])
     _write(paths, "episodes", date, table)
     # actions that belong to no game of the partition are kept in silver; here they are counted, not lost silently
     orphan_actions = silver["actions"].join(table.select("game_id"), on="game_id", how="anti").height
@@ -68,18 +132,18 @@ def episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Materi
     partitions_def=daily,
     owners=OWNERS,
     kinds={"python", "polars", "parquet"},
-    deps=["episodes", "game_ticks", "trades", "player_state", "actions"],
+    deps=["episodes", "market_observations", "game_ticks", "trades", "player_state", "actions"],
     code_version=asset_code_version("observations"),
-    description="One row per (game, tick) of every episode: the feature vector of docs/FEATURES.md (spec "
-    f"{FEATURE_SPEC_VERSION}), the action sent at the tick, the reward (change in mark-to-market equity) and "
-    "terminated/truncated/is_final flags.",
+    description="The player kind: one row per (game, tick) of every episode with a recording player — the feature "
+    f"vector of docs/FEATURES.md (spec {FEATURE_SPEC_VERSION}), the action sent at the tick, the reward (change in "
+    "mark-to-market equity, the account carried from the previous consecutive game) and terminated/truncated/is_final.",
     metadata={"storage": storage.table_pattern("observations"), "key": "game_id, tick", "features": len(FEATURE_NAMES)},
 )
 def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
     silver = read_silver(paths, date)
-    episode_table = storage.read_parquet(storage.table_path(paths.root, "episodes", date))  # built just before
-    table = build_observations(silver["game_ticks"], silver["trades"], silver["player_state"], silver["actions"], episode_table)
+    table = build_observations(silver["game_ticks"], _gold(paths, "market_observations", date), silver["trades"],
+                               silver["player_state"], silver["actions"], _gold(paths, "episodes", date))
     _write(paths, "observations", date, table)
     transitions = table.filter(~pl.col("is_final"))
     return dg.MaterializeResult(
@@ -89,10 +153,83 @@ def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Ma
             "transitions": transitions.height,
             "actions": counts(transitions, "action"),
             "reward_sum_sol": float(transitions["reward"].sum() or 0.0),
+            "carried_rows": int((table["player_state_carried"] > 0).sum()),
             "feature_spec": FEATURE_SPEC_VERSION,
             "preview": preview(table.select("game_id", "tick", "price", "cash", "position_qty", "equity", "action", "reward", "terminated", "truncated")),
         }
     )
 
 
-assets = [episodes, observations]
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    owners=OWNERS,
+    kinds={"python", "polars", "parquet"},
+    deps=["frames", "events"],
+    code_version=asset_code_version("leaderboard"),
+    description="Every player the boards show (≤10 per frame): one row per (game, tick, player) from the first frame "
+    "that showed each tick, tick −1 the presale board; read from the frames' text. A malformed entry is left out "
+    "and counted, an unreadable frame counted, the rest read.",
+    metadata={"storage": storage.table_pattern("leaderboard"), "key": "game_id, tick, player_id"},
+)
+def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
+    date = context.partition_key
+    frames = board_frames(frame_stats(read_silver(paths, date)["events"]))
+    keys = frames.select("capture_id", "seq").unique()
+    texts = storage.scan_table(paths.root, "frames", date).select("capture_id", "seq", "payload_text").join(
+        keys.lazy(), on=["capture_id", "seq"], how="semi").collect()  # only the board frames' text is read
+    table, read = build_leaderboard(frames, texts)
+    _write(paths, "leaderboard", date, table)
+    return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "players": table["player_id"].n_unique(), **read})
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    owners=OWNERS,
+    kinds={"python", "polars", "parquet"},
+    deps=["leaderboard", "market_observations", "market_episodes", "game_ticks", "trades", "sidebets"],
+    code_version=asset_code_version("crowd_observations"),
+    description="The crowd kind: one row per (game, player, tick) of every player the frames show — market features, "
+    "their board state, their broadcast trades and side bets as actions with amounts, the change of their P&L as "
+    "reward; a position change no trade seen explains is flagged (unexplained_qty).",
+    metadata={"storage": storage.table_pattern("crowd_observations"), "key": "game_id, player_id, tick"},
+)
+def crowd_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
+    date = context.partition_key
+    silver = read_silver(paths, date)
+    table = build_crowd_observations(silver["game_ticks"], _gold(paths, "market_observations", date), _gold(paths, "market_episodes", date),
+                                     _gold(paths, "leaderboard", date), silver["trades"], silver["sidebets"])
+    _write(paths, "crowd_observations", date, table)
+    transitions = table.filter(~pl.col("is_final"))
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": table.height, "trajectories": table.select("game_id", "player_id").n_unique(),
+        "actions": counts(transitions, "action"), "unexplained_changes": int(table["unexplained_qty"].is_not_null().sum()),
+    })
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily,
+    owners=OWNERS,
+    kinds={"python", "polars", "parquet"},
+    deps=["crowd_observations", "market_episodes", "leaderboard", "trades", "sidebets"],
+    code_version=asset_code_version("crowd_episodes"),
+    description="The crowd kind: one trajectory per (game, player) the frames show, with its actions, board ticks, "
+    "unexplained position changes, P&L start and end, the game's trade-feed coverage and the default policy.",
+    metadata={"storage": storage.table_pattern("crowd_episodes"), "key": "game_id, player_id"},
+)
+def crowd_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
+    date = context.partition_key
+    silver = read_silver(paths, date)
+    table = build_crowd_episodes(_gold(paths, "crowd_observations", date), _gold(paths, "market_episodes", date),
+                                 _gold(paths, "leaderboard", date), silver["trades"], silver["sidebets"])
+    _write(paths, "crowd_episodes", date, table)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": table.height, "in_training": int(table["in_training"].sum()),
+        "excluded": counts(table.filter(~pl.col("in_training")), "exclusion_reason"),
+        "unexplained_changes": int(table["unexplained_changes"].sum()),
+    })
+
+
+assets = [market_episodes, market_observations, episodes, observations, leaderboard, crowd_observations, crowd_episodes]

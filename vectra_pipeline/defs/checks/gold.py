@@ -1,4 +1,5 @@
-"""Asset checks on gold: finite features, no look-ahead (by perturbing the future), one episode per game."""
+"""Asset checks on gold: finite features, no look-ahead (by perturbing the future), one episode per game, exact
+rewards."""
 
 import dagster as dg
 import numpy as np
@@ -7,7 +8,8 @@ import polars as pl
 from vectra_pipeline import storage
 from vectra_pipeline.defs.assets.gold import read_silver
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.gold.feature_spec import FEATURE_NAMES
+from vectra_pipeline.gold.carry import REWARD_TOLERANCE_SOL, reward_violations
+from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, MARKET_FEATURE_NAMES
 from vectra_pipeline.gold.lookahead import look_ahead_violations
 
 LOOK_AHEAD_SAMPLE = 5  # games rebuilt per partition (the longest episodes: the most ticks to leak into)
@@ -17,17 +19,25 @@ def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
     return storage.read_parquet(storage.table_path(paths.root, table, date))  # the asset checked wrote it
 
 
-@dg.asset_check(asset="observations", description="No NaN or ±inf in any feature or reward.")
-def observations_finite(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
-    table = _gold(paths, "observations", context.partition_key)
-    matrix = table.select(FEATURE_NAMES).to_numpy()
-    bad = {name: int((~np.isfinite(matrix[:, i])).sum()) for i, name in enumerate(FEATURE_NAMES) if not np.isfinite(matrix[:, i]).all()}
-    rewards = table.filter(~pl.col("is_final"))["reward"].to_numpy()
-    bad_rewards = int((~np.isfinite(rewards)).sum()) + int(table.filter(~pl.col("is_final"))["reward"].null_count())
+def _finite(table: pl.DataFrame, features: tuple[str, ...]) -> dg.AssetCheckResult:
+    matrix = table.select(features).to_numpy()
+    bad = {name: int((~np.isfinite(matrix[:, i])).sum()) for i, name in enumerate(features) if not np.isfinite(matrix[:, i]).all()}
+    transitions = table.filter(~pl.col("is_final"))["reward"]
+    bad_rewards = int((~np.isfinite(transitions.to_numpy())).sum()) + int(transitions.null_count())
     return dg.AssetCheckResult(
         passed=not bad and bad_rewards == 0,
         metadata={"rows": table.height, "non_finite_by_feature": dg.MetadataValue.json(bad), "bad_rewards": bad_rewards},
     )
+
+
+@dg.asset_check(asset="observations", description="No NaN or ±inf in any feature or reward.")
+def observations_finite(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
+    return _finite(_gold(paths, "observations", context.partition_key), FEATURE_NAMES)
+
+
+@dg.asset_check(asset="market_observations", description="No NaN or ±inf in any market feature or reward.")
+def market_observations_finite(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
+    return _finite(_gold(paths, "market_observations", context.partition_key), MARKET_FEATURE_NAMES)
 
 
 @dg.asset_check(
@@ -49,12 +59,57 @@ def observations_no_look_ahead(context: dg.AssetCheckExecutionContext, paths: Ve
 
 @dg.asset_check(asset="episodes", description="Every game of silver games has exactly one episode.")
 def episodes_one_per_game(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
-    date = context.partition_key
-    episodes = _gold(paths, "episodes", date)
+    return _one_per_game(paths, "episodes", context.partition_key)
+
+
+def _one_per_game(paths: VectraPaths, table: str, date: str) -> dg.AssetCheckResult:
+    episodes = _gold(paths, table, date)
     games = storage.read_table(paths.root, "games", date, columns=["game_id"])
     missing = games.join(episodes, on="game_id", how="anti").height
     duplicated = episodes.height - episodes["game_id"].n_unique()
     return dg.AssetCheckResult(passed=missing == 0 and duplicated == 0, metadata={"missing": missing, "duplicated": duplicated})
 
 
-checks = [observations_finite, observations_no_look_ahead, episodes_one_per_game]
+@dg.asset_check(
+    asset="observations",
+    description="Exact rewards: every episode's rewards sum to its equity change, and an episode whose account is "
+    "carried from its previous consecutive game starts from the equity that game ended with.",
+)
+def observations_rewards_exact(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
+    date = context.partition_key
+    episodes, rows = _gold(paths, "episodes", date), _gold(paths, "observations", date)
+    violations = reward_violations(episodes, rows)
+    return dg.AssetCheckResult(
+        passed=not violations,
+        metadata={"episodes_checked": rows["game_id"].n_unique(),
+                  "carried_starts": int(rows.filter(pl.col("player_state_carried") > 0)["game_id"].n_unique()),
+                  "violations": dg.MetadataValue.json(dict(list(violations.items())[:20]))},
+    )
+
+
+@dg.asset_check(
+    asset="crowd_episodes",
+    description="Every crowd trajectory's rewards sum to its P&L change (end_pnl − start_pnl) and to its rows' rewards.",
+)
+def crowd_rewards_exact(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
+    date = context.partition_key
+    episodes, rows = _gold(paths, "crowd_episodes", date), _gold(paths, "crowd_observations", date)
+    sums = rows.filter(~pl.col("is_final")).group_by("game_id", "player_id").agg(pl.col("reward").sum().alias("_rows"))
+    joined = episodes.join(sums, on=["game_id", "player_id"], how="left").with_columns(
+        (pl.col("end_pnl").fill_null(0.0) - pl.col("start_pnl").fill_null(0.0)).alias("_change"), pl.col("_rows").fill_null(0.0)
+    )
+    broken = joined.filter(((pl.col("episode_return").fill_null(0.0) - pl.col("_change")).abs() > REWARD_TOLERANCE_SOL)
+                           | ((pl.col("_rows") - pl.col("_change")).abs() > REWARD_TOLERANCE_SOL))
+    return dg.AssetCheckResult(
+        passed=broken.is_empty(),
+        metadata={"trajectories": episodes.height, "broken": dg.MetadataValue.json(broken.select("game_id", "player_id").head(20).rows())},
+    )
+
+
+@dg.asset_check(asset="market_episodes", description="Every game of silver games has exactly one market episode.")
+def market_episodes_one_per_game(context: dg.AssetCheckExecutionContext, paths: VectraPaths) -> dg.AssetCheckResult:
+    return _one_per_game(paths, "market_episodes", context.partition_key)
+
+
+checks = [observations_finite, market_observations_finite, observations_no_look_ahead, observations_rewards_exact, episodes_one_per_game,
+          market_episodes_one_per_game, crowd_rewards_exact]
