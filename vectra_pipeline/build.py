@@ -1,26 +1,23 @@
 """``build()``: materialise the pipeline in-process for some landing dates — what ``vectra build``, the demo, the
 benchmarks and the tests call.
 
-The same asset definitions the Dagster UI shows (``vectra_pipeline.definitions``) run with the in-process executor:
-for each date the daily assets (``defs.jobs.DAILY``: bronze → silver → gold), then once the datasets
-(``defs.jobs.DATASETS``). Each day's outcome is recorded (``datasets.days``) so a dataset version covers only days
-that built fully. The result is a :class:`BuildSummary`: rows per asset and date, checks, one-line failures and notes.
-``DAGSTER_HOME`` defaults to the repository's ``dagster_home/`` (runs then appear in ``dagster dev``); without it
-the instance is ephemeral.
+The same jobs the Dagster UI shows (``vectra_pipeline.defs.jobs``) run with the in-process executor: for each date
+``landing_to_gold`` (the daily assets, ``defs.jobs.DAILY``: bronze → silver → gold), then once ``datasets``. Each
+day's outcome is recorded (``datasets.days``) so a dataset version covers only days that built fully. The result is
+a :class:`BuildSummary`: rows per asset and date, checks, one-line failures and notes. Runs are recorded in the
+instance of ``dagster_home`` (the commands pass the data root's own, :mod:`vectra_pipeline.instance`), else of
+``$DAGSTER_HOME``, else an ephemeral one; the dates built become partitions there (``defs.partitions``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from capture_agent.errors import VectraError
 from vectra_pipeline import storage
-
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-REPO_DAGSTER_HOME = Path(__file__).resolve().parents[1] / "dagster_home"
 
 
 @dataclass
@@ -37,16 +34,6 @@ class BuildSummary:
         return not self.failed_runs and all(passed or severity != "ERROR" for _, _, passed, severity in self.checks)
 
 
-def ensure_dagster_home() -> str | None:
-    """Point DAGSTER_HOME at the repo's dagster_home/ when unset; None means an ephemeral instance."""
-    if not os.environ.get("DAGSTER_HOME") and REPO_DAGSTER_HOME.is_dir():
-        os.environ["DAGSTER_HOME"] = str(REPO_DAGSTER_HOME)
-    home = os.environ.get("DAGSTER_HOME")
-    if home and not Path(home).is_absolute():
-        raise VectraError(f"DAGSTER_HOME must be an absolute path, not {home!r}")
-    return home
-
-
 def landing_dates(data_dir: Path) -> list[str]:
     """Every date that has landing segments."""
     return sorted({storage.landing_date(path) for path in storage.landing_segments(data_dir)})
@@ -57,9 +44,9 @@ def resolve_dates(data_dir: Path, requested: list[str] | None) -> list[str]:
     available = landing_dates(data_dir)
     landing = storage.location(data_dir, storage.LANDING_DIR)
     if requested:
-        bad = [d for d in requested if not _DATE.match(d)]
+        bad = [d for d in requested if not _is_date(d)]
         if bad:
-            raise VectraError(f"--date {bad[0]!r} is not of the form YYYY-MM-DD")
+            raise VectraError(f"--date {bad[0]!r} is not a date of the form YYYY-MM-DD")
         missing = [d for d in requested if d not in available]
         if missing:
             raise VectraError(f"no landing data for {missing[0]} under {landing}; run `vectra import` or `vectra capture` first")
@@ -69,12 +56,21 @@ def resolve_dates(data_dir: Path, requested: list[str] | None) -> list[str]:
     return available
 
 
+def _is_date(text: str) -> bool:
+    """A real calendar date written YYYY-MM-DD (2026-13-45 is not one; neither is 20261231)."""
+    try:
+        return len(text) == 10 and dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
 def _run_config(verbose: bool) -> dict:
     # Dagster's console log prints every step failure with its traceback; the summary says it in one line instead
     return {"loggers": {"console": {"config": {"log_level": "ERROR" if verbose else "CRITICAL"}}}}
 
 
-def build(data_dir: Path, dates: list[str], show_progress: bool = False, include_gold: bool = True, verbose: bool = False) -> BuildSummary:
+def build(data_dir: Path, dates: list[str], show_progress: bool = False, include_gold: bool = True, verbose: bool = False,
+          dagster_home: Path | None = None) -> BuildSummary:
     """Materialise bronze+silver (and gold and the datasets unless ``include_gold`` is false) for ``dates``."""
     import warnings
 
@@ -88,33 +84,35 @@ def build(data_dir: Path, dates: list[str], show_progress: bool = False, include
     from vectra_pipeline.defs.assets import ASSETS
     from vectra_pipeline.defs.built import record_run
     from vectra_pipeline.defs.checks import CHECKS
-    from vectra_pipeline.defs.jobs import DAILY, DATASETS
-    from vectra_pipeline.defs.partitions import daily
+    from vectra_pipeline.defs.jobs import UI_RUN_TAGS, jobs, landing_to_gold, publish_dataset
+    from vectra_pipeline.defs.partitions import register_days
     from vectra_pipeline.defs.resources import VectraPaths
     from vectra_pipeline.defs.stale_runs import fail_runs_of_dead_processes, run_process_tags
+    from vectra_pipeline.instance import open_instance
 
-    valid = set(daily.get_partition_keys())
-    outside = [d for d in dates if d not in valid]
-    if outside:
-        raise VectraError(f"landing date {outside[0]} is outside the pipeline's partitions ({daily.start.date()} … today)")
     everything = [*ASSETS, *CHECKS]
-    per_date = DAILY if include_gold else dg.AssetSelection.groups("bronze", "silver")
+    # The UI's own jobs, bound to this data root: runs are named landing_to_gold and datasets, as the daemon's are
+    local = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, jobs=jobs, executor=dg.in_process_executor,
+                           resources={"paths": VectraPaths(data_dir=str(data_dir))})
+    day_job, datasets_job = local.resolve_job_def(landing_to_gold.name), local.resolve_job_def(publish_dataset.name)
+    subset = None if include_gold else sorted(dg.AssetSelection.groups("bronze", "silver").resolve(ASSETS))
     steps = _step_names(everything)
-    resources = {"paths": VectraPaths(data_dir=str(data_dir))}
     summary = BuildSummary()
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    named = dagster_home or os.environ.get("DAGSTER_HOME")
+    instance = open_instance(Path(named) if named else None)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     storage.sweep_data_root(data_dir)  # temp files and folders of killed builds
-    tags = run_process_tags()
+    tags = {**run_process_tags(), **UI_RUN_TAGS}
     with instance, Progress(*columns, disable=not show_progress, transient=False) as progress:
         fail_runs_of_dead_processes(instance)
+        register_days(instance, dates)
         task = progress.add_task("building", total=len(dates) + (1 if include_gold else 0))
         for date in dates:
             progress.update(task, description=f"bronze → silver {date}")
             landing = landing_inputs(data_dir, [date])  # listed before the run: a segment landing mid-run is not claimed
-            result = dg.materialize(
-                everything, selection=per_date, partition_key=date, instance=instance, resources=resources,
-                run_config=_run_config(verbose), raise_on_error=False, tags=tags,
+            result = day_job.execute_in_process(
+                partition_key=date, asset_selection=subset, instance=instance, run_config=_run_config(verbose),
+                raise_on_error=False, tags=tags,
             )  # fmt: skip
             _collect(result, date, summary, steps)
             if include_gold:
@@ -122,10 +120,7 @@ def build(data_dir: Path, dates: list[str], show_progress: bool = False, include
             progress.advance(task)
         if include_gold:
             progress.update(task, description="datasets")
-            result = dg.materialize(
-                everything, selection=DATASETS, instance=instance, resources=resources,
-                run_config=_run_config(verbose), raise_on_error=False, tags=tags,
-            )  # fmt: skip
+            result = datasets_job.execute_in_process(instance=instance, run_config=_run_config(verbose), raise_on_error=False, tags=tags)
             _collect(result, "", summary, steps)
             progress.advance(task)
         progress.update(task, description="done")

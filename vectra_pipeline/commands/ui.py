@@ -79,13 +79,13 @@ def run(args: argparse.Namespace) -> int:
         raise VectraError(f"--host {args.host} is not loopback: the UI can launch runs; add --public to mean it")
     if not 0 < args.port < 65536:
         raise VectraError(f"--port {args.port} is not a TCP port")
-    from vectra_pipeline.build import ensure_dagster_home
+    from vectra_pipeline.instance import dagster_home
 
     allowed = parse_allowed_origins(args.allow_origin)
-    home = ensure_dagster_home()
-    if home is None:
-        raise VectraError(f"no dagster_home/ in {REPO}; set DAGSTER_HOME to an absolute folder")
-    os.environ[DATA_ENV] = str(Path(args.data).resolve())
+    data_dir = Path(args.data).resolve()
+    home = dagster_home(data_dir)
+    os.environ["DAGSTER_HOME"] = str(home)  # for dagster dev: this root's instance alone
+    os.environ[DATA_ENV] = str(data_dir)
     upstream_port = private_port(exclude=args.port)
     command = dagster_dev_command(upstream_port)
     _log_errors_as_one_line()
