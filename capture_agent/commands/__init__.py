@@ -23,6 +23,9 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "simulate": Command("capture_agent.commands.simulate", "serve a protocol-faithful rugs.fun simulator with a play page"),
     "capture": Command("capture_agent.commands.capture", "record every frame of a game socket into the landing zone"),
+    "browser": Command(
+        "capture_agent.commands.browser", "start your own Chromium/Chrome with a loopback-only DevTools port to capture"
+    ),
     "import": Command("capture_agent.commands.import_frames", "turn JSONL recordings or raw frame files into landing data"),
     "synth": Command("capture_agent.commands.synth", "write a synthetic landing capture of N frames (benchmarks)"),
     "decode": Command("capture_agent.commands.decode", "decode Engine.IO/Socket.IO frames (one per line) to JSON records"),

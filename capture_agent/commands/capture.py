@@ -20,6 +20,8 @@ SOURCES = ("browser", "direct", "simulator")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from capture_agent.sources.browser import DEFAULT_AMOUNT_SELECTOR
+
     parser.add_argument("--source", choices=SOURCES, required=True, help="where the frames come from")
     parser.add_argument("--url", help="game page (browser) or Socket.IO server http(s)://host:port (direct)")
     add_data_argument(parser)
@@ -38,16 +40,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     timing.add_argument("--retry-forever", action="store_true", help="never give up on a server never reached")
     browser = parser.add_argument_group("browser source")
     browser.add_argument("--headless", action="store_true", help="no window (tests, servers); headed by default")
-    browser.add_argument("--profile", type=Path, metavar="DIR", help="persistent Chromium profile (keeps a wallet login)")
-    browser.add_argument("--connect-cdp", metavar="URL", help="attach to a running Chromium, e.g. http://127.0.0.1:9222")
+    browser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="persistent Chromium profile: its extensions (a wallet) and login stay"
+    )
+    browser.add_argument(
+        "--extension",
+        action="append",
+        metavar="DIR",
+        help="also load this unpacked extension (repeatable; a temporary profile when there is no --profile)",
+    )
+    browser.add_argument(
+        "--connect-cdp", metavar="URL", help="attach to a running Chromium (see `vectra browser`), e.g. http://127.0.0.1:9222"
+    )
+    browser.add_argument("--connect-cdp-public", action="store_true", help="allow --connect-cdp beyond this machine")
     browser.add_argument("--no-reload", action="store_true", help="attached to an open page: wait instead of reloading")
     browser.add_argument("--url-filter", default="socket.io", help="capture sockets/requests whose URL contains this")
     browser.add_argument(
         "--click-selectors",
         metavar="CSS,CSS",
-        help="trade controls whose clicks are recorded (default: the simulator page's buttons)",
+        help="record only clicks on these controls (default: every button, link and button-like control)",
     )
-    browser.add_argument("--amount-selector", default="#amount", help="input whose value is recorded with a click")
+    browser.add_argument(
+        "--amount-selector",
+        default=DEFAULT_AMOUNT_SELECTOR,
+        help="input whose value is recorded with a click (default #amount, the simulator's; when nothing matches, the "
+        "numeric input nearest the clicked control)",
+    )
     direct = parser.add_argument_group("direct source")
     direct.add_argument(
         "--query",
@@ -102,7 +120,7 @@ def capture_options(args: argparse.Namespace):
     from capture_agent.live.feed import parse_bind
     from capture_agent.live.origin import parse_allowed_origins
     from capture_agent.session import AUTOPLAY_NEEDS_THE_PAGE, CaptureOptions, FeedOptions, SimulatorOptions, StatusView
-    from capture_agent.sources.browser import DEFAULT_CLICK_SELECTORS, BrowserOptions
+    from capture_agent.sources.browser import BrowserOptions
     from capture_agent.sources.direct import DEFAULT_QUERY, DirectOptions
 
     if args.via and args.source != "simulator":
@@ -122,14 +140,14 @@ def capture_options(args: argparse.Namespace):
         )
     else:
         parse_query(args.query)  # refused in one line even where it does not apply, as always
-        selectors = DEFAULT_CLICK_SELECTORS
-        if args.click_selectors:
-            selectors = tuple(s.strip() for s in args.click_selectors.split(",") if s.strip())
+        selectors = tuple(s.strip() for s in (args.click_selectors or "").split(",") if s.strip())
         connection = BrowserOptions(
             url=url,
             headless=args.headless,
             profile=str(args.profile) if args.profile else None,
             connect_cdp=args.connect_cdp,
+            connect_cdp_public=args.connect_cdp_public,
+            extensions=tuple(args.extension or ()),
             url_filter=args.url_filter,
             click_selectors=selectors,
             amount_selector=args.amount_selector or None,

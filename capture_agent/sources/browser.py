@@ -7,9 +7,12 @@ starts and attaches the browser, stamps each event with its receipt time, asks C
 translator needs, and lands the translator's steps in order.
 
 Order is kept with one FIFO: each event's steps are enqueued at once — a polling body as the place it will fill
-when CDP answers — and a single consumer lands them in that order. Clicks on the trade controls are reported by an
-injected listener through an exposed binding, with the page's clock (``performance.timeOrigin + now()``).
-Headers and cookies are never read into a row or a log line; frames pass the writer's redaction.
+when CDP answers — and a single consumer lands them in that order. Clicks on controls are reported by
+``click_listener.js``, evaluated in an isolated world of every frame on every navigation, through a CDP binding
+only that world has (a random name): the page can neither read nor call it. Its clock is the page's
+(``performance.timeOrigin + now()``). Chromium is started the way a person's is: the profile's extensions (a
+wallet) stay on, ``navigator.webdriver`` is false. Headers and cookies are never read into a row or a log line;
+frames pass the writer's redaction.
 """
 
 from __future__ import annotations
@@ -18,12 +21,18 @@ import asyncio
 import json
 import logging
 import os
+import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from capture_agent.errors import VectraError
+from capture_agent.live.origin import is_loopback
 from capture_agent.protocol.client import Backoff, FirstJoin
 from capture_agent.redact import redact_url
 from capture_agent.sources.cdp import Body, CdpTranslator, Click, Fetch, Frame, Lifecycle, Settle, Step
@@ -33,55 +42,51 @@ log = logging.getLogger(__name__)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = (
-    "--no-sandbox",
     "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",  # without these Chromium hammers the (closed) network
     "--disable-component-update",
     "--disable-sync",
+    "--disable-blink-features=AutomationControlled",  # navigator.webdriver stays false, as in a person's browser
 )
-HEADLESS_FLAGS = ("--disable-gpu",)
+# The new headless mode, the only one that loads extensions (Debian's Chromium 156 has no other: the old one left
+# the chrome binary in 132, and a plain --headless already means this; explicit for older builds).
+HEADLESS_FLAGS = ("--disable-gpu", "--headless=new")
+# Playwright's defaults that would switch off the profile's extensions (the wallet) and mark the browser automated.
+IGNORED_DEFAULT_ARGS = ["--disable-extensions", "--enable-automation"]
 DEFAULT_URL_FILTER = "socket.io"
-# The simulator play page's trade controls; rugs.fun's own need --click-selectors.
-DEFAULT_CLICK_SELECTORS = (
-    "#buy",
-    "#sell-10",
-    "#sell-25",
-    "#sell-50",
-    "#sell-100",
-    "#sidebet",
-    "#short-open",
-    "#short-close",
-)
-DEFAULT_AMOUNT_SELECTOR = "#amount"
-CLICK_BINDING = "__vectraClick"
+DEFAULT_AMOUNT_SELECTOR = "#amount"  # the simulator's; elsewhere the numeric input nearest the clicked control
 BODY_WAIT_S = 10.0  # longest wait for a polling body before it is landed as lost
 STOP_GRACE_S = 0.25  # at the stop, time for events already on their way over CDP
 
-_CLICK_LISTENER = """
-(() => {
-  if (window.__vectraClickListener) return;
-  window.__vectraClickListener = true;
-  const selectors = %(selectors)s, amountSelector = %(amount)s, binding = %(binding)s;
-  document.addEventListener("click", (event) => {
-    const ts_ms = performance.timeOrigin + performance.now();  // before anything else: the click's own time
-    const target = event.target instanceof Element ? event.target : null;
-    if (!target || typeof window[binding] !== "function") return;
-    for (const selector of selectors) {
-      const control = target.closest(selector);
-      if (!control) continue;
-      const amount = amountSelector ? document.querySelector(amountSelector) : null;
-      window[binding]({
-        selector, ts_ms, trusted: event.isTrusted,
-        id: control.id || null,
-        text: (control.textContent || "").trim().slice(0, 60),
-        amount: amount && "value" in amount ? amount.value : null,
-      });
-      return;
-    }
-  }, true);  // capture phase: runs before the page's own handler emits the order
-})();
-"""
+_INVALID_SELECTORS = """selectors => selectors.filter(selector => {
+  try { document.createDocumentFragment().querySelector(selector); return false; } catch (error) { return true; }
+})"""
+
+
+def sandbox_off() -> bool:
+    """Chromium refuses to start as root with its sandbox on; anyone else keeps it (a wallet lives in this browser)."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def click_listener(binding: str, selectors: tuple[str, ...], amount_selector: str | None) -> str:
+    """The click listener's source, called with its options (``click_listener.js``)."""
+    script = resources.files(__package__).joinpath("click_listener.js").read_text(encoding="utf-8").strip()
+    options = {"binding": binding, "selectors": list(selectors), "amountSelector": amount_selector}
+    return f"{script}({json.dumps(options)});"
+
+
+def check_cdp_address(url: str, *, public: bool = False) -> None:
+    """--connect-cdp reaches a browser on this machine unless ``public``: DevTools is full control of that browser,
+    with no TLS and no authentication."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+        raise VectraError(f"--connect-cdp {url!r} is not a DevTools address such as http://127.0.0.1:9222")
+    if not public and not is_loopback(parts.hostname):
+        raise VectraError(
+            f"--connect-cdp {redact_url(url)} is not on this machine: DevTools gives anyone on the way full control of "
+            "that browser; attach over 127.0.0.1 (an SSH tunnel), or add --connect-cdp-public"
+        )
 
 
 @dataclass
@@ -90,8 +95,10 @@ class BrowserOptions:
     headless: bool = False
     profile: str | None = None  # persistent user-data dir (wallet login survives restarts)
     connect_cdp: str | None = None  # attach to a running Chromium (http://127.0.0.1:9222)
+    connect_cdp_public: bool = False  # allow --connect-cdp beyond loopback
+    extensions: tuple[str, ...] = ()  # unpacked extension folders loaded besides the profile's own
     url_filter: str = DEFAULT_URL_FILTER
-    click_selectors: tuple[str, ...] = DEFAULT_CLICK_SELECTORS
+    click_selectors: tuple[str, ...] = ()  # only clicks on these controls (none: every button-like control)
     amount_selector: str | None = DEFAULT_AMOUNT_SELECTOR
     reload_stale: bool = True  # reload a page whose socket predates the attach (else wait, visibly)
     give_up_after_s: float | None = 30.0  # a page never loaded within this long ends the capture; None: retry forever
@@ -104,11 +111,31 @@ class BrowserOptions:
             raise VectraError("--profile and --connect-cdp exclude each other: an attached browser keeps its own profile")
         if self.give_up_after_s is not None and self.give_up_after_s <= 0:
             raise VectraError("--give-up-after must be positive (--retry-forever never gives up)")
+        if self.connect_cdp:
+            check_cdp_address(self.connect_cdp, public=self.connect_cdp_public)
+            if self.extensions:
+                raise VectraError("--extension loads into a browser Vectra starts: an attached browser keeps its own extensions")
+        for folder in self.extensions:
+            if "," in folder:  # Chromium's --load-extension separates folders with commas
+                raise VectraError(f"--extension {folder!r}: a folder name with a comma cannot be passed to Chromium")
+            if not os.path.isfile(os.path.join(folder, "manifest.json")):
+                raise VectraError(f"--extension {folder}: no manifest.json there (give an unpacked extension's folder)")
 
     @property
     def headed(self) -> bool:
         """A window of its own: neither headless nor attached to the user's running browser."""
         return not self.headless and not self.connect_cdp
+
+
+def chromium_args(options: BrowserOptions) -> list[str]:
+    """Chromium's switches beyond Playwright's own defaults (minus :data:`IGNORED_DEFAULT_ARGS`).
+
+    Extensions are added with ``--load-extension`` alone: ``--disable-extensions-except`` would switch off the ones
+    installed in the profile, the wallet among them."""
+    args = [*CHROMIUM_FLAGS, *(HEADLESS_FLAGS if options.headless else ())]
+    if options.extensions:
+        args.append("--load-extension=" + ",".join(os.path.abspath(folder) for folder in options.extensions))
+    return args
 
 
 def check_display(options: BrowserOptions) -> None:
@@ -138,7 +165,12 @@ class BrowserSource:
         self.page = None
         self.losses = 0  # rows the browser could not give us (e.g. an evicted response body): shown as drops
         self._say = options.say or (lambda text: print(text, flush=True))
-        self._translator = CdpTranslator(options.url_filter)
+        # Unguessable, and only ever present in the listener's isolated world: the page can neither read nor spoof it.
+        self.click_binding = f"vectra_{secrets.token_hex(8)}"
+        self._click_world = f"vectra-clicks-{secrets.token_hex(8)}"
+        self._translator = CdpTranslator(options.url_filter, self.click_binding)
+        self.profile_dir: str | None = None  # the user-data dir of the Chromium it started with a profile
+        self._temp_profile: str | None = None  # made for --extension without --profile; removed at close
         self._playwright = None
         self._browser = None
         self._context = None
@@ -163,38 +195,38 @@ class BrowserSource:
         self._consumer = asyncio.get_running_loop().create_task(self._drain())
         self._playwright = await async_playwright().start()
         chromium = self._playwright.chromium
-        args = list(CHROMIUM_FLAGS) + (list(HEADLESS_FLAGS) if options.headless else [])
+        launch = {
+            "executable_path": CHROMIUM,
+            "headless": options.headless,
+            "args": chromium_args(options),
+            "ignore_default_args": IGNORED_DEFAULT_ARGS,
+            "chromium_sandbox": not sandbox_off(),
+        }
         try:
             if options.connect_cdp:
                 self._owns_browser = False
                 self._browser = await chromium.connect_over_cdp(options.connect_cdp)
                 contexts = self._browser.contexts
                 self._context = contexts[0] if contexts else await self._browser.new_context()
-            elif options.profile:
-                self._context = await chromium.launch_persistent_context(
-                    options.profile, executable_path=CHROMIUM, headless=options.headless, args=args
-                )
+            elif options.profile or options.extensions:  # extensions need a persistent profile: a temporary one
+                if not options.profile:
+                    self._temp_profile = tempfile.mkdtemp(prefix="vectra-chromium-")
+                self.profile_dir = options.profile or self._temp_profile
+                self._context = await chromium.launch_persistent_context(self.profile_dir, **launch)
             else:
-                self._browser = await chromium.launch(executable_path=CHROMIUM, headless=options.headless, args=args)
+                self._browser = await chromium.launch(**launch)
                 self._context = await self._browser.new_context()
         except PlaywrightError as error:
             await self.close()
             where = options.connect_cdp or CHROMIUM
             raise VectraError(f"cannot start or reach the browser ({where}): {str(error).splitlines()[0]}") from error
 
-        await self._context.expose_binding(CLICK_BINDING, self._on_click)
-        listener = _CLICK_LISTENER % {
-            "selectors": json.dumps(list(options.click_selectors)),
-            "amount": json.dumps(options.amount_selector),
-            "binding": json.dumps(CLICK_BINDING),
-        }
-        await self._context.add_init_script(script=listener)
-
         page, already_open = self._pick_page()
         if page is None:
             page = await self._context.new_page()
         self.page = page
         page.on("close", lambda _page: self._page_closed.set())
+        await self._check_selectors(page)
         if already_open:  # landed before Network.enable, so it precedes the old socket's first frame
             detail = {"page": redact_url(page.url), "reload": options.reload_stale}
             self._enqueue(Lifecycle("socket_predates_attach", detail))
@@ -202,12 +234,26 @@ class BrowserSource:
         if options.prepare_page is not None:
             await options.prepare_page(page)
         if already_open:
-            await page.evaluate(listener)
+            if not options.reload_stale:
+                await self._listen_in_open_frames()
             await self._handle_stale_page(page)
         elif options.url:
             await self._open(page, options.url)
         else:
             raise VectraError("--url is required unless --connect-cdp attaches to a page that is already open")
+
+    async def _check_selectors(self, page) -> None:
+        """A selector the browser cannot parse is one line now, not an error row on every click."""
+        from playwright.async_api import Error as PlaywrightError
+
+        options = self.options
+        selectors = [*options.click_selectors, *([options.amount_selector] if options.amount_selector else [])]
+        try:
+            invalid = await page.evaluate(_INVALID_SELECTORS, selectors) if selectors else []
+        except PlaywrightError:  # an attached page navigating right now: the listener reports a bad one per click
+            invalid = []
+        if invalid:
+            raise VectraError(f"{invalid[0]!r} is not a CSS selector the browser accepts (--click-selectors, --amount-selector)")
 
     async def _open(self, page, url: str) -> None:
         """Load the page, retrying with backoff (each failure lands a ``page_load_failed`` row); a page never
@@ -267,6 +313,26 @@ class BrowserSource:
             cdp.on(method, lambda params, method=method: self.on_cdp_event(method, params))
         # Generous buffers so polling bodies are still there when getResponseBody asks for them.
         await cdp.send("Network.enable", {"maxTotalBufferSize": 256 * 2**20, "maxResourceBufferSize": 64 * 2**20})
+        # The click listener, in every frame of every document from now on; its binding exists in its world only.
+        options = self.options
+        await cdp.send("Runtime.enable")
+        await cdp.send("Page.enable")
+        await cdp.send("Runtime.addBinding", {"name": self.click_binding, "executionContextName": self._click_world})
+        listener = click_listener(self.click_binding, options.click_selectors, options.amount_selector)
+        await cdp.send("Page.addScriptToEvaluateOnNewDocument", {"source": listener, "worldName": self._click_world})
+
+    async def _listen_in_open_frames(self) -> None:
+        """The documents already open when we attached (--no-reload) get the listener too, in the same world."""
+        from playwright.async_api import Error as PlaywrightError
+
+        listener = click_listener(self.click_binding, self.options.click_selectors, self.options.amount_selector)
+        tree = await self._cdp.send("Page.getFrameTree")
+        for frame_id in _frame_ids(tree["frameTree"]):
+            try:
+                world = await self._cdp.send("Page.createIsolatedWorld", {"frameId": frame_id, "worldName": self._click_world})
+                await self._cdp.send("Runtime.evaluate", {"expression": listener, "contextId": world["executionContextId"]})
+            except PlaywrightError as error:  # a frame that went away meanwhile
+                log.warning("no click listener in a frame that closed: %s", str(error).splitlines()[0])
 
     async def run(self) -> None:
         """Wait until the page closes (or cancellation); the consumer lands rows meanwhile."""
@@ -303,16 +369,16 @@ class BrowserSource:
             if self._playwright is not None:
                 await self._playwright.stop()
                 self._playwright = None
+            if self._temp_profile is not None:
+                shutil.rmtree(self._temp_profile, ignore_errors=True)
+                self._temp_profile = None
 
-    # --- CDP events and clicks (synchronous: only stamp, translate and enqueue) -------------------------------
+    # --- CDP events, clicks included (synchronous: only stamp, translate and enqueue) ---------------------------
 
     def on_cdp_event(self, method: str, params: dict) -> None:
         steps = self._translator.event(method, params, time.time_ns(), time.monotonic_ns())
         for step in steps:
             self._follow(step)
-
-    def _on_click(self, source: Any, detail: Any) -> None:
-        self._enqueue(self._translator.click(detail, time.time_ns()))
 
     def _follow(self, step: Step) -> None:
         if isinstance(step, Body):
@@ -383,3 +449,11 @@ class BrowserSource:
             if fact.lost:
                 self.losses += 1
             self.recorder.connection(fact.event, fact.detail, url=fact.url, socket_id=fact.socket_id)
+
+
+def _frame_ids(tree: dict) -> list[str]:
+    """Every frame id of a ``Page.getFrameTree`` answer, the main frame first."""
+    ids = [tree["frame"]["id"]]
+    for child in tree.get("childFrames", ()):
+        ids.extend(_frame_ids(child))
+    return ids

@@ -4,8 +4,10 @@ Chromium reports the page's network as Chrome DevTools Protocol ``Network.*`` ev
 them one by one and says what each means for the capture. It owns the meaning: which WebSockets and Engine.IO
 polling requests the URL filter selects, each socket's Engine.IO sid (from the URL, or from the open packet
 ``0{…}``), the browser's clock, the sockets that predate the attach, and the ``connected`` fact a Socket.IO
-``CONNECT`` from the server implies. It never does I/O and never reads a clock: the shell
-(:mod:`capture_agent.sources.browser`) stamps each event with its receipt times and does what the steps ask.
+``CONNECT`` from the server implies, and the clicks the injected listener reports over the same session
+(``Runtime.bindingCalled``, so a click and the order frame it causes keep their order). It never does I/O and
+never reads a clock: the shell (:mod:`capture_agent.sources.browser`) stamps each event with its receipt times
+and does what the steps ask.
 
 A polling body is not in the event that announces it: CDP gives it only when asked. Its place in the order is a
 :class:`Body`, taken when the response headers arrive (the receipt); :class:`Fetch` asks the shell to get it, and
@@ -19,6 +21,8 @@ and cookies are never read.
 from __future__ import annotations
 
 import base64
+import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +33,7 @@ from capture_agent.protocol.socketio import SocketType, decode_frame
 from capture_agent.redact import redact_url
 
 BINARY_OPCODE = 2
+RAW_CLICK_LIMIT = 2000  # characters of a click payload that is not the listener's JSON object
 
 
 @dataclass
@@ -94,11 +99,13 @@ Step = Frame | Lifecycle | Click | Body | Fetch | Settle
 
 
 class CdpTranslator:
-    """Feed it every CDP ``Network.*`` event in the order Chromium sent it (:meth:`event`), the page's clicks
-    (:meth:`click`) and the answers to its :class:`Fetch` steps (:meth:`body`, in :class:`Body` order)."""
+    """Feed it every CDP event in the order Chromium sent it (:meth:`event`: ``Network.*``, and the click
+    listener's ``Runtime.bindingCalled``) and the answers to its :class:`Fetch` steps (:meth:`body`, in
+    :class:`Body` order)."""
 
-    def __init__(self, url_filter: str) -> None:
+    def __init__(self, url_filter: str, click_binding: str | None = None) -> None:
         self.url_filter = url_filter
+        self.click_binding = click_binding  # the binding the click listener reports through (None: no clicks)
         self._sockets: dict[str, Socket] = {}  # CDP request id → game WebSocket
         self._polls: dict[str, Socket] = {}  # CDP request id → Engine.IO polling GET in flight
         self._reserved: dict[str, Body] = {}  # polling GETs whose body already has its place
@@ -117,6 +124,7 @@ class CdpTranslator:
             "Network.webSocketFrameReceived": lambda params, wall, mono: self._ws_frame(params, Direction.IN, wall, mono),
             "Network.webSocketFrameError": self._ws_error,
             "Network.webSocketClosed": self._ws_closed,
+            "Runtime.bindingCalled": self._binding_called,
         }
 
     @property
@@ -128,14 +136,6 @@ class CdpTranslator:
         """The steps one CDP event calls for; ``wall_ns``/``mono_ns``: when the agent received it."""
         handler = self._handlers.get(method)
         return handler(params, wall_ns, mono_ns) if handler is not None else []
-
-    def click(self, detail: object, wall_ns: int) -> Click:
-        """A click the injected listener reported, with the page's clock (``ts_ms``) as its ``browser_ts``."""
-        if not isinstance(detail, dict):
-            detail = {"raw": repr(detail)}
-        ts_ms = detail.get("ts_ms")
-        browser_ts = ts_ms / 1000.0 if isinstance(ts_ms, (int, float)) else None
-        return Click({**detail, "agent_wall_ns": wall_ns}, browser_ts)
 
     def body(self, body: Body, result: dict | BaseException | None) -> list[Step]:
         """The steps at a body's place once CDP answered: its frame, or a ``body_lost`` fact (a loss)."""
@@ -283,6 +283,22 @@ class CdpTranslator:
         steps.extend(self._frame(meta, payload))
         return steps
 
+    def _binding_called(self, params: dict, wall_ns: int, mono_ns: int) -> list[Step]:
+        """A click the injected listener reported (JSON), with the page's clock (``ts_ms``) as its ``browser_ts``.
+
+        Only the listener's isolated world has the binding; a payload that is not its JSON object is landed as
+        ``raw`` (bounded) rather than dropped."""
+        if self.click_binding is None or params.get("name") != self.click_binding:
+            return []
+        payload = params.get("payload")
+        try:
+            detail = json.loads(payload) if isinstance(payload, str) else None
+        except ValueError:
+            detail = None
+        if not isinstance(detail, dict):
+            detail = {"raw": str(payload)[:RAW_CLICK_LIMIT]}
+        return [Click({**detail, "agent_wall_ns": wall_ns}, _page_clock_s(detail.get("ts_ms")))]
+
     def _ws_error(self, params: dict, wall_ns: int, mono_ns: int) -> list[Step]:
         socket = self._sockets.get(params.get("requestId"))
         if socket is None:
@@ -309,6 +325,17 @@ class CdpTranslator:
                     detail = {"sid": meta.socket_id, "socket_sid": socket_sid, "transport": str(meta.transport)}
                     steps.append(Lifecycle("connected", detail, meta.socket_id, url=meta.url))
         return steps
+
+
+def _page_clock_s(ts_ms: object) -> float | None:
+    """The page's clock in epoch seconds, when the listener's ``ts_ms`` is a finite number."""
+    if isinstance(ts_ms, bool) or not isinstance(ts_ms, (int, float)):
+        return None
+    try:
+        seconds = ts_ms / 1000.0
+    except OverflowError:  # an integer beyond any float
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 def query_sid(url: str) -> str | None:

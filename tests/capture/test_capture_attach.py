@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from capture_kit import RunningCapture, capture_session, landed_rows, wait_for
 
-from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS, BrowserOptions
+from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS, BrowserOptions, sandbox_off
 from simulator.server import start_simulator
 
 pytestmark = [pytest.mark.browser]
@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.browser]
 def running_browser(tmp_path):
     """(simulator, CDP address): a headless Chromium with remote debugging, already showing the play page."""
     simulator = start_simulator(speed=10, bots=2)
-    command = [CHROMIUM, "--headless", *CHROMIUM_FLAGS, *HEADLESS_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+    command = [CHROMIUM, "--headless", *CHROMIUM_FLAGS, *HEADLESS_FLAGS, *(["--no-sandbox"] if sandbox_off() else []),
+               f"--user-data-dir={tmp_path / 'profile'}",
                "--remote-debugging-port=0", simulator.url]
     browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:

@@ -88,14 +88,14 @@ def test_browser_capture_of_clicks_orders_acks_trades_and_polling_handshake(tmp_
 
     # 2. every click, then its order frame, then the order's ack, in landing order, on one clock
     clicks = [r for r in rows if r["record_type"] == "click"]
-    selectors = [c["detail"]["selector"] for c in clicks]
-    assert len(selectors) % 3 == 0 and selectors[-3:] == [selector for selector, _ in CLICKS]
+    paths = [c["detail"]["path"] for c in clicks]  # no --click-selectors: every button is recorded, by its CSS path
+    assert len(paths) % 3 == 0 and paths[-3:] == [selector for selector, _ in CLICKS]
     assert all(c["detail"]["trusted"] and c["detail"]["amount"] == "0.01" for c in clicks)
     frames = [r for r in rows if r["record_type"] == "frame" and r["socket_id"] == sid]
     events = dict(CLICKS)
     orders = []
     for click in clicks:  # every click, failed rounds included, has its order and its ack
-        order = next(r for r in frames if r["seq"] > click["seq"] and r["direction"] == "out" and r["event"] == events[click["detail"]["selector"]])
+        order = next(r for r in frames if r["seq"] > click["seq"] and r["direction"] == "out" and r["event"] == events[click["detail"]["path"]])
         ack = next(r for r in frames if r["seq"] > order["seq"] and r["direction"] == "in" and r["ack_id"] == order["ack_id"] and r["payload_text"].startswith("43"))
         assert click["browser_ts"] <= order["browser_ts"] + 0.005 <= ack["browser_ts"] + 0.01
         assert 0 <= order["browser_ts"] - click["browser_ts"] < 2.0  # click → send latency is measurable

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 
 from capture_agent.landing.schema import Direction, Transport
 from capture_agent.sources.browser import BrowserOptions, BrowserSource
@@ -158,13 +159,14 @@ def test_a_body_chromium_no_longer_has_is_a_loud_loss_not_a_silent_gap():
 def test_clicks_keep_the_page_clock():
     async def scenario():
         source, writer, _ = make_source()
-        source._on_click(None, {"selector": "#buy", "ts_ms": 1_700_000_000_123.5, "trusted": True})
+        detail = {"path": "#buy", "name": "BUY", "ts_ms": 1_700_000_000_123.5, "trusted": True}
+        source.on_cdp_event("Runtime.bindingCalled", {"name": source.click_binding, "payload": json.dumps(detail)})
         await settle(source)
         source._consumer.cancel()
         return writer.rows
 
     (row,) = asyncio.run(scenario())
-    assert row[0] == "click" and row[1]["selector"] == "#buy" and row[2] == 1_700_000_000.1235
+    assert row[0] == "click" and row[1]["name"] == "BUY" and row[2] == 1_700_000_000.1235
 
 
 def test_a_body_that_never_comes_does_not_hold_back_later_frames(monkeypatch):

@@ -120,7 +120,7 @@ def test_simulator_via_headless_browser_with_a_persistent_profile(tmp_path):
     assert any(r["event"] == "connected" for r in rows)
     # the scripted player's clicks are landed like a person's, each followed by its order
     clicks = [r for r in rows if r["record_type"] == "click"]
-    assert clicks and clicks[0]["detail"]["selector"] == "#buy" and clicks[0]["detail"]["trusted"]
+    assert clicks and clicks[0]["detail"]["path"] == "#buy" and clicks[0]["detail"]["name"] == "BUY" and clicks[0]["detail"]["trusted"]
     assert any(r["direction"] == "out" and r["event"] == "buyOrder" and r["seq"] > clicks[0]["seq"] for r in frames)
 
 

@@ -200,7 +200,8 @@ def test_the_browser_sources_frames_clicks_and_lifecycle_details_reach_observers
             feed = FeedEvents()
             source = BrowserSource(Recorder(writer, [feed]), BrowserOptions(url=None, headless=True, say=lambda _: None))
             source._consumer = asyncio.get_running_loop().create_task(source._drain())
-            source._on_click(None, {"selector": "#buy", "text": "Bearer zq-bearer-credential", "privyToken": "zq-page-token"})
+            click = {"path": "#buy", "text": "Bearer zq-bearer-credential", "privyToken": "zq-page-token"}
+            source.on_cdp_event("Runtime.bindingCalled", {"name": source.click_binding, "payload": json.dumps(click)})
             post = {"url": url, "method": "POST", "postData": '40{"token":"zq-connect-auth"}'}
             source.on_cdp_event("Network.requestWillBeSent", {"requestId": "p1", "timestamp": 1.0, "wallTime": 1000.0, "request": post})
             created = {"requestId": "w1", "url": "ws://127.0.0.1:8000/socket.io/?EIO=4&transport=websocket&sid=S1"}

@@ -144,11 +144,31 @@ def test_the_clock_offset_is_taken_once_and_clicks_keep_the_page_clock():
     translator.event("Network.requestWillBeSent", {"requestId": "x", "timestamp": 6.0, "wallTime": 999.0, "request": {"url": "http://other/"}}, 3, 3)
     [frame] = translator.event("Network.webSocketFrameReceived", ws_frame("w", "2", timestamp=7.0), 4, 4)
     assert frame.meta.browser_ts == 107.0  # the first offset (100 s), not a later one: no jitter between rows
-    assert translator.click({"selector": "#buy", "ts_ms": 1_700_000_000_123.5}, 42) == Click(
-        {"selector": "#buy", "ts_ms": 1_700_000_000_123.5, "agent_wall_ns": 42}, 1_700_000_000.1235
-    )
-    assert translator.click("not an object", 7) == Click({"raw": "'not an object'", "agent_wall_ns": 7}, None)
     assert translator.event("Network.dataReceived", {"requestId": "w"}, 5, 5) == []
+
+
+def test_clicks_come_only_through_the_listeners_binding_and_keep_the_page_clock():
+    translator = CdpTranslator("socket.io", click_binding="vectra_b1")
+    detail = {"path": "#buy", "name": "BUY", "ts_ms": 1_700_000_000_123.5}
+    clicked = translator.event("Runtime.bindingCalled", {"name": "vectra_b1", "payload": json.dumps(detail)}, 42, 1)
+    assert clicked == [Click({**detail, "agent_wall_ns": 42}, 1_700_000_000.1235)]
+    # another binding's call is not a click; without a binding nothing is
+    assert translator.event("Runtime.bindingCalled", {"name": "other", "payload": json.dumps(detail)}, 1, 1) == []
+    assert CdpTranslator("socket.io").event("Runtime.bindingCalled", {"name": None, "payload": "{}"}, 1, 1) == []
+
+
+@given(st.one_of(st.text(max_size=300), st.none(), st.integers(), st.lists(st.integers(), max_size=3),
+                 st.dictionaries(st.text(max_size=5), st.floats(allow_nan=True) | st.text(max_size=5) | st.booleans(), max_size=4).map(json.dumps),
+                 st.fixed_dictionaries({"ts_ms": st.floats() | st.integers() | st.booleans() | st.text(max_size=3) | st.none()}).map(json.dumps)))
+@settings(max_examples=200, deadline=None)
+def test_a_hostile_click_payload_is_kept_bounded_never_raised(payload):
+    """Whatever reaches the binding — not JSON, not an object, a NaN or boolean clock — lands as one click row."""
+    translator = CdpTranslator("socket.io", click_binding="b")
+    [click] = translator.event("Runtime.bindingCalled", {"name": "b", "payload": payload}, 7, 7)
+    assert click.detail["agent_wall_ns"] == 7
+    assert click.browser_ts is None or isinstance(click.browser_ts, float)
+    if not isinstance(payload, str) or not payload.startswith("{"):
+        assert click.detail == {"raw": str(payload)[:2000], "agent_wall_ns": 7}
 
 
 frame_texts = st.one_of(st.text(max_size=40), st.sampled_from([OPEN, "40", '40{"sid":"q"}', '42["e",1]', "2", "3"]))

@@ -17,7 +17,7 @@ from capture_agent.commands import COMMANDS, Command
 from capture_agent.errors import VectraError
 
 REPO = Path(__file__).resolve().parents[2]
-AGENT = {"simulate", "capture", "import", "synth", "decode", "prices"}
+AGENT = {"simulate", "capture", "browser", "import", "synth", "decode", "prices"}
 PIPELINE = {"demo", "build", "query", "ui"}
 
 

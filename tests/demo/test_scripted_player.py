@@ -32,12 +32,12 @@ def test_nothing_is_clicked_outside_a_game_or_in_a_short_game():
     assert clicks == []
 
 
-def test_only_recorded_controls_are_clicked():
-    from capture_agent.sources.browser import DEFAULT_CLICK_SELECTORS
+def test_every_control_clicked_is_an_order_kind_downstream():
+    from vectra_pipeline.silver.actions import click_kind
 
     player = ScriptedPlayer()
     clicked = {c.selector for i in range(12) for c in _play_game(player, f"20261124-{i:016x}")}
-    assert clicked <= set(DEFAULT_CLICK_SELECTORS)
+    assert all(click_kind({"id": selector.removeprefix("#")}) for selector in clicked), clicked
 
 
 def test_page_texts_become_views_only_once_the_page_shows_a_game():

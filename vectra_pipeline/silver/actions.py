@@ -10,7 +10,10 @@
   cooldown/presale both are null (the game has no tick yet).
   Player state = the last ``player_state`` row before the emit.
 * Cause: the last trade-control click (landing ``click`` rows) of the same kind since the previous action;
-  ``bet_adjust_clicks`` are the other clicks in between, in order.
+  ``bet_adjust_clicks`` are the other clicks in between, in order. A click's kind comes from the words of its
+  control's id, the selector that matched it, its accessible name, then its visible text — the first that names
+  one ("BUY", "sell-25", "SIDEBET", "Side bet", "short-open", "CLOSE SHORT"): the capture records every button
+  without selectors, so rugs.fun's buttons are read by their labels.
 * Ack: the first ack (``43<id>``) of the same capture with the emit's ack id after it; latency in ms.
 * Execution (docs/PLAYER_STATE.md "Actions and their executions" says the same for readers): none when the ack
   says ``success: false``. Otherwise, for buys, sells and shorts the own ``standard/newTrade`` of the order's type
@@ -25,6 +28,7 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from itertools import islice
 from typing import NamedTuple
@@ -40,14 +44,30 @@ from vectra_pipeline.silver.ticks import game_state_rows, observed_ticks
 
 VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 
-# Click control → order kind, from the control's id/selector (simulator page: #buy, #sell-25, #short-open…).
-_CLICK_KINDS = (("short-open", "short_open"), ("short-close", "short_close"), ("sidebet", "sidebet"), ("buy", "buy"), ("sell", "sell"))
+_CLICK_LABELS = ("id", "selector", "name", "text")  # a click's labels, most specific first
+_CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")  # sellButton → sell Button
 
 
 def click_kind(detail: dict) -> str | None:
     """The order kind a click asks for, or None for any other control (bet adjustments)."""
-    label = " ".join(str(detail.get(key) or "") for key in ("id", "selector")).lower().replace("_", "-")
-    return next((kind for token, kind in _CLICK_KINDS if token in label), None)
+    for key in _CLICK_LABELS:
+        kind = _label_kind(str(detail.get(key) or ""))
+        if kind is not None:
+            return kind
+    return None
+
+
+def _label_kind(label: str) -> str | None:
+    words = re.findall(r"[a-z]+", _CAMEL_HUMP.sub(" ", label).lower())
+    if "sidebet" in words or any(pair == ("side", "bet") for pair in zip(words, words[1:])):
+        return "sidebet"
+    if "short" in words:
+        return "short_close" if "close" in words else "short_open"
+    if "buy" in words:
+        return "buy"
+    if "sell" in words:
+        return "sell"
+    return None
 
 
 def _args(payload_json: str | None):
@@ -219,7 +239,7 @@ def _cause(clicks: list, after_seq: int, before_seq: int, kind: str):
     window = [c for c in clicks if after_seq < c[0] < before_seq]
     cause = next(((s, w) for s, w, k, _ in reversed(window) if k == kind), None)
     adjusts = [
-        {"seq": s, "wall_ns": w, "control": d.get("id") or d.get("selector") or d.get("text"), "amount": d.get("amount")}
+        {"seq": s, "wall_ns": w, "control": next((d[key] for key in _CLICK_LABELS if d.get(key)), None), "amount": d.get("amount")}
         for s, w, k, d in window
         if k is None
     ]
