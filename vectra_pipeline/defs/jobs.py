@@ -7,6 +7,8 @@ its export, across days, run as the ``datasets`` job. ``vectra build`` runs the 
 (``landing_to_gold`` per day, then ``datasets``), so the Jobs page holds every run under its name.
 """
 
+import os
+
 import dagster as dg
 
 from vectra_pipeline.defs.assets import ASSETS
@@ -43,3 +45,13 @@ def daily_asset_keys() -> set[dg.AssetKey]:
 # The Jobs page lists a job's runs by this tag (repository@code location of workspace.yaml); runs the daemon launches
 # carry it, in-process runs (``vectra build``) are given it so their history shows under their job too.
 UI_RUN_TAGS = {".dagster/repository": "__repository__@vectra_pipeline.definitions"}
+
+
+# `vectra ui` sets this to "1" (unless --no-automation) before starting dagster dev: the landing sensor, the day_built
+# sensor and the nightly schedule then start switched on. A switch the user flips in the UI is stored in the instance
+# and wins over this default. Anywhere else (tests, a bare `dagster dev`) they start off.
+AUTOMATION_ENV = "VECTRA_AUTOMATION"
+
+
+def automation_on() -> bool:
+    return os.environ.get(AUTOMATION_ENV) == "1"

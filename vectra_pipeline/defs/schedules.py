@@ -17,7 +17,7 @@ import dagster as dg
 
 from vectra_pipeline import storage
 from vectra_pipeline.datasets.lineage import landing_fingerprint
-from vectra_pipeline.defs.jobs import LANDING_TAG, nightly
+from vectra_pipeline.defs.jobs import LANDING_TAG, automation_on, nightly
 from vectra_pipeline.defs.partitions import LANDING_DAYS
 from vectra_pipeline.defs.resources import VectraPaths
 
@@ -63,7 +63,7 @@ def nightly_request(paths: VectraPaths, scheduled: dt.datetime, partitions: set[
     job=nightly,
     cron_schedule="0 2 * * *",
     execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
+    default_status=dg.DefaultScheduleStatus.RUNNING if automation_on() else dg.DefaultScheduleStatus.STOPPED,
     description="02:00 UTC: yesterday's partition and stale days; the day_built sensor then publishes the dataset.",
 )
 def nightly_dataset(context: dg.ScheduleEvaluationContext, paths: VectraPaths):

@@ -25,7 +25,7 @@ from vectra_pipeline.datasets.identity import dataset_id
 from vectra_pipeline.datasets.lineage import landing_fingerprint, landing_inputs
 from vectra_pipeline.defs.assets.datasets import DatasetConfig
 from vectra_pipeline.defs.built import record_run
-from vectra_pipeline.defs.jobs import LANDING_TAG, landing_to_gold, nightly, publish_dataset
+from vectra_pipeline.defs.jobs import LANDING_TAG, automation_on, landing_to_gold, nightly, publish_dataset
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 
@@ -42,10 +42,13 @@ def new_segments(paths: VectraPaths, cursor: str | None) -> tuple[dict[str, list
     return changed, current
 
 
+_DEFAULT_STATUS = dg.DefaultSensorStatus.RUNNING if automation_on() else dg.DefaultSensorStatus.STOPPED
+
+
 @dg.sensor(
     job=landing_to_gold,
     minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    default_status=_DEFAULT_STATUS,
     description="Requests bronze → silver → daily gold for every date whose landing segments are new or changed.",
 )
 def landing_segments(context: dg.SensorEvaluationContext, paths: VectraPaths):
@@ -86,7 +89,7 @@ def dataset_request(paths: VectraPaths) -> dg.RunRequest | dg.SkipReason:
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[landing_to_gold, nightly],
     request_job=publish_dataset,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    default_status=_DEFAULT_STATUS,
     description="Records each day a run built (fully, or its failed checks); after a nightly run, publishes the "
     "dataset when every day built fully and its id would be new.",
 )
