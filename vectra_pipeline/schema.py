@@ -12,57 +12,27 @@ prices and ``avg_cost`` are multipliers of the 1.0 start price; ticks are int32.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import polars as pl
 
 from vectra_pipeline.gold.feature_spec import F32, FEATURES
-
-I8 = pl.Int8
-I16 = pl.Int16
-I32 = pl.Int32
-I64 = pl.Int64
-F64 = pl.Float64
-STR = pl.String
-BOOL = pl.Boolean
-LAYERS = ("bronze", "silver", "gold")  # partitioned by landing date: <stage>/<table>/date=YYYY-MM-DD/part.parquet
-# The column every partitioned table's warehouse view adds from its folder name (files never carry it).
-PARTITION_DATE_DOC = "landing date (UTC) of the partition the row comes from (its folder date=YYYY-MM-DD)"
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    dtype: pl.DataType
-    doc: str
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    stage: str  # one of LAYERS, or "datasets"
-    doc: str
-    key: tuple[str, ...]
-    columns: tuple[Column, ...]
-    file: str | None = None  # datasets only: the file of a dataset version the table is (or is read from)
-
-    @property
-    def schema(self) -> pl.Schema:
-        return pl.Schema({c.name: c.dtype for c in self.columns})
-
-    @property
-    def partitioned(self) -> bool:
-        """One file per landing date (bronze, silver, gold); dataset tables are per version instead."""
-        return self.stage in LAYERS
-
-
-def _table(name: str, stage: str, doc: str, key: tuple[str, ...], *columns: tuple[str, pl.DataType, str], file: str | None = None) -> Table:
-    return Table(name, stage, doc, key, tuple(Column(*c) for c in columns), file)
-
+from vectra_pipeline.schema_types import (  # noqa: F401 - LAYERS, PARTITION_DATE_DOC, Column, Table: the registry's API
+    BOOL,
+    F64,
+    I8,
+    I16,
+    I32,
+    I64,
+    LAYERS,
+    PARTITION_DATE_DOC,
+    STR,
+    Column,
+    Table,
+    declare,
+)
 
 PARTIAL_PRICE = pl.Struct({"tick": I32, "price": F64})
 
-FRAMES = _table(
+FRAMES = declare(
     "frames",
     "bronze",
     "The partition's landing rows, deduplicated: one row per (capture_id, seq); inbound frames that another "
@@ -88,7 +58,7 @@ FRAMES = _table(
     ("duplicate_of", STR, "'<capture_id>:<seq>' of the identical inbound frame another capture received first; null when unique"),
 )
 
-EVENTS = _table(
+EVENTS = declare(
     "events",
     "silver",
     "Every frame decoded with the codec: one row per Engine.IO/Socket.IO packet (polling bodies split). "
@@ -141,7 +111,7 @@ EVENTS = _table(
     ("has_prices", BOOL, "gameStateUpdate carries the connect snapshot's top-level prices"),
 )
 
-QUARANTINE = _table(
+QUARANTINE = declare(
     "quarantine",
     "silver",
     "Rows that broke a contract (or could not be decoded), with the rule and the raw frame. Nothing is dropped: "
@@ -161,7 +131,7 @@ QUARANTINE = _table(
     ("raw", STR, "the frame verbatim"),
 )
 
-GAME_TICKS = _table(
+GAME_TICKS = declare(
     "game_ticks",
     "silver",
     "One row per (game_id, tick) from tick 0 to the rug tick: duplicate frames merged; ticks never received are "
@@ -188,7 +158,7 @@ GAME_TICKS = _table(
     ("frames", I32, "frames received for this tick (duplicates merged)"),
 )
 
-COOLDOWNS = _table(
+COOLDOWNS = declare(
     "cooldowns",
     "silver",
     "One row per (game_id, cooldown_timer) step before tick 0 (cooldown and presale), duplicates merged.",
@@ -202,7 +172,7 @@ COOLDOWNS = _table(
     ("frames", I32, "frames received for this step"),
 )
 
-GAMES = _table(
+GAMES = declare(
     "games",
     "silver",
     "One row per game seen in the partition (ticks observed, or a gameHistory entry): rug, peak, completeness, "
@@ -229,7 +199,7 @@ GAMES = _table(
     ("trade_count", I32, "last tradeCount seen"),
 )
 
-TRADES = _table(
+TRADES = declare(
     "trades",
     "silver",
     "Every standard/newTrade (and the older newTrade) broadcast, all players; is_own marks the recording player's.",
@@ -255,7 +225,7 @@ TRADES = _table(
     ("is_own", BOOL, "player_id is the recording player's (playerUpdate.id of the capture)"),
 )
 
-SIDEBETS = _table(
+SIDEBETS = declare(
     "sidebets",
     "silver",
     "Sidebets placed and settled, one row per (game, player, start tick) with its latest status: the player's own "
@@ -278,7 +248,7 @@ SIDEBETS = _table(
     ("is_own", BOOL, "the recording player's"),
 )
 
-PLAYER_STATE = _table(
+PLAYER_STATE = declare(
     "player_state",
     "silver",
     "The recording player's state per observation (see docs/PLAYER_STATE.md): playerUpdate is authoritative, "
@@ -307,7 +277,7 @@ PLAYER_STATE = _table(
     ("disagreement", STR, "what disagreed with the authoritative state (null when consistent)"),
 )
 
-ACTIONS = _table(
+ACTIONS = declare(
     "actions",
     "silver",
     "Every client→server trade frame (buyOrder, sellOrder, requestSidebet, short orders) with the game context at "
@@ -346,7 +316,7 @@ ACTIONS = _table(
 
 # -- gold ----------------------------------------------------------------------------------------------------------
 
-EPISODES = _table(
+EPISODES = declare(
     "episodes",
     "gold",
     "One episode per game of silver games: the contiguous run of ticks from its first recorded tick to the rug "
@@ -379,6 +349,29 @@ EPISODES = _table(
     ("exclusion_reason", STR, "why not: no ticks | completeness <c> | gap at tick <t> | too short; null in training"),
 )
 
+PLAYER_GAMES = declare(
+    "player_games", "gold",
+    "One row per (game, player) that traded or bet in the game: entry, exit, SOL in and out, the P&L of trading, shorts "
+    "and side bets (vectra_pipeline/gold/player_games.py); every player the broadcasts show, is_own the recording one.",
+    ("game_id", "player_id"),
+    ("game_id", STR, "gameId"), ("player_id", STR, "playerId"), ("username", STR, "the last username seen"),
+    ("is_own", BOOL, "the recording player's"),
+    ("entry_tick", I32, "first buy or short open"), ("exit_tick", I32, "last sell or short close; null: held into the rug"),
+    ("entry_price", F64, "price of the first buy"), ("exit_price", F64, "price of the last sell"),
+    ("buys", I32, "buy trades"), ("sells", I32, "sell trades"), ("shorts", I32, "shorts opened"),
+    ("sidebets", I32, "side bets placed"), ("sidebets_won", I32, "side bets won"),
+    ("sidebets_open", I32, "side bets not settled in the data (status placed): not in the P&L"),
+    ("sol_bought", F64, "SOL spent on buys"), ("sol_sold", F64, "SOL received from sells"),
+    ("qty_at_rug", F64, "tokens bought minus sold: held when the game rugged"), ("rug_tick", I32, "null while unknown"),
+    ("short_staked", F64, "SOL staked on shorts"), ("short_returned", F64, "SOL the short closes returned"),
+    ("short_open_at_rug", BOOL, "a short was open when the game rugged (valued at the rug price)"),
+    ("sidebet_staked", F64, "SOL staked on settled side bets"), ("sidebet_payout", F64, "SOL they paid"),
+    ("trading_pnl", F64, "sol_sold − sol_bought + qty_at_rug × rug price; null: rug unknown and tokens held"),
+    ("short_pnl", F64, "short_returned − short_staked (+ an open short's value at the rug); null while unknown"),
+    ("sidebet_pnl", F64, "sidebet_payout − sidebet_staked"),
+    ("pnl", F64, "trading_pnl + short_pnl + sidebet_pnl, SOL; null when one is unknown"),
+)
+
 _LABELS = (
     ("action", I8, "the action sent while looking at this tick (0 hold; docs/FEATURES.md); null on the final row"),
     ("action_amount", F64, "SOL of that buy/sidebet/short"),
@@ -396,7 +389,7 @@ _OBSERVATION_COLUMNS = (
     *_LABELS,
 )
 
-OBSERVATIONS = _table(
+OBSERVATIONS = declare(
     "observations",
     "gold",
     "One row per (game, tick) of every episode: the feature vector (docs/FEATURES.md), the action sent at the tick, "
@@ -411,7 +404,7 @@ _VERSION_COLUMNS = (
     ("partition", STR, "the landing date the rows come from (a game seen on two dates keeps the one with more ticks)"),
 )
 
-DATASET_EPISODES = _table(
+DATASET_EPISODES = declare(
     "dataset_episodes",
     "datasets",
     "A dataset version's episodes: every episode of its partitions, each game once, with the split it went to.",
@@ -422,7 +415,7 @@ DATASET_EPISODES = _table(
     file="episodes.parquet",
 )
 
-DATASET_OBSERVATIONS = _table(
+DATASET_OBSERVATIONS = declare(
     "dataset_observations",
     "datasets",
     "A dataset version's observation rows: those of its train, val and test episodes, sorted by (partition, "
@@ -434,7 +427,7 @@ DATASET_OBSERVATIONS = _table(
     file="observations.parquet",
 )
 
-DATASETS = _table(
+DATASETS = declare(
     "datasets",
     "datasets",
     "The warehouse view of every published dataset version, one row each, read from the versions' manifest.json.",
@@ -461,7 +454,7 @@ DATASETS = _table(
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (FRAMES, EVENTS, QUARANTINE, GAME_TICKS, COOLDOWNS, GAMES, TRADES, SIDEBETS, PLAYER_STATE, ACTIONS,
-              EPISODES, OBSERVATIONS, DATASET_EPISODES, DATASET_OBSERVATIONS, DATASETS)
+              EPISODES, PLAYER_GAMES, OBSERVATIONS, DATASET_EPISODES, DATASET_OBSERVATIONS, DATASETS)
 }
 
 

@@ -56,6 +56,16 @@ def test_each_root_records_only_its_own_runs_named_by_job(roots):
         assert not set(landing_dates(other)) & {run.tags.get("dagster/partition") for run in runs}
 
 
+def test_the_build_lands_player_games_one_row_per_game_and_player(roots):
+    from vectra_pipeline.commands.query import query
+
+    for root in roots:
+        (played,) = query(root, "SELECT count(*) FROM (SELECT game_id, player_id FROM trades "
+                                "UNION SELECT game_id, player_id FROM sidebets)")[1]
+        (rows, keys) = query(root, "SELECT count(*), count(DISTINCT (game_id, player_id)) FROM player_games")[1][0]
+        assert rows == keys == played[0] > 0
+
+
 def test_dagster_home_still_wins(tmp_path, monkeypatch):
     from vectra_pipeline.instance import dagster_home
 

@@ -34,6 +34,7 @@ from vectra_pipeline.datasets import contents, identity
 from vectra_pipeline.definitions import defs
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.gold.player_games import build_player_games
 from vectra_pipeline.landing_files import read_landing_day
 from vectra_pipeline.synthetic import synthetic_silver
 
@@ -130,11 +131,15 @@ def observed(tmp_path_factory) -> dict[str, dict[str, dict[str, str]]]:
         real_gold[date] = episodes, observations = _gold(silver)
         record("gold.episodes", "real", list(silver.values()), [episodes])
         record("gold.observations", "real", [*silver.values(), episodes], [observations])
+        record("gold.player_games", "real", [chain.trades, chain.sidebets, chain.games],
+               [build_player_games(chain.trades, chain.sidebets, chain.games)])
     record("datasets.contents", "real", *_dataset(real_gold))
     synthetic = synthetic_silver(40, seed=11, gapped_every=6)
     episodes, observations = _gold(synthetic)
     record("gold.episodes", "synthetic", list(synthetic.values()), [episodes])
     record("gold.observations", "synthetic", [*synthetic.values(), episodes], [observations])
+    player_inputs = [synthetic[name] for name in ("trades", "sidebets", "games")]
+    record("gold.player_games", "synthetic", player_inputs, [build_player_games(*player_inputs)])
     record("datasets.contents", "synthetic", *_dataset({"2025-12-10": (episodes, observations)}))
     return {
         stage: {source: {"input": fingerprint(*ins), "output": fingerprint(*outs)} for source, (ins, outs) in sources.items()}

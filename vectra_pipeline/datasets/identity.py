@@ -19,7 +19,7 @@ from types import ModuleType
 from vectra_pipeline.bronze import frames
 from vectra_pipeline.datasets import contents
 from vectra_pipeline.datasets.contents import DatasetParams
-from vectra_pipeline.gold import episodes, observations
+from vectra_pipeline.gold import episodes, observations, player_games
 from vectra_pipeline.gold.feature_spec import FEATURE_SPEC_VERSION
 from vectra_pipeline.silver import actions, events, games, player_state, sidebets, ticks, trades
 
@@ -35,6 +35,7 @@ STAGES: dict[ModuleType, tuple[str, ...]] = {
     actions: ("actions",),
     episodes: ("episodes",),
     observations: ("observations",),
+    player_games: ("player_games",),
     contents: ("training_dataset",),
 }
 

@@ -7,7 +7,7 @@ observations file. Attached here, once, so the stage modules never repeat the re
 
 import dagster as dg
 
-from vectra_pipeline.defs.assets import bronze, datasets, gold, silver
+from vectra_pipeline.defs.assets import bronze, datasets, gold, player, silver
 from vectra_pipeline.schema import TABLES
 
 # The registry table an asset is, when its name is not a table's.
@@ -27,4 +27,4 @@ def _with_column_schema(spec: dg.AssetSpec) -> dg.AssetSpec:
     return spec.merge_attributes(metadata={"dagster/column_schema": column_schema(table)})
 
 
-ASSETS = list(dg.map_asset_specs(_with_column_schema, [*bronze.assets, *silver.assets, *gold.assets, *datasets.assets]))
+ASSETS = list(dg.map_asset_specs(_with_column_schema, [*bronze.assets, *silver.assets, *gold.assets, *player.assets, *datasets.assets]))
