@@ -64,6 +64,10 @@ def test_the_build_lands_player_games_one_row_per_game_and_player(roots):
                                 "UNION SELECT game_id, player_id FROM sidebets)")[1]
         (rows, keys) = query(root, "SELECT count(*), count(DISTINCT (game_id, player_id)) FROM player_games")[1][0]
         assert rows == keys == played[0] > 0
+        with open_instance(root / "dagster") as instance:  # the day's last games, drawn, on the materialisation
+            (event,) = instance.fetch_materializations(dg.AssetKey("player_games"), limit=1).records
+        recent = event.asset_materialization.metadata["recent_games"].value
+        assert "](data:image/png;base64," in recent
 
 
 def test_dagster_home_still_wins(tmp_path, monkeypatch):
