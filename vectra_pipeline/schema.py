@@ -27,12 +27,12 @@ from vectra_pipeline.schema_types import (  # noqa: F401 - LAYERS, PARTITION_DAT
     STR,
     Column,
     Table,
-    declare,
 )
+from vectra_pipeline.schema_types import declare as _table
 
 PARTIAL_PRICE = pl.Struct({"tick": I32, "price": F64})
 
-FRAMES = declare(
+FRAMES = _table(
     "frames",
     "bronze",
     "The partition's landing rows, deduplicated: one row per (capture_id, seq); inbound frames that another "
@@ -58,7 +58,7 @@ FRAMES = declare(
     ("duplicate_of", STR, "'<capture_id>:<seq>' of the identical inbound frame another capture received first; null when unique"),
 )
 
-EVENTS = declare(
+EVENTS = _table(
     "events",
     "silver",
     "Every frame decoded with the codec: one row per Engine.IO/Socket.IO packet (polling bodies split). "
@@ -111,7 +111,7 @@ EVENTS = declare(
     ("has_prices", BOOL, "gameStateUpdate carries the connect snapshot's top-level prices"),
 )
 
-QUARANTINE = declare(
+QUARANTINE = _table(
     "quarantine",
     "silver",
     "Rows that broke a contract (or could not be decoded), with the rule and the raw frame. Nothing is dropped: "
@@ -131,7 +131,7 @@ QUARANTINE = declare(
     ("raw", STR, "the frame verbatim"),
 )
 
-GAME_TICKS = declare(
+GAME_TICKS = _table(
     "game_ticks",
     "silver",
     "One row per (game_id, tick) from tick 0 to the rug tick: duplicate frames merged; ticks never received are "
@@ -158,7 +158,7 @@ GAME_TICKS = declare(
     ("frames", I32, "frames received for this tick (duplicates merged)"),
 )
 
-COOLDOWNS = declare(
+COOLDOWNS = _table(
     "cooldowns",
     "silver",
     "One row per (game_id, cooldown_timer) step before tick 0 (cooldown and presale), duplicates merged.",
@@ -172,7 +172,7 @@ COOLDOWNS = declare(
     ("frames", I32, "frames received for this step"),
 )
 
-GAMES = declare(
+GAMES = _table(
     "games",
     "silver",
     "One row per game seen in the partition (ticks observed, or a gameHistory entry): rug, peak, completeness, "
@@ -199,7 +199,7 @@ GAMES = declare(
     ("trade_count", I32, "last tradeCount seen"),
 )
 
-TRADES = declare(
+TRADES = _table(
     "trades",
     "silver",
     "Every standard/newTrade (and the older newTrade) broadcast, all players; is_own marks the recording player's.",
@@ -225,7 +225,7 @@ TRADES = declare(
     ("is_own", BOOL, "player_id is the recording player's (playerUpdate.id of the capture)"),
 )
 
-SIDEBETS = declare(
+SIDEBETS = _table(
     "sidebets",
     "silver",
     "Sidebets placed and settled, one row per (game, player, start tick) with its latest status: the player's own "
@@ -248,7 +248,7 @@ SIDEBETS = declare(
     ("is_own", BOOL, "the recording player's"),
 )
 
-PLAYER_STATE = declare(
+PLAYER_STATE = _table(
     "player_state",
     "silver",
     "The recording player's state per observation (see docs/PLAYER_STATE.md): playerUpdate is authoritative, "
@@ -277,7 +277,7 @@ PLAYER_STATE = declare(
     ("disagreement", STR, "what disagreed with the authoritative state (null when consistent)"),
 )
 
-ACTIONS = declare(
+ACTIONS = _table(
     "actions",
     "silver",
     "Every client→server trade frame (buyOrder, sellOrder, requestSidebet, short orders) with the game context at "
@@ -316,7 +316,7 @@ ACTIONS = declare(
 
 # -- gold ----------------------------------------------------------------------------------------------------------
 
-EPISODES = declare(
+EPISODES = _table(
     "episodes",
     "gold",
     "One episode per game of silver games: the contiguous run of ticks from its first recorded tick to the rug "
@@ -349,7 +349,7 @@ EPISODES = declare(
     ("exclusion_reason", STR, "why not: no ticks | completeness <c> | gap at tick <t> | too short; null in training"),
 )
 
-PLAYER_GAMES = declare(
+PLAYER_GAMES = _table(
     "player_games", "gold",
     "One row per (game, player) that traded or bet in the game: entry, exit, SOL in and out, the P&L of trading, shorts "
     "and side bets (vectra_pipeline/gold/player_games.py); every player the broadcasts show, is_own the recording one.",
@@ -389,7 +389,7 @@ _OBSERVATION_COLUMNS = (
     *_LABELS,
 )
 
-OBSERVATIONS = declare(
+OBSERVATIONS = _table(
     "observations",
     "gold",
     "One row per (game, tick) of every episode: the feature vector (docs/FEATURES.md), the action sent at the tick, "
@@ -404,7 +404,7 @@ _VERSION_COLUMNS = (
     ("partition", STR, "the landing date the rows come from (a game seen on two dates keeps the one with more ticks)"),
 )
 
-DATASET_EPISODES = declare(
+DATASET_EPISODES = _table(
     "dataset_episodes",
     "datasets",
     "A dataset version's episodes: every episode of its partitions, each game once, with the split it went to.",
@@ -415,7 +415,7 @@ DATASET_EPISODES = declare(
     file="episodes.parquet",
 )
 
-DATASET_OBSERVATIONS = declare(
+DATASET_OBSERVATIONS = _table(
     "dataset_observations",
     "datasets",
     "A dataset version's observation rows: those of its train, val and test episodes, sorted by (partition, "
@@ -427,7 +427,7 @@ DATASET_OBSERVATIONS = declare(
     file="observations.parquet",
 )
 
-DATASETS = declare(
+DATASETS = _table(
     "datasets",
     "datasets",
     "The warehouse view of every published dataset version, one row each, read from the versions' manifest.json.",
