@@ -29,11 +29,13 @@ def _all(chains, name: str) -> pl.DataFrame:
 def test_every_table_matches_its_declared_schema(chains):
     from vectra_pipeline.gold.episodes import build_episodes
     from vectra_pipeline.gold.observations import build_observations
+    from vectra_pipeline.gold.player_games import build_player_games
 
     for chain in chains.values():
         episodes = build_episodes(chain.games, chain.game_ticks, chain.trades, chain.sidebets, chain.player_state, chain.actions)
         gold = {"episodes": episodes,
-                "observations": build_observations(chain.game_ticks, chain.trades, chain.player_state, chain.actions, episodes)}
+                "observations": build_observations(chain.game_ticks, chain.trades, chain.player_state, chain.actions, episodes),
+                "player_games": build_player_games(chain.trades, chain.sidebets, chain.games)}
         for name, table in TABLES.items():
             if table.stage in ("bronze", "silver"):
                 assert getattr(chain, name).schema == table.schema, name
