@@ -89,6 +89,7 @@ class CaptureOptions:
     data_dir: Path
     source: DirectOptions | BrowserOptions | SimulatorOptions
     fsync_interval_s: float = 0.1  # WAL fsync interval: the most a kill -9 can cost
+    segment_max_seconds: float = 900.0  # a segment is published at least this often (a short capture: lower it)
     duration_s: float | None = None
     max_frames: int | None = None  # frames in + out
     feed: FeedOptions | None = None
@@ -106,6 +107,8 @@ class CaptureOptions:
             raise TypeError(f"a capture's source is DirectOptions, BrowserOptions or SimulatorOptions, not {type(source).__name__}")
         if self.fsync_interval_s <= 0:
             raise VectraError("--fsync-ms must be positive")
+        if self.segment_max_seconds <= 0:
+            raise VectraError("--segment-seconds must be positive")
         if self.duration_s is not None and self.duration_s <= 0:
             raise VectraError("--duration must be positive")
         if self.max_frames is not None and self.max_frames <= 0:
@@ -253,9 +256,8 @@ class CaptureSession:
             stack.callback(simulator.stop)
             connection = replace(connection, url=simulator.url)
         agent_id = options.upload.agent_id if options.upload is not None else None
-        self.writer = LandingWriter(
-            options.data_dir, options.landing_source, fsync_interval_s=options.fsync_interval_s, agent_id=agent_id
-        )
+        self.writer = LandingWriter(options.data_dir, options.landing_source, fsync_interval_s=options.fsync_interval_s,
+                                    segment_max_seconds=options.segment_max_seconds, agent_id=agent_id)
         stack.callback(self._finish)
         recorder = Recorder(self.writer, [self._state, *self._observers])
         if options.max_frames:

@@ -1,26 +1,24 @@
 """``build()``: materialise the pipeline in-process for some landing dates — what ``vectra build``, the demo, the
 benchmarks and the tests call.
 
-The same asset definitions the Dagster UI shows (``vectra_pipeline.definitions``) run with the in-process executor:
-for each date the daily assets (``defs.jobs.DAILY``: bronze → silver → gold), then once the datasets
-(``defs.jobs.DATASETS``). Each day's outcome is recorded (``datasets.days``) so a dataset version covers only days
-that built fully. The result is a :class:`BuildSummary`: rows per asset and date, checks, one-line failures and notes.
-``DAGSTER_HOME`` defaults to the repository's ``dagster_home/`` (runs then appear in ``dagster dev``); without it
-the instance is ephemeral.
+The same jobs the Dagster UI shows (``vectra_pipeline.defs.jobs``) run with the in-process executor: for each date
+``landing_to_gold`` (the daily assets, ``defs.jobs.DAILY``: bronze → silver → gold), then once ``datasets``. Each
+day's outcome is recorded (``datasets.days``) so a dataset version covers only days that built fully. The result is
+a :class:`BuildSummary`: rows per asset and date, checks, one-line failures and notes. Runs are recorded in the
+instance of ``dagster_home`` (the commands pass the data root's own, :mod:`vectra_pipeline.instance`), else of
+``$DAGSTER_HOME``, else an ephemeral one; the dates built become partitions there (``defs.partitions``). With
+``jobs`` > 1 the days build that many at a time, each in a worker process of its own (a backfill on every core).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from capture_agent.errors import VectraError
 from vectra_pipeline import storage
-
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-REPO_DAGSTER_HOME = Path(__file__).resolve().parents[1] / "dagster_home"
 
 
 @dataclass
@@ -37,16 +35,6 @@ class BuildSummary:
         return not self.failed_runs and all(passed or severity != "ERROR" for _, _, passed, severity in self.checks)
 
 
-def ensure_dagster_home() -> str | None:
-    """Point DAGSTER_HOME at the repo's dagster_home/ when unset; None means an ephemeral instance."""
-    if not os.environ.get("DAGSTER_HOME") and REPO_DAGSTER_HOME.is_dir():
-        os.environ["DAGSTER_HOME"] = str(REPO_DAGSTER_HOME)
-    home = os.environ.get("DAGSTER_HOME")
-    if home and not Path(home).is_absolute():
-        raise VectraError(f"DAGSTER_HOME must be an absolute path, not {home!r}")
-    return home
-
-
 def landing_dates(data_dir: Path) -> list[str]:
     """Every date that has landing segments."""
     return sorted({storage.landing_date(path) for path in storage.landing_segments(data_dir)})
@@ -57,9 +45,9 @@ def resolve_dates(data_dir: Path, requested: list[str] | None) -> list[str]:
     available = landing_dates(data_dir)
     landing = storage.location(data_dir, storage.LANDING_DIR)
     if requested:
-        bad = [d for d in requested if not _DATE.match(d)]
+        bad = [d for d in requested if not _is_date(d)]
         if bad:
-            raise VectraError(f"--date {bad[0]!r} is not of the form YYYY-MM-DD")
+            raise VectraError(f"--date {bad[0]!r} is not a date of the form YYYY-MM-DD")
         missing = [d for d in requested if d not in available]
         if missing:
             raise VectraError(f"no landing data for {missing[0]} under {landing}; run `vectra import` or `vectra capture` first")
@@ -69,98 +57,113 @@ def resolve_dates(data_dir: Path, requested: list[str] | None) -> list[str]:
     return available
 
 
+def _is_date(text: str) -> bool:
+    """A real calendar date written YYYY-MM-DD (2026-13-45 is not one; neither is 20261231)."""
+    try:
+        return len(text) == 10 and dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
 def _run_config(verbose: bool) -> dict:
     # Dagster's console log prints every step failure with its traceback; the summary says it in one line instead
     return {"loggers": {"console": {"config": {"log_level": "ERROR" if verbose else "CRITICAL"}}}}
 
 
 def build(data_dir: Path, dates: list[str], show_progress: bool = False, include_gold: bool = True, verbose: bool = False,
-          jobs: int = 1) -> BuildSummary:  # fmt: skip
+          jobs: int = 1, dagster_home: Path | None = None) -> BuildSummary:  # fmt: skip
     """Materialise bronze+silver (and gold and the datasets unless ``include_gold`` is false) for ``dates``; with
     ``jobs`` > 1, that many days at a time, each in a worker process of its own (a backfill on every core)."""
-    import warnings
-
-    import dagster as dg
+    _quiet_dagster()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    warnings.filterwarnings("ignore", category=Warning, module="dagster")
-    warnings.filterwarnings("ignore", message=".*(beta|preview|superseded|deprecated).*")
     from vectra_pipeline import warehouse
-    from vectra_pipeline.defs.assets import ASSETS
-    from vectra_pipeline.defs.checks import CHECKS
-    from vectra_pipeline.defs.jobs import DATASETS
-    from vectra_pipeline.defs.partitions import daily
-    from vectra_pipeline.defs.stale_runs import fail_runs_of_dead_processes, run_process_tags
+    from vectra_pipeline.defs.partitions import register_days
+    from vectra_pipeline.defs.stale_runs import fail_runs_of_dead_processes
 
-    valid = set(daily.get_partition_keys())
-    outside = [d for d in dates if d not in valid]
-    if outside:
-        raise VectraError(f"landing date {outside[0]} is outside the pipeline's partitions ({daily.start.date()} … today)")
+    named = dagster_home or os.environ.get("DAGSTER_HOME")
+    home = Path(named) if named else None
     summary = BuildSummary()
-    instance = _instance()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     storage.sweep_data_root(data_dir)  # temp files and folders of killed builds
-    with instance, Progress(*columns, disable=not show_progress, transient=False) as progress:
+    local = _LocalJobs(data_dir, include_gold)
+    with _open_instance(home) as instance, Progress(*columns, disable=not show_progress, transient=False) as progress:
         fail_runs_of_dead_processes(instance)
+        register_days(instance, dates)
         task = progress.add_task("building", total=len(dates) + (1 if include_gold else 0))
         if jobs > 1 and len(dates) > 1:
             progress.update(task, description=f"bronze → silver: {len(dates)} days, {min(jobs, len(dates))} at a time")
-            _build_days_in_parallel(data_dir, dates, include_gold, verbose, jobs, summary, lambda: progress.advance(task))
+            _build_days_in_parallel(data_dir, dates, include_gold, verbose, jobs, home, summary, lambda: progress.advance(task))
         else:
             for date in dates:
                 progress.update(task, description=f"bronze → silver {date}")
-                _build_day(instance, data_dir, date, include_gold, verbose, summary)
+                local.build_day(instance, date, verbose, summary)
                 progress.advance(task)
         if include_gold:
             progress.update(task, description="datasets")
-            result = dg.materialize(
-                [*ASSETS, *CHECKS], selection=DATASETS, instance=instance, resources=_resources(data_dir),
-                run_config=_run_config(verbose), raise_on_error=False, tags=run_process_tags(),
-            )  # fmt: skip
-            _collect(result, "", summary, _step_names([*ASSETS, *CHECKS]))
+            local.build_datasets(instance, verbose, summary)
             progress.advance(task)
         progress.update(task, description="done")
     warehouse.refresh(data_dir, force=True)  # a fresh file swapped in: never a lock a user's client holds
     return summary
 
 
-def _instance():
-    import dagster as dg
+def _quiet_dagster() -> None:
+    import warnings
 
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-
-
-def _resources(data_dir: Path) -> dict:
-    from vectra_pipeline.defs.resources import VectraPaths
-
-    return {"paths": VectraPaths(data_dir=str(data_dir))}
+    warnings.filterwarnings("ignore", category=Warning, module="dagster")
+    warnings.filterwarnings("ignore", message=".*(beta|preview|superseded|deprecated).*")
 
 
-def _build_day(instance, data_dir: Path, date: str, include_gold: bool, verbose: bool, summary: BuildSummary) -> None:
-    """One date's daily assets (bronze → silver, → gold unless ``include_gold`` is false) into ``summary``."""
-    import dagster as dg
+def _open_instance(home: Path | None):
+    from vectra_pipeline.instance import open_instance
 
-    from vectra_pipeline.datasets.lineage import landing_inputs
-    from vectra_pipeline.defs.assets import ASSETS
-    from vectra_pipeline.defs.built import record_run
-    from vectra_pipeline.defs.checks import CHECKS
-    from vectra_pipeline.defs.jobs import DAILY
-    from vectra_pipeline.defs.stale_runs import run_process_tags
+    return open_instance(home)
 
-    everything = [*ASSETS, *CHECKS]
-    landing = landing_inputs(data_dir, [date])  # listed before the run: a segment landing mid-run is not claimed
-    result = dg.materialize(
-        everything, selection=DAILY if include_gold else dg.AssetSelection.groups("bronze", "silver"), partition_key=date,
-        instance=instance, resources=_resources(data_dir), run_config=_run_config(verbose), raise_on_error=False,
-        tags=run_process_tags(),
-    )  # fmt: skip
-    _collect(result, date, summary, _step_names(everything))
-    if include_gold:
-        record_run(data_dir, date, landing, result.all_events)
+
+class _LocalJobs:
+    """The UI's own jobs bound to one data root: runs are named ``landing_to_gold`` and ``datasets``, as the
+    daemon's are, and tagged with the process that runs them (``defs.stale_runs``)."""
+
+    def __init__(self, data_dir: Path, include_gold: bool) -> None:
+        import dagster as dg
+
+        from vectra_pipeline.defs.assets import ASSETS
+        from vectra_pipeline.defs.checks import CHECKS
+        from vectra_pipeline.defs.jobs import UI_RUN_TAGS, jobs, landing_to_gold, publish_dataset
+        from vectra_pipeline.defs.resources import VectraPaths
+        from vectra_pipeline.defs.stale_runs import run_process_tags
+
+        local = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, jobs=jobs, executor=dg.in_process_executor,
+                               resources={"paths": VectraPaths(data_dir=str(data_dir))})
+        self.data_dir, self.include_gold = data_dir, include_gold
+        self.day_job, self.datasets_job = local.resolve_job_def(landing_to_gold.name), local.resolve_job_def(publish_dataset.name)
+        self.subset = None if include_gold else sorted(dg.AssetSelection.groups("bronze", "silver").resolve(ASSETS))
+        self.steps = _step_names([*ASSETS, *CHECKS])
+        self.tags = {**run_process_tags(), **UI_RUN_TAGS}
+
+    def build_day(self, instance, date: str, verbose: bool, summary: BuildSummary) -> None:
+        """One date's daily assets (bronze → silver, → gold unless not ``include_gold``) into ``summary``."""
+        from vectra_pipeline.datasets.lineage import landing_inputs
+        from vectra_pipeline.defs.built import record_run
+
+        landing = landing_inputs(self.data_dir, [date])  # listed before the run: a segment landing mid-run is not claimed
+        result = self.day_job.execute_in_process(
+            partition_key=date, asset_selection=self.subset, instance=instance, run_config=_run_config(verbose),
+            raise_on_error=False, tags=self.tags,
+        )  # fmt: skip
+        _collect(result, date, summary, self.steps)
+        if self.include_gold:
+            record_run(self.data_dir, date, landing, result.all_events)
+
+    def build_datasets(self, instance, verbose: bool, summary: BuildSummary) -> None:
+        result = self.datasets_job.execute_in_process(instance=instance, run_config=_run_config(verbose),
+                                                      raise_on_error=False, tags=self.tags)  # fmt: skip
+        _collect(result, "", summary, self.steps)
 
 
 def _build_days_in_parallel(data_dir: Path, dates: list[str], include_gold: bool, verbose: bool, jobs: int,
-                            summary: BuildSummary, advance) -> None:  # fmt: skip
+                            home: Path | None, summary: BuildSummary, advance) -> None:  # fmt: skip
     """Each date in a worker process of its own (``jobs`` at a time), merged into ``summary`` in date order.
 
     Days are independent partitions: their files and Dagster runs never overlap, the warehouse refresh is locked,
@@ -174,7 +177,7 @@ def _build_days_in_parallel(data_dir: Path, dates: list[str], include_gold: bool
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(jobs, len(dates)), mp_context=context, initializer=_die_with_parent,
                              initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(_day_in_worker, data_dir, date, include_gold, verbose): date for date in dates}
+        futures = {pool.submit(_day_in_worker, data_dir, date, include_gold, verbose, home): date for date in dates}
         for future in as_completed(futures):
             date = futures[future]
             try:
@@ -189,14 +192,11 @@ def _build_days_in_parallel(data_dir: Path, dates: list[str], include_gold: bool
         _merge(summary, outcomes[date])
 
 
-def _day_in_worker(data_dir: Path, date: str, include_gold: bool, verbose: bool) -> BuildSummary:
-    import warnings
-
-    warnings.filterwarnings("ignore", category=Warning, module="dagster")
-    warnings.filterwarnings("ignore", message=".*(beta|preview|superseded|deprecated).*")
+def _day_in_worker(data_dir: Path, date: str, include_gold: bool, verbose: bool, home: Path | None) -> BuildSummary:
+    _quiet_dagster()
     summary = BuildSummary()
-    with _instance() as instance:
-        _build_day(instance, data_dir, date, include_gold, verbose, summary)
+    with _open_instance(home) as instance:
+        _LocalJobs(data_dir, include_gold).build_day(instance, date, verbose, summary)
     return summary
 
 

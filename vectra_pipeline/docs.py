@@ -78,6 +78,9 @@ def tables_markdown() -> str:
         "of a dataset version. Times are integer ns since the Unix epoch, UTC; money is SOL; prices are "
         "multipliers of 1.0.",
         "",
+        "The same descriptions are in the warehouse (`COMMENT ON VIEW`/`COLUMN`: `SELECT table_name, column_name, "
+        "comment FROM duckdb_columns()`) and on every table asset in the Dagster UI (its Columns).",
+        "",
     ]
     for table in TABLES.values():
         lines += [f"## `{table.name}` ({table.stage})", "", table.doc, "", f"Where: {_where(table)}. Key: `{', '.join(table.key)}`", ""]

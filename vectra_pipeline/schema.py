@@ -31,11 +31,13 @@ from vectra_pipeline.schema_gold import (
     MARKET_EPISODES,
     MARKET_OBSERVATIONS,
     OBSERVATIONS,
+    PLAYER_GAMES,
 )
-from vectra_pipeline.table_spec import BOOL, F64, I32, I64, LAYERS, STR, Column, Table
+from vectra_pipeline.table_spec import BOOL, F64, I32, I64, LAYERS, PARTITION_DATE_DOC, STR, Column, Table
 from vectra_pipeline.table_spec import table as _table
 
-__all__ = ["DATASETS", "EVENTS", "LAYERS", "OBSERVATIONS", "TABLES", "Column", "Table", "conform", "empty", "schema"]
+__all__ = ["DATASETS", "EVENTS", "LAYERS", "OBSERVATIONS", "PARTITION_DATE_DOC", "TABLES", "Column", "Table", "conform", "empty",
+           "schema"]
 
 PARTIAL_PRICE = pl.Struct({"tick": I32, "price": F64})
 
@@ -339,7 +341,7 @@ ACTIONS = _table(
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (FRAMES, EVENTS, QUARANTINE, GAME_HISTORY, GAME_TICKS, COOLDOWNS, GAMES, TRADES, SIDEBETS, PLAYER_STATE, ACTIONS,
-              MARKET_EPISODES, MARKET_OBSERVATIONS, EPISODES, OBSERVATIONS, LEADERBOARD, CROWD_EPISODES, CROWD_OBSERVATIONS,
+              MARKET_EPISODES, MARKET_OBSERVATIONS, EPISODES, PLAYER_GAMES, OBSERVATIONS, LEADERBOARD, CROWD_EPISODES, CROWD_OBSERVATIONS,
               DATASET_EPISODES, DATASET_OBSERVATIONS, DATASET_MARKET_EPISODES, DATASET_MARKET_OBSERVATIONS,
               DATASET_CROWD_EPISODES, DATASET_CROWD_OBSERVATIONS, DATASETS)
 }

@@ -302,3 +302,27 @@ DATASETS = _table(
     ("split_seed", I64, "seed of the split"),
     file="manifest.json",
 )
+
+
+PLAYER_GAMES = _table(
+    "player_games", "gold",
+    "One row per (game, player) that traded or bet in the game: entry, exit, SOL in and out, the P&L of trading, shorts "
+    "and side bets (vectra_pipeline/gold/player_games.py); every player the broadcasts show, is_own the recording one.",
+    ("game_id", "player_id"),
+    ("game_id", STR, "gameId"), ("player_id", STR, "playerId"), ("username", STR, "the last username seen"),
+    ("is_own", BOOL, "the recording player's"),
+    ("entry_tick", I32, "first buy or short open"), ("exit_tick", I32, "last sell or short close; null: held into the rug"),
+    ("entry_price", F64, "price of the first buy"), ("exit_price", F64, "price of the last sell"),
+    ("buys", I32, "buy trades"), ("sells", I32, "sell trades"), ("shorts", I32, "shorts opened"),
+    ("sidebets", I32, "side bets placed"), ("sidebets_won", I32, "side bets won"),
+    ("sidebets_open", I32, "side bets not settled in the data (status placed): not in the P&L"),
+    ("sol_bought", F64, "SOL spent on buys"), ("sol_sold", F64, "SOL received from sells"),
+    ("qty_at_rug", F64, "tokens bought minus sold: held when the game rugged"), ("rug_tick", I32, "null while unknown"),
+    ("short_staked", F64, "SOL staked on shorts"), ("short_returned", F64, "SOL the short closes returned"),
+    ("short_open_at_rug", BOOL, "a short was open when the game rugged (valued at the rug price)"),
+    ("sidebet_staked", F64, "SOL staked on settled side bets"), ("sidebet_payout", F64, "SOL they paid"),
+    ("trading_pnl", F64, "sol_sold − sol_bought + qty_at_rug × rug price; null: rug unknown and tokens held"),
+    ("short_pnl", F64, "short_returned − short_staked (+ an open short's value at the rug); null while unknown"),
+    ("sidebet_pnl", F64, "sidebet_payout − sidebet_staked"),
+    ("pnl", F64, "trading_pnl + short_pnl + sidebet_pnl, SOL; null when one is unknown"),
+)

@@ -14,6 +14,8 @@ F64 = pl.Float64
 STR = pl.String
 BOOL = pl.Boolean
 LAYERS = ("bronze", "silver", "gold")  # partitioned by landing date: <stage>/<table>/date=YYYY-MM-DD/part.parquet
+# The column every partitioned table's warehouse view adds from its folder name (files never carry it).
+PARTITION_DATE_DOC = "landing date (UTC) of the partition the row comes from (its folder date=YYYY-MM-DD)"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import polars as pl
 
 from capture_agent.errors import VectraError
 from vectra_pipeline import storage
-from vectra_pipeline.schema import DATASETS, TABLES
+from vectra_pipeline.schema import DATASETS, PARTITION_DATE_DOC, TABLES
 
 # The view statements the current warehouse.duckdb was written with: compared, not the file, so that checking
 # whether a refresh is needed never opens the database a user may hold.
@@ -83,15 +83,27 @@ def datasets_view_sql(data_dir: Path) -> str:
     )
 
 
+def comment_statements(name: str) -> list[str]:
+    """``COMMENT ON VIEW`` and ``COMMENT ON COLUMN`` for view ``name`` from the schema registry, so ``DESCRIBE``-like
+    catalog queries (``duckdb_columns()``, ``duckdb_views()``) and SQL clients show what each column means."""
+    table = TABLES[name]
+    comments = [f'COMMENT ON VIEW "{name}" IS {quote(table.doc)}']
+    comments += [f'COMMENT ON COLUMN "{name}"."{column.name}" IS {quote(column.doc)}' for column in table.columns]
+    if table.partitioned:  # the hive partition column every partitioned view adds
+        comments.append(f'COMMENT ON COLUMN "{name}"."date" IS {quote(PARTITION_DATE_DOC)}')
+    return comments
+
+
 def view_statements(data_dir: Path) -> dict[str, str]:
-    """view name → CREATE statement (relative paths): one per table with partitions, and ``datasets``."""
+    """view name → its statements, ``;``-separated (relative paths): the CREATE, then the comments — one view per
+    table with partitions, and ``datasets``."""
     statements = {
         name: f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({quote(glob)}, '
         "hive_partitioning = true, hive_types = {'date': DATE})"
         for name, glob in table_globs(data_dir).items()
     }
     statements["datasets"] = datasets_view_sql(data_dir)
-    return statements
+    return {name: "; ".join([create, *comment_statements(name)]) for name, create in statements.items()}
 
 
 def _create_views(connection, data_dir: Path, statements: dict[str, str]) -> None:

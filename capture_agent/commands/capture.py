@@ -29,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_cache_argument(parser)
     timing = parser.add_argument_group("landing and stopping")
     timing.add_argument("--fsync-ms", type=float, default=100.0, metavar="MS", help="WAL fsync interval (default 100)")
+    timing.add_argument(
+        "--segment-seconds", type=float, default=900.0, metavar="SECONDS",
+        help="publish a landing segment at least this often (default 900); rows are safe in the WAL meanwhile",
+    )
     timing.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     timing.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (in + out)")
     timing.add_argument(
@@ -174,6 +178,7 @@ def capture_options(args: argparse.Namespace):
         data_dir,
         source,
         fsync_interval_s=args.fsync_ms / 1000.0,
+        segment_max_seconds=args.segment_seconds,
         duration_s=args.duration,
         max_frames=args.max_frames,
         feed=feed,

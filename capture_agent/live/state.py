@@ -127,7 +127,10 @@ class LiveState:
             self.connection_note = f"disconnected: {detail.get('reason')}"
         elif event == "reconnecting":
             self.connected = False
+            why = self.connection_note if self.connection_note.startswith(("connect failed", "disconnected")) else ""
             self.connection_note = f"reconnecting (attempt {detail.get('attempt')}, in {detail.get('delay_s')} s)"
+            if why:  # keep saying why: the retry alone does not tell a wrong URL from a server restart
+                self.connection_note += f" after {why}"
         elif event == "connect_failed":
             self.connected = False
             self.connection_note = f"connect failed: {detail.get('error')}"

@@ -19,7 +19,7 @@ LOG_EVERY_S = 5.0
 
 def writer_figures(stats: Any) -> dict[str, Any]:
     """The writer's stats as plain values (the writer may expose an object or a mapping)."""
-    names = ("rows", "frames_in", "frames_out", "segments_published", "bytes_published", "wal_lag_s", "drops")
+    names = ("rows", "durable_seq", "frames_in", "frames_out", "segments_published", "bytes_published", "wal_lag_s", "drops")
     get = stats.get if isinstance(stats, dict) else (lambda name, default=None: getattr(stats, name, default))
     return {name: get(name, None) for name in names}
 
@@ -45,6 +45,8 @@ def health(snapshot: Snapshot, stats: Any, *, source_losses: int = 0) -> dict[st
         "cash": snapshot.cash,
         "malformed": snapshot.malformed,
         "rows_landed": landed["rows"],
+        # every row below this seq is fsynced in the WAL or published: safe from a crash even before its segment is
+        "rows_safe": landed["durable_seq"],
         "segments_published": landed["segments_published"],
         "bytes_published": landed["bytes_published"],
         "wal_lag_s": landed["wal_lag_s"],
@@ -60,11 +62,13 @@ def _fmt(value: Any, spec: str = "", empty: str = "–") -> str:
 
 def status_line(figures: dict[str, Any]) -> str:
     where = f"tick {figures['tick']}" if figures["tick"] is not None else f"cooldown {_fmt(figures['cooldown_ms'])} ms"
+    why = f" ({figures['connection']})" if figures["connection"] else ""  # e.g. connect failed: the server's error
     line = (
-        f"{figures['source']} {'connected' if figures['connected'] else 'NOT connected'}"
+        f"{figures['source']} {'connected' if figures['connected'] else f'NOT connected{why}'}"
         f" | in {figures['frames_in']} ({figures['rate_in']:.1f}/s) out {figures['frames_out']} ({figures['rate_out']:.1f}/s)"
         f" | game {_fmt(figures['game_id'])} {_fmt(figures['phase'])} {where} price {_fmt(figures['price'], '.4f')}"
-        f" | landed {_fmt(figures['segments_published'])} segments {_fmt(figures['bytes_published'])} B"
+        f" | rows {_fmt(figures['rows_landed'])} safe {_fmt(figures['rows_safe'])} (WAL or published)"
+        f" | published {_fmt(figures['segments_published'])} segments {_fmt(figures['bytes_published'])} B"
         f" wal lag {_fmt(figures['wal_lag_s'], '.2f')} s"
     )
     if figures["drops"]:
@@ -101,7 +105,8 @@ def status_table(figures: dict[str, Any]):
     table.add_row("tick", tick)
     table.add_row("price", _fmt(figures["price"], ".4f"))
     table.add_row("cash", _fmt(figures["cash"], ".4f", empty="– (no playerUpdate: not logged in)"))
-    table.add_row("segments / bytes landed", f"{_fmt(figures['segments_published'])} / {_fmt(figures['bytes_published'])}")
+    table.add_row("rows landed / safe", f"{_fmt(figures['rows_landed'])} / {_fmt(figures['rows_safe'])}  (safe: fsynced in the WAL or published)")
+    table.add_row("segments / bytes published", f"{_fmt(figures['segments_published'])} / {_fmt(figures['bytes_published'])}")
     table.add_row("WAL lag", f"{_fmt(figures['wal_lag_s'], '.2f')} s")
     drops = figures["drops"]
     table.add_row(

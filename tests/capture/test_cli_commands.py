@@ -18,7 +18,7 @@ from capture_agent.errors import VectraError
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = {"simulate", "capture", "browser", "import", "synth", "decode", "prices"}
-PIPELINE = {"demo", "build", "datasets", "evaluate", "query", "ui"}
+PIPELINE = {"demo", "build", "datasets", "evaluate", "query", "ui", "game"}
 
 
 def _python(code: str) -> subprocess.CompletedProcess:

@@ -7,10 +7,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
-
-from waits import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,12 +20,29 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+SELECTOR = {"repositoryLocationName": "vectra_pipeline.definitions", "repositoryName": "__repository__"}
+AUTOMATION = """query Automation($sensor: SensorSelector!, $schedule: ScheduleSelector!) {
+  sensorOrError(sensorSelector: $sensor) { ... on Sensor { sensorState { status } } }
+  scheduleOrError(scheduleSelector: $schedule) { ... on Schedule { scheduleState { status } } }
+}"""
+
+
+def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["data"]
+
+
 def _asset_keys(port: int) -> list[str]:
-    query = json.dumps({"query": "{ assetNodes { assetKey { path } } }"}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=query, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        nodes = json.load(response)["data"]["assetNodes"]
+    nodes = _graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
     return sorted("/".join(node["assetKey"]["path"]) for node in nodes)
+
+
+def _automation(port: int) -> tuple[str, str]:
+    data = _graphql(port, AUTOMATION, {"sensor": {**SELECTOR, "sensorName": "landing_segments"},
+                                       "schedule": {**SELECTOR, "scheduleName": "nightly_dataset"}})
+    return data["sensorOrError"]["sensorState"]["status"], data["scheduleOrError"]["scheduleState"]["status"]
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -41,36 +57,68 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_ui_serves_the_definitions_on_loopback_and_stops_on_ctrl_c(tmp_path):
+def _lines_until(process: subprocess.Popen, marker: str, timeout: float) -> tuple[list[str], list[str]]:
+    """The output lines up to and including the first holding ``marker``, and the whole output so far. A thread reads
+    (readline blocks) and keeps draining afterwards, so Dagster never blocks on a full pipe (the second list grows)."""
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        for raw in process.stdout:
+            lines.append(raw.decode(errors="replace"))
+            if marker in lines[-1] and not found.is_set():
+                shown.extend(lines)
+                found.set()
+
+    shown: list[str] = []
+    threading.Thread(target=read, daemon=True).start()
+    assert found.wait(timeout), "".join(lines)[-3000:]
+    return shown, lines
+
+
+def test_ui_serves_the_roots_own_instance_on_loopback_with_automation_on_and_stops_on_ctrl_c(tmp_path):
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
-    (tmp_path / "home").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}  # the default: the data root's own instance
+    data = tmp_path / "data"
     process = subprocess.Popen(
-        [sys.executable, "-m", "capture_agent.cli", "ui", "--port", str(port), "--data", str(tmp_path / "data")],
+        [sys.executable, "-m", "capture_agent.cli", "ui", "--port", str(port), "--data", str(data)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
+    url, output = f"http://127.0.0.1:{port}/", []
     try:
-        def asset_keys() -> list[str]:
-            assert process.poll() is None, "vectra ui exited"
-            try:
-                return _asset_keys(port)
-            except OSError:
-                return []  # not answering yet
-
-        keys = wait_until(asset_keys, 120, "the UI answering", interval=1)
+        lines, output = _lines_until(process, "vectra ui: ready", timeout=240)
+        # the URL is printed once Dagster answers through the guard: asked right then, without retrying, it answers
+        assert not any(url in line for line in lines[:-1]) and url in lines[-1]
+        keys = _asset_keys(port)
         assert {"frames", "events", "games", "player_state", "observations", "training_dataset"} <= set(keys), keys
         assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only, no wildcard or public bind
+        assert _automation(port) == ("RUNNING", "RUNNING")  # switched on at start (no --no-automation)
+        assert (data / "dagster" / "dagster.yaml").is_file()
+        assert f"DAGSTER_HOME={data / 'dagster'}" in "".join(lines)
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             raise
-    output = process.stdout.read().decode()
-    assert f"http://127.0.0.1:{port}/" in output
-    private = int(output.split("Dagster starts behind it on 127.0.0.1:")[1].split()[0])
+    private = int("".join(output).split("Dagster starts behind it on 127.0.0.1:")[1].split()[0])
     assert not _listening_addresses(private)  # Ctrl-C reached Dagster behind the guard too
+
+
+def test_ui_fails_fast_when_its_port_is_taken(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "capture_agent.cli", "ui", "--port", str(port), "--data", str(tmp_path / "data")],
+            cwd=REPO, capture_output=True, text=True, timeout=120,
+            env={k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},
+        )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Serving" not in result.stdout + result.stderr and "ready" not in result.stdout  # Dagster never started
 
 
 def test_ui_refuses_a_public_host_without_opt_in():

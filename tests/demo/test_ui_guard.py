@@ -23,6 +23,7 @@ from waits import wait_until
 
 from capture_agent.landing.synthetic import write_synthetic_capture
 from capture_agent.sources.browser import CHROMIUM, CHROMIUM_FLAGS, HEADLESS_FLAGS
+from vectra_pipeline.build import build
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH = """mutation Launch($p: ExecutionParams!) {
@@ -45,9 +46,12 @@ class Ui:
         write_synthetic_capture(tmp / "data", 300, date=self.date)
         (tmp / "home").mkdir()
         (tmp / "home" / "dagster.yaml").write_text((REPO / "dagster_home" / "dagster.yaml").read_text())
+        # built once from the CLI's library into the same instance: its runs must show under their jobs in the UI
+        self.built = build(tmp / "data", [self.date], dagster_home=tmp / "home")
         self.log = tmp / "ui.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "capture_agent.cli", "ui", "--port", str(self.port), "--data", str(tmp / "data")],
+            [sys.executable, "-m", "capture_agent.cli", "ui", "--port", str(self.port), "--data", str(tmp / "data"),
+             "--no-automation"],  # the runs here are the tests' own, none the landing sensor launches
             cwd=REPO, env={**os.environ, "DAGSTER_HOME": str(tmp / "home")},
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -115,28 +119,74 @@ def raw(port: int, method: str, target: str, headers: list[tuple[str, str]], bod
         return int(sock.recv(4096).split(b" ", 2)[1])
 
 
+def test_the_ui_offers_exactly_the_landing_days_and_no_automation_when_asked(ui):
+    partitions = ui.graphql('{ assetNodeOrError(assetKey: {path: ["frames"]}) { ... on AssetNode { partitionKeys } } }')
+    assert partitions["assetNodeOrError"]["partitionKeys"] == [ui.date]  # registered at start; no backlog of empty days
+    selector = {"repositoryLocationName": "vectra_pipeline.definitions", "repositoryName": "__repository__",
+                "sensorName": "landing_segments"}
+    state = ui.graphql("query S($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor { sensorState { status } } } }",
+                       {"s": selector})
+    assert state["sensorOrError"]["sensorState"]["status"] == "STOPPED"  # --no-automation
+
+
+def test_runs_vectra_build_made_show_under_their_jobs(ui):
+    assert not ui.built.failed_runs
+    query = "query J($s: PipelineSelector!) { pipelineOrError(params: $s) { ... on Pipeline { runs { runId status } } } }"
+    for job in ("landing_to_gold", "datasets"):  # the Jobs page's history, not __ephemeral_asset_job__
+        selector = {"repositoryLocationName": "vectra_pipeline.definitions", "repositoryName": "__repository__",
+                    "pipelineName": job}
+        runs = ui.graphql(query, {"s": selector})["pipelineOrError"]["runs"]
+        assert runs and {run["status"] for run in runs} == {"SUCCESS"}, (job, runs)
+
+
+def _looks_like_a_page(png: bytes, viewport: dict) -> None:
+    """A screenshot with content: the viewport's size, many colours (text, icons), not one flat block (blank page)."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    assert image.size == (viewport["width"], viewport["height"])
+    colours = image.getcolors(maxcolors=1 << 20) or []
+    assert len(colours) > 200 and max(count for count, _ in colours) < 0.98 * image.width * image.height  # not blank
+
+
 @pytest.mark.browser
-def test_the_ui_through_the_guard_materialises_an_asset_in_chromium(ui):
+def test_a_user_walks_the_ui_through_the_guard_catalog_asset_materialise_a_day(ui, tmp_path):
     from playwright.sync_api import Error, sync_playwright
 
     runs_before = {run["runId"] for run in ui.runs()}
+    viewport = {"width": 1400, "height": 900}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *HEADLESS_FLAGS])
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page = browser.new_page(viewport=viewport)
             streamed: list[str] = []
             page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: streamed.append(str(payload))))
             page.add_locator_handler(page.get_by_text("Join the Dagster community"),
                                      lambda: page.get_by_role("button", name="Skip").click())
-            page.goto(f"{ui.base}/assets/frames")
+            page.goto(f"{ui.base}/assets")  # the catalog
+            page.locator('a[href="/assets/frames"]').first.click()
+            page.get_by_text("capture run (or import) the row comes from").wait_for()  # the registry's column docs
+            _looks_like_a_page(page.screenshot(path=tmp_path / "asset.png"), viewport)
+
             page.get_by_role("button", name="Materialize…").click()
-            dialog = page.get_by_role("dialog")
-            dialog.get_by_placeholder("No matching partitions").fill(ui.date)
-            dialog.get_by_placeholder("No matching partitions").press("Enter")
+            dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
+            dialog.get_by_text("Select a partition or create one").click()  # only the landing days are offered
+            # the picker's option: visible (a hidden copy measures its width) and last (its portal opened last; the
+            # page behind the dialog shows the date too, as the latest materialisation of `vectra build`)
+            page.locator(f'text="{ui.date}" >> visible=true').last.click()
             dialog.get_by_role("button", name="Launch 1 run").click()
             page.get_by_role("link", name="View", exact=True).click()
             page.get_by_text("RUN_SUCCESS").first.wait_for(timeout=180_000)  # the run's log, streamed live
             assert any("pipelineRunLogs" in frame for frame in streamed)
+            _looks_like_a_page(page.screenshot(path=tmp_path / "run.png"), viewport)
+
+            page.goto(f"{ui.base}/assets/frames")  # back on the asset: the materialisation and its row count
+            page.get_by_text("Row count", exact=True).wait_for()
+            page.get_by_text(ui.date, exact=True).first.wait_for()  # the latest materialisation's partition
+            assert page.get_by_text("300", exact=True).count() >= 1  # the 300 landing frames, as rows
+            _looks_like_a_page(page.screenshot(path=tmp_path / "materialized.png"), viewport)
 
             # Dagster's own port is one browsers refuse outright: no page can reach it around the guard
             with pytest.raises(Error, match="ERR_UNSAFE_PORT"):

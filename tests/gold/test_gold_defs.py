@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from capture_agent.landing.synthetic import write_synthetic_capture
-from vectra_pipeline.build import build
+from vectra_pipeline.build import build, landing_dates
 from vectra_pipeline.datasets.lineage import landing_fingerprint
 from vectra_pipeline.datasets.registry import latest_dataset, list_versions
 from vectra_pipeline.definitions import defs
@@ -20,6 +20,7 @@ from vectra_pipeline.defs.assets import gold as gold_assets
 from vectra_pipeline.defs.checks import datasets as datasets_checks
 from vectra_pipeline.defs.checks import gold as gold_checks
 from vectra_pipeline.defs.jobs import LANDING_TAG
+from vectra_pipeline.defs.partitions import register_days
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.defs.schedules import nightly_dataset
 from vectra_pipeline.storage import table_path
@@ -98,8 +99,11 @@ def test_rebuild_gives_same_id_and_identical_bytes(built):
 
 
 def _evaluate(data_dir, when):
-    with dg.build_schedule_context(scheduled_execution_time=when, resources={"paths": VectraPaths(data_dir=str(data_dir))}) as context:
-        return nightly_dataset(context)
+    with dg.instance_for_test() as instance:  # a schedule reads the instance's partitions: a real (temporary) one
+        register_days(instance, landing_dates(data_dir))  # as the landing sensor does
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                       resources={"paths": VectraPaths(data_dir=str(data_dir))}) as context:
+            return nightly_dataset(context)
 
 
 def test_nightly_schedule(built, tmp_path):
@@ -142,9 +146,11 @@ def test_checks_fail_on_bad_observations(built, tmp_path, monkeypatch):
         return table.with_columns(pl.when(pl.col("tick") == 3).then(float("nan")).otherwise(pl.col("return_5")).cast(pl.Float32).alias("return_5"))
 
     monkeypatch.setattr(gold_assets, "build_market_observations", broken)
+    instance = dg.DagsterInstance.ephemeral()
+    register_days(instance, [DAY])
     result = dg.materialize(
         [gold_assets.market_observations, gold_checks.market_observations_finite], partition_key=DAY,
-        resources={"paths": VectraPaths(data_dir=str(data))}, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        resources={"paths": VectraPaths(data_dir=str(data))}, instance=instance, raise_on_error=False,
     )
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert [(e.check_name, e.passed) for e in evaluations] == [("market_observations_finite", False)]

@@ -23,6 +23,7 @@ from vectra_pipeline.defs.assets import ASSETS, gold
 from vectra_pipeline.defs.assets import silver as silver_assets
 from vectra_pipeline.defs.checks import CHECKS
 from vectra_pipeline.defs.jobs import LANDING_TAG, landing_to_gold, nightly, publish_dataset
+from vectra_pipeline.defs.partitions import register_days
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.defs.sensors import day_built
 from vectra_pipeline.storage import dataset_root
@@ -141,6 +142,7 @@ def _definitions(root) -> dg.Definitions:
 def _sensor_after(job_name: str, root, instance) -> object:
     """Run ``job_name`` for SECOND as the daemon would (tagged with the landing fingerprint), then the sensor."""
     job = _definitions(root).resolve_job_def(job_name)
+    register_days(instance, [SECOND])  # as the landing sensor does
     result = job.execute_in_process(
         partition_key=SECOND, instance=instance, tags={LANDING_TAG: landing_fingerprint(root, SECOND)},
         run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
@@ -165,7 +167,7 @@ def test_day_built_sensor_records_the_day_and_requests_the_publish(built_root, t
     # the nightly job: recorded, and the new dataset id is requested once
     request = _sensor_after("nightly", root, instance)
     assert isinstance(request, dg.RunRequest) and request.run_key not in {v.id for v in list_versions(root, KIND)}
-    published = _definitions(root).resolve_job_def("publish_dataset").execute_in_process(instance=instance)
+    published = _definitions(root).resolve_job_def(publish_dataset.name).execute_in_process(instance=instance)
     assert published.success and latest_dataset(root, KIND).id in request.run_key.split("+")
     assert request.tags[f"vectra/dataset_id.{KIND}"] == latest_dataset(root, KIND).id
     assert isinstance(_sensor_after("nightly", root, instance), dg.SkipReason)  # published: nothing new to request

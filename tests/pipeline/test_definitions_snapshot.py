@@ -22,8 +22,8 @@ REGENERATE = "VECTRA_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/pipelin
 def _partitions(definition) -> dict | None:
     if definition is None:
         return None
-    assert isinstance(definition, dg.DailyPartitionsDefinition), definition
-    return {"daily_from": definition.start.date().isoformat(), "timezone": definition.timezone, "end_offset": definition.end_offset}
+    assert isinstance(definition, dg.DynamicPartitionsDefinition), definition
+    return {"dynamic": definition.name}
 
 
 def describe(definitions: dg.Definitions) -> dict:

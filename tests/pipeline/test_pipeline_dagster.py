@@ -51,7 +51,7 @@ def test_sensor_requests_only_new_landing_dates(tmp_path):
     paths = VectraPaths(data_dir=str(tmp_path))
     _land(tmp_path, "capture-a", 1_765_000_000_000_000_000)  # 2025-12-06
     context = dg.build_sensor_context(resources={"paths": paths})
-    first = landing_segments(context)
+    first = landing_segments(context).run_requests
     assert [r.partition_key for r in first] == ["2025-12-06"]
     cursor = context.cursor
     assert json.loads(cursor)
@@ -61,7 +61,7 @@ def test_sensor_requests_only_new_landing_dates(tmp_path):
     (tmp_path / "landing" / "date=2025-12-06" / ".capture-b-000000.parquet.tmp").write_bytes(b"partial")
     _land(tmp_path, "capture-b", 1_765_200_000_000_000_000)  # 2025-12-08
     context = dg.build_sensor_context(cursor=cursor, resources={"paths": paths})
-    later = landing_segments(context)
+    later = landing_segments(context).run_requests
     assert [r.partition_key for r in later] == ["2025-12-08"]
     assert later[0].run_key.startswith("2025-12-08:")
 
@@ -171,8 +171,7 @@ def test_cli_build_and_query(tmp_path, capsys, monkeypatch):
     assert not [line for line in printed.splitlines() if line.startswith("failed 20")]
     assert code in (0, 1)
     assert main(["query", "SELECT count(*) AS n FROM frames", "--data", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "200" in out and "1 row" in out
+    assert capsys.readouterr().out == "n\n200\n"  # into a pipe: CSV
     assert main(["query", "SELECT nope FROM frames", "--data", str(tmp_path)]) == 2
     assert main(["build", "--date", "2020-01-01", "--data", str(tmp_path)]) == 2
     assert any(home.iterdir())  # the run was recorded in the instance

@@ -25,9 +25,11 @@ def _all(chains, name: str) -> pl.DataFrame:
 
 def test_every_table_matches_its_declared_schema(chains):
     from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_tables
+    from vectra_pipeline.gold.player_games import build_player_games
 
     for chain in chains.values():
         gold = gold_tables({name: getattr(chain, name) for name in SILVER_INPUTS})
+        gold["player_games"] = build_player_games(chain.trades, chain.sidebets, chain.games)
         for name, table in TABLES.items():
             if table.stage in ("bronze", "silver"):
                 assert getattr(chain, name).schema == table.schema, name

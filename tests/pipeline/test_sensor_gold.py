@@ -19,6 +19,7 @@ from vectra_pipeline.definitions import defs
 from vectra_pipeline.defs.assets import ASSETS
 from vectra_pipeline.defs.checks import CHECKS
 from vectra_pipeline.defs.jobs import landing_to_gold
+from vectra_pipeline.defs.partitions import register_days
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.defs.sensors import landing_segments
 from vectra_pipeline.storage import table_path
@@ -71,7 +72,9 @@ def _run_requests(requests, paths: VectraPaths) -> None:
     )
     job = local.resolve_job_def(landing_segments.job_name)
     for request in requests:
-        result = job.execute_in_process(partition_key=request.partition_key, instance=dg.DagsterInstance.ephemeral(),
+        instance = dg.DagsterInstance.ephemeral()
+        register_days(instance, [request.partition_key])  # what the sensor's dynamic partition request does
+        result = job.execute_in_process(partition_key=request.partition_key, instance=instance,
                                         run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})  # fmt: skip
         assert result.success
 
@@ -84,7 +87,7 @@ def test_new_landing_data_rebuilds_the_days_gold(tmp_path):
     paths = VectraPaths(data_dir=str(tmp_path))
     first_games = _land_games(tmp_path, "sim-a", START_MS, games=1)
     context = dg.build_sensor_context(resources={"paths": paths})
-    requests = landing_segments(context)
+    requests = landing_segments(context).run_requests
     assert [r.partition_key for r in requests] == [DAY]
     _run_requests(requests, paths)
     assert first_games <= _episode_games(tmp_path)
@@ -96,7 +99,7 @@ def test_new_landing_data_rebuilds_the_days_gold(tmp_path):
     later_games = _land_games(tmp_path, "sim-b", START_MS + 3_600_000, games=1)
     assert later_games and not later_games & first_games
     context = dg.build_sensor_context(cursor=context.cursor, resources={"paths": paths})
-    requests = landing_segments(context)
+    requests = landing_segments(context).run_requests
     assert [r.partition_key for r in requests] == [DAY]
     _run_requests(requests, paths)
     assert first_games | later_games <= _episode_games(tmp_path)

@@ -33,6 +33,7 @@ import vectra_pipeline
 from vectra_pipeline.datasets import contents, identity
 from vectra_pipeline.definitions import defs
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_tables
+from vectra_pipeline.gold.player_games import build_player_games
 from vectra_pipeline.landing_files import read_landing_day
 from vectra_pipeline.synthetic import synthetic_silver
 
@@ -133,6 +134,8 @@ def observed(tmp_path_factory) -> dict[str, dict[str, dict[str, str]]]:
         record("gold.market", "real", list(silver.values()), [gold["market_episodes"], gold["market_observations"]])
         record("gold.episodes", "real", [*silver.values(), gold["market_episodes"]], [episodes])
         record("gold.observations", "real", [*silver.values(), gold["market_observations"], episodes], [observations])
+        record("gold.player_games", "real", [chain.trades, chain.sidebets, chain.games],
+               [build_player_games(chain.trades, chain.sidebets, chain.games)])
     record("datasets.contents", "real", *_dataset(real_gold))
     synthetic = synthetic_silver(40, seed=11, gapped_every=6)
     gold = _gold(synthetic)
@@ -140,6 +143,8 @@ def observed(tmp_path_factory) -> dict[str, dict[str, dict[str, str]]]:
     record("gold.market", "synthetic", list(synthetic.values()), [gold["market_episodes"], gold["market_observations"]])
     record("gold.episodes", "synthetic", [*synthetic.values(), gold["market_episodes"]], [episodes])
     record("gold.observations", "synthetic", [*synthetic.values(), gold["market_observations"], episodes], [observations])
+    player_inputs = [synthetic[name] for name in ("trades", "sidebets", "games")]
+    record("gold.player_games", "synthetic", player_inputs, [build_player_games(*player_inputs)])
     record("datasets.contents", "synthetic", *_dataset({"2025-12-10": (episodes, observations)}))
     return {
         stage: {source: {"input": fingerprint(*ins), "output": fingerprint(*outs)} for source, (ins, outs) in sources.items()}

@@ -22,7 +22,14 @@ COMMANDS: dict[str, Command] = {
         "vectra_pipeline.commands.datasets", "list the published dataset versions by kind, or show one (counts, splits, card)",
         "pipeline", ("polars",),
     ),
-    "query": Command("vectra_pipeline.commands.query", "run SQL against the DuckDB warehouse and print a table", "pipeline", ("duckdb",)),
+    "query": Command(
+        "vectra_pipeline.commands.query", "run SQL on the DuckDB warehouse: a table on a terminal, CSV, JSON or Parquet for scripts",
+        "pipeline", ("duckdb",),
+    ),
+    "game": Command(
+        "vectra_pipeline.commands.game", "look at one game: its price path with a player's fills and the rug (PNG and terminal)",
+        "pipeline", ("duckdb", "PIL"),
+    ),
     "ui": Command(
         "vectra_pipeline.commands.ui",
         "open the Dagster UI (assets, lineage, sensor, nightly schedule) on 127.0.0.1",

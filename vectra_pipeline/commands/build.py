@@ -30,19 +30,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vectra_pipeline.build import build, ensure_dagster_home, resolve_dates
+    from vectra_pipeline.build import build, resolve_dates
+    from vectra_pipeline.instance import dagster_home
 
     data_dir = Path(args.data).resolve()
     dates = resolve_dates(data_dir, args.date)
-    home = ensure_dagster_home()
+    home = dagster_home(data_dir)
     verbose = args.verbose or bool(os.environ.get("VECTRA_DEBUG"))
     if args.jobs < 1:
         raise VectraError(f"--jobs {args.jobs}: give 1 or more days at a time")
-    summary = build(data_dir, dates, show_progress=True, verbose=verbose, jobs=args.jobs)
+    summary = build(data_dir, dates, show_progress=True, verbose=verbose, jobs=args.jobs, dagster_home=home)
     _print_summary(summary, data_dir, home, verbose)
     return 0 if summary.ok else 1
 
-def _print_summary(summary: BuildSummary, data_dir: Path, home: str | None, verbose: bool = False) -> None:
+def _print_summary(summary: BuildSummary, data_dir: Path, home: Path, verbose: bool = False) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -64,24 +65,35 @@ def _print_summary(summary: BuildSummary, data_dir: Path, home: str | None, verb
         table.add_column("rows", justify="right")
         for asset in assets:
             counts = [n for (a, _), n in summary.rows.items() if a == asset]
-            table.add_row(asset, str(len(counts)), f"{sum(n for n in counts if n > 0):,}")
+            reported = [n for n in counts if n >= 0]
+            table.add_row(asset, str(len(counts)), f"{sum(reported):,}" if reported else _count(-1))
     console.print(table)
     line = functools.partial(console.print, soft_wrap=True)  # one line each, however narrow the terminal
     for note in summary.notes:
         line(escape(note))
-    failed = [c for c in summary.checks if not c[2]]
-    warned = sum(severity != "ERROR" for *_, severity in failed)
-    line(f"checks: {len(summary.checks) - len(failed)} passed, {warned} warned, {len(failed) - warned} failed")
-    for name, partition, _, severity in failed:
-        detail = summary.check_details.get((name, partition), "")
-        line(f"  [{'red' if severity == 'ERROR' else 'yellow'}]{severity}[/] {escape(f'{name} {partition} ({detail})')}")
+    for text in check_lines(summary):
+        line(text)
     if verbose:
         for traceback in summary.tracebacks:
             console.print(escape(traceback), highlight=False)
     for failure in summary.failed_runs:
         line(f"[red]failed[/] {escape(failure)}")
     line(f"warehouse: {escape(str(storage.warehouse_path(data_dir)))}  (vectra query \"SELECT …\")")
-    line(f"dagster instance: {escape(home or 'ephemeral (DAGSTER_HOME unset)')}")
+    line(f"dagster instance: {escape(str(home))}  (vectra ui --data {escape(str(data_dir))})")
+
+
+def check_lines(summary: BuildSummary) -> list[str]:
+    """Rich markup: the checks' tally, then one line per check that did not pass — its name, date and figures."""
+    from rich.markup import escape
+
+    failed = [c for c in summary.checks if not c[2]]
+    warned = sum(severity != "ERROR" for *_, severity in failed)
+    lines = [f"checks: {len(summary.checks) - len(failed)} passed, {warned} warned, {len(failed) - warned} failed"]
+    for name, partition, _, severity in failed:
+        detail = summary.check_details.get((name, partition), "")
+        where = f" {partition}" if partition else ""
+        lines.append(f"  [{'red' if severity == 'ERROR' else 'yellow'}]{severity}[/] {escape(f'{name}{where} ({detail})')}")
+    return lines
 
 
 def _count(rows: int | None) -> str:

@@ -58,8 +58,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from capture_agent.sources.browser import CHROMIUM
-    from vectra_pipeline.build import build, ensure_dagster_home, landing_dates
+    from vectra_pipeline.build import build, landing_dates
     from vectra_pipeline.datasets.registry import latest_dataset
+    from vectra_pipeline.instance import dagster_home
 
     console = Console()
     data_dir = Path(args.data).resolve()
@@ -76,18 +77,17 @@ def run(args: argparse.Namespace) -> int:
     _capture(args, data_dir, via)
 
     console.rule("[bold]2 · build: landing → bronze → silver → gold → dataset")
-    home = ensure_dagster_home()
-    summary = build(data_dir, landing_dates(data_dir), show_progress=True)
+    home = dagster_home(data_dir)
+    summary = build(data_dir, landing_dates(data_dir), show_progress=True, dagster_home=home)
     if summary.failed_runs:
         raise VectraError(f"the build failed: {summary.failed_runs[0]}")
-    failed_checks = [c for c in summary.checks if not c[2]]
 
     console.rule("[bold]3 · what you have")
     # the player kind needs the scripted player (browser); a direct capture still gives the market kind
     version = latest_dataset(data_dir, "player") or latest_dataset(data_dir, "market")
     if version is None:
         raise VectraError("the build published no dataset version; run `vectra build` to see why")
-    _print_summary(console, data_dir, version, len(summary.checks), failed_checks, home)
+    _print_summary(console, data_dir, version, summary, home)
     for title, sql in EXAMPLE_QUERIES:
         if "{dataset}" in sql and version.kind != "player":
             continue  # the player episodes' columns
@@ -116,9 +116,10 @@ def _say_capture(text: str) -> None:
     print(f"vectra capture: {text}", file=sys.stderr, flush=True)
 
 
-def _print_summary(console, data_dir: Path, version, checks: int, failed_checks: list, home: str | None) -> None:
+def _print_summary(console, data_dir: Path, version, summary, home: Path) -> None:
     from rich.table import Table
 
+    from vectra_pipeline.commands.build import check_lines
     from vectra_pipeline.commands.query import query
 
     counts = {
@@ -130,30 +131,26 @@ def _print_summary(console, data_dir: Path, version, checks: int, failed_checks:
         "landing frames": "SELECT count(*) FROM frames",
     }
     table = Table(title="Vectra demo", show_header=False)
-    table.add_column("what")
+    table.add_column("what", no_wrap=True)
     table.add_column("value", overflow="fold")
     for label, sql in counts.items():
         table.add_row(label, str(query(data_dir, sql)[1][0][0]))
     manifest = version.manifest
+    checks = check_lines(summary)
     table.add_row("dataset version", f"{manifest.get('name', 'default')}/{version.id}")
     table.add_row("episodes in the dataset", str(manifest.get("counts", {}).get("episodes_in_training", "?")))
-    table.add_row("asset checks", f"{checks - len(failed_checks)} passed, {len(failed_checks)} failed")
+    table.add_row("asset checks", checks[0].removeprefix("checks: "))
     table.add_row("landing zone", str(data_dir / "landing"))
     table.add_row("dataset files", str(version.path))
     table.add_row("warehouse", f"{data_dir / 'warehouse.duckdb'}  →  vectra query \"SELECT …\" --data {data_dir}")
-    table.add_row("dagster", f"runs recorded in {home}" if home else "ephemeral instance")
+    table.add_row("dagster", f"runs recorded in {home}  →  vectra ui --data {data_dir}")
     console.print(table)
+    for line in checks[1:]:  # each check that did not pass, named, with its figures
+        console.print(line, soft_wrap=True)
 
 
 def _print_query(console, data_dir: Path, title: str, sql: str) -> None:
-    from rich.table import Table
-
-    from vectra_pipeline.commands.query import query
+    from vectra_pipeline.commands.query import print_rows, query
 
     names, rows = query(data_dir, sql)
-    table = Table(title=title, caption=sql, caption_justify="left")
-    for name in names:
-        table.add_column(name)
-    for row in rows:
-        table.add_row(*["NULL" if value is None else str(value) for value in row])
-    console.print(table)
+    print_rows(console, names, rows, title=title, caption=sql, caption_justify="left")

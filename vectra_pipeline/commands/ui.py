@@ -7,10 +7,13 @@ proxy that forwards HTTP and the GraphQL WebSocket and refuses what :mod:`vectra
 aiohttp serves, proxies and speaks WebSocket on both sides in one library, already installed; dagster's own
 starlette/uvicorn would still need an HTTP and a WebSocket client for the upstream side.
 
-It also sets what ``dagster dev`` needs — ``DAGSTER_HOME`` (the repo's ``dagster_home/``), ``VECTRA_DATA`` (the
-assets' data root). Ctrl-C / SIGTERM stop both: ``dagster dev`` runs in its own session with default signal
-handlers (started in the background of a non-interactive shell it would ignore SIGINT and SIGTERM) and gets one
-SIGINT from here, then SIGKILL for anything left after 30 s.
+It also sets what ``dagster dev`` needs — ``DAGSTER_HOME`` (the data root's own instance, :mod:`vectra_pipeline.instance`,
+so the UI shows that root alone), ``VECTRA_DATA`` (the assets' data root) and ``VECTRA_AUTOMATION`` (sensors and the
+nightly schedule on, unless ``--no-automation``) — and registers every landing day as a partition. The URL is printed
+once Dagster answers behind the guard; a port already taken fails before Dagster starts. Ctrl-C / SIGTERM stop
+both: ``dagster dev`` runs in its own session with default signal handlers (started in the background of a
+non-interactive shell it would ignore SIGINT and SIGTERM) and gets one SIGINT from here, then SIGKILL for anything
+left after 30 s.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ORIGIN",
         help="also accept requests from pages of this origin (repeatable; docs/SECURITY.md)",
     )
+    parser.add_argument("--no-automation", action="store_true",
+                        help="start with the landing sensor, the day_built sensor and the nightly schedule off")
 
 
 def dagster_dev_command(port: int) -> list[str]:
@@ -80,21 +85,27 @@ def run(args: argparse.Namespace) -> int:
         raise VectraError(f"--host {args.host} is not loopback: the UI can launch runs; add --public to mean it")
     if not 0 < args.port < 65536:
         raise VectraError(f"--port {args.port} is not a TCP port")
-    from vectra_pipeline.build import ensure_dagster_home
+    from vectra_pipeline.build import landing_dates
+    from vectra_pipeline.defs.jobs import AUTOMATION_ENV
+    from vectra_pipeline.defs.partitions import register_days
+    from vectra_pipeline.instance import dagster_home, open_instance
 
     allowed = parse_allowed_origins(args.allow_origin)
-    home = ensure_dagster_home()
-    if home is None:
-        raise VectraError(f"no dagster_home/ in {REPO}; set DAGSTER_HOME to an absolute folder")
-    os.environ[DATA_ENV] = str(Path(args.data).resolve())
+    data_dir = Path(args.data).resolve()
+    home = dagster_home(data_dir)
+    with open_instance(home) as instance:  # the days that exist, so the UI offers them (and no others)
+        register_days(instance, landing_dates(data_dir))
+    os.environ["DAGSTER_HOME"] = str(home)  # for dagster dev: this root's instance alone
+    os.environ[DATA_ENV] = str(data_dir)
+    os.environ[AUTOMATION_ENV] = "0" if args.no_automation else "1"
     upstream_port = private_port(exclude=args.port)
     command = dagster_dev_command(upstream_port)
     _log_errors_as_one_line()
-    return asyncio.run(_serve(args.host, args.port, allowed, command, upstream_port, home))
+    return asyncio.run(_serve(args.host, args.port, allowed, command, upstream_port, home, not args.no_automation))
 
 
 async def _serve(host: str, port: int, allowed: frozenset[Origin], command: list[str], upstream_port: int,
-                 home: str) -> int:
+                 home: Path, automation: bool) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # before dagster starts, so it inherits default handlers
@@ -104,8 +115,9 @@ async def _serve(host: str, port: int, allowed: frozenset[Origin], command: list
         guard = await Guard.start(host, port, allowed, upstream_port)
         dagster = await asyncio.create_subprocess_exec(*command, cwd=REPO, start_new_session=True)
         shown = f"http://{f'[{host}]' if ':' in host else host}:{guard.port}/"
-        print(f"vectra ui: {shown}  (DAGSTER_HOME={home}, {DATA_ENV}={os.environ[DATA_ENV]}); "
-              f"Dagster starts behind it on 127.0.0.1:{upstream_port}", flush=True)
+        switched = "on" if automation else "off (--no-automation)"
+        print(f"vectra ui: DAGSTER_HOME={home}, {DATA_ENV}={os.environ[DATA_ENV]}, sensors and schedule {switched}; "
+              f"Dagster starts behind it on 127.0.0.1:{upstream_port} — the URL follows once it answers", flush=True)
         announce = loop.create_task(_announce_when_ready(guard.proxy, shown))
         stopped = loop.create_task(stop.wait())
         exited = loop.create_task(dagster.wait())

@@ -19,7 +19,7 @@ from types import ModuleType
 from vectra_pipeline.bronze import frames
 from vectra_pipeline.datasets import contents
 from vectra_pipeline.datasets.contents import DatasetParams
-from vectra_pipeline.gold import crowd, episodes, leaderboard, market, observations
+from vectra_pipeline.gold import crowd, episodes, leaderboard, market, observations, player_games
 from vectra_pipeline.gold.feature_spec import FEATURE_SPEC_VERSION
 from vectra_pipeline.silver import actions, events, game_history, games, player_state, sidebets, ticks, trades
 
@@ -39,6 +39,7 @@ STAGES: dict[ModuleType, tuple[str, ...]] = {
     observations: ("observations",),
     leaderboard: ("leaderboard",),
     crowd: ("crowd_observations", "crowd_episodes"),
+    player_games: ("player_games",),
     contents: ("training_dataset",),
 }
 

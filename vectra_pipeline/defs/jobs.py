@@ -3,8 +3,11 @@
 ``DAILY``: every asset of bronze, silver and gold — each partitioned by landing date (a test checks the groups hold
 nothing else). ``vectra build`` runs it per date, the landing sensor requests it as ``landing_to_gold``, the nightly
 schedule as ``nightly`` (after which the ``day_built`` sensor publishes the dataset). ``DATASETS``: the dataset and
-its export, across days, run as ``publish_dataset`` and by ``vectra build`` after the days.
+its export, across days, run as the ``datasets`` job. ``vectra build`` runs the same jobs in-process
+(``landing_to_gold`` per day, then ``datasets``), so the Jobs page holds every run under its name.
 """
+
+import os
 
 import dagster as dg
 
@@ -26,7 +29,7 @@ nightly = dg.define_asset_job(
     description="Bronze → silver → gold for one date partition (the dataset follows through the day_built sensor).",
 )
 publish_dataset = dg.define_asset_job(
-    "publish_dataset",
+    "datasets",
     selection=DATASETS,
     description="The training dataset over every day that built fully, and its Minari export.",
 )
@@ -37,3 +40,18 @@ jobs = [landing_to_gold, nightly, publish_dataset]
 def daily_asset_keys() -> set[dg.AssetKey]:
     """The keys a day's run must materialise to have built its day fully."""
     return DAILY.resolve(ASSETS)
+
+
+# The Jobs page lists a job's runs by this tag (repository@code location of workspace.yaml); runs the daemon launches
+# carry it, in-process runs (``vectra build``) are given it so their history shows under their job too.
+UI_RUN_TAGS = {".dagster/repository": "__repository__@vectra_pipeline.definitions"}
+
+
+# `vectra ui` sets this to "1" (unless --no-automation) before starting dagster dev: the landing sensor, the day_built
+# sensor and the nightly schedule then start switched on. A switch the user flips in the UI is stored in the instance
+# and wins over this default. Anywhere else (tests, a bare `dagster dev`) they start off.
+AUTOMATION_ENV = "VECTRA_AUTOMATION"
+
+
+def automation_on() -> bool:
+    return os.environ.get(AUTOMATION_ENV) == "1"

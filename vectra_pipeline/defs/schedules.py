@@ -7,6 +7,8 @@ days whose build succeeded with every ERROR check passing, which is known once a
 ``day_built`` run-status sensor (``defs/sensors.py``) records each finished day and, after a nightly run, requests
 ``publish_dataset`` when the dataset id of every day built would be new. Without landing data for yesterday and
 no stale day, the schedule skips. Run keys name the day and its landing, so the same work is never requested twice.
+Only days that are partitions already can be run (a schedule cannot add one): the ``landing_segments`` sensor and
+``vectra ui`` register them; a day that is not one yet is named in the skip reason.
 """
 
 import datetime as dt
@@ -15,8 +17,8 @@ import dagster as dg
 
 from vectra_pipeline import storage
 from vectra_pipeline.datasets.lineage import landing_fingerprint
-from vectra_pipeline.defs.jobs import LANDING_TAG, nightly
-from vectra_pipeline.defs.partitions import daily
+from vectra_pipeline.defs.jobs import LANDING_TAG, automation_on, nightly
+from vectra_pipeline.defs.partitions import LANDING_DAYS
 from vectra_pipeline.defs.resources import VectraPaths
 
 
@@ -34,18 +36,21 @@ def stale_days(paths: VectraPaths) -> dict[str, int]:
     return stale
 
 
-def nightly_request(paths: VectraPaths, scheduled: dt.datetime) -> list[dg.RunRequest] | dg.SkipReason:
-    """The runs for the day before ``scheduled`` and for stale days (a pure decision over the files under the data root)."""
+def nightly_request(paths: VectraPaths, scheduled: dt.datetime, partitions: set[str]) -> list[dg.RunRequest] | dg.SkipReason:
+    """The runs for the day before ``scheduled`` and for stale days, of those that are ``partitions`` (a pure decision
+    over the files under the data root)."""
     day = (scheduled.astimezone(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
-    valid = set(daily.get_partition_keys(current_time=scheduled))
-    stale = sorted(d for d in stale_days(paths) if d in valid and d != day)
+    stale = sorted(d for d in stale_days(paths) if d != day)
     reasons = {d: "landing newer than gold" for d in stale}
     if storage.landing_segments(paths.root, day):
         reasons[day] = "yesterday"
     if not reasons:
         return dg.SkipReason(f"no landing segments for {day} and no stale day")
+    unknown = [d for d in reasons if d not in partitions]
+    if len(unknown) == len(reasons):
+        return dg.SkipReason(f"not partitions yet (the landing_segments sensor adds them): {', '.join(unknown)}")
     requests = []
-    for date in reasons:  # stale days first, then yesterday
+    for date in (d for d in reasons if d in partitions):  # stale days first, then yesterday
         fingerprint = landing_fingerprint(paths.root, date)
         requests.append(dg.RunRequest(
             run_key=f"{date}:{fingerprint}", partition_key=date,
@@ -58,12 +63,12 @@ def nightly_request(paths: VectraPaths, scheduled: dt.datetime) -> list[dg.RunRe
     job=nightly,
     cron_schedule="0 2 * * *",
     execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
+    default_status=dg.DefaultScheduleStatus.RUNNING if automation_on() else dg.DefaultScheduleStatus.STOPPED,
     description="02:00 UTC: yesterday's partition and stale days; the day_built sensor then publishes the dataset.",
 )
 def nightly_dataset(context: dg.ScheduleEvaluationContext, paths: VectraPaths):
     scheduled = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
-    return nightly_request(paths, scheduled)
+    return nightly_request(paths, scheduled, set(context.instance.get_dynamic_partitions(LANDING_DAYS)))
 
 
 schedules = [nightly_dataset]

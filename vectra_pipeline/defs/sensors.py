@@ -1,14 +1,16 @@
 """Sensors: new landing segments → a run per affected date; a finished day run → its day record and the dataset.
 
-``landing_segments``: new or changed landing segments → one run per affected date partition, bronze → silver →
-daily gold, so gold never goes stale behind new landing data. The cursor is the JSON map ``{segment path:
-mtime_ns}`` of published segments already requested; temp files (dot-prefixed, ``.parquet.tmp``) are never listed
-by ``storage.landing_segments``. The run key names the date and the segments, so a re-evaluation never requests the same work
-twice; the run carries the day's landing fingerprint (tag ``vectra/landing``).
+``landing_segments``: new or changed landing segments → their days become partitions (``defs.partitions``) and
+each gets a run, bronze → silver → daily gold, so gold never goes stale behind new landing data — unless the day's
+record says it already built fully from exactly these files (``datasets.days``: after ``vectra build``, switching
+the sensor on rebuilds nothing). The cursor is the JSON map ``{segment path: mtime_ns}`` of published segments already
+seen; temp files (dot-prefixed, ``.parquet.tmp``) are never listed by ``storage.landing_segments``. The run key
+names the date and the segments, so a re-evaluation never requests the same work twice; the run carries the day's
+landing fingerprint (tag ``vectra/landing``).
 
 ``day_built`` (on every successful day run of ``landing_to_gold`` or ``nightly``): writes the day record
 (``datasets.days``) — built fully, or the failed checks — when the landing is still what the run was requested
-for; after a ``nightly`` run it requests ``publish_dataset`` when every day with gold built fully and the dataset
+for; after a ``nightly`` run it requests the ``datasets`` job when every day with gold built fully and the dataset
 id they give for some kind is not published yet and that kind has episodes to train on (run key: those ids).
 """
 
@@ -25,7 +27,7 @@ from vectra_pipeline.datasets.identity import dataset_id
 from vectra_pipeline.datasets.lineage import landing_fingerprint, landing_inputs
 from vectra_pipeline.defs.assets.datasets import DatasetConfig
 from vectra_pipeline.defs.built import record_run
-from vectra_pipeline.defs.jobs import LANDING_TAG, landing_to_gold, nightly, publish_dataset
+from vectra_pipeline.defs.jobs import LANDING_TAG, automation_on, landing_to_gold, nightly, publish_dataset
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 
@@ -42,31 +44,37 @@ def new_segments(paths: VectraPaths, cursor: str | None) -> tuple[dict[str, list
     return changed, current
 
 
+_DEFAULT_STATUS = dg.DefaultSensorStatus.RUNNING if automation_on() else dg.DefaultSensorStatus.STOPPED
+
+
 @dg.sensor(
     job=landing_to_gold,
     minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    default_status=_DEFAULT_STATUS,
     description="Requests bronze → silver → daily gold for every date whose landing segments are new or changed.",
 )
 def landing_segments(context: dg.SensorEvaluationContext, paths: VectraPaths):
     changed, current = new_segments(paths, context.cursor)
-    valid = set(daily.get_partition_keys())
-    requests = []
+    if not changed:
+        return dg.SkipReason("no new landing segments")
+    requests, built = [], []
     for date in sorted(changed):
-        if date not in valid:
-            context.log.warning(f"landing date {date} is outside the partitions ({daily.start.date()} … today); skipped")
+        if days.day_problem(paths.root, date) is None:  # built fully from exactly these files already
+            built.append(date)
             continue
         digest = hashlib.sha256("\n".join(sorted(f"{p}:{current[p]}" for p in changed[date])).encode()).hexdigest()[:16]
         tags = {"vectra/segments": str(len(changed[date])), LANDING_TAG: landing_fingerprint(paths.root, date)}
         requests.append(dg.RunRequest(run_key=f"{date}:{digest}", partition_key=date, tags=tags))
-    if not requests and not changed:
-        return dg.SkipReason("no new landing segments")
     context.update_cursor(json.dumps(current, sort_keys=True))
-    return requests
+    return dg.SensorResult(
+        run_requests=requests,
+        skip_reason=None if requests else f"already built from their landing files: {', '.join(built)}",
+        dynamic_partitions_requests=[daily.build_add_request(sorted(changed))],
+    )
 
 
 def dataset_request(paths: VectraPaths) -> dg.RunRequest | dg.SkipReason:
-    """A ``publish_dataset`` run when every day with gold built fully and their dataset id is new."""
+    """A ``datasets`` run when every day with gold built fully and their dataset id is new."""
     dates = days.gold_dates(paths.root)
     problems = {date: problem for date in dates if (problem := days.day_problem(paths.root, date))}
     if not dates or problems:
@@ -92,7 +100,7 @@ def dataset_request(paths: VectraPaths) -> dg.RunRequest | dg.SkipReason:
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[landing_to_gold, nightly],
     request_job=publish_dataset,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    default_status=_DEFAULT_STATUS,
     description="Records each day a run built (fully, or its failed checks); after a nightly run, publishes the "
     "dataset when every day built fully and its id would be new.",
 )

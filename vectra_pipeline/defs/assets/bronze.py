@@ -30,6 +30,9 @@ OWNERS = ["team:vectra-pipeline"]
 )
 def frames(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
+    if not storage.landing_segments(paths.root, date) and not storage.stray_landing_files(paths.root, date):
+        # the UI can launch any partition: a day without landing files is refused as `vectra build --date` refuses it
+        raise dg.Failure(f"no landing data for {date} under {storage.landing_folder(paths.root, date)}: nothing to build")
     landing = read_landing_day(paths.root, date)
     for rejected in landing.rejected:
         context.log.warning(rejected.line())
