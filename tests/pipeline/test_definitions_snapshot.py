@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -93,3 +94,17 @@ def test_the_description_sees_a_lost_check_and_a_lost_schedule():
     assert [n for n in full["assets"] if full["assets"][n] != partial["assets"][n]] == [dropped.asset_key.to_user_string()]
     assert dropped.name not in partial["assets"][dropped.asset_key.to_user_string()]["checks"]
     assert set(full["schedules"]) == {"nightly_dataset"} and partial["schedules"] == {}
+
+
+def test_descriptions_keep_their_placeholders_visible():
+    """The UI renders descriptions as Markdown, where a bare ``<data>`` is an HTML tag and vanishes: placeholders
+    sit in backticks."""
+    graph = defs.get_repository_def().asset_graph
+    bare = {}
+    for key in graph.get_all_asset_keys():
+        description = graph.get(key).description or ""
+        outside_code = re.sub(r"`[^`]*`", "", description)
+        found = re.findall(r"<[a-z_]+>", outside_code)
+        if found:
+            bare[key.to_user_string()] = found
+    assert not bare, bare

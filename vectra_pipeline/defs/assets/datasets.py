@@ -75,7 +75,7 @@ def _scan_observations(paths: VectraPaths, kind: Kind, dates: list[str]) -> dict
     deps=["episodes", "observations", "market_episodes", "market_observations", "crowd_episodes", "crowd_observations"],
     code_version=asset_code_version("training_dataset"),
     description="Versioned, immutable dataset snapshots of every day that built fully, one per kind (player, crowd, market): "
-    "<data>/datasets/<kind>/<id>/ with episodes.parquet, observations.parquet (train/val/test split by game), "
+    "`<data>/datasets/<kind>/<id>/` with episodes.parquet, observations.parquet (train/val/test split by game), "
     "README.md (the dataset card) and manifest.json (lineage). The id hashes the landing segments, the stage versions, "
     "the feature spec version and the parameters: same inputs, same id, no rewrite. A day whose last build failed or "
     "whose gold is stale blocks every version (named in the failure); the latest stay. A kind with no episode its "
@@ -133,8 +133,8 @@ def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, p
     owners=OWNERS,
     kinds={"python", "minari"},
     deps=["training_dataset"],
-    description="Minari datasets (arrow, offline) of the latest player and market versions, one per split, in "
-    "<version>/minari/ (MINARI_DATASETS_PATH); written once per version. A kind with no version yet exports nothing.",
+    description="Minari datasets (arrow, offline) of the latest version of each kind, one per split, in "
+    "`<version>/minari/` (MINARI_DATASETS_PATH); written once per version. A kind with no version yet exports nothing.",
 )
 def minari_datasets(context: dg.AssetExecutionContext, config: DatasetConfig, paths: VectraPaths) -> dg.MaterializeResult:
     from vectra_pipeline.exports.minari import export_minari, minari_id  # gymnasium and minari only when exporting
