@@ -48,3 +48,15 @@ def test_excluded_episodes_keep_excluded_and_do_not_count():
     split = assign_splits(episodes, 0, (0.8, 0.1, 0.1))
     assert split.filter(~pl.col("in_training"))["split"].to_list() == [EXCLUDED, EXCLUDED]
     assert set(split.filter(pl.col("in_training"))["split"]) == set(SPLITS)  # three eligible games: one each
+
+
+def test_a_trajectory_out_of_training_stays_excluded_when_its_game_is_split():
+    """The crowd kind: one game holds several players' trajectories, some too short to train on; those stay out of
+    every split (a 1-row trajectory in "train" has no transition and broke the Minari export)."""
+    episodes = pl.DataFrame({
+        "game_id": ["a", "a", "b", "c", "c"], "player_id": ["p", "q", "p", "p", "q"],
+        "in_training": [True, False, True, True, False],
+    })
+    split = assign_splits(episodes, 0, (0.8, 0.1, 0.1))
+    assert split.filter(~pl.col("in_training"))["split"].to_list() == [EXCLUDED, EXCLUDED]
+    assert EXCLUDED not in split.filter(pl.col("in_training"))["split"].to_list()

@@ -25,7 +25,7 @@ from vectra_pipeline.gold.action_space import Action
 from vectra_pipeline.gold.feature_spec import FEATURE_SPEC_VERSION
 from vectra_pipeline.gold.policy import EpisodePolicy, apply_policy
 
-VERSION = 3  # bump when a version's files or manifest would change for the same inputs (tests/pipeline/test_stage_versions.py)
+VERSION = 4  # bump when a version's files or manifest would change for the same inputs (tests/pipeline/test_stage_versions.py)
 
 NOTHING_TO_TRAIN = "no complete game yet: nothing to train on"
 

@@ -77,5 +77,6 @@ def assign_splits(episodes: pl.DataFrame, seed: int, fractions: tuple[float, flo
     """``split`` for every episode: its game's split when ``in_training``, else ``excluded``."""
     eligible = sorted(set(episodes.filter(pl.col("in_training"))["game_id"].to_list()))
     chosen = split_games(eligible, seed, fractions)
-    splits = [chosen.get(g, EXCLUDED) for g in episodes["game_id"].to_list()]
+    # per episode, not per game: in the crowd kind one game holds trajectories in and out of training
+    splits = [chosen[g] if kept else EXCLUDED for g, kept in zip(episodes["game_id"].to_list(), episodes["in_training"].to_list())]
     return episodes.with_columns(pl.Series("split", splits, dtype=pl.String))
