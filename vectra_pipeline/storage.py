@@ -29,11 +29,12 @@ import os
 import re
 import shutil
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from capture_agent.landing import segments as capture_segments  # the landing zone's layout is the capture agent's
@@ -226,6 +227,25 @@ def scan_table(root, table: str, date: str) -> pl.LazyFrame:
 
 def read_parquet(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
     return pl.read_parquet(path, columns=columns)
+
+
+def parquet_batches(path: Path, rows: int) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """A Parquet file's schema and its rows as Arrow batches of at most ``rows`` rows (memory: one batch)."""
+    file = pq.ParquetFile(path)
+    return file.schema_arrow, file.iter_batches(batch_size=rows)
+
+
+def parquet_row_group_rows(path: Path) -> list[int]:
+    """The number of rows of each row group of a Parquet file, in order (its footer only)."""
+    metadata = pq.ParquetFile(path).metadata
+    return [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)]
+
+
+def read_row_groups(path: Path, groups: list[int], columns: list[str]) -> pa.Table:
+    """Those row groups of a Parquet file, only those of ``columns`` it has (memory: what is read)."""
+    file = pq.ParquetFile(path)
+    present = [name for name in columns if name in file.schema_arrow.names]
+    return file.read_row_groups(groups, columns=present)
 
 
 def read_dataset_file(version: Path, table: str, columns: list[str] | None = None) -> pl.DataFrame:

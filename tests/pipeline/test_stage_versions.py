@@ -121,7 +121,7 @@ def observed(tmp_path_factory) -> dict[str, dict[str, dict[str, str]]]:
         chain = run_chain(landing)
         silver = {name: getattr(chain, name) for name in GOLD_INPUTS}
         record("bronze.frames", "real", [landing], [chain.frames])
-        record("silver.events", "real", [chain.frames], [chain.events, chain.quarantine])
+        record("silver.events", "real", [chain.frames_with_text], [chain.events, chain.quarantine])
         record("silver.game_history", "real", [chain.events], [chain.game_history])
         record("silver.ticks", "real", [chain.events, chain.game_history], [chain.game_ticks, chain.cooldowns])
         record("silver.games", "real", [chain.events, chain.game_ticks, chain.game_history], [chain.games])

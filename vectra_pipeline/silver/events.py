@@ -339,7 +339,8 @@ _FRAME_COLUMNS = ("capture_id", "seq", "recv_wall_ns", "recv_mono_ns", "directio
 
 
 def build_events(frames: pl.DataFrame) -> ContractResult:
-    """bronze frames → silver ``events`` and ``quarantine``: decoded, then checked against their contracts."""
+    """bronze frames with their payloads (:func:`vectra_pipeline.bronze.frames.with_payloads`) → silver ``events``
+    and ``quarantine``: decoded, then checked against their contracts."""
     return apply_contracts(decode_events(frames), frames)
 
 
@@ -355,7 +356,8 @@ def build_events_in_slices(slices: Iterable[pl.DataFrame]) -> ContractResult:
         quarantine.append(result.quarantine)
         unknown.update(result.unknown_events)
     if not events:
-        return build_events(empty("frames"))
+        no_frames = empty("frames").with_columns(pl.lit(None, pl.String).alias("payload_text"), pl.lit(None, pl.Binary).alias("payload_bytes"))
+        return build_events(no_frames)
     return ContractResult(pl.concat(events).rechunk(), pl.concat(quarantine).rechunk(), dict(sorted(unknown.items())))
 
 

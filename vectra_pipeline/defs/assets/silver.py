@@ -9,10 +9,12 @@ import polars as pl
 
 from capture_agent.protocol.rules import GAME_STATE_UPDATE
 from vectra_pipeline import storage, warehouse
+from vectra_pipeline.bronze.frames import with_payloads
 from vectra_pipeline.datasets.identity import asset_code_version
 from vectra_pipeline.defs.metadata import counts, preview, price_paths
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
+from vectra_pipeline.landing_files import LandingPayloads
 from vectra_pipeline.schema import TABLES
 from vectra_pipeline.silver.actions import build_actions
 from vectra_pipeline.silver.events import build_events_in_slices
@@ -68,7 +70,9 @@ def _spec_kwargs(name: str, deps: list[str]) -> dict:
 )
 def events_and_quarantine(context: dg.AssetExecutionContext, paths: VectraPaths):
     date = context.partition_key
-    result = build_events_in_slices(storage.iter_table_slices(paths.root, "frames", date, BRONZE_SLICE_ROWS))
+    read_rows = LandingPayloads(paths.root)  # the frame text, from the landing files bronze indexed
+    slices = storage.iter_table_slices(paths.root, "frames", date, BRONZE_SLICE_ROWS)
+    result = build_events_in_slices(with_payloads(frames, read_rows, decoded_only=True) for frames in slices)
     frames = storage.scan_table(paths.root, "frames", date).select("record_type", "duplicate_of").collect()
     _write(paths, "events", date, result.events)
     _write(paths, "quarantine", date, result.quarantine)
