@@ -229,10 +229,23 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
     return pl.read_parquet(path, columns=columns)
 
 
-def parquet_batches(path: Path, rows: int) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    """A Parquet file's schema and its rows as Arrow batches of at most ``rows`` rows (memory: one batch)."""
+def parquet_batches(path: Path, rows: int) -> tuple[pa.Schema, Iterator[pa.Table]]:
+    """A Parquet file's schema and its rows as Arrow tables of whole row groups, about ``rows`` rows each (more when
+    one row group is larger). Memory: one table — pyarrow's ``iter_batches`` reads far ahead (measured on a 175k-row
+    landing segment: 540 MB peak for batches of 20k rows, 130 MB row group by row group)."""
     file = pq.ParquetFile(path)
-    return file.schema_arrow, file.iter_batches(batch_size=rows)
+
+    def tables() -> Iterator[pa.Table]:
+        groups: list[int] = []
+        held = 0
+        for index in range(file.num_row_groups):
+            groups.append(index)
+            held += file.metadata.row_group(index).num_rows
+            if held >= rows or index == file.num_row_groups - 1:
+                yield file.read_row_groups(groups, use_threads=False)
+                groups, held = [], 0
+
+    return file.schema_arrow, tables()
 
 
 def parquet_row_group_rows(path: Path) -> list[int]:
