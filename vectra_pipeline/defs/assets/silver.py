@@ -30,7 +30,7 @@ from vectra_pipeline.silver.trades import build_trades
 OWNERS = ["team:vectra-pipeline"]
 KINDS = {"python", "polars", "parquet"}
 GROUP = "silver"
-BRONZE_SLICE_ROWS = 20_000  # bronze frames decoded at a time: the day's text is never held (200k-frame day: peak 1.4 → 0.87 GB vs 100k)
+BRONZE_SLICE_ROWS = 10_000  # bronze frames decoded at a time (200k-frame day, decode step peak incl. the events write: 20k 1.18 GB, 10k 0.83 GB, 5k 0.86 GB)
 
 
 # The events columns each stage reads: only those are read from the partition (a 1M-frame day's events are > 1 GB
