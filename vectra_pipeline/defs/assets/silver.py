@@ -20,7 +20,7 @@ from vectra_pipeline.landing_files import LandingPayloads
 from vectra_pipeline.schema import TABLES
 from vectra_pipeline.silver.actions import build_actions
 from vectra_pipeline.silver.events import events_of_slices
-from vectra_pipeline.silver.game_history import build_game_history
+from vectra_pipeline.silver.game_history import build_game_history_in_slices
 from vectra_pipeline.silver.games import build_games
 from vectra_pipeline.silver.player_state import build_player_state
 from vectra_pipeline.silver.sidebets import build_sidebets
@@ -138,9 +138,8 @@ def events_and_quarantine(context: dg.AssetExecutionContext, paths: VectraPaths)
 @dg.asset(**_spec_kwargs("game_history", ["events"]))
 def game_history(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    events = stage_events(storage.scan_table(paths.root, "events", date), "game_history", state_json=True)
-    full_frames = events.filter(pl.col("has_game_history") == True).collect()  # noqa: E712
-    entries = build_game_history(full_frames)
+    groups = storage.iter_table_row_groups(paths.root, "events", date, list(EVENT_COLUMNS["game_history"]))
+    entries = build_game_history_in_slices(events.filter(pl.col("has_game_history") == True) for events in groups)  # noqa: E712
     _write(paths, "game_history", date, entries)
     return dg.MaterializeResult(
         metadata={
