@@ -6,6 +6,9 @@ foreign schema, values no landing column holds (:func:`vectra_pipeline.bronze.fr
 it (what was wrong, when, what to do), and the day's other segments build. ``_rejected`` is no ``date=`` folder: no
 reader of the landing zone (bronze, the sensor, dataset lineage) lists it, so a rejected file is never read, hence
 never rejected, again. To retry one, move it back.
+
+Landing files are immutable and hold the only copy of the frame text (bronze is an index): segments are read whole
+row groups at a time, and :class:`LandingPayloads` reads the payloads of chosen rows back for silver.
 """
 
 from __future__ import annotations
