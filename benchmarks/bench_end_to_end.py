@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from datetime import date as Date
@@ -36,19 +38,36 @@ from bench_pipeline import DAY, _child, _rss_mb  # noqa: E402 - the sibling benc
 BACKFILL_START = "2025-12-01"
 
 
-def _step_seconds(instance) -> dict[str, float]:
-    """Seconds per Dagster step (an asset, a multi-asset or a check) over every run of the instance."""
+def _step_seconds(instance, rss: list[tuple[float, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds and peak RSS (MB, from ``rss`` samples) per Dagster step (an asset, a multi-asset or a check) over
+    every run of the instance."""
     seconds: dict[str, float] = defaultdict(float)
+    peaks: dict[str, float] = defaultdict(float)
     for run in instance.get_runs():
         for step in instance.get_run_step_stats(run.run_id):
             if step.start_time and step.end_time:
                 seconds[step.step_key] += step.end_time - step.start_time
-    return dict(seconds)
+                during = [mb for at, mb in rss if step.start_time <= at <= step.end_time]
+                peaks[step.step_key] = max(peaks[step.step_key], *during, 0.0)
+    return dict(seconds), dict(peaks)
+
+
+class _RssSampler(threading.Thread):
+    """This process's resident memory every 20 ms (the kernel's peak alone cannot say which step set it)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[tuple[float, float]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+        while not self.done.wait(0.02):
+            with open("/proc/self/statm") as statm:
+                self.samples.append((time.time(), int(statm.read().split()[1]) * page_mb))
 
 
 def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
-    import os
-
     import vectra_pipeline.definitions  # noqa: F401 - import Dagster and every asset module before the clock starts
 
     home = Path(tempfile.mkdtemp(prefix="bench-dagster-home-"))
@@ -61,15 +80,19 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
 
     days = landing_dates(data_dir)
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    sampler = _RssSampler()
+    sampler.start()
     started = time.perf_counter()
     summary = build(data_dir, days, jobs=jobs)
     seconds = time.perf_counter() - started
+    sampler.done.set()
+    sampler.join()
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (own.ru_utime - cpu_before.ru_utime) + (own.ru_stime - cpu_before.ru_stime) + children.ru_utime + children.ru_stime
     version = latest_dataset(data_dir)
     counts = version.manifest["counts"] if version else {}
     with dg.DagsterInstance.get() as instance:
-        steps = _step_seconds(instance)
+        steps, step_peaks = _step_seconds(instance, sampler.samples)
     shutil.rmtree(home, ignore_errors=True)
     return {
         "days": len(days), "jobs": jobs, "seconds": seconds, "cpu_seconds": cpu, "cores_used": cpu / seconds,
@@ -77,6 +100,7 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
         "peak_worker_rss_mb": children.ru_maxrss / 1024 if jobs > 1 else None,
         "dataset": version.id if version else None, "rows": counts.get("rows"), "episodes": counts.get("episodes_total"),
         "failed_checks": [c[0] for c in summary.checks if not c[2]], "steps_s": {k: round(v, 2) for k, v in sorted(steps.items())},
+        "steps_peak_rss_mb": {k: round(v) for k, v in sorted(step_peaks.items())},
     }  # fmt: skip
 
 
@@ -134,6 +158,8 @@ def main() -> None:
             f"failed checks {result['failed_checks'] or 'none'}"
         )
         console.print(f"  slowest steps: {_shares(result)}")
+        peaks = sorted(result["steps_peak_rss_mb"].items(), key=lambda item: -item[1])[:6]
+        console.print("  highest resident memory during a step (MB): " + ", ".join(f"{step} {mb:,}" for step, mb in peaks))
         report[f"day_{frames}"] = {"floor": floor, "build": result, "times_floor": ratio}
     if len(sizes) == 2:
         small, large = (report[f"day_{n}"]["build"]["peak_rss_mb"] for n in sizes)

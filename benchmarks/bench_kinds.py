@@ -51,7 +51,7 @@ def main() -> int:
         landing = read_landing(data, [DAY])
         started = time.perf_counter()
         chain = run_chain(landing)
-        gold = gold_tables({**{name: getattr(chain, name) for name in SILVER_INPUTS}, "frames": chain.frames})
+        gold = gold_tables({**{name: getattr(chain, name) for name in SILVER_INPUTS}, "frames": chain.frames_with_text})
         seconds = time.perf_counter() - started
     received = chain.frames["recv_wall_ns"]
     hours = (received.max() - received.min()) / 3.6e12

@@ -85,7 +85,7 @@ def phase_floor(data_dir: Path, day: str) -> dict:
 
 def phase_silver(data_dir: Path, day: str) -> dict:
     from vectra_pipeline import storage
-    from vectra_pipeline.bronze.frames import build_frames
+    from vectra_pipeline.bronze.frames import build_frames, payloads_in_memory, with_payloads
     from vectra_pipeline.landing_files import read_landing_day
     from vectra_pipeline.silver.actions import build_actions
     from vectra_pipeline.silver.contracts import apply_contracts
@@ -112,10 +112,13 @@ def phase_silver(data_dir: Path, day: str) -> dict:
     total = time.perf_counter()
     landing = timed("read_landing", read_landing_day, data_dir, day).frame
     frames, _ = timed("bronze", build_frames, landing)
+    # bronze is an index: the decoded frames' text comes back from the landing rows (here held in memory)
+    with_text = timed("read_back", with_payloads, frames, payloads_in_memory(landing), True)
     del landing
     write("frames", frames)
-    decoded = timed("decode", decode_events, frames)
-    result = timed("contracts", apply_contracts, decoded, frames)
+    decoded = timed("decode", decode_events, with_text)
+    result = timed("contracts", apply_contracts, decoded, with_text)
+    del with_text
     del decoded
     events = result.events
     write("events", events)

@@ -44,8 +44,9 @@ PARTIAL_PRICE = pl.Struct({"tick": I32, "price": F64})
 FRAMES = _table(
     "frames",
     "bronze",
-    "The partition's landing rows, deduplicated: one row per (capture_id, seq); inbound frames that another "
-    "capture received with identical text within the overlap window are kept but flagged.",
+    "An index of the partition's landing rows (no copy of the frame text: landing_file and landing_row say where "
+    "it is), deduplicated: one row per (capture_id, seq); inbound frames that another capture received with "
+    "identical text within the overlap window are kept but flagged.",
     ("capture_id", "seq"),
     ("capture_id", STR, "capture run (or import) the row comes from"),
     ("seq", I64, "gapless row number within the capture"),
@@ -59,11 +60,14 @@ FRAMES = _table(
     ("socket_id", STR, "Engine.IO sid or CDP request id"),
     ("url", STR, "socket URL"),
     ("opcode", pl.Int8, "WebSocket opcode (1 text, 2 binary); null for polling bodies"),
-    ("payload_text", STR, "the frame verbatim when text"),
-    ("payload_bytes", pl.Binary, "the frame verbatim when binary"),
     ("event", STR, "Socket.IO event name of the first packet (landing convenience)"),
     ("ack_id", I64, "Socket.IO ack id of the first packet (landing convenience)"),
     ("detail", STR, "JSON: lifecycle reason, click target, import provenance"),
+    ("payload_kind", STR, "text | binary: the landing column holding the frame (payload_text | payload_bytes)"),
+    ("payload_size", I64, "the payload's size in bytes (UTF-8 for text)"),
+    ("content_hash", pl.UInt64, "64-bit hash of the payload: duplicates match on it; silver checks what it reads"),
+    ("landing_file", STR, "the landing segment holding the row (and the frame text), relative to the data root"),
+    ("landing_row", I64, "the row's number inside landing_file, from 0"),
     ("duplicate_of", STR, "'<capture_id>:<seq>' of the identical inbound frame another capture received first; null when unique"),
 )
 
@@ -89,8 +93,7 @@ EVENTS = _table(
     ("trace_id", STR, "32-hex W3C trace id from the trace argument"),
     ("game_id", STR, "gameId of the payload when it has one"),
     ("payload_json", STR, "the payload (last argument) as JSON; acks: the whole argument list; null for a "
-     "gameStateUpdate without type errors, gameHistory or prices (its typed columns carry what silver reads; "
-     "the text is in frames.payload_text)"),
+     "gameStateUpdate without type errors, gameHistory or prices (typed columns carry it; the text stays in landing)"),
     ("frame_shape", STR, "gameStateUpdate only: capture_agent.protocol.game.frame_shape"),
     ("phase", STR, "gameStateUpdate only: capture_agent.protocol.game.phase"),
     ("error", STR, "codec error for a malformed packet"),
@@ -363,9 +366,5 @@ def conform(frame: pl.DataFrame, name: str) -> pl.DataFrame:
     extra = [c for c in frame.columns if c not in target]
     if extra:
         raise ValueError(f"table {name!r} does not declare columns {extra}; add them to vectra_pipeline/schema.py")
-    return frame.select(
-        [
-            (pl.col(col) if col in frame.columns else pl.lit(None)).cast(dtype, strict=True).alias(col)
-            for col, dtype in target.items()
-        ]
-    )
+    columns = [(pl.col(c) if c in frame.columns else pl.lit(None)).cast(dtype, strict=True).alias(c) for c, dtype in target.items()]
+    return frame.select(columns)

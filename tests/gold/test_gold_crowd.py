@@ -64,7 +64,7 @@ def crowd(tmp_path_factory):
             if engine.phase == "active":
                 games.add(engine.game.game_id)
     chain = run_chain(read_landing(data_dir, ["2025-12-21"]))
-    tables = {name: getattr(chain, name) for name in SILVER_INPUTS} | {"frames": chain.frames}
+    tables = {name: getattr(chain, name) for name in SILVER_INPUTS} | {"frames": chain.frames_with_text}
     return gold_tables(tables), pl.DataFrame(fills), positions
 
 

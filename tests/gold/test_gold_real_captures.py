@@ -23,7 +23,7 @@ def real_gold(real_chains):
     out = {}
     for date, chain in real_chains.items():
         tables = {name: getattr(chain, name) for name in SILVER_INPUTS}
-        gold = gold_tables({**tables, "frames": chain.frames})
+        gold = gold_tables({**tables, "frames": chain.frames_with_text})
         out[date] = (tables, gold["market_episodes"], gold["market_observations"], gold)
     return out
 

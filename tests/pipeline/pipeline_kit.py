@@ -10,7 +10,7 @@ import realdata
 
 from capture_agent.landing.importer import import_files
 from capture_agent.landing.segments import read_landing, segment_paths
-from vectra_pipeline.bronze.frames import build_frames
+from vectra_pipeline.bronze.frames import build_frames, payloads_in_memory, with_payloads
 from vectra_pipeline.silver.actions import build_actions
 from vectra_pipeline.silver.contracts import ContractResult
 from vectra_pipeline.silver.events import build_events
@@ -30,7 +30,8 @@ def import_real(data_dir: Path, files: list[Path] | None = None) -> list[str]:
 
 @dataclass
 class Chain:
-    frames: pl.DataFrame
+    frames: pl.DataFrame  # bronze: an index, no frame text
+    frames_with_text: pl.DataFrame  # bronze with the text of the frames silver decodes, read back (with_payloads)
     contracts: ContractResult
     game_history: pl.DataFrame
     game_ticks: pl.DataFrame
@@ -53,7 +54,8 @@ class Chain:
 def run_chain(landing) -> Chain:
     """The pure stages, in asset order, on one partition's landing rows."""
     frames, _ = build_frames(landing)
-    result = build_events(frames)
+    frames_with_text = with_payloads(frames, payloads_in_memory(landing))
+    result = build_events(frames_with_text)
     events = result.events
     history = build_game_history(events)
     ticks = build_game_ticks(events, history)
@@ -62,6 +64,7 @@ def run_chain(landing) -> Chain:
     state = build_player_state(events, trades)
     return Chain(
         frames=frames,
+        frames_with_text=frames_with_text,
         contracts=result,
         game_history=history,
         game_ticks=ticks,

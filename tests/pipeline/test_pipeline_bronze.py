@@ -6,7 +6,7 @@ import polars as pl
 import realdata
 
 from capture_agent.protocol.engineio import RECORD_SEPARATOR
-from vectra_pipeline.bronze.frames import build_frames
+from vectra_pipeline.bronze.frames import build_frames, payloads_in_memory, with_payloads
 from vectra_pipeline.schema import schema
 from vectra_pipeline.silver.contracts import apply_contracts
 from vectra_pipeline.silver.events import decode_events
@@ -41,6 +41,7 @@ def test_overlapping_captures_decode_each_broadcast_once():
     flagged = bronze.filter(pl.col("duplicate_of").is_not_null())
     assert set(flagged["capture_id"]) == {"cap-b"}
     assert flagged["duplicate_of"].str.starts_with("cap-a:").all()
+    bronze = with_payloads(bronze, payloads_in_memory(landing))
     events = apply_contracts(decode_events(bronze), bronze).events
     assert events.height == 60
     ticks = build_game_ticks(events, build_game_history(events))
@@ -68,7 +69,7 @@ def test_polling_bodies_split_and_unknown_events_counted():
         ("cap", 1, t + 1, "in", '42["brandNewEvent",{"x":1}]'),
         ("cap", 2, t + 2, "in", "42[not json"),
     ])  # fmt: skip
-    bronze, _ = build_frames(landing)
+    bronze = with_payloads(build_frames(landing)[0], payloads_in_memory(landing))
     result = apply_contracts(decode_events(bronze), bronze)
     events = result.events
     assert events.filter(pl.col("seq") == 0)["packet_index"].to_list() == [0, 1, 2]
@@ -85,7 +86,7 @@ def test_type_errors_and_broken_shapes_are_quarantined_not_dropped():
     good = frames[0]
     wrong_type = good.replace('"tickCount":', '"tickCount":"', 1).replace(',"cooldownTimer"', '","cooldownTimer"', 1)
     landing = _landing([("cap", 0, 1, "in", good), ("cap", 1, 2, "in", wrong_type)])
-    bronze, _ = build_frames(landing)
+    bronze = with_payloads(build_frames(landing)[0], payloads_in_memory(landing))
     result = apply_contracts(decode_events(bronze), bronze)
     assert result.events.height == 2
     assert result.events["contract_ok"].to_list() == [True, False]

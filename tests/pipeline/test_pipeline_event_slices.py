@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pipeline_kit import import_real
 
 from vectra_pipeline import storage
-from vectra_pipeline.bronze.frames import build_frames
-from vectra_pipeline.landing_files import read_landing_day
+from vectra_pipeline.bronze.frames import build_frames, landing_index, payloads_in_memory, with_payloads
+from vectra_pipeline.landing_files import LandingPayloads, read_landing_day
 from vectra_pipeline.silver.events import build_events, build_events_in_slices
 
 SECOND = 1_000_000_000
@@ -47,7 +47,7 @@ def handmade() -> pl.DataFrame:
         },
         schema_overrides={"recv_wall_ns": pl.Int64, "opcode": pl.Int8},
     )  # fmt: skip
-    return build_frames(landing)[0]
+    return with_payloads(build_frames(landing)[0], payloads_in_memory(landing))
 
 
 def test_the_handmade_day_has_what_slicing_could_break(handmade):
@@ -67,12 +67,15 @@ def test_any_slicing_gives_the_whole_day_result(handmade, size):
 def test_real_days_read_in_batches_from_bronze_give_the_whole_day_result(tmp_path):
     dates = import_real(tmp_path)
     for date in dates:
-        frames, _ = build_frames(read_landing_day(tmp_path, date).frame)
-        storage.write_table(tmp_path, "frames", date, frames)
+        landing = read_landing_day(tmp_path, date).frame
+        frames, _ = build_frames(landing)
+        index, _ = build_frames(read_landing_day(tmp_path, date, keep=landing_index).frame)  # as the bronze asset reads it
+        storage.write_table(tmp_path, "frames", date, index)
         read_back = list(storage.iter_table_slices(tmp_path, "frames", date, 997))
         assert len(read_back) == -(-frames.height // 997)
         assert pl.concat(read_back).equals(storage.read_table(tmp_path, "frames", date))
-        _assert_same(build_events_in_slices(storage.iter_table_slices(tmp_path, "frames", date, 997)), build_events(frames))
+        from_files = (with_payloads(part, LandingPayloads(tmp_path)) for part in storage.iter_table_slices(tmp_path, "frames", date, 997))
+        _assert_same(build_events_in_slices(from_files), build_events(with_payloads(frames, payloads_in_memory(landing))))
     assert list(storage.iter_table_slices(tmp_path, "frames", "2000-01-01", 997)) == []
 
 

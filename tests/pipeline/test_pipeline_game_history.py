@@ -6,9 +6,11 @@ from __future__ import annotations
 import orjson
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pipeline_kit import chains_by_date, import_real
 
-from vectra_pipeline.silver.game_history import build_game_history
+from vectra_pipeline.silver.game_history import build_game_history, build_game_history_in_slices
 from vectra_pipeline.silver.games import build_games
 from vectra_pipeline.silver.sidebets import build_sidebets
 from vectra_pipeline.silver.ticks import build_game_ticks
@@ -83,3 +85,14 @@ def test_without_the_table_history_only_games_and_their_ticks_disappear(chains):
     assert not games["history_only"].any()
     assert ticks.filter(pl.col("price_source") == "history").height == 0
     assert build_sidebets(chain.events, games, empty).filter(pl.col("source") == "gameHistory").height == 0
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(size=st.integers(1, 400), shuffle_seed=st.integers(0, 9))
+def test_any_slicing_of_the_events_gives_the_whole_day_table(chains, size, shuffle_seed):
+    """The asset reads events a row group at a time: slices in any order give the whole day's table (the first
+    receipt of a game is settled across slices)."""
+    for chain in chains.values():
+        slices = list(chain.events.iter_slices(size))
+        order = pl.Series(range(len(slices))).shuffle(seed=shuffle_seed).to_list()
+        assert build_game_history_in_slices(slices[i] for i in order).equals(chain.game_history)

@@ -27,8 +27,8 @@ from capture_agent.cli import main
 from capture_agent.landing.schema import Source
 from capture_agent.landing.segments import segment_paths
 from capture_agent.landing.writer import LandingWriter
-from vectra_pipeline.bronze.frames import LANDING_DTYPES
-from vectra_pipeline.landing_files import read_landing_day
+from vectra_pipeline.bronze.frames import LANDING_DTYPES, with_payloads
+from vectra_pipeline.landing_files import LandingPayloads, read_landing_day
 
 START_MS = 1_766_361_600_000  # 2025-12-22 00:00 UTC
 DATE = "2025-12-22"
@@ -196,7 +196,8 @@ def test_build_exits_0_names_each_rejected_file_and_builds_the_rest(good, materi
     for name in bad:
         assert sum(f"landing/date={DATE}/{name}:" in line for line in lines) == 1, name
         assert (data_dir / "landing" / "_rejected" / f"date={DATE}" / f"{name}.reason").exists()
-    frames = pl.read_parquet(data_dir / "bronze" / "frames" / f"date={DATE}" / "part.parquet")
+    index = pl.read_parquet(data_dir / "bronze" / "frames" / f"date={DATE}" / "part.parquet")
+    frames = with_payloads(index, LandingPayloads(data_dir))  # bronze is an index: the text is read back from landing
     assert _rows(frames.filter(pl.col("capture_id") == "good")).equals(good_rows.filter(pl.col("capture_id") == "good"))
     assert frames.filter(pl.col("capture_id") == "drift").height == drift.num_rows
     games = pl.read_parquet(data_dir / "silver" / "games" / f"date={DATE}" / "part.parquet")

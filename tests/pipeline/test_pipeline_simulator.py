@@ -102,7 +102,7 @@ def test_silver_rug_ticks_follow_the_protocol_rules(simulated_session):
     seen in gameHistory the last index of its revealed path (``rules.rug_tick_of_path``)."""
     chain, _ = simulated_session
     from_rug_frames, from_history = {}, {}
-    for text in chain.frames["payload_text"].drop_nulls():
+    for text in chain.frames_with_text["payload_text"].drop_nulls():
         for packet in decode_frame(text):
             if packet.event != GAME_STATE_UPDATE or not isinstance(packet.payload, dict):
                 continue

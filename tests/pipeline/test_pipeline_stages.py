@@ -56,7 +56,7 @@ def test_every_frame_is_decoded_and_nothing_dropped(chains):
 def test_phase_and_shape_of_every_real_frame_come_from_protocol_game(chains):
     states = _all(chains, "events").filter(pl.col("event") == "gameStateUpdate")
     assert states.height >= 600
-    frames = _all(chains, "frames").select("capture_id", "seq", "payload_text")
+    frames = _all(chains, "frames_with_text").select("capture_id", "seq", "payload_text")
     joined = states.join(frames, on=["capture_id", "seq"])
     for text, shape, state_phase in joined.select("payload_text", "frame_shape", "phase").iter_rows():
         (packet,) = decode_frame(text)
@@ -67,7 +67,7 @@ def test_phase_and_shape_of_every_real_frame_come_from_protocol_game(chains):
 
 
 def test_fast_game_state_decoder_agrees_with_the_codec_on_every_real_frame(chains):
-    frames = _all(chains, "frames").filter(pl.col("payload_text").str.starts_with(events_stage._GSU_PREFIX))
+    frames = _all(chains, "frames_with_text").filter(pl.col("payload_text").str.starts_with(events_stage._GSU_PREFIX))
     assert frames.height >= 600
     for text in frames["payload_text"]:
         fast = events_stage._fast_game_state(text)
@@ -84,7 +84,7 @@ def test_fast_game_state_decoder_agrees_with_the_codec_on_every_real_frame(chain
     # events keep the payload of state frames with gameHistory/prices (it parses to the codec's payload); a plain
     # state frame's text is in bronze only (its typed columns carry the rest)
     events = _all(chains, "events").filter(pl.col("event") == "gameStateUpdate")
-    joined = events.join(_all(chains, "frames"), on=["capture_id", "seq"]).select(
+    joined = events.join(_all(chains, "frames_with_text"), on=["capture_id", "seq"]).select(
         "payload_json", "has_game_history", "has_prices", "partial_prices", "payload_text"
     )
     assert joined["payload_json"].is_not_null().sum() >= 10

@@ -118,7 +118,7 @@ def observed(tmp_path_factory) -> dict[str, dict[str, dict[str, str]]]:
         chain = run_chain(landing)
         silver = {name: getattr(chain, name) for name in SILVER_INPUTS}
         record("bronze.frames", "real", [landing], [chain.frames])
-        record("silver.events", "real", [chain.frames], [chain.events, chain.quarantine])
+        record("silver.events", "real", [chain.frames_with_text], [chain.events, chain.quarantine])
         record("silver.game_history", "real", [chain.events], [chain.game_history])
         record("silver.ticks", "real", [chain.events, chain.game_history], [chain.game_ticks, chain.cooldowns])
         record("silver.games", "real", [chain.events, chain.game_ticks, chain.game_history], [chain.games])
@@ -126,9 +126,9 @@ def observed(tmp_path_factory) -> dict[str, dict[str, dict[str, str]]]:
         record("silver.sidebets", "real", [chain.events, chain.games, chain.game_history], [chain.sidebets])
         record("silver.player_state", "real", [chain.events, chain.trades], [chain.player_state])
         record("silver.actions", "real", [chain.frames, chain.events, chain.trades, chain.player_state], [chain.actions])
-        gold = _gold({**silver, "frames": chain.frames})
+        gold = _gold({**silver, "frames": chain.frames_with_text})
         real_gold[date] = episodes, observations = gold["episodes"], gold["observations"]
-        record("gold.leaderboard", "real", [chain.frames, chain.events], [gold["leaderboard"]])
+        record("gold.leaderboard", "real", [chain.frames_with_text, chain.events], [gold["leaderboard"]])
         record("gold.crowd", "real", [*silver.values(), gold["leaderboard"], gold["market_observations"]],
                [gold["crowd_observations"], gold["crowd_episodes"]])
         record("gold.market", "real", list(silver.values()), [gold["market_episodes"], gold["market_observations"]])

@@ -1,4 +1,8 @@
-"""Bronze ``frames``: a partition's landing rows, deduplicated. Pure: frames in, frames out.
+"""Bronze ``frames``: an index of a partition's landing rows, deduplicated. Pure: frames in, frames out.
+
+Bronze holds no second copy of the frame text: each row keeps the landing row's keys, times and flags, the size
+and a content hash of its payload, and where it lives (``landing_file``, ``landing_row``). The immutable landing
+files stay the one copy of the text; silver, quarantine and debugging read it from there (:func:`with_payloads`).
 
 Two kinds of duplicates:
 
@@ -12,6 +16,7 @@ Two kinds of duplicates:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -19,7 +24,7 @@ import polars as pl
 from capture_agent.landing.schema import LANDING_SCHEMA
 from vectra_pipeline.schema import conform
 
-VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
+VERSION = 2  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 
 DUPLICATE_WINDOW_NS = 2_000_000_000
 
@@ -81,11 +86,37 @@ def _landing_column(column: pl.Series, dtype: pl.DataType) -> pl.Series:
         raise ValueError(f"column {column.name} holds values that do not fit {dtype}") from None
 
 
-def build_frames(landing, window_ns: int = DUPLICATE_WINDOW_NS) -> tuple[pl.DataFrame, BronzeStats]:
+PAYLOAD_COLUMNS = ("payload_text", "payload_bytes")
+_TEXT, _BINARY = "text", "binary"
+
+
+def content_hash(text: pl.Expr, data: pl.Expr) -> pl.Expr:
+    """The payload's 64-bit content hash (polars' hash with fixed seeds: stable within the pinned polars version;
+    bronze is rebuilt from landing, so a new version only rehashes); text and binary hash with different seeds."""
+    return pl.when(text.is_not_null()).then(text.hash(seed=0)).otherwise(data.hash(seed=1))
+
+
+def landing_index(landing, file: str | None = None, first_row: int = 0) -> pl.DataFrame:
+    """Landing rows (a table :func:`landing_frame` accepts) as bronze index rows: the payload replaced by its kind,
+    size and content hash, and the row's place — ``file`` (relative to the data root; None for rows held in memory)
+    and its row number there, counted from ``first_row``."""
     frame = landing_frame(landing)
+    text, data = pl.col("payload_text"), pl.col("payload_bytes")
+    return frame.with_columns(
+        pl.when(text.is_not_null()).then(pl.lit(_TEXT)).when(data.is_not_null()).then(pl.lit(_BINARY)).alias("payload_kind"),
+        pl.coalesce(text.str.len_bytes(), data.bin.size()).cast(pl.Int64).alias("payload_size"),
+        content_hash(text, data).alias("content_hash"),
+        pl.lit(file, pl.String).alias("landing_file"),
+        pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64).alias("landing_row"),
+    ).drop(*PAYLOAD_COLUMNS)
+
+
+def build_frames(landing, window_ns: int = DUPLICATE_WINDOW_NS) -> tuple[pl.DataFrame, BronzeStats]:
+    """Landing rows, or their :func:`landing_index` (what the asset reads file by file), → bronze ``frames``."""
+    frame = landing if isinstance(landing, pl.DataFrame) and "content_hash" in landing.columns else landing_index(landing)
     total = frame.height
     frame = frame.with_row_index("_row")
-    content = ["record_type", "direction", "payload_text", "payload_bytes", "detail"]
+    content = ["record_type", "direction", "payload_kind", "payload_size", "content_hash", "detail"]
     repeated = frame.select(pl.struct("capture_id", "seq").is_duplicated()).to_series()
     unique = frame.unique(subset=["capture_id", "seq"], keep="first", maintain_order=True) if repeated.any() else frame
     # Same key, different content = conflicting: counted (the first copy is kept). Only repeated keys are compared.
@@ -112,31 +143,74 @@ def _cross_capture_duplicates(frame: pl.DataFrame, window_ns: int) -> pl.DataFra
     none = pl.DataFrame(schema={"_row": pl.UInt32, "duplicate_of": pl.String})
     if frame["capture_id"].n_unique() < 2:
         return none
+    # identical text = same content hash and size (64 + 64 bits: a collision within the window is not a concern)
     inbound = frame.filter(
-        (pl.col("record_type") == "frame") & (pl.col("direction") == "in") & pl.col("payload_text").is_not_null()
-    ).select("_row", "capture_id", "seq", "recv_wall_ns", "payload_text", pl.col("payload_text").hash().alias("_hash"))
-    shared = inbound.group_by("_hash").agg(pl.col("capture_id").n_unique().alias("_captures")).filter(pl.col("_captures") > 1)
-    candidates = inbound.join(shared.select("_hash"), on="_hash").sort(["_hash", "recv_wall_ns", "capture_id", "seq"])
+        (pl.col("record_type") == "frame") & (pl.col("direction") == "in") & (pl.col("payload_kind") == _TEXT)
+    ).select("_row", "capture_id", "seq", "recv_wall_ns", "content_hash", "payload_size")
+    same = ["content_hash", "payload_size"]
+    shared = inbound.group_by(same).agg(pl.col("capture_id").n_unique().alias("_captures")).filter(pl.col("_captures") > 1)
+    candidates = inbound.join(shared.select(same), on=same).sort([*same, "recv_wall_ns", "capture_id", "seq"])
     rows: list[int] = []
     originals: list[str] = []
     # Only frames whose text occurs in several captures get here (overlap), so a loop is cheap.
-    for group in candidates.partition_by("_hash", maintain_order=True):
-        kept: list[tuple[str, int, str, str, set[str]]] = []  # capture, time, text, "capture:seq", absorbed captures
-        for row, capture, seq, when, text in group.select("_row", "capture_id", "seq", "recv_wall_ns", "payload_text").iter_rows():
+    for group in candidates.partition_by(same, maintain_order=True):
+        kept: list[tuple[str, int, str, set[str]]] = []  # capture, time, "capture:seq", absorbed captures
+        for row, capture, seq, when in group.select("_row", "capture_id", "seq", "recv_wall_ns").iter_rows():
             match = next(
-                (
-                    k
-                    for k in kept
-                    if k[0] != capture and capture not in k[4] and when - k[1] <= window_ns and k[2] == text
-                ),
+                (k for k in kept if k[0] != capture and capture not in k[3] and when - k[1] <= window_ns),
                 None,
             )
             if match is None:
-                kept.append((capture, when, text, f"{capture}:{seq}", set()))
+                kept.append((capture, when, f"{capture}:{seq}", set()))
             else:
-                match[4].add(capture)
+                match[3].add(capture)
                 rows.append(row)
-                originals.append(match[3])
+                originals.append(match[2])
     if not rows:
         return none
     return pl.DataFrame({"_row": rows, "duplicate_of": originals}, schema=none.schema)
+
+
+class LandingChanged(ValueError):
+    """A landing row no longer holds the payload bronze indexed: the landing zone was changed under the pipeline."""
+
+
+# (landing_file, its landing_row numbers) → those rows' PAYLOAD_COLUMNS, in that order
+PayloadReader = Callable[[str | None, pl.Series], pl.DataFrame]
+
+
+def with_payloads(frames: pl.DataFrame, read_rows: PayloadReader, decoded_only: bool = False) -> pl.DataFrame:
+    """Bronze rows with ``payload_text``/``payload_bytes`` read back from landing, each checked against its content
+    hash; ``decoded_only``: only for the frames silver decodes (the others get nulls: cross-capture duplicates' text
+    is not read). Raises :class:`LandingChanged` saying what to do when a landing row's payload is not the one bronze
+    indexed."""
+    indexed = frames.with_row_index("_at")
+    wanted = pl.col("payload_kind").is_not_null()
+    if decoded_only:
+        wanted &= (pl.col("record_type") == "frame") & pl.col("duplicate_of").is_null()
+    wanted = indexed.filter(wanted).select("_at", "landing_file", "landing_row", "content_hash")
+    schema = {"payload_text": pl.String, "payload_bytes": pl.Binary}
+    parts = [pl.DataFrame(schema={"_at": pl.UInt32, "content_hash": pl.UInt64, **schema})]
+    for (file,), rows in wanted.group_by("landing_file", maintain_order=True):
+        payloads = read_rows(file, rows["landing_row"]).select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+        parts.append(rows.select("_at", "content_hash").hstack(payloads))
+    read = pl.concat(parts)
+    changed = read.filter(content_hash(pl.col("payload_text"), pl.col("payload_bytes")).ne_missing(pl.col("content_hash")))
+    if changed.height:
+        at = frames.row(changed["_at"][0], named=True)
+        raise LandingChanged(
+            f"landing file {at['landing_file']} row {at['landing_row']} is not the frame bronze indexed "
+            f"({at['capture_id']}:{at['seq']}); landing files must never change: rebuild the day's bronze"
+        )
+    return indexed.join(read.select("_at", *schema), on="_at", how="left", maintain_order="left").drop("_at")
+
+
+def payloads_in_memory(landing) -> PayloadReader:
+    """The reader of :func:`with_payloads` for landing rows held in memory (``build_frames(landing)`` numbered them
+    by position): tests and benchmarks that run the pure stages without files."""
+    payloads = landing_frame(landing).select(*PAYLOAD_COLUMNS)
+
+    def read_rows(file: str | None, rows: pl.Series) -> pl.DataFrame:
+        return payloads.select(pl.all().gather(rows))
+
+    return read_rows

@@ -24,7 +24,7 @@ SILVER_INPUTS = ("games", "game_ticks", "trades", "sidebets", "player_state", "a
 
 def gold_tables(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = PLAYER_POLICY) -> dict[str, pl.DataFrame]:
     """Every gold table of silver tables (``events``: at least ``market.EVENT_COLUMNS``; absent = no frame
-    statistics; bronze ``frames`` with ``payload_text``, absent = no boards), the player kind's episodes under
+    statistics; bronze ``frames`` with their ``payload_text`` read back from landing — ``bronze.frames.with_payloads`` —, absent = no boards), the player kind's episodes under
     ``policy``."""
     events = tables.get("events")
     stats = frame_stats(events if events is not None else empty("events").select(EVENT_COLUMNS))

@@ -21,7 +21,7 @@ import contextlib
 import functools
 import gc
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Any
 
 import msgspec
@@ -339,24 +339,32 @@ _FRAME_COLUMNS = ("capture_id", "seq", "recv_wall_ns", "recv_mono_ns", "directio
 
 
 def build_events(frames: pl.DataFrame) -> ContractResult:
-    """bronze frames → silver ``events`` and ``quarantine``: decoded, then checked against their contracts."""
+    """bronze frames with their payloads (:func:`vectra_pipeline.bronze.frames.with_payloads`) → silver ``events``
+    and ``quarantine``: decoded, then checked against their contracts."""
     return apply_contracts(decode_events(frames), frames)
 
 
 def build_events_in_slices(slices: Iterable[pl.DataFrame]) -> ContractResult:
     """:func:`build_events` of the concatenated bronze ``slices`` (consecutive, in bronze order), one slice at a
-    time: only one slice's frame text is held, never the day's. Decoding and the contracts are row-local; the one
-    state that crosses frames, binary attachments awaited by an earlier frame, is carried from slice to slice."""
-    attachments = Attachments()
+    time (:func:`events_of_slices`), the results concatenated."""
     events, quarantine, unknown = [], [], Counter()
-    for frames in slices:
-        result = apply_contracts(decode_events(frames, attachments), frames)
+    for result in events_of_slices(slices):
         events.append(result.events)
         quarantine.append(result.quarantine)
         unknown.update(result.unknown_events)
     if not events:
-        return build_events(empty("frames"))
+        no_frames = empty("frames").with_columns(pl.lit(None, pl.String).alias("payload_text"), pl.lit(None, pl.Binary).alias("payload_bytes"))
+        return build_events(no_frames)
     return ContractResult(pl.concat(events).rechunk(), pl.concat(quarantine).rechunk(), dict(sorted(unknown.items())))
+
+
+def events_of_slices(slices: Iterable[pl.DataFrame]) -> Iterator[ContractResult]:
+    """:func:`build_events` of each bronze slice (consecutive, in bronze order), yielded one at a time: only one
+    slice's frame text and events are held, never the day's. Decoding and the contracts are row-local; the one state
+    that crosses frames, binary attachments awaited by an earlier frame, is carried from slice to slice."""
+    attachments = Attachments()
+    for frames in slices:
+        yield apply_contracts(decode_events(frames, attachments), frames)
 
 
 def decode_events(frames: pl.DataFrame, attachments: Attachments | None = None) -> pl.DataFrame:

@@ -7,6 +7,7 @@ One row per game id, its first receipt, in receipt order.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -35,14 +36,34 @@ _id_decoder = msgspec.json.Decoder(_EntryId)
 
 
 def build_game_history(events: pl.DataFrame) -> pl.DataFrame:
-    """Distinct ``gameHistory`` entries of the partition's full frames (first receipt of each game id).
+    """Distinct ``gameHistory`` entries of the partition's full frames (first receipt of each game id)."""
+    return build_game_history_in_slices([events])
+
+
+def build_game_history_in_slices(slices: Iterable[pl.DataFrame]) -> pl.DataFrame:
+    """:func:`build_game_history` of the concatenated events ``slices``, one slice at a time (memory: one slice of
+    full frames, not the day's quarter of the text): each slice's first receipts, then the first of those per game,
+    in receipt order."""
+    firsts = pl.concat([_first_receipts(events) for events in slices] or [_first_receipts(None)])
+    if firsts.is_empty():
+        return conform(pl.DataFrame(), "game_history")
+    firsts = firsts.sort(_RECEIPT_ORDER, maintain_order=True).unique("game_id", keep="first", maintain_order=True)
+    return conform(firsts.drop("capture_id", "seq", "packet_index"), "game_history")
+
+
+_RECEIPT_ORDER = ["recv_wall_ns", "capture_id", "seq", "packet_index"]  # game_state_rows' order
+
+
+def _first_receipts(events: pl.DataFrame | None) -> pl.DataFrame:
+    """The first receipt of each game id in these events' full frames, with its receipt-order key.
 
     The same ten entries repeat in every full frame: each entry is kept raw (a typed decode skips the rest of
     the frame), its id read, and only entries of unseen games are parsed in full.
     """
-    frames = game_state_rows(events).filter(pl.col("has_game_history") == True)  # noqa: E712 - polars expression
     seen: dict[str, dict] = {}
-    for payload_json, wall in frames.select("payload_json", "recv_wall_ns").iter_rows():
+    frames = game_state_rows(events).filter(pl.col("has_game_history") == True) if events is not None else None  # noqa: E712
+    rows = frames.select("payload_json", *_RECEIPT_ORDER).iter_rows() if frames is not None else ()
+    for payload_json, wall, capture_id, seq, packet_index in rows:
         try:
             raw_entries = _entries_decoder.decode(payload_json).gameHistory or []
         except (msgspec.ValidationError, RecursionError):  # gameHistory is not a list: the contract reports the frame
@@ -53,10 +74,10 @@ def build_game_history(events: pl.DataFrame) -> pl.DataFrame:
             except (msgspec.ValidationError, RecursionError):  # an entry that is not an object
                 continue
             if isinstance(head.id, str) and head.id not in seen:
-                seen[head.id] = _entry_row(head.id, orjson.loads(bytes(raw)), head.globalSidebets, wall)
-    if not seen:
-        return conform(pl.DataFrame(), "game_history")
-    return conform(pl.DataFrame(list(seen.values()), schema=_ROW_SCHEMA, orient="row"), "game_history")
+                row = _entry_row(head.id, orjson.loads(bytes(raw)), head.globalSidebets, wall)
+                seen[head.id] = row | {"capture_id": capture_id, "seq": seq, "packet_index": packet_index}
+    schema = {**_ROW_SCHEMA, "capture_id": pl.String, "seq": pl.Int64, "packet_index": pl.Int32}
+    return pl.DataFrame(list(seen.values()), schema=schema, orient="row")
 
 
 _ROW_SCHEMA = {

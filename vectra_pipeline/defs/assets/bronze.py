@@ -3,7 +3,7 @@
 import dagster as dg
 
 from vectra_pipeline import storage, warehouse
-from vectra_pipeline.bronze.frames import DUPLICATE_WINDOW_NS, build_frames
+from vectra_pipeline.bronze.frames import DUPLICATE_WINDOW_NS, build_frames, landing_index
 from vectra_pipeline.datasets.identity import asset_code_version
 from vectra_pipeline.defs.metadata import counts, notes, preview
 from vectra_pipeline.defs.partitions import daily
@@ -21,7 +21,8 @@ OWNERS = ["team:vectra-pipeline"]
     kinds={"python", "polars", "parquet"},
     code_version=asset_code_version("frames"),
     description=(
-        "The day's landing rows (only that date's segments are read): one row per (capture_id, seq); inbound "
+        "An index of the day's landing rows (only that date's segments are read; no copy of the frame text, which "
+        "silver reads back from landing): one row per (capture_id, seq); inbound "
         f"frames another capture received with identical text within {DUPLICATE_WINDOW_NS / 1e9:g} s are kept "
         "but flagged duplicate_of, so silver decodes each broadcast once. A landing file that is not a readable "
         "landing segment is moved to landing/_rejected/date=…/ with a .reason file; the day's other segments build."
@@ -33,7 +34,7 @@ def frames(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Material
     if not storage.landing_segments(paths.root, date) and not storage.stray_landing_files(paths.root, date):
         # the UI can launch any partition: a day without landing files is refused as `vectra build --date` refuses it
         raise dg.Failure(f"no landing data for {date} under {storage.landing_folder(paths.root, date)}: nothing to build")
-    landing = read_landing_day(paths.root, date)
+    landing = read_landing_day(paths.root, date, keep=landing_index)  # no frame text held: bronze is an index
     for rejected in landing.rejected:
         context.log.warning(rejected.line())
     table, stats = build_frames(landing.frame)
@@ -51,7 +52,7 @@ def frames(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Material
             "cross_capture_duplicates": stats.cross_capture_duplicates,
             "captures": stats.captures,
             "record_types": counts(table, "record_type"),
-            "preview": preview(table.drop("payload_bytes")),
+            "preview": preview(table),
         }
     )
 

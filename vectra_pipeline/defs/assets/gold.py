@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 
 from vectra_pipeline import storage, warehouse
+from vectra_pipeline.bronze.frames import with_payloads
 from vectra_pipeline.datasets.identity import asset_code_version
 from vectra_pipeline.defs.metadata import counts, preview
 from vectra_pipeline.defs.partitions import daily
@@ -21,6 +22,7 @@ from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
 from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
 from vectra_pipeline.gold.observations import build_observations
+from vectra_pipeline.landing_files import LandingPayloads
 
 OWNERS = ["team:vectra-pipeline"]
 GROUP = "gold"
@@ -176,8 +178,9 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
     date = context.partition_key
     frames = board_frames(frame_stats(read_silver(paths, date)["events"]))
     keys = frames.select("capture_id", "seq").unique()
-    texts = storage.scan_table(paths.root, "frames", date).select("capture_id", "seq", "payload_text").join(
-        keys.lazy(), on=["capture_id", "seq"], how="semi").collect()  # only the board frames' text is read
+    indexed = storage.scan_table(paths.root, "frames", date).join(keys.lazy(), on=["capture_id", "seq"], how="semi").collect()
+    # only the board frames' text is read, back from the landing rows bronze indexed (checked against their hashes)
+    texts = with_payloads(indexed, LandingPayloads(paths.root)).select("capture_id", "seq", "payload_text")
     table, read = build_leaderboard(frames, texts)
     _write(paths, "leaderboard", date, table)
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "players": table["player_id"].n_unique(), **read})

@@ -4,19 +4,23 @@ Each asset reads its upstream partitions from Parquet, calls a pure stage in ``v
 writes its partition atomically; metadata carries row counts, quarantine counts, previews and price paths.
 """
 
+from collections import Counter
+
 import dagster as dg
 import polars as pl
 
 from capture_agent.protocol.rules import GAME_STATE_UPDATE
 from vectra_pipeline import storage, warehouse
+from vectra_pipeline.bronze.frames import with_payloads
 from vectra_pipeline.datasets.identity import asset_code_version
 from vectra_pipeline.defs.metadata import counts, preview, price_paths
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
+from vectra_pipeline.landing_files import LandingPayloads
 from vectra_pipeline.schema import TABLES
 from vectra_pipeline.silver.actions import build_actions
-from vectra_pipeline.silver.events import build_events_in_slices
-from vectra_pipeline.silver.game_history import build_game_history
+from vectra_pipeline.silver.events import events_of_slices
+from vectra_pipeline.silver.game_history import build_game_history_in_slices
 from vectra_pipeline.silver.games import build_games
 from vectra_pipeline.silver.player_state import build_player_state
 from vectra_pipeline.silver.sidebets import build_sidebets
@@ -26,18 +30,40 @@ from vectra_pipeline.silver.trades import build_trades
 OWNERS = ["team:vectra-pipeline"]
 KINDS = {"python", "polars", "parquet"}
 GROUP = "silver"
-BRONZE_SLICE_ROWS = 20_000  # bronze frames decoded at a time: the day's text is never held (200k-frame day: peak 1.4 → 0.87 GB vs 100k)
+BRONZE_SLICE_ROWS = 10_000  # bronze frames decoded at a time (200k-frame day, decode step peak incl. the events write: 20k 1.18 GB, 10k 0.83 GB, 5k 0.86 GB)
 
 
-def _events(paths: VectraPaths, date: str) -> pl.DataFrame:
-    """The partition's events for the stages after decoding: the JSON of ordinary gameStateUpdate frames (most of
-    the bytes) is dropped — those stages read their typed columns; full frames keep it for gameHistory/prices."""
-    plain_state = (pl.col("event") == GAME_STATE_UPDATE) & ~pl.col("has_game_history").fill_null(False) & ~pl.col("has_prices").fill_null(False)
-    return (
-        storage.scan_table(paths.root, "events", date)
-        .with_columns(pl.when(plain_state).then(None).otherwise(pl.col("payload_json")).alias("payload_json"))
-        .collect()
-    )
+# The events columns each stage reads: only those are read from the partition (a 1M-frame day's events are > 1 GB
+# in memory whole). A column left out fails the stage's tests loudly (polars: column not found).
+_KEYS = ("capture_id", "seq", "packet_index", "recv_wall_ns", "event", "game_id")
+_STATE = ("frame_shape", "phase", "tick_count", "price", "trade_count", "active", "rugged", "contract_ok")
+EVENT_COLUMNS = {
+    "game_history": (*_KEYS, "game_version", "server_seed_hash", "has_game_history", "has_prices", "contract_ok", "payload_json"),
+    "ticks": (*_KEYS, *_STATE, "allow_pre_round_buys", "cooldown_timer", "connected_players",
+              "average_multiplier", "count2x", "count10x", "count50x", "count100x", "rugpool_amount", "rugpool_threshold",
+              "instarug_count", "highest_today", "partial_prices", "has_prices", "has_game_history", "payload_json"),
+    "games": (*_KEYS, *_STATE, "game_version", "server_seed_hash"),
+    "trades": (*_KEYS, "contract_ok", "trace_id", "payload_json"),
+    "sidebets": (*_KEYS, "contract_ok", "trace_id", "payload_json"),
+    "player_state": (*_KEYS, *_STATE, "payload_json"),
+    "actions": (*_KEYS, *_STATE, "direction", "socket_type", "ack_id", "trace_id", "error", "payload_json"),
+}
+
+
+def stage_events(events: pl.LazyFrame, stage: str, state_json: bool = False) -> pl.LazyFrame:
+    """Events as ``stage`` reads them: its columns only (EVENT_COLUMNS), and no gameStateUpdate JSON — their typed
+    columns carry what the stages read — except, with ``state_json``, that of full frames (gameHistory, prices)."""
+    events = events.select(EVENT_COLUMNS[stage])
+    if "payload_json" not in EVENT_COLUMNS[stage]:
+        return events
+    state = pl.col("event") == GAME_STATE_UPDATE
+    if state_json:
+        state &= ~pl.col("has_game_history").fill_null(False) & ~pl.col("has_prices").fill_null(False)
+    return events.with_columns(pl.when(state).then(None).otherwise(pl.col("payload_json")).alias("payload_json"))
+
+
+def _events(paths: VectraPaths, date: str, stage: str, state_json: bool = False) -> pl.DataFrame:
+    return stage_events(storage.scan_table(paths.root, "events", date), stage, state_json).collect()
 
 
 def _write(paths: VectraPaths, table: str, date: str, frame: pl.DataFrame) -> None:
@@ -68,23 +94,33 @@ def _spec_kwargs(name: str, deps: list[str]) -> dict:
 )
 def events_and_quarantine(context: dg.AssetExecutionContext, paths: VectraPaths):
     date = context.partition_key
-    result = build_events_in_slices(storage.iter_table_slices(paths.root, "frames", date, BRONZE_SLICE_ROWS))
+    read_rows = LandingPayloads(paths.root)  # the frame text, from the landing files bronze indexed
+    slices = storage.iter_table_slices(paths.root, "frames", date, BRONZE_SLICE_ROWS)
+    events_file = storage.PartitionAppender(paths.root, "events", date)
+    quarantine_file = storage.PartitionAppender(paths.root, "quarantine", date)
+    unknown: Counter = Counter()
+    for result in events_of_slices(with_payloads(frames, read_rows, decoded_only=True) for frames in slices):
+        events_file.append(result.events)  # each slice written as it is decoded: the day's events are never held
+        quarantine_file.append(result.quarantine)
+        unknown.update(result.unknown_events)
+    for appender in (events_file, quarantine_file):
+        appender.close()
+        warehouse.refresh(paths.root, [appender.table])
     frames = storage.scan_table(paths.root, "frames", date).select("record_type", "duplicate_of").collect()
-    _write(paths, "events", date, result.events)
-    _write(paths, "quarantine", date, result.quarantine)
-    quarantine = result.quarantine
+    events = storage.scan_table(paths.root, "events", date)
+    quarantine = storage.read_table(paths.root, "quarantine", date)
     unexplained = quarantine.filter(~pl.col("explained"))
     yield dg.MaterializeResult(
         asset_key="events",
         metadata={
-            "dagster/row_count": result.events.height,
+            "dagster/row_count": events_file.rows,
             "frames_decoded": frames.filter(pl.col("duplicate_of").is_null() & (pl.col("record_type") == "frame")).height,
-            "events_by_name": counts(result.events.filter(pl.col("event").is_not_null()), "event"),
-            "gameStateUpdate_shapes": counts(result.events.filter(pl.col("frame_shape").is_not_null()), "frame_shape"),
-            "unknown_events": dg.MetadataValue.json(result.unknown_events),
-            "unknown_event_rows": sum(result.unknown_events.values()),
-            "contract_violations": int((result.events["contract_ok"] == False).sum()),  # noqa: E712
-            "preview": preview(result.events.drop("payload_json", "partial_prices")),
+            "events_by_name": counts(events.select("event").filter(pl.col("event").is_not_null()).collect(), "event"),
+            "gameStateUpdate_shapes": counts(events.select("frame_shape").filter(pl.col("frame_shape").is_not_null()).collect(), "frame_shape"),
+            "unknown_events": dg.MetadataValue.json(dict(sorted(unknown.items()))),
+            "unknown_event_rows": sum(unknown.values()),
+            "contract_violations": int(events.select((pl.col("contract_ok") == False).sum()).collect().item()),  # noqa: E712
+            "preview": preview(events.drop("payload_json", "partial_prices").head(5).collect()),
         },
     )
     yield dg.MaterializeResult(
@@ -102,8 +138,8 @@ def events_and_quarantine(context: dg.AssetExecutionContext, paths: VectraPaths)
 @dg.asset(**_spec_kwargs("game_history", ["events"]))
 def game_history(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    full_frames = storage.scan_table(paths.root, "events", date).filter(pl.col("has_game_history") == True).collect()  # noqa: E712
-    entries = build_game_history(full_frames)
+    groups = storage.iter_table_row_groups(paths.root, "events", date, list(EVENT_COLUMNS["game_history"]))
+    entries = build_game_history_in_slices(events.filter(pl.col("has_game_history") == True) for events in groups)  # noqa: E712
     _write(paths, "game_history", date, entries)
     return dg.MaterializeResult(
         metadata={
@@ -121,7 +157,7 @@ def _history(paths: VectraPaths, date: str) -> pl.DataFrame:
 @dg.asset(**_spec_kwargs("game_ticks", ["events", "game_history"]))
 def game_ticks(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    ticks = build_game_ticks(_events(paths, date), _history(paths, date))
+    ticks = build_game_ticks(_events(paths, date, "ticks", state_json=True), _history(paths, date))
     _write(paths, "game_ticks", date, ticks)
     return dg.MaterializeResult(
         metadata={
@@ -137,7 +173,7 @@ def game_ticks(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mate
 @dg.asset(**_spec_kwargs("cooldowns", ["events"]))
 def cooldowns(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    steps = build_cooldowns(_events(paths, date))
+    steps = build_cooldowns(_events(paths, date, "ticks"))
     _write(paths, "cooldowns", date, steps)
     return dg.MaterializeResult(metadata={"dagster/row_count": steps.height, "phases": counts(steps, "phase"), "preview": preview(steps)})
 
@@ -145,7 +181,7 @@ def cooldowns(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mater
 @dg.asset(**_spec_kwargs("games", ["events", "game_ticks", "game_history"]))
 def games(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_games(_events(paths, date), storage.read_table(paths.root, "game_ticks", date), _history(paths, date))
+    table = build_games(_events(paths, date, "games"), storage.read_table(paths.root, "game_ticks", date), _history(paths, date))
     _write(paths, "games", date, table)
     seeded = table.filter(pl.col("server_seed").is_not_null())
     return dg.MaterializeResult(
@@ -162,7 +198,7 @@ def games(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Materiali
 @dg.asset(**_spec_kwargs("trades", ["events"]))
 def trades(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_trades(_events(paths, date))
+    table = build_trades(_events(paths, date, "trades"))
     _write(paths, "trades", date, table)
     return dg.MaterializeResult(
         metadata={"dagster/row_count": table.height, "types": counts(table, "type"), "own": int(table["is_own"].sum()), "preview": preview(table)}
@@ -172,7 +208,7 @@ def trades(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Material
 @dg.asset(**_spec_kwargs("sidebets", ["events", "games", "game_history"]))
 def sidebets(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_sidebets(_events(paths, date), storage.read_table(paths.root, "games", date), _history(paths, date))
+    table = build_sidebets(_events(paths, date, "sidebets"), storage.read_table(paths.root, "games", date), _history(paths, date))
     _write(paths, "sidebets", date, table)
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "status": counts(table, "status"), "preview": preview(table)})
 
@@ -180,7 +216,7 @@ def sidebets(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Materi
 @dg.asset(**_spec_kwargs("player_state", ["events", "trades"]))
 def player_state(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_player_state(_events(paths, date), storage.read_table(paths.root, "trades", date))
+    table = build_player_state(_events(paths, date, "player_state"), storage.read_table(paths.root, "trades", date))
     _write(paths, "player_state", date, table)
     return dg.MaterializeResult(
         metadata={
@@ -197,7 +233,7 @@ def actions(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Materia
     date = context.partition_key
     clicks = storage.scan_table(paths.root, "frames", date).filter(pl.col("record_type") == "click").collect()
     read = lambda name: storage.read_table(paths.root, name, date)  # noqa: E731
-    table = build_actions(clicks, _events(paths, date), read("trades"), read("player_state"))
+    table = build_actions(clicks, _events(paths, date, "actions"), read("trades"), read("player_state"))
     _write(paths, "actions", date, table)
     return dg.MaterializeResult(
         metadata={

