@@ -77,8 +77,10 @@ def is_auth_event(name: Any) -> bool:
 # over the smallest claims has 80 characters; Privy's ES256 tokens have hundreds).
 TOKEN_RUN = 72
 _JWT = rf"(?=[A-Za-z0-9_.-]{{{TOKEN_RUN}}})eyJ[A-Za-z0-9_-]{{4,}}\.[A-Za-z0-9_-]{{4,}}\.[A-Za-z0-9_-]{{4,}}"
-_BASE58_SIGNATURE = r"(?<![1-9A-HJ-NP-Za-km-z])[1-9A-HJ-NP-Za-km-z]{86,88}(?![1-9A-HJ-NP-Za-km-z])"
-_HEX_SIGNATURE = r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{128,132}(?![0-9A-Za-z])"
+# A signature of only digits is vanishingly rare ((10/16)^128, (9/58)^86) while a wide JSON number is a plain
+# number: a run of digits alone is never taken for one (unless written 0x…).
+_BASE58_SIGNATURE = r"(?<![1-9A-HJ-NP-Za-km-z])(?=[1-9]*[A-HJ-NP-Za-km-z])[1-9A-HJ-NP-Za-km-z]{86,88}(?![1-9A-HJ-NP-Za-km-z])"
+_HEX_SIGNATURE = r"(?<![0-9A-Za-z])(?:0x|(?=[0-9]*[a-fA-F]))[0-9a-fA-F]{128,132}(?![0-9A-Za-z])"
 _BEARER = r"(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
 SECRET_VALUE = re.compile(f"{_JWT}|{_BASE58_SIGNATURE}|{_HEX_SIGNATURE}|{_BEARER}")
 CREDENTIAL_WORDS = ("bearer", "basic")

@@ -102,6 +102,8 @@ def test_frames_without_secrets_are_returned_untouched() -> None:
         '42["battleEventUpdate",{"config":{"token":"0xPractice","startingBalance":1}}]',  # the practice coin's id
         '40{"sid":"xyz"}',  # the server's CONNECT: its socket id is public
         '451-["upload",{"_placeholder":true,"num":0}]',
+        '42["wide",9' + "0" * 129 + "]",  # a number as wide as a hex signature is still a number
+        '42["wide",-' + "7" * 87 + ".5]",  # … or a base58 one
         "2",
         "3probe",
         "40",
