@@ -115,6 +115,12 @@ def _create_views(connection, data_dir: Path, statements: dict[str, str]) -> Non
         connection.execute(statement)
 
 
+def require_tables(data_dir: Path) -> None:
+    """One line saying to build first when the data root has no table yet (what a query or a look needs)."""
+    if not table_globs(data_dir):
+        raise VectraError(f"no tables under {data_dir}; run `vectra build --data {data_dir}` first")
+
+
 def connect(data_dir: Path):
     """A private in-memory DuckDB with every view of the data root: what ``vectra query`` runs SQL on."""
     import duckdb

@@ -32,8 +32,7 @@ def load_view(data_dir: Path, game_id: str, player: str | None):
 
     if not game_id.strip():
         raise VectraError('no GAME_ID given: vectra game GAME_ID (the ids: vectra query "SELECT game_id FROM games")')
-    if not warehouse.table_globs(data_dir):
-        raise VectraError(f"no tables under {data_dir}; run `vectra build --data {data_dir}` first")
+    warehouse.require_tables(data_dir)
     with warehouse.connect(data_dir) as connection:
         try:
             tables = {name: connection.execute(f'SELECT * FROM "{name}" WHERE game_id = $game', {"game": game_id}).pl()

@@ -57,8 +57,7 @@ def _cursor(data_dir: Path, sql: str):
 
     if not sql.strip():
         raise VectraError('no SQL given: vectra query "SELECT …" (the tables: docs/TABLES.md)')
-    if not warehouse.table_globs(data_dir):
-        raise VectraError(f"no tables under {data_dir}; run `vectra build --data {data_dir}` first")
+    warehouse.require_tables(data_dir)
     with warehouse.connect(data_dir) as connection:
         try:
             cursor = connection.execute(sql)
