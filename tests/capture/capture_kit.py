@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,6 +18,8 @@ from capture_agent.landing.segments import read_landing
 from capture_agent.landing.wal import WAL_DIR, WAL_SUFFIX, WalReader
 from capture_agent.protocol.engineio import RECORD_SEPARATOR
 from capture_agent.session import CaptureOptions, CaptureSession
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def landed_rows(data_dir: Path) -> list[dict]:
@@ -161,3 +167,20 @@ class RunningCapture:
         self.session.stop()
         await asyncio.gather(self.task, return_exceptions=True)
         return self.session.result
+
+
+def leave_a_crashed_wal(data_dir: Path, frames: int) -> None:
+    """A capture that died: ``frames`` frames in its WAL on disk, its segment never published (a child writer,
+    killed with SIGKILL once it says the WAL is flushed)."""
+    code = (
+        "import time\n"
+        "from capture_agent.landing.writer import LandingWriter\n"
+        "from capture_agent.landing.schema import Source, Direction, Transport\n"
+        f"w = LandingWriter({str(data_dir)!r}, Source.DIRECT, fsync_interval_s=0.01)\n"
+        f"for i in range({frames}): w.frame(Direction.IN, Transport.WEBSOCKET, '42[\"n\",%d]' % i)\n"
+        "w.flush(); print('ready', flush=True); time.sleep(60)\n"  # not a wait: alive with its WAL open until killed
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "ready"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from capture_kit import landed_rows, wal_rows
+from capture_kit import landed_rows, leave_a_crashed_wal, wal_rows
 from waits import wait_until
 
 from capture_agent.errors import VectraError
@@ -52,18 +52,7 @@ def test_sigterm_and_sigint_flush_and_exit_zero(tmp_path):
 
 def test_start_recovers_the_wal_of_a_crashed_run(tmp_path):
     # a run that died: its WAL is on disk, its segment never published (simulated in a child we kill)
-    code = (
-        "import os, sys, time\n"
-        "from capture_agent.landing.writer import LandingWriter\n"
-        "from capture_agent.landing.schema import Source, Direction, Transport\n"
-        f"w = LandingWriter({str(tmp_path)!r}, Source.DIRECT, fsync_interval_s=0.01)\n"
-        "for i in range(50): w.frame(Direction.IN, Transport.WEBSOCKET, '42[\"n\",%d]' % i)\n"
-        "w.flush(); print('ready', flush=True); time.sleep(60)\n"  # not a wait: alive with its WAL open until killed
-    )
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    assert child.stdout.readline().strip() == "ready"
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    leave_a_crashed_wal(tmp_path, 50)
     assert not landed_rows(tmp_path)
     result = vectra("capture", "--source", "simulator", "--speed", "20", "--data", str(tmp_path), "--max-frames", "5")
     assert result.returncode == 0, result.stderr

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
-from capture_kit import landed_rows, wait_for
+from capture_kit import landed_rows, leave_a_crashed_wal, wait_for
 
 from capture_agent.errors import VectraError
 from capture_agent.landing.segments import segment_paths
@@ -128,18 +124,7 @@ def test_the_simulator_source_lives_exactly_as_long_as_the_session(tmp_path):
 
 
 def test_the_wal_of_a_crashed_run_is_recovered_first_and_reported(tmp_path, simulator):
-    code = (
-        "import time\n"
-        "from capture_agent.landing.writer import LandingWriter\n"
-        "from capture_agent.landing.schema import Source, Direction, Transport\n"
-        f"w = LandingWriter({str(tmp_path)!r}, Source.DIRECT, fsync_interval_s=0.01)\n"
-        "for i in range(5): w.frame(Direction.IN, Transport.WEBSOCKET, '42[\"n\",%d]' % i)\n"
-        "w.flush(); print('ready', flush=True); time.sleep(60)\n"  # not a wait: alive with its WAL open until killed
-    )
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    assert child.stdout.readline().strip() == "ready"
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    leave_a_crashed_wal(tmp_path, 5)
     said: list[str] = []
     result = asyncio.run(CaptureSession(CaptureOptions(tmp_path, DirectOptions(url=simulator.url), max_frames=5), say=said.append).run())
     assert len(result.recovery.published) == 1 and said[0].startswith("recovered 1 segment(s)")
