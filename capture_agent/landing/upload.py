@@ -37,6 +37,7 @@ from capture_agent.config import RemoteRoot, agent_id, default_cache_dir
 from capture_agent.errors import VectraError
 from capture_agent.landing.segments import fsync_dir, landing_root, parse_segment_name, segment_paths
 from capture_agent.landing.wal import WAL_DIR, wal_name
+from capture_agent.object_store import s3_filesystem
 from capture_agent.redact import redact_text
 
 JOURNAL = "_uploads.jsonl"
@@ -145,18 +146,10 @@ class S3Store:
     """Conditional creates and metadata reads on an S3 (or S3-compatible) store, through s3fs."""
 
     def __init__(self, remote: RemoteRoot, *, part_size: int | None = None) -> None:
-        from capture_agent.extras import require
-
-        require("s3", ("s3fs",), what="object-store support")
-        import s3fs
-
         self.remote = remote
         self.part_size = part_size  # a file larger than one part goes up in a multipart upload (s3fs's default: 50 MiB)
         # Short timeouts and few retries: the uploader's own backoff decides when to try again.
-        self.fs = s3fs.S3FileSystem(
-            skip_instance_cache=True,
-            config_kwargs={"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 2}},
-        )
+        self.fs = s3_filesystem(connect_timeout=5, read_timeout=60, retries={"max_attempts": 2})
         self.fs.retries = 2
 
     def create(self, key: str, local: Path, sha256: str, rows: int) -> Created | Exists:
