@@ -9,13 +9,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ports import free_port
 
 USER = "vectra"
 
@@ -25,12 +25,6 @@ def _server_binaries() -> Path:
     if not found:
         pytest.fail("PostgreSQL is not installed: run scripts/setup.sh (it installs Debian's postgresql)", pytrace=False)
     return Path(found[-1]).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -67,7 +61,7 @@ def postgres():
     def server(*command: str) -> None:
         subprocess.run([*as_server_user, *command], check=True, capture_output=True, timeout=300)
 
-    port = _free_port()
+    port = free_port()
     try:
         server(str(binaries / "initdb"), "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8", "--no-sync")
         options = f"-h 127.0.0.1 -p {port} -k {sockets} -c fsync=off"

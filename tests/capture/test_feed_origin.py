@@ -18,6 +18,7 @@ import pytest
 from capture_kit import RunningCapture, capture_session, wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ports import free_port
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -213,14 +214,8 @@ async def _browser_scenario(tmp_path, simulator):
         await feed.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_vectra_capture_serve_takes_allow_origin(tmp_path):
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "capture_agent.cli", "capture", "--source", "simulator", "--speed", "20",
                "--data", str(tmp_path), "--no-status", "--serve", f"127.0.0.1:{port}", "--allow-origin", ALLOWED]
     agent = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)

@@ -11,13 +11,9 @@ import threading
 import urllib.request
 from pathlib import Path
 
+from ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 SELECTOR = {"repositoryLocationName": "vectra_pipeline.definitions", "repositoryName": "__repository__"}
@@ -77,7 +73,7 @@ def _lines_until(process: subprocess.Popen, marker: str, timeout: float) -> tupl
 
 
 def test_ui_serves_the_roots_own_instance_on_loopback_with_automation_on_and_stops_on_ctrl_c(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}  # the default: the data root's own instance
     data = tmp_path / "data"
     process = subprocess.Popen(

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from ports import free_port
 from waits import wait_until
 
 from capture_agent.landing.synthetic import write_synthetic_capture
@@ -32,15 +33,9 @@ LAUNCH = """mutation Launch($p: ExecutionParams!) {
 RUNS = "{ runsOrError { ... on Runs { results { runId status tags { key value } } } } }"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Ui:
     def __init__(self, tmp: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.date = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()  # inside the UI's 90-day picker
         write_synthetic_capture(tmp / "data", 300, date=self.date)

@@ -9,11 +9,15 @@ import gzip
 import json
 import logging
 import os
+import signal
 import sys
+from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession, WSMsgType, WSServerHandshakeError, web
+from ports import free_port
 
+from capture_agent.errors import VectraError
 from capture_agent.live.origin import parse_allowed_origins
 from vectra_pipeline.commands import ui as ui_command
 from vectra_pipeline.commands.ui import Guard
@@ -29,6 +33,7 @@ class Upstream:
         self.seen: list[dict] = []
         app = web.Application(client_max_size=64 * 2**20)
         app.router.add_get("/echo", self.echo)
+        app.router.add_get("/server_info", self.echo)  # what `vectra ui` polls before it says the UI is ready
         app.router.add_get("/page", self.page)
         app.router.add_get("/big", self.big)
         app.router.add_post("/graphql", self.graphql)
@@ -92,7 +97,8 @@ def scenario(test):
     async def run():
         upstream = Upstream()
         upstream_port = await upstream.start()
-        guard = await Guard.start("127.0.0.1", 0, parse_allowed_origins(["http://127.0.0.1:5173"]), upstream_port)
+        guard = await Guard.start("127.0.0.1", 0, parse_allowed_origins(["http://127.0.0.1:5173"]),
+                                  f"http://127.0.0.1:{upstream_port}")
         try:
             async with ClientSession(auto_decompress=False) as client:
                 await test(guard, upstream, client)
@@ -178,7 +184,7 @@ def test_an_oversized_body_is_refused_before_it_is_forwarded(monkeypatch):
 
 def test_an_upstream_that_is_down_is_one_line_502():
     async def run():
-        guard = await Guard.start("127.0.0.1", 0, frozenset(), ui_command.private_port(exclude=0))
+        guard = await Guard.start("127.0.0.1", 0, frozenset(), f"http://127.0.0.1:{ui_command.private_port(exclude=0)}")
         try:
             async with ClientSession() as client, client.get(f"http://127.0.0.1:{guard.port}/") as response:
                 text = await response.text()
@@ -197,3 +203,67 @@ def test_proxy_errors_are_logged_as_one_line():
                                    sys.exc_info())
     line = ui_command._OneLine().format(record)
     assert line == "vectra ui: Error handling request (ConnectionResetError: peer went away)"
+
+
+@pytest.mark.parametrize("given, base", [
+    ("http://127.0.0.1:3001", "http://127.0.0.1:3001"),
+    ("http://webserver:3000/", "http://webserver:3000"),
+    ("http://[::1]:3001", "http://[::1]:3001"),
+])
+def test_an_upstream_is_a_plain_http_host_and_port(given, base):
+    assert ui_command.upstream_url(given) == base
+
+
+@pytest.mark.parametrize("given", [
+    "https://127.0.0.1:3001", "http://127.0.0.1", "http://user:pw@127.0.0.1:3001", "http://127.0.0.1:3001/dagster",
+    "http://127.0.0.1:3001/?x=1", "http://127.0.0.1:99999", "127.0.0.1:3001", "http://:3001", "http://[::1:3001",
+])
+def test_an_upstream_with_anything_else_is_refused_in_one_line(given):
+    with pytest.raises(VectraError) as refused:
+        ui_command.upstream_url(given)
+    assert "http://HOST:PORT" in str(refused.value) and "pw" not in str(refused.value)
+
+
+def test_vectra_ui_guards_a_running_webserver_without_starting_dagster(tmp_path):
+    """`vectra ui --upstream`: the deployment's case (docs/DEPLOY.md) — the command, end to end, in front of a
+    stand-in webserver: it says ready once the upstream answers, forwards what passes, refuses a foreign page's
+    mutation before it reaches the upstream, starts no Dagster and writes no instance, and stops on Ctrl-C."""
+    repo, port = Path(__file__).resolve().parents[2], free_port()
+
+    async def run():
+        upstream = Upstream()
+        upstream_port = await upstream.start()
+        env = {**os.environ, "VECTRA_DATA": str(tmp_path / "data")}
+        env.pop("DAGSTER_HOME", None)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "capture_agent.cli", "ui", "--port", str(port), "--upstream",
+            f"http://127.0.0.1:{upstream_port}", cwd=repo, env=env, start_new_session=True,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            lines = []
+            while not lines or "ready — open" not in lines[-1]:
+                line = await asyncio.wait_for(process.stdout.readline(), 120)
+                assert line, "".join(lines)
+                lines.append(line.decode())
+            assert "guarding the dagster-webserver at http://127.0.0.1:" in lines[0]
+            base = lines[-1].split("open ")[1].strip().rstrip("/")
+            mutation = json.dumps({"query": "mutation { launchRun { __typename } }"})
+            async with ClientSession() as client:
+                async with client.get(f"{base}/echo") as response:
+                    assert response.status == 200
+                async with client.post(f"{base}/graphql", data=mutation,
+                                       headers={"Content-Type": "application/json", "Origin": "https://evil.example"}) as response:
+                    assert response.status == 403
+            assert [seen["path"] for seen in upstream.seen] == ["/server_info", "/echo"]
+            os.killpg(process.pid, signal.SIGINT)
+            rest = (await asyncio.wait_for(process.stdout.read(), 60)).decode()
+            assert await process.wait() == 0 and "vectra ui: stopping\n" in rest
+        finally:
+            if process.returncode is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+            await upstream.runner.cleanup()
+        assert not (tmp_path / "data").exists()  # no instance, no data root: the deployment owns both
+
+    asyncio.run(run())

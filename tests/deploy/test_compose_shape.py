@@ -40,10 +40,10 @@ def option(command: list[str], flag: str) -> str:
 
 def test_the_services_of_a_team_deployment_share_one_image_and_the_instance_they_need(compose):
     services = compose["services"]
-    assert set(services) == {"postgres", "code", "webserver", "daemon"}
+    assert set(services) == {"postgres", "code", "webserver", "daemon", "guard"}
     image = services["code"]["image"]
     assert services["code"]["environment"]["DAGSTER_CURRENT_IMAGE"] == image  # what each run container starts from
-    assert {services[name]["image"] for name in ("webserver", "daemon")} == {image}
+    assert {services[name]["image"] for name in ("webserver", "daemon", "guard")} == {image}
     instance = load("docker/dagster.yaml")
     for name in ("code", "webserver", "daemon"):
         environment = services[name]["environment"]
@@ -75,6 +75,15 @@ def test_nothing_listens_beyond_this_machine_and_no_secret_is_written(compose):
     assert passwords and all(value.startswith("${DAGSTER_PG_PASSWORD:?") for value in passwords)
     for name in ("dagster.yaml", "docker/dagster.yaml"):
         assert "password:\n        env: DAGSTER_PG_PASSWORD" in (DEPLOY / name).read_text()
+
+
+def test_browsers_reach_the_webserver_only_through_the_guard(compose):
+    services = compose["services"]
+    webserver, guard = services["webserver"], services["guard"]["command"]
+    assert "ports" not in webserver  # it checks neither Host nor Origin (docs/SECURITY.md)
+    assert guard[:2] == ["vectra", "ui"]
+    assert option(guard, "--upstream") == f"http://webserver:{option(webserver['command'], '-p')}"
+    assert services["guard"]["ports"] == [f"127.0.0.1:{option(guard, '--port')}:{option(guard, '--port')}"]
 
 
 def test_run_containers_join_the_network_and_volume_compose_creates(compose):

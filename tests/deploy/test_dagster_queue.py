@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from ports import free_port
 from waits import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,12 +29,6 @@ LOCATION = Path(__file__).with_name("queue_location.py")
 DAGSTER = Path(sys.executable).with_name("dagster")
 DAEMON = Path(sys.executable).with_name("dagster-daemon")
 WAIT_S = 300
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(condition, what: str, processes=()) -> None:
@@ -64,7 +59,7 @@ def test_the_queue_runs_one_run_per_date_and_different_dates_side_by_side(tmp_pa
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    grpc_port = _free_port()
+    grpc_port = free_port()
     (home / "workspace.yaml").write_text(
         f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n      location_name: queue_test\n"
     )

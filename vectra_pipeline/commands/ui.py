@@ -14,6 +14,10 @@ once Dagster answers behind the guard; a port already taken fails before Dagster
 both: ``dagster dev`` runs in its own session with default signal handlers (started in the background of a
 non-interactive shell it would ignore SIGINT and SIGTERM) and gets one SIGINT from here, then SIGKILL for anything
 left after 30 s.
+
+``--upstream http://HOST:PORT`` runs the guard alone in front of a dagster-webserver that is already running — a
+deployment's (docs/DEPLOY.md), where the webserver, the daemon and the code server are separate processes — so the
+bare webserver is never what a browser reaches.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from capture_agent.config import DATA_ENV, add_data_argument
 from capture_agent.errors import VectraError
@@ -57,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-automation", action="store_true",
                         help="start with the landing sensor, the day_built sensor and the nightly schedule off")
+    parser.add_argument("--upstream", metavar="URL",
+                        help="guard a dagster-webserver already running at this http://HOST:PORT instead of starting "
+                        "Dagster (a deployment's webserver; docs/DEPLOY.md)")
 
 
 def dagster_dev_command(port: int) -> list[str]:
@@ -80,17 +88,37 @@ def private_port(exclude: int) -> int:
     raise VectraError(f"no free private port for Dagster among {BROWSER_BLOCKED_PORTS}; stop what uses them")
 
 
+def upstream_url(text: str) -> str:
+    """A ``--upstream`` value as the base URL the guard forwards to: ``http://HOST:PORT``, nothing else (a path,
+    query or user part would be silently dropped or, worse, sent with every request)."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        port, parts = None, None
+    if parts is None or parts.scheme != "http" or not parts.hostname or port is None or parts.username is not None \
+            or parts.password is not None or parts.path not in ("", "/") or parts.query or parts.fragment:
+        # the value is not echoed: a user part may hold a password
+        raise VectraError("--upstream: give the webserver as http://HOST:PORT (e.g. http://127.0.0.1:3001), nothing more")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"http://{host}:{port}"
+
+
 def run(args: argparse.Namespace) -> int:
     if not is_loopback(args.host) and not args.public:
         raise VectraError(f"--host {args.host} is not loopback: the UI can launch runs; add --public to mean it")
     if not 0 < args.port < 65536:
         raise VectraError(f"--port {args.port} is not a TCP port")
+    allowed = parse_allowed_origins(args.allow_origin)
+    if args.upstream:
+        upstream = upstream_url(args.upstream)
+        _log_errors_as_one_line()
+        return asyncio.run(_serve(args.host, args.port, allowed, upstream))
     from vectra_pipeline.build import landing_dates
     from vectra_pipeline.defs.jobs import AUTOMATION_ENV
     from vectra_pipeline.defs.partitions import register_days
     from vectra_pipeline.instance import dagster_home, open_instance
 
-    allowed = parse_allowed_origins(args.allow_origin)
     data_dir = Path(args.data).resolve()
     home = dagster_home(data_dir)
     with open_instance(home) as instance:  # the days that exist, so the UI offers them (and no others)
@@ -101,32 +129,37 @@ def run(args: argparse.Namespace) -> int:
     upstream_port = private_port(exclude=args.port)
     command = dagster_dev_command(upstream_port)
     _log_errors_as_one_line()
-    return asyncio.run(_serve(args.host, args.port, allowed, command, upstream_port, home, not args.no_automation))
+    started = f"DAGSTER_HOME={home}, {DATA_ENV}={data_dir}, sensors and schedule " \
+              f"{'off (--no-automation)' if args.no_automation else 'on'}; Dagster starts behind it on 127.0.0.1:{upstream_port}"
+    return asyncio.run(_serve(args.host, args.port, allowed, f"http://127.0.0.1:{upstream_port}", command, started))
 
 
-async def _serve(host: str, port: int, allowed: frozenset[Origin], command: list[str], upstream_port: int,
-                 home: Path, automation: bool) -> int:
+async def _serve(host: str, port: int, allowed: frozenset[Origin], upstream: str, command: list[str] | None = None,
+                 started: str = "") -> int:
+    """The guard in front of ``upstream``; with ``command``, that command (``dagster dev``) is started behind it and
+    stopped with it."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # before dagster starts, so it inherits default handlers
         loop.add_signal_handler(signum, stop.set)
     guard = dagster = None
     try:
-        guard = await Guard.start(host, port, allowed, upstream_port)
-        dagster = await asyncio.create_subprocess_exec(*command, cwd=REPO, start_new_session=True)
+        guard = await Guard.start(host, port, allowed, upstream)
         shown = f"http://{f'[{host}]' if ':' in host else host}:{guard.port}/"
-        switched = "on" if automation else "off (--no-automation)"
-        print(f"vectra ui: DAGSTER_HOME={home}, {DATA_ENV}={os.environ[DATA_ENV]}, sensors and schedule {switched}; "
-              f"Dagster starts behind it on 127.0.0.1:{upstream_port} — the URL follows once it answers", flush=True)
+        waits = {loop.create_task(stop.wait())}
+        if command is None:
+            print(f"vectra ui: guarding the dagster-webserver at {upstream} — the URL follows once it answers", flush=True)
+        else:
+            dagster = await asyncio.create_subprocess_exec(*command, cwd=REPO, start_new_session=True)
+            print(f"vectra ui: {started} — the URL follows once it answers", flush=True)
+            waits.add(exited := loop.create_task(dagster.wait()))
         announce = loop.create_task(_announce_when_ready(guard.proxy, shown))
-        stopped = loop.create_task(stop.wait())
-        exited = loop.create_task(dagster.wait())
-        await asyncio.wait({stopped, exited}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (announce, stopped):
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in (announce, *pending):
             task.cancel()
-        if exited.done():
+        if dagster is not None and exited in done:
             raise VectraError(f"dagster dev stopped by itself (exit code {dagster.returncode}); its messages are above")
-        print("vectra ui: stopping Dagster", flush=True)
+        print("vectra ui: stopping" + (" Dagster" if dagster is not None else ""), flush=True)
         return 0
     finally:
         if dagster is not None:
@@ -144,7 +177,7 @@ class Guard:
         self.runner, self.proxy, self.port = runner, proxy, port
 
     @classmethod
-    async def start(cls, host: str, port: int, allowed: frozenset[Origin], upstream_port: int) -> Guard:
+    async def start(cls, host: str, port: int, allowed: frozenset[Origin], upstream: str) -> Guard:
         from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, web
 
         session = ClientSession(
@@ -153,7 +186,7 @@ class Guard:
             skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
             timeout=ClientTimeout(total=None, sock_connect=5),
         )
-        proxy = GuardProxy(session, upstream_port)
+        proxy = GuardProxy(session, upstream)
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", proxy.handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3)
@@ -226,9 +259,8 @@ async def _stop_dagster(process: asyncio.subprocess.Process) -> None:
 class GuardProxy:
     """aiohttp handler: judge the request (ui_guard), then forward it to dagster-webserver."""
 
-    def __init__(self, session, upstream_port: int) -> None:
-        self.session = session
-        self.upstream = f"http://127.0.0.1:{upstream_port}"
+    def __init__(self, session, upstream: str) -> None:
+        self.session, self.upstream = session, upstream  # ``http://host:port``, no trailing slash
         self.policy: OriginPolicy | None = None  # set once the listening address is known
 
     async def handle(self, request):
