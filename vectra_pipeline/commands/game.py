@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("game_id", metavar="GAME_ID", help="the game's id (vectra query \"SELECT game_id FROM games\")")
     parser.add_argument("--player", help="player id or username (default: the recording player)")
     parser.add_argument("--png", type=Path, metavar="FILE", help="where to write the chart (default: game-GAME_ID.png)")
-    add_data_argument(parser)
+    add_data_argument(parser, remote=True)
 
 
 TABLES = ("game_ticks", "games", "trades", "sidebets", "player_games")

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, help="table on a terminal, csv into a pipe or a file (default)")
     parser.add_argument("--output", type=Path, metavar="FILE", help="write the result to FILE instead of stdout")
     parser.add_argument("--limit", type=int, help=f"at most this many rows (default: {TABLE_ROWS} in a table, all otherwise)")
-    add_data_argument(parser)
+    add_data_argument(parser, remote=True)
 
 
 def query(root: Path | RemoteRoot, sql: str):
