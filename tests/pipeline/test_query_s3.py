@@ -19,6 +19,7 @@ from s3kit import ACCESS_KEY, SECRET_KEY
 
 from capture_agent.cli import main
 from capture_agent.config import RemoteRoot
+from capture_agent.errors import VectraError
 from capture_agent.object_store import S3Access, s3_access, s3_filesystem
 from vectra_pipeline import storage, warehouse
 from vectra_pipeline.gold.player_games import build_player_games
@@ -154,3 +155,27 @@ def test_the_httpfs_secret_is_temporary_and_follows_the_endpoint(s3_bucket):
     assert f"ENDPOINT '{host}'" in statement and "USE_SSL false" in statement and "URL_STYLE 'path'" in statement
     on_aws = warehouse.secret_statement(S3Access("AKIA", "it's", "token", "eu-west-1", ""))
     assert "SECRET 'it''s'" in on_aws and "SESSION_TOKEN 'token'" in on_aws and "ENDPOINT" not in on_aws
+
+
+@pytest.mark.parametrize(
+    ("raised", "says"),
+    [
+        (PermissionError("The AWS Access Key Id you provided does not exist in our records."), "refused access to"),
+        (PermissionError("SignatureDoesNotMatch"), "check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"),
+        (FileNotFoundError("The specified bucket does not exist"), "check the bucket name"),
+        (ConnectionResetError(104, "Connection reset by peer"), "cannot reach"),
+        (duckdb.IOException("IO Error: Python exception: ReadTimeoutError"), "cannot read s3://"),
+    ],
+)
+def test_what_the_store_or_duckdb_raise_becomes_one_line(monkeypatch, raised, says):
+    """The store's refusals moto cannot play (it accepts any key): each is one line naming what to check."""
+    root = RemoteRoot("team-bucket", PREFIX)
+
+    def refuse(*_args, **_kwargs):
+        raise raised
+
+    monkeypatch.setattr(warehouse, "view_statements", refuse)
+    with pytest.raises(VectraError) as caught:
+        warehouse.connect(root)
+    message = str(caught.value)
+    assert says in message and root.url in message and "\n" not in message
