@@ -157,6 +157,13 @@ def test_the_httpfs_secret_is_temporary_and_follows_the_endpoint(s3_bucket):
     assert "SECRET 'it''s'" in on_aws and "SESSION_TOKEN 'token'" in on_aws and "ENDPOINT" not in on_aws
 
 
+def test_a_cache_folder_that_cannot_be_written_is_one_line_about_the_disk(remote, tmp_path, monkeypatch, capsys):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    err = _one_line_error(capsys, ["query", "SELECT 1", "--data", remote.url])
+    assert f"cannot keep the warehouse file {blocked}/" in err and "reach" not in err
+
 @pytest.mark.parametrize(
     ("raised", "says"),
     [
