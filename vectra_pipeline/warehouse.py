@@ -84,13 +84,14 @@ def _matches(path: str, pattern: str) -> bool:
 
 def _finder(root: Path | RemoteRoot, fs=None) -> Callable[[str], bool]:
     """``present(relative_glob)``: whether any file under the root matches. A remote root is listed once (one
-    recursive listing per stage folder and the datasets folder) and the globs are matched against that."""
+    recursive listing per stage folder, through ``fs`` or a fresh filesystem) and the globs are matched against that."""
     if not isinstance(root, RemoteRoot):
         return lambda relative_glob: any(storage.location(root).glob(relative_glob))
+    fs = fs or _store(root)
     base = root.url.removeprefix("s3://") + "/"
     listed = [
         key.removeprefix(base)
-        for top in sorted({table.stage for table in TABLES.values()} | {storage.DATASETS_DIR})
+        for top in sorted({table.stage for table in TABLES.values()})  # bronze, silver, gold and datasets
         for key in fs.find(root.object_url(top))
     ]
     return lambda relative_glob: any(_matches(path, relative_glob) for path in listed)
@@ -143,7 +144,7 @@ def comment_statements(name: str) -> list[str]:
 def view_statements(root: Path | RemoteRoot, fs=None) -> dict[str, str]:
     """view name → its statements, ``;``-separated: the CREATE, then the comments — one view per table with
     partitions, and ``datasets`` (``fs``: the filesystem a remote root is listed with)."""
-    present = _finder(root, fs or _store(root))
+    present = _finder(root, fs)
     statements = {
         name: f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({quote(glob)}, '
         "hive_partitioning = true, hive_types = {'date': DATE})"
