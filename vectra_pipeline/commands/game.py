@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from capture_agent.config import RemoteRoot, add_data_argument
-from capture_agent.errors import VectraError
+from capture_agent.errors import VectraError, first_line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +37,7 @@ def load_view(root: Path | RemoteRoot, game_id: str, player: str | None):
             tables = {name: connection.execute(f'SELECT * FROM "{name}" WHERE game_id = $game', {"game": game_id}).pl()
                       for name in TABLES}
         except duckdb.CatalogException as error:  # a table this root has not built (yet)
-            raise VectraError(f"{str(error).splitlines()[0]}; run `vectra build --data {root}`") from None
+            raise VectraError(f"{first_line(error)}; run `vectra build --data {root}`") from None
     view = view_of(game_id, tables, player)
     if view is None:
         raise VectraError(f'no ticks of game {game_id!r} under {root} (the ids: vectra query "SELECT game_id FROM games")')
