@@ -6,7 +6,11 @@ each client itself and never passed through, printed or stored here: a data root
 
 from __future__ import annotations
 
+import contextlib
 import os
+from dataclasses import dataclass, field
+
+from capture_agent.errors import VectraError, first_line
 
 
 def s3_filesystem(**config_kwargs):
@@ -28,3 +32,57 @@ def polars_storage_options() -> dict[str, str]:
     if endpoint.startswith("http://"):
         options["aws_allow_http"] = "true"
     return options
+
+
+@dataclass(frozen=True)
+class S3Access:
+    """Credentials, region and endpoint resolved from the environment for a client that cannot read ``AWS_*``
+    itself (DuckDB's httpfs). Held in memory only; never shown (``repr`` leaves the secrets out)."""
+
+    key_id: str = field(repr=False)
+    secret: str = field(repr=False)
+    token: str | None = field(repr=False)
+    region: str
+    endpoint: str
+
+
+def s3_access() -> S3Access:
+    """What botocore's credential chain (the ``AWS_*`` variables, a profile, an instance role) resolves to now."""
+    import botocore.session
+    from botocore.exceptions import NoCredentialsError
+
+    session = botocore.session.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise NoCredentialsError()
+    frozen = credentials.get_frozen_credentials()
+    region = session.get_config_variable("region") or "us-east-1"
+    return S3Access(frozen.access_key, frozen.secret_key, frozen.token, region, os.environ.get("AWS_ENDPOINT_URL", ""))
+
+
+@contextlib.contextmanager
+def store_errors(root: str):
+    """What goes wrong reaching the store under ``root`` (``s3://bucket/prefix``) as one line that says what to
+    check. The libraries' messages name the endpoint or the bucket at most, never a credential."""
+    from botocore.exceptions import BotoCoreError, NoCredentialsError, PartialCredentialsError
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS S3"
+    try:
+        yield
+    except (NoCredentialsError, PartialCredentialsError):
+        raise VectraError(
+            f"no credentials for {root}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), "
+            "and AWS_ENDPOINT_URL for an S3-compatible store"
+        ) from None
+    except PermissionError as error:  # s3fs: AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, ExpiredToken
+        raise VectraError(
+            f"{endpoint} refused access to {root} ({first_line(error)}): check AWS_ACCESS_KEY_ID, "
+            "AWS_SECRET_ACCESS_KEY and the bucket's permissions"
+        ) from None
+    except FileNotFoundError as error:  # s3fs: NoSuchBucket
+        raise VectraError(f"{root}: {first_line(error)} at {endpoint}: check the bucket name and AWS_ENDPOINT_URL") from None
+    except (BotoCoreError, OSError) as error:
+        raise VectraError(
+            f"cannot reach {endpoint} for {root} ({first_line(error)}): check AWS_ENDPOINT_URL and the network, "
+            "then try again"
+        ) from None

@@ -9,21 +9,21 @@ import argparse
 import os
 from pathlib import Path
 
-from capture_agent.config import add_data_argument
-from capture_agent.errors import VectraError
+from capture_agent.config import RemoteRoot, add_data_argument
+from capture_agent.errors import VectraError, first_line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("game_id", metavar="GAME_ID", help="the game's id (vectra query \"SELECT game_id FROM games\")")
     parser.add_argument("--player", help="player id or username (default: the recording player)")
     parser.add_argument("--png", type=Path, metavar="FILE", help="where to write the chart (default: game-GAME_ID.png)")
-    add_data_argument(parser)
+    add_data_argument(parser, remote=True)
 
 
 TABLES = ("game_ticks", "games", "trades", "sidebets", "player_games")
 
 
-def load_view(data_dir: Path, game_id: str, player: str | None):
+def load_view(root: Path | RemoteRoot, game_id: str, player: str | None):
     """The :class:`~vectra_pipeline.game_view.GameView` of ``game_id`` for ``player`` (None: the recording player)."""
     import duckdb
 
@@ -32,16 +32,15 @@ def load_view(data_dir: Path, game_id: str, player: str | None):
 
     if not game_id.strip():
         raise VectraError('no GAME_ID given: vectra game GAME_ID (the ids: vectra query "SELECT game_id FROM games")')
-    warehouse.require_tables(data_dir)
-    with warehouse.connect(data_dir) as connection:
+    with warehouse.connect(root, require_tables=True) as connection:
         try:
             tables = {name: connection.execute(f'SELECT * FROM "{name}" WHERE game_id = $game', {"game": game_id}).pl()
                       for name in TABLES}
         except duckdb.CatalogException as error:  # a table this root has not built (yet)
-            raise VectraError(f"{str(error).splitlines()[0]}; run `vectra build --data {data_dir}`") from None
+            raise VectraError(f"{first_line(error)}; run `vectra build --data {root}`") from None
     view = view_of(game_id, tables, player)
     if view is None:
-        raise VectraError(f'no ticks of game {game_id!r} under {data_dir} (the ids: vectra query "SELECT game_id FROM games")')
+        raise VectraError(f'no ticks of game {game_id!r} under {root} (the ids: vectra query "SELECT game_id FROM games")')
     return view
 
 
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from vectra_pipeline import storage
     from vectra_pipeline.game_view import fills_table, png, terminal_chart
 
-    view = load_view(Path(args.data), args.game_id, args.player)
+    view = load_view(args.data, args.game_id, args.player)
     console = Console()
     for line in terminal_chart(view, width=max(20, min(console.width - 2, 120))):
         console.print(escape(line), highlight=False, soft_wrap=True)

@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from capture_agent.config import add_data_argument
-from capture_agent.errors import VectraError
+from capture_agent.config import RemoteRoot, add_data_argument
+from capture_agent.errors import VectraError, first_line
 
 FORMATS = ("table", "csv", "json", "parquet")
 TABLE_ROWS = 100  # rows a table shows unless --limit says otherwise
@@ -36,18 +36,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, help="table on a terminal, csv into a pipe or a file (default)")
     parser.add_argument("--output", type=Path, metavar="FILE", help="write the result to FILE instead of stdout")
     parser.add_argument("--limit", type=int, help=f"at most this many rows (default: {TABLE_ROWS} in a table, all otherwise)")
-    add_data_argument(parser)
+    add_data_argument(parser, remote=True)
 
 
-def query(data_dir: Path, sql: str):
-    """(column names, rows) of ``sql`` on the warehouse's views of ``data_dir``."""
-    with _cursor(data_dir, sql) as cursor:
+def query(root: Path | RemoteRoot, sql: str):
+    """(column names, rows) of ``sql`` on the warehouse's views of the data root."""
+    with _cursor(root, sql) as cursor:
         names = [d[0] for d in cursor.description] if cursor.description else []
         return names, cursor.fetchall()
 
 
 @contextlib.contextmanager
-def _cursor(data_dir: Path, sql: str):
+def _cursor(root: Path | RemoteRoot, sql: str):
     """``sql`` executed on a private in-memory DuckDB with the warehouse's views (``warehouse.connect``), never on
     ``warehouse.duckdb``: no build and no client holding that file can make a query fail, nothing a query does
     persists, and a copied root reads its own files. DuckDB's errors become one line."""
@@ -57,18 +57,12 @@ def _cursor(data_dir: Path, sql: str):
 
     if not sql.strip():
         raise VectraError('no SQL given: vectra query "SELECT …" (the tables: docs/TABLES.md)')
-    warehouse.require_tables(data_dir)
-    with warehouse.connect(data_dir) as connection:
+    with warehouse.connect(root, require_tables=True) as connection:
         try:
             cursor = connection.execute(sql)
         except duckdb.Error as error:
-            raise VectraError(f"query failed: {_first_line(error)}") from None
+            raise VectraError(f"query failed: {first_line(error)}") from None
         yield cursor
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def chosen_format(requested: str | None, output: Path | None, stdout_is_terminal: bool) -> str:
@@ -91,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise VectraError(f"--limit {args.limit}: give a positive number of rows")
     form = chosen_format(args.format, args.output, sys.stdout.isatty())
     limit = args.limit if args.limit is not None else (TABLE_ROWS if form == "table" else None)
-    with _cursor(Path(args.data), args.sql) as cursor, _target(args.output, binary=form == "parquet") as stream:
+    with _cursor(args.data, args.sql) as cursor, _target(args.output, binary=form == "parquet") as stream:
         names = [d[0] for d in cursor.description] if cursor.description else []
         try:
             if form == "table":
@@ -99,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 written = WRITERS[form](names, _rows_or_batches(_batches(cursor), limit, form == "parquet"), stream)
         except duckdb.Error as error:  # raised while fetching, e.g. a cast that fails on a later row
-            raise VectraError(f"query failed: {_first_line(error)}") from None
+            raise VectraError(f"query failed: {first_line(error)}") from None
     if args.output:
         print(f"vectra query: {written} row{'s' if written != 1 else ''} written to {args.output} ({form})", file=sys.stderr)
     return 0
