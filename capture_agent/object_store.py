@@ -9,15 +9,17 @@ from __future__ import annotations
 import os
 
 
-def s3_filesystem(**config_kwargs):
+def s3_filesystem(*, use_listings_cache: bool = True, **config_kwargs):
     """An ``s3fs.S3FileSystem`` on the ``AWS_*`` environment (a fresh instance: tests and agents change the endpoint
-    between calls); ``config_kwargs`` go to botocore (timeouts, retries)."""
+    between calls); ``config_kwargs`` go to botocore (timeouts, retries). ``use_listings_cache=False`` lists the
+    store on every call: what a reader of keys other machines write needs."""
     from capture_agent.extras import require
 
     require("s3", ("s3fs",), what="object-store support")
     import s3fs
 
-    return s3fs.S3FileSystem(skip_instance_cache=True, config_kwargs=config_kwargs or None)
+    return s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=use_listings_cache,
+                             config_kwargs=config_kwargs or None)
 
 
 def polars_storage_options() -> dict[str, str]:

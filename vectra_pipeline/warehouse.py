@@ -148,6 +148,8 @@ def refresh(data_dir: Path, tables: list[str] | None = None, force: bool = False
     need to be covered — a cheap test for the assets, which call this after every partition). Otherwise a fresh
     file is written at a temp name and renamed into place, under an flock so two writers never interleave.
     """
+    if not storage.is_local(data_dir):  # a remote root's warehouse lives in a local cache (vectra query makes it)
+        return []
     data_dir = Path(data_dir)
     recorded = _recorded(data_dir) if warehouse_path(data_dir).exists() and not force else None
     if recorded is not None and tables is not None and all(t in recorded for t in tables) and "datasets" in recorded:
