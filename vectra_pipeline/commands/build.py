@@ -26,15 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="days built at a time, each in a process of its own (a backfill on N cores; default 1)")
     parser.add_argument("--verbose", action="store_true", help="show Dagster's log and each failure's traceback (also VECTRA_DEBUG=1)")
-    add_data_argument(parser)
+    add_data_argument(parser, remote=True)
 
 
 def run(args: argparse.Namespace) -> int:
+    from vectra_pipeline import storage
     from vectra_pipeline.build import build, resolve_dates
     from vectra_pipeline.instance import dagster_home
 
-    data_dir = Path(args.data).resolve()
-    dates = resolve_dates(data_dir, args.date)
+    data_dir = storage.data_root(args.data)
+    with storage.store_errors():  # the store down or refusing us: one line, before any run starts
+        dates = resolve_dates(data_dir, args.date)
     home = dagster_home(data_dir)
     verbose = args.verbose or bool(os.environ.get("VECTRA_DEBUG"))
     if args.jobs < 1:
@@ -78,7 +80,8 @@ def _print_summary(summary: BuildSummary, data_dir: Path, home: Path, verbose: b
             console.print(escape(traceback), highlight=False)
     for failure in summary.failed_runs:
         line(f"[red]failed[/] {escape(failure)}")
-    line(f"warehouse: {escape(str(storage.warehouse_path(data_dir)))}  (vectra query \"SELECT …\")")
+    if storage.is_local(data_dir):
+        line(f"warehouse: {escape(str(storage.warehouse_path(data_dir)))}  (vectra query \"SELECT …\")")
     line(f"dagster instance: {escape(str(home))}  (vectra ui --data {escape(str(data_dir))})")
 
 
