@@ -189,9 +189,10 @@ def collect_garbage(parent, seal: str, now_s: float | None = None) -> list[str]:
     now_s = time.time() if now_s is None else now_s
     removed = []
     for folder in subfolders(parent):
+        if folder.name.startswith("_"):  # _history: publish records, no version
+            continue
         objects = keys_under(folder)
-        if not objects or any(item["name"].endswith("/" + seal) and item["name"].count("/") == folder.path.count("/") + 1
-                              for item in objects):
+        if not objects or any(item["name"] == f"{folder.path}/{seal}" for item in objects):
             continue
         newest = max(item["LastModified"].timestamp() for item in objects if item.get("LastModified"))
         if now_s - newest > GARBAGE_GRACE_S:

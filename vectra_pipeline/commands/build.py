@@ -35,13 +35,13 @@ def run(args: argparse.Namespace) -> int:
     from vectra_pipeline.instance import dagster_home
 
     data_dir = storage.data_root(args.data)
-    with storage.store_errors():  # the store down or refusing us: one line, before any run starts
-        dates = resolve_dates(data_dir, args.date)
-    home = dagster_home(data_dir)
-    verbose = args.verbose or bool(os.environ.get("VECTRA_DEBUG"))
     if args.jobs < 1:
         raise VectraError(f"--jobs {args.jobs}: give 1 or more days at a time")
-    summary = build(data_dir, dates, show_progress=True, verbose=verbose, jobs=args.jobs, dagster_home=home)
+    verbose = args.verbose or bool(os.environ.get("VECTRA_DEBUG"))
+    with storage.store_errors():  # the store down or refusing us: one line, whenever it happens
+        dates = resolve_dates(data_dir, args.date)
+        home = dagster_home(data_dir)
+        summary = build(data_dir, dates, show_progress=True, verbose=verbose, jobs=args.jobs, dagster_home=home)
     _print_summary(summary, data_dir, home, verbose)
     return 0 if summary.ok else 1
 
