@@ -47,6 +47,8 @@ def remote_of(root) -> RemoteRoot | None:
 
 
 def is_remote(path) -> bool:
+    if isinstance(path, (Path, str)):  # the local case never imports universal-pathlib
+        return False
     from upath.implementations.cloud import S3Path
 
     return isinstance(path, S3Path)
@@ -211,10 +213,6 @@ def move(path, target) -> None:
 
 def open_binary(path):
     return path.fs.open(path.path, "rb")
-
-
-def read_text(path) -> str:
-    return path.fs.cat_file(path.path).decode("utf-8")
 
 
 def stored_sha256(path) -> str:
