@@ -28,6 +28,7 @@ from pathlib import Path
 
 from capture_agent.config import RemoteRoot, parse_data_root
 from capture_agent.errors import VectraError
+from capture_agent.landing.upload import file_sha256  # the agent's: the same sha256 metadata as its segments
 from capture_agent.object_store import s3_filesystem
 
 GARBAGE_GRACE_S = 3600.0
@@ -123,18 +124,10 @@ def stat(path) -> tuple[int, int]:
 
 # -- writing -------------------------------------------------------------------------------------------------------
 
-def local_sha256(local: Path) -> str:
-    digest = hashlib.sha256()
-    with open(local, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def upload(local: Path, path, *, exclusive: bool = False) -> bool:
     """Send a local file to ``path`` in one request (one PUT, or one multipart completion), its sha256 in the
     metadata. ``exclusive``: only when no object holds the key (False when one does, and nothing changed)."""
-    metadata = {"sha256": local_sha256(local)}
+    metadata = {"sha256": file_sha256(local)}
     if not exclusive:
         path.fs.put_file(str(local), path.path, Metadata=metadata)
         return True
@@ -220,11 +213,8 @@ def stored_sha256(path) -> str:
     stored = path.fs.metadata(path.path).get("sha256")
     if stored:
         return stored
-    digest = hashlib.sha256()
     with open_binary(path) as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ down mid-build. No secret may reach a file, an object or an output.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -141,7 +142,11 @@ def test_a_damaged_landing_object_is_quarantined_on_the_bucket_with_its_reason(t
     damaged = "synthetic-deadbeef-000000.parquet"
     s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=f"{folder}/{damaged}", Body=b"PAR1 not a parquet file")
 
-    day = read_landing_day(storage.location(RemoteRoot(s3_bucket.name, "team")), "2026-11-01")
+    root = storage.location(RemoteRoot(s3_bucket.name, "team"))
+    # uploaded by another tool, without the agent's sha256 metadata: hashed from its bytes
+    uploaded = storage.location(root, "landing", "date=2026-11-01", good.name)
+    assert storage.file_sha256(uploaded) == hashlib.sha256(good.read_bytes()).hexdigest()
+    day = read_landing_day(root, "2026-11-01")
     assert day.segments == 1 and day.frame.height == read_landing_day(tmp_path / "local", "2026-11-01").frame.height > 0
     (rejected,) = day.rejected
     assert rejected.file == f"landing/date=2026-11-01/{damaged}"
