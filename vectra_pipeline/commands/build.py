@@ -82,7 +82,9 @@ def _print_summary(summary: BuildSummary, data_dir: Path, home: Path, verbose: b
         line(f"[red]failed[/] {escape(failure)}")
     if storage.is_local(data_dir):
         line(f"warehouse: {escape(str(storage.warehouse_path(data_dir)))}  (vectra query \"SELECT …\")")
-    line(f"dagster instance: {escape(str(home))}  (vectra ui --data {escape(str(data_dir))})")
+        line(f"dagster instance: {escape(str(home))}  (vectra ui --data {escape(str(data_dir))})")
+    else:  # vectra ui takes a local root only, for now
+        line(f"dagster instance: {escape(str(home))}  (local to this machine)")
 
 
 def check_lines(summary: BuildSummary) -> list[str]:
