@@ -180,19 +180,20 @@ def exists(path) -> bool:
 
 def collect_garbage(parent, seal: str, now_s: float | None = None) -> list[str]:
     """Delete the unsealed folders under ``parent`` (leftovers of dead publishers) whose newest object is older than
-    the grace period; returns their names. A folder still being written is younger: it is left alone."""
+    the grace period, from one listing; returns their names. A folder still being written is younger: left alone."""
     now_s = time.time() if now_s is None else now_s
+    folders: dict[str, list[dict]] = {}
+    for item in keys_under(parent):
+        folder, _, rest = item["name"].removeprefix(parent.path + "/").partition("/")
+        if rest and not folder.startswith(("_", ".")):  # _history: publish records, no version
+            folders.setdefault(folder, []).append(item)
     removed = []
-    for folder in subfolders(parent):
-        if folder.name.startswith("_"):  # _history: publish records, no version
+    for folder, objects in sorted(folders.items()):
+        if any(item["name"] == f"{parent.path}/{folder}/{seal}" for item in objects):
             continue
-        objects = keys_under(folder)
-        if not objects or any(item["name"] == f"{folder.path}/{seal}" for item in objects):
-            continue
-        newest = max(item["LastModified"].timestamp() for item in objects if item.get("LastModified"))
-        if now_s - newest > GARBAGE_GRACE_S:
-            folder.fs.rm([item["name"] for item in objects])
-            removed.append(folder.name)
+        if now_s - max(item["LastModified"].timestamp() for item in objects) > GARBAGE_GRACE_S:
+            parent.fs.rm([item["name"] for item in objects])
+            removed.append(folder)
     return removed
 
 
