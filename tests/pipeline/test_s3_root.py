@@ -117,6 +117,35 @@ def test_a_publisher_that_loses_the_race_on_the_manifest_finds_the_version_publi
     assert s3_bucket.versions("team/datasets/player/0123456789abcdef/episodes.parquet") == 2
 
 
+KILLED_PUBLISHER = """
+import sys
+from pathlib import Path
+from capture_agent.config import RemoteRoot
+from vectra_pipeline import storage
+
+def fill(folder: Path) -> None:
+    (folder / "episodes.parquet").write_bytes(b"rows")
+    (folder / storage.MANIFEST).write_text("{}")
+
+final = storage.location(RemoteRoot(sys.argv[1], "team"), "datasets", "player", "feedfacefeedface")
+storage.publish_folder(final, fill, ready="dataset:manifest-written")
+"""
+
+
+def test_a_publisher_killed_between_its_files_and_its_manifest_leaves_no_version(tmp_path, s3_bucket):
+    env = {**team_env(s3_bucket, tmp_path), "VECTRA_CRASH_AT": "dataset:manifest-written", "PYTHONPATH": str(REPO)}
+    killed = subprocess.run([sys.executable, "-c", KILLED_PUBLISHER, s3_bucket.name], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=TIMEOUT)  # fmt: skip
+    assert killed.returncode == -9, killed.stderr
+    assert s3_bucket.keys("team/") == ["team/datasets/player/feedfacefeedface/episodes.parquet"]
+    team = storage.location(RemoteRoot(s3_bucket.name, "team"))
+    assert storage.version_folders(team, "player") == []  # files without a manifest are no version
+    # the next publisher of that id uploads again and seals it
+    final = storage.version_path(team, "player", "feedfacefeedface")
+    assert storage.publish_folder(final, lambda folder: (folder / storage.MANIFEST).write_text('{"id": 1}'), ready="x")
+    assert [f.name for f in storage.version_folders(team, "player")] == ["feedfacefeedface"]
+
+
 def test_unsealed_leftovers_are_collected_once_older_than_the_grace_period(s3_bucket):
     root = storage.location(RemoteRoot(s3_bucket.name, "team"))
     versions = storage.dataset_root(root, "player")
