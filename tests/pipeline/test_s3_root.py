@@ -8,6 +8,7 @@ down mid-build. No secret may reach a file, an object or an output.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -188,6 +189,27 @@ def test_a_damaged_landing_object_is_quarantined_on_the_bucket_with_its_reason(t
     assert s3_bucket.read(f"team/landing/_rejected/date=2026-11-01/{damaged}") == b"PAR1 not a parquet file"
     reason = s3_bucket.read(f"team/landing/_rejected/date=2026-11-01/{damaged}.reason").decode()
     assert "not a readable Parquet file" in reason and f"file: landing/date=2026-11-01/{damaged}" in reason
+
+
+def test_the_landing_sensor_lists_the_bucket_by_name(tmp_path, s3_bucket):
+    import dagster as dg
+
+    from vectra_pipeline.defs.resources import VectraPaths
+    from vectra_pipeline.defs.sensors import landing_segments
+
+    local = write_synthetic_capture(tmp_path / "local", 200, date="2026-11-01")
+    (first,) = local.segments
+    s3_bucket.client.upload_file(str(first), s3_bucket.name, f"team/landing/date=2026-11-01/{first.name}")
+    paths = VectraPaths(data_dir=f"s3://{s3_bucket.name}/team")
+    context = dg.build_sensor_context(resources={"paths": paths})
+    assert [r.partition_key for r in landing_segments(context).run_requests] == ["2026-11-01"]
+    assert json.loads(context.cursor) == {"2026-11-01": [first.name]}
+    # the same object written again (a new LastModified) is no new segment; a new name on another day is
+    s3_bucket.client.upload_file(str(first), s3_bucket.name, f"team/landing/date=2026-11-01/{first.name}")
+    later = write_synthetic_capture(tmp_path / "later", 200, date="2026-11-02", seed="later")
+    s3_bucket.client.upload_file(str(later.segments[0]), s3_bucket.name, f"team/landing/date=2026-11-02/{later.segments[0].name}")
+    again = dg.build_sensor_context(cursor=context.cursor, resources={"paths": paths})
+    assert [r.partition_key for r in landing_segments(again).run_requests] == ["2026-11-02"]
 
 
 @pytest.mark.parametrize("when", ["before", "during"])
