@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 from capture_agent.errors import VectraError, first_line
 
 
-def s3_filesystem(**config_kwargs):
+def s3_filesystem(*, use_listings_cache: bool = True, **config_kwargs):
     """An ``s3fs.S3FileSystem`` on the ``AWS_*`` environment (a fresh instance: tests and agents change the endpoint
-    between calls); ``config_kwargs`` go to botocore (timeouts, retries)."""
+    between calls); ``config_kwargs`` go to botocore (timeouts, retries). ``use_listings_cache=False`` lists the
+    store on every call: what a reader of keys other machines write needs."""
     from capture_agent.extras import require
 
     require("s3", ("s3fs",), what="object-store support")
     import s3fs
 
-    return s3fs.S3FileSystem(skip_instance_cache=True, config_kwargs=config_kwargs or None)
+    return s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=use_listings_cache,
+                             config_kwargs=config_kwargs or None)
 
 
 def polars_storage_options() -> dict[str, str]:
@@ -62,27 +64,47 @@ def s3_access() -> S3Access:
 
 @contextlib.contextmanager
 def store_errors(root: str):
-    """What goes wrong reaching the store under ``root`` (``s3://bucket/prefix``) as one line that says what to
-    check. The libraries' messages name the endpoint or the bucket at most, never a credential."""
+    """Inside: a store that cannot be reached or refuses us (:func:`store_failure`) becomes one line; any other
+    error passes unchanged."""
+    try:
+        yield
+    except Exception as error:
+        line = store_failure(error, root)
+        if line is None:
+            raise
+        raise line from None
+
+
+def store_failure(error: BaseException, root: str) -> VectraError | None:
+    """What went wrong reaching the store under ``root`` (``s3://bucket/prefix``) as one line that says what to check,
+    or None when ``error`` is not the store's (a local disk error stays what it is). Read from the exception types
+    botocore, aiohttp and s3fs raise and, for errors another layer wrapped (a Dagster step), from their names and
+    text. The libraries' messages name the endpoint or the bucket at most, never a credential."""
     from botocore.exceptions import BotoCoreError, NoCredentialsError, PartialCredentialsError
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS S3"
-    try:
-        yield
-    except (NoCredentialsError, PartialCredentialsError):
-        raise VectraError(
+    name, text = type(error).__name__, str(error)
+    if isinstance(error, (NoCredentialsError, PartialCredentialsError)) or "Unable to locate credentials" in text:
+        return VectraError(
             f"no credentials for {root}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), "
             "and AWS_ENDPOINT_URL for an S3-compatible store"
-        ) from None
-    except PermissionError as error:  # s3fs: AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, ExpiredToken
-        raise VectraError(
+        )
+    if isinstance(error, PermissionError) or any(code in text for code in _REFUSALS):
+        return VectraError(
             f"{endpoint} refused access to {root} ({first_line(error)}): check AWS_ACCESS_KEY_ID, "
             "AWS_SECRET_ACCESS_KEY and the bucket's permissions"
-        ) from None
-    except FileNotFoundError as error:  # s3fs: NoSuchBucket
-        raise VectraError(f"{root}: {first_line(error)} at {endpoint}: check the bucket name and AWS_ENDPOINT_URL") from None
-    except (BotoCoreError, OSError) as error:
-        raise VectraError(
+        )
+    if "NoSuchBucket" in text or (isinstance(error, FileNotFoundError) and "bucket does not exist" in text):
+        return VectraError(f"{root}: {first_line(error)} at {endpoint}: check the bucket name and AWS_ENDPOINT_URL")
+    if isinstance(error, (BotoCoreError, ConnectionError)) or any(word in name for word in _UNREACHABLE_TYPES) \
+            or any(words in text for words in _UNREACHABLE_TEXTS):
+        return VectraError(
             f"cannot reach {endpoint} for {root} ({first_line(error)}): check AWS_ENDPOINT_URL and the network, "
-            "then try again"
-        ) from None
+            "then try again (nothing half-written is ever published)"
+        )
+    return None
+
+
+_REFUSALS = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken")
+_UNREACHABLE_TYPES = ("EndpointConnectionError", "ConnectTimeout", "ClientConnector", "ReadTimeout", "ServerDisconnected")
+_UNREACHABLE_TEXTS = ("Could not connect to the endpoint", "Connection refused", "Cannot connect to host")

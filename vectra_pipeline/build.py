@@ -177,7 +177,8 @@ def _build_days_in_parallel(data_dir: Path, dates: list[str], include_gold: bool
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(jobs, len(dates)), mp_context=context, initializer=_die_with_parent,
                              initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(_day_in_worker, data_dir, date, include_gold, verbose, home): date for date in dates}
+        # the root as text: a worker makes its own S3 client (a client is never pickled across processes)
+        futures = {pool.submit(_day_in_worker, str(data_dir), date, include_gold, verbose, home): date for date in dates}
         for future in as_completed(futures):
             date = futures[future]
             try:
@@ -192,8 +193,9 @@ def _build_days_in_parallel(data_dir: Path, dates: list[str], include_gold: bool
         _merge(summary, outcomes[date])
 
 
-def _day_in_worker(data_dir: Path, date: str, include_gold: bool, verbose: bool, home: Path | None) -> BuildSummary:
+def _day_in_worker(data_root: str, date: str, include_gold: bool, verbose: bool, home: Path | None) -> BuildSummary:
     _quiet_dagster()
+    data_dir = storage.location(data_root)
     summary = BuildSummary()
     with _open_instance(home) as instance:
         _LocalJobs(data_dir, include_gold).build_day(instance, date, verbose, summary)

@@ -1,5 +1,6 @@
 """The Dagster instance that records a data root's runs: the root's own, ``<data>/dagster/``, unless ``$DAGSTER_HOME``
-names another.
+names another; for an ``s3://`` root, ``dagster/`` in the root's local cache folder (``config.default_cache_dir``),
+never in the bucket (sqlite files on an object store would be torn by two machines).
 
 One instance per root keeps each root's history apart: the UI opened on one root never shows another root's row
 counts or failed assets, and a copied root carries its history along. The folder is created on first use with the
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from capture_agent.config import default_cache_dir
 from capture_agent.errors import VectraError
-from vectra_pipeline import storage
+from vectra_pipeline import remote_storage, storage
 
 DAGSTER_DIR = "dagster"
 CONFIG = "dagster.yaml"
@@ -23,13 +25,15 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "dagster_home" / CONFIG
 
 
 def dagster_home(data_dir: Path) -> Path:
-    """``$DAGSTER_HOME`` when set (it must be absolute), else ``<data>/dagster/``, created with its config."""
+    """``$DAGSTER_HOME`` when set (it must be absolute), else ``<data>/dagster/`` (``<cache>/dagster/`` for a remote
+    root), created with its config."""
     named = os.environ.get("DAGSTER_HOME")
     if named:
         if not Path(named).is_absolute():
             raise VectraError(f"DAGSTER_HOME must be an absolute path, not {named!r}")
         return Path(named)
-    home = storage.location(Path(data_dir).resolve(), DAGSTER_DIR)
+    remote = remote_storage.remote_of(data_dir)
+    home = default_cache_dir(remote) / DAGSTER_DIR if remote else storage.location(Path(data_dir).resolve(), DAGSTER_DIR)
     if not (home / CONFIG).exists():
         home.mkdir(parents=True, exist_ok=True)
         storage.write_text(home / CONFIG, TEMPLATE.read_text(encoding="utf-8"))

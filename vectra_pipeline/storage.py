@@ -8,17 +8,17 @@ Layout under the data root::
     gold/_built/date=D.json                    the record of each day's build (``datasets.days``)
     datasets/<name>/<id>/                      a dataset version: episodes.parquet, observations.parquet,
                                                manifest.json (written last), minari/
-    datasets/<name>/history.jsonl              when each version was published
+    datasets/<name>/_history/<time>-<id>.json  one object per publish (``history.jsonl`` of earlier releases is read)
     datasets/.landing-sha256.json              cached hashes of the immutable landing segments
     warehouse.duckdb                           DuckDB views over all of it (``warehouse``)
 
 Every path is made by :func:`location` from the data root and the parts above; stages never see a path (they are
 polars in, polars out), and nothing else joins paths under the root. Every write is whole or absent: a file is
-written to a dot-prefixed temp name beside its final one that carries the writer's PID (``.<name>.<pid>.tmp``) and
-renamed into place; a folder (a dataset version, a Minari export) is filled under such a temp name and renamed in
-whole (:func:`publish_folder`). Readers (DuckDB views, the next stage) never see half a file, and a temp whose PID
-is gone is a crash leftover that :func:`sweep` removes (a live PID's temp is never touched: it may still be writing).
-Parquet is written with fixed settings, so the same frame always gives the same bytes.
+written to a dot-prefixed temp name beside its final one and renamed into place; a folder (a dataset version, a
+Minari export) is filled under such a temp name and renamed in whole (:func:`publish_folder`). Readers (DuckDB views,
+the next stage) never see half a file; crash leftovers are swept (:mod:`vectra_pipeline.local_files`).
+Parquet is written with fixed settings, so the same frame always gives the same bytes. On an object-store root
+(``s3://bucket/prefix``) paths are UPaths and the same holds on objects (:mod:`vectra_pipeline.remote_storage`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
-import signal
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -36,9 +35,21 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from capture_agent.config import RemoteRoot
 from capture_agent.landing import segments as capture_segments  # the landing zone's layout is the capture agent's
 from capture_agent.landing.schema import LANDING_DIR
-from vectra_pipeline.parquet_format import PARQUET, without_stale_views
+from capture_agent.object_store import polars_storage_options
+from vectra_pipeline import remote_storage as remote
+from vectra_pipeline.local_files import (  # noqa: F401 - storage's API: the writers of a folder being filled
+    DatasetFileAppender,
+    crash_point,
+    publish_by_rename,
+    sweep,
+    temp_path,
+    write_dataset_file,
+    write_new_json,
+)
+from vectra_pipeline.parquet_format import PARQUET
 from vectra_pipeline.schema import LAYERS, TABLES, conform, empty
 
 PART_FILE = "part.parquet"
@@ -46,18 +57,43 @@ REJECTED_DIR = "_rejected"
 DAY_RECORDS_DIR = "_built"
 DATASETS_DIR = "datasets"
 MANIFEST = "manifest.json"
-HISTORY = "history.jsonl"
+HISTORY = "history.jsonl"  # earlier releases' history, read, never written
+HISTORY_DIR = "_history"
 LANDING_HASH_CACHE = ".landing-sha256.json"
 WAREHOUSE_FILE = "warehouse.duckdb"
+EXPORT_SEAL = "_complete.json"  # on a remote root, the object an export's folder is sealed with (created last)
 
 
-def location(root: str | os.PathLike, *parts: str) -> Path:
-    """The one place a path under the data root is made (a local path today)."""
-    return Path(root).joinpath(*parts)
+def location(root, *parts: str) -> Path:
+    """The one place a path under the data root is made: a local Path, or a UPath under an ``s3://`` root (a
+    :class:`~capture_agent.config.RemoteRoot`, its URL, or a path under it)."""
+    if isinstance(root, Path) or remote.is_remote(root):
+        return root.joinpath(*parts)
+    named = remote.remote_of(root)
+    return remote.root_path(named).joinpath(*parts) if named else Path(root).joinpath(*parts)
 
 
-def relative(root: str | os.PathLike, path: Path) -> str:
+def data_root(value) -> Path:
+    """A command's ``--data`` as every function here takes it: an absolute local path, or the remote root."""
+    return location(value) if remote.remote_of(value) else Path(value).resolve()
+
+
+def remote_root(root) -> RemoteRoot | None:
+    """The ``s3://`` root a data root names (a RemoteRoot, its URL, or a location under it); None for a local one."""
+    return remote.remote_of(root)
+
+
+def is_local(root) -> bool:
+    return not remote.is_remote(location(root))
+
+
+store_errors = remote.store_errors  # the store down or refusing us: one line that says what to do
+
+
+def relative(root, path: Path) -> str:
     """``path`` relative to the data root, with forward slashes (what manifests and records hold)."""
+    if remote.is_remote(path):
+        return remote.relative(location(root), path)
     return Path(path).relative_to(location(root)).as_posix()
 
 
@@ -70,6 +106,8 @@ def table_path(root, table: str, date: str) -> Path:
 def table_dates(root, table: str) -> list[str]:
     """Dates that have a partition of ``table``."""
     folder = location(root, TABLES[table].stage, table)
+    if remote.is_remote(folder):
+        return remote.partition_dates(folder, PART_FILE)
     return sorted(p.parent.name.removeprefix("date=") for p in folder.glob(f"date=*/{PART_FILE}"))
 
 
@@ -84,12 +122,16 @@ def partition_glob(table: str) -> str:
 
 
 def has_partitions(root, table: str) -> bool:
+    if not is_local(root):
+        return bool(table_dates(root, table))
     return any(location(root).glob(partition_glob(table)))
 
 
 def landing_segments(root, date: str | None = None) -> list[Path]:
     """Published landing segments (never temp files) of one date or all, sorted by date, capture and number."""
-    return capture_segments.segment_paths(location(root), date)
+    if is_local(root):
+        return capture_segments.segment_paths(location(root), date)
+    return remote.landing_segments(location(root, LANDING_DIR), date, capture_segments.parse_segment_name)
 
 
 def landing_date(segment: Path) -> str:
@@ -103,13 +145,8 @@ def landing_folder(root, date: str) -> Path:
 def stray_landing_files(root, date: str) -> list[Path]:
     """``*.parquet`` files of a landing date folder without a segment name (temp files start with a dot)."""
     folder = landing_folder(root, date)
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p for p in folder.iterdir()
-        if p.name.endswith(".parquet") and not p.name.startswith(".") and p.is_file()
-        and capture_segments.parse_segment_name(p) is None
-    )  # fmt: skip
+    return sorted(p for p in _files(folder) if p.name.endswith(".parquet") and not p.name.startswith(".")
+                  and capture_segments.parse_segment_name(p) is None)  # fmt: skip
 
 
 def rejected_folder(root, date_folder: str) -> Path:
@@ -157,6 +194,17 @@ def manifest_glob() -> str:
     return f"{DATASETS_DIR}/[!.]*/[!.]*/{MANIFEST}"
 
 
+def history_record(root, name: str, record: str) -> Path:
+    """One publish's record ``<UTC time>-<id>.json``: a new object each time, never an append (S3 cannot)."""
+    return location(root, DATASETS_DIR, name, HISTORY_DIR, record)
+
+
+def history_records(root, name: str) -> list[str]:
+    """The names of a dataset's publish records, oldest first (names start with the UTC time)."""
+    folder = location(root, DATASETS_DIR, name, HISTORY_DIR)
+    return sorted(p.name for p in _files(folder) if p.name.endswith(".json") and not p.name.startswith("."))
+
+
 def landing_hash_cache(root) -> Path:
     return location(root, DATASETS_DIR, LANDING_HASH_CACHE)
 
@@ -171,6 +219,9 @@ def write_table(root, table: str, date: str, frame: pl.DataFrame) -> Path:
     """Write one partition of a table atomically; the frame is conformed to the declared schema first."""
     frame = conform(frame, table)
     final = table_path(root, table, date)
+    if remote.is_remote(final):
+        remote.written_locally(final, lambda local: PARQUET.write(frame, local))  # one PUT: no half object to crash into
+        return final
     final.parent.mkdir(parents=True, exist_ok=True)
     sweep(final.parent)
     temp = temp_path(final)
@@ -188,9 +239,11 @@ class PartitionAppender:
 
     def __init__(self, root, table: str, date: str) -> None:
         self.table, self.final, self.rows = table, table_path(root, table, date), 0
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        sweep(self.final.parent)
-        self._parts_folder = temp_path(self.final.with_name(f"{self.final.name}.parts"))
+        self._local = Path(tempfile.mkdtemp(prefix="vectra-")) if remote.is_remote(self.final) else None  # built here, uploaded once
+        built = self._local / PART_FILE if self._local else self.final
+        built.parent.mkdir(parents=True, exist_ok=True)
+        sweep(built.parent)
+        self._parts_folder = temp_path(built.with_name(f"{built.name}.parts"))
         shutil.rmtree(self._parts_folder, ignore_errors=True)  # a dead process that had this PID
         self._parts: list[Path] = []
 
@@ -205,17 +258,22 @@ class PartitionAppender:
         self.rows += frame.height
 
     def close(self) -> Path:
-        temp = temp_path(self.final)
+        temp = temp_path(self._local / PART_FILE if self._local else self.final)
         try:
             if not self._parts:
                 PARQUET.write(empty(self.table), temp)
             else:
                 PARQUET.sink(pl.scan_parquet(self._parts), temp)
             crash_point("partition:written")
-            os.replace(temp, self.final)
+            if self._local:
+                remote.upload(temp, self.final)
+            else:
+                os.replace(temp, self.final)
         finally:
             shutil.rmtree(self._parts_folder, ignore_errors=True)
             temp.unlink(missing_ok=True)
+            if self._local:
+                shutil.rmtree(self._local, ignore_errors=True)
         return self.final
 
 
@@ -225,7 +283,7 @@ def read_table(root, table: str, date: str, columns: list[str] | None = None) ->
     if not path.exists():
         frame = empty(table)
         return frame.select(columns) if columns else frame
-    return pl.read_parquet(path, columns=columns)
+    return read_parquet(path, columns)
 
 
 def iter_table_slices(root, table: str, date: str, rows: int):
@@ -234,7 +292,7 @@ def iter_table_slices(root, table: str, date: str, rows: int):
     path = table_path(root, table, date)
     if not path.exists():
         return
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+    for batch in _parquet_file(path).iter_batches(batch_size=rows):
         yield conform(pl.from_arrow(batch), table)
 
 
@@ -244,7 +302,7 @@ def iter_table_row_groups(root, table: str, date: str, columns: list[str]):
     path = table_path(root, table, date)
     if not path.exists():
         return
-    file = pq.ParquetFile(path)
+    file = _parquet_file(path)
     for index in range(file.num_row_groups):
         yield pl.from_arrow(file.read_row_group(index, columns=columns, use_threads=False))
 
@@ -253,18 +311,26 @@ def scan_table(root, table: str, date: str) -> pl.LazyFrame:
     path = table_path(root, table, date)
     if not path.exists():
         return empty(table).lazy()
+    if remote.is_remote(path):
+        return pl.scan_parquet(str(path), storage_options=polars_storage_options())
     return pl.scan_parquet(path)
 
 
 def read_parquet(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
+    if remote.is_remote(path):
+        return pl.read_parquet(str(path), columns=columns, storage_options=polars_storage_options())
     return pl.read_parquet(path, columns=columns)
+
+
+def _parquet_file(path: Path) -> pq.ParquetFile:
+    return pq.ParquetFile(remote.open_binary(path) if remote.is_remote(path) else path)
 
 
 def parquet_batches(path: Path, rows: int) -> tuple[pa.Schema, Iterator[pa.Table]]:
     """A Parquet file's schema and its rows as Arrow tables of whole row groups, about ``rows`` rows each (more when
     one row group is larger). Memory: one table — pyarrow's ``iter_batches`` reads far ahead (measured on a 175k-row
     landing segment: 540 MB peak for batches of 20k rows, 130 MB row group by row group)."""
-    file = pq.ParquetFile(path)
+    file = _parquet_file(path)
 
     def tables() -> Iterator[pa.Table]:
         groups: list[int] = []
@@ -281,49 +347,20 @@ def parquet_batches(path: Path, rows: int) -> tuple[pa.Schema, Iterator[pa.Table
 
 def parquet_row_group_rows(path: Path) -> list[int]:
     """The number of rows of each row group of a Parquet file, in order (its footer only)."""
-    metadata = pq.ParquetFile(path).metadata
+    metadata = _parquet_file(path).metadata
     return [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)]
 
 
 def read_row_groups(path: Path, groups: list[int], columns: list[str]) -> pa.Table:
     """Those row groups of a Parquet file, only those of ``columns`` it has (memory: what is read)."""
-    file = pq.ParquetFile(path)
+    file = _parquet_file(path)
     present = [name for name in columns if name in file.schema_arrow.names]
     return file.read_row_groups(groups, columns=present)
 
 
 def read_dataset_file(version: Path, table: str, columns: list[str] | None = None) -> pl.DataFrame:
     """A dataset table's file in a version folder."""
-    return pl.read_parquet(location(version, TABLES[table].file), columns=columns)
-
-
-def write_dataset_file(frame: pl.DataFrame, table: str, folder: Path) -> Path:
-    """A dataset table's file inside a version folder being filled (:func:`publish_folder`)."""
-    path = location(folder, TABLES[table].file)
-    PARQUET.write(conform(frame, table), path)
-    return path
-
-
-class DatasetFileAppender:
-    """Appends frames to one dataset table's file, one call per batch (memory: one batch), with the same settings
-    and the declared schema; an empty file of the schema when nothing was appended."""
-
-    def __init__(self, table: str, folder: Path) -> None:
-        self.table, self.path, self.rows, self._writer = table, location(folder, TABLES[table].file), 0, None
-
-    def append(self, frame: pl.DataFrame) -> None:
-        arrow = without_stale_views(conform(frame, self.table)).to_arrow()
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, arrow.schema, compression="zstd",
-                                            compression_level=PARQUET.compression_level, write_statistics=PARQUET.statistics)
-        if arrow.num_rows:
-            self._writer.write_table(arrow, row_group_size=PARQUET.row_group_size)
-            self.rows += arrow.num_rows
-
-    def close(self) -> None:
-        if self._writer is None:
-            self.append(empty(self.table))
-        self._writer.close()
+    return read_parquet(location(version, TABLES[table].file), columns)
 
 
 # -- other files ---------------------------------------------------------------------------------------------------
@@ -345,7 +382,10 @@ def read_lines(path: Path) -> list[str]:
 
 
 def write_text(path: Path, text: str) -> Path:
-    """Write a small text file atomically (temp name, rename): never torn, whatever kills the writer."""
+    """Write a small text file atomically (temp name, rename; one PUT remotely): never torn, whatever kills the writer."""
+    if remote.is_remote(path):
+        remote.put_bytes(path, text.encode("utf-8"))
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep(path.parent)
     temp = temp_path(path)
@@ -358,13 +398,9 @@ def write_json(path: Path, document, indent: int | None = None) -> Path:
     return write_text(path, json.dumps(document, indent=indent, sort_keys=True) + ("\n" if indent is not None else ""))
 
 
-def write_new_json(path: Path, document) -> None:
-    """Create a JSON file inside a folder being filled (:func:`publish_folder`), e.g. its manifest; never replaces one."""
-    with open(path, "x", encoding="utf-8") as handle:
-        handle.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
-
-
 def file_sha256(path: Path) -> str:
+    if remote.is_remote(path):
+        return remote.stored_sha256(path)  # the writer's own hash (agent or upload), read back cheaply
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -373,56 +409,60 @@ def file_sha256(path: Path) -> str:
 
 
 def file_stat(path: Path) -> tuple[int, int]:
-    """(bytes, mtime ns) of a file."""
+    """(bytes, mtime ns) of a file (of an object: its LastModified)."""
+    if remote.is_remote(path):
+        return remote.stat(path)
     stat = path.stat()
     return stat.st_size, stat.st_mtime_ns
 
 
-def publish_folder(final: Path, fill: Callable[[Path], None], ready: str, temp: Path | None = None) -> bool:
+def publish_folder(final: Path, fill: Callable[[Path], None], ready: str, temp: Path | None = None,
+                   seal: str = MANIFEST) -> bool:
     """Make the folder ``final`` appear whole or not at all: ``fill(folder)`` writes its files into a temp folder
     (``temp``, by default beside ``final``), which is fsynced and renamed into place. Returns False when ``final``
     already exists — another writer published it first — and nothing changed. A kill at any moment leaves no
     ``final`` or a complete one, and the dead writer's temp is swept by the next publish. ``ready`` names the crash
-    point between the complete temp folder and its rename."""
-    temp = temp or temp_path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(temp, ignore_errors=True)  # a dead process that had this PID
-    temp.mkdir()
-    try:
-        fill(temp)
-        for file in temp.rglob("*"):
-            if file.is_file():
-                capture_segments.fsync_file(file)
-        capture_segments.fsync_dir(temp)
-        crash_point(ready)
-        try:
-            os.rename(temp, final)
-        except OSError:
-            if not final.exists():  # not a concurrent publish of the same folder: a real failure
-                raise
-            shutil.rmtree(temp)
-            return False
-        capture_segments.fsync_dir(final.parent)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-    return True
+    point between the complete temp folder and its rename.
+
+    On a remote root there is no rename: the files are uploaded, then ``seal`` (the manifest ``fill`` wrote, or a
+    marker) is created last and exclusively; the folder exists only if its seal does (:func:`folder_sealed`)."""
+    if remote.is_remote(final):
+        return remote.publish_folder(final, fill, seal, before_seal=lambda: crash_point(ready))
+    return publish_by_rename(final, fill, ready, temp)
 
 
 def move_aside(path: Path, folder: Path, note: str, note_suffix: str) -> Path:
     """Move ``path`` into ``folder`` with a note file beside it (written first: a crash between the two leaves the
     file where it was). A name already taken there gets a number. Raises OSError when it cannot."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / path.name
-    number = 0
+    is_remote = remote.is_remote(folder)
+    if not is_remote:
+        folder.mkdir(parents=True, exist_ok=True)
+    target, number = folder / path.name, 0
     while target.exists():
         number += 1
         target = folder / f"{path.name}.{number}"
     write_text(target.with_name(target.name + note_suffix), note)
+    if is_remote:  # no rename on S3: copy, then delete
+        remote.move(path, target)
+        return target
     os.rename(path, target)
     capture_segments.fsync_dir(folder)
     capture_segments.fsync_dir(path.parent)
     return target
+
+
+def folder_sealed(folder: Path, seal: str = MANIFEST) -> bool:
+    """Whether a folder made by :func:`publish_folder` is complete: it exists (locally, the rename is the seal), or
+    its seal object does (remotely)."""
+    return remote.exists(folder / seal) if remote.is_remote(folder) else folder.exists()
+
+
+def collect_leftovers(folder: Path) -> list[str]:
+    """What dead publishers left in ``folder`` (a dataset's versions): their temp folders locally (:func:`sweep`),
+    their unsealed version folders remotely (once older than ``remote_storage.GARBAGE_GRACE_S``)."""
+    if remote.is_remote(folder):
+        return remote.collect_garbage(folder, MANIFEST)
+    return [path.name for path in sweep(folder)]
 
 
 def rename_into_place(temp: Path, final: Path) -> None:
@@ -431,58 +471,13 @@ def rename_into_place(temp: Path, final: Path) -> None:
     capture_segments.fsync_dir(final.parent)
 
 
-# -- temp files, crash points, sweeping ----------------------------------------------------------------------------
-
-# Temp names of this module (``.<name>.<pid>.tmp``, plus DuckDB's ``.wal`` beside a temp database) and of earlier
-# releases (``.tmp-<id>-<pid>-<ns>`` dataset folders, ``.minari-<pid>.tmp`` inside versions): group 1 is the PID.
-_TEMP_NAMES = (re.compile(r"^\..+[.-](\d+)\.tmp(?:\.wal)?$"), re.compile(r"^\.tmp-[0-9a-f]+-(\d+)-\d+$"))
-
-
-def temp_path(final: Path) -> Path:
-    """This process's temp name for ``final``, in the same folder (so the publishing rename is atomic)."""
-    return final.with_name(f".{final.name}.{os.getpid()}.tmp")
-
-
-def crash_point(name: str) -> None:
-    """Test hook: ``VECTRA_CRASH_AT=<name>[,<name>…]`` kills this process (SIGKILL) here, so kill -9 tests can hit
-    the instants of a publish that a random kill rarely lands on. Without the variable it does nothing."""
-    if name in os.environ.get("VECTRA_CRASH_AT", "").split(","):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
-def sweep(folder: Path) -> list[Path]:
-    """Remove the temp files and folders in ``folder`` whose writer's PID is gone; returns what was removed."""
-    removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError):
-        return removed
-    for entry in entries:
-        match = next((m for m in (p.match(entry.name) for p in _TEMP_NAMES) if m), None)
-        if match is None or _pid_alive(int(match.group(1))):
-            continue
-        path = Path(entry.path)
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        removed.append(path)
-    return removed
-
+# -- sweeping --------------------------------------------------------------------------------------------------
 
 def sweep_data_root(root) -> list[Path]:
     """:func:`sweep` every folder the pipeline writes under the data root (the landing zone is the capture's):
     the root (warehouse), each table and partition folder, each dataset name and version folder."""
+    if not is_local(root):
+        return []
     datasets = location(root, DATASETS_DIR)
     folders = [location(root), datasets]
     for parent in [location(root, layer) for layer in LAYERS] + [datasets]:
@@ -491,8 +486,19 @@ def sweep_data_root(root) -> list[Path]:
     return [path for folder in folders for path in sweep(folder)]
 
 
+def _files(folder: Path) -> list[Path]:
+    if remote.is_remote(folder):
+        return remote.files(folder)
+    try:
+        return [path for path in folder.iterdir() if path.is_file()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def _subdirs(folder: Path) -> list[Path]:
     """Sub-folders that are not dot-prefixed (temp folders are swept, never walked into)."""
+    if remote.is_remote(folder):
+        return remote.subfolders(folder)
     try:
         return sorted(Path(e.path) for e in os.scandir(folder) if e.is_dir(follow_symlinks=False) and not e.name.startswith("."))
     except FileNotFoundError:

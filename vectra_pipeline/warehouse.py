@@ -64,8 +64,14 @@ _STORE_TIMEOUTS = {"connect_timeout": 10, "read_timeout": 60, "retries": {"max_a
 _SECRET_NAME = "vectra_s3"
 
 
+def as_root(root) -> Path | RemoteRoot:
+    """A data root as this module takes it, whatever form it came in (a ``--data`` value, a storage location, text)."""
+    return storage.remote_root(root) or Path(root)
+
+
 def warehouse_path(root: Path | RemoteRoot) -> Path:
     """The warehouse file: in a local root, or in a remote root's local cache folder (never in the bucket)."""
+    root = as_root(root)
     if isinstance(root, RemoteRoot):
         return default_cache_dir(root) / storage.WAREHOUSE_FILE
     return storage.warehouse_path(root)
@@ -210,6 +216,7 @@ def connect(root: Path | RemoteRoot, *, require_tables: bool = False):
     local warehouse file is brought up to date on the way (its views read the bucket)."""
     import duckdb
 
+    root = as_root(root)
     with _store_errors(root):
         fs = _store(root)
         statements = view_statements(root, fs)
@@ -265,7 +272,7 @@ def refresh(root: Path | RemoteRoot, tables: list[str] | None = None, force: boo
     need to be covered — a cheap test for the assets, which call this after every partition). Otherwise a fresh
     file is written at a temp name and renamed into place, under an flock so two writers never interleave.
     """
-    root = root if isinstance(root, RemoteRoot) else Path(root)
+    root = as_root(root)
     recorded = _recorded(root) if warehouse_path(root).exists() and not force else None
     if recorded is not None and tables is not None and all(t in recorded for t in tables) and "datasets" in recorded:
         return []

@@ -26,7 +26,7 @@ from vectra_pipeline.defs.jobs import LANDING_TAG, landing_to_gold, nightly, pub
 from vectra_pipeline.defs.partitions import register_days
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.defs.sensors import day_built
-from vectra_pipeline.storage import dataset_root
+from vectra_pipeline.storage import HISTORY_DIR, dataset_root
 
 FIRST, SECOND = "2025-12-10", "2025-12-11"
 KIND = "market"  # the synthetic captures record no account: the market kind is the version they publish
@@ -50,7 +50,8 @@ def _copy(built_root, tmp_path):
 
 
 def _version_dirs(root) -> list[str]:
-    return sorted(p.name for p in dataset_root(root, KIND).iterdir() if p.is_dir())
+    # _history holds the publish records, no version
+    return sorted(p.name for p in dataset_root(root, KIND).iterdir() if p.is_dir() and p.name != HISTORY_DIR)
 
 
 def _dataset_failure(summary) -> str:

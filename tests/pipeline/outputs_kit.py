@@ -15,6 +15,7 @@ DAYS = ("2025-12-10", "2025-12-11")
 BUILD_TIMEOUT = 600  # seconds; a build of the small landing takes ~10 s on an idle 2-core machine
 # Files that legitimately differ between two builds of the same inputs: bookkeeping with timestamps or mtimes.
 NOT_OUTPUTS = ("history.jsonl", ".landing-sha256.json", ".warehouse.lock", ".warehouse-views.json", "warehouse.duckdb")
+NOT_OUTPUT_FOLDERS = ("_history",)  # one record per publish, named by its time
 
 
 def small_landing(data_dir: Path) -> Path:
@@ -44,6 +45,6 @@ def output_digests(data_dir: Path) -> dict[str, str]:
     found = {}
     for top in ("bronze", "silver", "gold", "datasets"):
         for path in sorted((data_dir / top).rglob("*")):
-            if path.is_file() and path.name not in NOT_OUTPUTS:
+            if path.is_file() and path.name not in NOT_OUTPUTS and not set(path.parts) & set(NOT_OUTPUT_FOLDERS):
                 found[path.relative_to(data_dir).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found

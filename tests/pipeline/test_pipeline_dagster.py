@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 
 import dagster as dg
@@ -64,6 +65,31 @@ def test_sensor_requests_only_new_landing_dates(tmp_path):
     later = landing_segments(context).run_requests
     assert [r.partition_key for r in later] == ["2025-12-08"]
     assert later[0].run_key.startswith("2025-12-08:")
+
+
+def test_the_sensor_cursor_holds_names_by_date_and_never_reads_mtimes(tmp_path):
+    paths = VectraPaths(data_dir=str(tmp_path))
+    _land(tmp_path, "capture-a", 1_765_000_000_000_000_000)  # 2025-12-06
+    context = dg.build_sensor_context(resources={"paths": paths})
+    assert [r.partition_key for r in landing_segments(context).run_requests] == ["2025-12-06"]
+    (segment,) = (tmp_path / "landing" / "date=2025-12-06").glob("*.parquet")
+    assert json.loads(context.cursor) == {"2025-12-06": [segment.name]}
+    # a new mtime (a copy, a restore, another machine's clock) is no new segment: nothing is requested
+    stat = segment.stat()
+    os.utime(segment, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**12))
+    assert isinstance(landing_segments(dg.build_sensor_context(cursor=context.cursor, resources={"paths": paths})), dg.SkipReason)
+    # an earlier release's cursor ({path: mtime_ns}) is read as those names: upgrading requests nothing again
+    earlier = json.dumps({str(segment): 1})
+    upgraded = dg.build_sensor_context(cursor=earlier, resources={"paths": paths})
+    assert isinstance(landing_segments(upgraded), dg.SkipReason)
+    # a second segment on the same day is new by its name alone, and requested with that name in its run key
+    _land(tmp_path, "capture-b", 1_765_000_100_000_000_000)
+    again = dg.build_sensor_context(cursor=context.cursor, resources={"paths": paths})
+    (request,) = landing_segments(again).run_requests
+    (new,) = sorted({p.name for p in segment.parent.glob("*.parquet")} - {segment.name})
+    assert request.partition_key == "2025-12-06" and request.tags["vectra/segments"] == "1"
+    assert request.run_key == "2025-12-06:" + hashlib.sha256(new.encode()).hexdigest()[:16]
+    assert json.loads(again.cursor) == {"2025-12-06": sorted([segment.name, new])}
 
 
 def _land(data_dir, capture_id: str, wall_ns: int) -> None:

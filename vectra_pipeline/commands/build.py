@@ -26,20 +26,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="days built at a time, each in a process of its own (a backfill on N cores; default 1)")
     parser.add_argument("--verbose", action="store_true", help="show Dagster's log and each failure's traceback (also VECTRA_DEBUG=1)")
-    add_data_argument(parser)
+    add_data_argument(parser, remote=True)
 
 
 def run(args: argparse.Namespace) -> int:
+    from vectra_pipeline import storage
     from vectra_pipeline.build import build, resolve_dates
     from vectra_pipeline.instance import dagster_home
 
-    data_dir = Path(args.data).resolve()
-    dates = resolve_dates(data_dir, args.date)
-    home = dagster_home(data_dir)
-    verbose = args.verbose or bool(os.environ.get("VECTRA_DEBUG"))
+    data_dir = storage.data_root(args.data)
     if args.jobs < 1:
         raise VectraError(f"--jobs {args.jobs}: give 1 or more days at a time")
-    summary = build(data_dir, dates, show_progress=True, verbose=verbose, jobs=args.jobs, dagster_home=home)
+    verbose = args.verbose or bool(os.environ.get("VECTRA_DEBUG"))
+    with storage.store_errors(data_dir):  # the store down or refusing us: one line, whenever it happens
+        dates = resolve_dates(data_dir, args.date)
+        home = dagster_home(data_dir)
+        summary = build(data_dir, dates, show_progress=True, verbose=verbose, jobs=args.jobs, dagster_home=home)
     _print_summary(summary, data_dir, home, verbose)
     return 0 if summary.ok else 1
 
@@ -78,8 +80,11 @@ def _print_summary(summary: BuildSummary, data_dir: Path, home: Path, verbose: b
             console.print(escape(traceback), highlight=False)
     for failure in summary.failed_runs:
         line(f"[red]failed[/] {escape(failure)}")
-    line(f"warehouse: {escape(str(storage.warehouse_path(data_dir)))}  (vectra query \"SELECT …\")")
-    line(f"dagster instance: {escape(str(home))}  (vectra ui --data {escape(str(data_dir))})")
+    if storage.is_local(data_dir):
+        line(f"warehouse: {escape(str(storage.warehouse_path(data_dir)))}  (vectra query \"SELECT …\")")
+        line(f"dagster instance: {escape(str(home))}  (vectra ui --data {escape(str(data_dir))})")
+    else:  # vectra ui takes a local root only, for now
+        line(f"dagster instance: {escape(str(home))}  (local to this machine)")
 
 
 def check_lines(summary: BuildSummary) -> list[str]:

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="list the versions by kind (default), or show one")
     parser.add_argument("version", nargs="?", help="show: a version id (or its first characters), or a version folder")
     parser.add_argument("--kind", help="only this kind (player, market)")
-    add_data_argument(parser)
+    add_data_argument(parser, remote=True)
 
 
 def list_text(data_dir: Path, kind: str | None = None) -> str:
@@ -92,16 +92,19 @@ def show_text(version) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    data_dir = Path(args.data)
+    from vectra_pipeline import storage
+
+    data_dir = storage.data_root(args.data)
     try:
-        if args.action == "list":
-            if args.version:
-                raise VectraError("`vectra datasets list` takes no version; use `vectra datasets show ID`")
-            print(list_text(data_dir, args.kind))
-            return 0
-        if not args.version:
-            raise VectraError("which version? `vectra datasets show ID` (ids: `vectra datasets`)")
-        print(show_text(find_version(data_dir, args.version, args.kind)))
+        with storage.store_errors(data_dir):
+            if args.action == "list":
+                if args.version:
+                    raise VectraError("`vectra datasets list` takes no version; use `vectra datasets show ID`")
+                print(list_text(data_dir, args.kind))
+                return 0
+            if not args.version:
+                raise VectraError("which version? `vectra datasets show ID` (ids: `vectra datasets`)")
+            print(show_text(find_version(data_dir, args.version, args.kind)))
     except ValueError as error:  # an unknown kind
         raise VectraError(str(error)) from None
     return 0

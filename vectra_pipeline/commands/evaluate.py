@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim-games", type=int, default=DEFAULT_SIM_GAMES, metavar="N",
                         help=f"fresh Sim-v0 games per policy (default {DEFAULT_SIM_GAMES}; 0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random policy and the simulated games (default 0)")
-    add_data_argument(parser)
+    add_data_argument(parser, remote=True)
 
 
 def _latest(data_dir: Path):
@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.sim_games < 0:
         raise VectraError(f"--sim-games must be 0 or more, not {args.sim_games}")
-    version = _version(args.version, Path(args.data))
+    from vectra_pipeline import storage
+
+    version = _version(args.version, storage.data_root(args.data))
     console = Console()
     replay, replay_error = None, None
     try:

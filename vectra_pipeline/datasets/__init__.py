@@ -16,11 +16,13 @@
   fractions; from 3 eligible games on, every split is non-empty (else the manifest's ``splits_note`` says so).
 - **card** (``card``): the generated ``README.md`` of every version (counts, semantics, coverage, feature statistics,
   episode returns, how to load it, lineage); ``vectra datasets`` lists versions by kind and shows one.
-- **publish** (``publish``): filled into a temp folder beside the target, the manifest last, fsynced, then renamed
-  into place (``storage.publish_folder``): a kill at any moment leaves no version or a complete one. An existing id
-  is reused, never rewritten.
+- **publish** (``publish``): the manifest last (``storage.publish_folder``): locally, filled into a temp folder beside
+  the target, fsynced, then renamed into place; on a bucket, the files uploaded, then ``manifest.json`` created with
+  ``If-None-Match: *``. A kill at any moment leaves no version or a complete one. An existing id is reused, never
+  rewritten: a second publisher of it finds it already published.
 - **registry** (``registry``): list the versions, ``latest_dataset(data_dir, name="player")`` (name = kind) → id, path,
-  manifest (or None) from ``history.jsonl`` beside the versions, read a version's rows.
+  manifest (or None) from the ``_history/`` records beside the versions (one per publish; an older ``history.jsonl``
+  is read first), read a version's rows.
 - **days** (``days``, with ``lineage``): a version covers only days whose last build succeeded and is current.
 - **DuckDB**: the view ``datasets`` (``vectra_pipeline.warehouse``) has one row per version, read from the
   manifests; a dot-prefixed folder is never a row.

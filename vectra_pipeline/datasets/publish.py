@@ -1,9 +1,13 @@
 """Publish a dataset version: ``<data>/datasets/<name>/<id>/`` whole or not at all, or reuse the one with the same id.
 
 The files come from the datasets stage (:mod:`.contents`): ``episodes.parquet``, ``observations.parquet`` (written
-one day at a time), the card ``README.md`` (:mod:`.card`, derived from the manifest) and ``manifest.json`` last. They are filled into a temp folder beside the version and renamed in
-by ``storage.publish_folder``: a kill at any moment leaves no version or a complete one, and the dead writer's temp
-folder is swept by the next publish. An existing id is reused, never rewritten; the history records each publish.
+one day at a time), the card ``README.md`` (:mod:`.card`, derived from the manifest) and ``manifest.json`` last.
+``storage.publish_folder`` makes the version appear whole: on a local root the files are filled into a temp folder
+beside the version and renamed in (the dead writer's temp folder is swept by the next publish); on an object store
+they are uploaded under ``<id>/`` and ``manifest.json`` is created last with ``If-None-Match: *`` (a version exists
+only if its manifest does; unsealed leftovers are collected after a grace period). Either way a kill at any moment
+leaves no version or a complete one, and a second publisher of the same content-addressed id finds it already
+published: it is reused, never rewritten. The history records each publish.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
     code = identity.code_version()
     version_id = identity.dataset_id(inputs, partitions, params, code)
     final = storage.version_path(data_dir, params.name, version_id)
-    storage.sweep(final.parent)  # temp folders of killed publishes
+    storage.collect_leftovers(final.parent)  # what killed publishes left
     if storage.is_published(final):
         registry.record_published(data_dir, params.name, version_id)
         return registry.load_version(final), False

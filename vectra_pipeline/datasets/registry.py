@@ -1,7 +1,8 @@
 """The published versions of a dataset: list them, find the latest, open one, read its rows.
 
-``<data>/datasets/<name>/history.jsonl`` (beside the versions, outside them) records when each id was published or
-requested again; :func:`latest_dataset` reads it (``latest_dataset(data_dir, name="player")`` → id, path,
+``<data>/datasets/<name>/_history/`` (beside the versions, outside them) holds one record per publish or new request,
+``<UTC time>-<id>.json`` (a new object each time: an object store cannot append; the ``history.jsonl`` of earlier
+releases is read first); :func:`latest_dataset` reads it (``latest_dataset(data_dir, name="player")`` → id, path,
 manifest, or None). A folder without a manifest, or dot-prefixed, is never a version.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -36,39 +38,42 @@ class DatasetVersion:
 
 
 def load_version(path: Path) -> DatasetVersion:
-    manifest = storage.read_json(storage.manifest_path(Path(path)))
+    path = storage.location(path)
+    manifest = storage.read_json(storage.manifest_path(path))
     if manifest is None:
         raise FileNotFoundError(f"{path} is no dataset version (it has no {storage.MANIFEST})")
-    return DatasetVersion(manifest["id"], Path(path), manifest)
+    return DatasetVersion(manifest["id"], path, manifest)
 
 
 def as_version(version: DatasetVersion | Path | str) -> DatasetVersion:
     """A version, or the version at a folder."""
-    return version if isinstance(version, DatasetVersion) else load_version(Path(version))
+    return version if isinstance(version, DatasetVersion) else load_version(storage.location(version))
 
 
 def list_versions(data_dir: Path, name: str = DEFAULT_KIND) -> list[DatasetVersion]:
     return [load_version(folder) for folder in storage.version_folders(data_dir, name)]
 
 
-def _history(data_dir: Path, name: str) -> list[dict]:
-    return [json.loads(line) for line in storage.read_lines(storage.dataset_root(data_dir, name) / storage.HISTORY)]
+def _history(data_dir: Path, name: str) -> list[str]:
+    """The ids published or requested again, oldest first."""
+    earlier = [json.loads(line)["id"] for line in storage.read_lines(storage.dataset_root(data_dir, name) / storage.HISTORY)]
+    return earlier + [record.removesuffix(".json").split("-", 1)[1] for record in storage.history_records(data_dir, name)]
 
 
 def record_published(data_dir: Path, name: str, version_id: str) -> None:
-    """Add the id to the history unless it already is the latest entry (rewritten whole, atomically: a kill never
-    leaves a torn line)."""
+    """Record the id's publish unless it already is the latest entry: one new record, whole or absent (two
+    publishers at once each add theirs; the newest names the latest)."""
     entries = _history(data_dir, name)
-    if entries and entries[-1]["id"] == version_id:
+    if entries and entries[-1] == version_id:
         return
-    entries.append({"id": version_id, "published_ns": time.time_ns()})
-    storage.write_text(storage.dataset_root(data_dir, name) / storage.HISTORY, "".join(json.dumps(e) + "\n" for e in entries))
+    when = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    storage.write_json(storage.history_record(data_dir, name, f"{when}-{version_id}.json"), {"id": version_id, "published_ns": time.time_ns()})
 
 
 def latest_dataset(data_dir: Path, name: str = DEFAULT_KIND) -> DatasetVersion | None:
     """The most recently published (or re-requested) version of a dataset; None when there is none."""
-    for entry in reversed(_history(data_dir, name)):
-        folder = storage.version_path(data_dir, name, entry["id"])
+    for version_id in reversed(_history(data_dir, name)):
+        folder = storage.version_path(data_dir, name, version_id)
         if storage.is_published(folder):
             return load_version(folder)
     versions = list_versions(data_dir, name)

@@ -1,16 +1,17 @@
 """Resources: where the data lives (``VECTRA_DATA`` / ``--data``, as for every vectra command)."""
 
-
+import os
 from pathlib import Path
 
 import dagster as dg
 
-from capture_agent.config import default_data_dir
+from capture_agent.config import DATA_ENV, default_data_dir
 from vectra_pipeline import storage
 
 
 class VectraPaths(dg.ConfigurableResource):
-    """The data root: landing/, bronze/, silver/, gold/ and warehouse.duckdb live under it."""
+    """The data root (a local folder or ``s3://bucket/prefix``): landing/, bronze/, silver/, gold/ and datasets/ live
+    under it."""
 
     data_dir: str
 
@@ -20,7 +21,8 @@ class VectraPaths(dg.ConfigurableResource):
 
 
 def default_paths() -> VectraPaths:
-    return VectraPaths(data_dir=str(default_data_dir().resolve()))
+    named = os.environ.get(DATA_ENV, "")
+    return VectraPaths(data_dir=named if named.startswith("s3://") else str(default_data_dir().resolve()))
 
 
 resources = {"paths": default_paths()}

@@ -1,12 +1,15 @@
 """Sensors: new landing segments → a run per affected date; a finished day run → its day record and the dataset.
 
-``landing_segments``: new or changed landing segments → their days become partitions (``defs.partitions``) and
-each gets a run, bronze → silver → daily gold, so gold never goes stale behind new landing data — unless the day's
-record says it already built fully from exactly these files (``datasets.days``: after ``vectra build``, switching
-the sensor on rebuilds nothing). The cursor is the JSON map ``{segment path: mtime_ns}`` of published segments already
-seen; temp files (dot-prefixed, ``.parquet.tmp``) are never listed by ``storage.landing_segments``. The run key
-names the date and the segments, so a re-evaluation never requests the same work twice; the run carries the day's
-landing fingerprint (tag ``vectra/landing``).
+``landing_segments``: new landing segments → their days become partitions (``defs.partitions``) and each gets a
+run, bronze → silver → daily gold, so gold never goes stale behind new landing data — unless the day's record says
+it already built fully from exactly these files (``datasets.days``: after ``vectra build``, switching the sensor on
+rebuilds nothing). It lists names, on a local root as on an object store: the cursor is the JSON map ``{date: [segment
+names already seen]}`` — a segment's name never changes once published (the agent creates each key once), so
+neither mtimes nor ``LastModified`` (whose order is no promise across machines) are read. Temp files (dot-prefixed,
+``.parquet.tmp``) are never listed by ``storage.landing_segments``. The run key names the date and the new segments,
+so a re-evaluation never requests the same work twice; the run carries the day's landing fingerprint (tag
+``vectra/landing``). A date's set is kept even once built: dropping it would make every tick re-read the day's
+record to learn the names are old.
 
 ``day_built`` (on every successful day run of ``landing_to_gold`` or ``nightly``): writes the day record
 (``datasets.days``) — built fully, or the failed checks — when the landing is still what the run was requested
@@ -32,16 +35,25 @@ from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 
 
-def new_segments(paths: VectraPaths, cursor: str | None) -> tuple[dict[str, list[str]], dict[str, int]]:
-    """(date → new/changed segment paths, the full seen-map for the next cursor)."""
-    seen: dict[str, int] = json.loads(cursor) if cursor else {}
-    segments = storage.landing_segments(paths.root)
-    current = {str(path): storage.file_stat(path)[1] for path in segments}
-    changed: dict[str, list[str]] = {}
-    for path in segments:
-        if seen.get(str(path)) != current[str(path)]:
-            changed.setdefault(storage.landing_date(path), []).append(str(path))
-    return changed, current
+def new_segments(paths: VectraPaths, cursor: str | None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(date → names of its segments not seen yet, the full seen-map date → names for the next cursor)."""
+    seen = _seen_names(json.loads(cursor) if cursor else {})
+    current: dict[str, list[str]] = {}
+    for path in storage.landing_segments(paths.root):
+        current.setdefault(storage.landing_date(path), []).append(path.name)
+    changed = {date: new for date, names in current.items() if (new := sorted(set(names) - set(seen.get(date, []))))}
+    return changed, {date: sorted(names) for date, names in current.items()}
+
+
+def _seen_names(cursor: dict) -> dict[str, list[str]]:
+    """The cursor as date → names; an earlier release's ``{segment path: mtime_ns}`` is read as those names."""
+    if all(isinstance(value, list) for value in cursor.values()):
+        return cursor
+    seen: dict[str, list[str]] = {}
+    for path in cursor:
+        folder, _, name = path.rpartition("/")
+        seen.setdefault(folder.rpartition("/")[2].removeprefix("date="), []).append(name)
+    return seen
 
 
 _DEFAULT_STATUS = dg.DefaultSensorStatus.RUNNING if automation_on() else dg.DefaultSensorStatus.STOPPED
@@ -62,7 +74,7 @@ def landing_segments(context: dg.SensorEvaluationContext, paths: VectraPaths):
         if days.day_problem(paths.root, date) is None:  # built fully from exactly these files already
             built.append(date)
             continue
-        digest = hashlib.sha256("\n".join(sorted(f"{p}:{current[p]}" for p in changed[date])).encode()).hexdigest()[:16]
+        digest = hashlib.sha256("\n".join(changed[date]).encode()).hexdigest()[:16]
         tags = {"vectra/segments": str(len(changed[date])), LANDING_TAG: landing_fingerprint(paths.root, date)}
         requests.append(dg.RunRequest(run_key=f"{date}:{digest}", partition_key=date, tags=tags))
     context.update_cursor(json.dumps(current, sort_keys=True))

@@ -33,7 +33,7 @@ EPISODE_KEY = ("game_id", "player_id")
 
 def find_version(reference: str | Path, data_dir: Path) -> DatasetVersion:
     """A version from a folder, or from its id under ``data_dir`` (any kind)."""
-    path = Path(reference)
+    path = storage.location(reference)
     if storage.is_published(path):
         return load_version(path)
     if VERSION_ID.fullmatch(str(reference)):

@@ -115,12 +115,13 @@ def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] 
     final, temp = storage.version_export(version.path, MINARI_DIR)
     storage.sweep(version.path)  # an earlier release wrote its temp inside the version
     storage.sweep(version.path.parent)
-    if final.exists():
+    if storage.folder_sealed(final, storage.EXPORT_SEAL):
         return final
     try:
-        storage.publish_folder(final, lambda folder: _write_splits(version, splits, folder), ready="minari:written", temp=temp)
+        storage.publish_folder(final, lambda folder: _write_splits(version, splits, folder), ready="minari:written",
+                               temp=temp, seal=storage.EXPORT_SEAL)
     except BaseException:
-        if final.exists():  # a concurrent export won
+        if storage.folder_sealed(final, storage.EXPORT_SEAL):  # a concurrent export won
             return final
         raise
     return final

@@ -101,7 +101,7 @@ def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, p
     records = [days.read_record(paths.root, date) for date in dates]
     inputs = [entry for record in records for entry in record["landing"]]  # exactly what was built
     gold_files = [entry for record in records for entry in record["gold"]]
-    published, skipped = {}, {}
+    published, skipped, reused = {}, {}, []
     for params in all_params:
         kind = params.spec
         episodes = _read_episodes(paths, kind, dates)
@@ -111,7 +111,9 @@ def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, p
             skipped[kind.name] = reason
             continue
         version, created = publish(paths.root, dates, episodes, _scan_observations(paths, kind, dates), inputs, params, gold_files)
-        context.log.info(f"{kind.name} dataset {version.id} {'published' if created else 'already existed (reused)'} at {version.path}")
+        context.log.info(f"{kind.name} dataset {version.id} {'published' if created else 'already published (reused)'} at {version.path}")
+        if not created:
+            reused.append(f"{kind.name} dataset {version.id} already published (same inputs, same id): reused")
         published[kind.name] = {"id": version.id, "path": storage.relative(paths.root, version.path), "created": created,
                                 "counts": {k: version.manifest["counts"][k] for k in ("episodes_in_training", "rows", "transitions")}}
     warehouse.refresh(paths.root)  # the datasets view exists (empty) all the same
@@ -123,7 +125,8 @@ def training_dataset(context: dg.AssetExecutionContext, config: DatasetConfig, p
             "partitions": dg.MetadataValue.json(dates),
             "landing_files": len(inputs),
             **({"path": dg.MetadataValue.path(str(storage.location(paths.root, first["path"])))} if first else {}),
-            **({"not_published": dg.MetadataValue.json(skipped), **notes([f"{k}: {r}" for k, r in skipped.items()])} if skipped else {}),
+            **({"not_published": dg.MetadataValue.json(skipped)} if skipped else {}),
+            **notes([f"{k}: {r}" for k, r in skipped.items()] + reused),
         }
     )
 

@@ -1,0 +1,136 @@
+"""Temp names, crash points and sweeping: how a local write stays whole or absent (:mod:`vectra_pipeline.storage`);
+and the writers of a folder being filled by ``storage.publish_folder`` (always a local one, on either kind of root).
+
+A file is written to a dot-prefixed temp name beside its final one that carries the writer's PID
+(``.<name>.<pid>.tmp``) and renamed into place; a temp whose PID is gone is a crash leftover that :func:`sweep`
+removes (a live PID's temp is never touched: it may still be writing). An object store needs none of it: an object
+is whole or absent, so there is nothing to sweep there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from capture_agent.landing.segments import fsync_dir, fsync_file
+from vectra_pipeline import remote_storage as remote
+from vectra_pipeline.parquet_format import PARQUET, without_stale_views
+from vectra_pipeline.schema import TABLES, conform, empty
+
+# Temp names of this module (``.<name>.<pid>.tmp``, plus DuckDB's ``.wal`` beside a temp database) and of earlier
+# releases (``.tmp-<id>-<pid>-<ns>`` dataset folders, ``.minari-<pid>.tmp`` inside versions): group 1 is the PID.
+_TEMP_NAMES = (re.compile(r"^\..+[.-](\d+)\.tmp(?:\.wal)?$"), re.compile(r"^\.tmp-[0-9a-f]+-(\d+)-\d+$"))
+
+
+def temp_path(final: Path) -> Path:
+    """This process's temp name for ``final``, in the same folder (so the publishing rename is atomic)."""
+    return final.with_name(f".{final.name}.{os.getpid()}.tmp")
+
+
+def crash_point(name: str) -> None:
+    """Test hook: ``VECTRA_CRASH_AT=<name>[,<name>…]`` kills this process (SIGKILL) here, so kill -9 tests can hit
+    the instants of a publish that a random kill rarely lands on. Without the variable it does nothing."""
+    if name in os.environ.get("VECTRA_CRASH_AT", "").split(","):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def sweep(folder: Path) -> list[Path]:
+    """Remove the temp files and folders in ``folder`` whose writer's PID is gone; returns what was removed."""
+    removed = []
+    if remote.is_remote(folder):  # nothing to sweep: an object is whole or absent
+        return removed
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        match = next((m for m in (p.match(entry.name) for p in _TEMP_NAMES) if m), None)
+        if match is None or _pid_alive(int(match.group(1))):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def publish_by_rename(final: Path, fill: Callable[[Path], None], ready: str, temp: Path | None = None) -> bool:
+    """``storage.publish_folder`` on a local disk: fill a temp folder, fsync it, rename it to ``final``."""
+    temp = temp or temp_path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(temp, ignore_errors=True)  # a dead process that had this PID
+    temp.mkdir()
+    try:
+        fill(temp)
+        for file in temp.rglob("*"):
+            if file.is_file():
+                fsync_file(file)
+        fsync_dir(temp)
+        crash_point(ready)
+        try:
+            os.rename(temp, final)
+        except OSError:
+            if not final.exists():  # not a concurrent publish of the same folder: a real failure
+                raise
+            shutil.rmtree(temp)
+            return False
+        fsync_dir(final.parent)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return True
+
+
+def write_dataset_file(frame: pl.DataFrame, table: str, folder: Path) -> Path:
+    """A dataset table's file inside a version folder being filled (``storage.publish_folder``)."""
+    path = Path(folder, TABLES[table].file)
+    PARQUET.write(conform(frame, table), path)
+    return path
+
+
+class DatasetFileAppender:
+    """Appends frames to one dataset table's file, one call per batch (memory: one batch), with the same settings
+    and the declared schema; an empty file of the schema when nothing was appended."""
+
+    def __init__(self, table: str, folder: Path) -> None:
+        self.table, self.path, self.rows, self._writer = table, Path(folder, TABLES[table].file), 0, None
+
+    def append(self, frame: pl.DataFrame) -> None:
+        arrow = without_stale_views(conform(frame, self.table)).to_arrow()
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, arrow.schema, compression="zstd",
+                                            compression_level=PARQUET.compression_level, write_statistics=PARQUET.statistics)
+        if arrow.num_rows:
+            self._writer.write_table(arrow, row_group_size=PARQUET.row_group_size)
+            self.rows += arrow.num_rows
+
+    def close(self) -> None:
+        if self._writer is None:
+            self.append(empty(self.table))
+        self._writer.close()
+
+
+def write_new_json(path: Path, document) -> None:
+    """Create a JSON file inside a folder being filled (``storage.publish_folder``), e.g. its manifest; never replaces one."""
+    with open(path, "x", encoding="utf-8") as handle:
+        handle.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
