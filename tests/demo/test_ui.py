@@ -12,6 +12,9 @@ import urllib.request
 from pathlib import Path
 
 from ports import free_port
+from s3kit import s3_environment
+
+from capture_agent.landing.synthetic import write_synthetic_capture
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,3 +126,31 @@ def test_ui_refuses_a_public_host_without_opt_in():
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "--public" in result.stderr
+
+
+def test_ui_on_a_bucket_offers_its_landing_days_and_keeps_its_instance_in_the_local_cache(tmp_path, s3_bucket):
+    day = write_synthetic_capture(tmp_path / "local", 200, date="2026-11-01")
+    s3_bucket.client.upload_file(str(day.segments[0]), s3_bucket.name, f"team/landing/date=2026-11-01/{day.segments[0].name}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VECTRA_", "DAGSTER_"))}
+    env.update(s3_environment(s3_bucket.server), XDG_CACHE_HOME=str(tmp_path / "cache"), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    port, root = free_port(), f"s3://{s3_bucket.name}/team"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "capture_agent.cli", "ui", "--port", str(port), "--data", root, "--no-automation"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        lines, _ = _lines_until(process, "vectra ui: ready", timeout=240)
+        frames = _graphql(port, '{ assetNodeOrError(assetKey: {path: ["frames"]}) { ... on AssetNode { partitionKeys } } }')
+        assert frames["assetNodeOrError"]["partitionKeys"] == ["2026-11-01"]  # the bucket's landing day, listed
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+    home = Path("".join(lines).split("DAGSTER_HOME=")[1].split(",")[0])
+    assert home.is_relative_to(tmp_path / "cache") and (home / "dagster.yaml").is_file()
+    assert f"VECTRA_DATA={root}," in "".join(lines)
+    assert s3_bucket.keys() == [f"team/landing/date=2026-11-01/{day.segments[0].name}"]  # nothing of the UI's in the bucket
+    assert not (REPO / "s3:").exists()

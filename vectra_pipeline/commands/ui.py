@@ -50,7 +50,7 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_data_argument(parser)
+    add_data_argument(parser, remote=True)
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="listen port (default 3000)")
     parser.add_argument("--public", action="store_true", help="allow a non-loopback --host (the UI can launch runs)")
@@ -114,14 +114,15 @@ def run(args: argparse.Namespace) -> int:
         upstream = upstream_url(args.upstream)
         _log_errors_as_one_line()
         return asyncio.run(_serve(args.host, args.port, allowed, upstream))
+    from vectra_pipeline import storage
     from vectra_pipeline.build import landing_dates
     from vectra_pipeline.defs.jobs import AUTOMATION_ENV
     from vectra_pipeline.defs.partitions import register_days
     from vectra_pipeline.instance import dagster_home, open_instance
 
-    data_dir = Path(args.data).resolve()
-    home = dagster_home(data_dir)
-    with open_instance(home) as instance:  # the days that exist, so the UI offers them (and no others)
+    data_dir = storage.data_root(args.data)
+    home = dagster_home(data_dir)  # a remote root's instance lives in its local cache folder
+    with open_instance(home) as instance, storage.store_errors(data_dir):  # the days that exist, and no others
         register_days(instance, landing_dates(data_dir))
     os.environ["DAGSTER_HOME"] = str(home)  # for dagster dev: this root's instance alone
     os.environ[DATA_ENV] = str(data_dir)
