@@ -1,4 +1,4 @@
-"""A free TCP port on loopback, for a server a test starts (the OS picks it; the test binds it right after)."""
+"""A free TCP port on loopback (the OS picks it): for a server a test starts on it, or a port nothing listens on."""
 
 from __future__ import annotations
 

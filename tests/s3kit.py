@@ -11,26 +11,20 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import urllib.request
 from dataclasses import dataclass
 
 import pytest
+from ports import free_port
 
 # Values no test ever expects to see again: anything that finds them on disk or in output found a leak.
 ACCESS_KEY = "AKIAVECTRATESTKEY000"
 SECRET_KEY = "vectra-secret-" + "s3cr3t" * 4
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class S3Server:
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = None
 

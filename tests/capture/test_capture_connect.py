@@ -6,7 +6,6 @@ The give-up window is short in these tests (1–2 s) so that they stay quick; ev
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from capture_kit import RunningCapture, capture_session, landed_rows, wait_for
+from ports import free_port
 from websockets.asyncio.server import serve
 
 from capture_agent.errors import VectraError
@@ -22,13 +22,6 @@ from capture_agent.sources.direct import DirectOptions
 
 REPO = Path(__file__).resolve().parents[2]
 OPEN = '0{"sid":"s1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
-
-
-def _closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _vectra(*args: str) -> subprocess.CompletedProcess:
@@ -52,7 +45,7 @@ def test_first_join_window_is_pure_and_ends_once_joined() -> None:
 
 
 def test_a_refused_server_fails_the_capture_with_the_reason_in_one_line(tmp_path: Path) -> None:
-    port = _closed_port()
+    port = free_port()
     result = _vectra("capture", "--source", "direct", "--url", f"http://127.0.0.1:{port}", "--data", str(tmp_path),
                      "--no-status", "--give-up-after", "1.5")
     assert result.returncode == 2, result.stderr
@@ -66,7 +59,7 @@ def test_a_refused_server_fails_the_capture_with_the_reason_in_one_line(tmp_path
 
 
 def test_retry_forever_never_gives_up(tmp_path: Path) -> None:
-    port = _closed_port()
+    port = free_port()
     result = _vectra("capture", "--source", "direct", "--url", f"http://127.0.0.1:{port}", "--data", str(tmp_path),
                      "--no-status", "--give-up-after", "0.5", "--retry-forever", "--duration", "2")
     assert result.returncode == 0, result.stderr
@@ -148,7 +141,7 @@ def test_a_capture_that_joined_keeps_reconnecting_past_the_window(tmp_path: Path
 
 @pytest.mark.browser
 def test_a_page_that_never_loads_fails_the_browser_capture_in_one_line(tmp_path: Path) -> None:
-    port = _closed_port()
+    port = free_port()
     result = _vectra("capture", "--source", "browser", "--headless", "--url", f"http://127.0.0.1:{port}",
                      "--data", str(tmp_path), "--no-status", "--give-up-after", "2")
     assert result.returncode == 2, result.stderr

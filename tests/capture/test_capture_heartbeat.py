@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 from capture_kit import RunningCapture, capture_session, landed_rows, wait_for
+from ports import free_port
 from websockets.asyncio.server import serve
 
 from capture_agent.protocol.client import Backoff
@@ -49,9 +49,7 @@ def test_silent_server_is_left_after_ping_interval_plus_timeout_and_rejoined(tmp
 
 
 def test_unreachable_server_is_retried_with_growing_bounded_delays(tmp_path):
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens on it
 
     async def scenario():
         backoff = Backoff(initial_s=0.02, maximum_s=0.08, jitter=0.0)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from capture_kit import landed_rows, leave_a_crashed_wal, wait_for
+from ports import free_port
 
 from capture_agent.errors import VectraError
 from capture_agent.landing.segments import segment_paths
@@ -37,12 +38,6 @@ class Count:
 
     def observe(self, captured) -> None:
         self.rows += 1
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _check_landed(data: Path, result) -> None:
@@ -101,7 +96,7 @@ def test_a_cancelled_run_still_publishes_everything_it_landed(tmp_path, simulato
 
 
 def test_a_failing_source_raises_once_everything_it_landed_is_published(tmp_path):
-    options = DirectOptions(url=f"http://127.0.0.1:{_closed_port()}", give_up_after_s=0.5, backoff=Backoff(0.05, 0.1))
+    options = DirectOptions(url=f"http://127.0.0.1:{free_port()}", give_up_after_s=0.5, backoff=Backoff(0.05, 0.1))
     session = CaptureSession(CaptureOptions(tmp_path, options))
     with pytest.raises(VectraError, match="no connection within 0.5 s"):
         asyncio.run(session.run())

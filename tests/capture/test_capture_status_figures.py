@@ -4,10 +4,10 @@ segments published as often as ``--segment-seconds`` asks, and why a connection 
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 from capture_kit import wait_for
+from ports import free_port
 
 from capture_agent.cli import main
 from capture_agent.landing.segments import segment_paths
@@ -73,9 +73,7 @@ def test_segment_seconds_must_be_positive(tmp_path, capsys, value):
 
 
 def test_a_failed_connection_says_why_while_retrying(tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]  # nothing listens once the probe closes
+    closed = free_port()  # nothing listens on it
     options = DirectOptions(url=f"http://127.0.0.1:{closed}", give_up_after_s=30, backoff=Backoff(0.05, 0.1))
 
     async def scenario():
