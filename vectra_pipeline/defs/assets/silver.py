@@ -9,7 +9,15 @@ from collections import Counter
 import dagster as dg
 import polars as pl
 
-from capture_agent.protocol.rules import GAME_STATE_UPDATE
+from capture_agent.protocol.rules import (
+    CURRENT_SIDEBET,
+    GAME_STATE_PLAYER_UPDATE,
+    GAME_STATE_UPDATE,
+    ORDER_EVENTS,
+    PLAYER_UPDATE,
+    SIDEBET_RESULT_EVENTS,
+    TRADE_EVENTS,
+)
 from vectra_pipeline import storage, warehouse
 from vectra_pipeline.bronze.frames import with_payloads
 from vectra_pipeline.datasets.identity import asset_code_version
@@ -17,6 +25,7 @@ from vectra_pipeline.defs.metadata import counts, preview, price_paths
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.landing_files import LandingPayloads
+from vectra_pipeline.parquet_format import without_stale_views
 from vectra_pipeline.schema import TABLES
 from vectra_pipeline.silver.actions import build_actions
 from vectra_pipeline.silver.events import events_of_slices
@@ -50,20 +59,77 @@ EVENT_COLUMNS = {
 }
 
 
+# The events rows each stage reads (a superset of its own filters; filtering keeps receipt order): the rest never
+# leaves the Parquet reader (on a 200k-frame day the trades' JSON alone is most of what a stage held).
+_STATES = pl.col("event") == GAME_STATE_UPDATE
+_OWNER = pl.col("event") == PLAYER_UPDATE  # the recording player's id (silver.trades.own_player_ids)
+EVENT_ROWS = {
+    "game_history": _STATES & pl.col("has_game_history"),
+    "ticks": _STATES,
+    "games": _STATES,
+    "trades": pl.col("event").is_in(TRADE_EVENTS) | _OWNER,
+    "sidebets": pl.col("event").is_in([CURRENT_SIDEBET, *SIDEBET_RESULT_EVENTS]) | _OWNER,
+    "player_state": pl.col("event").is_in([PLAYER_UPDATE, GAME_STATE_PLAYER_UPDATE, GAME_STATE_UPDATE]),
+    "actions": _STATES | pl.col("event").is_in([*ORDER_EVENTS, CURRENT_SIDEBET]) | (pl.col("socket_type") == "ack"),
+}
+# The gameStateUpdate frames whose JSON a stage reads with ``state_json``: game_history its entries, game_ticks the
+# connect snapshot's ``prices`` (a full frame's text is most of its gameHistory, which game_ticks reads from silver).
+STATE_JSON = {"game_history": pl.col("has_game_history"), "ticks": pl.col("has_prices")}
+
+
+def _drops_json(stage: str, state_json: bool) -> pl.Expr:
+    """The rows of ``stage`` whose ``payload_json`` it never reads (null when ``event`` is)."""
+    state = pl.col("event") == GAME_STATE_UPDATE
+    return state & ~STATE_JSON[stage].fill_null(False) if state_json else state
+
+
 def stage_events(events: pl.LazyFrame, stage: str, state_json: bool = False) -> pl.LazyFrame:
-    """Events as ``stage`` reads them: its columns only (EVENT_COLUMNS), and no gameStateUpdate JSON — their typed
-    columns carry what the stages read — except, with ``state_json``, that of full frames (gameHistory, prices)."""
-    events = events.select(EVENT_COLUMNS[stage])
+    """Events as ``stage`` reads them: its rows (EVENT_ROWS) and columns (EVENT_COLUMNS) only, and no
+    gameStateUpdate JSON — their typed columns carry what the stages read — except, with ``state_json``, that of
+    the frames the stage parses (STATE_JSON)."""
+    events = events.filter(EVENT_ROWS[stage].fill_null(False)).select(EVENT_COLUMNS[stage])
     if "payload_json" not in EVENT_COLUMNS[stage]:
         return events
-    state = pl.col("event") == GAME_STATE_UPDATE
-    if state_json:
-        state &= ~pl.col("has_game_history").fill_null(False) & ~pl.col("has_prices").fill_null(False)
-    return events.with_columns(pl.when(state).then(None).otherwise(pl.col("payload_json")).alias("payload_json"))
+    return events.with_columns(pl.when(_drops_json(stage, state_json)).then(None).otherwise(pl.col("payload_json")).alias("payload_json"))
+
+
+_ROW = "_events_row"  # a row's position in the events partition
 
 
 def _events(paths: VectraPaths, date: str, stage: str, state_json: bool = False) -> pl.DataFrame:
-    return stage_events(storage.scan_table(paths.root, "events", date), stage, state_json).collect()
+    """:func:`stage_events` of the partition, read in two parts so memory stays flat in day size: the typed columns
+    of the stage's rows, then ``payload_json`` of only the row groups holding a row whose text the stage reads, one
+    group at a time. Decoding the whole column held the day's full-frame text (gameHistory repeated: 160 MB on a
+    200k-frame day, 340 MB to read) though stages read the text of a few rows (game_ticks: connect snapshots)."""
+    columns = EVENT_COLUMNS[stage]
+    scan = storage.scan_table(paths.root, "events", date)
+    if "payload_json" not in columns:
+        return stage_events(scan, stage).collect()
+    typed = (
+        scan.with_row_index(_ROW)
+        .filter(EVENT_ROWS[stage].fill_null(False))
+        .select(_ROW, *(name for name in columns if name != "payload_json"))
+        .collect()
+    )
+    wanted = typed.filter(~_drops_json(stage, state_json).fill_null(False))[_ROW]
+    texts = pl.concat(
+        [*_texts(paths, date, wanted), pl.DataFrame(schema={_ROW: pl.UInt32, "payload_json": pl.String})], how="vertical_relaxed"
+    )
+    return typed.join(texts, on=_ROW, how="left", maintain_order="left").select(columns)
+
+
+def _texts(paths: VectraPaths, date: str, rows: pl.Series) -> list[pl.DataFrame]:
+    """``payload_json`` of those events rows (file positions, ascending), read a row group at a time and rebuilt
+    without the rest of the group's text."""
+    texts = storage.scan_table(paths.root, "events", date).select("payload_json")
+    out, start = [], 0
+    for size in storage.parquet_row_group_rows(storage.table_path(paths.root, "events", date)) if rows.len() else ():
+        inside = rows.filter((rows >= start) & (rows < start + size))
+        if inside.len():  # polars decodes the group's column once for a slice inside it (≈ 120 MB a group, not the day)
+            group = texts.slice(start, size).collect().with_row_index(_ROW, start)
+            out.append(without_stale_views(group.filter(pl.col(_ROW).is_in(inside.implode()))))
+        start += size
+    return out
 
 
 def _write(paths: VectraPaths, table: str, date: str, frame: pl.DataFrame) -> None:
