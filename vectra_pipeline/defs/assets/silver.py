@@ -96,13 +96,16 @@ def stage_events(events: pl.LazyFrame, stage: str, state_json: bool = False) -> 
 _ROW = "_events_row"  # a row's position in the events partition
 
 
-def _events(paths: VectraPaths, date: str, stage: str, state_json: bool = False) -> pl.DataFrame:
-    """:func:`stage_events` of the partition, read in two parts so memory stays flat in day size: the typed columns
-    of the stage's rows, then ``payload_json`` of only the row groups holding a row whose text the stage reads, one
-    group at a time. Decoding the whole column held the day's full-frame text (gameHistory repeated: 160 MB on a
-    200k-frame day, 340 MB to read) though stages read the text of a few rows (game_ticks: connect snapshots)."""
+def _events(paths: VectraPaths, date: str, stage: str, state_json: bool = False, games: pl.Series | None = None) -> pl.DataFrame:
+    """:func:`stage_events` of the partition (of only the rows of ``games``, a run of :func:`_game_runs`, when given),
+    read in two parts so memory stays flat in day size: the typed columns of the stage's rows, then ``payload_json``
+    of only the row groups holding a row whose text the stage reads, one group at a time. Decoding the whole column
+    held the day's full-frame text (gameHistory repeated: 160 MB on a 200k-frame day, 340 MB to read) though stages
+    read the text of a few rows (game_ticks: connect snapshots)."""
     columns = EVENT_COLUMNS[stage]
     scan = storage.scan_table(paths.root, "events", date)
+    if games is not None:
+        scan = scan.filter(pl.col("game_id").is_in(games.implode(), nulls_equal=True))
     if "payload_json" not in columns:
         return stage_events(scan, stage).collect()
     typed = (
@@ -130,6 +133,25 @@ def _texts(paths: VectraPaths, date: str, rows: pl.Series) -> list[pl.DataFrame]
             out.append(without_stale_views(group.filter(pl.col(_ROW).is_in(inside.implode()))))
         start += size
     return out
+
+
+GAME_RUN_ROWS = 200_000  # events rows a per-game stage holds at a time
+
+
+def _game_runs(paths: VectraPaths, date: str, stage: str) -> list[pl.Series]:
+    """The game ids of the stage's events rows and of game_history, sorted (a null first: the rows without one), cut
+    into runs of about GAME_RUN_ROWS events rows. A stage whose every row is one game's, sorted by game id
+    (game_ticks, games), built run by run and appended is its output on the whole day, with one run held at a time."""
+    rows = (
+        stage_events(storage.scan_table(paths.root, "events", date), stage)
+        .group_by("game_id")
+        .agg(pl.len().cast(pl.Int64).alias("rows"))
+        .collect()
+    )
+    listed = storage.read_table(paths.root, "game_history", date, columns=["game_id"]).with_columns(pl.lit(0, pl.Int64).alias("rows"))
+    games = pl.concat([rows, listed]).group_by("game_id").agg(pl.col("rows").sum()).sort("game_id", nulls_last=False)
+    games = games.with_columns(((pl.col("rows").cum_sum() - pl.col("rows")) // GAME_RUN_ROWS).alias("run"))
+    return [run["game_id"] for run in games.partition_by("run", maintain_order=True)]
 
 
 def _write(paths: VectraPaths, table: str, date: str, frame: pl.DataFrame) -> None:
@@ -223,15 +245,21 @@ def _history(paths: VectraPaths, date: str) -> pl.DataFrame:
 @dg.asset(**_spec_kwargs("game_ticks", ["events", "game_history"]))
 def game_ticks(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    ticks = build_game_ticks(_events(paths, date, "ticks", state_json=True), _history(paths, date))
-    _write(paths, "game_ticks", date, ticks)
+    history = _history(paths, date)
+    appender = storage.PartitionAppender(paths.root, "game_ticks", date)
+    for games in _game_runs(paths, date, "ticks"):
+        run_history = history.filter(pl.col("game_id").is_in(games.implode()))
+        appender.append(build_game_ticks(_events(paths, date, "ticks", state_json=True, games=games), run_history))
+    appender.close()
+    warehouse.refresh(paths.root, ["game_ticks"])
+    ticks = storage.read_table(paths.root, "game_ticks", date, columns=["game_id", "tick", "price", "price_source"])
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": ticks.height,
             "games": ticks["game_id"].n_unique(),
             "price_sources": counts(ticks, "price_source"),
             "price_paths": price_paths(ticks),
-            "preview": preview(ticks),
+            "preview": preview(storage.scan_table(paths.root, "game_ticks", date).head(5).collect()),
         }
     )
 
@@ -247,8 +275,14 @@ def cooldowns(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mater
 @dg.asset(**_spec_kwargs("games", ["events", "game_ticks", "game_history"]))
 def games(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_games(_events(paths, date, "games"), storage.read_table(paths.root, "game_ticks", date), _history(paths, date))
-    _write(paths, "games", date, table)
+    history, ticks = _history(paths, date), storage.scan_table(paths.root, "game_ticks", date)
+    appender = storage.PartitionAppender(paths.root, "games", date)
+    for games in _game_runs(paths, date, "games"):
+        in_run = pl.col("game_id").is_in(games.implode())
+        appender.append(build_games(_events(paths, date, "games", games=games), ticks.filter(in_run).collect(), history.filter(in_run)))
+    appender.close()
+    warehouse.refresh(paths.root, ["games"])
+    table = storage.read_table(paths.root, "games", date)
     seeded = table.filter(pl.col("server_seed").is_not_null())
     return dg.MaterializeResult(
         metadata={
