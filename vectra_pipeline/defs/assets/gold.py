@@ -98,6 +98,33 @@ def _write(paths: VectraPaths, table: str, date: str, frame: pl.DataFrame) -> No
     warehouse.refresh(paths.root, [table])
 
 
+def _close(paths: VectraPaths, appender: storage.PartitionAppender) -> None:
+    appender.close()
+    warehouse.refresh(paths.root, [appender.table])
+
+
+CROWD_RUN_ROWS = 300_000  # leaderboard rows of the games a crowd stage builds at a time (a 1M-frame day has ≈ 3M)
+
+
+def _crowd_runs(paths: VectraPaths, date: str) -> list[pl.Series]:
+    """The market episodes' game ids, sorted, cut into runs of about CROWD_RUN_ROWS leaderboard rows. The crowd stages
+    join every table on the game and sort by it first: built run by run and appended they give the whole day's
+    partition, one run held at a time (the whole day's grid of players × ticks took 7 GB on a 1M-frame day)."""
+    boards = storage.scan_table(paths.root, "leaderboard", date).group_by("game_id").agg(pl.len().cast(pl.Int64).alias("rows"))
+    games = storage.scan_table(paths.root, "market_episodes", date).select("game_id").unique()
+    weights = games.join(boards, on="game_id", how="left").with_columns(pl.col("rows").fill_null(0)).sort("game_id").collect()
+    weights = weights.with_columns(((pl.col("rows").cum_sum() - pl.col("rows")) // CROWD_RUN_ROWS).alias("run"))
+    return [run["game_id"] for run in weights.partition_by("run", maintain_order=True)]
+
+
+def _run_of(paths: VectraPaths, table: str, date: str, games: pl.Series) -> pl.DataFrame:
+    return storage.scan_table(paths.root, table, date).filter(pl.col("game_id").is_in(games.implode())).collect()
+
+
+def _filtered(games: pl.Series, *tables: pl.DataFrame) -> list[pl.DataFrame]:
+    return [table.filter(pl.col("game_id").is_in(games.implode())) for table in tables]
+
+
 @dg.asset(
     group_name=GROUP,
     partitions_def=daily,
@@ -209,10 +236,14 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
 )
 def crowd_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date, ("game_ticks", "trades", "sidebets"))
-    table = build_crowd_observations(silver["game_ticks"], _gold(paths, "market_observations", date), _gold(paths, "market_episodes", date),
-                                     _gold(paths, "leaderboard", date), silver["trades"], silver["sidebets"])
-    _write(paths, "crowd_observations", date, table)
+    silver = read_silver(paths, date, ("trades", "sidebets"))
+    appender = storage.PartitionAppender(paths.root, "crowd_observations", date)
+    for games in _crowd_runs(paths, date):
+        of_run = {name: _run_of(paths, name, date, games) for name in ("game_ticks", "market_observations", "market_episodes", "leaderboard")}
+        appender.append(build_crowd_observations(of_run["game_ticks"], of_run["market_observations"], of_run["market_episodes"],
+                                                 of_run["leaderboard"], *_filtered(games, silver["trades"], silver["sidebets"])))
+    _close(paths, appender)
+    table = storage.read_table(paths.root, "crowd_observations", date, columns=["game_id", "player_id", "is_final", "action", "unexplained_qty"])
     transitions = table.filter(~pl.col("is_final"))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": table.height, "trajectories": table.select("game_id", "player_id").n_unique(),
@@ -234,9 +265,12 @@ def crowd_observations(context: dg.AssetExecutionContext, paths: VectraPaths) ->
 def crowd_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
     silver = read_silver(paths, date, ("trades", "sidebets"))
-    table = build_crowd_episodes(_gold(paths, "crowd_observations", date), _gold(paths, "market_episodes", date),
-                                 _gold(paths, "leaderboard", date), silver["trades"], silver["sidebets"])
-    _write(paths, "crowd_episodes", date, table)
+    appender = storage.PartitionAppender(paths.root, "crowd_episodes", date)
+    for games in _crowd_runs(paths, date):
+        appender.append(build_crowd_episodes(_run_of(paths, "crowd_observations", date, games), _run_of(paths, "market_episodes", date, games),
+                                             _run_of(paths, "leaderboard", date, games), *_filtered(games, silver["trades"], silver["sidebets"])))
+    _close(paths, appender)
+    table = storage.read_table(paths.root, "crowd_episodes", date)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": table.height, "in_training": int(table["in_training"].sum()),
         "excluded": counts(table.filter(~pl.col("in_training")), "exclusion_reason"),
