@@ -31,7 +31,7 @@ def test_a_leaderboard_read_in_slices_is_the_whole_read(days, slice_frames):
     for frames, texts in days:
         given = []
 
-        def texts_of(board: pl.DataFrame) -> pl.DataFrame:
+        def texts_of(board: pl.DataFrame, texts=texts, given=given) -> pl.DataFrame:
             given.append(board.height)
             assert board.height <= slice_frames
             return texts.join(board.select("capture_id", "seq"), on=["capture_id", "seq"], how="semi")

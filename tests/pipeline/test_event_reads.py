@@ -29,9 +29,13 @@ def _assert_reads_equal(tmp_path, events: pl.DataFrame, row_group_size: int) -> 
     events.write_parquet(path, row_group_size=row_group_size)
     assert len(storage.parquet_row_group_rows(path)) == -(-events.height // row_group_size)
     paths = VectraPaths(data_dir=str(tmp_path))
+    games = events["game_id"].unique().sort(nulls_last=False)
     for stage, state_json in READS:
         whole = stage_events(events.lazy(), stage, state_json).collect()
         assert _events(paths, date, stage, state_json).equals(whole), (stage, state_json, row_group_size)
+        for run in (games[::2], games[1::2]):  # every other game: rows and texts of a run are its own, at their places
+            of_run = stage_events(events.lazy().filter(pl.col("game_id").is_in(run.implode(), nulls_equal=True)), stage, state_json)
+            assert _events(paths, date, stage, state_json, games=run).equals(of_run.collect()), (stage, state_json, row_group_size)
 
 
 @pytest.mark.parametrize("row_group_size", [3, 97, 5000])

@@ -103,14 +103,13 @@ def _events(paths: VectraPaths, date: str, stage: str, state_json: bool = False,
     held the day's full-frame text (gameHistory repeated: 160 MB on a 200k-frame day, 340 MB to read) though stages
     read the text of a few rows (game_ticks: connect snapshots)."""
     columns = EVENT_COLUMNS[stage]
-    scan = storage.scan_table(paths.root, "events", date)
+    scan = storage.scan_table(paths.root, "events", date).with_row_index(_ROW)  # numbered before any filter
     if games is not None:
         scan = scan.filter(pl.col("game_id").is_in(games.implode(), nulls_equal=True))
     if "payload_json" not in columns:
         return stage_events(scan, stage).collect()
     typed = (
-        scan.with_row_index(_ROW)
-        .filter(EVENT_ROWS[stage].fill_null(False))
+        scan.filter(EVENT_ROWS[stage].fill_null(False))
         .select(_ROW, *(name for name in columns if name != "payload_json"))
         .collect()
     )
