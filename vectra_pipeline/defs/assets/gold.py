@@ -6,6 +6,8 @@ Thin wrappers over ``vectra_pipeline.gold``: read the silver partition, call the
 atomically (``<data>/gold/<table>/date=YYYY-MM-DD/part.parquet``), report metadata.
 """
 
+from collections.abc import Iterable
+
 import dagster as dg
 import polars as pl
 
@@ -18,7 +20,7 @@ from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.gold.crowd import build_crowd_episodes, build_crowd_observations
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
-from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard
+from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard_in_slices
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
 from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
 from vectra_pipeline.gold.observations import build_observations
@@ -26,12 +28,14 @@ from vectra_pipeline.landing_files import LandingPayloads
 
 OWNERS = ["team:vectra-pipeline"]
 GROUP = "gold"
+BOARD_SLICE_FRAMES = 20_000  # board frames whose text and rows are held at a time (gold.leaderboard.build_leaderboard_in_slices)
 
 
-def read_silver(paths: VectraPaths, date: str) -> dict[str, pl.DataFrame]:
-    """The silver tables gold reads (of ``events`` only the frame statistics' columns)."""
+def read_silver(paths: VectraPaths, date: str, names: Iterable[str] = SILVER_INPUTS) -> dict[str, pl.DataFrame]:
+    """Those silver tables gold reads (of ``events`` only the frame statistics' columns): an asset reads the ones it
+    uses (a 1M-frame day's events columns alone are > 200 MB)."""
     return {name: storage.read_table(paths.root, name, date, columns=list(EVENT_COLUMNS) if name == "events" else None)
-            for name in SILVER_INPUTS}
+            for name in names}
 
 
 def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
@@ -51,7 +55,7 @@ def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
 )
 def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date)
+    silver = read_silver(paths, date, ("games", "game_ticks", "trades", "events"))
     table = build_market_episodes(silver["games"], silver["game_ticks"], silver["trades"], frame_stats(silver["events"]))
     _write(paths, "market_episodes", date, table)
     covered = table.filter(pl.col("trade_count_rise") > 0)
@@ -81,7 +85,7 @@ def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg
 )
 def market_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date)
+    silver = read_silver(paths, date, ("game_ticks", "trades", "events"))
     table = build_market_observations(silver["game_ticks"], silver["trades"], frame_stats(silver["events"]),
                                       _gold(paths, "market_episodes", date))
     _write(paths, "market_observations", date, table)
@@ -92,6 +96,33 @@ def market_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -
 def _write(paths: VectraPaths, table: str, date: str, frame: pl.DataFrame) -> None:
     storage.write_table(paths.root, table, date, frame)
     warehouse.refresh(paths.root, [table])
+
+
+def _close(paths: VectraPaths, appender: storage.PartitionAppender) -> None:
+    appender.close()
+    warehouse.refresh(paths.root, [appender.table])
+
+
+CROWD_RUN_ROWS = 300_000  # leaderboard rows of the games a crowd stage builds at a time (a 1M-frame day has ≈ 3M)
+
+
+def _crowd_runs(paths: VectraPaths, date: str) -> list[pl.Series]:
+    """The market episodes' game ids, sorted, cut into runs of about CROWD_RUN_ROWS leaderboard rows. The crowd stages
+    join every table on the game and sort by it first: built run by run and appended they give the whole day's
+    partition, one run held at a time (the whole day's grid of players × ticks took 7 GB on a 1M-frame day)."""
+    boards = storage.scan_table(paths.root, "leaderboard", date).group_by("game_id").agg(pl.len().cast(pl.Int64).alias("rows"))
+    games = storage.scan_table(paths.root, "market_episodes", date).select("game_id").unique()
+    weights = games.join(boards, on="game_id", how="left").with_columns(pl.col("rows").fill_null(0)).sort("game_id").collect()
+    weights = weights.with_columns(((pl.col("rows").cum_sum() - pl.col("rows")) // CROWD_RUN_ROWS).alias("run"))
+    return [run["game_id"] for run in weights.partition_by("run", maintain_order=True)]
+
+
+def _run_of(paths: VectraPaths, table: str, date: str, games: pl.Series) -> pl.DataFrame:
+    return storage.scan_table(paths.root, table, date).filter(pl.col("game_id").is_in(games.implode())).collect()
+
+
+def _filtered(games: pl.Series, *tables: pl.DataFrame) -> list[pl.DataFrame]:
+    return [table.filter(pl.col("game_id").is_in(games.implode())) for table in tables]
 
 
 @dg.asset(
@@ -108,7 +139,7 @@ def _write(paths: VectraPaths, table: str, date: str, frame: pl.DataFrame) -> No
 )
 def episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date)
+    silver = read_silver(paths, date, ("trades", "sidebets", "player_state", "actions"))
     table = build_episodes(_gold(paths, "market_episodes", date), silver["trades"], silver["sidebets"],
                            silver["player_state"], silver["actions"])
     _write(paths, "episodes", date, table)
@@ -143,7 +174,7 @@ def episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Materi
 )
 def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date)
+    silver = read_silver(paths, date, ("game_ticks", "trades", "player_state", "actions"))
     table = build_observations(silver["game_ticks"], _gold(paths, "market_observations", date), silver["trades"],
                                silver["player_state"], silver["actions"], _gold(paths, "episodes", date))
     _write(paths, "observations", date, table)
@@ -176,12 +207,17 @@ def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Ma
 )
 def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    frames = board_frames(frame_stats(read_silver(paths, date)["events"]))
-    keys = frames.select("capture_id", "seq").unique()
-    indexed = storage.scan_table(paths.root, "frames", date).join(keys.lazy(), on=["capture_id", "seq"], how="semi").collect()
-    # only the board frames' text is read, back from the landing rows bronze indexed (checked against their hashes)
-    texts = with_payloads(indexed, LandingPayloads(paths.root)).select("capture_id", "seq", "payload_text")
-    table, read = build_leaderboard(frames, texts)
+    frames = board_frames(frame_stats(read_silver(paths, date, ("events",))["events"]))
+    keys = ["capture_id", "seq"]
+    indexed = storage.scan_table(paths.root, "frames", date).join(frames.select(keys).unique().lazy(), on=keys, how="semi").collect()
+    payloads = LandingPayloads(paths.root)
+
+    def texts_of(board: pl.DataFrame) -> pl.DataFrame:
+        # only the board frames' text is read, back from the landing rows bronze indexed (checked against their hashes)
+        rows = indexed.join(board.select(keys).unique(), on=keys, how="semi")
+        return with_payloads(rows, payloads).select("capture_id", "seq", "payload_text")
+
+    table, read = build_leaderboard_in_slices(frames, texts_of, BOARD_SLICE_FRAMES)
     _write(paths, "leaderboard", date, table)
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "players": table["player_id"].n_unique(), **read})
 
@@ -200,10 +236,14 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
 )
 def crowd_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date)
-    table = build_crowd_observations(silver["game_ticks"], _gold(paths, "market_observations", date), _gold(paths, "market_episodes", date),
-                                     _gold(paths, "leaderboard", date), silver["trades"], silver["sidebets"])
-    _write(paths, "crowd_observations", date, table)
+    silver = read_silver(paths, date, ("trades", "sidebets"))
+    appender = storage.PartitionAppender(paths.root, "crowd_observations", date)
+    for games in _crowd_runs(paths, date):
+        of_run = {name: _run_of(paths, name, date, games) for name in ("game_ticks", "market_observations", "market_episodes", "leaderboard")}
+        appender.append(build_crowd_observations(of_run["game_ticks"], of_run["market_observations"], of_run["market_episodes"],
+                                                 of_run["leaderboard"], *_filtered(games, silver["trades"], silver["sidebets"])))
+    _close(paths, appender)
+    table = storage.read_table(paths.root, "crowd_observations", date, columns=["game_id", "player_id", "is_final", "action", "unexplained_qty"])
     transitions = table.filter(~pl.col("is_final"))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": table.height, "trajectories": table.select("game_id", "player_id").n_unique(),
@@ -224,10 +264,13 @@ def crowd_observations(context: dg.AssetExecutionContext, paths: VectraPaths) ->
 )
 def crowd_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date)
-    table = build_crowd_episodes(_gold(paths, "crowd_observations", date), _gold(paths, "market_episodes", date),
-                                 _gold(paths, "leaderboard", date), silver["trades"], silver["sidebets"])
-    _write(paths, "crowd_episodes", date, table)
+    silver = read_silver(paths, date, ("trades", "sidebets"))
+    appender = storage.PartitionAppender(paths.root, "crowd_episodes", date)
+    for games in _crowd_runs(paths, date):
+        appender.append(build_crowd_episodes(_run_of(paths, "crowd_observations", date, games), _run_of(paths, "market_episodes", date, games),
+                                             _run_of(paths, "leaderboard", date, games), *_filtered(games, silver["trades"], silver["sidebets"])))
+    _close(paths, appender)
+    table = storage.read_table(paths.root, "crowd_episodes", date)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": table.height, "in_training": int(table["in_training"].sum()),
         "excluded": counts(table.filter(~pl.col("in_training")), "exclusion_reason"),

@@ -9,7 +9,15 @@ from collections import Counter
 import dagster as dg
 import polars as pl
 
-from capture_agent.protocol.rules import GAME_STATE_UPDATE
+from capture_agent.protocol.rules import (
+    CURRENT_SIDEBET,
+    GAME_STATE_PLAYER_UPDATE,
+    GAME_STATE_UPDATE,
+    ORDER_EVENTS,
+    PLAYER_UPDATE,
+    SIDEBET_RESULT_EVENTS,
+    TRADE_EVENTS,
+)
 from vectra_pipeline import storage, warehouse
 from vectra_pipeline.bronze.frames import with_payloads
 from vectra_pipeline.datasets.identity import asset_code_version
@@ -17,6 +25,7 @@ from vectra_pipeline.defs.metadata import counts, preview, price_paths
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.landing_files import LandingPayloads
+from vectra_pipeline.parquet_format import without_stale_views
 from vectra_pipeline.schema import TABLES
 from vectra_pipeline.silver.actions import build_actions
 from vectra_pipeline.silver.events import events_of_slices
@@ -50,20 +59,98 @@ EVENT_COLUMNS = {
 }
 
 
+# The events rows each stage reads (a superset of its own filters; filtering keeps receipt order): the rest never
+# leaves the Parquet reader (on a 200k-frame day the trades' JSON alone is most of what a stage held).
+_STATES = pl.col("event") == GAME_STATE_UPDATE
+_OWNER = pl.col("event") == PLAYER_UPDATE  # the recording player's id (silver.trades.own_player_ids)
+EVENT_ROWS = {
+    "game_history": _STATES & pl.col("has_game_history"),
+    "ticks": _STATES,
+    "games": _STATES,
+    "trades": pl.col("event").is_in(TRADE_EVENTS) | _OWNER,
+    "sidebets": pl.col("event").is_in([CURRENT_SIDEBET, *SIDEBET_RESULT_EVENTS]) | _OWNER,
+    "player_state": pl.col("event").is_in([PLAYER_UPDATE, GAME_STATE_PLAYER_UPDATE, GAME_STATE_UPDATE]),
+    "actions": _STATES | pl.col("event").is_in([*ORDER_EVENTS, CURRENT_SIDEBET]) | (pl.col("socket_type") == "ack"),
+}
+# The gameStateUpdate frames whose JSON a stage reads with ``state_json``: game_history its entries, game_ticks the
+# connect snapshot's ``prices`` (a full frame's text is most of its gameHistory, which game_ticks reads from silver).
+STATE_JSON = {"game_history": pl.col("has_game_history"), "ticks": pl.col("has_prices")}
+
+
+def _drops_json(stage: str, state_json: bool) -> pl.Expr:
+    """The rows of ``stage`` whose ``payload_json`` it never reads (null when ``event`` is)."""
+    state = pl.col("event") == GAME_STATE_UPDATE
+    return state & ~STATE_JSON[stage].fill_null(False) if state_json else state
+
+
 def stage_events(events: pl.LazyFrame, stage: str, state_json: bool = False) -> pl.LazyFrame:
-    """Events as ``stage`` reads them: its columns only (EVENT_COLUMNS), and no gameStateUpdate JSON — their typed
-    columns carry what the stages read — except, with ``state_json``, that of full frames (gameHistory, prices)."""
-    events = events.select(EVENT_COLUMNS[stage])
+    """Events as ``stage`` reads them: its rows (EVENT_ROWS) and columns (EVENT_COLUMNS) only, and no
+    gameStateUpdate JSON — their typed columns carry what the stages read — except, with ``state_json``, that of
+    the frames the stage parses (STATE_JSON)."""
+    events = events.filter(EVENT_ROWS[stage].fill_null(False)).select(EVENT_COLUMNS[stage])
     if "payload_json" not in EVENT_COLUMNS[stage]:
         return events
-    state = pl.col("event") == GAME_STATE_UPDATE
-    if state_json:
-        state &= ~pl.col("has_game_history").fill_null(False) & ~pl.col("has_prices").fill_null(False)
-    return events.with_columns(pl.when(state).then(None).otherwise(pl.col("payload_json")).alias("payload_json"))
+    return events.with_columns(pl.when(_drops_json(stage, state_json)).then(None).otherwise(pl.col("payload_json")).alias("payload_json"))
 
 
-def _events(paths: VectraPaths, date: str, stage: str, state_json: bool = False) -> pl.DataFrame:
-    return stage_events(storage.scan_table(paths.root, "events", date), stage, state_json).collect()
+_ROW = "_events_row"  # a row's position in the events partition
+
+
+def _events(paths: VectraPaths, date: str, stage: str, state_json: bool = False, games: pl.Series | None = None) -> pl.DataFrame:
+    """:func:`stage_events` of the partition (of only the rows of ``games``, a run of :func:`_game_runs`, when given),
+    read in two parts so memory stays flat in day size: the typed columns of the stage's rows, then ``payload_json``
+    of only the row groups holding a row whose text the stage reads, one group at a time. Decoding the whole column
+    held the day's full-frame text (gameHistory repeated: 160 MB on a 200k-frame day, 340 MB to read) though stages
+    read the text of a few rows (game_ticks: connect snapshots)."""
+    columns = EVENT_COLUMNS[stage]
+    scan = storage.scan_table(paths.root, "events", date).with_row_index(_ROW)  # numbered before any filter
+    if games is not None:
+        scan = scan.filter(pl.col("game_id").is_in(games.implode(), nulls_equal=True))
+    if "payload_json" not in columns:
+        return stage_events(scan, stage).collect()
+    typed = (
+        scan.filter(EVENT_ROWS[stage].fill_null(False))
+        .select(_ROW, *(name for name in columns if name != "payload_json"))
+        .collect()
+    )
+    wanted = typed.filter(~_drops_json(stage, state_json).fill_null(False))[_ROW]
+    texts = pl.concat(
+        [*_texts(paths, date, wanted), pl.DataFrame(schema={_ROW: pl.UInt32, "payload_json": pl.String})], how="vertical_relaxed"
+    )
+    return typed.join(texts, on=_ROW, how="left", maintain_order="left").select(columns)
+
+
+def _texts(paths: VectraPaths, date: str, rows: pl.Series) -> list[pl.DataFrame]:
+    """``payload_json`` of those events rows (file positions, ascending), read a row group at a time and rebuilt
+    without the rest of the group's text."""
+    texts = storage.scan_table(paths.root, "events", date).select("payload_json")
+    out, start = [], 0
+    for size in storage.parquet_row_group_rows(storage.table_path(paths.root, "events", date)) if rows.len() else ():
+        inside = rows.filter((rows >= start) & (rows < start + size))
+        if inside.len():  # polars decodes the group's column once for a slice inside it (≈ 120 MB a group, not the day)
+            group = texts.slice(start, size).collect().with_row_index(_ROW, start)
+            out.append(without_stale_views(group.filter(pl.col(_ROW).is_in(inside.implode()))))
+        start += size
+    return out
+
+
+GAME_RUN_ROWS = 200_000  # events rows a per-game stage holds at a time
+
+
+def _game_runs(paths: VectraPaths, date: str, stage: str) -> list[pl.Series]:
+    """The game ids of the stage's events rows and of game_history, sorted (a null first: the rows without one), cut
+    into runs of about GAME_RUN_ROWS events rows. A stage whose every row is one game's, sorted by game id
+    (game_ticks, games), built run by run and appended is its output on the whole day, with one run held at a time."""
+    rows = (
+        stage_events(storage.scan_table(paths.root, "events", date), stage)
+        .group_by("game_id")
+        .agg(pl.len().cast(pl.Int64).alias("rows"))
+        .collect()
+    )
+    listed = storage.read_table(paths.root, "game_history", date, columns=["game_id"]).with_columns(pl.lit(0, pl.Int64).alias("rows"))
+    games = pl.concat([rows, listed]).group_by("game_id").agg(pl.col("rows").sum()).sort("game_id", nulls_last=False)
+    games = games.with_columns(((pl.col("rows").cum_sum() - pl.col("rows")) // GAME_RUN_ROWS).alias("run"))
+    return [run["game_id"] for run in games.partition_by("run", maintain_order=True)]
 
 
 def _write(paths: VectraPaths, table: str, date: str, frame: pl.DataFrame) -> None:
@@ -157,15 +244,21 @@ def _history(paths: VectraPaths, date: str) -> pl.DataFrame:
 @dg.asset(**_spec_kwargs("game_ticks", ["events", "game_history"]))
 def game_ticks(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    ticks = build_game_ticks(_events(paths, date, "ticks", state_json=True), _history(paths, date))
-    _write(paths, "game_ticks", date, ticks)
+    history = _history(paths, date)
+    appender = storage.PartitionAppender(paths.root, "game_ticks", date)
+    for games in _game_runs(paths, date, "ticks"):
+        run_history = history.filter(pl.col("game_id").is_in(games.implode()))
+        appender.append(build_game_ticks(_events(paths, date, "ticks", state_json=True, games=games), run_history))
+    appender.close()
+    warehouse.refresh(paths.root, ["game_ticks"])
+    ticks = storage.read_table(paths.root, "game_ticks", date, columns=["game_id", "tick", "price", "price_source"])
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": ticks.height,
             "games": ticks["game_id"].n_unique(),
             "price_sources": counts(ticks, "price_source"),
             "price_paths": price_paths(ticks),
-            "preview": preview(ticks),
+            "preview": preview(storage.scan_table(paths.root, "game_ticks", date).head(5).collect()),
         }
     )
 
@@ -181,8 +274,14 @@ def cooldowns(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mater
 @dg.asset(**_spec_kwargs("games", ["events", "game_ticks", "game_history"]))
 def games(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_games(_events(paths, date, "games"), storage.read_table(paths.root, "game_ticks", date), _history(paths, date))
-    _write(paths, "games", date, table)
+    history, ticks = _history(paths, date), storage.scan_table(paths.root, "game_ticks", date)
+    appender = storage.PartitionAppender(paths.root, "games", date)
+    for games in _game_runs(paths, date, "games"):
+        in_run = pl.col("game_id").is_in(games.implode())
+        appender.append(build_games(_events(paths, date, "games", games=games), ticks.filter(in_run).collect(), history.filter(in_run)))
+    appender.close()
+    warehouse.refresh(paths.root, ["games"])
+    table = storage.read_table(paths.root, "games", date)
     seeded = table.filter(pl.col("server_seed").is_not_null())
     return dg.MaterializeResult(
         metadata={
