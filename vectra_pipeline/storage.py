@@ -35,7 +35,6 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from capture_agent.config import RemoteRoot
 from capture_agent.landing import segments as capture_segments  # the landing zone's layout is the capture agent's
 from capture_agent.landing.schema import LANDING_DIR
 from capture_agent.object_store import polars_storage_options
@@ -78,15 +77,11 @@ def data_root(value) -> Path:
     return location(value) if remote.remote_of(value) else Path(value).resolve()
 
 
-def remote_root(root) -> RemoteRoot | None:
-    """The ``s3://`` root a data root names (a RemoteRoot, its URL, or a location under it); None for a local one."""
-    return remote.remote_of(root)
-
-
 def is_local(root) -> bool:
     return not remote.is_remote(location(root))
 
 
+remote_root = remote.remote_of  # the s3:// root (RemoteRoot) a data root names, in any form; None for a local one
 store_errors = remote.store_errors  # the store down or refusing us: one line that says what to do
 
 
