@@ -85,17 +85,22 @@ def feature_names(version: DatasetVersion | Path | str) -> list[str]:
     return list(as_version(version).manifest["feature_spec"]["features"])
 
 
-def read_observations(version: DatasetVersion | Path | str, split: str | None = None) -> pl.DataFrame:
+def read_observations(version: DatasetVersion | Path | str, split: str | None = None,
+                      columns: list[str] | None = None) -> pl.DataFrame:
     """The observation rows of a version (one split or all), sorted by (game_id, tick) — (game_id, player_id, tick)
-    for the crowd."""
+    for the crowd; only ``columns`` of them when given (the sort and split columns are read too, and dropped unless
+    asked for)."""
     if split is not None and split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     version = as_version(version)
     kind = kind_of(version.kind)
-    frame = storage.read_dataset_file(version.path, kind.dataset_observations)
+    order = [*kind.key, "tick"]
+    read = None if columns is None else list(dict.fromkeys([*columns, *order, "split"]))
+    frame = storage.read_dataset_file(version.path, kind.dataset_observations, read)
     if split is not None:
         frame = frame.filter(pl.col("split") == split)
-    return frame.sort(*kind.key, "tick")
+    frame = frame.sort(*order)
+    return frame if columns is None else frame.select(columns)
 
 
 def read_episodes(version: DatasetVersion | Path | str) -> pl.DataFrame:
