@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from capture_agent.landing.segments import fsync_dir, fsync_file
@@ -109,24 +110,49 @@ def write_dataset_file(frame: pl.DataFrame, table: str, folder: Path) -> Path:
 
 
 class DatasetFileAppender:
-    """Appends frames to one dataset table's file, one call per batch (memory: one batch), with the same settings
-    and the declared schema; an empty file of the schema when nothing was appended."""
+    """Appends frames to one dataset table's file with the same settings and the declared schema; an empty file of
+    the schema when nothing was appended. :meth:`append` writes a frame as one write would (whole row groups, then
+    the rest as a shorter one); :meth:`add` takes a frame in parts — whole row groups are written as they fill, the
+    rest waits for :meth:`flush` — so a day added a run of games at a time gives the bytes of the day appended at
+    once (memory: a run and a row group)."""
 
     def __init__(self, table: str, folder: Path) -> None:
         self.table, self.path, self.rows, self._writer = table, Path(folder, TABLES[table].file), 0, None
+        self._held: list[pa.Table] = []
 
-    def append(self, frame: pl.DataFrame) -> None:
+    def add(self, frame: pl.DataFrame) -> None:
         arrow = without_stale_views(conform(frame, self.table)).to_arrow()
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, arrow.schema, compression="zstd",
                                             compression_level=PARQUET.compression_level, write_statistics=PARQUET.statistics)
         if arrow.num_rows:
-            self._writer.write_table(arrow, row_group_size=PARQUET.row_group_size)
+            self._held.append(arrow)
             self.rows += arrow.num_rows
+        if sum(table.num_rows for table in self._held) >= PARQUET.row_group_size:
+            self._write(whole_groups_only=True)
+
+    def flush(self) -> None:
+        """Write what :meth:`add` holds: the end of a frame appended at once."""
+        self._write(whole_groups_only=False)
+
+    def append(self, frame: pl.DataFrame) -> None:
+        self.add(frame)
+        self.flush()
+
+    def _write(self, whole_groups_only: bool) -> None:
+        if not self._held:
+            return
+        held = pa.concat_tables(self._held).combine_chunks()  # one chunk, as a frame written at once
+        size = PARQUET.row_group_size
+        cut = held.num_rows - held.num_rows % size if whole_groups_only else held.num_rows
+        if cut:
+            self._writer.write_table(held.slice(0, cut), row_group_size=size)
+        self._held = [held.slice(cut)] if cut < held.num_rows else []
 
     def close(self) -> None:
         if self._writer is None:
             self.append(empty(self.table))
+        self.flush()
         self._writer.close()
 
 

@@ -360,6 +360,14 @@ def read_dataset_file(version: Path, table: str, columns: list[str] | None = Non
 
 # -- other files ---------------------------------------------------------------------------------------------------
 
+def scan_dataset_file(version: Path, table: str) -> pl.LazyFrame:
+    """A dataset table's file in a version folder, lazily (filters read only the row groups they need)."""
+    path = location(version, TABLES[table].file)
+    if remote.is_remote(path):
+        return pl.scan_parquet(str(path), storage_options=polars_storage_options())
+    return pl.scan_parquet(path)
+
+
 def read_json(path: Path):
     """The JSON document at ``path``; None when there is none."""
     try:

@@ -15,6 +15,7 @@ failure: nothing is published for nothing (:func:`reason_not_to_publish`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -26,6 +27,8 @@ from vectra_pipeline.gold.feature_spec import FEATURE_SPEC_VERSION
 from vectra_pipeline.gold.policy import EpisodePolicy, apply_policy
 
 VERSION = 4  # bump when a version's files or manifest would change for the same inputs (tests/pipeline/test_stage_versions.py)
+
+GAMES_PER_RUN = 100  # about 130k crowd rows a run (≈ 1,300 rows a game): tens of MB, not the day's GB
 
 NOTHING_TO_TRAIN = "no complete game yet: nothing to train on"
 
@@ -99,6 +102,19 @@ def version_rows(observations: pl.LazyFrame, episodes: pl.DataFrame, date: str, 
         .sort(*key, "tick")
         .collect()
     )
+
+
+def version_row_runs(observations: pl.LazyFrame, episodes: pl.DataFrame, date: str, key: tuple[str, ...] = ("game_id",),
+                     games_per_run: int = GAMES_PER_RUN) -> Iterator[pl.DataFrame]:
+    """:func:`version_rows` of one day a run of ``games_per_run`` games at a time, in the same order (the rows are
+    sorted by game first): memory one run's rows, not the day's. Nothing when the day holds no kept episode."""
+    kept = episodes.filter((pl.col("split") != EXCLUDED) & (pl.col("partition") == date))
+    games = kept["game_id"].unique().sort().to_list()
+    for start in range(0, len(games), games_per_run):
+        run = games[start:start + games_per_run]
+        # the gold day is sorted by game: the range lets row-group statistics skip the other runs' rows
+        in_run = pl.col("game_id").is_between(pl.lit(run[0]), pl.lit(run[-1])) & pl.col("game_id").is_in(run)
+        yield version_rows(observations.filter(in_run), kept.filter(in_run), date, key)
 
 
 def empty_row_counts() -> dict:

@@ -59,10 +59,12 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
         stats = card.FeatureStats(kind.features, kind.key)
         try:
             for date in sorted(by_partition):
-                day = contents.version_rows(by_partition[date], version_episodes, date, kind.key)
-                appender.append(day)
-                contents.add_row_counts(rows, day)
-                stats.add(day)
+                for run in contents.version_row_runs(by_partition[date], version_episodes, date, kind.key):
+                    appender.add(run)
+                    contents.add_row_counts(rows, run)
+                    stats.add(run)
+                appender.flush()  # a day ends its last row group, as when days were written whole
+                stats.end_day()
         finally:
             appender.close()
         counts = contents.counts(version_episodes, rows, duplicates)

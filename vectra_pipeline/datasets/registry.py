@@ -85,17 +85,36 @@ def feature_names(version: DatasetVersion | Path | str) -> list[str]:
     return list(as_version(version).manifest["feature_spec"]["features"])
 
 
-def read_observations(version: DatasetVersion | Path | str, split: str | None = None) -> pl.DataFrame:
+def read_observations(version: DatasetVersion | Path | str, split: str | None = None,
+                      columns: list[str] | None = None, games: list[str] | None = None) -> pl.DataFrame:
     """The observation rows of a version (one split or all), sorted by (game_id, tick) — (game_id, player_id, tick)
-    for the crowd."""
+    for the crowd; only ``columns`` of them when given (the sort and split columns are read too, and dropped unless
+    asked for); only the rows of ``games`` when given (a run of :func:`games_of_split`: memory that run's rows)."""
     if split is not None and split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     version = as_version(version)
     kind = kind_of(version.kind)
-    frame = storage.read_dataset_file(version.path, kind.dataset_observations)
+    order = [*kind.key, "tick"]
+    read = None if columns is None else list(dict.fromkeys([*columns, *order, "split"]))
+    if games is None:
+        frame = storage.read_dataset_file(version.path, kind.dataset_observations, read)
+    else:  # each day's rows are sorted by game: the range lets row-group statistics skip the other games' rows
+        scan = storage.scan_dataset_file(version.path, kind.dataset_observations)
+        wanted = pl.col("game_id").is_between(pl.lit(min(games)), pl.lit(max(games))) & pl.col("game_id").is_in(games) if games else pl.lit(False)
+        frame = scan.filter(wanted).select(read or pl.all()).collect()
     if split is not None:
         frame = frame.filter(pl.col("split") == split)
-    return frame.sort(*kind.key, "tick")
+    frame = frame.sort(*order)
+    return frame if columns is None else frame.select(columns)
+
+
+def games_of_split(version: DatasetVersion | Path | str, split: str | None = None) -> list[str]:
+    """The games of a split's observation rows (all splits: None), sorted as :func:`read_observations` sorts them."""
+    version = as_version(version)
+    rows = storage.read_dataset_file(version.path, kind_of(version.kind).dataset_observations, ["game_id", "split"])
+    if split is not None:
+        rows = rows.filter(pl.col("split") == split)
+    return rows["game_id"].unique().sort().to_list()
 
 
 def read_episodes(version: DatasetVersion | Path | str) -> pl.DataFrame:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +24,20 @@ import polars as pl
 from capture_agent.config import DATA_ENV, default_data_dir
 from capture_agent.protocol.rules import PHASE_RANK, Phase
 from vectra_pipeline import storage
-from vectra_pipeline.datasets.registry import DatasetVersion, as_version, feature_names, load_version, read_observations
+from vectra_pipeline.datasets.registry import (
+    DatasetVersion,
+    as_version,
+    feature_names,
+    games_of_split,
+    load_version,
+    read_observations,
+)
 from vectra_pipeline.envs.agents import Game
 
 _RUGGED = float(PHASE_RANK[Phase.RUGGED.value])
 VERSION_ID = re.compile(r"[0-9a-f]{16}")
 EPISODE_KEY = ("game_id", "player_id")
+GAMES_PER_BATCH = 100  # about 130k crowd rows (≈ 70 MB) a batch; the market and player kinds hold far fewer per game
 
 
 def find_version(reference: str | Path, data_dir: Path) -> DatasetVersion:
@@ -72,7 +81,20 @@ def episode_rows(version: DatasetVersion | Path | str, split: str | None) -> pl.
     """The rows of a split (all splits: None), sorted by episode and tick, with ``is_final``, ``terminated`` and
     ``truncated`` derived as the module says."""
     version = as_version(version)
-    rows = read_observations(version, split)
+    return _with_episode_ends(version, read_observations(version, split))
+
+
+def episode_row_batches(version: DatasetVersion | Path | str, split: str | None,
+                        games_per_batch: int = GAMES_PER_BATCH) -> Iterator[pl.DataFrame]:
+    """:func:`episode_rows` a run of ``games_per_batch`` games at a time, in the same order and with the same values
+    (every episode lies within one game): memory one run's rows, not the split's."""
+    version = as_version(version)
+    games = games_of_split(version, split)
+    for start in range(0, len(games), games_per_batch):
+        yield _with_episode_ends(version, read_observations(version, split, games=games[start:start + games_per_batch]))
+
+
+def _with_episode_ends(version: DatasetVersion, rows: pl.DataFrame) -> pl.DataFrame:
     key = episode_key(rows)
     rows = rows.sort(*key, "tick")
     if "terminated" in rows.columns:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
@@ -37,10 +38,10 @@ import polars as pl
 from gymnasium.envs.registration import EnvSpec
 
 from vectra_pipeline import storage
-from vectra_pipeline.datasets.registry import DatasetVersion, as_version, feature_names
+from vectra_pipeline.datasets.registry import DatasetVersion, as_version, feature_names, games_of_split
 from vectra_pipeline.datasets.splits import SPLITS
 from vectra_pipeline.envs import REPLAY_ENV_ID
-from vectra_pipeline.envs.recorded import episode_key, episode_rows
+from vectra_pipeline.envs.recorded import episode_key, episode_row_batches
 from vectra_pipeline.envs.spaces import action_space, observation_space, recorded_actions
 
 EVAL_SPLIT = "test"
@@ -72,25 +73,29 @@ def minari_id(version: DatasetVersion, split: str) -> str:
     return f"{NAMESPACE}/{dataset_kind(version)}-{split}-{version.id}-v0"
 
 
-def _buffers(version: DatasetVersion, split: str) -> list:
+def _buffer_batches(version: DatasetVersion, split: str) -> Iterator[list]:
+    """The split's episodes as Minari buffers, a run of games at a time (memory: one run, not the split), numbered
+    in episode order across runs."""
     from minari.data_collector import EpisodeBuffer
 
     names = feature_names(version)
-    rows = episode_rows(version, split)
-    buffers = []
-    key = episode_key(rows)
-    for episode_id, (_, episode) in enumerate(rows.group_by(key, maintain_order=True)):
-        steps = episode.filter(~episode["is_final"])
-        buffers.append(EpisodeBuffer(
-            id=episode_id,
-            observations=episode.select(names).to_numpy().astype(np.float32),
-            actions=recorded_actions(steps),
-            rewards=steps["reward"].cast(pl.Float64).fill_null(0.0).to_list(),
-            terminations=steps["terminated"].to_list(),
-            truncations=steps["truncated"].to_list(),
-            infos={**{column: episode[column].to_list() for column in key}, "tick": episode["tick"].to_list()},
-        ))
-    return buffers
+    episode_id = 0
+    for rows in episode_row_batches(version, split):
+        key = episode_key(rows)
+        buffers = []
+        for _, episode in rows.group_by(key, maintain_order=True):
+            steps = episode.filter(~episode["is_final"])
+            buffers.append(EpisodeBuffer(
+                id=episode_id,
+                observations=episode.select(names).to_numpy().astype(np.float32),
+                actions=recorded_actions(steps),
+                rewards=steps["reward"].cast(pl.Float64).fill_null(0.0).to_list(),
+                terminations=steps["terminated"].to_list(),
+                truncations=steps["truncated"].to_list(),
+                infos={**{column: episode[column].to_list() for column in key}, "tick": episode["tick"].to_list()},
+            ))
+            episode_id += 1
+        yield buffers
 
 
 def env_spec(version: DatasetVersion, split: str) -> EnvSpec:
@@ -129,40 +134,49 @@ def export_minari(dataset: DatasetVersion | Path | str, splits: tuple[str, ...] 
 
 def _write_splits(version: DatasetVersion, splits: tuple[str, ...], folder: Path) -> None:
     """One Minari dataset per non-empty split in ``folder`` (all empty: an empty folder, not an error)."""
-    import minari
     from minari.dataset.minari_storage import MinariStorage
 
     written = {}
-    evaluation = EVAL_SPLIT if EVAL_SPLIT in splits and not episode_rows(version, EVAL_SPLIT).is_empty() else None
+    evaluation = EVAL_SPLIT if EVAL_SPLIT in splits and games_of_split(version, EVAL_SPLIT) else None
     # Minari warns about metadata an offline recording cannot have (author email…), and re-measures the whole
     # folder after every episode (quadratic in episodes: 90 s for one day); the size is measured once per split.
     with minari_root(folder), warnings.catch_warnings(), mock.patch.object(MinariStorage, "get_size", return_value=0.0):
         warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\.")
         for split in splits:
-            buffers = _buffers(version, split)
-            if not buffers:
-                continue
-            created = minari.create_dataset_from_buffers(
-                dataset_id=minari_id(version, split),
-                buffer=buffers,
-                eval_env=env_spec(version, evaluation or split),
-                observation_space=observation_space(len(feature_names(version))),
-                action_space=action_space(),
-                algorithm_name="recorded human/bot play",
-                author="vectra",
-                code_permalink=f"vectra code version {version.manifest['code_version']}",
-                description=f"Vectra {dataset_kind(version)} dataset version {version.id}, split {split}; actions: "
-                            "a kind and an amount in SOL; rewards: SOL; features: docs/FEATURES.md (spec "
-                            f"{version.manifest['feature_spec']['version']}).",
-                data_format="arrow",
-            )
-            written[split] = created.storage.data_path
+            created = None
+            for buffers in _buffer_batches(version, split):
+                if created is None:
+                    created = _create(version, split, evaluation, buffers)
+                else:  # Minari's arrow storage writes each episode's own files: a later run adds its episodes
+                    created.storage.update_episodes(buffers)
+            if created is not None:
+                written[split] = created.storage.data_path
     reference = _reference(version) if evaluation else {}
     for split, data_path in written.items():
         # set after creation: at creation Minari would build the environment, whose version is not in place yet
         storage_ = MinariStorage.read(data_path)
         storage_.update_metadata({"env_spec": env_spec(version, split).to_json(), "dataset_size": storage_.get_size(),
                                   **reference})
+
+
+def _create(version: DatasetVersion, split: str, evaluation: str | None, buffers: list):
+    """The split's Minari dataset, created with its first run of episodes."""
+    import minari
+
+    return minari.create_dataset_from_buffers(
+        dataset_id=minari_id(version, split),
+        buffer=buffers,
+        eval_env=env_spec(version, evaluation or split),
+        observation_space=observation_space(len(feature_names(version))),
+        action_space=action_space(),
+        algorithm_name="recorded human/bot play",
+        author="vectra",
+        code_permalink=f"vectra code version {version.manifest['code_version']}",
+        description=f"Vectra {dataset_kind(version)} dataset version {version.id}, split {split}; actions: "
+                    "a kind and an amount in SOL; rewards: SOL; features: docs/FEATURES.md (spec "
+                    f"{version.manifest['feature_spec']['version']}).",
+        data_format="arrow",
+    )
 
 
 def load_minari(dataset: DatasetVersion | Path | str, split: str = "train"):

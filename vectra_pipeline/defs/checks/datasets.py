@@ -12,7 +12,7 @@ from vectra_pipeline.defs.resources import VectraPaths
 
 
 def _split_overlaps(version: DatasetVersion) -> dict:
-    rows = registry.read_observations(version).select("game_id", "split")
+    rows = registry.read_observations(version, columns=["game_id", "split"])  # two columns, not the feature rows
     games = {s: set(rows.filter(pl.col("split") == s)["game_id"].unique()) for s in SPLITS}
     overlaps = {
         f"{a}&{b}": len(games[a] & games[b])

@@ -1,0 +1,82 @@
+"""A dataset version written a run of games at a time (memory: one run, not a day) holds the bytes of the version
+written a day at a time: the observation file's row groups end where a day's did, the manifest's feature statistics
+and episode returns are the same floats — over two days, for each kind synthetic silver gives, and for any cut of a
+day into parts."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from functools import partial
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vectra_pipeline import local_files, storage
+from vectra_pipeline.datasets import contents
+from vectra_pipeline.datasets.contents import DatasetParams
+from vectra_pipeline.datasets.kinds import KINDS
+from vectra_pipeline.datasets.publish import publish
+from vectra_pipeline.datasets.registry import read_observations
+from vectra_pipeline.gold.lookahead import gold_tables
+from vectra_pipeline.parquet_format import PARQUET
+from vectra_pipeline.synthetic import synthetic_silver
+
+DAYS = ("2025-12-10", "2025-12-11")
+_ORIGINAL_RUNS = contents.version_row_runs
+LANDING = [{"path": "landing/x.parquet", "bytes": 1, "sha256": "ab"}]
+
+
+def _hashes(folder) -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir()) if path.is_file()}
+
+
+@pytest.fixture(scope="module")
+def gold():
+    tables = gold_tables(synthetic_silver(14, seed=9))
+    games = sorted(tables["episodes"]["game_id"].unique().to_list())
+    second_day = set(games[::2])  # every other game on the second day: each day's games interleave the other's
+    day = pl.when(pl.col("game_id").is_in(second_day)).then(pl.lit(DAYS[1])).otherwise(pl.lit(DAYS[0])).alias("partition")
+    return {name: frame.with_columns(day) for name, frame in tables.items() if "game_id" in frame.columns}
+
+
+@pytest.mark.parametrize("kind", ["player", "market"])
+def test_runs_of_one_or_three_games_publish_the_bytes_of_whole_days(gold, kind, tmp_path, monkeypatch):
+    spec, folders = KINDS[kind], {}
+    monkeypatch.setattr(local_files, "PARQUET", dataclasses.replace(PARQUET, row_group_size=50))  # several groups a day
+    for games in (1, 3, 10_000):
+        monkeypatch.setattr(contents, "version_row_runs", partial(_ORIGINAL_RUNS, games_per_run=games))
+        version, created = publish(tmp_path / str(games), list(DAYS), gold[spec.episodes], gold[spec.observations],
+                                   LANDING, DatasetParams(kind=kind))
+        assert created and version.manifest["counts"]["rows"] > 100
+        folders[games] = _hashes(version.path)
+    assert {"manifest.json", "README.md"} <= set(folders[10_000])
+    day_rows = read_observations(version)["partition"].value_counts().sort("partition")["count"].to_list()
+    assert len(day_rows) == 2 and storage.parquet_row_group_rows(version.path / "observations.parquet") == [
+        size for rows in day_rows for size in [50] * (rows // 50) + ([rows % 50] if rows % 50 else [])]  # days end groups
+    assert folders[1] == folders[10_000] and folders[3] == folders[10_000]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.lists(st.integers(0, 400), max_size=6), min_size=2, max_size=2), group=st.sampled_from([7, 64, 1000]))
+def test_a_day_added_in_any_parts_writes_the_bytes_of_the_day_appended(gold, tmp_path_factory, monkeypatch, cuts, group):
+    monkeypatch.setattr(local_files, "PARQUET", dataclasses.replace(PARQUET, row_group_size=group))
+    rows = gold["observations"].with_columns(pl.lit("train").alias("split")).sort("partition", "game_id", "tick")
+    days = [rows.filter(pl.col("partition") == day) for day in DAYS]
+    whole, parts = tmp_path_factory.mktemp("whole"), tmp_path_factory.mktemp("parts")
+    appender = local_files.DatasetFileAppender("dataset_observations", whole)
+    for day in days:
+        appender.append(day)
+    appender.close()
+    appender = local_files.DatasetFileAppender("dataset_observations", parts)
+    for day, day_cuts in zip(days, cuts):
+        bounds = [0, *sorted(min(c, day.height) for c in day_cuts), day.height]
+        for start, end in zip(bounds, bounds[1:]):
+            appender.add(day.slice(start, end - start))
+        appender.flush()
+    appender.close()
+    assert appender.rows == rows.height
+    assert _hashes(parts) == _hashes(whole)
+
