@@ -102,6 +102,12 @@ def publish_by_rename(final: Path, fill: Callable[[Path], None], ready: str, tem
     return True
 
 
+def rename_into_place(temp: Path, final: Path) -> None:
+    """The commit of a file written at :func:`temp_path` by a writer of its own (DuckDB): atomic, durable."""
+    os.replace(temp, final)
+    fsync_dir(final.parent)
+
+
 def write_dataset_file(frame: pl.DataFrame, table: str, folder: Path) -> Path:
     """A dataset table's file inside a version folder being filled (``storage.publish_folder``)."""
     path = Path(folder, TABLES[table].file)

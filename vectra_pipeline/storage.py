@@ -43,6 +43,7 @@ from vectra_pipeline.local_files import (  # noqa: F401 - storage's API: the wri
     DatasetFileAppender,
     crash_point,
     publish_by_rename,
+    rename_into_place,
     sweep,
     temp_path,
     write_dataset_file,
@@ -214,62 +215,60 @@ def write_table(root, table: str, date: str, frame: pl.DataFrame) -> Path:
     """Write one partition of a table atomically; the frame is conformed to the declared schema first."""
     frame = conform(frame, table)
     final = table_path(root, table, date)
+    _write_whole(final, lambda path: PARQUET.write(frame, path))
+    return final
+
+
+def _write_whole(final: Path, write: Callable[[Path], None]) -> None:
+    """``write(path)`` makes the file; it appears at ``final`` whole or not at all: a temp name beside it renamed into
+    place on a local root, one PUT of a local file on a remote one (no half object to crash into)."""
     if remote.is_remote(final):
-        remote.written_locally(final, lambda local: PARQUET.write(frame, local))  # one PUT: no half object to crash into
-        return final
+        return remote.written_locally(final, write)
     final.parent.mkdir(parents=True, exist_ok=True)
     sweep(final.parent)
     temp = temp_path(final)
-    PARQUET.write(frame, temp)
-    crash_point("partition:written")
-    os.replace(temp, final)
-    return final
+    try:
+        write(temp)
+        crash_point("partition:written")
+        os.replace(temp, final)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 class PartitionAppender:
     """Writes one partition of a table a batch at a time (memory: one batch and one row group, never the day): each
-    :meth:`append`-ed frame goes to a part file in a temp folder beside the partition; :meth:`close` streams the
-    parts into the partition and renames it into place, so the file is whole or absent and has exactly the bytes
-    :func:`write_table` gives for the batches concatenated (polars' streaming sink cuts the same row groups)."""
+    :meth:`append`-ed frame goes to a part file in a temp folder (on this machine); :meth:`close` streams the parts
+    into the partition, written whole with the bytes :func:`write_table` gives for the batches concatenated."""
 
     def __init__(self, root, table: str, date: str) -> None:
         self.table, self.final, self.rows = table, table_path(root, table, date), 0
-        self._local = Path(tempfile.mkdtemp(prefix="vectra-")) if remote.is_remote(self.final) else None  # built here, uploaded once
-        built = self._local / PART_FILE if self._local else self.final
-        built.parent.mkdir(parents=True, exist_ok=True)
-        sweep(built.parent)
-        self._parts_folder = temp_path(built.with_name(f"{built.name}.parts"))
-        shutil.rmtree(self._parts_folder, ignore_errors=True)  # a dead process that had this PID
+        if remote.is_remote(self.final):
+            self._parts_folder = Path(tempfile.mkdtemp(prefix="vectra-parts-"))
+        else:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            sweep(self.final.parent)
+            self._parts_folder = temp_path(self.final.with_name(f"{self.final.name}.parts"))
+            shutil.rmtree(self._parts_folder, ignore_errors=True)  # a dead process that had this PID
         self._parts: list[Path] = []
 
     def append(self, frame: pl.DataFrame) -> None:
         if frame.height == 0:
             return
-        if not self._parts:
-            self._parts_folder.mkdir()
+        self._parts_folder.mkdir(exist_ok=True)
         part = location(self._parts_folder, f"{len(self._parts):06d}.parquet")
         PARQUET.write(conform(frame, self.table), part)
         self._parts.append(part)
         self.rows += frame.height
 
     def close(self) -> Path:
-        temp = temp_path(self._local / PART_FILE if self._local else self.final)
         try:
-            if not self._parts:
-                PARQUET.write(empty(self.table), temp)
-            else:
-                PARQUET.sink(pl.scan_parquet(self._parts), temp)
-            crash_point("partition:written")
-            if self._local:
-                remote.upload(temp, self.final)
-            else:
-                os.replace(temp, self.final)
+            _write_whole(self.final, self._write)
         finally:
             shutil.rmtree(self._parts_folder, ignore_errors=True)
-            temp.unlink(missing_ok=True)
-            if self._local:
-                shutil.rmtree(self._local, ignore_errors=True)
         return self.final
+
+    def _write(self, path: Path) -> None:  # polars' streaming sink cuts the same row groups as one write
+        PARQUET.sink(pl.scan_parquet(self._parts), path) if self._parts else PARQUET.write(empty(self.table), path)
 
 
 def read_table(root, table: str, date: str, columns: list[str] | None = None) -> pl.DataFrame:
@@ -304,8 +303,10 @@ def iter_table_row_groups(root, table: str, date: str, columns: list[str]):
 
 def scan_table(root, table: str, date: str) -> pl.LazyFrame:
     path = table_path(root, table, date)
-    if not path.exists():
-        return empty(table).lazy()
+    return scan_parquet(path) if path.exists() else empty(table).lazy()
+
+
+def scan_parquet(path: Path) -> pl.LazyFrame:
     if remote.is_remote(path):
         return pl.scan_parquet(str(path), storage_options=polars_storage_options())
     return pl.scan_parquet(path)
@@ -358,15 +359,12 @@ def read_dataset_file(version: Path, table: str, columns: list[str] | None = Non
     return read_parquet(location(version, TABLES[table].file), columns)
 
 
-# -- other files ---------------------------------------------------------------------------------------------------
-
 def scan_dataset_file(version: Path, table: str) -> pl.LazyFrame:
     """A dataset table's file in a version folder, lazily (filters read only the row groups they need)."""
-    path = location(version, TABLES[table].file)
-    if remote.is_remote(path):
-        return pl.scan_parquet(str(path), storage_options=polars_storage_options())
-    return pl.scan_parquet(path)
+    return scan_parquet(location(version, TABLES[table].file))
 
+
+# -- other files ---------------------------------------------------------------------------------------------------
 
 def read_json(path: Path):
     """The JSON document at ``path``; None when there is none."""
@@ -466,12 +464,6 @@ def collect_leftovers(folder: Path) -> list[str]:
     if remote.is_remote(folder):
         return remote.collect_garbage(folder, MANIFEST)
     return [path.name for path in sweep(folder)]
-
-
-def rename_into_place(temp: Path, final: Path) -> None:
-    """The commit of a file written at :func:`temp_path` by a writer of its own (DuckDB): atomic, durable."""
-    os.replace(temp, final)
-    capture_segments.fsync_dir(final.parent)
 
 
 # -- sweeping --------------------------------------------------------------------------------------------------
