@@ -75,6 +75,16 @@ def _lines_until(process: subprocess.Popen, marker: str, timeout: float) -> tupl
     return shown, lines
 
 
+def _ctrl_c(process: subprocess.Popen) -> None:
+    """Ctrl-C to `vectra ui`'s session, as a terminal sends it; SIGKILL (and a failure) if it outlives a minute."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+
+
 def test_ui_serves_the_roots_own_instance_on_loopback_with_automation_on_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}  # the default: the data root's own instance
@@ -95,12 +105,7 @@ def test_ui_serves_the_roots_own_instance_on_loopback_with_automation_on_and_sto
         assert (data / "dagster" / "dagster.yaml").is_file()
         assert f"DAGSTER_HOME={data / 'dagster'}" in "".join(lines)
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise
+        _ctrl_c(process)
     private = int("".join(output).split("Dagster starts behind it on 127.0.0.1:")[1].split()[0])
     assert not _listening_addresses(private)  # Ctrl-C reached Dagster behind the guard too
 
@@ -143,12 +148,7 @@ def test_ui_on_a_bucket_offers_its_landing_days_and_keeps_its_instance_in_the_lo
         frames = _graphql(port, '{ assetNodeOrError(assetKey: {path: ["frames"]}) { ... on AssetNode { partitionKeys } } }')
         assert frames["assetNodeOrError"]["partitionKeys"] == ["2026-11-01"]  # the bucket's landing day, listed
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise
+        _ctrl_c(process)
     home = Path("".join(lines).split("DAGSTER_HOME=")[1].split(",")[0])
     assert home.is_relative_to(tmp_path / "cache") and (home / "dagster.yaml").is_file()
     assert f"VECTRA_DATA={root}," in "".join(lines)

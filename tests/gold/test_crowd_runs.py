@@ -8,18 +8,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 
-from pipeline_kit import chains_by_date, import_real  # noqa: E402
+from pipeline_kit import assert_assets_write_one_write, chains_by_date, import_real  # noqa: E402
 
-from vectra_pipeline import storage  # noqa: E402
-from vectra_pipeline.defs.assets import ASSETS  # noqa: E402
 from vectra_pipeline.defs.assets import gold as gold_assets  # noqa: E402
-from vectra_pipeline.defs.partitions import daily  # noqa: E402
-from vectra_pipeline.defs.resources import VectraPaths  # noqa: E402
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_tables  # noqa: E402
 
 BUILT = ("crowd_observations", "crowd_episodes")
@@ -41,17 +36,6 @@ def days(tmp_path_factory, simulated_session):
 @pytest.mark.parametrize("run_rows", [1, 400, 10**9])
 def test_crowd_runs_give_the_whole_days_partitions(tmp_path, days, monkeypatch, run_rows):
     monkeypatch.setattr(gold_assets, "CROWD_RUN_ROWS", run_rows)
-    date = "2025-12-20"  # the partition's name is any day
-    for index, tables in enumerate(days):
-        built, expected = tmp_path / str(index) / "built", tmp_path / str(index) / "expected"
-        for name in INPUTS:
-            storage.write_table(built, name, date, tables[name])
-        instance = dg.DagsterInstance.ephemeral()
-        instance.add_dynamic_partitions(daily.name, [date])
-        result = dg.materialize(ASSETS, selection=list(BUILT), partition_key=date, instance=instance,
-                                resources={"paths": VectraPaths(data_dir=str(built))})  # fmt: skip
-        assert result.success
-        for name in BUILT:
-            storage.write_table(expected, name, date, tables[name])
-            made, one_write = storage.table_path(built, name, date), storage.table_path(expected, name, date)
-            assert made.read_bytes() == one_write.read_bytes(), (name, index, run_rows)
+    for index, tables in enumerate(days):  # the partition's name is any day
+        assert_assets_write_one_write(tmp_path / str(index), "2025-12-20", {name: tables[name] for name in INPUTS},
+                                      {name: tables[name] for name in BUILT})

@@ -151,3 +151,29 @@ def land_session(writer, seed: str, start_ms: int, games: int = 3, client_id: st
                     sent.add((engine.game.game_id, event))
                     ack_id += 1
                     client.send(now, event, (trace(ack_id), payload), ack_id)
+
+
+def assert_assets_write_one_write(folder: Path, date: str, inputs: dict[str, pl.DataFrame],
+                                  expected: dict[str, pl.DataFrame]) -> None:
+    """``inputs`` written as ``date``'s partitions under ``folder/built``, the assets of ``expected``'s tables
+    materialised through Dagster: each of their partitions must be byte for byte one ``write_table`` of its expected
+    frame (an asset that builds and appends piece by piece writes what one write of the whole day writes)."""
+    import dagster as dg
+
+    from vectra_pipeline import storage
+    from vectra_pipeline.defs.assets import ASSETS
+    from vectra_pipeline.defs.partitions import daily
+    from vectra_pipeline.defs.resources import VectraPaths
+
+    built, one_write = folder / "built", folder / "expected"
+    for name, frame in inputs.items():
+        storage.write_table(built, name, date, frame)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(daily.name, [date])
+    result = dg.materialize(ASSETS, selection=list(expected), partition_key=date, instance=instance,
+                            resources={"paths": VectraPaths(data_dir=str(built))})  # fmt: skip
+    assert result.success
+    for name, frame in expected.items():
+        storage.write_table(one_write, name, date, frame)
+        made = storage.table_path(built, name, date).read_bytes()
+        assert made == storage.table_path(one_write, name, date).read_bytes(), (name, date)

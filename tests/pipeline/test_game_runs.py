@@ -4,14 +4,11 @@ simulated session, with runs of one game each, of a few hundred events rows, and
 
 from __future__ import annotations
 
-import dagster as dg
 import pytest
-from pipeline_kit import chains_by_date, import_real
+from pipeline_kit import assert_assets_write_one_write, chains_by_date, import_real
 
 from vectra_pipeline import storage
-from vectra_pipeline.defs.assets import ASSETS
 from vectra_pipeline.defs.assets import silver as silver_assets
-from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 
 TABLES = ("game_ticks", "games")
@@ -24,19 +21,9 @@ def real_chains(tmp_path_factory):
 
 
 def _assert_runs_give_the_whole_day(tmp_path, date, chain) -> None:
-    built, expected = tmp_path / "built", tmp_path / "expected"
-    for table in ("events", "game_history"):
-        storage.write_table(built, table, date, getattr(chain, table))
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(daily.name, [date])
-    result = dg.materialize(ASSETS, selection=list(TABLES), partition_key=date, instance=instance,
-                            resources={"paths": VectraPaths(data_dir=str(built))})  # fmt: skip
-    assert result.success
-    for table in TABLES:
-        assert getattr(chain, table).height > 0
-        storage.write_table(expected, table, date, getattr(chain, table))
-        made, one_write = storage.table_path(built, table, date), storage.table_path(expected, table, date)
-        assert made.read_bytes() == one_write.read_bytes(), (table, date)
+    assert all(getattr(chain, table).height > 0 for table in TABLES)
+    inputs = {table: getattr(chain, table) for table in ("events", "game_history")}
+    assert_assets_write_one_write(tmp_path, date, inputs, {table: getattr(chain, table) for table in TABLES})
 
 
 @pytest.mark.parametrize("run_rows", [1, 300, 10**9])
