@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -61,6 +62,9 @@ def test_a_team_captures_builds_twice_at_once_and_lists_one_version_per_kind(tmp
     ]  # fmt: skip
     outputs = [build.communicate(timeout=TIMEOUT) for build in builds]
     assert [build.returncode for build in builds] == [0, 0], outputs
+    for who, (out, _) in zip(("alice", "bob"), outputs):  # the summary names each builder's local warehouse
+        cache = tmp_path / who / "cache" / "vectra"
+        assert re.search(rf"warehouse: {re.escape(str(cache))}/\w+/warehouse\.duckdb", out.replace("\n", "")), out
 
     keys = s3_bucket.keys("team/")
     for table in ("bronze/frames", "silver/games", "gold/episodes", "gold/market_observations"):

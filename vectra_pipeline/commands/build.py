@@ -50,7 +50,7 @@ def _print_summary(summary: BuildSummary, data_dir: Path, home: Path, verbose: b
     from rich.markup import escape
     from rich.table import Table
 
-    from vectra_pipeline import storage
+    from vectra_pipeline import storage, warehouse
 
     console = Console()
     partitions = sorted({p for _, p in summary.rows})
@@ -80,11 +80,9 @@ def _print_summary(summary: BuildSummary, data_dir: Path, home: Path, verbose: b
             console.print(escape(traceback), highlight=False)
     for failure in summary.failed_runs:
         line(f"[red]failed[/] {escape(failure)}")
-    if storage.is_local(data_dir):
-        line(f"warehouse: {escape(str(storage.warehouse_path(data_dir)))}  (vectra query \"SELECT …\")")
-        line(f"dagster instance: {escape(str(home))}  (vectra ui --data {escape(str(data_dir))})")
-    else:  # vectra ui takes a local root only, for now
-        line(f"dagster instance: {escape(str(home))}  (local to this machine)")
+    local = "" if storage.is_local(data_dir) else ", local to this machine"  # a bucket's are in the local cache
+    line(f"warehouse: {escape(str(warehouse.warehouse_path(data_dir)))}  (vectra query \"SELECT …\"{local})")
+    line(f"dagster instance: {escape(str(home))}  (vectra ui --data {escape(str(data_dir))}{local})")
 
 
 def check_lines(summary: BuildSummary) -> list[str]:
