@@ -116,10 +116,14 @@ def partition_dates(folder, part_file: str) -> list[str]:
 
 
 def landing_segments(landing, date: str | None, is_segment: Callable) -> list:
-    """The objects named as segments in ``landing/date=D/`` (one date or all), sorted by date and name."""
-    folders = [f"date={date}"] if date else [p.name for p in subfolders(landing) if p.name.startswith("date=")]
-    segments = (path for folder in folders for path in files(landing / folder))
-    return sorted((p for p in segments if is_segment(p)), key=lambda p: (p.parent.name, p.name))
+    """The objects named as segments in ``landing/date=D/`` (one date or all), sorted by date and name: one
+    recursive listing, however many dates (the sensor asks every 30 s; ``_rejected/`` is deeper and skipped)."""
+    found = []
+    for item in keys_under(landing / f"date={date}" if date else landing):
+        parts = item["name"].removeprefix(landing.path).strip("/").split("/")
+        if len(parts) == 2 and parts[0].startswith("date="):
+            found.append(landing / parts[0] / parts[1])
+    return sorted((p for p in found if is_segment(p)), key=lambda p: (p.parent.name, p.name))
 
 
 def stat(path) -> tuple[int, int]:

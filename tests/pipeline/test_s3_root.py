@@ -191,6 +191,8 @@ def test_a_damaged_landing_object_is_quarantined_on_the_bucket_with_its_reason(t
         f"team/landing/_rejected/date=2026-11-01/{damaged}.reason",
     ])  # fmt: skip
     assert s3_bucket.read(f"team/landing/_rejected/date=2026-11-01/{damaged}") == b"PAR1 not a parquet file"
+    # one listing of the whole landing zone finds the segment, never what was set aside under _rejected/
+    assert [p.name for p in storage.landing_segments(root)] == [good.name]
     reason = s3_bucket.read(f"team/landing/_rejected/date=2026-11-01/{damaged}.reason").decode()
     assert "not a readable Parquet file" in reason and f"file: landing/date=2026-11-01/{damaged}" in reason
 
