@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import time
 
 import dagster as dg
 import duckdb
@@ -23,7 +25,7 @@ from vectra_pipeline.defs.jobs import LANDING_TAG
 from vectra_pipeline.defs.partitions import register_days
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.defs.schedules import nightly_dataset
-from vectra_pipeline.storage import table_path
+from vectra_pipeline.storage import landing_segments, table_path
 from vectra_pipeline.warehouse import warehouse_path
 
 DAY = "2025-12-10"
@@ -129,10 +131,28 @@ def test_nightly_schedule_rebuilds_stale_days_first(built, tmp_path):
     shutil.copytree(first, late, ignore=shutil.ignore_patterns("warehouse.duckdb*"))
     write_synthetic_capture(late, 500, date="2025-12-05", seed="imported-late")  # an old day landed after the fact
     stale, yesterday = _evaluate(late, dt.datetime(2025, 12, 11, 2, 0, tzinfo=dt.UTC))
-    assert stale.partition_key == "2025-12-05" and stale.tags["vectra/reason"] == "landing newer than gold"
+    assert stale.partition_key == "2025-12-05" and stale.tags["vectra/reason"] == "landing changed since its build"
     assert yesterday.partition_key == DAY and yesterday.tags["vectra/reason"] == "yesterday"
     (only,) = _evaluate(late, dt.datetime(2025, 12, 20, 2, 0, tzinfo=dt.UTC))  # no landing yesterday: the stale day alone
     assert only.partition_key == "2025-12-05"
+
+
+def test_nightly_schedule_reads_what_a_build_read_not_clocks(built, tmp_path):
+    """A built day's segments touched into the future (a restore, a bucket's LastModified) are not stale; its gold
+    made older than its landing is not either; a new segment among the same names is."""
+    first, _, _ = built
+    copy = tmp_path / "copy"
+    shutil.copytree(first, copy, ignore=shutil.ignore_patterns("warehouse.duckdb*"))
+    later = time.time() + 86_400
+    for segment in landing_segments(copy, DAY):
+        os.utime(segment, (later, later))
+    for gold in (copy / "gold").rglob("*.parquet"):
+        os.utime(gold, (0, 0))
+    next_week = dt.datetime(2025, 12, 20, 2, 0, tzinfo=dt.UTC)
+    assert isinstance(_evaluate(copy, next_week), dg.SkipReason)
+    write_synthetic_capture(copy, 300, date=DAY, seed="one-more-session")
+    (request,) = _evaluate(copy, next_week)
+    assert request.partition_key == DAY and request.tags["vectra/reason"] == "landing changed since its build"
 
 
 def test_checks_fail_on_bad_observations(built, tmp_path, monkeypatch):

@@ -1,8 +1,10 @@
-"""Nightly: build yesterday's partition (bronze → gold), and days whose landing is newer than their gold.
+"""Nightly: build yesterday's partition (bronze → gold), and days whose landing changed since their build.
 
-At 02:00 UTC the schedule looks at the landing zone. Yesterday, and every earlier day whose landing segments are
-newer than its gold observations (late imports, re-captures), gets a run of the ``nightly`` job for its partition,
-tagged with the day's landing fingerprint. The dataset is not published in those runs: a version may only cover
+At 02:00 UTC the schedule looks at the landing zone. Yesterday, and every earlier day whose landing segments are not
+the ones its last build read (late imports, re-captures; a day never built), gets a run of the ``nightly`` job for
+its partition, tagged with the day's landing fingerprint. What a build read is its day record
+(``datasets.days``): segment names, which never change once published — no clock is compared, so a bucket's
+``LastModified`` or a copied folder's mtimes cannot make a day look newer or older than it is. The dataset is not published in those runs: a version may only cover
 days whose build succeeded with every ERROR check passing, which is known once a run has finished. The
 ``day_built`` run-status sensor (``defs/sensors.py``) records each finished day and, after a nightly run, requests
 ``publish_dataset`` when the dataset id of every day built would be new. Without landing data for yesterday and
@@ -16,23 +18,23 @@ import datetime as dt
 import dagster as dg
 
 from vectra_pipeline import storage
+from vectra_pipeline.datasets import days
 from vectra_pipeline.datasets.lineage import landing_fingerprint
 from vectra_pipeline.defs.jobs import LANDING_TAG, automation_on, nightly
 from vectra_pipeline.defs.partitions import LANDING_DAYS
 from vectra_pipeline.defs.resources import VectraPaths
 
 
-def stale_days(paths: VectraPaths) -> dict[str, int]:
-    """Days whose newest landing segment is newer than their gold observations (or that have none): day → mtime."""
-    newest: dict[str, int] = {}
+def stale_days(paths: VectraPaths) -> list[str]:
+    """Days whose landing segments are not those their last build read (or that no build has read), sorted."""
+    landed: dict[str, set[str]] = {}
     for path in storage.landing_segments(paths.root):
-        day = storage.landing_date(path)
-        newest[day] = max(newest.get(day, 0), storage.file_stat(path)[1])
-    stale = {}
-    for day, mtime in newest.items():
-        gold = storage.table_path(paths.root, "observations", day)
-        if not gold.exists() or storage.file_stat(gold)[1] < mtime:
-            stale[day] = mtime
+        landed.setdefault(storage.landing_date(path), set()).add(storage.relative(paths.root, path))
+    stale = []
+    for day, segments in sorted(landed.items()):
+        record = days.read_record(paths.root, day)
+        if record is None or {entry["path"] for entry in record["landing"]} != segments:
+            stale.append(day)
     return stale
 
 
@@ -40,8 +42,7 @@ def nightly_request(paths: VectraPaths, scheduled: dt.datetime, partitions: set[
     """The runs for the day before ``scheduled`` and for stale days, of those that are ``partitions`` (a pure decision
     over the files under the data root)."""
     day = (scheduled.astimezone(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
-    stale = sorted(d for d in stale_days(paths) if d != day)
-    reasons = {d: "landing newer than gold" for d in stale}
+    reasons = {d: "landing changed since its build" for d in stale_days(paths) if d != day}
     if storage.landing_segments(paths.root, day):
         reasons[day] = "yesterday"
     if not reasons:
