@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--backfill-days", type=int, default=7, help="days of the backfill (0: skip it)")
     parser.add_argument("--backfill-frames", type=int, default=None, help="frames per backfill day (default --frames)")
     parser.add_argument("--jobs", type=int, default=2, help="days at a time in the parallel backfill")
+    parser.add_argument("--no-sequential", action="store_true", help="the parallel backfill only (not one day after another)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/vectra-bench-pipeline"))
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -174,7 +175,7 @@ def main() -> None:
             roots.append(args.work / f"backfill-day-{day}-{per_day}")
             _child("synth", str(roots[-1]), str(per_day), day)
         console.print(f"backfill: {args.backfill_days} days × {per_day:,} frames")
-        for jobs in (1, args.jobs):
+        for jobs in (args.jobs,) if args.no_sequential else (1, args.jobs):
             result = _build(args.work, roots, f"backfill-{jobs}", jobs)
             worker = f", largest worker {result['peak_worker_rss_mb']:,.0f} MB" if result["peak_worker_rss_mb"] else ""
             console.print(
