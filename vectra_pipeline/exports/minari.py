@@ -75,24 +75,33 @@ def minari_id(version: DatasetVersion, split: str) -> str:
 
 def _buffer_batches(version: DatasetVersion, split: str) -> Iterator[list]:
     """The split's episodes as Minari buffers, a run of games at a time (memory: one run, not the split), numbered
-    in episode order across runs."""
+    in episode order across runs. Each run's columns are converted once and sliced per episode (an episode's rows
+    are contiguous, its steps are its rows but the final one)."""
     from minari.data_collector import EpisodeBuffer
 
     names = feature_names(version)
     episode_id = 0
     for rows in episode_row_batches(version, split):
         key = episode_key(rows)
+        observations = rows.select(names).to_numpy().astype(np.float32)
+        info_lists = {column: rows[column].to_list() for column in (*key, "tick")}
+        steps = rows.filter(~pl.col("is_final"))
+        actions = recorded_actions(steps)
+        rewards = steps["reward"].cast(pl.Float64).fill_null(0.0).to_numpy()
+        terminations, truncations = steps["terminated"].to_numpy(), steps["truncated"].to_numpy()
+        sizes = rows.group_by(key, maintain_order=True).agg(pl.len().alias("rows"), (~pl.col("is_final")).sum().alias("steps"))
+        row_ends, step_ends = np.cumsum(sizes["rows"].to_numpy()), np.cumsum(sizes["steps"].to_numpy())
         buffers = []
-        for _, episode in rows.group_by(key, maintain_order=True):
-            steps = episode.filter(~episode["is_final"])
+        for row_end, n_rows, step_end, n_steps in zip(row_ends, sizes["rows"], step_ends, sizes["steps"], strict=True):
+            at, step = slice(row_end - n_rows, row_end), slice(step_end - n_steps, step_end)
             buffers.append(EpisodeBuffer(
                 id=episode_id,
-                observations=episode.select(names).to_numpy().astype(np.float32),
-                actions=recorded_actions(steps),
-                rewards=steps["reward"].cast(pl.Float64).fill_null(0.0).to_list(),
-                terminations=steps["terminated"].to_list(),
-                truncations=steps["truncated"].to_list(),
-                infos={**{column: episode[column].to_list() for column in key}, "tick": episode["tick"].to_list()},
+                observations=observations[at],
+                actions={name: values[step] for name, values in actions.items()},
+                rewards=rewards[step],
+                terminations=terminations[step],
+                truncations=truncations[step],
+                infos={column: values[at] for column, values in info_lists.items()},
             ))
             episode_id += 1
         yield buffers
