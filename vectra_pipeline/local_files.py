@@ -20,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from capture_agent.landing.segments import fsync_dir, fsync_file
@@ -175,3 +176,12 @@ def write_new_json(path: Path, document) -> None:
     """Create a JSON file inside a folder being filled (``storage.publish_folder``), e.g. its manifest; never replaces one."""
     with open(path, "x", encoding="utf-8") as handle:
         handle.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+def write_minari_episodes(folder: Path, episodes: pa.Table, metadata: dict[int, dict]) -> None:
+    """Episodes of a Minari arrow dataset in its own layout, inside a folder being filled: ``<id>/part-0.arrow`` (the
+    rows of ``episodes`` partitioned by ``episode_id``, in one write for them all) and ``<id>/metadata.json``."""
+    ds.write_dataset(episodes, folder, format="arrow", partitioning=["episode_id"],
+                     existing_data_behavior="overwrite_or_ignore")
+    for episode_id, document in metadata.items():
+        Path(folder, str(episode_id), "metadata.json").write_text(json.dumps(document), encoding="utf-8")

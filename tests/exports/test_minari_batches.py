@@ -1,7 +1,8 @@
 """The Minari export adds a split's episodes a run of games at a time (memory: one run): every file it writes is
 byte for byte the one a single run writes — episode numbering, metadata and totals included — for a player version
 and a crowd-like one (several trajectories per game); and the buffers it builds from a run's columns hold exactly
-what an episode-by-episode build from each episode's own rows holds (what Minari encodes: same values, same dtypes)."""
+what an episode-by-episode build from each episode's own rows holds (what Minari encodes: same values, same dtypes);
+and the episodes added a run at a time are byte for byte the files Minari's own ``update_episodes`` writes."""
 
 from __future__ import annotations
 
@@ -80,3 +81,25 @@ def test_buffers_sliced_from_a_run_hold_what_each_episodes_own_rows_hold(version
         assert buffer.infos == episode["infos"]  # plain lists, same keys in the same order
         assert list(buffer.infos) == list(episode["infos"])
         assert len(buffer.rewards) == len(buffer.observations) - 1
+
+
+@pytest.mark.parametrize("kind", ["player", "crowd"])
+def test_episodes_written_a_run_at_a_time_are_the_files_minaris_own_writer_writes(versions, kind, tmp_path, monkeypatch):
+    import minari
+    from minari.dataset.minari_storage import MinariStorage
+
+    monkeypatch.setattr(minari_export, "episode_row_batches", partial(episode_row_batches, games_per_batch=2))
+    version = versions[kind]
+    ours = minari_export.export_minari(version)
+    buffers = [buffer for run in minari_export._buffer_batches(version, "train") for buffer in run]
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    theirs = minari.create_dataset_from_buffers(  # one update_episodes of every episode, Minari's way
+        dataset_id=minari_export.minari_id(version, "train"), buffer=buffers,
+        observation_space=minari_export.observation_space(len(feature_names(version))),
+        action_space=minari_export.action_space(), data_format="arrow").storage
+    our_data = ours / minari_export.minari_id(version, "train") / "data"
+    episode_files = {name: digest for name, digest in _hashes(our_data).items() if name != "metadata.json"}
+    assert len(episode_files) == 2 * len(buffers) > 4  # part-0.arrow and metadata.json of each episode
+    assert episode_files == {name: d for name, d in _hashes(theirs.data_path).items() if name != "metadata.json"}
+    our_totals = MinariStorage.read(our_data)
+    assert (our_totals.total_steps, our_totals.total_episodes) == (theirs.total_steps, theirs.total_episodes)
