@@ -12,8 +12,10 @@ Policies see only the observation (the version's features, in order):
 A score is the mean episode return in SOL (sum of rewards = equity change) over a version's split (the games and
 start cash of ``vectra/Replay-v0``), or over the first n games ``vectra/Sim-v0`` plays after ``reset(seed=s)``:
 every policy meets the same games. The games are played side by side on the environments' own accounts
-(:func:`play_games`: one numpy pass per tick for all of them), so a score is what the environment pays. Scores are recorded in ``<data>/datasets/<kind>/<id>.scores.json``, beside the version — a
-version is immutable, so never inside it.
+(:func:`play_games`: one numpy pass per tick for all of them), so a score is what the environment pays; a split is
+played a run of games at a time (memory: one run), the random policy drawing in the order all of them at once would,
+so a score never depends on the runs. Scores are recorded in ``<data>/datasets/<kind>/<id>.scores.json``, beside the
+version — a version is immutable, so never inside it.
 """
 
 from __future__ import annotations
