@@ -15,16 +15,20 @@ import re
 import shutil
 import signal
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from capture_agent.landing.segments import fsync_dir, fsync_file
 from vectra_pipeline import remote_storage as remote
 from vectra_pipeline.parquet_format import PARQUET, without_stale_views
 from vectra_pipeline.schema import TABLES, conform, empty
+
+FSYNC_THREADS = 16  # syncs in flight at once: enough for the journal to batch them
 
 # Temp names of this module (``.<name>.<pid>.tmp``, plus DuckDB's ``.wal`` beside a temp database) and of earlier
 # releases (``.tmp-<id>-<pid>-<ns>`` dataset folders, ``.minari-<pid>.tmp`` inside versions): group 1 is the PID.
@@ -75,6 +79,15 @@ def sweep(folder: Path) -> list[Path]:
     return removed
 
 
+def fsync_tree(folder: Path) -> None:
+    """fsync every file and folder under ``folder`` (itself included), many at once: the journal commits the
+    concurrent syncs together, where one after another each waits for its own commit (a Minari export holds
+    thousands of small files)."""
+    entries = [*(path for path in folder.rglob("*") if not path.is_symlink()), folder]
+    with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as pool:
+        list(pool.map(lambda path: fsync_dir(path) if path.is_dir() else fsync_file(path), entries))  # raises the first error
+
+
 def publish_by_rename(final: Path, fill: Callable[[Path], None], ready: str, temp: Path | None = None) -> bool:
     """``storage.publish_folder`` on a local disk: fill a temp folder, fsync it, rename it to ``final``."""
     temp = temp or temp_path(final)
@@ -83,10 +96,7 @@ def publish_by_rename(final: Path, fill: Callable[[Path], None], ready: str, tem
     temp.mkdir()
     try:
         fill(temp)
-        for file in temp.rglob("*"):
-            if file.is_file():
-                fsync_file(file)
-        fsync_dir(temp)
+        fsync_tree(temp)
         crash_point(ready)
         try:
             os.rename(temp, final)
@@ -166,3 +176,12 @@ def write_new_json(path: Path, document) -> None:
     """Create a JSON file inside a folder being filled (``storage.publish_folder``), e.g. its manifest; never replaces one."""
     with open(path, "x", encoding="utf-8") as handle:
         handle.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+def write_minari_episodes(folder: Path, episodes: pa.Table, metadata: dict[int, dict]) -> None:
+    """Episodes of a Minari arrow dataset in its own layout, inside a folder being filled: ``<id>/part-0.arrow`` (the
+    rows of ``episodes`` partitioned by ``episode_id``, in one write for them all) and ``<id>/metadata.json``."""
+    ds.write_dataset(episodes, folder, format="arrow", partitioning=["episode_id"],
+                     existing_data_behavior="overwrite_or_ignore")
+    for episode_id, document in metadata.items():
+        Path(folder, str(episode_id), "metadata.json").write_text(json.dumps(document), encoding="utf-8")

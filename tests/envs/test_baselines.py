@@ -1,13 +1,16 @@
-"""Baselines: the games played side by side pay exactly what the environments pay one by one, hold scores 0, and a
-policy that cannot read the observation is skipped with the reason."""
+"""Baselines: the games played side by side pay exactly what the environments pay one by one, hold scores 0, a
+split played a run of games at a time scores bit for bit what all its games side by side score (the random policy's
+draws included), and a policy that cannot read the observation is skipped with the reason."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from dataset_versions import contract_version, player_version
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from vectra_pipeline.envs.baselines import evaluate_replay, evaluate_sim, make_policy, play_games
+from vectra_pipeline.envs.baselines import POLICIES, Score, evaluate_replay, evaluate_sim, make_policy, play_games
 from vectra_pipeline.envs.replay import VectraReplayEnv
 from vectra_pipeline.envs.sim import VectraSimEnv
 
@@ -56,3 +59,29 @@ def test_a_policy_that_cannot_read_the_observation_is_skipped_with_the_reason(ve
     evaluation = evaluate_replay(crowd, "test")
     assert set(evaluation.scores) == {"hold", "random"}
     assert "position_qty" in evaluation.skipped["rule"]
+
+
+def _all_side_by_side(version, seed: int) -> dict[str, Score]:
+    """The scores of every test game played at once, the way the baselines played before runs (one generator)."""
+    env = VectraReplayEnv(version, split="test")
+    scores = {}
+    for name in POLICIES:
+        returns = play_games(env.names, env.games, make_policy(name, env.names, seed), seed=seed)
+        scores[name] = Score(name, len(returns), float(returns.mean()), float(returns.std()), float(returns.min()),
+                             float(returns.max()))
+    return scores
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(games_per_run=st.integers(1, 12), seed=st.integers(0, 2**32 - 1))
+def test_runs_of_games_score_bit_for_bit_what_all_games_at_once_score(version, games_per_run, seed):
+    assert len(VectraReplayEnv(version, split="test").games) == 11  # so 1…12 cuts into runs of one, some and all
+    scores = evaluate_replay(version, "test", seed=seed, games_per_run=games_per_run).scores
+    assert scores == _all_side_by_side(version, seed)  # exact float equality, every field
+    assert scores["random"].std > 0
+
+
+def test_a_crowd_like_split_scores_the_same_whatever_the_runs(version, tmp_path):
+    crowd = contract_version(version, tmp_path / "crowd", players=("b", "a", "c"))  # several trajectories a game
+    one, few, whole = (evaluate_replay(crowd, "test", seed=4, games_per_run=n) for n in (1, 5, 10_000))
+    assert one == few == whole and whole.scores["random"].episodes == 3 * 11

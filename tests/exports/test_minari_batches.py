@@ -1,6 +1,8 @@
 """The Minari export adds a split's episodes a run of games at a time (memory: one run): every file it writes is
 byte for byte the one a single run writes — episode numbering, metadata and totals included — for a player version
-and a crowd-like one (several trajectories per game)."""
+and a crowd-like one (several trajectories per game); and the buffers it builds from a run's columns hold exactly
+what an episode-by-episode build from each episode's own rows holds (what Minari encodes: same values, same dtypes);
+and the episodes added a run at a time are byte for byte the files Minari's own ``update_episodes`` writes."""
 
 from __future__ import annotations
 
@@ -8,11 +10,14 @@ import hashlib
 import shutil
 from functools import partial
 
+import numpy as np
+import polars as pl
 import pytest
 from dataset_versions import contract_version, player_version
 
-from vectra_pipeline.datasets.registry import load_version
-from vectra_pipeline.envs.recorded import episode_row_batches
+from vectra_pipeline.datasets.registry import feature_names, load_version
+from vectra_pipeline.envs.recorded import episode_key, episode_row_batches, episode_rows
+from vectra_pipeline.envs.spaces import recorded_actions
 from vectra_pipeline.exports import minari as minari_export
 
 
@@ -37,3 +42,65 @@ def test_runs_of_one_or_two_games_write_the_files_one_run_writes(versions, kind,
         exported[games] = _hashes(minari_export.export_minari(load_version(copy)))
     assert len(exported[10_000]) > 4  # metadata and at least one episode's files per split
     assert exported[1] == exported[10_000] and exported[2] == exported[10_000]
+
+
+def _episode_by_episode(version, split):
+    """Each episode's buffer fields from its own rows, one polars pass per episode (the obvious build)."""
+    rows = episode_rows(version, split)
+    key = episode_key(rows)
+    for _, episode in rows.group_by(key, maintain_order=True):
+        steps = episode.filter(~episode["is_final"])
+        yield {
+            "observations": episode.select(feature_names(version)).to_numpy().astype(np.float32),
+            "actions": recorded_actions(steps),
+            "rewards": steps["reward"].cast(pl.Float64).fill_null(0.0).to_list(),
+            "terminations": steps["terminated"].to_list(),
+            "truncations": steps["truncated"].to_list(),
+            "infos": {**{column: episode[column].to_list() for column in key}, "tick": episode["tick"].to_list()},
+        }
+
+
+def _same_array(built, expected) -> bool:
+    built, expected = np.asarray(built), np.asarray(expected)  # what Minari's arrow storage does with each field
+    return built.dtype == expected.dtype and built.shape == expected.shape and np.array_equal(built, expected)
+
+
+@pytest.mark.parametrize("kind", ["player", "crowd"])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_buffers_sliced_from_a_run_hold_what_each_episodes_own_rows_hold(versions, kind, split, monkeypatch):
+    monkeypatch.setattr(minari_export, "episode_row_batches", partial(episode_row_batches, games_per_batch=3))
+    built = [buffer for run in minari_export._buffer_batches(versions[kind], split) for buffer in run]
+    expected = list(_episode_by_episode(versions[kind], split))
+    assert len(built) == len(expected) > 1 and [b.id for b in built] == list(range(len(expected)))
+    for buffer, episode in zip(built, expected, strict=True):
+        assert _same_array(buffer.observations, episode["observations"])
+        assert buffer.actions.keys() == episode["actions"].keys()
+        assert all(_same_array(buffer.actions[name], episode["actions"][name]) for name in episode["actions"])
+        for field in ("rewards", "terminations", "truncations"):
+            assert _same_array(getattr(buffer, field), episode[field]), field
+        assert buffer.infos == episode["infos"]  # plain lists, same keys in the same order
+        assert list(buffer.infos) == list(episode["infos"])
+        assert len(buffer.rewards) == len(buffer.observations) - 1
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning:minari")  # its reference dataset lacks spec, permalink…: on purpose
+@pytest.mark.parametrize("kind", ["player", "crowd"])
+def test_episodes_written_a_run_at_a_time_are_the_files_minaris_own_writer_writes(versions, kind, tmp_path, monkeypatch):
+    import minari
+    from minari.dataset.minari_storage import MinariStorage
+
+    monkeypatch.setattr(minari_export, "episode_row_batches", partial(episode_row_batches, games_per_batch=2))
+    version = versions[kind]
+    ours = minari_export.export_minari(version)
+    buffers = [buffer for run in minari_export._buffer_batches(version, "train") for buffer in run]
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    theirs = minari.create_dataset_from_buffers(  # one update_episodes of every episode, Minari's way
+        dataset_id=minari_export.minari_id(version, "train"), buffer=buffers,
+        observation_space=minari_export.observation_space(len(feature_names(version))),
+        action_space=minari_export.action_space(), data_format="arrow").storage
+    our_data = ours / minari_export.minari_id(version, "train") / "data"
+    episode_files = {name: digest for name, digest in _hashes(our_data).items() if name != "metadata.json"}
+    assert len(episode_files) == 2 * len(buffers) > 4  # part-0.arrow and metadata.json of each episode
+    assert episode_files == {name: d for name, d in _hashes(theirs.data_path).items() if name != "metadata.json"}
+    our_totals = MinariStorage.read(our_data)
+    assert (our_totals.total_steps, our_totals.total_episodes) == (theirs.total_steps, theirs.total_episodes)

@@ -12,24 +12,26 @@ Policies see only the observation (the version's features, in order):
 A score is the mean episode return in SOL (sum of rewards = equity change) over a version's split (the games and
 start cash of ``vectra/Replay-v0``), or over the first n games ``vectra/Sim-v0`` plays after ``reset(seed=s)``:
 every policy meets the same games. The games are played side by side on the environments' own accounts
-(:func:`play_games`: one numpy pass per tick for all of them), so a score is what the environment pays. Scores are recorded in ``<data>/datasets/<kind>/<id>.scores.json``, beside the version — a
-version is immutable, so never inside it.
+(:func:`play_games`: one numpy pass per tick for all of them), so a score is what the environment pays; a split is
+played a run of games at a time (memory: one run), the random policy drawing in the order all of them at once would,
+so a score never depends on the runs. Scores are recorded in ``<data>/datasets/<kind>/<id>.scores.json``, beside the
+version — a version is immutable, so never inside it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
 from vectra_pipeline import storage
-from vectra_pipeline.datasets.registry import DatasetVersion
+from vectra_pipeline.datasets.registry import DatasetVersion, feature_names
 from vectra_pipeline.envs.agents import Agents, Game
 from vectra_pipeline.envs.fills import FillModel
+from vectra_pipeline.envs.recorded import GAMES_PER_BATCH, episode_lengths, recorded_game_runs
 from vectra_pipeline.envs.spaces import action, read_action
 from vectra_pipeline.gold.action_space import MAX_AMOUNT, N_ACTIONS, Action
 
@@ -102,25 +104,76 @@ class Evaluation:
     skipped: dict[str, str]  # policy → why it cannot play on these observations
 
 
-def _evaluate(env: gym.Env, games: Sequence[Game], policies: Sequence[str], seed: int, start_cash: float | None) -> Evaluation:
-    scores, skipped = {}, {}
+@dataclass(frozen=True)
+class _Tape:
+    """The actions of a policy that ignores its observation but not its past (``random``: its generator's draws), as
+    :func:`play_games` draws them over every game at once — step by step, the games still playing in order — kept
+    per game (game i's step s at ``starts[i] + s``), so that a run of the games replays exactly its own draws."""
+
+    kinds: np.ndarray
+    amounts: np.ndarray
+    starts: np.ndarray
+    steps: np.ndarray  # per game: its transitions (its rows but the final one)
+
+    @classmethod
+    def record(cls, policy: Policy, steps: np.ndarray) -> _Tape:
+        starts = np.cumsum(steps) - steps
+        tape = cls(np.zeros(steps.sum(), dtype=np.int64), np.zeros(steps.sum()), starts, steps)
+        for at in tape._calls(starts, steps):
+            tape.kinds[at], tape.amounts[at] = read_action(policy(None))
+        return tape
+
+    def replay(self, first: int, count: int) -> Policy:
+        """The policy of the games ``first``…``first + count - 1`` played side by side."""
+        calls = self._calls(self.starts[first:first + count], self.steps[first:first + count])
+
+        def replayed(_: np.ndarray) -> dict:
+            at = next(calls)
+            return action(self.kinds[at], self.amounts[at])
+
+        return replayed
+
+    @staticmethod
+    def _calls(starts: np.ndarray, steps: np.ndarray) -> Iterator[int]:
+        for step in range(int(steps.max(initial=0))):
+            yield from (starts[steps > step] + step).tolist()
+
+
+STATEFUL = ("random",)  # what a policy does depends on its earlier calls: played from a tape of the whole split
+
+
+def _evaluate(names: Sequence[str], runs: Iterable[Sequence[Game]], lengths: np.ndarray, policies: Sequence[str],
+              seed: int, start_cash: float | None) -> Evaluation:
+    """Each policy over the games of ``runs`` (``lengths``: their rows, in order), a run at a time: the same returns
+    as all of them side by side."""
+    made, skipped = {}, {}
     for name in policies:
         try:
-            policy = make_policy(name, env.names, seed)
+            made[name] = make_policy(name, names, seed)
         except ValueError as unusable:
             skipped[name] = str(unusable)
-            continue
-        scores[name] = _score(name, play_games(env.names, games, policy, start_cash, seed=seed))
-    return Evaluation(scores, skipped)
+    tapes = {name: _Tape.record(made[name], lengths - 1) for name in STATEFUL if name in made}
+    returns: dict[str, list[np.ndarray]] = {name: [] for name in made}
+    first = 0
+    for games in runs:
+        for name, policy in made.items():
+            played = tapes[name].replay(first, len(games)) if name in tapes else policy
+            returns[name].append(play_games(names, games, played, start_cash, seed=seed))
+        first += len(games)
+    return Evaluation({name: _score(name, np.concatenate(r)) for name, r in returns.items()}, skipped)
 
 
-def evaluate_replay(version: DatasetVersion, split: str = "test", policies: Sequence[str] = POLICIES, seed: int = 0
-                    ) -> Evaluation:
-    """Each policy over every episode of the split (``vectra/Replay-v0``'s games and start cash)."""
-    from vectra_pipeline.envs.replay import VectraReplayEnv
+def evaluate_replay(version: DatasetVersion, split: str = "test", policies: Sequence[str] = POLICIES, seed: int = 0,
+                    games_per_run: int = GAMES_PER_BATCH) -> Evaluation:
+    """Each policy over every episode of the split (``vectra/Replay-v0``'s games and start cash), a run of games at
+    a time (memory: one run's games, not the split's)."""
+    from vectra_pipeline.envs.replay import no_episodes
 
-    env = VectraReplayEnv(version, split=split)  # says which splits hold episodes when this one has none
-    return _evaluate(env, env.games, policies, seed, env.start_cash)
+    lengths = episode_lengths(version, split)
+    if not len(lengths):
+        raise no_episodes(version, split)
+    runs = recorded_game_runs(version, split, games_per_run)
+    return _evaluate(feature_names(version), runs, lengths, policies, seed, None)
 
 
 def evaluate_sim(games: int, policies: Sequence[str] = POLICIES, seed: int = 0, dataset: DatasetVersion | None = None
@@ -133,7 +186,7 @@ def evaluate_sim(games: int, policies: Sequence[str] = POLICIES, seed: int = 0, 
     env = VectraSimEnv(dataset=dataset)
     env.reset(seed=seed)
     played = [env.game, *(env.server.next_game() for _ in range(games - 1))]
-    return _evaluate(env, played, policies, seed, env.start_cash)
+    return _evaluate(env.names, [played], np.array([len(game.ticks) for game in played]), policies, seed, env.start_cash)
 
 
 def reference_scores(evaluation: Evaluation) -> tuple[float, float] | None:

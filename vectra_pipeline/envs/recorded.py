@@ -24,6 +24,7 @@ import polars as pl
 from capture_agent.config import DATA_ENV, default_data_dir
 from capture_agent.protocol.rules import PHASE_RANK, Phase
 from vectra_pipeline import storage
+from vectra_pipeline.datasets.kinds import kind_of
 from vectra_pipeline.datasets.registry import (
     DatasetVersion,
     as_version,
@@ -122,10 +123,30 @@ def _start_equity(episode: pl.DataFrame) -> float | None:
 def recorded_games(version: DatasetVersion | Path | str, split: str) -> list[Game]:
     """The split's episodes as games to replay, in episode order (game, then player)."""
     version = as_version(version)
+    return _games(version, episode_rows(version, split))
+
+
+def recorded_game_runs(version: DatasetVersion | Path | str, split: str,
+                       games_per_batch: int = GAMES_PER_BATCH) -> Iterator[list[Game]]:
+    """:func:`recorded_games` a run of ``games_per_batch`` games at a time (the same games, in the same order)."""
+    version = as_version(version)
+    for rows in episode_row_batches(version, split, games_per_batch):
+        yield _games(version, rows)
+
+
+def episode_lengths(version: DatasetVersion | Path | str, split: str) -> np.ndarray:
+    """The number of rows of each episode of the split, in episode order (read from the key and tick columns only)."""
+    version = as_version(version)
+    held = storage.scan_dataset_file(version.path, kind_of(version.kind).dataset_observations).collect_schema().names()
+    key = [c for c in EPISODE_KEY if c in held]
+    rows = read_observations(version, split, columns=[*key, "tick"])
+    return rows.group_by(key, maintain_order=True).len()["len"].to_numpy()
+
+
+def _games(version: DatasetVersion, rows: pl.DataFrame) -> list[Game]:
     names = feature_names(version)
     if "price" not in names:
         raise ValueError(f"dataset {version.id} has no price feature: an environment trades at the tick prices")
-    rows = episode_rows(version, split)
     games = []
     for _, episode in rows.group_by(episode_key(rows), maintain_order=True):
         games.append(Game(

@@ -39,6 +39,13 @@ from vectra_pipeline.envs.recorded import recorded_games, resolve_version
 from vectra_pipeline.envs.spaces import action_space, observation_space, read_action
 
 
+def no_episodes(version: DatasetVersion, split: str) -> ValueError:
+    """The error of a split without episodes to replay, naming the splits that have some."""
+    episodes = {s: n["episodes"] for s, n in version.manifest.get("counts", {}).get("per_split", {}).items()}
+    held = ", ".join(f"{s} {n}" for s, n in episodes.items()) or "no split counts in its manifest"
+    return ValueError(f"dataset {version.id} has no {split!r} episodes to replay (episodes: {held}); choose another split")
+
+
 class VectraReplayEnv(gym.Env):
     metadata = {"render_modes": []}
 
@@ -49,9 +56,7 @@ class VectraReplayEnv(gym.Env):
         self.names = feature_names(self.version)
         self.games = recorded_games(self.version, split)
         if not self.games:
-            episodes = {s: n["episodes"] for s, n in self.version.manifest.get("counts", {}).get("per_split", {}).items()}
-            held = ", ".join(f"{s} {n}" for s, n in episodes.items()) or "no split counts in its manifest"
-            raise ValueError(f"dataset {self.version.id} has no {split!r} episodes to replay (episodes: {held}); choose another split")
+            raise no_episodes(self.version, split)
         self.start_cash = start_cash
         self.fills = fill_model(fill, self.version)
         self.observation_space = observation_space(len(self.names))
