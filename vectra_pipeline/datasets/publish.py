@@ -54,17 +54,16 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
     def fill(folder: Path) -> None:
         kind = params.spec
         episodes_file = storage.write_dataset_file(version_episodes, kind.dataset_episodes, folder)
-        rows = contents.empty_row_counts()
+        rows, day_rows = contents.empty_row_counts(), []
         appender = storage.DatasetFileAppender(kind.dataset_observations, folder)
-        stats = card.FeatureStats(kind.features, kind.key)
         try:
             for date in sorted(by_partition):
+                written = appender.rows
                 for run in contents.version_row_runs(by_partition[date], version_episodes, date, kind.key):
                     appender.add(run)
                     contents.add_row_counts(rows, run)
-                    stats.add(run)
                 appender.flush()  # a day ends its last row group, as when days were written whole
-                stats.end_day()
+                day_rows.append(appender.rows - written)
         finally:
             appender.close()
         counts = contents.counts(version_episodes, rows, duplicates)
@@ -73,6 +72,11 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
             for path, count in ((episodes_file, version_episodes.height), (appender.path, counts["rows"]))
         }
         storage.crash_point("dataset:files-written")
+        stats, written, start = card.FeatureStats(kind.features, kind.key), storage.scan_dataset_file(folder, kind.dataset_observations), 0
+        for day in day_rows:  # the card's figures from the rows as written, a day at a time
+            if day:
+                stats.add_day(written.slice(start, day))
+            start += day
         version_identity = {"id": version_id, "code_version": code, "stage_versions": identity.stage_versions()}
         summaries = {"feature_stats": stats.features_summary(), "episode_returns": stats.returns_summary()}
         manifest = contents.manifest(version_identity, params, partitions, inputs, gold_files or [], version_episodes, counts, files, summaries)
