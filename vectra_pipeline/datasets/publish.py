@@ -1,7 +1,8 @@
 """Publish a dataset version: ``<data>/datasets/<name>/<id>/`` whole or not at all, or reuse the one with the same id.
 
 The files come from the datasets stage (:mod:`.contents`): ``episodes.parquet``, ``observations.parquet`` (written
-one day at a time), the card ``README.md`` (:mod:`.card`, derived from the manifest) and ``manifest.json`` last.
+a run of games at a time), the card ``README.md`` (:mod:`.card`, derived from the manifest, whose statistics are read
+back from the written rows a day and a column at a time) and ``manifest.json`` last.
 ``storage.publish_folder`` makes the version appear whole: on a local root the files are filled into a temp folder
 beside the version and renamed in (the dead writer's temp folder is swept by the next publish); on an object store
 they are uploaded under ``<id>/`` and ``manifest.json`` is created last with ``If-None-Match: *`` (a version exists
@@ -72,8 +73,10 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
             for path, count in ((episodes_file, version_episodes.height), (appender.path, counts["rows"]))
         }
         storage.crash_point("dataset:files-written")
-        stats, written, start = card.FeatureStats(kind.features, kind.key), storage.scan_dataset_file(folder, kind.dataset_observations), 0
-        for day in day_rows:  # the card's figures from the rows as written, a day at a time
+        # the card's figures from the rows as written, a day and a column at a time: not the day's rows held above
+        stats = card.FeatureStats(kind.features, kind.key)
+        written, start = storage.scan_dataset_file(folder, kind.dataset_observations), 0
+        for day in day_rows:
             if day:
                 stats.add_day(written.slice(start, day))
             start += day
