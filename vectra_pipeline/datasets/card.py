@@ -39,8 +39,9 @@ class FeatureStats:
             values = day.select(f).collect()[f].filter(train).cast(pl.Float64).to_numpy()
             if len(values):
                 self._parts.append((f, len(values), float(values.sum()), float((values * values).sum()), float(values.min()), float(values.max())))
-        # the day's returns in one group_by over its rows, never per run: polars sums a group's floats in an order
-        # that depends on the whole frame (per run, 152 of 526 market returns came out different in the last bit)
+        # the day's returns in one group_by over its transitions, never per run: polars sums a group's floats in an
+        # order that depends on the whole frame (per run, 152 of 526 market returns came out different in the last bit)
+        # and on its thread count, so no per-episode sum gives these bits: the day's narrow frame is held for it
         rewards = day.filter(~pl.col("is_final")).select("split", *self.key, "reward").collect().rechunk()
         self._returns.append(rewards.group_by("split", *self.key, maintain_order=True).agg(pl.col("reward").sum().alias("episode_return")))
 

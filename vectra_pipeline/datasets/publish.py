@@ -59,12 +59,12 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
         appender = storage.DatasetFileAppender(kind.dataset_observations, folder)
         try:
             for date in sorted(by_partition):
-                written = appender.rows
+                before = appender.rows
                 for run in contents.version_row_runs(by_partition[date], version_episodes, date, kind.key):
                     appender.add(run)
                     contents.add_row_counts(rows, run)
                 appender.flush()  # a day ends its last row group, as when days were written whole
-                day_rows.append(appender.rows - written)
+                day_rows.append(appender.rows - before)
         finally:
             appender.close()
         counts = contents.counts(version_episodes, rows, duplicates)
@@ -73,7 +73,7 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
             for path, count in ((episodes_file, version_episodes.height), (appender.path, counts["rows"]))
         }
         storage.crash_point("dataset:files-written")
-        # the card's figures from the rows as written, a day and a column at a time: not the day's rows held above
+        # the card's figures from the rows as written, a day and a column at a time (never a day's rows in memory)
         stats = card.FeatureStats(kind.features, kind.key)
         written, start = storage.scan_dataset_file(folder, kind.dataset_observations), 0
         for day in day_rows:
