@@ -1,14 +1,16 @@
 """A dataset version written a run of games at a time (memory: one run, not a day) holds the bytes of the version
 written a day at a time: the observation file's row groups end where a day's did, the manifest's feature statistics
-and episode returns are the same floats — over two days, for each kind synthetic silver gives, and for any cut of a
-day into parts."""
+and episode returns are the same floats (summed over each whole day, even on values whose sums depend on the order
+of addition) — over two days, for each kind synthetic silver gives, and for any cut of a day into parts."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from functools import partial
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -80,3 +82,55 @@ def test_a_day_added_in_any_parts_writes_the_bytes_of_the_day_appended(gold, tmp
     assert appender.rows == rows.height
     assert _hashes(parts) == _hashes(whole)
 
+
+
+# magnitudes far apart: a float sum of these keeps or loses the small ones depending on the order it adds them in
+ORDER_SENSITIVE = (1e16, -1e16, 3.0, 1.0, 0.1, -0.7, 1e-9, 2.5e15)
+
+
+def _whole_day_figures(version, spec) -> tuple[dict, dict]:
+    """The card's figures by their definition: each day's train column summed at once by numpy, each day's episode
+    returns in one group_by over the day's transitions, the days then added in date order."""
+    rows = read_observations(version)
+    parts, returns = {f: [] for f in spec.features}, []
+    for (_,), day in sorted(rows.partition_by("partition", as_dict=True, maintain_order=True).items()):
+        train = day.filter(pl.col("split") == "train")
+        for f in spec.features:
+            values = train[f].cast(pl.Float64).to_numpy()
+            parts[f].append((len(values), float(values.sum()), float((values * values).sum())))
+        transitions = day.filter(~pl.col("is_final")).select("split", *spec.key, "reward").rechunk()
+        returns.append(transitions.group_by("split", *spec.key, maintain_order=True).agg(pl.col("reward").sum()))
+    sums = {f: (sum(p[0] for p in ps), sum((p[1] for p in ps), 0.0), sum((p[2] for p in ps), 0.0)) for f, ps in parts.items()}
+    episode_returns = pl.concat(returns).sort("split", *spec.key)
+    return sums, {s: episode_returns.filter(pl.col("split") == s)["reward"].to_numpy() for s in ("train", "val", "test")}
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["player", "market"]), games=st.lists(st.integers(1, 9), min_size=2, max_size=3, unique=True),
+       seed=st.integers(0, 2**32 - 1), group=st.sampled_from([13, 64, 10_000]))
+def test_card_sums_are_the_whole_days_whatever_the_runs(gold, tmp_path_factory, monkeypatch, kind, games, seed, group):
+    """The card's feature statistics and episode returns on values whose sums change in the last bit with the order
+    of addition: runs of any number of games, on any row groups, give the card and manifest of the whole days."""
+    spec = KINDS[kind]
+    rng = np.random.default_rng(seed)
+    observations = gold[spec.observations]
+    hostile = {name: pl.Series(rng.choice(ORDER_SENSITIVE, observations.height) * rng.uniform(0.5, 2.0, observations.height))
+               for name in ("price", "volatility_20", "reward")}
+    observations = observations.with_columns(pl.Series(name, values).cast(observations[name].dtype) for name, values in hostile.items())
+    monkeypatch.setattr(local_files, "PARQUET", dataclasses.replace(PARQUET, row_group_size=group))
+    folders = {}
+    for run in [*games, 10_000]:
+        monkeypatch.setattr(contents, "version_row_runs", partial(_ORIGINAL_RUNS, games_per_run=run))
+        version, _ = publish(tmp_path_factory.mktemp(f"runs-{run}"), list(DAYS), gold[spec.episodes], observations, LANDING,
+                             DatasetParams(kind=kind))
+        folders[run] = {name: digest for name, digest in _hashes(version.path).items() if name in ("manifest.json", "README.md")}
+    assert len(folders[10_000]) == 2 and all(hashes == folders[10_000] for hashes in folders.values())
+    sums, returns = _whole_day_figures(version, spec)
+    stats = version.manifest["feature_stats"]
+    for name in ("price", "volatility_20"):
+        n, total, squares = sums[name]
+        mean = total / n
+        assert (stats[name]["mean"], stats[name]["std"]) == (mean, math.sqrt(max(squares / n - mean * mean, 0.0)))
+    for split, values in returns.items():
+        figures = version.manifest["episode_returns"][split]
+        assert (figures["episodes"], figures["mean"], figures["median"]) == (len(values), float(values.mean()), float(np.median(values)))

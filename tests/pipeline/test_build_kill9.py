@@ -1,13 +1,13 @@
 """kill -9 during `vectra build`: no partial output is ever visible, and a rerun gives the uninterrupted bytes.
 
 One data root is killed at the named instants a random kill rarely hits (``VECTRA_CRASH_AT``: the warehouse temp
-written but not renamed, the dataset temp folder complete with its manifest, the version renamed in but not in
-the history, the Minari export written beside the version); another at seeded random moments spread over a build's
-duration. After every kill: every table view answers, only complete Parquet files are read, the ``datasets`` view
-and ``list_versions`` agree and hold no dot-prefixed name, and every visible version folder — Minari export
-included when present — is byte-identical to the uninterrupted build's. Each root is then rebuilt to completion:
-every table partition, day record and version file hashes the same as the uninterrupted build, no temp file is
-left, and no Dagster run is left STARTED.
+written but not renamed, a version's rows written but not its card and manifest, the dataset temp folder complete
+with its manifest, the version renamed in but not in the history, the Minari export written beside the version);
+another at seeded random moments spread over a build's duration. After every kill: every table view answers, only
+complete Parquet files are read, the ``datasets`` view and ``list_versions`` agree and hold no dot-prefixed name,
+and every visible version folder — Minari export included when present — is byte-identical to the uninterrupted
+build's. Each root is then rebuilt to completion: every table partition, day record and version file hashes the same
+as the uninterrupted build, no temp file is left, and no Dagster run is left STARTED.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from vectra_pipeline.storage import file_sha256
 from vectra_pipeline.warehouse import table_globs, warehouse_path
 
 SEED = 20261127
-NAMED_KILLS = ("warehouse:written", "dataset:manifest-written", "dataset:published", "minari:written")
+NAMED_KILLS = ("warehouse:written", "dataset:files-written", "dataset:manifest-written", "dataset:published", "minari:written")
 RANDOM_KILLS = 4
 KIND = "market"  # the synthetic captures record no account: market (and crowd) versions, no player version
 KINDS = ("crowd", "market")
@@ -114,6 +114,7 @@ def _assert_rebuilt_like_the_reference(root, reference_root, digests, env, monke
         assert stuck == []
 
 
+@pytest.mark.timeout(600)  # a build up to each of five named instants, then one to completion
 def test_kills_at_the_instants_of_a_publish(reference, tmp_path, monkeypatch):
     landing_root, reference_root, digests, _, _ = reference
     root = tmp_path / "data"

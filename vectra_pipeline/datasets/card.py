@@ -1,7 +1,7 @@
 """The dataset card: a generated ``README.md`` in every version folder — what is inside, counts, whose behaviour,
 action and reward semantics, coverage, per-feature statistics for normalisation, the episode-return summary, how to
 load it, and its lineage. Pure: the manifest (and part B's ``scores.json`` beside the version, when present) in,
-Markdown out; :class:`FeatureStats` gathers the statistics while a version's rows are written, one day at a time.
+Markdown out; :class:`FeatureStats` gathers the statistics from a version's written rows, one day at a time.
 """
 
 from __future__ import annotations
@@ -23,37 +23,29 @@ SCORES = "scores.json"  # written beside a version's files by `vectra evaluate` 
 
 class FeatureStats:
     """Per-feature count, mean, std (population), min and max over the **train** rows, and per-split episode returns
-    (sum of an episode's rewards), accumulated day by day."""
+    (sum of an episode's rewards), accumulated a day at a time from the version's rows as written."""
 
     def __init__(self, features: tuple[str, ...], key: tuple[str, ...] = ("game_id",)) -> None:
         self.features, self.key = features, key
         self._parts: list[tuple[str, int, float, float, float, float]] = []  # feature, n, Σx, Σx², min, max of a day
-        self._day: list[pl.DataFrame] = []  # the day's train features so far (its runs of games)
-        self._day_rewards: list[pl.DataFrame] = []  # and its transitions' rewards
         self._returns: list[pl.DataFrame] = []
 
-    def add(self, rows: pl.DataFrame) -> None:
-        """A day's rows, whole or a run of its episodes at a time (then :meth:`end_day` after its last run)."""
-        self._day.append(rows.filter(pl.col("split") == "train").select(self.features))
-        self._day_rewards.append(rows.filter(~pl.col("is_final")).select("split", *self.key, "reward"))
-
-    def end_day(self) -> None:
-        """Sum the day's features. numpy sums over the day's sorted rows, one feature at a time: the same bytes give
-        the same figures, however the day was read (a sum per run would round differently)."""
-        if not self._day:
-            return
-        # the day's episode returns summed in one group_by, as over a whole day: polars sums a group's floats in an
-        # order that depends on the frame (per run, 152 of 526 market returns came out different in the last bit)
-        rewards, self._day_rewards = pl.concat(self._day_rewards).rechunk(), []
-        self._returns.append(rewards.group_by("split", *self.key, maintain_order=True).agg(pl.col("reward").sum().alias("episode_return")))
-        train, self._day = pl.concat(self._day), []
+    def add_day(self, day: pl.LazyFrame) -> None:
+        """One day of the version's rows as written, read a column at a time (memory: a column of the day, not its
+        rows); every float is summed over the whole day in one order — a sum per run of games would round differently."""
+        train = day.select("split").collect()["split"] == "train"
         for f in self.features:
-            values = train[f].cast(pl.Float64).to_numpy()
+            # numpy's pairwise sum over the day's contiguous train column: the same values give the same bits
+            values = day.select(f).collect()[f].filter(train).cast(pl.Float64).to_numpy()
             if len(values):
                 self._parts.append((f, len(values), float(values.sum()), float((values * values).sum()), float(values.min()), float(values.max())))
+        # the day's returns in one group_by over its transitions, never per run: polars sums a group's floats in an
+        # order that depends on the whole frame (per run, 152 of 526 market returns came out different in the last bit)
+        # and on its thread count, so no per-episode sum gives these bits: the day's narrow frame is held for it
+        rewards = day.filter(~pl.col("is_final")).select("split", *self.key, "reward").collect().rechunk()
+        self._returns.append(rewards.group_by("split", *self.key, maintain_order=True).agg(pl.col("reward").sum().alias("episode_return")))
 
     def features_summary(self) -> dict[str, dict]:
-        self.end_day()
         totals: dict[str, list] = {}
         for f, n, total, squares, low, high in self._parts:
             seen = totals.setdefault(f, [0, 0.0, 0.0, math.inf, -math.inf])
@@ -70,7 +62,6 @@ class FeatureStats:
         return summary
 
     def returns_summary(self) -> dict[str, dict]:
-        self.end_day()
         if not self._returns:
             return {}
         returns = pl.concat(self._returns).sort("split", *self.key)  # a fixed order: float sums, byte-identical manifests

@@ -1,7 +1,8 @@
 """Publish a dataset version: ``<data>/datasets/<name>/<id>/`` whole or not at all, or reuse the one with the same id.
 
 The files come from the datasets stage (:mod:`.contents`): ``episodes.parquet``, ``observations.parquet`` (written
-one day at a time), the card ``README.md`` (:mod:`.card`, derived from the manifest) and ``manifest.json`` last.
+a run of games at a time), the card ``README.md`` (:mod:`.card`, derived from the manifest, whose statistics are read
+back from the written rows a day and a column at a time) and ``manifest.json`` last.
 ``storage.publish_folder`` makes the version appear whole: on a local root the files are filled into a temp folder
 beside the version and renamed in (the dead writer's temp folder is swept by the next publish); on an object store
 they are uploaded under ``<id>/`` and ``manifest.json`` is created last with ``If-None-Match: *`` (a version exists
@@ -54,17 +55,16 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
     def fill(folder: Path) -> None:
         kind = params.spec
         episodes_file = storage.write_dataset_file(version_episodes, kind.dataset_episodes, folder)
-        rows = contents.empty_row_counts()
+        rows, day_rows = contents.empty_row_counts(), []
         appender = storage.DatasetFileAppender(kind.dataset_observations, folder)
-        stats = card.FeatureStats(kind.features, kind.key)
         try:
             for date in sorted(by_partition):
+                before = appender.rows
                 for run in contents.version_row_runs(by_partition[date], version_episodes, date, kind.key):
                     appender.add(run)
                     contents.add_row_counts(rows, run)
-                    stats.add(run)
                 appender.flush()  # a day ends its last row group, as when days were written whole
-                stats.end_day()
+                day_rows.append(appender.rows - before)
         finally:
             appender.close()
         counts = contents.counts(version_episodes, rows, duplicates)
@@ -73,6 +73,13 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
             for path, count in ((episodes_file, version_episodes.height), (appender.path, counts["rows"]))
         }
         storage.crash_point("dataset:files-written")
+        # the card's figures from the rows as written, a day and a column at a time (never a day's rows in memory)
+        stats = card.FeatureStats(kind.features, kind.key)
+        written, start = storage.scan_dataset_file(folder, kind.dataset_observations), 0
+        for day in day_rows:
+            if day:
+                stats.add_day(written.slice(start, day))
+            start += day
         version_identity = {"id": version_id, "code_version": code, "stage_versions": identity.stage_versions()}
         summaries = {"feature_stats": stats.features_summary(), "episode_returns": stats.returns_summary()}
         manifest = contents.manifest(version_identity, params, partitions, inputs, gold_files or [], version_episodes, counts, files, summaries)
