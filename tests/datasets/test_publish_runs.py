@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vectra_pipeline import local_files, storage
-from vectra_pipeline.datasets import contents
+from vectra_pipeline.datasets import card, contents
 from vectra_pipeline.datasets.contents import DatasetParams
 from vectra_pipeline.datasets.kinds import KINDS
 from vectra_pipeline.datasets.publish import publish
@@ -89,8 +89,8 @@ ORDER_SENSITIVE = (1e16, -1e16, 3.0, 1.0, 0.1, -0.7, 1e-9, 2.5e15)
 
 
 def _whole_day_figures(version, spec) -> tuple[dict, dict]:
-    """The card's figures by their definition: each day's train column summed at once by numpy, each day's episode
-    returns in one group_by over the day's transitions, the days then added in date order."""
+    """The card's figures by their definition: each day's train column summed at once by numpy, the days then added
+    in date order; an episode's return its rewards added one after another in tick order (plain Python floats)."""
     rows = read_observations(version)
     parts, returns = {f: [] for f in spec.features}, []
     for (_,), day in sorted(rows.partition_by("partition", as_dict=True, maintain_order=True).items()):
@@ -98,19 +98,24 @@ def _whole_day_figures(version, spec) -> tuple[dict, dict]:
         for f in spec.features:
             values = train[f].cast(pl.Float64).to_numpy()
             parts[f].append((len(values), float(values.sum()), float((values * values).sum())))
-        transitions = day.filter(~pl.col("is_final")).select("split", *spec.key, "reward").rechunk()
-        returns.append(transitions.group_by("split", *spec.key, maintain_order=True).agg(pl.col("reward").sum()))
+        transitions = day.filter(~pl.col("is_final")).sort(*spec.key, "tick")
+        for (split, *key), episode in transitions.group_by("split", *spec.key, maintain_order=True):
+            total = 0.0
+            for reward in episode["reward"].to_list():
+                total += reward
+            returns.append((split, key, total))
+    returns.sort(key=lambda episode: episode[:2])  # the card's order
     sums = {f: (sum(p[0] for p in ps), sum((p[1] for p in ps), 0.0), sum((p[2] for p in ps), 0.0)) for f, ps in parts.items()}
-    episode_returns = pl.concat(returns).sort("split", *spec.key)
-    return sums, {s: episode_returns.filter(pl.col("split") == s)["reward"].to_numpy() for s in ("train", "val", "test")}
+    return sums, {s: np.array([total for split, _, total in returns if split == s]) for s in ("train", "val", "test")}
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["player", "market"]), games=st.lists(st.integers(1, 9), min_size=2, max_size=3, unique=True),
-       seed=st.integers(0, 2**32 - 1), group=st.sampled_from([13, 64, 10_000]))
-def test_card_sums_are_the_whole_days_whatever_the_runs(gold, tmp_path_factory, monkeypatch, kind, games, seed, group):
+       seed=st.integers(0, 2**32 - 1), group=st.sampled_from([13, 64, 10_000]), chunk=st.sampled_from([7, 150, 500_000]))
+def test_card_sums_are_the_whole_days_whatever_the_runs(gold, tmp_path_factory, monkeypatch, kind, games, seed, group, chunk):
     """The card's feature statistics and episode returns on values whose sums change in the last bit with the order
-    of addition: runs of any number of games, on any row groups, give the card and manifest of the whole days."""
+    of addition: runs of any number of games, on any row groups, the returns read back in chunks of any size (an
+    episode cut between chunks), give the card and manifest of the whole days."""
     spec = KINDS[kind]
     rng = np.random.default_rng(seed)
     observations = gold[spec.observations]
@@ -118,6 +123,7 @@ def test_card_sums_are_the_whole_days_whatever_the_runs(gold, tmp_path_factory, 
                for name in ("price", "volatility_20", "reward")}
     observations = observations.with_columns(pl.Series(name, values).cast(observations[name].dtype) for name, values in hostile.items())
     monkeypatch.setattr(local_files, "PARQUET", dataclasses.replace(PARQUET, row_group_size=group))
+    monkeypatch.setattr(card, "RETURN_CHUNK_ROWS", chunk)
     folders = {}
     for run in [*games, 10_000]:
         monkeypatch.setattr(contents, "version_row_runs", partial(_ORIGINAL_RUNS, games_per_run=run))

@@ -15,9 +15,11 @@ import polars as pl
 from vectra_pipeline.datasets.kinds import kind_of
 from vectra_pipeline.datasets.splits import SPLITS
 from vectra_pipeline.gold.action_space import Action
+from vectra_pipeline.gold.rewards import episode_return
 
 CARD = "README.md"
 QUALITY_FLAGS = {"player": ", `player_state_known`, `player_state_carried`", "crowd": ", `on_board`, `state_known`"}
+RETURN_CHUNK_ROWS = 500_000  # rows whose rewards are held at a time for the episode returns
 SCORES = "scores.json"  # written beside a version's files by `vectra evaluate` (part B), read when present
 
 
@@ -30,20 +32,27 @@ class FeatureStats:
         self._parts: list[tuple[str, int, float, float, float, float]] = []  # feature, n, Σx, Σx², min, max of a day
         self._returns: list[pl.DataFrame] = []
 
-    def add_day(self, day: pl.LazyFrame) -> None:
-        """One day of the version's rows as written, read a column at a time (memory: a column of the day, not its
-        rows); every float is summed over the whole day in one order — a sum per run of games would round differently."""
+    def add_day(self, day: pl.LazyFrame, rows: int) -> None:
+        """One day (``rows`` rows) of the version's rows as written — sorted by episode, then tick — read a column at a
+        time for the features and a chunk of rows at a time for the returns (memory: a column or a chunk, not the day)."""
         train = day.select("split").collect()["split"] == "train"
         for f in self.features:
-            # numpy's pairwise sum over the day's contiguous train column: the same values give the same bits
+            # numpy's pairwise sum over the day's contiguous train column: the same values give the same bits (a sum
+            # per run of games would round differently)
             values = day.select(f).collect()[f].filter(train).cast(pl.Float64).to_numpy()
             if len(values):
                 self._parts.append((f, len(values), float(values.sum()), float((values * values).sum()), float(values.min()), float(values.max())))
-        # the day's returns in one group_by over its transitions, never per run: polars sums a group's floats in an
-        # order that depends on the whole frame (per run, 152 of 526 market returns came out different in the last bit)
-        # and on its thread count, so no per-episode sum gives these bits: the day's narrow frame is held for it
-        rewards = day.filter(~pl.col("is_final")).select("split", *self.key, "reward").collect().rechunk()
-        self._returns.append(rewards.group_by("split", *self.key, maintain_order=True).agg(pl.col("reward").sum().alias("episode_return")))
+        unfinished = None  # the last episode of a chunk may go on in the next one: its rows are carried over
+        for start in range(0, rows, RETURN_CHUNK_ROWS):
+            chunk = day.slice(start, RETURN_CHUNK_ROWS).select("split", *self.key, "is_final", "reward").collect()
+            if unfinished is not None:
+                chunk = pl.concat([unfinished, chunk])
+            if start + RETURN_CHUNK_ROWS < rows:
+                last = chunk.row(-1, named=True)
+                tail = int(chunk.select(pl.all_horizontal(pl.col(k) == last[k] for k in self.key).sum()).item())
+                chunk, unfinished = chunk.head(chunk.height - tail), chunk.tail(tail)
+            self._returns.append(chunk.filter(~pl.col("is_final")).group_by("split", *self.key, maintain_order=True)
+                                 .agg(episode_return(pl.col("reward")).alias("episode_return")))
 
     def features_summary(self) -> dict[str, dict]:
         totals: dict[str, list] = {}

@@ -26,7 +26,7 @@ from vectra_pipeline.gold.action_space import Action
 from vectra_pipeline.gold.feature_spec import FEATURE_SPEC_VERSION
 from vectra_pipeline.gold.policy import EpisodePolicy, apply_policy
 
-VERSION = 4  # bump when a version's files or manifest would change for the same inputs (tests/pipeline/test_stage_versions.py)
+VERSION = 5  # bump when a version's files or manifest would change for the same inputs (tests/pipeline/test_stage_versions.py)
 
 GAMES_PER_RUN = 100  # about 130k crowd rows a run (≈ 1,300 rows a game): tens of MB, not the day's GB
 

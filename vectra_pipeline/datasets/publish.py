@@ -78,7 +78,7 @@ def publish(data_dir: Path, partitions: list[str], episodes: pl.DataFrame,
         written, start = storage.scan_dataset_file(folder, kind.dataset_observations), 0
         for day in day_rows:
             if day:
-                stats.add_day(written.slice(start, day))
+                stats.add_day(written.slice(start, day), day)
             start += day
         version_identity = {"id": version_id, "code_version": code, "stage_versions": identity.stage_versions()}
         summaries = {"feature_stats": stats.features_summary(), "episode_returns": stats.returns_summary()}

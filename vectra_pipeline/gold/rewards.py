@@ -11,12 +11,14 @@ protocol's rules (``capture_agent.protocol.rules``: ``equity``, ``sidebet_value`
 - a long position is marked at the tick price, so the rug (price → remainder) costs what the forced sell costs.
 
 Reward of the transition t → t+1 = equity(t+1) − equity(t). Pure numpy: works on whole columns and on scalars; a
-null (NaN) or infinite amount counts as 0.
+null (NaN) or infinite amount counts as 0. An episode's return is the sum of its transitions' rewards added one after
+another in tick order (:func:`episode_return`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
 from capture_agent.protocol import rules
 
@@ -67,3 +69,11 @@ def equity(price, cash, position_qty, sidebet_active, sidebet_amount, sidebet_en
 def reward(equity_before, equity_after):
     """The reward of a transition: the change in equity (floats, numpy arrays and polars expressions alike)."""
     return equity_after - equity_before
+
+
+def episode_return(reward: pl.Expr) -> pl.Expr:
+    """An episode's return, in a ``group_by`` over its transitions in tick order: their rewards added one after
+    another. Not ``sum()``: polars splits a group's float sum between its threads, so the last bit depended on the
+    machine's core count (1 of 2,521 games of a 1M-frame day at 2 threads, 2 at 3); added in order it is the same on
+    every machine and whether the day is read whole or a run of games at a time."""
+    return reward.cum_sum().last()
