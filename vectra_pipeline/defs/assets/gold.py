@@ -22,7 +22,13 @@ from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
 from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard_in_slices
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
-from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
+from vectra_pipeline.gold.market import (
+    EVENT_COLUMNS,
+    build_market_episodes,
+    build_market_observations,
+    frame_stats,
+    stats_timeline,
+)
 from vectra_pipeline.gold.observations import build_observations
 from vectra_pipeline.landing_files import LandingPayloads
 
@@ -36,6 +42,12 @@ def read_silver(paths: VectraPaths, date: str, names: Iterable[str] = SILVER_INP
     uses (a 1M-frame day's events columns alone are > 200 MB)."""
     return {name: storage.read_table(paths.root, name, date, columns=list(EVENT_COLUMNS) if name == "events" else None)
             for name in names}
+
+
+def _frame_stats(paths: VectraPaths, date: str) -> pl.DataFrame:
+    """``frame_stats`` of the partition's events, scanned and streamed: the day's events columns are never held whole
+    (a 1M-frame day's: 160 MB, and 0.8 GB more for the eager filter, join and sort)."""
+    return frame_stats(storage.scan_table(paths.root, "events", date).select(EVENT_COLUMNS)).collect(engine="streaming")
 
 
 def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
@@ -55,8 +67,8 @@ def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
 )
 def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date, ("games", "game_ticks", "trades", "events"))
-    table = build_market_episodes(silver["games"], silver["game_ticks"], silver["trades"], frame_stats(silver["events"]))
+    silver = read_silver(paths, date, ("games", "game_ticks", "trades"))
+    table = build_market_episodes(silver["games"], silver["game_ticks"], silver["trades"], _frame_stats(paths, date))
     _write(paths, "market_episodes", date, table)
     covered = table.filter(pl.col("trade_count_rise") > 0)
     return dg.MaterializeResult(
@@ -85,10 +97,14 @@ def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg
 )
 def market_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date, ("game_ticks", "trades", "events"))
-    table = build_market_observations(silver["game_ticks"], silver["trades"], frame_stats(silver["events"]),
-                                      _gold(paths, "market_episodes", date))
-    _write(paths, "market_observations", date, table)
+    timeline, trades = stats_timeline(_frame_stats(paths, date)), read_silver(paths, date, ("trades",))["trades"]
+    weights = storage.scan_table(paths.root, "market_episodes", date).select("game_id", pl.col("ticks").cast(pl.Int64).alias("rows"))
+    appender = storage.PartitionAppender(paths.root, "market_observations", date)
+    for games in _game_runs(weights, MARKET_RUN_ROWS):
+        appender.append(build_market_observations(_run_of(paths, "game_ticks", date, games), *_filtered(games, trades), timeline,
+                                                  _run_of(paths, "market_episodes", date, games)))
+    _close(paths, appender)
+    table = storage.read_table(paths.root, "market_observations", date, columns=["game_id", "stats_carried"])
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "episodes": table["game_id"].n_unique(),
                                           "stats_carried_rows": int((table["stats_carried"] > 0).sum())})
 
@@ -103,18 +119,25 @@ def _close(paths: VectraPaths, appender: storage.PartitionAppender) -> None:
     warehouse.refresh(paths.root, [appender.table])
 
 
+MARKET_RUN_ROWS = 100_000  # episode ticks of the games market_observations builds at a time (a 1M-frame day has ≈ 0.5M)
 CROWD_RUN_ROWS = 300_000  # leaderboard rows of the games a crowd stage builds at a time (a 1M-frame day has ≈ 3M)
 
 
-def _crowd_runs(paths: VectraPaths, date: str) -> list[pl.Series]:
-    """The market episodes' game ids, sorted, cut into runs of about CROWD_RUN_ROWS leaderboard rows. The crowd stages
+def _game_runs(weights: pl.LazyFrame, run_rows: int) -> list[pl.Series]:
+    """(game_id, rows) → the game ids, sorted, cut into runs of about ``run_rows`` rows. The gold stages built by runs
     join every table on the game and sort by it first: built run by run and appended they give the whole day's
-    partition, one run held at a time (the whole day's grid of players × ticks took 7 GB on a 1M-frame day)."""
+    partition, one run held at a time."""
+    weights = weights.with_columns(pl.col("rows").fill_null(0)).sort("game_id").collect()
+    weights = weights.with_columns(((pl.col("rows").cum_sum() - pl.col("rows")) // run_rows).alias("run"))
+    return [run["game_id"] for run in weights.partition_by("run", maintain_order=True)]
+
+
+def _crowd_runs(paths: VectraPaths, date: str) -> list[pl.Series]:
+    """The market episodes' game ids in runs of about CROWD_RUN_ROWS leaderboard rows (the whole day's grid of
+    players × ticks took 7 GB on a 1M-frame day)."""
     boards = storage.scan_table(paths.root, "leaderboard", date).group_by("game_id").agg(pl.len().cast(pl.Int64).alias("rows"))
     games = storage.scan_table(paths.root, "market_episodes", date).select("game_id").unique()
-    weights = games.join(boards, on="game_id", how="left").with_columns(pl.col("rows").fill_null(0)).sort("game_id").collect()
-    weights = weights.with_columns(((pl.col("rows").cum_sum() - pl.col("rows")) // CROWD_RUN_ROWS).alias("run"))
-    return [run["game_id"] for run in weights.partition_by("run", maintain_order=True)]
+    return _game_runs(games.join(boards, on="game_id", how="left"), CROWD_RUN_ROWS)
 
 
 def _run_of(paths: VectraPaths, table: str, date: str, games: pl.Series) -> pl.DataFrame:
