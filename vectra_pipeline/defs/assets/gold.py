@@ -17,7 +17,12 @@ from vectra_pipeline.datasets.identity import asset_code_version
 from vectra_pipeline.defs.metadata import counts, preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.gold.crowd import build_crowd_episodes, build_crowd_observations
+from vectra_pipeline.gold.crowd import (
+    BOARD_COLUMNS,
+    EPISODE_ROW_COLUMNS,
+    build_crowd_episodes,
+    build_crowd_observations,
+)
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
 from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard_in_slices
@@ -140,8 +145,9 @@ def _crowd_runs(paths: VectraPaths, date: str) -> list[pl.Series]:
     return _game_runs(games.join(boards, on="game_id", how="left"), CROWD_RUN_ROWS)
 
 
-def _run_of(paths: VectraPaths, table: str, date: str, games: pl.Series) -> pl.DataFrame:
-    return storage.scan_table(paths.root, table, date).filter(pl.col("game_id").is_in(games.implode())).collect()
+def _run_of(paths: VectraPaths, table: str, date: str, games: pl.Series, columns: Iterable[str] | None = None) -> pl.DataFrame:
+    rows = storage.scan_table(paths.root, table, date).filter(pl.col("game_id").is_in(games.implode()))
+    return rows.select(columns).collect() if columns else rows.collect()
 
 
 def _filtered(games: pl.Series, *tables: pl.DataFrame) -> list[pl.DataFrame]:
@@ -262,7 +268,8 @@ def crowd_observations(context: dg.AssetExecutionContext, paths: VectraPaths) ->
     silver = read_silver(paths, date, ("trades", "sidebets"))
     appender = storage.PartitionAppender(paths.root, "crowd_observations", date)
     for games in _crowd_runs(paths, date):
-        of_run = {name: _run_of(paths, name, date, games) for name in ("game_ticks", "market_observations", "market_episodes", "leaderboard")}
+        of_run = {name: _run_of(paths, name, date, games) for name in ("game_ticks", "market_observations", "market_episodes")}
+        of_run["leaderboard"] = _run_of(paths, "leaderboard", date, games, BOARD_COLUMNS)
         appender.append(build_crowd_observations(of_run["game_ticks"], of_run["market_observations"], of_run["market_episodes"],
                                                  of_run["leaderboard"], *_filtered(games, silver["trades"], silver["sidebets"])))
     _close(paths, appender)
@@ -290,8 +297,9 @@ def crowd_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.
     silver = read_silver(paths, date, ("trades", "sidebets"))
     appender = storage.PartitionAppender(paths.root, "crowd_episodes", date)
     for games in _crowd_runs(paths, date):
-        appender.append(build_crowd_episodes(_run_of(paths, "crowd_observations", date, games), _run_of(paths, "market_episodes", date, games),
-                                             _run_of(paths, "leaderboard", date, games), *_filtered(games, silver["trades"], silver["sidebets"])))
+        appender.append(build_crowd_episodes(_run_of(paths, "crowd_observations", date, games, EPISODE_ROW_COLUMNS),
+                                             _run_of(paths, "market_episodes", date, games), _run_of(paths, "leaderboard", date, games, BOARD_COLUMNS),
+                                             *_filtered(games, silver["trades"], silver["sidebets"])))
     _close(paths, appender)
     table = storage.read_table(paths.root, "crowd_episodes", date)
     return dg.MaterializeResult(metadata={
