@@ -160,7 +160,7 @@ def episode_ticks(game_ticks: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFr
     )
 
 
-def stats_timeline(stats: pl.DataFrame) -> pl.DataFrame:
+def stats_timeline(stats: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     """The frames of :func:`frame_stats` that show a tick of their own, each with the statistics the statistics rule
     carries to it (forward-filled in capture order, per capture) and the frame it took them from. Made once for a
     day: a run of games looks up its own frames in it (:func:`frame_statistics`)."""

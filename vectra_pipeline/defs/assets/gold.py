@@ -49,10 +49,10 @@ def read_silver(paths: VectraPaths, date: str, names: Iterable[str] = SILVER_INP
             for name in names}
 
 
-def _frame_stats(paths: VectraPaths, date: str) -> pl.DataFrame:
-    """``frame_stats`` of the partition's events, scanned and streamed: the day's events columns are never held whole
-    (a 1M-frame day's: 160 MB, and 0.8 GB more for the eager filter, join and sort)."""
-    return frame_stats(storage.scan_table(paths.root, "events", date).select(EVENT_COLUMNS)).collect(engine="streaming")
+def _frame_stats(paths: VectraPaths, date: str) -> pl.LazyFrame:
+    """``frame_stats`` of a scan of the partition's events, to collect with the streaming engine: the day's events
+    columns are never held whole (a 1M-frame day's: 160 MB, and 0.8 GB more for the eager filter, join and sort)."""
+    return frame_stats(storage.scan_table(paths.root, "events", date).select(EVENT_COLUMNS))
 
 
 def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
@@ -73,7 +73,7 @@ def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
 def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
     silver = read_silver(paths, date, ("games", "game_ticks", "trades"))
-    table = build_market_episodes(silver["games"], silver["game_ticks"], silver["trades"], _frame_stats(paths, date))
+    table = build_market_episodes(silver["games"], silver["game_ticks"], silver["trades"], _frame_stats(paths, date).collect(engine="streaming"))
     _write(paths, "market_episodes", date, table)
     covered = table.filter(pl.col("trade_count_rise") > 0)
     return dg.MaterializeResult(
@@ -102,7 +102,8 @@ def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg
 )
 def market_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    timeline, trades = stats_timeline(_frame_stats(paths, date)), read_silver(paths, date, ("trades",))["trades"]
+    timeline = stats_timeline(_frame_stats(paths, date)).collect(engine="streaming")
+    trades = read_silver(paths, date, ("trades",))["trades"]
     weights = storage.scan_table(paths.root, "market_episodes", date).select("game_id", pl.col("ticks").cast(pl.Int64).alias("rows"))
     appender = storage.PartitionAppender(paths.root, "market_observations", date)
     for games in _game_runs(weights, MARKET_RUN_ROWS):
