@@ -234,7 +234,9 @@ def build_crowd_observations(game_ticks: pl.DataFrame, market: pl.DataFrame, epi
 
 def _labelled(rows: pl.DataFrame, actions: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
     """The rows with their action labels, reward and end flags, conformed to ``crowd_observations``."""
-    labelled = episode_labels(rows.join(_labels(actions), on=[*KEY, "tick"], how="left"), episodes).sort(*KEY, "tick")
+    keys = rows.select(*KEY, "tick")  # rows are sorted by (game, player, tick): labels made on the keys alone line up
+    labels = episode_labels(keys.join(_labels(actions), on=[*KEY, "tick"], how="left"), episodes).sort(*KEY, "tick")
+    labelled = rows.hstack(labels.drop(*KEY, "tick"))
     transition = ~pl.col("is_final")
     next_pnl, next_known = pl.col("pnl").shift(-1).over(TRAJECTORY), pl.col("state_known").shift(-1).over(TRAJECTORY)
     return labelled.with_columns(
