@@ -17,7 +17,9 @@ from vectra_pipeline.gold.carry import REWARD_TOLERANCE_SOL
 from vectra_pipeline.gold.feature_spec import MARKET_FEATURE_NAMES
 
 DAY = "2025-12-20"
-HOSTILE = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([float("nan"), float("inf"), -float("inf"), None]))
+HOSTILE = st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([float("nan"), float("inf"), -float("inf"), None])
+)
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -27,16 +29,24 @@ def test_finite_check_counts_what_numpy_counts_on_the_whole_table(tmp_path_facto
     root = tmp_path_factory.mktemp("finite")
     rows = data.draw(st.integers(1, 40))
     spoiled = data.draw(st.sets(st.sampled_from(MARKET_FEATURE_NAMES), max_size=4))
-    columns = {name: data.draw(st.lists(HOSTILE, min_size=rows, max_size=rows)) if name in spoiled else [0.5] * rows
-               for name in MARKET_FEATURE_NAMES}
+    columns = {
+        name: data.draw(st.lists(HOSTILE, min_size=rows, max_size=rows)) if name in spoiled else [0.5] * rows
+        for name in MARKET_FEATURE_NAMES
+    }
     is_final = data.draw(st.lists(st.booleans(), min_size=rows, max_size=rows))
     reward = data.draw(st.lists(HOSTILE, min_size=rows, max_size=rows))
-    table = pl.DataFrame({"game_id": ["g"] * rows, "tick": list(range(rows)), **columns, "is_final": is_final, "reward": reward},
-                         schema_overrides={name: pl.Float64 for name in [*MARKET_FEATURE_NAMES, "reward"]})
+    table = pl.DataFrame(
+        {"game_id": ["g"] * rows, "tick": list(range(rows)), **columns, "is_final": is_final, "reward": reward},
+        schema_overrides={name: pl.Float64 for name in [*MARKET_FEATURE_NAMES, "reward"]},
+    )
     storage.write_table(root, "market_observations", DAY, table)
     written = storage.read_table(root, "market_observations", DAY)
     matrix = written.select(MARKET_FEATURE_NAMES).to_numpy()  # the whole read: nulls become NaN
-    expected = {name: int((~np.isfinite(matrix[:, i])).sum()) for i, name in enumerate(MARKET_FEATURE_NAMES) if not np.isfinite(matrix[:, i]).all()}
+    expected = {
+        name: int((~np.isfinite(matrix[:, i])).sum())
+        for i, name in enumerate(MARKET_FEATURE_NAMES)
+        if not np.isfinite(matrix[:, i]).all()
+    }
     transitions = written.filter(~pl.col("is_final"))["reward"]
     expected_rewards = int((~np.isfinite(transitions.to_numpy())).sum()) + transitions.null_count()
 
@@ -62,7 +72,15 @@ def test_crowd_rewards_check_finds_every_broken_trajectory(tmp_path_factory, rew
             rows.append({"game_id": game, "player_id": player, "tick": tick, "reward": step, "is_final": False})
         rows.append({"game_id": game, "player_id": player, "tick": len(steps), "reward": None, "is_final": True})
         total = float(np.sum(steps))
-        episodes.append({"game_id": game, "player_id": player, "start_pnl": start, "end_pnl": (start or 0.0) + total, "episode_return": total})
+        episodes.append(
+            {
+                "game_id": game,
+                "player_id": player,
+                "start_pnl": start,
+                "end_pnl": (start or 0.0) + total,
+                "episode_return": total,
+            }
+        )
     broken = data.draw(st.sets(st.integers(0, len(rewards) - 1)))
     for index in broken:  # one of the three ways a trajectory's sums can disagree
         how = data.draw(st.sampled_from(["row", "return", "end"]))
