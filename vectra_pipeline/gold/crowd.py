@@ -94,7 +94,7 @@ def crowd_actions(trades: pl.DataFrame, sidebets: pl.DataFrame, leaderboard: pl.
 def reconcile(boards: pl.DataFrame, actions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(boards with ``unexplained_qty``, actions with ``position_before``) — the module's reconciliation rule."""
     signed = pl.when(pl.col("kind") == "buy").then(pl.col("qty")).when(pl.col("kind") == "sell").then(-pl.col("qty")).otherwise(0.0)
-    boards, actions = boards.with_row_index("_row"), actions.with_row_index("_row")  # one row each (a board per tick)
+    boards, actions = boards.with_row_index("_row"), actions.with_row_index("_row")  # results go back to their rows by it
     events = pl.concat([
         boards.filter(pl.col("position_qty").is_not_null()).select(
             *KEY, "tick", *_ORDER, "_row", pl.col("position_qty").alias("_observed"), pl.lit(0.0).alias("_delta"), pl.lit(True).alias("_board")),
