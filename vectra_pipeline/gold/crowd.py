@@ -168,11 +168,12 @@ def _board_state(grid: pl.DataFrame, boards: pl.DataFrame) -> pl.DataFrame:
     """The grid with the state of the player's last board at each tick (the presale board lands on the first tick,
     where a board of that tick wins), ``on_board`` and ``state_known``."""
     first = grid.filter(pl.col(TRAJECTORY).is_first_distinct()).select(*KEY, TRAJECTORY, pl.col("tick").alias("_first"))
+    last_at = (pl.col(TRAJECTORY) != pl.col(TRAJECTORY).shift(-1)) | (pl.col("_at") != pl.col("_at").shift(-1))
     keyed = (  # TRAJECTORY numbers the keys in their sorted order: sorting and matching by it is by the key
         boards.select(*KEY, "tick", "unexplained_qty", *_STATE).join(first, on=list(KEY), how="inner")
         .with_columns(pl.max_horizontal(pl.col("tick"), pl.col("_first")).alias("_at"), (pl.col("tick") >= 0).alias("_own"))
         .sort(TRAJECTORY, "_at", "_own")
-        .unique([TRAJECTORY, "_at"], keep="last", maintain_order=True)
+        .filter(last_at.fill_null(True))  # the last board of each (trajectory, tick) once sorted: unique without hashing
         .with_row_index("_board")
     )
     located = (
