@@ -38,6 +38,7 @@ from vectra_pipeline.gold.market import (  # noqa: E402
     build_market_episodes,
     build_market_observations,
     frame_stats,
+    stats_timeline,
 )
 from vectra_pipeline.gold.observations import build_observations  # noqa: E402
 from vectra_pipeline.schema import empty  # noqa: E402
@@ -75,7 +76,7 @@ def main() -> int:
         t = time.perf_counter()
         stats = frame_stats(silver["events"]) if "events" in silver else frame_stats(empty("events").select(EVENT_COLUMNS))
         market_episodes = build_market_episodes(silver["games"], silver["game_ticks"], silver["trades"], stats)
-        market = build_market_observations(silver["game_ticks"], silver["trades"], stats, market_episodes)
+        market = build_market_observations(silver["game_ticks"], silver["trades"], stats_timeline(stats), market_episodes)
         timed("market (episodes + observations)", market.height, time.perf_counter() - t)
         t = time.perf_counter()
         episodes = build_episodes(market_episodes, silver["trades"], silver["sidebets"], silver["player_state"], silver["actions"])

@@ -1,7 +1,7 @@
-"""crowd_observations and crowd_episodes are built a run of games at a time (memory: one run's grid of players ×
-ticks, not the day's) and appended: their partitions are byte for byte the one write of the whole day's tables — on
-every real capture day and the simulated session's crowd of bots, with runs of one game, of a few hundred board rows
-and the whole day."""
+"""crowd_observations, crowd_episodes and market_observations are built a run of games at a time (memory: one run's
+grid of players × ticks, or of episode ticks, not the day's) and appended: their partitions are byte for byte the one
+write of the whole day's tables — on every real capture day and the simulated session's crowd of bots, with runs of
+one game, of a few hundred rows and the whole day."""
 
 from __future__ import annotations
 
@@ -39,3 +39,11 @@ def test_crowd_runs_give_the_whole_days_partitions(tmp_path, days, monkeypatch, 
     for index, tables in enumerate(days):  # the partition's name is any day
         assert_assets_write_one_write(tmp_path / str(index), "2025-12-20", {name: tables[name] for name in INPUTS},
                                       {name: tables[name] for name in BUILT})
+
+
+@pytest.mark.parametrize("run_rows", [1, 150, 10**9])
+def test_market_runs_give_the_whole_days_partition(tmp_path, days, monkeypatch, run_rows):
+    monkeypatch.setattr(gold_assets, "MARKET_RUN_ROWS", run_rows)
+    for index, tables in enumerate(days):  # the frame statistics of every run come from the whole day's events
+        assert_assets_write_one_write(tmp_path / str(index), "2025-12-20", {name: tables[name] for name in ("game_ticks", "trades", "events", "market_episodes")},
+                                      {"market_observations": tables["market_observations"]})

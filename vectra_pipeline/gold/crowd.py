@@ -54,6 +54,16 @@ KEY = ("game_id", "player_id")
 _STATE = ("position_qty", "avg_cost", "pnl", "total_invested", "sidebet_active", "sidebet_end_tick", "sidebet_amount",
           "short_amount", "short_entry_price", "rank")
 _ORDER = ("recv_wall_ns", "seq")
+BOARD_COLUMNS = (*KEY, "tick", *_ORDER, *_STATE, "sidebet_start_tick", "username")  # what the crowd stages read of a board
+EPISODE_ROW_COLUMNS = (*KEY, "tick", "on_board", "unexplained_qty", "sell_sized", "pnl", "state_known", "reward")  # of a row
+TRAJECTORY = "_trajectory"  # a number per (game, player) of rows sorted by it: windows over one integer, not two strings
+
+
+def _numbered(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (sorted by KEY first) with TRAJECTORY: a key's rows are contiguous, so a window over the number is
+    the window over the key (the same values, without hashing two strings per row)."""
+    changed = pl.col("game_id").ne_missing(pl.col("game_id").shift(1)) | pl.col("player_id").ne_missing(pl.col("player_id").shift(1))
+    return frame.with_columns(changed.cum_sum().alias(TRAJECTORY))
 
 
 def crowd_actions(trades: pl.DataFrame, sidebets: pl.DataFrame, leaderboard: pl.DataFrame) -> pl.DataFrame:
@@ -84,30 +94,32 @@ def crowd_actions(trades: pl.DataFrame, sidebets: pl.DataFrame, leaderboard: pl.
 def reconcile(boards: pl.DataFrame, actions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(boards with ``unexplained_qty``, actions with ``position_before``) — the module's reconciliation rule."""
     signed = pl.when(pl.col("kind") == "buy").then(pl.col("qty")).when(pl.col("kind") == "sell").then(-pl.col("qty")).otherwise(0.0)
+    boards, actions = boards.with_row_index("_row"), actions.with_row_index("_row")  # results go back to their rows by it
     events = pl.concat([
         boards.filter(pl.col("position_qty").is_not_null()).select(
-            *KEY, "tick", *_ORDER, pl.col("position_qty").alias("_observed"), pl.lit(0.0).alias("_delta"), pl.lit(True).alias("_board")),
-        actions.select(*KEY, "tick", *_ORDER, pl.lit(None, dtype=pl.Float64).alias("_observed"),
+            *KEY, "tick", *_ORDER, "_row", pl.col("position_qty").alias("_observed"), pl.lit(0.0).alias("_delta"), pl.lit(True).alias("_board")),
+        actions.select(*KEY, "tick", *_ORDER, "_row", pl.lit(None, dtype=pl.Float64).alias("_observed"),
                        signed.fill_null(0.0).alias("_delta"), pl.lit(False).alias("_board")),
-    ], how="vertical_relaxed").sort(*KEY, *_ORDER, "_board", nulls_last=True)
-    walked = events.with_columns(pl.col("_delta").cum_sum().over(KEY).alias("_cum")).with_columns(
+    ], how="vertical_relaxed").sort(*KEY, *_ORDER, "_board", nulls_last=True).pipe(_numbered)
+    walked = events.with_columns(pl.col("_delta").cum_sum().over(TRAJECTORY).alias("_cum")).with_columns(
         (pl.col("_observed") - pl.col("_cum")).alias("_anchor")
     ).with_columns(
-        pl.col("_anchor").forward_fill().over(KEY).alias("_after"),
-        pl.col("_anchor").shift(1).forward_fill().over(KEY).alias("_before"),
+        pl.col("_anchor").forward_fill().over(TRAJECTORY).alias("_after"),
+        pl.col("_anchor").shift(1).forward_fill().over(TRAJECTORY).alias("_before"),
     )
     implied = pl.col("_before") + pl.col("_cum")
     difference = pl.col("_observed") - implied
     tolerance = QTY_TOLERANCE * pl.max_horizontal(pl.lit(1.0), pl.col("_observed").abs(), implied.abs())
-    checked = walked.filter(pl.col("_board")).select(
-        *KEY, "tick", *_ORDER,
-        pl.when(difference.abs() > tolerance).then(difference).alias("unexplained_qty"),
-    )
-    positioned = walked.filter(~pl.col("_board")).select(
-        *KEY, "tick", *_ORDER, (pl.col("_after") + pl.col("_cum") - pl.col("_delta")).alias("position_before")
-    )
-    return (boards.join(checked, on=[*KEY, "tick", *_ORDER], how="left", nulls_equal=True),
-            actions.join(positioned, on=[*KEY, "tick", *_ORDER], how="left", nulls_equal=True))
+    checked = walked.filter(pl.col("_board")).select("_row", pl.when(difference.abs() > tolerance).then(difference).alias("unexplained_qty"))
+    positioned = walked.filter(~pl.col("_board")).select("_row", (pl.col("_after") + pl.col("_cum") - pl.col("_delta")).alias("position_before"))
+    return boards.drop("_row").with_columns(_placed(checked, boards.height)), actions.drop("_row").with_columns(_placed(positioned, actions.height))
+
+
+def _placed(values: pl.DataFrame, height: int) -> pl.Series:
+    """(_row, value) as a column of ``height`` rows, each value at its row, null elsewhere (a join back by row
+    number, without gathering the frame's other columns)."""
+    _, name = values.columns
+    return pl.repeat(None, height, dtype=values[name].dtype, eager=True).alias(name).scatter(values["_row"], values[name])
 
 
 def _labels(actions: pl.DataFrame) -> pl.DataFrame:
@@ -138,7 +150,8 @@ def _history(ticks: pl.DataFrame, actions: pl.DataFrame) -> pl.DataFrame:
 
 
 def _grid(ticks: pl.DataFrame, boards: pl.DataFrame, actions: pl.DataFrame) -> pl.DataFrame:
-    """(game_id, player_id, tick) of every trajectory: from the player's first evidence to the run's end."""
+    """(game_id, player_id, tick, TRAJECTORY) of every trajectory, sorted: from the player's first evidence to the
+    run's end (``ticks`` sorted by game and tick: each start takes its game's ticks in order)."""
     first = ticks.group_by("game_id").agg(pl.col("tick").min().alias("_first"))
     evidence = pl.concat([boards.select(*KEY, "tick"), actions.filter(pl.col("tick").is_not_null()).select(*KEY, "tick")])
     starts = (
@@ -146,30 +159,30 @@ def _grid(ticks: pl.DataFrame, boards: pl.DataFrame, actions: pl.DataFrame) -> p
         .group_by(*KEY).agg(pl.max_horizontal(pl.col("tick").min(), pl.col("_first").first()).alias("_start"))
     )
     return (
-        ticks.select("game_id", "tick").join(starts, on="game_id", how="inner")
-        .filter(pl.col("tick") >= pl.col("_start")).drop("_start").sort(*KEY, "tick")
+        starts.sort(*KEY).join(ticks.select("game_id", "tick"), on="game_id", how="inner", maintain_order="left_right")
+        .filter(pl.col("tick") >= pl.col("_start")).select(*KEY, "tick").pipe(_numbered)
     )
 
 
 def _board_state(grid: pl.DataFrame, boards: pl.DataFrame) -> pl.DataFrame:
     """The grid with the state of the player's last board at each tick (the presale board lands on the first tick,
     where a board of that tick wins), ``on_board`` and ``state_known``."""
-    first = grid.group_by(*KEY).agg(pl.col("tick").min().alias("_first"))
-    keyed = (
-        boards.join(first, on=list(KEY), how="inner")
+    first = grid.filter(pl.col(TRAJECTORY).is_first_distinct()).select(*KEY, TRAJECTORY, pl.col("tick").alias("_first"))
+    last_at = (pl.col(TRAJECTORY) != pl.col(TRAJECTORY).shift(-1)) | (pl.col("_at") != pl.col("_at").shift(-1))
+    keyed = (  # TRAJECTORY numbers the keys in their sorted order: sorting and matching by it is by the key
+        boards.select(*KEY, "tick", "unexplained_qty", *_STATE).join(first, on=list(KEY), how="inner")
         .with_columns(pl.max_horizontal(pl.col("tick"), pl.col("_first")).alias("_at"), (pl.col("tick") >= 0).alias("_own"))
-        .sort(*KEY, "_at", "_own")
-        .unique([*KEY, "_at"], keep="last", maintain_order=True)
+        .sort(TRAJECTORY, "_at", "_own")
+        .filter(last_at.fill_null(True))  # the last board of each (trajectory, tick) once sorted: unique without hashing
         .with_row_index("_board")
     )
     located = (
-        grid.join(keyed.select(*KEY, pl.col("_at").alias("tick"), "_board", "_own", "unexplained_qty"), on=[*KEY, "tick"], how="left")
-        .sort(*KEY, "tick")
-        .with_columns(pl.col("_own").fill_null(False).alias("_on_board"), pl.col("_board").forward_fill().over(KEY))
+        grid.join(keyed.select(TRAJECTORY, pl.col("_at").alias("tick"), "_board", "_own", "unexplained_qty"), on=[TRAJECTORY, "tick"],
+                  how="left", maintain_order="left")
+        .with_columns(pl.col("_own").fill_null(False).alias("_on_board"), pl.col("_board").forward_fill().over(TRAJECTORY))
     )
-    return located.join(keyed.select("_board", *_STATE), on="_board", how="left").with_columns(
-        pl.col("_board").is_not_null().alias("_known")
-    ).drop("_own")
+    state = keyed.select(pl.col(_STATE).gather(located["_board"]))  # _board is keyed's row number (null: no board yet)
+    return located.hstack(state).with_columns(pl.col("_board").is_not_null().alias("_known")).drop("_own")
 
 
 def build_crowd_observations(game_ticks: pl.DataFrame, market: pl.DataFrame, episodes: pl.DataFrame,
@@ -184,11 +197,10 @@ def build_crowd_observations(game_ticks: pl.DataFrame, market: pl.DataFrame, epi
     boards, actions = reconcile(boards, actions)
     state = _board_state(_grid(ticks, boards, actions), boards)
     history = _history(ticks, actions)
-    rows = (
-        state.join(market.select("game_id", "tick", *MARKET_FEATURE_NAMES), on=["game_id", "tick"], how="left")
-        .join(history, on=[*KEY, "tick"], how="left")
-        .sort(*KEY, "tick")
-        .with_columns(pl.col("_last_tick").forward_fill().over(KEY), pl.col("_last_bet").forward_fill().over(KEY))
+    rows = (  # the grid's order, (game, player, tick), kept through the joins
+        state.join(market.select("game_id", "tick", *MARKET_FEATURE_NAMES), on=["game_id", "tick"], how="left", maintain_order="left")
+        .join(history, on=[*KEY, "tick"], how="left", maintain_order="left")
+        .with_columns(pl.col("_last_tick").forward_fill().over(TRAJECTORY), pl.col("_last_bet").forward_fill().over(TRAJECTORY))
     )
     known = pl.col("_known")
     holding = known & (pl.col("position_qty") > 0)
@@ -201,7 +213,7 @@ def build_crowd_observations(game_ticks: pl.DataFrame, market: pl.DataFrame, epi
         cost.alias("avg_cost"),
         (pl.col("position_qty") * (pl.col("price") - cost)).alias("unrealized_pnl"),
         pl.when(holding & (cost > 0)).then((pl.col("price") / cost - 1.0) * 100.0).otherwise(0.0).alias("position_pnl_pct"),
-        ticks_in_position(holding, list(KEY)).alias("ticks_in_position"),
+        ticks_in_position(holding, TRAJECTORY).alias("ticks_in_position"),
         active.cast(pl.Float64).alias("sidebet_active"),
         pl.when(active).then(pl.col("sidebet_amount").fill_null(0.0)).otherwise(0.0).alias("sidebet_amount"),
         pl.when(active).then((pl.col("sidebet_end_tick") - pl.col("tick")).clip(lower_bound=0)).otherwise(0).fill_null(0).cast(pl.Float64).alias("sidebet_ticks_left"),
@@ -223,9 +235,11 @@ def build_crowd_observations(game_ticks: pl.DataFrame, market: pl.DataFrame, epi
 
 def _labelled(rows: pl.DataFrame, actions: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
     """The rows with their action labels, reward and end flags, conformed to ``crowd_observations``."""
-    labelled = episode_labels(rows.join(_labels(actions), on=[*KEY, "tick"], how="left"), episodes).sort(*KEY, "tick")
+    keys = rows.select(*KEY, "tick")  # rows are sorted by (game, player, tick): labels made on the keys alone line up
+    labels = episode_labels(keys.join(_labels(actions), on=[*KEY, "tick"], how="left"), episodes).sort(*KEY, "tick")
+    labelled = rows.hstack(labels.drop(*KEY, "tick"))
     transition = ~pl.col("is_final")
-    next_pnl, next_known = pl.col("pnl").shift(-1).over(KEY), pl.col("state_known").shift(-1).over(KEY)
+    next_pnl, next_known = pl.col("pnl").shift(-1).over(TRAJECTORY), pl.col("state_known").shift(-1).over(TRAJECTORY)
     return labelled.with_columns(
         pl.when(transition).then(pl.col("action").fill_null(0)).cast(pl.Int8).alias("action"),
         pl.when(transition).then(pl.col("actions_in_tick").fill_null(0)).cast(pl.Int16).alias("actions_in_tick"),

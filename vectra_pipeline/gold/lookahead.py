@@ -14,7 +14,13 @@ from vectra_pipeline.gold.crowd import build_crowd_episodes, build_crowd_observa
 from vectra_pipeline.gold.episodes import PLAYER_POLICY, build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, MARKET_FEATURE_NAMES
 from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard
-from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
+from vectra_pipeline.gold.market import (
+    EVENT_COLUMNS,
+    build_market_episodes,
+    build_market_observations,
+    frame_stats,
+    stats_timeline,
+)
 from vectra_pipeline.gold.observations import build_observations
 from vectra_pipeline.gold.policy import EpisodePolicy
 from vectra_pipeline.schema import empty
@@ -29,7 +35,7 @@ def gold_tables(tables: dict[str, pl.DataFrame], policy: EpisodePolicy = PLAYER_
     events = tables.get("events")
     stats = frame_stats(events if events is not None else empty("events").select(EVENT_COLUMNS))
     market_episodes = build_market_episodes(tables["games"], tables["game_ticks"], tables["trades"], stats)
-    market = build_market_observations(tables["game_ticks"], tables["trades"], stats, market_episodes)
+    market = build_market_observations(tables["game_ticks"], tables["trades"], stats_timeline(stats), market_episodes)
     episodes = build_episodes(market_episodes, tables["trades"], tables["sidebets"], tables["player_state"], tables["actions"], policy)
     observations = build_observations(tables["game_ticks"], market, tables["trades"], tables["player_state"], tables["actions"], episodes)
     frames = tables.get("frames")

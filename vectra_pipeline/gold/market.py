@@ -57,9 +57,10 @@ FRAME_STATS_SCHEMA = {
 }
 
 
-def frame_stats(events: pl.DataFrame) -> pl.DataFrame:
+def frame_stats(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     """Every gameStateUpdate of silver ``events`` (contract kept) in capture order, with its statistics and whether
-    it shows a tick of its own (``tick``: its tickCount then, else null)."""
+    it shows a tick of its own (``tick``: its tickCount then, else null). Lazy in, lazy out: a scan of the partition
+    collected by the streaming engine never holds the day's events whole."""
     states = game_state_rows(events)
     showing = observed_ticks(states).select("capture_id", "seq", "packet_index", pl.lit(True).alias("shows_tick"))
     return (
@@ -159,23 +160,33 @@ def episode_ticks(game_ticks: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFr
     )
 
 
-def frame_statistics(ticks: pl.DataFrame, stats: pl.DataFrame) -> pl.DataFrame:
-    """(game_id, tick, statistics features and their flags) for episode ticks, by the statistics rule."""
+def stats_timeline(stats: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """The frames of :func:`frame_stats` that show a tick of their own, each with the statistics the statistics rule
+    carries to it (forward-filled in capture order, per capture) and the frame it took them from. Made once for a
+    day: a run of games looks up its own frames in it (:func:`frame_statistics`)."""
     group = pl.col("average_multiplier").is_not_null()
     highest = pl.col("highest_today").is_not_null()
     counted = pl.col("shows_tick") & pl.col("trade_count").is_not_null()
     by_capture = "capture_id"
-    timeline = stats.sort("capture_id", "seq", "packet_index").with_row_index("_frame").with_columns(
+    return stats.sort("capture_id", "seq", "packet_index").with_row_index("_frame").with_columns(
         *(pl.col(column).forward_fill().over(by_capture).alias(f"_v_{name}") for name, column in STATS.items()),
         pl.col("highest_today").forward_fill().over(by_capture).alias("_v_highest_today"),
         pl.when(group).then(pl.col("_frame")).forward_fill().over(by_capture).alias("_stats_frame"),
         pl.when(highest).then(pl.col("game_id")).forward_fill().over(by_capture).alias("_highest_game"),
         pl.when(counted).then(pl.col("trade_count")).forward_fill().over(by_capture).alias("_v_trade_count"),
         pl.when(counted).then(pl.col("game_id")).forward_fill().over(by_capture).alias("_count_game"),
+    ).filter(pl.col("shows_tick")).select(
+        "_frame", "capture_id", "seq", "recv_wall_ns", "game_id", "tick", *(f"_v_{name}" for name in STATS),
+        "_v_highest_today", "_stats_frame", "_highest_game", "_v_trade_count", "_count_game",
     )
+
+
+def frame_statistics(ticks: pl.DataFrame, timeline: pl.DataFrame) -> pl.DataFrame:
+    """(game_id, tick, statistics features and their flags) for episode ticks, by the statistics rule;
+    ``timeline``: :func:`stats_timeline` of the day (only the frames of the ticks' games are read)."""
+    timeline = timeline.filter(pl.col("game_id").is_in(ticks["game_id"].unique().implode()))
     own = (
-        timeline.filter(pl.col("shows_tick"))
-        .sort("recv_wall_ns", "capture_id", "seq")
+        timeline.sort("recv_wall_ns", "capture_id", "seq")
         .unique(["game_id", "tick"], keep="first", maintain_order=True)
         .select("game_id", "tick", pl.col("_frame").alias("_own"))
     )
@@ -201,11 +212,12 @@ def frame_statistics(ticks: pl.DataFrame, stats: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def market_rows(ticks: pl.DataFrame, trades: pl.DataFrame, stats: pl.DataFrame) -> pl.DataFrame:
-    """(game_id, tick, every market feature in spec order with spec dtypes) of contiguous, sorted episode ticks."""
+def market_rows(ticks: pl.DataFrame, trades: pl.DataFrame, timeline: pl.DataFrame) -> pl.DataFrame:
+    """(game_id, tick, every market feature in spec order with spec dtypes) of contiguous, sorted episode ticks;
+    ``timeline``: :func:`stats_timeline`."""
     frame = (
         price_features(ticks)
-        .join(frame_statistics(ticks, stats), on=["game_id", "tick"], how="left")
+        .join(frame_statistics(ticks, timeline), on=["game_id", "tick"], how="left")
         .join(flow_features(trades, frame_clock(ticks)), on=["game_id", "tick"], how="left")
         .with_columns(pl.col(c).fill_null(0.0) for c in FLOW_FEATURES)
         .with_columns(
@@ -242,12 +254,13 @@ def episode_labels(rows: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_market_observations(game_ticks: pl.DataFrame, trades: pl.DataFrame, stats: pl.DataFrame,
+def build_market_observations(game_ticks: pl.DataFrame, trades: pl.DataFrame, timeline: pl.DataFrame,
                               episodes: pl.DataFrame) -> pl.DataFrame:
-    """Observation rows of every market episode (see the module docstring), sorted by (game_id, tick)."""
+    """Observation rows of every market episode (see the module docstring), sorted by (game_id, tick);
+    ``timeline``: :func:`stats_timeline` of the day's :func:`frame_stats` (the same for a run of the day's games)."""
     ticks = episode_ticks(game_ticks, episodes)
     games = ticks.select("game_id").unique()
-    rows = episode_labels(market_rows(ticks, trades.join(games, on="game_id", how="inner"), stats), episodes).sort("game_id", "tick")
+    rows = episode_labels(market_rows(ticks, trades.join(games, on="game_id", how="inner"), timeline), episodes).sort("game_id", "tick")
     next_price = rows["price"].shift(-1).to_numpy()
     transition = ~rows["is_final"].to_numpy()
     reward = np.where(transition, log_return(rows["price"].to_numpy(), np.nan_to_num(next_price, nan=0.0)), np.nan)

@@ -17,12 +17,23 @@ from vectra_pipeline.datasets.identity import asset_code_version
 from vectra_pipeline.defs.metadata import counts, preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.gold.crowd import build_crowd_episodes, build_crowd_observations
+from vectra_pipeline.gold.crowd import (
+    BOARD_COLUMNS,
+    EPISODE_ROW_COLUMNS,
+    build_crowd_episodes,
+    build_crowd_observations,
+)
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
 from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard_in_slices
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
-from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
+from vectra_pipeline.gold.market import (
+    EVENT_COLUMNS,
+    build_market_episodes,
+    build_market_observations,
+    frame_stats,
+    stats_timeline,
+)
 from vectra_pipeline.gold.observations import build_observations
 from vectra_pipeline.landing_files import LandingPayloads
 
@@ -36,6 +47,12 @@ def read_silver(paths: VectraPaths, date: str, names: Iterable[str] = SILVER_INP
     uses (a 1M-frame day's events columns alone are > 200 MB)."""
     return {name: storage.read_table(paths.root, name, date, columns=list(EVENT_COLUMNS) if name == "events" else None)
             for name in names}
+
+
+def _frame_stats(paths: VectraPaths, date: str) -> pl.LazyFrame:
+    """``frame_stats`` of a scan of the partition's events, to collect with the streaming engine: the day's events
+    columns are never held whole (a 1M-frame day's: 160 MB, and 0.8 GB more for the eager filter, join and sort)."""
+    return frame_stats(storage.scan_table(paths.root, "events", date).select(EVENT_COLUMNS))
 
 
 def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
@@ -55,8 +72,8 @@ def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
 )
 def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date, ("games", "game_ticks", "trades", "events"))
-    table = build_market_episodes(silver["games"], silver["game_ticks"], silver["trades"], frame_stats(silver["events"]))
+    silver = read_silver(paths, date, ("games", "game_ticks", "trades"))
+    table = build_market_episodes(silver["games"], silver["game_ticks"], silver["trades"], _frame_stats(paths, date).collect(engine="streaming"))
     _write(paths, "market_episodes", date, table)
     covered = table.filter(pl.col("trade_count_rise") > 0)
     return dg.MaterializeResult(
@@ -85,10 +102,15 @@ def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg
 )
 def market_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date, ("game_ticks", "trades", "events"))
-    table = build_market_observations(silver["game_ticks"], silver["trades"], frame_stats(silver["events"]),
-                                      _gold(paths, "market_episodes", date))
-    _write(paths, "market_observations", date, table)
+    timeline = stats_timeline(_frame_stats(paths, date)).collect(engine="streaming")
+    trades = read_silver(paths, date, ("trades",))["trades"]
+    weights = storage.scan_table(paths.root, "market_episodes", date).select("game_id", pl.col("ticks").cast(pl.Int64).alias("rows"))
+    appender = storage.PartitionAppender(paths.root, "market_observations", date)
+    for games in _game_runs(weights, MARKET_RUN_ROWS):
+        appender.append(build_market_observations(_run_of(paths, "game_ticks", date, games), *_filtered(games, trades), timeline,
+                                                  _run_of(paths, "market_episodes", date, games)))
+    _close(paths, appender)
+    table = storage.read_table(paths.root, "market_observations", date, columns=["game_id", "stats_carried"])
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "episodes": table["game_id"].n_unique(),
                                           "stats_carried_rows": int((table["stats_carried"] > 0).sum())})
 
@@ -103,22 +125,30 @@ def _close(paths: VectraPaths, appender: storage.PartitionAppender) -> None:
     warehouse.refresh(paths.root, [appender.table])
 
 
+MARKET_RUN_ROWS = 100_000  # episode ticks of the games market_observations builds at a time (a 1M-frame day has ≈ 0.5M)
 CROWD_RUN_ROWS = 300_000  # leaderboard rows of the games a crowd stage builds at a time (a 1M-frame day has ≈ 3M)
 
 
-def _crowd_runs(paths: VectraPaths, date: str) -> list[pl.Series]:
-    """The market episodes' game ids, sorted, cut into runs of about CROWD_RUN_ROWS leaderboard rows. The crowd stages
+def _game_runs(weights: pl.LazyFrame, run_rows: int) -> list[pl.Series]:
+    """(game_id, rows) → the game ids, sorted, cut into runs of about ``run_rows`` rows. The gold stages built by runs
     join every table on the game and sort by it first: built run by run and appended they give the whole day's
-    partition, one run held at a time (the whole day's grid of players × ticks took 7 GB on a 1M-frame day)."""
-    boards = storage.scan_table(paths.root, "leaderboard", date).group_by("game_id").agg(pl.len().cast(pl.Int64).alias("rows"))
-    games = storage.scan_table(paths.root, "market_episodes", date).select("game_id").unique()
-    weights = games.join(boards, on="game_id", how="left").with_columns(pl.col("rows").fill_null(0)).sort("game_id").collect()
-    weights = weights.with_columns(((pl.col("rows").cum_sum() - pl.col("rows")) // CROWD_RUN_ROWS).alias("run"))
+    partition, one run held at a time."""
+    weights = weights.with_columns(pl.col("rows").fill_null(0)).sort("game_id").collect()
+    weights = weights.with_columns(((pl.col("rows").cum_sum() - pl.col("rows")) // run_rows).alias("run"))
     return [run["game_id"] for run in weights.partition_by("run", maintain_order=True)]
 
 
-def _run_of(paths: VectraPaths, table: str, date: str, games: pl.Series) -> pl.DataFrame:
-    return storage.scan_table(paths.root, table, date).filter(pl.col("game_id").is_in(games.implode())).collect()
+def _crowd_runs(paths: VectraPaths, date: str) -> list[pl.Series]:
+    """The market episodes' game ids in runs of about CROWD_RUN_ROWS leaderboard rows (the whole day's grid of
+    players × ticks took 7 GB on a 1M-frame day)."""
+    boards = storage.scan_table(paths.root, "leaderboard", date).group_by("game_id").agg(pl.len().cast(pl.Int64).alias("rows"))
+    games = storage.scan_table(paths.root, "market_episodes", date).select("game_id").unique()
+    return _game_runs(games.join(boards, on="game_id", how="left"), CROWD_RUN_ROWS)
+
+
+def _run_of(paths: VectraPaths, table: str, date: str, games: pl.Series, columns: Iterable[str] | None = None) -> pl.DataFrame:
+    rows = storage.scan_table(paths.root, table, date).filter(pl.col("game_id").is_in(games.implode()))
+    return rows.select(columns).collect() if columns else rows.collect()
 
 
 def _filtered(games: pl.Series, *tables: pl.DataFrame) -> list[pl.DataFrame]:
@@ -239,15 +269,18 @@ def crowd_observations(context: dg.AssetExecutionContext, paths: VectraPaths) ->
     silver = read_silver(paths, date, ("trades", "sidebets"))
     appender = storage.PartitionAppender(paths.root, "crowd_observations", date)
     for games in _crowd_runs(paths, date):
-        of_run = {name: _run_of(paths, name, date, games) for name in ("game_ticks", "market_observations", "market_episodes", "leaderboard")}
+        of_run = {name: _run_of(paths, name, date, games) for name in ("game_ticks", "market_observations", "market_episodes")}
+        of_run["leaderboard"] = _run_of(paths, "leaderboard", date, games, BOARD_COLUMNS)
         appender.append(build_crowd_observations(of_run["game_ticks"], of_run["market_observations"], of_run["market_episodes"],
                                                  of_run["leaderboard"], *_filtered(games, silver["trades"], silver["sidebets"])))
     _close(paths, appender)
-    table = storage.read_table(paths.root, "crowd_observations", date, columns=["game_id", "player_id", "is_final", "action", "unexplained_qty"])
-    transitions = table.filter(~pl.col("is_final"))
+    # counted by streaming scans: the day's keys held whole (3.4M rows at 1M frames) were this step's peak
+    rows = storage.scan_table(paths.root, "crowd_observations", date)
+    height, unexplained = rows.select(pl.len(), pl.col("unexplained_qty").is_not_null().sum()).collect(engine="streaming").row(0)
+    trajectories = rows.group_by("game_id", "player_id").len().select(pl.len()).collect(engine="streaming").item()
+    transitions = rows.filter(~pl.col("is_final")).select("action").collect(engine="streaming")
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": table.height, "trajectories": table.select("game_id", "player_id").n_unique(),
-        "actions": counts(transitions, "action"), "unexplained_changes": int(table["unexplained_qty"].is_not_null().sum()),
+        "dagster/row_count": height, "trajectories": trajectories, "actions": counts(transitions, "action"), "unexplained_changes": unexplained,
     })
 
 
@@ -267,8 +300,9 @@ def crowd_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.
     silver = read_silver(paths, date, ("trades", "sidebets"))
     appender = storage.PartitionAppender(paths.root, "crowd_episodes", date)
     for games in _crowd_runs(paths, date):
-        appender.append(build_crowd_episodes(_run_of(paths, "crowd_observations", date, games), _run_of(paths, "market_episodes", date, games),
-                                             _run_of(paths, "leaderboard", date, games), *_filtered(games, silver["trades"], silver["sidebets"])))
+        appender.append(build_crowd_episodes(_run_of(paths, "crowd_observations", date, games, EPISODE_ROW_COLUMNS),
+                                             _run_of(paths, "market_episodes", date, games), _run_of(paths, "leaderboard", date, games, BOARD_COLUMNS),
+                                             *_filtered(games, silver["trades"], silver["sidebets"])))
     _close(paths, appender)
     table = storage.read_table(paths.root, "crowd_episodes", date)
     return dg.MaterializeResult(metadata={
