@@ -19,15 +19,13 @@ from capture_agent.protocol.rules import (
     TRADE_EVENTS,
 )
 from vectra_pipeline import storage, warehouse
-from vectra_pipeline.bronze.frames import with_payloads
 from vectra_pipeline.datasets.identity import asset_code_version
+from vectra_pipeline.decode_workers import decode_workers, decoded_slices
 from vectra_pipeline.defs.metadata import counts, preview, price_paths
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.landing_files import LandingPayloads
 from vectra_pipeline.schema import TABLES
 from vectra_pipeline.silver.actions import build_actions
-from vectra_pipeline.silver.events import events_of_slices
 from vectra_pipeline.silver.game_history import build_game_history_in_slices
 from vectra_pipeline.silver.games import build_games
 from vectra_pipeline.silver.player_state import build_player_state
@@ -38,7 +36,6 @@ from vectra_pipeline.silver.trades import build_trades
 OWNERS = ["team:vectra-pipeline"]
 KINDS = {"python", "polars", "parquet"}
 GROUP = "silver"
-BRONZE_SLICE_ROWS = 10_000  # bronze frames decoded at a time (200k-frame day, decode step peak incl. the events write: 20k 1.18 GB, 10k 0.83 GB, 5k 0.86 GB)
 
 
 # The events columns each stage reads: only those are read from the partition (a 1M-frame day's events are > 1 GB
@@ -184,12 +181,10 @@ def _spec_kwargs(name: str, deps: list[str]) -> dict:
 )
 def events_and_quarantine(context: dg.AssetExecutionContext, paths: VectraPaths):
     date = context.partition_key
-    read_rows = LandingPayloads(paths.root)  # the frame text, from the landing files bronze indexed
-    slices = storage.iter_table_slices(paths.root, "frames", date, BRONZE_SLICE_ROWS)
     events_file = storage.PartitionAppender(paths.root, "events", date)
     quarantine_file = storage.PartitionAppender(paths.root, "quarantine", date)
     unknown: Counter = Counter()
-    for result in events_of_slices(with_payloads(frames, read_rows, decoded_only=True) for frames in slices):
+    for result in decoded_slices(paths.root, date, decode_workers()):  # the frame text read back from landing
         events_file.append(result.events)  # each slice written as it is decoded: the day's events are never held
         quarantine_file.append(result.quarantine)
         unknown.update(result.unknown_events)
