@@ -1,7 +1,7 @@
 """Whether a frame passes a pandera[polars] schema, in one polars query. Pure.
 
-pandera's ``validate`` runs and collects every check of every column on its own (≈ 10 ms a contract, ~10 contracts a
-slice of frames: a third of the decode step's CPU on a 1M-frame day), though nearly every slice passes. The screen
+pandera's ``validate`` runs and collects every check of every column on its own, though nearly every slice of frames
+passes (a 10k-frame slice of the 1M-frame day: its contracts took 0.051 CPU-s, 0.036 with this screen). The screen
 evaluates the same checks — pandera's own check functions through its check backend, nulls passing as pandera's
 ``ignore_na`` makes them, a non-nullable column failing on null (and NaN for floats) as pandera's does — in one
 collect; only a frame it does not pass goes to ``validate``, which reports the failures as before. When in doubt (a
