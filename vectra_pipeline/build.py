@@ -173,12 +173,16 @@ def _build_days_in_parallel(data_dir: Path, dates: list[str], include_gold: bool
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from vectra_pipeline.decode_workers import decode_workers
+    from vectra_pipeline.worker_processes import die_with_parent
+
     outcomes: dict[str, BuildSummary] = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(jobs, len(dates)), mp_context=context, initializer=_die_with_parent,
+    with ProcessPoolExecutor(min(jobs, len(dates)), mp_context=context, initializer=die_with_parent,
                              initargs=(os.getpid(),)) as pool:
         # the root as text: a worker makes its own S3 client (a client is never pickled across processes)
-        futures = {pool.submit(_day_in_worker, str(data_dir), date, include_gold, verbose, home): date for date in dates}
+        share = max(1, decode_workers() // min(jobs, len(dates)))  # each day's decode gets its share of the cores
+        futures = {pool.submit(_day_in_worker, str(data_dir), date, include_gold, verbose, home, share): date for date in dates}
         for future in as_completed(futures):
             date = futures[future]
             try:
@@ -193,27 +197,17 @@ def _build_days_in_parallel(data_dir: Path, dates: list[str], include_gold: bool
         _merge(summary, outcomes[date])
 
 
-def _day_in_worker(data_root: str, date: str, include_gold: bool, verbose: bool, home: Path | None) -> BuildSummary:
+def _day_in_worker(data_root: str, date: str, include_gold: bool, verbose: bool, home: Path | None,
+                   decoders: int) -> BuildSummary:  # fmt: skip
+    from vectra_pipeline.decode_workers import WORKERS_ENV
+
     _quiet_dagster()
+    os.environ[WORKERS_ENV] = str(decoders)
     data_dir = storage.location(data_root)
     summary = BuildSummary()
     with _open_instance(home) as instance:
         _LocalJobs(data_dir, include_gold).build_day(instance, date, verbose, summary)
     return summary
-
-
-def _die_with_parent(parent: int) -> None:
-    """Linux: the kernel SIGKILLs this worker when the build process dies (prctl PR_SET_PDEATHSIG); a build that
-    died while this worker was starting is seen here, and the worker ends before it takes a day."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: workers end when their task queue closes
-        return
-    if os.getppid() != parent:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _merge(summary: BuildSummary, day: BuildSummary) -> None:

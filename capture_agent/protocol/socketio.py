@@ -87,6 +87,10 @@ class Attachments:
     def __init__(self) -> None:
         self._due: dict[object, int] = {}
 
+    def awaiting(self) -> bool:
+        """Whether some stream still waits for attachments (a decode cut here must carry this state on)."""
+        return any(self._due.values())
+
     def check(self, stream: object, packets: Iterable[Packet]) -> list[Packet]:
         checked = []
         for packet in packets:

@@ -30,7 +30,7 @@ def _as(stage, chain, state_json=False):
 STAGES = {
     "game_history": lambda c: build_game_history(_as("game_history", c, state_json=True)),
     "game_ticks": lambda c: build_game_ticks(_as("ticks", c, state_json=True), c.game_history),
-    "cooldowns": lambda c: build_cooldowns(_as("ticks", c)),
+    "cooldowns": lambda c: build_cooldowns(_as("cooldowns", c)),
     "games": lambda c: build_games(_as("games", c), c.game_ticks, c.game_history),
     "trades": lambda c: build_trades(_as("trades", c)),
     "sidebets": lambda c: build_sidebets(_as("sidebets", c), c.games, c.game_history),

@@ -124,10 +124,11 @@ def build_game_ticks(events: pl.DataFrame, history: pl.DataFrame) -> pl.DataFram
     return conform(ticks.drop("rug_tick"), "game_ticks")
 
 
+COOLDOWN_SHAPES = [FrameShape.COOLDOWN.value, FrameShape.PRESALE.value, FrameShape.PRESALE_OPENING.value, FrameShape.GENESIS.value]
+
+
 def build_cooldowns(events: pl.DataFrame) -> pl.DataFrame:
-    states = game_state_rows(events).filter(
-        pl.col("frame_shape").is_in([FrameShape.COOLDOWN.value, FrameShape.PRESALE.value, FrameShape.PRESALE_OPENING.value, FrameShape.GENESIS.value])
-    )
+    states = game_state_rows(events).filter(pl.col("frame_shape").is_in(COOLDOWN_SHAPES))
     steps = (
         states.group_by("game_id", "cooldown_timer")
         .agg(

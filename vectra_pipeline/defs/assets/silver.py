@@ -19,27 +19,23 @@ from capture_agent.protocol.rules import (
     TRADE_EVENTS,
 )
 from vectra_pipeline import storage, warehouse
-from vectra_pipeline.bronze.frames import with_payloads
 from vectra_pipeline.datasets.identity import asset_code_version
+from vectra_pipeline.decode_workers import decode_workers, decoded_slices
 from vectra_pipeline.defs.metadata import counts, preview, price_paths
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.landing_files import LandingPayloads
-from vectra_pipeline.parquet_format import without_stale_views
 from vectra_pipeline.schema import TABLES
 from vectra_pipeline.silver.actions import build_actions
-from vectra_pipeline.silver.events import events_of_slices
 from vectra_pipeline.silver.game_history import build_game_history_in_slices
 from vectra_pipeline.silver.games import build_games
 from vectra_pipeline.silver.player_state import build_player_state
 from vectra_pipeline.silver.sidebets import build_sidebets
-from vectra_pipeline.silver.ticks import build_cooldowns, build_game_ticks
+from vectra_pipeline.silver.ticks import COOLDOWN_SHAPES, build_cooldowns, build_game_ticks
 from vectra_pipeline.silver.trades import build_trades
 
 OWNERS = ["team:vectra-pipeline"]
 KINDS = {"python", "polars", "parquet"}
 GROUP = "silver"
-BRONZE_SLICE_ROWS = 10_000  # bronze frames decoded at a time (200k-frame day, decode step peak incl. the events write: 20k 1.18 GB, 10k 0.83 GB, 5k 0.86 GB)
 
 
 # The events columns each stage reads: only those are read from the partition (a 1M-frame day's events are > 1 GB
@@ -51,6 +47,7 @@ EVENT_COLUMNS = {
     "ticks": (*_KEYS, *_STATE, "allow_pre_round_buys", "cooldown_timer", "connected_players",
               "average_multiplier", "count2x", "count10x", "count50x", "count100x", "rugpool_amount", "rugpool_threshold",
               "instarug_count", "highest_today", "partial_prices", "has_prices", "has_game_history", "payload_json"),
+    "cooldowns": (*_KEYS, "frame_shape", "phase", "contract_ok", "cooldown_timer", "allow_pre_round_buys", "connected_players"),
     "games": (*_KEYS, *_STATE, "game_version", "server_seed_hash"),
     "trades": (*_KEYS, "contract_ok", "trace_id", "payload_json"),
     "sidebets": (*_KEYS, "contract_ok", "trace_id", "payload_json"),
@@ -66,6 +63,7 @@ _OWNER = pl.col("event") == PLAYER_UPDATE  # the recording player's id (silver.t
 EVENT_ROWS = {
     "game_history": _STATES & pl.col("has_game_history"),
     "ticks": _STATES,
+    "cooldowns": _STATES & pl.col("frame_shape").is_in(COOLDOWN_SHAPES),  # the day's ticks' columns held 1.1 GB at 1M
     "games": _STATES,
     "trades": pl.col("event").is_in(TRADE_EVENTS) | _OWNER,
     "sidebets": pl.col("event").is_in([CURRENT_SIDEBET, *SIDEBET_RESULT_EVENTS]) | _OWNER,
@@ -128,8 +126,10 @@ def _texts(paths: VectraPaths, date: str, rows: pl.Series) -> list[pl.DataFrame]
     for size in storage.parquet_row_group_rows(storage.table_path(paths.root, "events", date)) if rows.len() else ():
         inside = rows.filter((rows >= start) & (rows < start + size))
         if inside.len():  # polars decodes the group's column once for a slice inside it (≈ 120 MB a group, not the day)
-            group = texts.slice(start, size).collect().with_row_index(_ROW, start)
-            out.append(without_stale_views(group.filter(pl.col(_ROW).is_in(inside.implode()))))
+            group = texts.slice(start, size).collect().with_row_index(_ROW, start).filter(pl.col(_ROW).is_in(inside.implode()))
+            # copied out: a filtered text column's views still hold the whole group's text (the trades step kept
+            # every group's, 0.9 GB at 1M, for 36 MB of trade JSON)
+            out.append(group.with_columns(pl.concat_str([pl.col("payload_json"), pl.lit("")]).alias("payload_json")))
         start += size
     return out
 
@@ -181,12 +181,10 @@ def _spec_kwargs(name: str, deps: list[str]) -> dict:
 )
 def events_and_quarantine(context: dg.AssetExecutionContext, paths: VectraPaths):
     date = context.partition_key
-    read_rows = LandingPayloads(paths.root)  # the frame text, from the landing files bronze indexed
-    slices = storage.iter_table_slices(paths.root, "frames", date, BRONZE_SLICE_ROWS)
     events_file = storage.PartitionAppender(paths.root, "events", date)
     quarantine_file = storage.PartitionAppender(paths.root, "quarantine", date)
     unknown: Counter = Counter()
-    for result in events_of_slices(with_payloads(frames, read_rows, decoded_only=True) for frames in slices):
+    for result in decoded_slices(paths.root, date, decode_workers()):  # the frame text read back from landing
         events_file.append(result.events)  # each slice written as it is decoded: the day's events are never held
         quarantine_file.append(result.quarantine)
         unknown.update(result.unknown_events)
@@ -266,7 +264,7 @@ def game_ticks(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mate
 @dg.asset(**_spec_kwargs("cooldowns", ["events"]))
 def cooldowns(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    steps = build_cooldowns(_events(paths, date, "ticks"))
+    steps = build_cooldowns(_events(paths, date, "cooldowns"))
     _write(paths, "cooldowns", date, steps)
     return dg.MaterializeResult(metadata={"dagster/row_count": steps.height, "phases": counts(steps, "phase"), "preview": preview(steps)})
 
