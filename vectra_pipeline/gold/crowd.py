@@ -42,12 +42,12 @@ from vectra_pipeline.gold.features import STAKE_KINDS, ticks_in_position
 from vectra_pipeline.gold.leaderboard import PRESALE_TICK
 from vectra_pipeline.gold.market import episode_labels, episode_ticks
 from vectra_pipeline.gold.policy import EpisodePolicy, apply_policy
-from vectra_pipeline.gold.rewards import short_value
+from vectra_pipeline.gold.rewards import episode_return, short_value
 from vectra_pipeline.gold.timeline import frame_clock, with_visible_tick
 from vectra_pipeline.schema import conform, schema
 from vectra_pipeline.silver.player_state import QTY_TOLERANCE
 
-VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
+VERSION = 2  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 
 CROWD_POLICY = EpisodePolicy(require_player=False, require_board=True)
 KEY = ("game_id", "player_id")
@@ -280,7 +280,7 @@ def build_crowd_episodes(rows: pl.DataFrame, market_episodes: pl.DataFrame, lead
         (pl.col("sell_sized") == False).sum().cast(pl.Int32).alias("sells_unsized"),  # noqa: E712 - polars expression
         pl.col("pnl").filter(known).first().alias("start_pnl"),
         pl.col("pnl").filter(known).last().alias("end_pnl"),
-        pl.col("reward").sum().alias("episode_return"),
+        episode_return(pl.col("reward")).alias("episode_return"),
     )
     players = pl.concat([summary.select(KEY), per_player.select(KEY), leaderboard.join(games, on="game_id").select(KEY)]).unique()
     game = market_episodes.select("game_id", "completeness", "history_only", "first_gap_tick", "terminated", "trades_seen",

@@ -73,7 +73,7 @@ def reward(equity_before, equity_after):
 
 def episode_return(reward: pl.Expr) -> pl.Expr:
     """An episode's return, in a ``group_by`` over its transitions in tick order: their rewards added one after
-    another. Not ``sum()``: polars splits a group's float sum between its threads, so the last bit depended on the
-    machine's core count (1 of 2,521 games of a 1M-frame day at 2 threads, 2 at 3); added in order it is the same on
-    every machine and whether the day is read whole or a run of games at a time."""
-    return reward.cum_sum().last()
+    another, a null as 0. Not ``sum()``: polars splits a group's float sum between its threads, so the last bit
+    depended on the machine's core count (1 of 2,521 games of a 1M-frame day at 2 threads, 2 at 3); added in order it
+    is the same on every machine and whether the day is read whole or a run of games at a time."""
+    return reward.fill_null(0.0).cum_sum().last()
