@@ -68,6 +68,9 @@ class _RssSampler(threading.Thread):
 
 
 def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
+    from vectra_pipeline.commands.build import ALLOCATOR
+
+    os.environ.setdefault(*ALLOCATOR)  # as `vectra build` runs (set before polars loads)
     import vectra_pipeline.definitions  # noqa: F401 - import Dagster and every asset module before the clock starts
 
     home = Path(tempfile.mkdtemp(prefix="bench-dagster-home-"))
