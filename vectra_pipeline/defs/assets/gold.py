@@ -6,6 +6,7 @@ Thin wrappers over ``vectra_pipeline.gold``: read the silver partition, call the
 atomically (``<data>/gold/<table>/date=YYYY-MM-DD/part.parquet``), report metadata.
 """
 
+from collections import Counter
 from collections.abc import Iterable
 
 import dagster as dg
@@ -20,7 +21,7 @@ from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.gold.crowd import build_crowd_episodes, build_crowd_observations
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
-from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard_in_slices
+from vectra_pipeline.gold.leaderboard import COUNTS, board_frames, board_runs, build_leaderboard
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
 from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
 from vectra_pipeline.gold.observations import build_observations
@@ -28,7 +29,8 @@ from vectra_pipeline.landing_files import LandingPayloads
 
 OWNERS = ["team:vectra-pipeline"]
 GROUP = "gold"
-BOARD_SLICE_FRAMES = 20_000  # board frames whose text and rows are held at a time (gold.leaderboard.build_leaderboard_in_slices)
+BOARD_RUN_FRAMES = 20_000  # board frames (≈ 7 entries each) whose text and rows are held at a time (gold.leaderboard.board_runs)
+_PAYLOAD_INDEX = ("payload_kind", "landing_file", "landing_row", "content_hash")  # what with_payloads reads of bronze
 
 
 def read_silver(paths: VectraPaths, date: str, names: Iterable[str] = SILVER_INPUTS) -> dict[str, pl.DataFrame]:
@@ -209,7 +211,8 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
     date = context.partition_key
     frames = board_frames(frame_stats(read_silver(paths, date, ("events",))["events"]))
     keys = ["capture_id", "seq"]
-    indexed = storage.scan_table(paths.root, "frames", date).join(frames.select(keys).unique().lazy(), on=keys, how="semi").collect()
+    indexed = (storage.scan_table(paths.root, "frames", date).select(*keys, *_PAYLOAD_INDEX)
+               .join(frames.select(keys).unique().lazy(), on=keys, how="semi").collect())
     payloads = LandingPayloads(paths.root)
 
     def texts_of(board: pl.DataFrame) -> pl.DataFrame:
@@ -217,9 +220,15 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
         rows = indexed.join(board.select(keys).unique(), on=keys, how="semi")
         return with_payloads(rows, payloads).select("capture_id", "seq", "payload_text")
 
-    table, read = build_leaderboard_in_slices(frames, texts_of, BOARD_SLICE_FRAMES)
-    _write(paths, "leaderboard", date, table)
-    return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "players": table["player_id"].n_unique(), **read})
+    # a run of games at a time, appended: the table sorts by game first, and a run's text lies in a few row groups
+    appender, read = storage.PartitionAppender(paths.root, "leaderboard", date), Counter()
+    for run in board_runs(frames, BOARD_RUN_FRAMES):
+        table, counts = build_leaderboard(run, texts_of(run))
+        appender.append(table)
+        read.update(counts)
+    _close(paths, appender)
+    players = storage.scan_table(paths.root, "leaderboard", date).select(pl.col("player_id").n_unique()).collect().item()
+    return dg.MaterializeResult(metadata={"dagster/row_count": appender.rows, "players": players, **{name: read[name] for name in COUNTS}})
 
 
 @dg.asset(
