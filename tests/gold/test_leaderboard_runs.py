@@ -1,7 +1,9 @@
-"""The leaderboard built a run of games at a time (memory: one run's text and rows) is the table and the counts
-read all at once: on every real capture day and a simulated session with a crowd of bots, with runs of one frame's
-game, of a few frames and of the whole day — a run is given only its own frames' text; and the asset, reading the
-text back from the landing files and appending run by run, writes byte for byte the one write of the whole table."""
+"""The leaderboard read a slice of board frames at a time in receipt order and written a run of games at a time
+(memory: one slice's text and rows, one run's rows) is the table and the counts read all at once: on every real
+capture day and a simulated session with a crowd of bots, with slices of one frame, a few frames and the whole day,
+and runs of one game, a few frames' games and the whole day — a slice is given only its own frames' text; and the
+asset, reading the text back from the landing files and appending run by run, writes byte for byte the one write
+of the whole table."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pipeline_kit import assert_assets_write_one_write, chains_by_date, import_r
 
 from vectra_pipeline.bronze.frames import build_frames, landing_index  # noqa: E402
 from vectra_pipeline.defs.assets import gold as gold_assets  # noqa: E402
-from vectra_pipeline.gold.leaderboard import board_frames, board_runs, build_leaderboard  # noqa: E402
+from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard, spill_leaderboard  # noqa: E402
 from vectra_pipeline.gold.market import frame_stats  # noqa: E402
 from vectra_pipeline.landing_files import read_landing_day  # noqa: E402
 
@@ -32,25 +34,26 @@ def days(tmp_path_factory, simulated_session):
     ]
 
 
-@pytest.mark.parametrize("run_frames", [1, 7, 10**9])
-def test_a_leaderboard_built_in_runs_of_games_is_the_whole_build(days, run_frames):
+@pytest.mark.parametrize(("slice_frames", "run_frames"), [(1, 1), (7, 3), (1, 10**9), (10**9, 1), (10**9, 10**9)])
+def test_a_leaderboard_read_in_slices_and_written_in_runs_of_games_is_the_whole_build(days, slice_frames, run_frames):
     total = 0
     for frames, texts in days:
-        runs = board_runs(frames, run_frames)
-        games = [set(run["game_id"].to_list()) for run in runs]
+        given = []
+
+        def texts_of(board: pl.DataFrame, texts=texts, given=given) -> pl.DataFrame:
+            given.append(board.height)
+            assert board.height <= slice_frames
+            return texts.join(board.select("capture_id", "seq"), on=["capture_id", "seq"], how="semi")
+
+        spilled = spill_leaderboard(frames, texts_of, slice_frames, run_frames)
+        tables = list(spilled.tables())
+        games = [set(table["game_id"].unique().to_list()) for table in tables]
         assert all(not (a & b) for at, a in enumerate(games) for b in games[at + 1 :])  # a game is in one run
-        assert sum(run.height for run in runs) == frames.height
-        if run_frames == 1:
-            assert len(runs) == max(frames["game_id"].n_unique(), 1)  # an empty day: one empty run
-        tables, counts = [], {}
-        for run in runs:
-            table, read = build_leaderboard(
-                run, texts.join(run.select("capture_id", "seq"), on=["capture_id", "seq"], how="semi")
-            )
-            tables.append(table)
-            counts = {name: counts.get(name, 0) + value for name, value in read.items()}
         whole, whole_counts = build_leaderboard(frames, texts)
-        assert pl.concat(tables).equals(whole) and counts == whole_counts
+        if run_frames == 1:
+            assert len(tables) == whole["game_id"].n_unique()  # a run of each game that has rows
+        assert pl.concat([whole.clear(), *tables]).equals(whole) and spilled.counts == whole_counts
+        assert sum(given) == frames.height
         total += whole.height
     assert total > 0
 
@@ -74,9 +77,10 @@ def landed(tmp_path_factory):
     return folder, {date: {"frames": indexes[date], "events": chain.events} for date, chain in chains.items()}, expected
 
 
-@pytest.mark.parametrize("run_frames", [1, 7, 10**9])
-def test_the_asset_appending_runs_writes_the_whole_tables_bytes(landed, monkeypatch, run_frames):
+@pytest.mark.parametrize(("slice_frames", "run_frames"), [(1, 1), (7, 3), (10**9, 10**9)])
+def test_the_asset_appending_runs_writes_the_whole_tables_bytes(landed, monkeypatch, slice_frames, run_frames):
     folder, inputs, expected = landed
+    monkeypatch.setattr(gold_assets, "BOARD_SLICE_FRAMES", slice_frames)
     monkeypatch.setattr(gold_assets, "BOARD_RUN_FRAMES", run_frames)
     for date, tables in inputs.items():
         assert_assets_write_one_write(folder, date, tables, {"leaderboard": expected[date]})

@@ -11,7 +11,10 @@ field of another type is null, and a frame that cannot be read gives no rows —
 
 from __future__ import annotations
 
+import io
 import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
 from typing import Any
@@ -220,16 +223,44 @@ _ORDER = ("game_id", "tick", "rank", "player_id")
 COUNTS = ("boards", "unreadable_frames", "malformed_entries")
 
 
-def board_runs(frames: pl.DataFrame, run_frames: int) -> list[pl.DataFrame]:
-    """``frames`` (:func:`board_frames`) cut into runs of whole games in the table's order (games sorted, frames of
-    no game last), a run starting every ``run_frames`` frames or so: the tables of the runs, one after another, are
-    the whole day's table (its rows sort by game first), and a run's frames lie close together in the landing files
-    (a game's frames arrive within minutes)."""
-    ordered = frames.sort("game_id", "tick", nulls_last=True).with_row_index("_at")
-    run = pl.col("_at").min().over("game_id") // run_frames
-    return ordered.with_columns(run.alias("_run")).drop("_at").partition_by(
-        "_run", maintain_order=True, include_key=False
-    ) or [frames]
+def spill_leaderboard(
+    frames: pl.DataFrame, texts_of: Callable[[pl.DataFrame], pl.DataFrame], slice_frames: int, run_frames: int
+) -> SpilledBoards:
+    """:func:`build_leaderboard` of ``frames`` read ``slice_frames`` board frames at a time in receipt order (a slice's
+    text lies in a few landing row groups; ``texts_of(slice)`` gives it), its rows kept compressed per run of games of
+    about ``run_frames`` frames in the table's order (game ids do not follow time). Memory: one slice's text and
+    rows, then one run's rows, and the day's rows compressed (≈ 20 B a row); the day's table is never held."""
+    per_game = frames.group_by("game_id").len().sort("game_id", nulls_last=True)
+    runs = per_game.select(
+        "game_id", ((pl.col("len").cum_sum() - pl.col("len")) // run_frames).cast(pl.Int64).alias("_run")
+    )
+    spilled = SpilledBoards([[] for _ in range(runs.height and runs["_run"].max() + 1)], dict.fromkeys(COUNTS, 0))
+    in_receipt = frames.sort("recv_wall_ns", "capture_id", "seq", "packet_index")
+    for start in range(0, in_receipt.height, slice_frames):
+        board_slice = in_receipt.slice(start, slice_frames)
+        table, counts = build_leaderboard(board_slice, texts_of(board_slice))
+        spilled.counts = {name: spilled.counts[name] + counts[name] for name in COUNTS}
+        with_run = table.join(runs, on="game_id", how="left", nulls_equal=True)
+        for (run,), rows in with_run.partition_by("_run", as_dict=True, include_key=False).items():
+            spilled.add(run, rows)
+    return spilled
+
+
+@dataclass
+class SpilledBoards:
+    runs: list[list[bytes]]  # per run of games, its rows from each slice as compressed Arrow IPC
+    counts: dict
+
+    def add(self, run: int, rows: pl.DataFrame) -> None:
+        buffer = io.BytesIO()
+        rows.write_ipc(buffer, compression="zstd")
+        self.runs[run].append(buffer.getvalue())
+
+    def tables(self) -> Iterator[pl.DataFrame]:
+        """The table a run at a time, in its order: one after another they are the whole day's table."""
+        for pieces in self.runs:
+            if pieces:
+                yield pl.concat([pl.read_ipc(io.BytesIO(piece)) for piece in pieces]).sort(_ORDER, nulls_last=True)
 
 
 def build_leaderboard(frames: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFrame, dict]:

@@ -6,7 +6,6 @@ Thin wrappers over ``vectra_pipeline.gold``: read the silver partition, call the
 atomically (``<data>/gold/<table>/date=YYYY-MM-DD/part.parquet``), report metadata.
 """
 
-from collections import Counter
 from collections.abc import Iterable
 
 import dagster as dg
@@ -21,7 +20,7 @@ from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.gold.crowd import build_crowd_episodes, build_crowd_observations
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
-from vectra_pipeline.gold.leaderboard import COUNTS, board_frames, board_runs, build_leaderboard
+from vectra_pipeline.gold.leaderboard import board_frames, spill_leaderboard
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
 from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
 from vectra_pipeline.gold.observations import build_observations
@@ -29,7 +28,8 @@ from vectra_pipeline.landing_files import LandingPayloads
 
 OWNERS = ["team:vectra-pipeline"]
 GROUP = "gold"
-BOARD_RUN_FRAMES = 20_000  # board frames (≈ 7 entries each) whose text and rows are held at a time (gold.leaderboard.board_runs)
+BOARD_SLICE_FRAMES = 20_000  # board frames (≈ 7 entries each) whose text and rows are held at a time (gold.leaderboard)
+BOARD_RUN_FRAMES = 40_000  # board frames of the games whose rows are sorted and appended at a time
 _PAYLOAD_INDEX = ("payload_kind", "landing_file", "landing_row", "content_hash")  # what with_payloads reads of bronze
 
 
@@ -220,15 +220,13 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
         rows = indexed.join(board.select(keys).unique(), on=keys, how="semi")
         return with_payloads(rows, payloads).select("capture_id", "seq", "payload_text")
 
-    # a run of games at a time, appended: the table sorts by game first, and a run's text lies in a few row groups
-    appender, read = storage.PartitionAppender(paths.root, "leaderboard", date), Counter()
-    for run in board_runs(frames, BOARD_RUN_FRAMES):
-        table, counts = build_leaderboard(run, texts_of(run))
+    spilled = spill_leaderboard(frames, texts_of, BOARD_SLICE_FRAMES, BOARD_RUN_FRAMES)
+    appender = storage.PartitionAppender(paths.root, "leaderboard", date)
+    for table in spilled.tables():  # a run of games at a time: the partition sorts by game first
         appender.append(table)
-        read.update(counts)
     _close(paths, appender)
     players = storage.scan_table(paths.root, "leaderboard", date).select(pl.col("player_id").n_unique()).collect().item()
-    return dg.MaterializeResult(metadata={"dagster/row_count": appender.rows, "players": players, **{name: read[name] for name in COUNTS}})
+    return dg.MaterializeResult(metadata={"dagster/row_count": appender.rows, "players": players, **spilled.counts})
 
 
 @dg.asset(
