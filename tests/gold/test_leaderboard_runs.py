@@ -17,27 +17,41 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 
 from pipeline_kit import assert_assets_write_one_write, chains_by_date, import_real  # noqa: E402
 
+from vectra_pipeline import storage  # noqa: E402
 from vectra_pipeline.bronze.frames import build_frames, landing_index  # noqa: E402
 from vectra_pipeline.defs.assets import gold as gold_assets  # noqa: E402
+from vectra_pipeline.defs.resources import VectraPaths  # noqa: E402
 from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard, spill_leaderboard  # noqa: E402
 from vectra_pipeline.gold.market import frame_stats  # noqa: E402
 from vectra_pipeline.landing_files import read_landing_day  # noqa: E402
 
+DATE = "2025-12-20"
+
 
 @pytest.fixture(scope="module")
 def days(tmp_path_factory, simulated_session):
+    """(events, board frames, texts) of every real capture day and the simulated session."""
     data_dir = tmp_path_factory.mktemp("boards")
     chains = [*chains_by_date(data_dir, import_real(data_dir)).values(), simulated_session[0]]
-    return [
-        (board_frames(frame_stats(chain.events)), chain.frames_with_text.select("capture_id", "seq", "payload_text"))
-        for chain in chains
-    ]
+    texts = [chain.frames_with_text.select("capture_id", "seq", "payload_text") for chain in chains]
+    return [(chain.events, board_frames(frame_stats(chain.events)), text) for chain, text in zip(chains, texts)]
+
+
+@pytest.mark.parametrize("row_group_size", [7, 500])
+def test_board_frames_of_events_read_a_row_group_at_a_time_are_the_whole_days(tmp_path, days, row_group_size):
+    for index, (events, frames, _) in enumerate(days):
+        root = tmp_path / str(index)
+        path = storage.table_path(root, "events", DATE)
+        path.parent.mkdir(parents=True)
+        events.write_parquet(path, row_group_size=row_group_size)
+        assert len(storage.parquet_row_group_rows(path)) == max(1, -(-events.height // row_group_size))
+        assert gold_assets._board_frames(VectraPaths(data_dir=str(root)), DATE).equals(frames)
 
 
 @pytest.mark.parametrize(("slice_frames", "run_frames"), [(1, 1), (7, 3), (1, 10**9), (10**9, 1), (10**9, 10**9)])
 def test_a_leaderboard_read_in_slices_and_written_in_runs_of_games_is_the_whole_build(days, slice_frames, run_frames):
     total = 0
-    for frames, texts in days:
+    for _, frames, texts in days:
         given = []
 
         def texts_of(board: pl.DataFrame, texts=texts, given=given) -> pl.DataFrame:

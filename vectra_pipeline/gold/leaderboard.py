@@ -107,6 +107,15 @@ def board_frames(stats: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([ticks.select(columns), pre_game.select(columns)]).sort("game_id", "tick")
 
 
+BOARD_STATS = ("game_id", "tick", "shows_tick", "phase", "capture_id", "seq", "packet_index", "recv_wall_ns")
+
+
+def board_candidates(stats: pl.DataFrame) -> pl.DataFrame:
+    """The frames of ``stats`` :func:`board_frames` may pick, with the columns it reads: :func:`board_frames` of the
+    candidates of a day's parts, put together, is :func:`board_frames` of the day."""
+    return stats.filter(pl.col("shows_tick") | pl.col("phase").is_in(PRE_GAME_PHASES)).select(BOARD_STATS)
+
+
 def _number(value) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
