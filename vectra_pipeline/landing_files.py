@@ -128,7 +128,11 @@ class LandingPayloads:
             taken = in_order[(group_of >= groups[0]) & (group_of <= groups[-1])]
             # pyarrow's take copies the wanted payloads alone: a polars gather would keep every read row's text alive
             frame = pl.from_arrow(table.take(taken - starts[groups[0]]))
-            parts.append(frame.select(pl.col(name) if name in frame.columns else pl.lit(None).alias(name) for name in PAYLOAD_COLUMNS))
+            parts.append(
+                frame.select(
+                    pl.col(name) if name in frame.columns else pl.lit(None).alias(name) for name in PAYLOAD_COLUMNS
+                )
+            )
         # back to the order asked for
         return pl.concat(parts).select(pl.all().gather(np.argsort(order, kind="stable")))
 

@@ -11,7 +11,6 @@ field of another type is null, and a frame that cannot be read gives no rows —
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -92,18 +91,9 @@ _NUMBERS = {
 def board_frames(stats: pl.DataFrame) -> pl.DataFrame:
     """(game_id, tick, capture_id, seq, packet_index, recv_wall_ns) of the frames whose boards make the table: the
     first frame showing each tick, and each game's last pre-game frame as tick −1. ``stats``: ``market.frame_stats``."""
-    ticks = (
-        stats.filter(pl.col("shows_tick"))
-        .sort("recv_wall_ns", "capture_id", "seq", "packet_index")
-        .unique(["game_id", "tick"], keep="first", maintain_order=True)
-    )
-    pre_game = (
-        stats.filter(pl.col("phase").is_in(PRE_GAME_PHASES))
-        .sort("recv_wall_ns", "capture_id", "seq", "packet_index")
-        .unique("game_id", keep="last", maintain_order=True)
-        .with_columns(pl.lit(PRESALE_TICK, dtype=pl.Int32).alias("tick"))
-    )
+    ticks, pre_game = _picked(stats)
     columns = ("game_id", "tick", "capture_id", "seq", "packet_index", "recv_wall_ns")
+    pre_game = pre_game.with_columns(pl.lit(PRESALE_TICK, dtype=pl.Int32).alias("tick"))
     return pl.concat([ticks.select(columns), pre_game.select(columns)]).sort("game_id", "tick")
 
 
@@ -111,9 +101,25 @@ BOARD_STATS = ("game_id", "tick", "shows_tick", "phase", "capture_id", "seq", "p
 
 
 def board_candidates(stats: pl.DataFrame) -> pl.DataFrame:
-    """The frames of ``stats`` :func:`board_frames` may pick, with the columns it reads: :func:`board_frames` of the
-    candidates of a day's parts, put together, is :func:`board_frames` of the day."""
-    return stats.filter(pl.col("shows_tick") | pl.col("phase").is_in(PRE_GAME_PHASES)).select(BOARD_STATS)
+    """The frames of ``stats`` :func:`board_frames` would pick, with the columns it reads: the first of the firsts
+    is the first, so :func:`board_frames` of the candidates of a day's parts, put together, is that of the day."""
+    return pl.concat(_picked(stats)).select(BOARD_STATS)
+
+
+def _picked(stats: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the first frame showing each game's tick, each game's last pre-game frame), in receipt order."""
+    in_receipt = ("recv_wall_ns", "capture_id", "seq", "packet_index")
+    ticks = (
+        stats.filter(pl.col("shows_tick"))
+        .sort(in_receipt)
+        .unique(["game_id", "tick"], keep="first", maintain_order=True)
+    )
+    pre_game = (
+        stats.filter(pl.col("phase").is_in(PRE_GAME_PHASES))
+        .sort(in_receipt)
+        .unique("game_id", keep="last", maintain_order=True)
+    )
+    return ticks, pre_game
 
 
 def _number(value) -> float | None:
@@ -257,19 +263,19 @@ def spill_leaderboard(
 
 @dataclass
 class SpilledBoards:
+    """The day's leaderboard rows held compressed in memory, per run of games, until they are written in order."""
+
     runs: list[list[bytes]]  # per run of games, its rows from each slice as compressed Arrow IPC
     counts: dict
 
     def add(self, run: int, rows: pl.DataFrame) -> None:
-        buffer = io.BytesIO()
-        rows.write_ipc(buffer, compression="zstd")
-        self.runs[run].append(buffer.getvalue())
+        self.runs[run].append(rows.write_ipc(None, compression="zstd").getvalue())  # in memory, not a file
 
     def tables(self) -> Iterator[pl.DataFrame]:
         """The table a run at a time, in its order: one after another they are the whole day's table."""
         for pieces in self.runs:
             if pieces:
-                yield pl.concat([pl.read_ipc(io.BytesIO(piece)) for piece in pieces]).sort(_ORDER, nulls_last=True)
+                yield pl.concat([pl.read_ipc(piece) for piece in pieces]).sort(_ORDER, nulls_last=True)
 
 
 def build_leaderboard(frames: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFrame, dict]:

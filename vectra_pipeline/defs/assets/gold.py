@@ -30,7 +30,7 @@ from vectra_pipeline.schema import empty
 OWNERS = ["team:vectra-pipeline"]
 GROUP = "gold"
 BOARD_SLICE_FRAMES = 5_000  # board frames (≈ 7 entries each) whose text and rows are held at a time (gold.leaderboard)
-BOARD_RUN_FRAMES = 20_000  # board frames of the games whose rows are sorted and appended at a time (1M-frame day: 25 runs)
+BOARD_RUN_FRAMES = 20_000  # board frames of the games whose rows are sorted and appended at a time (1M day: 25)
 _PAYLOAD_INDEX = ("payload_kind", "landing_file", "landing_row", "content_hash")  # what with_payloads reads of bronze
 
 
@@ -212,8 +212,12 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
     date = context.partition_key
     frames = _board_frames(paths, date)
     keys = ["capture_id", "seq"]
-    indexed = (storage.scan_table(paths.root, "frames", date).select(*keys, *_PAYLOAD_INDEX)
-               .join(frames.select(keys).unique().lazy(), on=keys, how="semi").collect())
+    indexed = (
+        storage.scan_table(paths.root, "frames", date)
+        .select(*keys, *_PAYLOAD_INDEX)
+        .join(frames.select(keys).unique().lazy(), on=keys, how="semi")
+        .collect()
+    )
     payloads = LandingPayloads(paths.root)
 
     def texts_of(board: pl.DataFrame) -> pl.DataFrame:
@@ -226,7 +230,9 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
     for table in spilled.tables():  # a run of games at a time: the partition sorts by game first
         appender.append(table)
     _close(paths, appender)
-    players = storage.scan_table(paths.root, "leaderboard", date).select(pl.col("player_id").n_unique()).collect().item()
+    players = (
+        storage.scan_table(paths.root, "leaderboard", date).select(pl.col("player_id").n_unique()).collect().item()
+    )
     return dg.MaterializeResult(metadata={"dagster/row_count": appender.rows, "players": players, **spilled.counts})
 
 
@@ -235,7 +241,9 @@ def _board_frames(paths: VectraPaths, date: str) -> pl.DataFrame:
     its sort aside): the whole day's frame statistics at once took 0.85 GB on a 1M-frame day."""
     groups = storage.iter_table_row_groups(paths.root, "events", date, list(EVENT_COLUMNS))
     candidates = [board_candidates(frame_stats(group)) for group in groups]
-    return board_frames(pl.concat(candidates) if candidates else board_candidates(frame_stats(empty("events").select(EVENT_COLUMNS))))
+    return board_frames(
+        pl.concat(candidates) if candidates else board_candidates(frame_stats(empty("events").select(EVENT_COLUMNS)))
+    )
 
 
 @dg.asset(
