@@ -20,7 +20,7 @@ from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.gold.crowd import build_crowd_episodes, build_crowd_observations
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
-from vectra_pipeline.gold.leaderboard import board_candidates, board_frames, spill_leaderboard
+from vectra_pipeline.gold.leaderboard import SpilledBoards, board_candidates, board_frames, spill_leaderboard
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
 from vectra_pipeline.gold.market import EVENT_COLUMNS, build_market_episodes, build_market_observations, frame_stats
 from vectra_pipeline.gold.observations import build_observations
@@ -210,6 +210,18 @@ def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Ma
 )
 def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
+    spilled = _spilled_boards(paths, date)  # what read them is gone before the writing
+    appender = storage.PartitionAppender(paths.root, "leaderboard", date)
+    for table in spilled.tables():  # a run of games at a time: the partition sorts by game first
+        appender.append(table)
+    _close(paths, appender)
+    players = (
+        storage.scan_table(paths.root, "leaderboard", date).select(pl.col("player_id").n_unique()).collect().item()
+    )
+    return dg.MaterializeResult(metadata={"dagster/row_count": appender.rows, "players": players, **spilled.counts})
+
+
+def _spilled_boards(paths: VectraPaths, date: str) -> SpilledBoards:
     frames = _board_frames(paths, date)
     keys = ["capture_id", "seq"]
     indexed = (
@@ -225,15 +237,7 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
         rows = indexed.join(board.select(keys).unique(), on=keys, how="semi")
         return with_payloads(rows, payloads).select("capture_id", "seq", "payload_text")
 
-    spilled = spill_leaderboard(frames, texts_of, BOARD_SLICE_FRAMES, BOARD_RUN_FRAMES)
-    appender = storage.PartitionAppender(paths.root, "leaderboard", date)
-    for table in spilled.tables():  # a run of games at a time: the partition sorts by game first
-        appender.append(table)
-    _close(paths, appender)
-    players = (
-        storage.scan_table(paths.root, "leaderboard", date).select(pl.col("player_id").n_unique()).collect().item()
-    )
-    return dg.MaterializeResult(metadata={"dagster/row_count": appender.rows, "players": players, **spilled.counts})
+    return spill_leaderboard(frames, texts_of, BOARD_SLICE_FRAMES, BOARD_RUN_FRAMES)
 
 
 def _board_frames(paths: VectraPaths, date: str) -> pl.DataFrame:
