@@ -125,10 +125,14 @@ class LandingPayloads:
         parts = []
         for groups in _runs_of_groups(np.unique(group_of), starts):
             table = storage.read_row_groups(path, groups.tolist(), list(PAYLOAD_COLUMNS))
-            frame = pl.from_arrow(table)
-            frame = frame.select(pl.col(name) if name in frame.columns else pl.lit(None).alias(name) for name in PAYLOAD_COLUMNS)
             taken = in_order[(group_of >= groups[0]) & (group_of <= groups[-1])]
-            parts.append(frame.select(pl.all().gather(taken - starts[groups[0]])))
+            # pyarrow's take copies the wanted payloads alone: a polars gather would keep every read row's text alive
+            frame = pl.from_arrow(table.take(taken - starts[groups[0]]))
+            parts.append(
+                frame.select(
+                    pl.col(name) if name in frame.columns else pl.lit(None).alias(name) for name in PAYLOAD_COLUMNS
+                )
+            )
         # back to the order asked for
         return pl.concat(parts).select(pl.all().gather(np.argsort(order, kind="stable")))
 

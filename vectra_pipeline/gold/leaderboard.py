@@ -11,11 +11,15 @@ field of another type is null, and a frame that cannot be read gives no rows —
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import msgspec
+import numpy as np
 import polars as pl
 
 from capture_agent.protocol.rules import GAME_STATE_UPDATE, PRE_GAME_PHASES
@@ -35,26 +39,96 @@ class _Board(msgspec.Struct):
 _fast_decoder = msgspec.json.Decoder(tuple[str, _Board])  # skips every other key of the ~5 kB frame
 
 
+# The strict shape of a board: every field the table reads, with the one JSON type that maps to its column unchanged
+# (a number as a double, as _number reads it). A board that does not decode to it is read entry by entry instead.
+class _SideBet(msgspec.Struct, gc=False):
+    startedAtTick: float | None = None
+    end: float | None = None
+    betAmount: float | None = None
+
+
+class _ShortPosition(msgspec.Struct, gc=False):
+    amount: float | None = None
+    entryPrice: float | None = None
+    entryTick: float | None = None
+
+
+class _Entry(msgspec.Struct, gc=False):
+    id: str
+    username: str | None = None
+    position: float | None = None
+    pnl: float | None = None
+    regularPnl: float | None = None
+    sidebetPnl: float | None = None
+    shortPnl: float | None = None
+    pnlPercent: float | None = None
+    positionQty: float | None = None
+    avgCost: float | None = None
+    totalInvested: float | None = None
+    sidebetActive: bool | None = None
+    sideBet: _SideBet | None = None
+    shortPosition: _ShortPosition | None = None
+
+
+class _StrictBoard(msgspec.Struct, gc=False):
+    leaderboard: list[_Entry]
+
+
+_strict_decoder = msgspec.json.Decoder(tuple[str, _StrictBoard])
+_NO_SIDE_BET, _NO_SHORT = _SideBet(), _ShortPosition()
+_NUMBERS = {
+    "pnl": "pnl",
+    "regular_pnl": "regularPnl",
+    "sidebet_pnl": "sidebetPnl",
+    "short_pnl": "shortPnl",
+    "pnl_percent": "pnlPercent",
+    "position_qty": "positionQty",
+    "avg_cost": "avgCost",
+    "total_invested": "totalInvested",
+}
+
+
 def board_frames(stats: pl.DataFrame) -> pl.DataFrame:
     """(game_id, tick, capture_id, seq, packet_index, recv_wall_ns) of the frames whose boards make the table: the
     first frame showing each tick, and each game's last pre-game frame as tick −1. ``stats``: ``market.frame_stats``."""
+    ticks, pre_game = _picked(stats)
+    columns = ("game_id", "tick", "capture_id", "seq", "packet_index", "recv_wall_ns")
+    pre_game = pre_game.with_columns(pl.lit(PRESALE_TICK, dtype=pl.Int32).alias("tick"))
+    return pl.concat([ticks.select(columns), pre_game.select(columns)]).sort("game_id", "tick")
+
+
+BOARD_STATS = ("game_id", "tick", "shows_tick", "phase", "capture_id", "seq", "packet_index", "recv_wall_ns")
+
+
+def board_candidates(stats: pl.DataFrame) -> pl.DataFrame:
+    """The frames of ``stats`` :func:`board_frames` would pick, with the columns it reads: the first of the firsts
+    is the first, so :func:`board_frames` of the candidates of a day's parts, put together, is that of the day."""
+    return pl.concat(_picked(stats)).select(BOARD_STATS)
+
+
+def _picked(stats: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the first frame showing each game's tick, each game's last pre-game frame), in receipt order."""
+    in_receipt = ("recv_wall_ns", "capture_id", "seq", "packet_index")
     ticks = (
         stats.filter(pl.col("shows_tick"))
-        .sort("recv_wall_ns", "capture_id", "seq", "packet_index")
+        .sort(in_receipt)
         .unique(["game_id", "tick"], keep="first", maintain_order=True)
     )
     pre_game = (
         stats.filter(pl.col("phase").is_in(PRE_GAME_PHASES))
-        .sort("recv_wall_ns", "capture_id", "seq", "packet_index")
+        .sort(in_receipt)
         .unique("game_id", keep="last", maintain_order=True)
-        .with_columns(pl.lit(PRESALE_TICK, dtype=pl.Int32).alias("tick"))
     )
-    columns = ("game_id", "tick", "capture_id", "seq", "packet_index", "recv_wall_ns")
-    return pl.concat([ticks.select(columns), pre_game.select(columns)]).sort("game_id", "tick")
+    return ticks, pre_game
 
 
 def _number(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond the doubles: ±Infinity, as JavaScript (and the codec) reads it
+        return math.inf if value > 0 else -math.inf
 
 
 def _integer(value) -> int | None:
@@ -82,6 +156,54 @@ def _board_of(text: str | None, packet_index: int) -> list | None:
 
 def _listed(board) -> list | None:
     return board if isinstance(board, list) else None
+
+
+def _strict_board(text: str | None, packet_index: int) -> list[_Entry] | None:
+    """The frame's board in the strict shape, or None when it is not one (then it is read entry by entry)."""
+    if packet_index != 0 or text is None or not text.startswith(_FAST_PREFIX):
+        return None
+    try:
+        return _strict_decoder.decode(text[2:])[1].leaderboard
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+
+
+def _strict_table(located: pl.DataFrame, boards: list[tuple[int, list[_Entry]]]) -> pl.DataFrame:
+    """The rows of strictly decoded boards (``located``'s row, its entries), each column gathered from the entries
+    at once: a board's entries are all players, so only a player twice on a board is left out (the first counts)."""
+    sizes = np.fromiter((len(board) for _, board in boards), dtype=np.int64, count=len(boards))
+    frame_of_entry = np.repeat(np.arange(len(boards)), sizes)
+    entries = list(chain.from_iterable(board for _, board in boards))
+    sides = [entry.sideBet or _NO_SIDE_BET for entry in entries]  # a Struct is always true: `or` replaces only None
+    shorts = [entry.shortPosition or _NO_SHORT for entry in entries]
+
+    def floats(items: list, name: str) -> pl.Series:
+        return pl.Series(list(map(attrgetter(name), items)), dtype=pl.Float64)
+
+    def integers(items: list, name: str) -> pl.Expr:  # _integer: a whole double inside the 32-bit range
+        number = pl.lit(floats(items, name))
+        return pl.when((number.abs() < 2**31) & (number.floor() == number)).then(number).cast(pl.Int32)
+
+    side_shown = pl.Series([entry.sideBet is not None for entry in entries], dtype=pl.Boolean)
+    said_active = pl.Series(list(map(attrgetter("sidebetActive"), entries)), dtype=pl.Boolean).eq_missing(True)
+    keys = located[[at for at, _ in boards]].select("game_id", "tick", "capture_id", "seq", "recv_wall_ns")
+    rows = keys.with_columns(pl.Series("board_size", sizes))[frame_of_entry].with_columns(
+        pl.Series("_frame", frame_of_entry),
+        pl.Series("player_id", list(map(attrgetter("id"), entries)), dtype=pl.String),
+        pl.Series("username", list(map(attrgetter("username"), entries)), dtype=pl.String),
+        integers(entries, "position").alias("rank"),
+        *(floats(entries, key).alias(column) for column, key in _NUMBERS.items()),
+        (side_shown | said_active).alias("sidebet_active"),
+        integers(sides, "startedAtTick").alias("sidebet_start_tick"),
+        integers(sides, "end").alias("sidebet_end_tick"),
+        floats(sides, "betAmount").alias("sidebet_amount"),
+        floats(shorts, "amount").alias("short_amount"),
+        floats(shorts, "entryPrice").alias("short_entry_price"),
+        integers(shorts, "entryTick").alias("short_entry_tick"),
+    )
+    return conform(
+        rows.unique(["_frame", "player_id"], keep="first", maintain_order=True).drop("_frame"), "leaderboard"
+    )
 
 
 def _entry_row(raw) -> dict | None:
@@ -112,35 +234,91 @@ def _entry_row(raw) -> dict | None:
     }
 
 
-def build_leaderboard_in_slices(
-    frames: pl.DataFrame, texts_of: Callable[[pl.DataFrame], pl.DataFrame], slice_frames: int
-) -> tuple[pl.DataFrame, dict]:
-    """:func:`build_leaderboard` of ``frames`` read ``slice_frames`` board frames at a time, in receipt order (a slice's
-    text sits in a few landing row groups): ``texts_of(slice)`` gives the slice's texts. Memory: one slice's text
-    and rows as Python values (a 1M-frame day's boards held at once as dicts and text took 12.8 GB), plus the table;
-    its rows are unique by the sort key, so the sorted slices sorted again are the whole day's table."""
-    in_receipt = frames.sort("recv_wall_ns", "capture_id", "seq", "packet_index")
-    slices = [in_receipt.slice(start, slice_frames) for start in range(0, in_receipt.height, slice_frames)] or [frames]
-    tables, counts = [], Counter()
-    for frames_slice in slices:
-        table, read = build_leaderboard(frames_slice, texts_of(frames_slice))
-        tables.append(table)
-        counts.update(read)
-    return pl.concat(tables).sort(_ORDER, nulls_last=True), {name: counts[name] for name in read}
-
-
 _ORDER = ("game_id", "tick", "rank", "player_id")
+COUNTS = ("boards", "unreadable_frames", "malformed_entries")
+
+
+def spill_leaderboard(
+    frames: pl.DataFrame, texts_of: Callable[[pl.DataFrame], pl.DataFrame], slice_frames: int, run_frames: int
+) -> SpilledBoards:
+    """:func:`build_leaderboard` of ``frames`` read ``slice_frames`` board frames at a time in receipt order (a slice's
+    text lies in a few landing row groups; ``texts_of(slice)`` gives it), its rows kept compressed per run of games of
+    about ``run_frames`` frames in the table's order (game ids do not follow time). Memory: one slice's text and
+    rows, then one run's rows, and the day's rows compressed (≈ 20 B a row); the day's table is never held."""
+    per_game = frames.group_by("game_id").len().sort("game_id", nulls_last=True)
+    runs = per_game.select(
+        "game_id", ((pl.col("len").cum_sum() - pl.col("len")) // run_frames).cast(pl.Int64).alias("_run")
+    )
+    spilled = SpilledBoards([[] for _ in range(runs.height and runs["_run"].max() + 1)], dict.fromkeys(COUNTS, 0))
+    in_receipt = frames.sort("recv_wall_ns", "capture_id", "seq", "packet_index")
+    for start in range(0, in_receipt.height, slice_frames):
+        board_slice = in_receipt.slice(start, slice_frames)
+        table, counts = build_leaderboard(board_slice, texts_of(board_slice))
+        spilled.counts = {name: spilled.counts[name] + counts[name] for name in COUNTS}
+        with_run = table.join(runs, on="game_id", how="left", nulls_equal=True)
+        for (run,), rows in with_run.partition_by("_run", as_dict=True, include_key=False).items():
+            spilled.add(run, rows)
+    return spilled
+
+
+@dataclass
+class SpilledBoards:
+    """The day's leaderboard rows held compressed in memory, per run of games, until they are written in order."""
+
+    runs: list[list[bytes]]  # per run of games, its rows from each slice as compressed Arrow IPC
+    counts: dict
+
+    def add(self, run: int, rows: pl.DataFrame) -> None:
+        self.runs[run].append(rows.write_ipc(None, compression="zstd").getvalue())  # in memory, not a file
+
+    def tables(self) -> Iterator[pl.DataFrame]:
+        """The table a run at a time, in its order: one after another they are the whole day's table."""
+        for pieces in self.runs:
+            if pieces:
+                yield pl.concat([pl.read_ipc(piece) for piece in pieces]).sort(_ORDER, nulls_last=True)
 
 
 def build_leaderboard(frames: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
     """(the leaderboard table, counts): ``frames`` is :func:`board_frames`, ``texts`` the frames' landing text
-    (capture_id, seq, payload_text). Counts: boards read, unreadable frames, malformed entries left out."""
-    located = frames.join(texts.select("capture_id", "seq", "payload_text"), on=["capture_id", "seq"], how="left")
+    (capture_id, seq, payload_text). Counts: boards read, unreadable frames, malformed entries left out.
+
+    A board whose every entry has the types the table takes is decoded strictly and its columns gathered at once;
+    any other frame is read entry by entry (:func:`reference_leaderboard`'s way), so both give the same rows."""
+    located = _located(frames, texts)
+    strict, lenient = [], []
+    for at, (packet_index, text) in enumerate(
+        zip(located["packet_index"].to_list(), located["payload_text"].to_list())
+    ):
+        board = _strict_board(text, packet_index)
+        if board is None:
+            lenient.append(at)
+        else:
+            strict.append((at, board))
+    table, counts = _lenient_table(located[lenient])
+    counts["boards"] += len(strict)
+    if strict:
+        table = pl.concat([_strict_table(located, strict), table])
+    return table.sort(_ORDER, nulls_last=True), counts
+
+
+def reference_leaderboard(frames: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """:func:`build_leaderboard` with every frame read entry by entry: the reference the strict path is held to."""
+    table, counts = _lenient_table(_located(frames, texts))
+    return table.sort(_ORDER, nulls_last=True), counts
+
+
+def _located(frames: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
+    columns = ("game_id", "tick", "capture_id", "seq", "packet_index", "recv_wall_ns", "payload_text")
+    return frames.join(texts.select("capture_id", "seq", "payload_text"), on=["capture_id", "seq"], how="left").select(
+        columns
+    )
+
+
+def _lenient_table(located: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """Every frame's board read entry by entry: a malformed entry left out and counted, a field of another type null."""
     rows: list[dict] = []
-    counts = {"boards": 0, "unreadable_frames": 0, "malformed_entries": 0}
-    for game_id, tick, capture_id, seq, packet_index, recv, text in located.select(
-        "game_id", "tick", "capture_id", "seq", "packet_index", "recv_wall_ns", "payload_text"
-    ).iter_rows():
+    counts = dict.fromkeys(COUNTS, 0)
+    for game_id, tick, capture_id, seq, packet_index, recv, text in located.iter_rows():
         board = _board_of(text, packet_index)
         if board is None:
             counts["unreadable_frames"] += 1
@@ -153,7 +331,15 @@ def build_leaderboard(frames: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.Dat
                 counts["malformed_entries"] += 1
             elif row["player_id"] not in seen:  # a player twice on one board: the first entry counts
                 seen.add(row["player_id"])
-                rows.append({"game_id": game_id, "tick": tick, **row, "board_size": len(board), "capture_id": capture_id,
-                             "seq": seq, "recv_wall_ns": recv})
-    table = conform(pl.DataFrame(rows, infer_schema_length=None), "leaderboard") if rows else conform(pl.DataFrame(), "leaderboard")
-    return table.sort(_ORDER, nulls_last=True), counts
+                rows.append(
+                    {
+                        "game_id": game_id,
+                        "tick": tick,
+                        **row,
+                        "board_size": len(board),
+                        "capture_id": capture_id,
+                        "seq": seq,
+                        "recv_wall_ns": recv,
+                    }
+                )
+    return conform(pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame(), "leaderboard"), counts

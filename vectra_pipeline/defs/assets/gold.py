@@ -25,7 +25,7 @@ from vectra_pipeline.gold.crowd import (
 )
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
-from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard_in_slices
+from vectra_pipeline.gold.leaderboard import SpilledBoards, board_candidates, board_frames, spill_leaderboard
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
 from vectra_pipeline.gold.market import (
     EVENT_COLUMNS,
@@ -36,10 +36,13 @@ from vectra_pipeline.gold.market import (
 )
 from vectra_pipeline.gold.observations import build_observations
 from vectra_pipeline.landing_files import LandingPayloads
+from vectra_pipeline.schema import empty
 
 OWNERS = ["team:vectra-pipeline"]
 GROUP = "gold"
-BOARD_SLICE_FRAMES = 20_000  # board frames whose text and rows are held at a time (gold.leaderboard.build_leaderboard_in_slices)
+BOARD_SLICE_FRAMES = 5_000  # board frames (≈ 7 entries each) whose text and rows are held at a time (gold.leaderboard)
+BOARD_RUN_FRAMES = 20_000  # board frames of the games whose rows are sorted and appended at a time (1M day: 25)
+_PAYLOAD_INDEX = ("payload_kind", "landing_file", "landing_row", "content_hash")  # what with_payloads reads of bronze
 
 
 def read_silver(paths: VectraPaths, date: str, names: Iterable[str] = SILVER_INPUTS) -> dict[str, pl.DataFrame]:
@@ -237,9 +240,26 @@ def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Ma
 )
 def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    frames = board_frames(frame_stats(read_silver(paths, date, ("events",))["events"]))
+    spilled = _spilled_boards(paths, date)  # what read them is gone before the writing
+    appender = storage.PartitionAppender(paths.root, "leaderboard", date)
+    for table in spilled.tables():  # a run of games at a time: the partition sorts by game first
+        appender.append(table)
+    _close(paths, appender)
+    players = (
+        storage.scan_table(paths.root, "leaderboard", date).select(pl.col("player_id").n_unique()).collect().item()
+    )
+    return dg.MaterializeResult(metadata={"dagster/row_count": appender.rows, "players": players, **spilled.counts})
+
+
+def _spilled_boards(paths: VectraPaths, date: str) -> SpilledBoards:
+    frames = _board_frames(paths, date)
     keys = ["capture_id", "seq"]
-    indexed = storage.scan_table(paths.root, "frames", date).join(frames.select(keys).unique().lazy(), on=keys, how="semi").collect()
+    indexed = (
+        storage.scan_table(paths.root, "frames", date)
+        .select(*keys, *_PAYLOAD_INDEX)
+        .join(frames.select(keys).unique().lazy(), on=keys, how="semi")
+        .collect()
+    )
     payloads = LandingPayloads(paths.root)
 
     def texts_of(board: pl.DataFrame) -> pl.DataFrame:
@@ -247,9 +267,17 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
         rows = indexed.join(board.select(keys).unique(), on=keys, how="semi")
         return with_payloads(rows, payloads).select("capture_id", "seq", "payload_text")
 
-    table, read = build_leaderboard_in_slices(frames, texts_of, BOARD_SLICE_FRAMES)
-    _write(paths, "leaderboard", date, table)
-    return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "players": table["player_id"].n_unique(), **read})
+    return spill_leaderboard(frames, texts_of, BOARD_SLICE_FRAMES, BOARD_RUN_FRAMES)
+
+
+def _board_frames(paths: VectraPaths, date: str) -> pl.DataFrame:
+    """:func:`board_frames` of the day's events read a row group at a time (frame_stats reads each frame on its own,
+    its sort aside): the whole day's frame statistics at once took 0.85 GB on a 1M-frame day."""
+    groups = storage.iter_table_row_groups(paths.root, "events", date, list(EVENT_COLUMNS))
+    candidates = [board_candidates(frame_stats(group)) for group in groups]
+    return board_frames(
+        pl.concat(candidates) if candidates else board_candidates(frame_stats(empty("events").select(EVENT_COLUMNS)))
+    )
 
 
 @dg.asset(

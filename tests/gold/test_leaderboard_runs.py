@@ -1,0 +1,100 @@
+"""The leaderboard read a slice of board frames at a time in receipt order and written a run of games at a time
+(memory: one slice's text and rows, one run's rows) is the table and the counts read all at once: on every real
+capture day and a simulated session with a crowd of bots, with slices of one frame, a few frames and the whole day,
+and runs of one game, a few frames' games and the whole day — a slice is given only its own frames' text; and the
+asset, reading the text back from the landing files and appending run by run, writes byte for byte the one write
+of the whole table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
+
+from pipeline_kit import assert_assets_write_one_write, chains_by_date, import_real  # noqa: E402
+
+from vectra_pipeline import storage  # noqa: E402
+from vectra_pipeline.bronze.frames import build_frames, landing_index  # noqa: E402
+from vectra_pipeline.defs.assets import gold as gold_assets  # noqa: E402
+from vectra_pipeline.defs.resources import VectraPaths  # noqa: E402
+from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard, spill_leaderboard  # noqa: E402
+from vectra_pipeline.gold.market import frame_stats  # noqa: E402
+from vectra_pipeline.landing_files import read_landing_day  # noqa: E402
+
+DATE = "2025-12-20"
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory, simulated_session):
+    """(events, board frames, texts) of every real capture day and the simulated session."""
+    data_dir = tmp_path_factory.mktemp("boards")
+    chains = [*chains_by_date(data_dir, import_real(data_dir)).values(), simulated_session[0]]
+    texts = [chain.frames_with_text.select("capture_id", "seq", "payload_text") for chain in chains]
+    return [(chain.events, board_frames(frame_stats(chain.events)), text) for chain, text in zip(chains, texts)]
+
+
+@pytest.mark.parametrize("row_group_size", [7, 500])
+def test_board_frames_of_events_read_a_row_group_at_a_time_are_the_whole_days(tmp_path, days, row_group_size):
+    for index, (events, frames, _) in enumerate(days):
+        root = tmp_path / str(index)
+        path = storage.table_path(root, "events", DATE)
+        path.parent.mkdir(parents=True)
+        events.write_parquet(path, row_group_size=row_group_size)
+        assert len(storage.parquet_row_group_rows(path)) == max(1, -(-events.height // row_group_size))
+        assert gold_assets._board_frames(VectraPaths(data_dir=str(root)), DATE).equals(frames)
+
+
+@pytest.mark.parametrize(("slice_frames", "run_frames"), [(1, 1), (7, 3), (1, 10**9), (10**9, 1), (10**9, 10**9)])
+def test_a_leaderboard_read_in_slices_and_written_in_runs_of_games_is_the_whole_build(days, slice_frames, run_frames):
+    total = 0
+    for _, frames, texts in days:
+        given = []
+
+        def texts_of(board: pl.DataFrame, texts=texts, given=given) -> pl.DataFrame:
+            given.append(board.height)
+            assert board.height <= slice_frames
+            return texts.join(board.select("capture_id", "seq"), on=["capture_id", "seq"], how="semi")
+
+        spilled = spill_leaderboard(frames, texts_of, slice_frames, run_frames)
+        tables = list(spilled.tables())
+        games = [set(table["game_id"].unique().to_list()) for table in tables]
+        assert all(not (a & b) for at, a in enumerate(games) for b in games[at + 1 :])  # a game is in one run
+        whole, whole_counts = build_leaderboard(frames, texts)
+        if run_frames == 1:
+            assert len(tables) == whole["game_id"].n_unique()  # a run of each game that has rows
+        assert pl.concat([whole.clear(), *tables]).equals(whole) and spilled.counts == whole_counts
+        assert sum(given) == frames.height
+        total += whole.height
+    assert total > 0
+
+
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory):
+    """The real captures landed under ``<folder>/built``, each day's bronze index (naming its landing rows, as the
+    bronze asset writes it) and events, and each day's whole table."""
+    folder = tmp_path_factory.mktemp("landed")
+    chains = chains_by_date(folder / "built", import_real(folder / "built"))
+    indexes = {
+        date: build_frames(read_landing_day(folder / "built", date, keep=landing_index).frame)[0] for date in chains
+    }
+    expected = {
+        date: build_leaderboard(
+            board_frames(frame_stats(chain.events)), chain.frames_with_text.select("capture_id", "seq", "payload_text")
+        )[0]
+        for date, chain in chains.items()
+    }
+    assert sum(table.height for table in expected.values()) > 0
+    return folder, {date: {"frames": indexes[date], "events": chain.events} for date, chain in chains.items()}, expected
+
+
+@pytest.mark.parametrize(("slice_frames", "run_frames"), [(1, 1), (7, 3), (10**9, 10**9)])
+def test_the_asset_appending_runs_writes_the_whole_tables_bytes(landed, monkeypatch, slice_frames, run_frames):
+    folder, inputs, expected = landed
+    monkeypatch.setattr(gold_assets, "BOARD_SLICE_FRAMES", slice_frames)
+    monkeypatch.setattr(gold_assets, "BOARD_RUN_FRAMES", run_frames)
+    for date, tables in inputs.items():
+        assert_assets_write_one_write(folder, date, tables, {"leaderboard": expected[date]})
