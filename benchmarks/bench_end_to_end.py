@@ -52,19 +52,41 @@ def _step_seconds(instance, rss: list[tuple[float, float]]) -> tuple[dict[str, f
     return dict(seconds), dict(peaks)
 
 
+def _tree_pids(pid: int) -> list[int]:
+    """``pid`` and its descendants (the decode workers and the days built at once are child processes)."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        try:
+            with open(f"/proc/{pids[index]}/task/{pids[index]}/children") as children:
+                pids += [int(child) for child in children.read().split()]
+        except OSError:
+            pass  # ended meanwhile
+        index += 1
+    return pids
+
+
 class _RssSampler(threading.Thread):
-    """This process's resident memory every 20 ms (the kernel's peak alone cannot say which step set it)."""
+    """Resident memory every 20 ms, of this process and of all its processes together (the kernel's peak alone
+    cannot say which step set it, nor add up processes that run at once)."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.samples: list[tuple[float, float]] = []
+        self.tree_peak_mb = 0.0
         self.done = threading.Event()
 
     def run(self) -> None:
         page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
         while not self.done.wait(0.02):
-            with open("/proc/self/statm") as statm:
-                self.samples.append((time.time(), int(statm.read().split()[1]) * page_mb))
+            resident = []
+            for pid in _tree_pids(os.getpid()):
+                try:
+                    with open(f"/proc/{pid}/statm") as statm:
+                        resident.append(int(statm.read().split()[1]) * page_mb)
+                except OSError:
+                    pass
+            self.samples.append((time.time(), resident[0]))
+            self.tree_peak_mb = max(self.tree_peak_mb, sum(resident))
 
 
 def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
@@ -78,6 +100,7 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
     os.environ["DAGSTER_HOME"] = str(home)  # a throwaway instance: its runs give each step's seconds
     import dagster as dg
 
+    from vectra_pipeline import storage
     from vectra_pipeline.build import build, landing_dates
     from vectra_pipeline.datasets.registry import latest_dataset
 
@@ -92,16 +115,17 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
     sampler.join()
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (own.ru_utime - cpu_before.ru_utime) + (own.ru_stime - cpu_before.ru_stime) + children.ru_utime + children.ru_stime
-    version = latest_dataset(data_dir)
-    counts = version.manifest["counts"] if version else {}
+    versions = {name: latest_dataset(data_dir, name) for name in storage.dataset_names(data_dir)}
+    counts = {name: version.manifest["counts"] for name, version in versions.items() if version}
     with dg.DagsterInstance.get() as instance:
         steps, step_peaks = _step_seconds(instance, sampler.samples)
     shutil.rmtree(home, ignore_errors=True)
     return {
         "days": len(days), "jobs": jobs, "seconds": seconds, "cpu_seconds": cpu, "cores_used": cpu / seconds,
-        "failed_runs": summary.failed_runs, "peak_rss_mb": _rss_mb(),
-        "peak_worker_rss_mb": children.ru_maxrss / 1024 if jobs > 1 else None,
-        "dataset": version.id if version else None, "rows": counts.get("rows"), "episodes": counts.get("episodes_total"),
+        "failed_runs": summary.failed_runs, "peak_rss_mb": _rss_mb(), "peak_all_processes_mb": sampler.tree_peak_mb,
+        "peak_worker_rss_mb": children.ru_maxrss / 1024 or None,
+        "datasets": {name: version.id for name, version in versions.items() if version},
+        "rows": sum(c["rows"] for c in counts.values()), "episodes": sum(c["episodes_total"] for c in counts.values()),
         "failed_checks": [c[0] for c in summary.checks if not c[2]], "steps_s": {k: round(v, 2) for k, v in sorted(steps.items())},
         "steps_peak_rss_mb": {k: round(v) for k, v in sorted(step_peaks.items())},
     }  # fmt: skip
@@ -157,8 +181,9 @@ def main() -> None:
         console.print(
             f"{frames:,} frames: floor (msgspec typed decode, 6 fields) {floor['seconds']:.2f} s = "
             f"{floor['frames_per_s']:,.0f} frames/s; landing → dataset through Dagster {result['seconds']:.1f} s = "
-            f"[bold]{ratio:.1f}× the floor[/] (goal ≤ 8×); peak RSS [bold]{result['peak_rss_mb']:,.0f} MB[/] (goal ≤ 1,024); "
-            f"{result['episodes']} episodes, {result['rows']:,} rows; failed runs {result['failed_runs'] or 'none'}, "
+            f"[bold]{ratio:.1f}× the floor[/] (goal ≤ 8×); peak RSS [bold]{result['peak_rss_mb']:,.0f} MB[/] (goal ≤ 1,024), "
+            f"all its processes at once {result['peak_all_processes_mb']:,.0f} MB; "
+            f"{result['episodes']} episodes, {result['rows']:,} rows ({', '.join(result['datasets'])}); failed runs {result['failed_runs'] or 'none'}, "
             f"failed checks {result['failed_checks'] or 'none'}"
         )
         console.print(f"  slowest steps: {_shares(result)}")
@@ -183,7 +208,8 @@ def main() -> None:
             worker = f", largest worker {result['peak_worker_rss_mb']:,.0f} MB" if result["peak_worker_rss_mb"] else ""
             console.print(
                 f"  --jobs {jobs}: {result['seconds']:.1f} s wall, {result['cpu_seconds']:.1f} CPU-s = "
-                f"{result['cores_used']:.2f} cores; peak RSS build process {result['peak_rss_mb']:,.0f} MB{worker}; "
+                f"{result['cores_used']:.2f} cores; peak RSS build process {result['peak_rss_mb']:,.0f} MB{worker}, "
+                f"all processes at once {result['peak_all_processes_mb']:,.0f} MB; "
                 f"failed runs {result['failed_runs'] or 'none'}"
             )
             report[f"backfill_jobs_{jobs}"] = result
