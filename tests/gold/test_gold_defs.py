@@ -14,6 +14,7 @@ import pytest
 
 from capture_agent.landing.synthetic import write_synthetic_capture
 from vectra_pipeline.build import build, landing_dates
+from vectra_pipeline.datasets.days import read_record, write_record
 from vectra_pipeline.datasets.lineage import landing_fingerprint
 from vectra_pipeline.datasets.registry import latest_dataset, list_versions
 from vectra_pipeline.definitions import defs
@@ -131,7 +132,7 @@ def test_nightly_schedule_rebuilds_stale_days_first(built, tmp_path):
     shutil.copytree(first, late, ignore=shutil.ignore_patterns("warehouse.duckdb*"))
     write_synthetic_capture(late, 500, date="2025-12-05", seed="imported-late")  # an old day landed after the fact
     stale, yesterday = _evaluate(late, dt.datetime(2025, 12, 11, 2, 0, tzinfo=dt.UTC))
-    assert stale.partition_key == "2025-12-05" and stale.tags["vectra/reason"] == "landing changed since its build"
+    assert stale.partition_key == "2025-12-05" and stale.tags["vectra/reason"] == "never built"
     assert yesterday.partition_key == DAY and yesterday.tags["vectra/reason"] == "yesterday"
     (only,) = _evaluate(late, dt.datetime(2025, 12, 20, 2, 0, tzinfo=dt.UTC))  # no landing yesterday: the stale day alone
     assert only.partition_key == "2025-12-05"
@@ -150,6 +151,11 @@ def test_nightly_schedule_reads_what_a_build_read_not_clocks(built, tmp_path):
         os.utime(gold, (0, 0))
     next_week = dt.datetime(2025, 12, 20, 2, 0, tzinfo=dt.UTC)
     assert isinstance(_evaluate(copy, next_week), dg.SkipReason)
+    record = read_record(copy, DAY)
+    write_record(copy, DAY, record["landing"], ["step decode_events failed"])  # a failed build is tried again
+    (request,) = _evaluate(copy, next_week)
+    assert request.partition_key == DAY and request.tags["vectra/reason"] == "its last build failed"
+    write_record(copy, DAY, record["landing"], [])
     write_synthetic_capture(copy, 300, date=DAY, seed="one-more-session")
     (request,) = _evaluate(copy, next_week)
     assert request.partition_key == DAY and request.tags["vectra/reason"] == "landing changed since its build"

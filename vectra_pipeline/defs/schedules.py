@@ -1,11 +1,11 @@
-"""Nightly: build yesterday's partition (bronze → gold), and days whose landing changed since their build.
+"""Nightly: build yesterday's partition (bronze → gold), and the days whose last build is not current.
 
-At 02:00 UTC the schedule looks at the landing zone. Yesterday, and every earlier day whose landing segments are not
-the ones its last build read (late imports, re-captures; a day never built), gets a run of the ``nightly`` job for
-its partition, tagged with the day's landing fingerprint. What a build read is its day record
+At 02:00 UTC the schedule looks at the landing zone. Yesterday, and every earlier day never built, whose last build
+failed, or whose landing segments are not the ones its last build read (late imports, re-captures), gets a run of the
+``nightly`` job for its partition, tagged with the day's landing fingerprint. What a build read is its day record
 (``datasets.days``): segment names, which never change once published — no clock is compared, so a bucket's
-``LastModified`` or a copied folder's mtimes cannot make a day look newer or older than it is. The dataset is not published in those runs: a version may only cover
-days whose build succeeded with every ERROR check passing, which is known once a run has finished. The
+``LastModified`` or a copied folder's mtimes cannot make a day look newer or older than it is. The dataset is not
+published in those runs: a version may only cover days whose build succeeded with every ERROR check passing, which is known once a run has finished. The
 ``day_built`` run-status sensor (``defs/sensors.py``) records each finished day and, after a nightly run, requests
 ``publish_dataset`` when the dataset id of every day built would be new. Without landing data for yesterday and
 no stale day, the schedule skips. Run keys name the day and its landing, so the same work is never requested twice.
@@ -25,16 +25,20 @@ from vectra_pipeline.defs.partitions import LANDING_DAYS
 from vectra_pipeline.defs.resources import VectraPaths
 
 
-def stale_days(paths: VectraPaths) -> list[str]:
-    """Days whose landing segments are not those their last build read (or that no build has read), sorted."""
+def stale_days(paths: VectraPaths) -> dict[str, str]:
+    """Landed days whose last build is not current → why: never built, failed, or read other landing segments."""
     landed: dict[str, set[str]] = {}
     for path in storage.landing_segments(paths.root):
         landed.setdefault(storage.landing_date(path), set()).add(storage.relative(paths.root, path))
-    stale = []
+    stale = {}
     for day, segments in sorted(landed.items()):
         record = days.read_record(paths.root, day)
-        if record is None or {entry["path"] for entry in record["landing"]} != segments:
-            stale.append(day)
+        if record is None:
+            stale[day] = "never built"
+        elif record["problems"]:
+            stale[day] = "its last build failed"
+        elif {entry["path"] for entry in record["landing"]} != segments:
+            stale[day] = "landing changed since its build"
     return stale
 
 
@@ -42,7 +46,7 @@ def nightly_request(paths: VectraPaths, scheduled: dt.datetime, partitions: set[
     """The runs for the day before ``scheduled`` and for stale days, of those that are ``partitions`` (a pure decision
     over the files under the data root)."""
     day = (scheduled.astimezone(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
-    reasons = {d: "landing changed since its build" for d in stale_days(paths) if d != day}
+    reasons = {d: why for d, why in stale_days(paths).items() if d != day}
     if storage.landing_segments(paths.root, day):
         reasons[day] = "yesterday"
     if not reasons:
