@@ -22,13 +22,6 @@ class ParquetSettings:
         without_stale_views(frame).write_parquet(path, compression="zstd", compression_level=self.compression_level,
                                                  statistics=self.statistics, row_group_size=self.row_group_size)
 
-    def sink(self, frame: pl.LazyFrame, path: Path) -> None:
-        """:meth:`write` of a lazy frame, streamed (memory: a row group); the same bytes as writing it collected."""
-        text = [name for name, dtype in frame.collect_schema().items() if dtype == pl.String]
-        frame = frame.with_columns(pl.concat_str([pl.col(name), pl.lit("")]).alias(name) for name in text)  # without_stale_views
-        frame.sink_parquet(path, compression="zstd", compression_level=self.compression_level,
-                           statistics=self.statistics, row_group_size=self.row_group_size)
-
 
 def without_stale_views(frame: pl.DataFrame) -> pl.DataFrame:
     """The same values, with every null of a text column holding no bytes. A null that polars' ``when/then``, a

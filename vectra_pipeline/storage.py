@@ -26,8 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -50,6 +48,7 @@ from vectra_pipeline.local_files import (  # noqa: F401 - storage's API: the wri
     write_new_json,
 )
 from vectra_pipeline.parquet_format import PARQUET
+from vectra_pipeline.partition_files import PartitionWriter, write_whole
 from vectra_pipeline.schema import LAYERS, TABLES, conform, empty
 
 PART_FILE = "part.parquet"
@@ -215,60 +214,17 @@ def write_table(root, table: str, date: str, frame: pl.DataFrame) -> Path:
     """Write one partition of a table atomically; the frame is conformed to the declared schema first."""
     frame = conform(frame, table)
     final = table_path(root, table, date)
-    _write_whole(final, lambda path: PARQUET.write(frame, path))
+    write_whole(final, lambda path: PARQUET.write(frame, path))
     return final
 
 
-def _write_whole(final: Path, write: Callable[[Path], None]) -> None:
-    """``write(path)`` makes the file; it appears at ``final`` whole or not at all: a temp name beside it renamed into
-    place on a local root, one PUT of a local file on a remote one (no half object to crash into)."""
-    if remote.is_remote(final):
-        return remote.written_locally(final, write)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    sweep(final.parent)
-    temp = temp_path(final)
-    try:
-        write(temp)
-        crash_point("partition:written")
-        os.replace(temp, final)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-class PartitionAppender:
-    """Writes one partition of a table a batch at a time (memory: one batch and one row group, never the day): each
-    :meth:`append`-ed frame goes to a part file in a temp folder (on this machine); :meth:`close` streams the parts
-    into the partition, written whole with the bytes :func:`write_table` gives for the batches concatenated."""
+class PartitionAppender(PartitionWriter):
+    """Writes one partition of a table a batch at a time (memory: one row group and one batch, never the day), each
+    row encoded once; :meth:`close` makes it whole, with the bytes :func:`write_table` gives for the batches
+    concatenated (:mod:`vectra_pipeline.partition_files`)."""
 
     def __init__(self, root, table: str, date: str) -> None:
-        self.table, self.final, self.rows = table, table_path(root, table, date), 0
-        if remote.is_remote(self.final):
-            self._parts_folder = Path(tempfile.mkdtemp(prefix="vectra-parts-"))
-        else:
-            self.final.parent.mkdir(parents=True, exist_ok=True)
-            sweep(self.final.parent)
-            self._parts_folder = temp_path(self.final.with_name(f"{self.final.name}.parts"))
-            shutil.rmtree(self._parts_folder, ignore_errors=True)  # a dead process that had this PID
-        self._parts: list[Path] = []
-
-    def append(self, frame: pl.DataFrame) -> None:
-        if frame.height == 0:
-            return
-        self._parts_folder.mkdir(exist_ok=True)
-        part = location(self._parts_folder, f"{len(self._parts):06d}.parquet")
-        PARQUET.write(conform(frame, self.table), part)
-        self._parts.append(part)
-        self.rows += frame.height
-
-    def close(self) -> Path:
-        try:
-            _write_whole(self.final, self._write)
-        finally:
-            shutil.rmtree(self._parts_folder, ignore_errors=True)
-        return self.final
-
-    def _write(self, path: Path) -> None:  # polars' streaming sink cuts the same row groups as one write
-        PARQUET.sink(pl.scan_parquet(self._parts), path) if self._parts else PARQUET.write(empty(self.table), path)
+        super().__init__(table, table_path(root, table, date))
 
 
 def read_table(root, table: str, date: str, columns: list[str] | None = None) -> pl.DataFrame:

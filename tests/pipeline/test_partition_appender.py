@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from vectra_pipeline import storage
+from vectra_pipeline.parquet_format import PARQUET
 from vectra_pipeline.schema import conform, empty
 
 DATE = "2025-12-20"
@@ -60,7 +61,7 @@ def test_nothing_appended_is_an_empty_partition(tmp_path):
 
 def test_a_partition_is_absent_until_closed_and_a_dead_writers_parts_are_swept(tmp_path):
     appender = storage.PartitionAppender(tmp_path, "quarantine", DATE)
-    appender.append(_quarantine_rows(10, 1))
+    appender.append(_quarantine_rows(PARQUET.row_group_size + 10, 1))  # a row group's part written, 10 rows held
     final = storage.table_path(tmp_path, "quarantine", DATE)
     assert not final.exists()
     (leftover,) = [p for p in final.parent.iterdir()]
