@@ -14,13 +14,12 @@ import os
 import re
 import shutil
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from capture_agent.landing.segments import fsync_dir, fsync_file
@@ -178,10 +177,13 @@ def write_new_json(path: Path, document) -> None:
         handle.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
-def write_minari_episodes(folder: Path, episodes: pa.Table, metadata: dict[int, dict]) -> None:
+def write_minari_episodes(folder: Path, episodes: Iterable[tuple[int, pa.RecordBatch, dict]]) -> None:
     """Episodes of a Minari arrow dataset in its own layout, inside a folder being filled: ``<id>/part-0.arrow`` (the
-    rows of ``episodes`` partitioned by ``episode_id``, in one write for them all) and ``<id>/metadata.json``."""
-    ds.write_dataset(episodes, folder, format="arrow", partitioning=["episode_id"],
-                     existing_data_behavior="overwrite_or_ignore")
-    for episode_id, document in metadata.items():
-        Path(folder, str(episode_id), "metadata.json").write_text(json.dumps(document), encoding="utf-8")
+    episode's rows as one Arrow IPC file: the bytes pyarrow's dataset writer makes for that partition) and
+    ``<id>/metadata.json``, each episode written as it comes (no run-sized table, no partitioning pass)."""
+    for episode_id, rows, document in episodes:
+        episode = Path(folder, str(episode_id))
+        episode.mkdir(exist_ok=True)
+        with pa.OSFile(str(episode / "part-0.arrow"), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as writer:
+            writer.write_batch(rows)
+        (episode / "metadata.json").write_text(json.dumps(document), encoding="utf-8")

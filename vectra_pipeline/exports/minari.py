@@ -35,6 +35,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from gymnasium.envs.registration import EnvSpec
 
 from vectra_pipeline import storage
@@ -187,29 +188,30 @@ def _create(version: DatasetVersion, split: str, evaluation: str | None):
 
 
 def _add_episodes(storage_, buffers: list) -> None:
-    """A run's episodes added to an arrow Minari dataset: the files and totals its ``update_episodes`` writes, but in
-    one dataset write for the run. Minari's writes one episode at a time and rewrites the dataset's metadata after
-    each (17k crowd episodes: 80 s at 1M); its own encoders make the rows, so the bytes are the same."""
-    import pyarrow as pa
+    """A run's episodes added to an arrow Minari dataset: the files and totals its ``update_episodes`` writes, but
+    each episode's file written as it is encoded and the dataset's metadata once for the run. Minari's writes one
+    episode at a time and rewrites the dataset's metadata after each (17k crowd episodes: 80 s at 1M); its own
+    encoders make the rows, so the bytes are the same."""
     from minari.dataset._storages.arrow_storage import _encode_info, _encode_space
 
-    batches, metadata = [], {}
-    for buffer in buffers:
-        observations = _encode_space(storage_.observation_space, buffer.observations)
-        steps = len(buffer.rewards)
-        pad = len(observations) - steps  # the final observation has no action, reward or flags: padded as Minari does
-        batches.append(pa.RecordBatch.from_pydict({
-            "episode_id": np.full(len(observations), buffer.id, dtype=np.int32),
-            "observations": observations,
-            "actions": _encode_space(storage_.action_space, buffer.actions, pad=pad),
-            "rewards": np.pad(np.asarray(buffer.rewards).reshape(-1), (0, pad)),
-            "terminations": np.pad(np.asarray(buffer.terminations).reshape(-1), (0, pad)),
-            "truncations": np.pad(np.asarray(buffer.truncations).reshape(-1), (0, pad)),
-            "infos": _encode_info(buffer.infos),
-        }))
-        metadata[buffer.id] = {"id": buffer.id, "total_steps": steps}
-    write_minari_episodes(storage_.data_path, pa.Table.from_batches(batches), metadata)
-    storage_.update_metadata({"total_steps": storage_.total_steps + sum(m["total_steps"] for m in metadata.values()),
+    steps = [len(buffer.rewards) for buffer in buffers]
+
+    def encoded():
+        for buffer, n_steps in zip(buffers, steps, strict=True):
+            observations = _encode_space(storage_.observation_space, buffer.observations)
+            pad = len(observations) - n_steps  # the final observation has no action, reward or flags: padded as Minari does
+            rows = pa.RecordBatch.from_pydict({
+                "observations": observations,
+                "actions": _encode_space(storage_.action_space, buffer.actions, pad=pad),
+                "rewards": np.pad(np.asarray(buffer.rewards).reshape(-1), (0, pad)),
+                "terminations": np.pad(np.asarray(buffer.terminations).reshape(-1), (0, pad)),
+                "truncations": np.pad(np.asarray(buffer.truncations).reshape(-1), (0, pad)),
+                "infos": _encode_info(buffer.infos),
+            })
+            yield buffer.id, rows, {"id": buffer.id, "total_steps": n_steps}
+
+    write_minari_episodes(storage_.data_path, encoded())
+    storage_.update_metadata({"total_steps": storage_.total_steps + sum(steps),
                               "total_episodes": max(storage_.total_episodes, buffers[-1].id + 1)})
 
 
