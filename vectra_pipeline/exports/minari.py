@@ -16,8 +16,8 @@ as ``dataset`` so the spec stays valid wherever the folder moves: ``recover_envi
 baseline means on the test split (:mod:`vectra_pipeline.envs.baselines`: the ones ``vectra evaluate`` records, computed
 with its default seed when it has not run); absent when the test split is empty.
 
-Buffers are built directly (``DataCollector`` would pull in jax) and added a run of games at a time, in Minari's
-own arrow layout and encoding, one dataset write per run (:func:`_add_episodes`). The folder is written once, beside
+Episodes are encoded directly (``DataCollector`` would pull in jax) a run of games at a time, in Minari's own arrow
+layout and encoding, one encoding pass and one metadata write per run (:func:`_add_episodes`). The folder is written once, beside
 the published version (``datasets/<kind>/.<id>-minari.<pid>.tmp``, never inside it), then moved in by one rename: the
 version holds no ``minari/`` or a complete one, and a killed export's temp is swept by the next one. The dataset
 files themselves are never touched.
@@ -75,38 +75,40 @@ def minari_id(version: DatasetVersion, split: str) -> str:
     return f"{NAMESPACE}/{dataset_kind(version)}-{split}-{version.id}-v0"
 
 
-def _buffer_batches(version: DatasetVersion, split: str) -> Iterator[list]:
-    """The split's episodes as Minari buffers, a run of games at a time (memory: one run, not the split), numbered
-    in episode order across runs. Each run's columns are converted once and sliced per episode (an episode's rows
-    are contiguous, its steps are its rows but the final one)."""
-    from minari.data_collector import EpisodeBuffer
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """A run of games' episodes encoded as Minari's arrow storage encodes an episode, in one pass over the run's
+    columns: ``rows`` holds every episode's rows back to back, an episode's final observation padded (no action,
+    reward or flag: zeros) as Minari pads it; episode i is rows ``starts[i]``… (``sizes[i]`` rows, ``steps[i]``
+    transitions)."""
+
+    rows: pa.RecordBatch
+    starts: np.ndarray
+    sizes: np.ndarray
+    steps: np.ndarray
+
+
+def _encoded_runs(version: DatasetVersion, split: str) -> Iterator[_Run]:
+    """The split's episodes, a run of games at a time (memory: one run, not the split), in episode order."""
+    from minari.dataset._storages.arrow_storage import _encode_info, _encode_space
 
     names = feature_names(version)
-    episode_id = 0
+    observations_space, actions_space = observation_space(len(names)), action_space()
     for rows in episode_row_batches(version, split):
         key = episode_key(rows)
-        observations = rows.select(names).to_numpy().astype(np.float32)
-        info_lists = {column: rows[column].to_list() for column in (*key, "tick")}
-        steps = rows.filter(~pl.col("is_final"))
-        actions = recorded_actions(steps)
-        rewards = steps["reward"].cast(pl.Float64).fill_null(0.0).to_numpy()
-        terminations, truncations = steps["terminated"].to_numpy(), steps["truncated"].to_numpy()
+        final = rows["is_final"].to_numpy()
+        actions = {name: np.where(final, 0, values) for name, values in recorded_actions(rows).items()}
         sizes = rows.group_by(key, maintain_order=True).agg(pl.len().alias("rows"), (~pl.col("is_final")).sum().alias("steps"))
-        row_ends, step_ends = np.cumsum(sizes["rows"].to_numpy()), np.cumsum(sizes["steps"].to_numpy())
-        buffers = []
-        for row_end, n_rows, step_end, n_steps in zip(row_ends, sizes["rows"], step_ends, sizes["steps"], strict=True):
-            at, step = slice(row_end - n_rows, row_end), slice(step_end - n_steps, step_end)
-            buffers.append(EpisodeBuffer(
-                id=episode_id,
-                observations=observations[at],
-                actions={name: values[step] for name, values in actions.items()},
-                rewards=rewards[step],
-                terminations=terminations[step],
-                truncations=truncations[step],
-                infos={column: values[at] for column, values in info_lists.items()},
-            ))
-            episode_id += 1
-        yield buffers
+        encoded = pa.RecordBatch.from_pydict({
+            "observations": _encode_space(observations_space, rows.select(names).to_numpy().astype(np.float32)),
+            "actions": _encode_space(actions_space, actions),
+            "rewards": np.where(final, 0.0, rows["reward"].cast(pl.Float64).fill_null(0.0).to_numpy()),
+            "terminations": rows["terminated"].to_numpy() & ~final,
+            "truncations": rows["truncated"].to_numpy() & ~final,
+            "infos": _encode_info({column: rows[column].to_list() for column in (*key, "tick")}),
+        })
+        row_counts = sizes["rows"].to_numpy()
+        yield _Run(encoded, np.cumsum(row_counts) - row_counts, row_counts, sizes["steps"].to_numpy())
 
 
 def env_spec(version: DatasetVersion, split: str) -> EnvSpec:
@@ -154,9 +156,9 @@ def _write_splits(version: DatasetVersion, splits: tuple[str, ...], folder: Path
         warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\.")
         for split in splits:
             created = None
-            for buffers in _buffer_batches(version, split):
+            for run in _encoded_runs(version, split):
                 created = created or _create(version, split, evaluation).storage
-                _add_episodes(created, buffers)
+                _add_episodes(created, run)
             if created is not None:
                 written[split] = created.data_path
     reference = _reference(version) if evaluation else {}
@@ -187,32 +189,20 @@ def _create(version: DatasetVersion, split: str, evaluation: str | None):
     )
 
 
-def _add_episodes(storage_, buffers: list) -> None:
-    """A run's episodes added to an arrow Minari dataset: the files and totals its ``update_episodes`` writes, but
-    each episode's file written as it is encoded and the dataset's metadata once for the run. Minari's writes one
-    episode at a time and rewrites the dataset's metadata after each (17k crowd episodes: 80 s at 1M); its own
-    encoders make the rows, so the bytes are the same."""
-    from minari.dataset._storages.arrow_storage import _encode_info, _encode_space
-
-    steps = [len(buffer.rewards) for buffer in buffers]
-
-    def encoded():
-        for buffer, n_steps in zip(buffers, steps, strict=True):
-            observations = _encode_space(storage_.observation_space, buffer.observations)
-            pad = len(observations) - n_steps  # the final observation has no action, reward or flags: padded as Minari does
-            rows = pa.RecordBatch.from_pydict({
-                "observations": observations,
-                "actions": _encode_space(storage_.action_space, buffer.actions, pad=pad),
-                "rewards": np.pad(np.asarray(buffer.rewards).reshape(-1), (0, pad)),
-                "terminations": np.pad(np.asarray(buffer.terminations).reshape(-1), (0, pad)),
-                "truncations": np.pad(np.asarray(buffer.truncations).reshape(-1), (0, pad)),
-                "infos": _encode_info(buffer.infos),
-            })
-            yield buffer.id, rows, {"id": buffer.id, "total_steps": n_steps}
-
-    write_minari_episodes(storage_.data_path, encoded())
-    storage_.update_metadata({"total_steps": storage_.total_steps + sum(steps),
-                              "total_episodes": max(storage_.total_episodes, buffers[-1].id + 1)})
+def _add_episodes(storage_, run: _Run) -> None:
+    """A run's episodes added to an arrow Minari dataset, numbered on from its last: the files and totals its
+    ``update_episodes`` writes (each episode's rows in its own file), but each file written straight from the run's
+    encoded rows and the dataset's metadata once for the run. Minari's writes one episode at a time and rewrites the
+    dataset's metadata after each (17k crowd episodes: 80 s at 1M); its own encoders make the rows, so the bytes
+    are the same."""
+    first = storage_.total_episodes
+    write_minari_episodes(storage_.data_path, (
+        # taken, not sliced: a slice would carry the run's string data and bitmap bits into the file
+        (first + i, run.rows.take(np.arange(start, start + size, dtype=np.int64)), {"id": first + i, "total_steps": int(steps)})
+        for i, (start, size, steps) in enumerate(zip(run.starts, run.sizes, run.steps, strict=True))
+    ))
+    storage_.update_metadata({"total_steps": storage_.total_steps + int(run.steps.sum()),
+                              "total_episodes": first + len(run.sizes)})
 
 
 def load_minari(dataset: DatasetVersion | Path | str, split: str = "train"):
