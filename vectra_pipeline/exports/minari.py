@@ -17,8 +17,8 @@ baseline means on the test split (:mod:`vectra_pipeline.envs.baselines`: the one
 with its default seed when it has not run); absent when the test split is empty.
 
 Episodes are encoded directly (``DataCollector`` would pull in jax) a run of games at a time, in Minari's own arrow
-layout and encoding, one encoding pass and one metadata write per run (:func:`_add_episodes`). The folder is written once, beside
-the published version (``datasets/<kind>/.<id>-minari.<pid>.tmp``, never inside it), then moved in by one rename: the
+layout and encoding, one encoding pass and one metadata write per run (:func:`_add_episodes`). The folder is written
+once, beside the published version (``datasets/<kind>/.<id>-minari.<pid>.tmp``, never inside it), then moved in by one rename: the
 version holds no ``minari/`` or a complete one, and a killed export's temp is swept by the next one. The dataset
 files themselves are never touched.
 """
