@@ -100,7 +100,9 @@ def _encoded_runs(version: DatasetVersion, split: str) -> Iterator[_Run]:
         actions = {name: np.where(final, 0, values) for name, values in recorded_actions(rows).items()}
         sizes = rows.group_by(key, maintain_order=True).agg(pl.len().alias("rows"), (~pl.col("is_final")).sum().alias("steps"))
         encoded = pa.RecordBatch.from_pydict({
-            "observations": _encode_space(observations_space, rows.select(names).to_numpy().astype(np.float32)),
+            # float32 column by column (through float64, as a float64 matrix cast would): no run-sized float64 matrix
+            "observations": _encode_space(observations_space,
+                                          rows.select(pl.col(names).cast(pl.Float64).cast(pl.Float32)).to_numpy()),
             "actions": _encode_space(actions_space, actions),
             "rewards": np.where(final, 0.0, rows["reward"].cast(pl.Float64).fill_null(0.0).to_numpy()),
             "terminations": rows["terminated"].to_numpy() & ~final,
