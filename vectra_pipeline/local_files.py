@@ -14,13 +14,13 @@ import os
 import re
 import shutil
 import signal
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from capture_agent.landing.segments import fsync_dir, fsync_file
@@ -29,6 +29,7 @@ from vectra_pipeline.parquet_format import PARQUET, without_stale_views
 from vectra_pipeline.schema import TABLES, conform, empty
 
 FSYNC_THREADS = 16  # syncs in flight at once: enough for the journal to batch them
+WRITE_THREADS = 4  # Minari episode files written at once: their syscalls overlap (thousands of small files)
 
 # Temp names of this module (``.<name>.<pid>.tmp``, plus DuckDB's ``.wal`` beside a temp database) and of earlier
 # releases (``.tmp-<id>-<pid>-<ns>`` dataset folders, ``.minari-<pid>.tmp`` inside versions): group 1 is the PID.
@@ -178,10 +179,24 @@ def write_new_json(path: Path, document) -> None:
         handle.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
-def write_minari_episodes(folder: Path, episodes: pa.Table, metadata: dict[int, dict]) -> None:
+def write_minari_episodes(folder: Path, episodes: Iterable[tuple[int, pa.RecordBatch, dict]]) -> None:
     """Episodes of a Minari arrow dataset in its own layout, inside a folder being filled: ``<id>/part-0.arrow`` (the
-    rows of ``episodes`` partitioned by ``episode_id``, in one write for them all) and ``<id>/metadata.json``."""
-    ds.write_dataset(episodes, folder, format="arrow", partitioning=["episode_id"],
-                     existing_data_behavior="overwrite_or_ignore")
-    for episode_id, document in metadata.items():
-        Path(folder, str(episode_id), "metadata.json").write_text(json.dumps(document), encoding="utf-8")
+    episode's rows as one Arrow IPC file: the bytes pyarrow's dataset writer makes for that partition) and
+    ``<id>/metadata.json``. Several episodes are written at once while the next are taken (each file's creation waits
+    on the disk, not on the others), at most ``2 × WRITE_THREADS`` in flight (memory); the first error is raised."""
+
+    def write(episode_id: int, rows: pa.RecordBatch, document: dict) -> None:
+        episode = Path(folder, str(episode_id))
+        episode.mkdir(exist_ok=True)
+        with pa.OSFile(str(episode / "part-0.arrow"), "wb") as sink, pa.ipc.new_file(sink, rows.schema) as writer:
+            writer.write_batch(rows)
+        (episode / "metadata.json").write_text(json.dumps(document), encoding="utf-8")
+
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+        in_flight: deque = deque()
+        for episode in episodes:
+            in_flight.append(pool.submit(write, *episode))
+            if len(in_flight) >= 2 * WRITE_THREADS:
+                in_flight.popleft().result()
+        for written in in_flight:
+            written.result()

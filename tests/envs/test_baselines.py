@@ -6,11 +6,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from baselines_kit import play_games_by_desk
 from dataset_versions import contract_version, player_version
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vectra_pipeline.envs.baselines import POLICIES, Score, evaluate_replay, evaluate_sim, make_policy, play_games
+from vectra_pipeline.envs.baselines import (
+    POLICIES,
+    Score,
+    baseline,
+    evaluate_replay,
+    evaluate_sim,
+    make_policy,
+    play_games,
+)
 from vectra_pipeline.envs.replay import VectraReplayEnv
 from vectra_pipeline.envs.sim import VectraSimEnv
 
@@ -36,7 +45,8 @@ def test_side_by_side_returns_equal_the_replay_envs(version):
     env = VectraReplayEnv(version, split="test")
     policy = make_policy("rule", env.names, seed=0)
     expected = _one_by_one(env, policy, [{"options": {"episode": i}} for i in range(len(env.games))])
-    assert np.array_equal(play_games(env.names, env.games, policy), expected)
+    steps = np.array([len(game.ticks) - 1 for game in env.games])
+    assert np.array_equal(play_games(env.names, env.games, baseline("rule", env.names, 0, steps)), expected)
     assert any(expected)  # the rule traded
     scores = evaluate_replay(version, "test").scores
     assert scores["rule"].mean == pytest.approx(np.mean(expected), abs=1e-12)
@@ -62,11 +72,12 @@ def test_a_policy_that_cannot_read_the_observation_is_skipped_with_the_reason(ve
 
 
 def _all_side_by_side(version, seed: int) -> dict[str, Score]:
-    """The scores of every test game played at once, the way the baselines played before runs (one generator)."""
+    """The scores of every test game played at once on the environments' accounts, one desk per game (the reference
+    the vectorised ledger replaced), the random policy drawing from one generator."""
     env = VectraReplayEnv(version, split="test")
     scores = {}
     for name in POLICIES:
-        returns = play_games(env.names, env.games, make_policy(name, env.names, seed), seed=seed)
+        returns = play_games_by_desk(env.names, env.games, make_policy(name, env.names, seed), seed=seed)
         scores[name] = Score(name, len(returns), float(returns.mean()), float(returns.std()), float(returns.min()),
                              float(returns.max()))
     return scores

@@ -1,8 +1,8 @@
 """The Minari export adds a split's episodes a run of games at a time (memory: one run): every file it writes is
 byte for byte the one a single run writes — episode numbering, metadata and totals included — for a player version
-and a crowd-like one (several trajectories per game); and the buffers it builds from a run's columns hold exactly
-what an episode-by-episode build from each episode's own rows holds (what Minari encodes: same values, same dtypes);
-and the episodes added a run at a time are byte for byte the files Minari's own ``update_episodes`` writes."""
+and a crowd-like one (several trajectories per game); and the episodes it encodes a run at a time, in one pass over
+the run's columns, are byte for byte the files Minari's own ``update_episodes`` writes from buffers built from each
+episode's own rows (same values, same dtypes)."""
 
 from __future__ import annotations
 
@@ -60,47 +60,28 @@ def _episode_by_episode(version, split):
         }
 
 
-def _same_array(built, expected) -> bool:
-    built, expected = np.asarray(built), np.asarray(expected)  # what Minari's arrow storage does with each field
-    return built.dtype == expected.dtype and built.shape == expected.shape and np.array_equal(built, expected)
-
-
-@pytest.mark.parametrize("kind", ["player", "crowd"])
-@pytest.mark.parametrize("split", ["train", "test"])
-def test_buffers_sliced_from_a_run_hold_what_each_episodes_own_rows_hold(versions, kind, split, monkeypatch):
-    monkeypatch.setattr(minari_export, "episode_row_batches", partial(episode_row_batches, games_per_batch=3))
-    built = [buffer for run in minari_export._buffer_batches(versions[kind], split) for buffer in run]
-    expected = list(_episode_by_episode(versions[kind], split))
-    assert len(built) == len(expected) > 1 and [b.id for b in built] == list(range(len(expected)))
-    for buffer, episode in zip(built, expected, strict=True):
-        assert _same_array(buffer.observations, episode["observations"])
-        assert buffer.actions.keys() == episode["actions"].keys()
-        assert all(_same_array(buffer.actions[name], episode["actions"][name]) for name in episode["actions"])
-        for field in ("rewards", "terminations", "truncations"):
-            assert _same_array(getattr(buffer, field), episode[field]), field
-        assert buffer.infos == episode["infos"]  # plain lists, same keys in the same order
-        assert list(buffer.infos) == list(episode["infos"])
-        assert len(buffer.rewards) == len(buffer.observations) - 1
-
-
 @pytest.mark.filterwarnings("ignore::UserWarning:minari")  # its reference dataset lacks spec, permalink…: on purpose
 @pytest.mark.parametrize("kind", ["player", "crowd"])
-def test_episodes_written_a_run_at_a_time_are_the_files_minaris_own_writer_writes(versions, kind, tmp_path, monkeypatch):
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_episodes_written_a_run_at_a_time_are_the_files_minaris_own_writer_writes(versions, kind, split, tmp_path, monkeypatch):
+    """Minari's own writer fed each episode's buffer built from that episode's own rows: every episode file the
+    export writes from a run's encoded columns is byte for byte the one it writes."""
     import minari
+    from minari.data_collector import EpisodeBuffer
     from minari.dataset.minari_storage import MinariStorage
 
     monkeypatch.setattr(minari_export, "episode_row_batches", partial(episode_row_batches, games_per_batch=2))
     version = versions[kind]
     ours = minari_export.export_minari(version)
-    buffers = [buffer for run in minari_export._buffer_batches(version, "train") for buffer in run]
+    buffers = [EpisodeBuffer(id=i, **fields) for i, fields in enumerate(_episode_by_episode(version, split))]
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
     theirs = minari.create_dataset_from_buffers(  # one update_episodes of every episode, Minari's way
-        dataset_id=minari_export.minari_id(version, "train"), buffer=buffers,
+        dataset_id=minari_export.minari_id(version, split), buffer=buffers,
         observation_space=minari_export.observation_space(len(feature_names(version))),
         action_space=minari_export.action_space(), data_format="arrow").storage
-    our_data = ours / minari_export.minari_id(version, "train") / "data"
+    our_data = ours / minari_export.minari_id(version, split) / "data"
     episode_files = {name: digest for name, digest in _hashes(our_data).items() if name != "metadata.json"}
-    assert len(episode_files) == 2 * len(buffers) > 4  # part-0.arrow and metadata.json of each episode
+    assert len(episode_files) == 2 * len(buffers) >= 4  # part-0.arrow and metadata.json of each episode (2 or more)
     assert episode_files == {name: d for name, d in _hashes(theirs.data_path).items() if name != "metadata.json"}
     our_totals = MinariStorage.read(our_data)
     assert (our_totals.total_steps, our_totals.total_episodes) == (theirs.total_steps, theirs.total_episodes)

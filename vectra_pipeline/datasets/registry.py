@@ -111,10 +111,11 @@ def read_observations(version: DatasetVersion | Path | str, split: str | None = 
 def games_of_split(version: DatasetVersion | Path | str, split: str | None = None) -> list[str]:
     """The games of a split's observation rows (all splits: None), sorted as :func:`read_observations` sorts them."""
     version = as_version(version)
-    rows = storage.read_dataset_file(version.path, kind_of(version.kind).dataset_observations, ["game_id", "split"])
+    rows = storage.scan_dataset_file(version.path, kind_of(version.kind).dataset_observations)
     if split is not None:
         rows = rows.filter(pl.col("split") == split)
-    return rows["game_id"].unique().sort().to_list()
+    # streamed: memory the games, not the version's rows (a 1M-frame day's crowd version: 40 MB, not 210)
+    return rows.select(pl.col("game_id").unique()).collect(engine="streaming")["game_id"].sort().to_list()
 
 
 def read_episodes(version: DatasetVersion | Path | str) -> pl.DataFrame:

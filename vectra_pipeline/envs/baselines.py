@@ -11,8 +11,9 @@ Policies see only the observation (the version's features, in order):
 
 A score is the mean episode return in SOL (sum of rewards = equity change) over a version's split (the games and
 start cash of ``vectra/Replay-v0``), or over the first n games ``vectra/Sim-v0`` plays after ``reset(seed=s)``:
-every policy meets the same games. The games are played side by side on the environments' own accounts
-(:func:`play_games`: one numpy pass per tick for all of them), so a score is what the environment pays; a split is
+every policy meets the same games. The games are played side by side, every account stepped at once
+(:func:`play_games` on a :class:`~vectra_pipeline.envs.ledger.Ledger`: the environments' trading rules and instant
+fills on the same floats, one array operation per rule per tick), so a score is what the environment pays; a split is
 played a run of games at a time (memory: one run), the random policy drawing in the order all of them at once would,
 so a score never depends on the runs. Scores are recorded in ``<data>/datasets/<kind>/<id>.scores.json``, beside the
 version — a version is immutable, so never inside it.
@@ -21,7 +22,7 @@ version — a version is immutable, so never inside it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,18 +30,22 @@ import numpy as np
 
 from vectra_pipeline import storage
 from vectra_pipeline.datasets.registry import DatasetVersion, feature_names
-from vectra_pipeline.envs.agents import Agents, Game
-from vectra_pipeline.envs.fills import FillModel
+from vectra_pipeline.envs.agents import Game
+from vectra_pipeline.envs.ledger import Ledger, Table
 from vectra_pipeline.envs.recorded import GAMES_PER_BATCH, episode_lengths, recorded_game_runs
-from vectra_pipeline.envs.spaces import action, read_action
+from vectra_pipeline.envs.spaces import action
 from vectra_pipeline.gold.action_space import MAX_AMOUNT, N_ACTIONS, Action
+from vectra_pipeline.gold.feature_spec import FEATURES, PLAYER_FEATURES
+from vectra_pipeline.gold.rewards import reward
 
 POLICIES = ("hold", "random", "rule")
 RULE_NEEDS = ("position_qty", "return_5", "position_pnl_pct")
 RULE_BET, RULE_RISE, RULE_TAKE, RULE_STOP = 0.05, 0.02, 20.0, 10.0
 SCORES_SUFFIX = ".scores.json"
+_ACTION_HISTORY = {f.name for f in FEATURES if f.group == "action"}
 
 Policy = Callable[[np.ndarray], dict]
+Decide = Callable[[dict[str, np.ndarray], int, slice], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -53,44 +58,102 @@ class Score:
     max: float
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """A baseline deciding for every game of a run at once: ``decide(observed, step, games)`` gets the features it
+    ``reads`` (float32, one per game, as the observation vectors hold them) at transition ``step`` of the games
+    ``games`` (their positions among every game the baseline plays) and returns (kinds int64, amounts float64)."""
+
+    name: str
+    reads: tuple[str, ...]
+    decide: Decide
+
+
+def _rule(observed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The rule's decisions, one per observation (float32 compared as the observation holds it)."""
+    flat = observed["position_qty"] <= 0
+    buy = flat & (observed["return_5"] > RULE_RISE)
+    pnl = observed["position_pnl_pct"]
+    sell = ~flat & ~((-RULE_STOP < pnl) & (pnl < RULE_TAKE))
+    kinds = np.where(buy, Action.BUY, np.where(sell, Action.SELL_100, Action.HOLD)).astype(np.int64)
+    return kinds, np.where(buy, RULE_BET, 0.0)
+
+
+def _draw(rng: np.random.Generator) -> tuple[int, float]:
+    """One uniform draw of the action space, without its per-call overhead (the random policy draws every tick)."""
+    return int(rng.integers(N_ACTIONS)), float(rng.uniform(0.0, MAX_AMOUNT))
+
+
+def _rule_reads(names: Sequence[str]) -> None:
+    missing = [n for n in RULE_NEEDS if n not in names]
+    if missing:
+        raise ValueError(f"the rule policy reads {', '.join(missing)}, not among this observation's features")
+
+
 def make_policy(name: str, names: Sequence[str], seed: int) -> Policy:
-    """The baseline ``name`` for observations with features ``names`` (ValueError when it cannot read them)."""
+    """The baseline ``name`` for one observation at a time (an environment's loop), with features ``names``
+    (ValueError when it cannot read them)."""
     if name == "hold":
         return lambda _: action(Action.HOLD)
-    if name == "random":  # the action space's uniform draw, without its per-call overhead (it runs every tick)
+    if name == "random":
         rng = np.random.default_rng(seed)
-        return lambda _: action(int(rng.integers(N_ACTIONS)), float(rng.uniform(0.0, MAX_AMOUNT)))
+        return lambda _: action(*_draw(rng))
     if name == "rule":
-        missing = [n for n in RULE_NEEDS if n not in names]
-        if missing:
-            raise ValueError(f"the rule policy reads {', '.join(missing)}, not among this observation's features")
-        qty, rise, pnl = (list(names).index(n) for n in RULE_NEEDS)
+        _rule_reads(names)
+        columns = [list(names).index(n) for n in RULE_NEEDS]
 
         def rule(observation: np.ndarray) -> dict:
-            if observation[qty] <= 0:
-                return action(Action.BUY, RULE_BET) if observation[rise] > RULE_RISE else action(Action.HOLD)
-            return action(Action.SELL_100) if not -RULE_STOP < observation[pnl] < RULE_TAKE else action(Action.HOLD)
+            kinds, amounts = _rule({n: observation[c:c + 1] for n, c in zip(RULE_NEEDS, columns, strict=True)})
+            return action(kinds[0], amounts[0])
 
         return rule
     raise ValueError(f"unknown policy {name!r}; expected one of {', '.join(POLICIES)}")
 
 
-def play_games(names: Sequence[str], games: Sequence[Game], policy: Policy, start_cash: float | None = None,
-               fills: FillModel | None = None, seed: int = 0) -> np.ndarray:
-    """Each game's return (SOL) under ``policy``, all games side by side: the environments' own accounts
-    (:class:`Agents`), so the same trajectories as playing them one by one, with one numpy pass per tick."""
-    agents, rng = Agents(names, len(games)), np.random.default_rng(seed)
-    for i, game in enumerate(games):
-        agents.begin(i, game, game.opening_cash(start_cash), fills or FillModel.instant(), rng)
-    totals = np.zeros(len(games))
-    kinds, amounts = np.zeros(len(games), dtype=np.int64), np.zeros(len(games))
-    active = list(range(len(games)))
-    while active:
-        observations = agents.observations()
-        for i in active:
-            kinds[i], amounts[i] = read_action(policy(observations[i]))
-        totals += agents.step(kinds, amounts, active)[0]
-        active = [i for i in active if not agents.desks[i].done]
+def baseline(name: str, names: Sequence[str], seed: int, steps: np.ndarray) -> Baseline:
+    """The baseline ``name`` deciding for many games at once, over games of ``steps`` transitions each (a random
+    policy's draws span them all: see :class:`_Tape`); the same decisions as :func:`make_policy`'s."""
+    if name == "hold":
+        return Baseline(name, (), lambda _, __, games: (np.zeros(games.stop - games.start, dtype=np.int64),
+                                                         np.zeros(games.stop - games.start)))
+    if name == "random":
+        return Baseline(name, (), _Tape.record(np.random.default_rng(seed), steps).decide)
+    if name == "rule":
+        _rule_reads(names)
+        return Baseline(name, RULE_NEEDS, lambda observed, _, __: _rule(observed))
+    raise ValueError(f"unknown policy {name!r}; expected one of {', '.join(POLICIES)}")
+
+
+def play_games(names: Sequence[str], games: Sequence[Game], policy: Baseline, start_cash: float | None = None,
+               first: int = 0) -> np.ndarray:
+    """Each game's return (SOL) under ``policy`` (``games`` being its games ``first``…), every game on its own
+    account and all of them stepped at once (:class:`Ledger`, instant fills): what the environments pay."""
+    return _play(Table(games, names, _market_reads(names, policy.reads)), policy, first,
+                 np.array([game.opening_cash(start_cash) for game in games], dtype=np.float64))
+
+
+def _market_reads(names: Sequence[str], reads: Iterable[str]) -> list[str]:
+    """The features read from the games' rows (the account's come from the ledger); an account feature the ledger
+    does not keep (the action history) is a programming error."""
+    history = sorted({n for n in reads} & _ACTION_HISTORY)
+    if history:
+        raise ValueError(f"a baseline cannot read {', '.join(history)}: the ledger keeps no action history")
+    return [n for n in reads if n not in PLAYER_FEATURES and n in names]
+
+
+def _play(table: Table, policy: Baseline, first: int, start_cash: np.ndarray) -> np.ndarray:
+    """Returns summed as the environments add them: each transition's reward added to its game's total in order."""
+    ledger, steps = Ledger(table, start_cash), table.rows - 1
+    games = slice(first, first + len(steps))
+    features, totals = ledger.features(), np.zeros(len(steps))
+    for step in range(int(steps.max(initial=0))):
+        active = steps > step
+        observed = {n: table.market[n][:, step] if n in table.market else features[n].astype(np.float32) for n in policy.reads}
+        kinds, amounts = policy.decide(observed, step, games)
+        ledger.step(kinds, amounts, active)
+        after = ledger.features()
+        totals += np.where(active, reward(features["equity"], after["equity"]), 0.0)
+        features = after
     return totals
 
 
@@ -106,8 +169,8 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class _Tape:
-    """The actions of a policy that ignores its observation but not its past (``random``: its generator's draws), as
-    :func:`play_games` draws them over every game at once — step by step, the games still playing in order — kept
+    """The actions of a policy that ignores its observation but not its past (``random``: its generator's draws), in
+    the order the games played side by side would draw them — step by step, the games still playing in order — kept
     per game (game i's step s at ``starts[i] + s``), so that a run of the games replays exactly its own draws."""
 
     kinds: np.ndarray
@@ -116,30 +179,20 @@ class _Tape:
     steps: np.ndarray  # per game: its transitions (its rows but the final one)
 
     @classmethod
-    def record(cls, policy: Policy, steps: np.ndarray) -> _Tape:
+    def record(cls, rng: np.random.Generator, steps: np.ndarray) -> _Tape:
+        steps = np.asarray(steps, dtype=np.int64)
         starts = np.cumsum(steps) - steps
-        tape = cls(np.zeros(steps.sum(), dtype=np.int64), np.zeros(steps.sum()), starts, steps)
-        for at in tape._calls(starts, steps):
-            tape.kinds[at], tape.amounts[at] = read_action(policy(None))
-        return tape
+        game = np.repeat(np.arange(len(steps)), steps)
+        called = np.lexsort((game, np.arange(len(game)) - starts[game]))  # by step, then game
+        draws = np.array([_draw(rng) for _ in range(len(game))], dtype=np.float64).reshape(-1, 2)
+        kinds, amounts = np.zeros(len(game), dtype=np.int64), np.zeros(len(game))
+        kinds[called], amounts[called] = draws[:, 0].astype(np.int64), draws[:, 1]
+        return cls(kinds, amounts, starts, steps)
 
-    def replay(self, first: int, count: int) -> Policy:
-        """The policy of the games ``first``…``first + count - 1`` played side by side."""
-        calls = self._calls(self.starts[first:first + count], self.steps[first:first + count])
-
-        def replayed(_: np.ndarray) -> dict:
-            at = next(calls)
-            return action(self.kinds[at], self.amounts[at])
-
-        return replayed
-
-    @staticmethod
-    def _calls(starts: np.ndarray, steps: np.ndarray) -> Iterator[int]:
-        for step in range(int(steps.max(initial=0))):
-            yield from (starts[steps > step] + step).tolist()
-
-
-STATEFUL = ("random",)  # what a policy does depends on its earlier calls: played from a tape of the whole split
+    def decide(self, _: dict, step: int, games: slice) -> tuple[np.ndarray, np.ndarray]:
+        """The draws of transition ``step`` of ``games`` (a game already over gets its last draw: never played)."""
+        at = self.starts[games] + np.minimum(step, np.maximum(self.steps[games] - 1, 0))
+        return self.kinds[at], self.amounts[at]
 
 
 def _evaluate(names: Sequence[str], runs: Iterable[Sequence[Game]], lengths: np.ndarray, policies: Sequence[str],
@@ -149,16 +202,17 @@ def _evaluate(names: Sequence[str], runs: Iterable[Sequence[Game]], lengths: np.
     made, skipped = {}, {}
     for name in policies:
         try:
-            made[name] = make_policy(name, names, seed)
+            made[name] = baseline(name, names, seed, lengths - 1)
         except ValueError as unusable:
             skipped[name] = str(unusable)
-    tapes = {name: _Tape.record(made[name], lengths - 1) for name in STATEFUL if name in made}
+    reads = _market_reads(names, [n for policy in made.values() for n in policy.reads])
     returns: dict[str, list[np.ndarray]] = {name: [] for name in made}
     first = 0
     for games in runs:
+        table = Table(games, names, reads)
+        cash = np.array([game.opening_cash(start_cash) for game in games], dtype=np.float64)
         for name, policy in made.items():
-            played = tapes[name].replay(first, len(games)) if name in tapes else policy
-            returns[name].append(play_games(names, games, played, start_cash, seed=seed))
+            returns[name].append(_play(table, policy, first, cash))
         first += len(games)
     return Evaluation({name: _score(name, np.concatenate(r)) for name, r in returns.items()}, skipped)
 

@@ -135,12 +135,12 @@ def recorded_game_runs(version: DatasetVersion | Path | str, split: str,
 
 
 def episode_lengths(version: DatasetVersion | Path | str, split: str) -> np.ndarray:
-    """The number of rows of each episode of the split, in episode order (read from the key and tick columns only)."""
+    """The number of rows of each episode of the split, in episode order (read from the key columns only)."""
     version = as_version(version)
-    held = storage.scan_dataset_file(version.path, kind_of(version.kind).dataset_observations).collect_schema().names()
-    key = [c for c in EPISODE_KEY if c in held]
-    rows = read_observations(version, split, columns=[*key, "tick"])
-    return rows.group_by(key, maintain_order=True).len()["len"].to_numpy()
+    scan = storage.scan_dataset_file(version.path, kind_of(version.kind).dataset_observations)
+    key = [c for c in EPISODE_KEY if c in scan.collect_schema().names()]
+    # streamed: memory the episodes' keys, not the split's rows; episode order is the key's (read_observations sorts by it)
+    return scan.filter(pl.col("split") == split).group_by(key).len().collect(engine="streaming").sort(key)["len"].to_numpy()
 
 
 def _games(version: DatasetVersion, rows: pl.DataFrame) -> list[Game]:

@@ -16,9 +16,9 @@ as ``dataset`` so the spec stays valid wherever the folder moves: ``recover_envi
 baseline means on the test split (:mod:`vectra_pipeline.envs.baselines`: the ones ``vectra evaluate`` records, computed
 with its default seed when it has not run); absent when the test split is empty.
 
-Buffers are built directly (``DataCollector`` would pull in jax) and added a run of games at a time, in Minari's
-own arrow layout and encoding, one dataset write per run (:func:`_add_episodes`). The folder is written once, beside
-the published version (``datasets/<kind>/.<id>-minari.<pid>.tmp``, never inside it), then moved in by one rename: the
+Episodes are encoded directly (``DataCollector`` would pull in jax) a run of games at a time, in Minari's own arrow
+layout and encoding, one encoding pass and one metadata write per run (:func:`_add_episodes`). The folder is written
+once, beside the published version (``datasets/<kind>/.<id>-minari.<pid>.tmp``, never inside it), then moved in by one rename: the
 version holds no ``minari/`` or a complete one, and a killed export's temp is swept by the next one. The dataset
 files themselves are never touched.
 """
@@ -35,6 +35,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from gymnasium.envs.registration import EnvSpec
 
 from vectra_pipeline import storage
@@ -74,38 +75,42 @@ def minari_id(version: DatasetVersion, split: str) -> str:
     return f"{NAMESPACE}/{dataset_kind(version)}-{split}-{version.id}-v0"
 
 
-def _buffer_batches(version: DatasetVersion, split: str) -> Iterator[list]:
-    """The split's episodes as Minari buffers, a run of games at a time (memory: one run, not the split), numbered
-    in episode order across runs. Each run's columns are converted once and sliced per episode (an episode's rows
-    are contiguous, its steps are its rows but the final one)."""
-    from minari.data_collector import EpisodeBuffer
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """A run of games' episodes encoded as Minari's arrow storage encodes an episode, in one pass over the run's
+    columns: ``rows`` holds every episode's rows back to back, an episode's final observation padded (no action,
+    reward or flag: zeros) as Minari pads it; episode i is rows ``starts[i]``… (``sizes[i]`` rows, ``steps[i]``
+    transitions)."""
+
+    rows: pa.RecordBatch
+    starts: np.ndarray
+    sizes: np.ndarray
+    steps: np.ndarray
+
+
+def _encoded_runs(version: DatasetVersion, split: str) -> Iterator[_Run]:
+    """The split's episodes, a run of games at a time (memory: one run, not the split), in episode order."""
+    from minari.dataset._storages.arrow_storage import _encode_info, _encode_space
 
     names = feature_names(version)
-    episode_id = 0
+    observations_space, actions_space = observation_space(len(names)), action_space()
     for rows in episode_row_batches(version, split):
         key = episode_key(rows)
-        observations = rows.select(names).to_numpy().astype(np.float32)
-        info_lists = {column: rows[column].to_list() for column in (*key, "tick")}
-        steps = rows.filter(~pl.col("is_final"))
-        actions = recorded_actions(steps)
-        rewards = steps["reward"].cast(pl.Float64).fill_null(0.0).to_numpy()
-        terminations, truncations = steps["terminated"].to_numpy(), steps["truncated"].to_numpy()
+        final = rows["is_final"].to_numpy()
+        actions = {name: np.where(final, 0, values) for name, values in recorded_actions(rows).items()}
         sizes = rows.group_by(key, maintain_order=True).agg(pl.len().alias("rows"), (~pl.col("is_final")).sum().alias("steps"))
-        row_ends, step_ends = np.cumsum(sizes["rows"].to_numpy()), np.cumsum(sizes["steps"].to_numpy())
-        buffers = []
-        for row_end, n_rows, step_end, n_steps in zip(row_ends, sizes["rows"], step_ends, sizes["steps"], strict=True):
-            at, step = slice(row_end - n_rows, row_end), slice(step_end - n_steps, step_end)
-            buffers.append(EpisodeBuffer(
-                id=episode_id,
-                observations=observations[at],
-                actions={name: values[step] for name, values in actions.items()},
-                rewards=rewards[step],
-                terminations=terminations[step],
-                truncations=truncations[step],
-                infos={column: values[at] for column, values in info_lists.items()},
-            ))
-            episode_id += 1
-        yield buffers
+        encoded = pa.RecordBatch.from_pydict({
+            # float32 column by column (through float64, as a float64 matrix cast would): no run-sized float64 matrix
+            "observations": _encode_space(observations_space,
+                                          rows.select(pl.col(names).cast(pl.Float64).cast(pl.Float32)).to_numpy()),
+            "actions": _encode_space(actions_space, actions),
+            "rewards": np.where(final, 0.0, rows["reward"].cast(pl.Float64).fill_null(0.0).to_numpy()),
+            "terminations": rows["terminated"].to_numpy() & ~final,
+            "truncations": rows["truncated"].to_numpy() & ~final,
+            "infos": _encode_info({column: rows[column].to_list() for column in (*key, "tick")}),
+        })
+        row_counts = sizes["rows"].to_numpy()
+        yield _Run(encoded, np.cumsum(row_counts) - row_counts, row_counts, sizes["steps"].to_numpy())
 
 
 def env_spec(version: DatasetVersion, split: str) -> EnvSpec:
@@ -153,9 +158,9 @@ def _write_splits(version: DatasetVersion, splits: tuple[str, ...], folder: Path
         warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\.")
         for split in splits:
             created = None
-            for buffers in _buffer_batches(version, split):
+            for run in _encoded_runs(version, split):
                 created = created or _create(version, split, evaluation).storage
-                _add_episodes(created, buffers)
+                _add_episodes(created, run)
             if created is not None:
                 written[split] = created.data_path
     reference = _reference(version) if evaluation else {}
@@ -186,31 +191,20 @@ def _create(version: DatasetVersion, split: str, evaluation: str | None):
     )
 
 
-def _add_episodes(storage_, buffers: list) -> None:
-    """A run's episodes added to an arrow Minari dataset: the files and totals its ``update_episodes`` writes, but in
-    one dataset write for the run. Minari's writes one episode at a time and rewrites the dataset's metadata after
-    each (17k crowd episodes: 80 s at 1M); its own encoders make the rows, so the bytes are the same."""
-    import pyarrow as pa
-    from minari.dataset._storages.arrow_storage import _encode_info, _encode_space
-
-    batches, metadata = [], {}
-    for buffer in buffers:
-        observations = _encode_space(storage_.observation_space, buffer.observations)
-        steps = len(buffer.rewards)
-        pad = len(observations) - steps  # the final observation has no action, reward or flags: padded as Minari does
-        batches.append(pa.RecordBatch.from_pydict({
-            "episode_id": np.full(len(observations), buffer.id, dtype=np.int32),
-            "observations": observations,
-            "actions": _encode_space(storage_.action_space, buffer.actions, pad=pad),
-            "rewards": np.pad(np.asarray(buffer.rewards).reshape(-1), (0, pad)),
-            "terminations": np.pad(np.asarray(buffer.terminations).reshape(-1), (0, pad)),
-            "truncations": np.pad(np.asarray(buffer.truncations).reshape(-1), (0, pad)),
-            "infos": _encode_info(buffer.infos),
-        }))
-        metadata[buffer.id] = {"id": buffer.id, "total_steps": steps}
-    write_minari_episodes(storage_.data_path, pa.Table.from_batches(batches), metadata)
-    storage_.update_metadata({"total_steps": storage_.total_steps + sum(m["total_steps"] for m in metadata.values()),
-                              "total_episodes": max(storage_.total_episodes, buffers[-1].id + 1)})
+def _add_episodes(storage_, run: _Run) -> None:
+    """A run's episodes added to an arrow Minari dataset, numbered on from its last: the files and totals its
+    ``update_episodes`` writes (each episode's rows in its own file), but each file written straight from the run's
+    encoded rows and the dataset's metadata once for the run. Minari's writes one episode at a time and rewrites the
+    dataset's metadata after each (17k crowd episodes: 80 s at 1M); its own encoders make the rows, so the bytes
+    are the same."""
+    first = storage_.total_episodes
+    write_minari_episodes(storage_.data_path, (
+        # taken, not sliced: a slice would carry the run's string data and bitmap bits into the file
+        (first + i, run.rows.take(np.arange(start, start + size, dtype=np.int64)), {"id": first + i, "total_steps": int(steps)})
+        for i, (start, size, steps) in enumerate(zip(run.starts, run.sizes, run.steps, strict=True))
+    ))
+    storage_.update_metadata({"total_steps": storage_.total_steps + int(run.steps.sum()),
+                              "total_episodes": first + len(run.sizes)})
 
 
 def load_minari(dataset: DatasetVersion | Path | str, split: str = "train"):
