@@ -1,21 +1,28 @@
 """crowd_observations, crowd_episodes and market_observations are built a run of games at a time (memory: one run's
 grid of players × ticks, or of episode ticks, not the day's) and appended: their partitions are byte for byte the one
 write of the whole day's tables — on every real capture day and the simulated session's crowd of bots, with runs of
-one game, of a few hundred rows and the whole day."""
+one game, of a few hundred rows and the whole day. market_episodes reads the events a row group at a time: any cut
+of the events into row groups gives the episodes of the whole day's frame statistics."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 
 from pipeline_kit import assert_assets_write_one_write, chains_by_date, import_real  # noqa: E402
 
+from vectra_pipeline import storage  # noqa: E402
 from vectra_pipeline.defs.assets import gold as gold_assets  # noqa: E402
+from vectra_pipeline.defs.resources import VectraPaths  # noqa: E402
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_tables  # noqa: E402
+from vectra_pipeline.gold.market import EPISODE_TICK_COLUMNS, build_market_episodes  # noqa: E402
 
 BUILT = ("crowd_observations", "crowd_episodes")
 INPUTS = ("game_ticks", "trades", "sidebets", "market_observations", "market_episodes", "leaderboard")
@@ -47,3 +54,23 @@ def test_market_runs_give_the_whole_days_partition(tmp_path, days, monkeypatch, 
     for index, tables in enumerate(days):  # the frame statistics of every run come from the whole day's events
         assert_assets_write_one_write(tmp_path / str(index), "2025-12-20", {name: tables[name] for name in ("game_ticks", "trades", "events", "market_episodes")},
                                       {"market_observations": tables["market_observations"]})
+
+
+def test_market_episodes_give_the_whole_days_partition(tmp_path, days):
+    for index, tables in enumerate(days):
+        assert_assets_write_one_write(tmp_path / str(index), "2025-12-20", {name: tables[name] for name in ("games", "game_ticks", "trades", "events")},
+                                      {"market_episodes": tables["market_episodes"]})
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(group_rows=st.one_of(st.integers(1, 40), st.integers(41, 5_000)))
+def test_market_episodes_of_events_cut_in_any_row_groups(tmp_path_factory, days, group_rows):
+    root = tmp_path_factory.mktemp("row-groups")
+    paths = VectraPaths(data_dir=str(root))
+    for tables in days:
+        path = storage.write_table(root, "events", "2025-12-20", tables["events"])
+        pq.write_table(pq.read_table(path), path, row_group_size=group_rows)  # the day's frames cut anywhere
+        assert pq.ParquetFile(path).num_row_groups == -(-tables["events"].height // group_rows)
+        ticks = tables["game_ticks"].select(EPISODE_TICK_COLUMNS)
+        built = build_market_episodes(tables["games"], ticks, tables["trades"], gold_assets._counted_frames(paths, "2025-12-20"))
+        assert built.equals(tables["market_episodes"])
