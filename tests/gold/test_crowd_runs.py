@@ -22,7 +22,7 @@ from vectra_pipeline import storage  # noqa: E402
 from vectra_pipeline.defs.assets import gold as gold_assets  # noqa: E402
 from vectra_pipeline.defs.resources import VectraPaths  # noqa: E402
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_tables  # noqa: E402
-from vectra_pipeline.gold.market import EPISODE_TICK_COLUMNS, build_market_episodes  # noqa: E402
+from vectra_pipeline.gold.market import EPISODE_TICK_COLUMNS, build_market_episodes, frame_stats, stats_timeline  # noqa: E402
 
 BUILT = ("crowd_observations", "crowd_episodes")
 INPUTS = ("game_ticks", "trades", "sidebets", "market_observations", "market_episodes", "leaderboard")
@@ -63,14 +63,18 @@ def test_market_episodes_give_the_whole_days_partition(tmp_path, days):
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(group_rows=st.one_of(st.integers(1, 40), st.integers(41, 5_000)))
-def test_market_episodes_of_events_cut_in_any_row_groups(tmp_path_factory, days, group_rows):
+@given(group_rows=st.one_of(st.integers(1, 40), st.integers(41, 5_000)), shuffled=st.booleans())
+def test_market_stages_of_events_cut_in_any_row_groups(tmp_path_factory, days, group_rows, shuffled):
+    """The trade coverage's frames and the statistics timeline read the events a row group at a time: any cut gives
+    the whole day's; events out of capture order (no such writer today) take the whole day's sort instead."""
     root = tmp_path_factory.mktemp("row-groups")
     paths = VectraPaths(data_dir=str(root))
     for tables in days:
-        path = storage.write_table(root, "events", "2025-12-20", tables["events"])
+        events = tables["events"].sample(fraction=1.0, shuffle=True, seed=group_rows) if shuffled else tables["events"]
+        path = storage.write_table(root, "events", "2025-12-20", events)
         pq.write_table(pq.read_table(path), path, row_group_size=group_rows)  # the day's frames cut anywhere
-        assert pq.ParquetFile(path).num_row_groups == -(-tables["events"].height // group_rows)
+        assert pq.ParquetFile(path).num_row_groups == -(-events.height // group_rows)
         ticks = tables["game_ticks"].select(EPISODE_TICK_COLUMNS)
         built = build_market_episodes(tables["games"], ticks, tables["trades"], gold_assets._counted_frames(paths, "2025-12-20"))
         assert built.equals(tables["market_episodes"])
+        assert gold_assets._timeline(paths, "2025-12-20").equals(stats_timeline(frame_stats(tables["events"])))

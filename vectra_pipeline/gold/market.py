@@ -33,7 +33,7 @@ from vectra_pipeline.gold.feature_spec import F32, MARKET_FEATURES
 from vectra_pipeline.gold.features import FLOW_FEATURES, flow_features, price_features
 from vectra_pipeline.gold.policy import EpisodePolicy, apply_policy
 from vectra_pipeline.gold.timeline import frame_clock
-from vectra_pipeline.schema import conform
+from vectra_pipeline.schema import conform, empty
 from vectra_pipeline.silver.ticks import game_state_rows, observed_ticks
 
 VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
@@ -169,25 +169,58 @@ def episode_ticks(game_ticks: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFr
     )
 
 
+TIMELINE_COLUMNS = ("_frame", "capture_id", "seq", "recv_wall_ns", "game_id", "tick", *(f"_v_{name}" for name in STATS),
+                    "_v_highest_today", "_stats_frame", "_highest_game", "_v_trade_count", "_count_game")
+_CARRIED = TIMELINE_COLUMNS[6:]  # what the statistics rule carries forward within a capture
+
+
+def _carried_values(stats: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """Frame statistics numbered ``_frame`` with the values each frame gives the statistics rule (null: none, the
+    previous frame's carries)."""
+    group = pl.col("average_multiplier").is_not_null()
+    highest = pl.col("highest_today").is_not_null()
+    counted = pl.col("shows_tick") & pl.col("trade_count").is_not_null()
+    return stats.with_columns(
+        *(pl.col(column).alias(f"_v_{name}") for name, column in STATS.items()),
+        pl.col("highest_today").alias("_v_highest_today"),
+        pl.when(group).then(pl.col("_frame")).alias("_stats_frame"),
+        pl.when(highest).then(pl.col("game_id")).alias("_highest_game"),
+        pl.when(counted).then(pl.col("trade_count")).alias("_v_trade_count"),
+        pl.when(counted).then(pl.col("game_id")).alias("_count_game"),
+    )
+
+
+def _carried(values: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    return values.with_columns(pl.col(_CARRIED).forward_fill().over("capture_id"))
+
+
 def stats_timeline(stats: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     """The frames of :func:`frame_stats` that show a tick of their own, each with the statistics the statistics rule
     carries to it (forward-filled in capture order, per capture) and the frame it took them from. Made once for a
     day: a run of games looks up its own frames in it (:func:`frame_statistics`)."""
-    group = pl.col("average_multiplier").is_not_null()
-    highest = pl.col("highest_today").is_not_null()
-    counted = pl.col("shows_tick") & pl.col("trade_count").is_not_null()
-    by_capture = "capture_id"
-    return stats.sort("capture_id", "seq", "packet_index").with_row_index("_frame").with_columns(
-        *(pl.col(column).forward_fill().over(by_capture).alias(f"_v_{name}") for name, column in STATS.items()),
-        pl.col("highest_today").forward_fill().over(by_capture).alias("_v_highest_today"),
-        pl.when(group).then(pl.col("_frame")).forward_fill().over(by_capture).alias("_stats_frame"),
-        pl.when(highest).then(pl.col("game_id")).forward_fill().over(by_capture).alias("_highest_game"),
-        pl.when(counted).then(pl.col("trade_count")).forward_fill().over(by_capture).alias("_v_trade_count"),
-        pl.when(counted).then(pl.col("game_id")).forward_fill().over(by_capture).alias("_count_game"),
-    ).filter(pl.col("shows_tick")).select(
-        "_frame", "capture_id", "seq", "recv_wall_ns", "game_id", "tick", *(f"_v_{name}" for name in STATS),
-        "_v_highest_today", "_stats_frame", "_highest_game", "_v_trade_count", "_count_game",
-    )
+    numbered = stats.sort("capture_id", "seq", "packet_index").with_row_index("_frame")
+    return _carried(_carried_values(numbered)).filter(pl.col("shows_tick")).select(TIMELINE_COLUMNS)
+
+
+class StatsTimeline:
+    """:func:`stats_timeline` of a day's frame statistics given a piece at a time, in capture order (each piece sorted
+    by capture, seq, packet_index and after the previous one): memory one piece and the timeline, not the day's
+    frames. Each piece starts from the last frame of the one before, whose carried values it carries on."""
+
+    def __init__(self) -> None:
+        self._frames, self._last, self._pieces = 0, None, []
+
+    def add(self, stats: pl.DataFrame) -> None:
+        values = _carried_values(stats.with_row_index("_frame", offset=self._frames))
+        self._frames += stats.height
+        seeded = values if self._last is None else pl.concat([self._last, values])
+        filled = _carried(seeded).slice(seeded.height - values.height)
+        if filled.height:
+            self._last = filled.tail(1)
+        self._pieces.append(filled.filter(pl.col("shows_tick")).select(TIMELINE_COLUMNS))
+
+    def timeline(self) -> pl.DataFrame:
+        return pl.concat(self._pieces) if self._pieces else stats_timeline(frame_stats(empty("events").select(EVENT_COLUMNS)))
 
 
 def frame_statistics(ticks: pl.DataFrame, timeline: pl.DataFrame) -> pl.DataFrame:

@@ -6,7 +6,7 @@ Thin wrappers over ``vectra_pipeline.gold``: read the silver partition, call the
 atomically (``<data>/gold/<table>/date=YYYY-MM-DD/part.parquet``), report metadata.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import dagster as dg
 import polars as pl
@@ -30,6 +30,7 @@ from vectra_pipeline.gold.lookahead import SILVER_INPUTS
 from vectra_pipeline.gold.market import (
     EPISODE_TICK_COLUMNS,
     EVENT_COLUMNS,
+    StatsTimeline,
     build_market_episodes,
     build_market_observations,
     counted_frames,
@@ -60,12 +61,41 @@ def _frame_stats(paths: VectraPaths, date: str) -> pl.LazyFrame:
     return frame_stats(storage.scan_table(paths.root, "events", date).select(EVENT_COLUMNS))
 
 
+def _row_group_frame_stats(paths: VectraPaths, date: str) -> Iterator[pl.LazyFrame]:
+    """:func:`frame_stats` of each row group of the day's events, in file order (it reads each frame on its own, its
+    sort aside), lazy: a slice of the scan, so polars reads that row group's rows only (pyarrow's row groups
+    converted to polars kept their Arrow buffers: 130 MB more at 1M frames)."""
+    events, start = storage.scan_table(paths.root, "events", date).select(EVENT_COLUMNS), 0
+    path = storage.table_path(paths.root, "events", date)
+    for rows in storage.parquet_row_group_rows(path) if path.exists() else ():
+        yield frame_stats(events.slice(start, rows))
+        start += rows
+
+
 def _counted_frames(paths: VectraPaths, date: str) -> pl.DataFrame:
-    """:func:`counted_frames` of the day's events, a row group at a time (:func:`frame_stats` reads each frame on its
-    own, its sort aside): only the frames and columns the trade coverage reads are ever held."""
-    groups = storage.iter_table_row_groups(paths.root, "events", date, list(EVENT_COLUMNS))
-    counted = [counted_frames(frame_stats(group)) for group in groups]
+    """:func:`counted_frames` of the day's events, a row group at a time: only the frames and columns the trade
+    coverage reads are ever held."""
+    counted = [counted_frames(group).collect() for group in _row_group_frame_stats(paths, date)]
     return pl.concat(counted) if counted else counted_frames(frame_stats(empty("events").select(EVENT_COLUMNS)))
+
+
+_FRAME_KEY = ("capture_id", "seq", "packet_index")
+
+
+def _timeline(paths: VectraPaths, date: str) -> pl.DataFrame:
+    """:func:`stats_timeline` of the day's events built a row group at a time when the events are in capture order
+    (as bronze writes them: memory one group's frames and the timeline); else of the whole day's frame statistics
+    sorted (the 1M-frame day's held 0.4 GB more)."""
+    timeline, last = StatsTimeline(), None
+    for group in _row_group_frame_stats(paths, date):
+        stats = group.collect()
+        if stats.height:
+            first = stats.select(_FRAME_KEY).row(0)
+            if None in first or (last is not None and first <= last):
+                return stats_timeline(_frame_stats(paths, date)).collect(engine="streaming")
+            last = stats.select(_FRAME_KEY).row(-1)
+        timeline.add(stats)
+    return timeline.timeline()
 
 
 def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
@@ -117,7 +147,7 @@ def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg
 )
 def market_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    timeline = stats_timeline(_frame_stats(paths, date)).collect(engine="streaming")
+    timeline = _timeline(paths, date)
     trades = read_silver(paths, date, ("trades",))["trades"]
     weights = storage.scan_table(paths.root, "market_episodes", date).select("game_id", pl.col("ticks").cast(pl.Int64).alias("rows"))
     appender = storage.PartitionAppender(paths.root, "market_observations", date)
