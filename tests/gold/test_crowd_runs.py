@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -63,10 +64,11 @@ def test_market_episodes_give_the_whole_days_partition(tmp_path, days):
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(group_rows=st.one_of(st.integers(1, 40), st.integers(41, 5_000)), shuffled=st.booleans())
-def test_market_stages_of_events_cut_in_any_row_groups(tmp_path_factory, days, group_rows, shuffled):
+@given(group_rows=st.one_of(st.integers(1, 40), st.integers(41, 5_000)), shuffled=st.booleans(), run_games=st.integers(1, 60))
+def test_market_stages_of_events_cut_in_any_row_groups(tmp_path_factory, days, group_rows, shuffled, run_games):
     """The trade coverage's frames and the statistics timeline read the events a row group at a time: any cut gives
-    the whole day's; events out of capture order (no such writer today) take the whole day's sort instead."""
+    the whole day's; events out of capture order (no such writer today) take the whole day's sort instead. Each run
+    of games gets back exactly its games' rows of the whole day's timeline, in its order."""
     root = tmp_path_factory.mktemp("row-groups")
     paths = VectraPaths(data_dir=str(root))
     for tables in days:
@@ -77,4 +79,10 @@ def test_market_stages_of_events_cut_in_any_row_groups(tmp_path_factory, days, g
         ticks = tables["game_ticks"].select(EPISODE_TICK_COLUMNS)
         built = build_market_episodes(tables["games"], ticks, tables["trades"], gold_assets._counted_frames(paths, "2025-12-20"))
         assert built.equals(tables["market_episodes"])
-        assert gold_assets._timeline(paths, "2025-12-20").equals(stats_timeline(frame_stats(tables["events"])))
+        whole = stats_timeline(frame_stats(tables["events"]))
+        games = whole["game_id"].unique().sort()
+        runs = [games.slice(start, run_games) for start in range(0, games.len(), run_games)]
+        kept = gold_assets.RunTimelines(runs)
+        gold_assets._timeline(paths, "2025-12-20", kept)
+        for index, run in enumerate(runs):
+            assert kept.of_run(index).equals(whole.filter(pl.col("game_id").is_in(run.implode())))

@@ -33,7 +33,7 @@ from vectra_pipeline.gold.feature_spec import F32, MARKET_FEATURES
 from vectra_pipeline.gold.features import FLOW_FEATURES, flow_features, price_features
 from vectra_pipeline.gold.policy import EpisodePolicy, apply_policy
 from vectra_pipeline.gold.timeline import frame_clock
-from vectra_pipeline.schema import conform, empty
+from vectra_pipeline.schema import conform
 from vectra_pipeline.silver.ticks import game_state_rows, observed_ticks
 
 VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
@@ -204,23 +204,21 @@ def stats_timeline(stats: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.Lazy
 
 class StatsTimeline:
     """:func:`stats_timeline` of a day's frame statistics given a piece at a time, in capture order (each piece sorted
-    by capture, seq, packet_index and after the previous one): memory one piece and the timeline, not the day's
-    frames. Each piece starts from the last frame of the one before, whose carried values it carries on."""
+    by capture, seq, packet_index and after the previous one): memory one piece, not the day's frames. Each piece
+    starts from the last frame of the one before, whose carried values it carries on."""
 
     def __init__(self) -> None:
-        self._frames, self._last, self._pieces = 0, None, []
+        self._frames, self._last = 0, None
 
-    def add(self, stats: pl.DataFrame) -> None:
+    def add(self, stats: pl.DataFrame) -> pl.DataFrame:
+        """The timeline's rows of the frames of ``stats``."""
         values = _carried_values(stats.with_row_index("_frame", offset=self._frames))
         self._frames += stats.height
         seeded = values if self._last is None else pl.concat([self._last, values])
         filled = _carried(seeded).slice(seeded.height - values.height)
         if filled.height:
             self._last = filled.tail(1)
-        self._pieces.append(filled.filter(pl.col("shows_tick")).select(TIMELINE_COLUMNS))
-
-    def timeline(self) -> pl.DataFrame:
-        return pl.concat(self._pieces) if self._pieces else stats_timeline(frame_stats(empty("events").select(EVENT_COLUMNS)))
+        return filled.filter(pl.col("shows_tick")).select(TIMELINE_COLUMNS)
 
 
 def frame_statistics(ticks: pl.DataFrame, timeline: pl.DataFrame) -> pl.DataFrame:

@@ -6,6 +6,7 @@ Thin wrappers over ``vectra_pipeline.gold``: read the silver partition, call the
 atomically (``<data>/gold/<table>/date=YYYY-MM-DD/part.parquet``), report metadata.
 """
 
+import io
 from collections.abc import Iterable, Iterator
 
 import dagster as dg
@@ -82,9 +83,35 @@ def _counted_frames(paths: VectraPaths, date: str) -> pl.DataFrame:
 _FRAME_KEY = ("capture_id", "seq", "packet_index")
 
 
-def _timeline(paths: VectraPaths, date: str) -> pl.DataFrame:
-    """:func:`stats_timeline` of the day's events built a row group at a time when the events are in capture order
-    (as bronze writes them: memory one group's frames and the timeline); else of the whole day's frame statistics
+class RunTimelines:
+    """The day's statistics timeline (:func:`stats_timeline`) cut by the runs of games market_observations builds,
+    each run's rows kept as compressed Arrow IPC: a run reads back its own games' frames (all a run looks up), and the
+    day's timeline is never held whole (0.1 GB at 1M frames, growing with the day)."""
+
+    def __init__(self, runs: list[pl.Series]) -> None:
+        self._runs = pl.concat([pl.DataFrame({"game_id": games, "_run": index}, schema_overrides={"_run": pl.Int32})
+                                for index, games in enumerate(runs)]) if runs else pl.DataFrame(schema={"game_id": pl.String, "_run": pl.Int32})
+        self._kept: list[list[bytes]] = [[] for _ in runs]
+
+    def keep(self, timeline: pl.DataFrame) -> None:
+        """Rows of the timeline, in its order (a run's rows stay in it)."""
+        placed = timeline.join(self._runs, on="game_id", how="inner", maintain_order="left")
+        for (index,), rows in placed.partition_by("_run", as_dict=True, maintain_order=True, include_key=False).items():
+            packed = io.BytesIO()
+            rows.write_ipc(packed, compression="lz4")
+            self._kept[index].append(packed.getvalue())
+
+    def clear(self) -> None:
+        self._kept = [[] for _ in self._kept]
+
+    def of_run(self, index: int) -> pl.DataFrame:
+        parts = [pl.read_ipc(io.BytesIO(packed), memory_map=False) for packed in self._kept[index]]
+        return pl.concat(parts) if parts else stats_timeline(frame_stats(empty("events").select(EVENT_COLUMNS)))
+
+
+def _timeline(paths: VectraPaths, date: str, kept: RunTimelines) -> None:
+    """:func:`stats_timeline` of the day's events into ``kept``, built a row group at a time when the events are in
+    capture order (as bronze writes them: memory one group's frames); else of the whole day's frame statistics
     sorted (the 1M-frame day's held 0.4 GB more)."""
     timeline, last = StatsTimeline(), None
     for group in _row_group_frame_stats(paths, date):
@@ -92,10 +119,11 @@ def _timeline(paths: VectraPaths, date: str) -> pl.DataFrame:
         if stats.height:
             first = stats.select(_FRAME_KEY).row(0)
             if None in first or (last is not None and first <= last):
-                return stats_timeline(_frame_stats(paths, date)).collect(engine="streaming")
+                kept.clear()
+                kept.keep(stats_timeline(_frame_stats(paths, date)).collect(engine="streaming"))
+                return
             last = stats.select(_FRAME_KEY).row(-1)
-        timeline.add(stats)
-    return timeline.timeline()
+        kept.keep(timeline.add(stats))
 
 
 def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
@@ -147,13 +175,15 @@ def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg
 )
 def market_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    timeline = _timeline(paths, date)
-    trades = read_silver(paths, date, ("trades",))["trades"]
     weights = storage.scan_table(paths.root, "market_episodes", date).select("game_id", pl.col("ticks").cast(pl.Int64).alias("rows"))
+    runs = _game_runs(weights, MARKET_RUN_ROWS)
+    timelines = RunTimelines(runs)
+    _timeline(paths, date, timelines)
+    trades = read_silver(paths, date, ("trades",))["trades"]
     appender = storage.PartitionAppender(paths.root, "market_observations", date)
-    for games in _game_runs(weights, MARKET_RUN_ROWS):
-        appender.append(build_market_observations(_run_of(paths, "game_ticks", date, games), *_filtered(games, trades), timeline,
-                                                  _run_of(paths, "market_episodes", date, games)))
+    for index, games in enumerate(runs):
+        appender.append(build_market_observations(_run_of(paths, "game_ticks", date, games), *_filtered(games, trades),
+                                                  timelines.of_run(index), _run_of(paths, "market_episodes", date, games)))
     _close(paths, appender)
     table = storage.read_table(paths.root, "market_observations", date, columns=["game_id", "stats_carried"])
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "episodes": table["game_id"].n_unique(),
