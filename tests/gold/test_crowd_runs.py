@@ -57,7 +57,9 @@ def test_market_runs_give_the_whole_days_partition(tmp_path, days, monkeypatch, 
                                       {"market_observations": tables["market_observations"]})
 
 
-def test_market_episodes_give_the_whole_days_partition(tmp_path, days):
+@pytest.mark.parametrize("run_rows", [1, 150, 10**9])
+def test_market_episodes_runs_give_the_whole_days_partition(tmp_path, days, monkeypatch, run_rows):
+    monkeypatch.setattr(gold_assets, "MARKET_RUN_ROWS", run_rows)
     for index, tables in enumerate(days):
         assert_assets_write_one_write(tmp_path / str(index), "2025-12-20", {name: tables[name] for name in ("games", "game_ticks", "trades", "events")},
                                       {"market_episodes": tables["market_episodes"]})
@@ -77,7 +79,7 @@ def test_market_stages_of_events_cut_in_any_row_groups(tmp_path_factory, days, g
         pq.write_table(pq.read_table(path), path, row_group_size=group_rows)  # the day's frames cut anywhere
         assert pq.ParquetFile(path).num_row_groups == -(-events.height // group_rows)
         ticks = tables["game_ticks"].select(EPISODE_TICK_COLUMNS)
-        built = build_market_episodes(tables["games"], ticks, tables["trades"], gold_assets._counted_frames(paths, "2025-12-20"))
+        built = build_market_episodes(tables["games"], ticks, tables["trades"], gold_assets._coverage_bounds(paths, "2025-12-20"))
         assert built.equals(tables["market_episodes"])
         whole = stats_timeline(frame_stats(tables["events"]))
         games = whole["game_id"].unique().sort()

@@ -113,10 +113,18 @@ def counted_frames(stats: pl.DataFrame) -> pl.DataFrame:
     return stats.filter(pl.col("shows_tick") & pl.col("trade_count").is_not_null()).select(COUNTED_COLUMNS)
 
 
+def coverage_bounds(stats: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """The first and last of each game's :func:`counted_frames` in receipt order: all :func:`trade_coverage` reads
+    of them, so the bounds of parts of a day's frames (a row group at a time) give the day's coverage."""
+    counted = counted_frames(stats).sort("recv_wall_ns", "capture_id", "seq")
+    return pl.concat([counted.unique("game_id", keep="first", maintain_order=True),
+                      counted.unique("game_id", keep="last", maintain_order=True)])
+
+
 def trade_coverage(trades: pl.DataFrame, stats: pl.DataFrame) -> pl.DataFrame:
     """(game_id, trades_seen, trade_count_rise): the game's trade broadcasts received after its first tick frame with
     a tradeCount and up to its last one, against the rise of that count between the two frames; ``stats``:
-    :func:`frame_stats`, or only its :func:`counted_frames` (the same result)."""
+    :func:`frame_stats`, or only its :func:`counted_frames` or their :func:`coverage_bounds` (the same result)."""
     counted = counted_frames(stats).sort("recv_wall_ns", "capture_id", "seq")
     window = counted.group_by("game_id").agg(
         pl.col("recv_wall_ns").first().alias("_from"), pl.col("recv_wall_ns").last().alias("_to"),

@@ -34,7 +34,7 @@ from vectra_pipeline.gold.market import (
     StatsTimeline,
     build_market_episodes,
     build_market_observations,
-    counted_frames,
+    coverage_bounds,
     frame_stats,
     stats_timeline,
 )
@@ -73,11 +73,11 @@ def _row_group_frame_stats(paths: VectraPaths, date: str) -> Iterator[pl.LazyFra
         start += rows
 
 
-def _counted_frames(paths: VectraPaths, date: str) -> pl.DataFrame:
-    """:func:`counted_frames` of the day's events, a row group at a time: only the frames and columns the trade
-    coverage reads are ever held."""
-    counted = [counted_frames(group).collect() for group in _row_group_frame_stats(paths, date)]
-    return pl.concat(counted) if counted else counted_frames(frame_stats(empty("events").select(EVENT_COLUMNS)))
+def _coverage_bounds(paths: VectraPaths, date: str) -> pl.DataFrame:
+    """:func:`coverage_bounds` of the day's events, a row group at a time: each group's first and last counted frame
+    of a game, all the trade coverage reads (the day's counted frames grew with it: 35 MB at 1M frames)."""
+    bounds = [coverage_bounds(group).collect() for group in _row_group_frame_stats(paths, date)]
+    return pl.concat(bounds) if bounds else coverage_bounds(frame_stats(empty("events").select(EVENT_COLUMNS)))
 
 
 _FRAME_KEY = ("capture_id", "seq", "packet_index")
@@ -143,11 +143,17 @@ def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
 )
 def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    # only the columns an episode reads (the day's game_ticks whole: 19 columns of ≈ 0.5M rows at 1M frames)
-    ticks = storage.read_table(paths.root, "game_ticks", date, columns=list(EPISODE_TICK_COLUMNS))
+    bounds = _coverage_bounds(paths, date)
     trades = storage.read_table(paths.root, "trades", date, columns=["game_id", "recv_wall_ns"])
-    table = build_market_episodes(storage.read_table(paths.root, "games", date), ticks, trades, _counted_frames(paths, date))
-    _write(paths, "market_episodes", date, table)
+    ticks = storage.scan_table(paths.root, "game_ticks", date).group_by("game_id").agg(pl.len().cast(pl.Int64).alias("rows"))
+    weights = storage.scan_table(paths.root, "games", date).select("game_id").join(ticks, on="game_id", how="left")
+    appender = storage.PartitionAppender(paths.root, "market_episodes", date)
+    for games in _game_runs(weights, MARKET_RUN_ROWS):  # an episode is its game's alone: sorted by game, appended
+        # of game_ticks only the columns an episode reads (the day's whole: 19 columns of ≈ 0.5M rows at 1M frames)
+        appender.append(build_market_episodes(_run_of(paths, "games", date, games), _run_of(paths, "game_ticks", date, games, EPISODE_TICK_COLUMNS),
+                                              *_filtered(games, trades, bounds)))
+    _close(paths, appender)
+    table = storage.read_table(paths.root, "market_episodes", date)
     covered = table.filter(pl.col("trade_count_rise") > 0)
     return dg.MaterializeResult(
         metadata={
@@ -200,7 +206,7 @@ def _close(paths: VectraPaths, appender: storage.PartitionAppender) -> None:
     warehouse.refresh(paths.root, [appender.table])
 
 
-MARKET_RUN_ROWS = 100_000  # episode ticks of the games market_observations builds at a time (a 1M-frame day has ≈ 0.5M)
+MARKET_RUN_ROWS = 100_000  # ticks of the games the market stages build at a time (a 1M-frame day has ≈ 0.5M)
 CROWD_RUN_ROWS = 300_000  # leaderboard rows of the games a crowd stage builds at a time (a 1M-frame day has ≈ 3M)
 
 
