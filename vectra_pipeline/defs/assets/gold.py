@@ -26,6 +26,7 @@ from vectra_pipeline.gold.crowd import (
 )
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
+from vectra_pipeline.gold.features import FLOW_TRADE_COLUMNS
 from vectra_pipeline.gold.leaderboard import SpilledBoards, board_candidates, board_frames, spill_leaderboard
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
 from vectra_pipeline.gold.market import (
@@ -185,7 +186,7 @@ def market_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -
     runs = _game_runs(weights, MARKET_RUN_ROWS)
     timelines = RunTimelines(runs)
     _timeline(paths, date, timelines)
-    trades = read_silver(paths, date, ("trades",))["trades"]
+    trades = storage.read_table(paths.root, "trades", date, columns=list(FLOW_TRADE_COLUMNS))  # the day's, all 19: 2× at 2M
     appender = storage.PartitionAppender(paths.root, "market_observations", date)
     for index, games in enumerate(runs):
         appender.append(build_market_observations(_run_of(paths, "game_ticks", date, games), *_filtered(games, trades),
