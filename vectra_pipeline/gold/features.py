@@ -22,6 +22,7 @@ from vectra_pipeline.gold.timeline import frame_clock, last_event_at, with_visib
 
 STAKE_KINDS = ("buy", "sidebet", "short_open")
 FLOW_FEATURES = ("flow_buy_volume", "flow_sell_volume", "flow_trade_count", "flow_distinct_traders")
+FLOW_TRADE_COLUMNS = ("game_id", "tick", "recv_wall_ns", "type", "amount", "player_id")  # what flow_features reads
 
 _STATE_COLUMNS = ("cash", "position_qty", "avg_cost", "cumulative_pnl", "total_invested", "sidebet_active",
                   "sidebet_end_tick", "sidebet_amount", "short_amount", "short_entry_price")
@@ -62,7 +63,7 @@ def price_features(ticks: pl.DataFrame) -> pl.DataFrame:
 
 def flow_features(trades: pl.DataFrame, clock: pl.DataFrame) -> pl.DataFrame:
     """(game_id, tick, flow_*) for the ticks at which trades became visible."""
-    visible = with_visible_tick(trades.select("game_id", "tick", "recv_wall_ns", "type", "amount", "player_id"), clock, "tick", "recv_wall_ns")
+    visible = with_visible_tick(trades.select(FLOW_TRADE_COLUMNS), clock, "tick", "recv_wall_ns")
     amount = pl.col("amount").fill_null(0.0)
     return visible.group_by("game_id", pl.col("visible_tick").alias("tick")).agg(
         amount.filter(pl.col("type") == "buy").sum().alias("flow_buy_volume"),

@@ -50,6 +50,8 @@ STATS = {"average_multiplier": "average_multiplier", "count_2x": "count2x", "cou
          "count_50x": "count50x", "count_100x": "count100x", "rugpool_amount": "rugpool_amount",
          "rugpool_threshold": "rugpool_threshold", "instarug_count": "instarug_count",
          "connected_players": "connected_players"}
+EPISODE_TICK_COLUMNS = ("game_id", "tick", "phase", "price_source")  # what build_market_episodes reads of game_ticks
+COUNTED_COLUMNS = ("capture_id", "seq", "recv_wall_ns", "game_id", "shows_tick", "trade_count")  # of counted_frames
 FRAME_STATS_SCHEMA = {
     "capture_id": pl.String, "seq": pl.Int64, "packet_index": pl.Int32, "recv_wall_ns": pl.Int64, "game_id": pl.String,
     "tick": pl.Int32, "shows_tick": pl.Boolean, "phase": pl.String, "trade_count": pl.Int32, "highest_today": pl.Float64,
@@ -105,10 +107,25 @@ def contiguous_runs(ticks: pl.DataFrame, games: pl.DataFrame) -> pl.DataFrame:
     ).drop("_whole")
 
 
+def counted_frames(stats: pl.DataFrame) -> pl.DataFrame:
+    """The rows of :func:`frame_stats` that :func:`trade_coverage` reads: frames showing a tick of their own with a
+    tradeCount, and only the columns it reads (a 1M-frame day's frame statistics collected whole: 0.7–0.8 GB)."""
+    return stats.filter(pl.col("shows_tick") & pl.col("trade_count").is_not_null()).select(COUNTED_COLUMNS)
+
+
+def coverage_bounds(stats: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """The first and last of each game's :func:`counted_frames` in receipt order: all :func:`trade_coverage` reads
+    of them, so the bounds of parts of a day's frames (a row group at a time) give the day's coverage."""
+    counted = counted_frames(stats).sort("recv_wall_ns", "capture_id", "seq")
+    return pl.concat([counted.unique("game_id", keep="first", maintain_order=True),
+                      counted.unique("game_id", keep="last", maintain_order=True)])
+
+
 def trade_coverage(trades: pl.DataFrame, stats: pl.DataFrame) -> pl.DataFrame:
     """(game_id, trades_seen, trade_count_rise): the game's trade broadcasts received after its first tick frame with
-    a tradeCount and up to its last one, against the rise of that count between the two frames."""
-    counted = stats.filter(pl.col("shows_tick") & pl.col("trade_count").is_not_null()).sort("recv_wall_ns", "capture_id", "seq")
+    a tradeCount and up to its last one, against the rise of that count between the two frames; ``stats``:
+    :func:`frame_stats`, or only its :func:`counted_frames` or their :func:`coverage_bounds` (the same result)."""
+    counted = counted_frames(stats).sort("recv_wall_ns", "capture_id", "seq")
     window = counted.group_by("game_id").agg(
         pl.col("recv_wall_ns").first().alias("_from"), pl.col("recv_wall_ns").last().alias("_to"),
         (pl.col("trade_count").last() - pl.col("trade_count").first()).cast(pl.Int32).alias("trade_count_rise"),
@@ -160,25 +177,56 @@ def episode_ticks(game_ticks: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFr
     )
 
 
+TIMELINE_COLUMNS = ("_frame", "capture_id", "seq", "recv_wall_ns", "game_id", "tick", *(f"_v_{name}" for name in STATS),
+                    "_v_highest_today", "_stats_frame", "_highest_game", "_v_trade_count", "_count_game")
+_CARRIED = TIMELINE_COLUMNS[6:]  # what the statistics rule carries forward within a capture
+
+
+def _carried_values(stats: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """Frame statistics numbered ``_frame`` with the values each frame gives the statistics rule (null: none, the
+    previous frame's carries)."""
+    group = pl.col("average_multiplier").is_not_null()
+    highest = pl.col("highest_today").is_not_null()
+    counted = pl.col("shows_tick") & pl.col("trade_count").is_not_null()
+    return stats.with_columns(
+        *(pl.col(column).alias(f"_v_{name}") for name, column in STATS.items()),
+        pl.col("highest_today").alias("_v_highest_today"),
+        pl.when(group).then(pl.col("_frame")).alias("_stats_frame"),
+        pl.when(highest).then(pl.col("game_id")).alias("_highest_game"),
+        pl.when(counted).then(pl.col("trade_count")).alias("_v_trade_count"),
+        pl.when(counted).then(pl.col("game_id")).alias("_count_game"),
+    )
+
+
+def _carried(values: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    return values.with_columns(pl.col(_CARRIED).forward_fill().over("capture_id"))
+
+
 def stats_timeline(stats: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     """The frames of :func:`frame_stats` that show a tick of their own, each with the statistics the statistics rule
     carries to it (forward-filled in capture order, per capture) and the frame it took them from. Made once for a
     day: a run of games looks up its own frames in it (:func:`frame_statistics`)."""
-    group = pl.col("average_multiplier").is_not_null()
-    highest = pl.col("highest_today").is_not_null()
-    counted = pl.col("shows_tick") & pl.col("trade_count").is_not_null()
-    by_capture = "capture_id"
-    return stats.sort("capture_id", "seq", "packet_index").with_row_index("_frame").with_columns(
-        *(pl.col(column).forward_fill().over(by_capture).alias(f"_v_{name}") for name, column in STATS.items()),
-        pl.col("highest_today").forward_fill().over(by_capture).alias("_v_highest_today"),
-        pl.when(group).then(pl.col("_frame")).forward_fill().over(by_capture).alias("_stats_frame"),
-        pl.when(highest).then(pl.col("game_id")).forward_fill().over(by_capture).alias("_highest_game"),
-        pl.when(counted).then(pl.col("trade_count")).forward_fill().over(by_capture).alias("_v_trade_count"),
-        pl.when(counted).then(pl.col("game_id")).forward_fill().over(by_capture).alias("_count_game"),
-    ).filter(pl.col("shows_tick")).select(
-        "_frame", "capture_id", "seq", "recv_wall_ns", "game_id", "tick", *(f"_v_{name}" for name in STATS),
-        "_v_highest_today", "_stats_frame", "_highest_game", "_v_trade_count", "_count_game",
-    )
+    numbered = stats.sort("capture_id", "seq", "packet_index").with_row_index("_frame")
+    return _carried(_carried_values(numbered)).filter(pl.col("shows_tick")).select(TIMELINE_COLUMNS)
+
+
+class StatsTimeline:
+    """:func:`stats_timeline` of a day's frame statistics given a piece at a time, in capture order (each piece sorted
+    by capture, seq, packet_index and after the previous one): memory one piece, not the day's frames. Each piece
+    starts from the last frame of the one before, whose carried values it carries on."""
+
+    def __init__(self) -> None:
+        self._frames, self._last = 0, None
+
+    def add(self, stats: pl.DataFrame) -> pl.DataFrame:
+        """The timeline's rows of the frames of ``stats``."""
+        values = _carried_values(stats.with_row_index("_frame", offset=self._frames))
+        self._frames += stats.height
+        seeded = values if self._last is None else pl.concat([self._last, values])
+        filled = _carried(seeded).slice(seeded.height - values.height)
+        if filled.height:
+            self._last = filled.tail(1)
+        return filled.filter(pl.col("shows_tick")).select(TIMELINE_COLUMNS)
 
 
 def frame_statistics(ticks: pl.DataFrame, timeline: pl.DataFrame) -> pl.DataFrame:

@@ -6,7 +6,8 @@ Thin wrappers over ``vectra_pipeline.gold``: read the silver partition, call the
 atomically (``<data>/gold/<table>/date=YYYY-MM-DD/part.parquet``), report metadata.
 """
 
-from collections.abc import Iterable
+import io
+from collections.abc import Iterable, Iterator
 
 import dagster as dg
 import polars as pl
@@ -25,12 +26,16 @@ from vectra_pipeline.gold.crowd import (
 )
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
+from vectra_pipeline.gold.features import FLOW_TRADE_COLUMNS
 from vectra_pipeline.gold.leaderboard import SpilledBoards, board_candidates, board_frames, spill_leaderboard
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
 from vectra_pipeline.gold.market import (
+    EPISODE_TICK_COLUMNS,
     EVENT_COLUMNS,
+    StatsTimeline,
     build_market_episodes,
     build_market_observations,
+    coverage_bounds,
     frame_stats,
     stats_timeline,
 )
@@ -58,6 +63,70 @@ def _frame_stats(paths: VectraPaths, date: str) -> pl.LazyFrame:
     return frame_stats(storage.scan_table(paths.root, "events", date).select(EVENT_COLUMNS))
 
 
+def _row_group_frame_stats(paths: VectraPaths, date: str) -> Iterator[pl.LazyFrame]:
+    """:func:`frame_stats` of each row group of the day's events, in file order (it reads each frame on its own, its
+    sort aside), lazy: a slice of the scan, so polars reads that row group's rows only (pyarrow's row groups
+    converted to polars kept their Arrow buffers: 130 MB more at 1M frames)."""
+    events, start = storage.scan_table(paths.root, "events", date).select(EVENT_COLUMNS), 0
+    path = storage.table_path(paths.root, "events", date)
+    for rows in storage.parquet_row_group_rows(path) if path.exists() else ():
+        yield frame_stats(events.slice(start, rows))
+        start += rows
+
+
+def _coverage_bounds(paths: VectraPaths, date: str) -> pl.DataFrame:
+    """:func:`coverage_bounds` of the day's events, a row group at a time: each group's first and last counted frame
+    of a game, all the trade coverage reads (the day's counted frames grew with it: 35 MB at 1M frames)."""
+    bounds = [coverage_bounds(group).collect() for group in _row_group_frame_stats(paths, date)]
+    return pl.concat(bounds) if bounds else coverage_bounds(frame_stats(empty("events").select(EVENT_COLUMNS)))
+
+
+_FRAME_KEY = ("capture_id", "seq", "packet_index")
+
+
+class RunTimelines:
+    """The day's statistics timeline (:func:`stats_timeline`) cut by the runs of games market_observations builds,
+    each run's rows kept as compressed Arrow IPC: a run reads back its own games' frames (all a run looks up), and the
+    day's timeline is never held whole (0.1 GB at 1M frames, growing with the day)."""
+
+    def __init__(self, runs: list[pl.Series]) -> None:
+        self._runs = pl.concat([pl.DataFrame({"game_id": games, "_run": index}, schema_overrides={"_run": pl.Int32})
+                                for index, games in enumerate(runs)]) if runs else pl.DataFrame(schema={"game_id": pl.String, "_run": pl.Int32})
+        self._kept: list[list[bytes]] = [[] for _ in runs]
+
+    def keep(self, timeline: pl.DataFrame) -> None:
+        """Rows of the timeline, in its order (a run's rows stay in it)."""
+        placed = timeline.join(self._runs, on="game_id", how="inner", maintain_order="left")
+        for (index,), rows in placed.partition_by("_run", as_dict=True, maintain_order=True, include_key=False).items():
+            packed = io.BytesIO()
+            rows.write_ipc(packed, compression="lz4")
+            self._kept[index].append(packed.getvalue())
+
+    def clear(self) -> None:
+        self._kept = [[] for _ in self._kept]
+
+    def of_run(self, index: int) -> pl.DataFrame:
+        parts = [pl.read_ipc(io.BytesIO(packed), memory_map=False) for packed in self._kept[index]]
+        return pl.concat(parts) if parts else stats_timeline(frame_stats(empty("events").select(EVENT_COLUMNS)))
+
+
+def _timeline(paths: VectraPaths, date: str, kept: RunTimelines) -> None:
+    """:func:`stats_timeline` of the day's events into ``kept``, built a row group at a time when the events are in
+    capture order (as bronze writes them: memory one group's frames); else of the whole day's frame statistics
+    sorted (the 1M-frame day's held 0.4 GB more)."""
+    timeline, last = StatsTimeline(), None
+    for group in _row_group_frame_stats(paths, date):
+        stats = group.collect()
+        if stats.height:
+            first = stats.select(_FRAME_KEY).row(0)
+            if None in first or (last is not None and first <= last):
+                kept.clear()
+                kept.keep(stats_timeline(_frame_stats(paths, date)).collect(engine="streaming"))
+                return
+            last = stats.select(_FRAME_KEY).row(-1)
+        kept.keep(timeline.add(stats))
+
+
 def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
     return storage.read_parquet(storage.table_path(paths.root, table, date))  # built just before
 
@@ -75,9 +144,17 @@ def _gold(paths: VectraPaths, table: str, date: str) -> pl.DataFrame:
 )
 def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date, ("games", "game_ticks", "trades"))
-    table = build_market_episodes(silver["games"], silver["game_ticks"], silver["trades"], _frame_stats(paths, date).collect(engine="streaming"))
-    _write(paths, "market_episodes", date, table)
+    bounds = _coverage_bounds(paths, date)
+    trades = storage.read_table(paths.root, "trades", date, columns=["game_id", "recv_wall_ns"])
+    ticks = storage.scan_table(paths.root, "game_ticks", date).group_by("game_id").agg(pl.len().cast(pl.Int64).alias("rows"))
+    weights = storage.scan_table(paths.root, "games", date).select("game_id").join(ticks, on="game_id", how="left")
+    appender = storage.PartitionAppender(paths.root, "market_episodes", date)
+    for games in _game_runs(weights, MARKET_RUN_ROWS):  # an episode is its game's alone: sorted by game, appended
+        # of game_ticks only the columns an episode reads (the day's whole: 19 columns of ≈ 0.5M rows at 1M frames)
+        appender.append(build_market_episodes(_run_of(paths, "games", date, games), _run_of(paths, "game_ticks", date, games, EPISODE_TICK_COLUMNS),
+                                              *_filtered(games, trades, bounds)))
+    _close(paths, appender)
+    table = storage.read_table(paths.root, "market_episodes", date)
     covered = table.filter(pl.col("trade_count_rise") > 0)
     return dg.MaterializeResult(
         metadata={
@@ -105,13 +182,15 @@ def market_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg
 )
 def market_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    timeline = stats_timeline(_frame_stats(paths, date)).collect(engine="streaming")
-    trades = read_silver(paths, date, ("trades",))["trades"]
     weights = storage.scan_table(paths.root, "market_episodes", date).select("game_id", pl.col("ticks").cast(pl.Int64).alias("rows"))
+    runs = _game_runs(weights, MARKET_RUN_ROWS)
+    timelines = RunTimelines(runs)
+    _timeline(paths, date, timelines)
+    trades = storage.read_table(paths.root, "trades", date, columns=list(FLOW_TRADE_COLUMNS))  # the day's, all 19: 2× at 2M
     appender = storage.PartitionAppender(paths.root, "market_observations", date)
-    for games in _game_runs(weights, MARKET_RUN_ROWS):
-        appender.append(build_market_observations(_run_of(paths, "game_ticks", date, games), *_filtered(games, trades), timeline,
-                                                  _run_of(paths, "market_episodes", date, games)))
+    for index, games in enumerate(runs):
+        appender.append(build_market_observations(_run_of(paths, "game_ticks", date, games), *_filtered(games, trades),
+                                                  timelines.of_run(index), _run_of(paths, "market_episodes", date, games)))
     _close(paths, appender)
     table = storage.read_table(paths.root, "market_observations", date, columns=["game_id", "stats_carried"])
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "episodes": table["game_id"].n_unique(),
@@ -128,7 +207,7 @@ def _close(paths: VectraPaths, appender: storage.PartitionAppender) -> None:
     warehouse.refresh(paths.root, [appender.table])
 
 
-MARKET_RUN_ROWS = 100_000  # episode ticks of the games market_observations builds at a time (a 1M-frame day has ≈ 0.5M)
+MARKET_RUN_ROWS = 100_000  # ticks of the games the market stages build at a time (a 1M-frame day has ≈ 0.5M)
 CROWD_RUN_ROWS = 300_000  # leaderboard rows of the games a crowd stage builds at a time (a 1M-frame day has ≈ 3M)
 
 
