@@ -7,13 +7,14 @@ atomically (``<data>/gold/<table>/date=YYYY-MM-DD/part.parquet``), report metada
 """
 
 from collections.abc import Iterable
+from functools import partial
 
 import dagster as dg
 import polars as pl
 
 from vectra_pipeline import storage, warehouse
-from vectra_pipeline.bronze.frames import with_payloads
 from vectra_pipeline.datasets.identity import asset_code_version
+from vectra_pipeline.decode_workers import decode_workers
 from vectra_pipeline.defs.metadata import counts, preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
@@ -35,14 +36,13 @@ from vectra_pipeline.gold.market import (
     stats_timeline,
 )
 from vectra_pipeline.gold.observations import build_observations
-from vectra_pipeline.landing_files import LandingPayloads
+from vectra_pipeline.leaderboard_workers import PAYLOAD_INDEX, board_texts, map_in_workers
 from vectra_pipeline.schema import empty
 
 OWNERS = ["team:vectra-pipeline"]
 GROUP = "gold"
 BOARD_SLICE_FRAMES = 5_000  # board frames (≈ 7 entries each) whose text and rows are held at a time (gold.leaderboard)
 BOARD_RUN_FRAMES = 20_000  # board frames of the games whose rows are sorted and appended at a time (1M day: 25)
-_PAYLOAD_INDEX = ("payload_kind", "landing_file", "landing_row", "content_hash")  # what with_payloads reads of bronze
 
 
 def read_silver(paths: VectraPaths, date: str, names: Iterable[str] = SILVER_INPUTS) -> dict[str, pl.DataFrame]:
@@ -254,20 +254,16 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
 def _spilled_boards(paths: VectraPaths, date: str) -> SpilledBoards:
     frames = _board_frames(paths, date)
     keys = ["capture_id", "seq"]
-    indexed = (
+    indexed = (  # the landing rows bronze indexed (one per key), of the board frames alone
         storage.scan_table(paths.root, "frames", date)
-        .select(*keys, *_PAYLOAD_INDEX)
+        .select(*keys, *PAYLOAD_INDEX)
         .join(frames.select(keys).unique().lazy(), on=keys, how="semi")
         .collect()
     )
-    payloads = LandingPayloads(paths.root)
-
-    def texts_of(board: pl.DataFrame) -> pl.DataFrame:
-        # only the board frames' text is read, back from the landing rows bronze indexed (checked against their hashes)
-        rows = indexed.join(board.select(keys).unique(), on=keys, how="semi")
-        return with_payloads(rows, payloads).select("capture_id", "seq", "payload_text")
-
-    return spill_leaderboard(frames, texts_of, BOARD_SLICE_FRAMES, BOARD_RUN_FRAMES)
+    # only the board frames' text is read, back from those landing rows (checked against their hashes), by workers
+    located = frames.join(indexed, on=keys, how="left", maintain_order="left")
+    texts_of = partial(board_texts, str(paths.root))
+    return spill_leaderboard(located, texts_of, BOARD_SLICE_FRAMES, BOARD_RUN_FRAMES, map_in_workers(decode_workers()))
 
 
 def _board_frames(paths: VectraPaths, date: str) -> pl.DataFrame:
