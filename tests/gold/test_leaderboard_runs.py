@@ -15,6 +15,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 
@@ -78,17 +80,28 @@ def test_a_leaderboard_read_in_slices_and_written_in_runs_of_games_is_the_whole_
     assert total > 0
 
 
-def test_slices_read_by_worker_processes_give_the_rows_and_counts_read_here(days):
+@settings(max_examples=12, deadline=None)
+@given(slice_frames=st.integers(5, 400), run_frames=st.integers(1, 2_000))
+def test_any_cut_into_slices_and_runs_gives_the_whole_build(days, slice_frames, run_frames):
+    for _, frames, texts in days:
+        texts_of = partial(pl.DataFrame.join, texts, on=["capture_id", "seq"], how="semi")
+        spilled = spill_leaderboard(frames, texts_of, slice_frames, run_frames)
+        whole, whole_counts = build_leaderboard(frames, texts)
+        assert pl.concat([whole.clear(), *spilled.tables()]).equals(whole) and spilled.counts == whole_counts
+
+
+@pytest.mark.parametrize(("workers", "slice_frames", "run_frames"), [(2, 7, 3), (3, 50, 10**9)])
+def test_slices_read_by_worker_processes_give_the_rows_and_counts_read_here(days, workers, slice_frames, run_frames):
     pieces = 0
     for _, frames, texts in days:
         texts_of = partial(pl.DataFrame.join, texts, on=["capture_id", "seq"], how="semi")  # picklable: sent to workers
-        here = spill_leaderboard(frames, texts_of, 7, 3)
-        there = spill_leaderboard(frames, texts_of, 7, 3, map_in_workers(2))
+        here = spill_leaderboard(frames, texts_of, slice_frames, run_frames)
+        there = spill_leaderboard(frames, texts_of, slice_frames, run_frames, map_in_workers(workers))
         assert there.counts == here.counts and list(map(len, there.runs)) == list(map(len, here.runs))
         for piece, expected in zip(chain.from_iterable(there.runs), chain.from_iterable(here.runs)):  # each run's slices
             assert pl.read_ipc(piece).equals(pl.read_ipc(expected))
         pieces += sum(map(len, here.runs))
-    assert pieces > 20
+    assert pieces > 5
 
 
 _MAP_THEN_HANG = """
