@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -45,3 +46,11 @@ async def wait_for(predicate: Callable[[], T], timeout: float, interval: float =
         if loop.time() > deadline:
             raise _timed_out(what, timeout)
         await asyncio.sleep(interval)
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` runs (Linux /proc: a zombie, dead but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

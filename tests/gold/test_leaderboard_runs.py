@@ -7,15 +7,22 @@ of the whole table."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from functools import partial
+from itertools import chain
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 
 from pipeline_kit import assert_assets_write_one_write, chains_by_date, import_real  # noqa: E402
+from realdata import REPO  # noqa: E402
+from waits import running, wait_until  # noqa: E402
 
 from vectra_pipeline import storage  # noqa: E402
 from vectra_pipeline.bronze.frames import build_frames, landing_index  # noqa: E402
@@ -24,6 +31,7 @@ from vectra_pipeline.defs.resources import VectraPaths  # noqa: E402
 from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard, spill_leaderboard  # noqa: E402
 from vectra_pipeline.gold.market import frame_stats  # noqa: E402
 from vectra_pipeline.landing_files import read_landing_day  # noqa: E402
+from vectra_pipeline.leaderboard_workers import map_in_workers  # noqa: E402
 
 DATE = "2025-12-20"
 
@@ -70,6 +78,55 @@ def test_a_leaderboard_read_in_slices_and_written_in_runs_of_games_is_the_whole_
         assert sum(given) == frames.height
         total += whole.height
     assert total > 0
+
+
+@settings(max_examples=12, deadline=None)
+@given(slice_frames=st.integers(5, 400), run_frames=st.integers(1, 2_000))
+def test_any_cut_into_slices_and_runs_gives_the_whole_build(days, slice_frames, run_frames):
+    for _, frames, texts in days:
+        texts_of = partial(pl.DataFrame.join, texts, on=["capture_id", "seq"], how="semi")
+        spilled = spill_leaderboard(frames, texts_of, slice_frames, run_frames)
+        whole, whole_counts = build_leaderboard(frames, texts)
+        assert pl.concat([whole.clear(), *spilled.tables()]).equals(whole) and spilled.counts == whole_counts
+
+
+@pytest.mark.parametrize(("workers", "slice_frames", "run_frames"), [(2, 7, 3), (3, 50, 10**9)])
+def test_slices_read_by_worker_processes_give_the_rows_and_counts_read_here(days, workers, slice_frames, run_frames):
+    pieces = 0
+    for _, frames, texts in days:
+        texts_of = partial(pl.DataFrame.join, texts, on=["capture_id", "seq"], how="semi")  # picklable: sent to workers
+        here = spill_leaderboard(frames, texts_of, slice_frames, run_frames)
+        there = spill_leaderboard(frames, texts_of, slice_frames, run_frames, map_in_workers(workers))
+        assert there.counts == here.counts and list(map(len, there.runs)) == list(map(len, here.runs))
+        for piece, expected in zip(chain.from_iterable(there.runs), chain.from_iterable(here.runs)):  # each run's slices
+            assert pl.read_ipc(piece).equals(pl.read_ipc(expected))
+        pieces += sum(map(len, here.runs))
+    assert pieces > 5
+
+
+_MAP_THEN_HANG = """
+import multiprocessing, sys, time
+from vectra_pipeline.leaderboard_workers import map_in_workers
+results = map_in_workers(2)(time.sleep, [0, 3600, 3600, 3600])
+assert next(results) is None  # the pool is up, each worker in a task of an hour
+print(*(child.pid for child in multiprocessing.active_children()), flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes' states from /proc (Linux)")
+def test_a_killed_build_leaves_no_leaderboard_worker_behind():
+    build = subprocess.Popen([sys.executable, "-c", _MAP_THEN_HANG], cwd=REPO, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        workers = [int(pid) for pid in build.stdout.readline().split()]
+        assert len(workers) == 2 and all(map(running, workers))
+        build.kill()  # SIGKILL: no cleanup code runs in the build
+        build.wait(timeout=60)
+        wait_until(lambda: not any(map(running, workers)), 60, lambda: f"workers {workers} still running")
+    finally:
+        build.kill()
+        build.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")

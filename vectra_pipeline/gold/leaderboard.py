@@ -12,8 +12,9 @@ field of another type is null, and a frame that cannot be read gives no rows —
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from operator import attrgetter
 from typing import Any
@@ -239,37 +240,50 @@ COUNTS = ("boards", "unreadable_frames", "malformed_entries")
 
 
 def spill_leaderboard(
-    frames: pl.DataFrame, texts_of: Callable[[pl.DataFrame], pl.DataFrame], slice_frames: int, run_frames: int
+    frames: pl.DataFrame,
+    texts_of: Callable[[pl.DataFrame], pl.DataFrame],
+    slice_frames: int,
+    run_frames: int,
+    map_slices: Callable[[Callable, Sequence], Iterable] = map,
 ) -> SpilledBoards:
     """:func:`build_leaderboard` of ``frames`` read ``slice_frames`` board frames at a time in receipt order (a slice's
     text lies in a few landing row groups; ``texts_of(slice)`` gives it), its rows kept compressed per run of games of
-    about ``run_frames`` frames in the table's order (game ids do not follow time). Memory: one slice's text and
-    rows, then one run's rows, and the day's rows compressed (≈ 20 B a row); the day's table is never held."""
+    about ``run_frames`` frames in the table's order (game ids do not follow time). ``map_slices(read, slices)`` gives
+    each slice's result in order (``map``; the asset's reads them in worker processes: ``texts_of`` is then a
+    picklable function of the slice). Memory: a few slices' text and rows, then one run's rows, and the day's rows
+    compressed (≈ 20 B a row); the day's table is never held."""
     per_game = frames.group_by("game_id").len().sort("game_id", nulls_last=True)
     runs = per_game.select(
         "game_id", ((pl.col("len").cum_sum() - pl.col("len")) // run_frames).cast(pl.Int64).alias("_run")
     )
     spilled = SpilledBoards([[] for _ in range(runs.height and runs["_run"].max() + 1)], dict.fromkeys(COUNTS, 0))
-    in_receipt = frames.sort("recv_wall_ns", "capture_id", "seq", "packet_index")
-    for start in range(0, in_receipt.height, slice_frames):
-        board_slice = in_receipt.slice(start, slice_frames)
-        table, counts = build_leaderboard(board_slice, texts_of(board_slice))
+    in_receipt = frames.sort("recv_wall_ns", "capture_id", "seq", "packet_index").join(
+        runs, on="game_id", how="left", nulls_equal=True, maintain_order="left"
+    )
+    slices = [in_receipt.slice(start, slice_frames) for start in range(0, in_receipt.height, slice_frames)]
+    for pieces, counts in map_slices(partial(_slice_runs, texts_of), slices):
         spilled.counts = {name: spilled.counts[name] + counts[name] for name in COUNTS}
-        with_run = table.join(runs, on="game_id", how="left", nulls_equal=True)
-        for (run,), rows in with_run.partition_by("_run", as_dict=True, include_key=False).items():
-            spilled.add(run, rows)
+        for run, piece in pieces:
+            spilled.runs[run].append(piece)
     return spilled
+
+
+def _slice_runs(
+    texts_of: Callable[[pl.DataFrame], pl.DataFrame], board_slice: pl.DataFrame
+) -> tuple[list[tuple[int, bytes]], dict]:
+    """(a slice's rows per run of games its ``_run`` column names, as compressed Arrow IPC; its counts)."""
+    table, counts = build_leaderboard(board_slice, texts_of(board_slice))
+    with_run = table.join(board_slice.select("game_id", "_run").unique(), on="game_id", how="left", nulls_equal=True)
+    pieces = with_run.partition_by("_run", as_dict=True, include_key=False).items()
+    return [(run, rows.write_ipc(None, compression="zstd").getvalue()) for (run,), rows in pieces], counts
 
 
 @dataclass
 class SpilledBoards:
     """The day's leaderboard rows held compressed in memory, per run of games, until they are written in order."""
 
-    runs: list[list[bytes]]  # per run of games, its rows from each slice as compressed Arrow IPC
+    runs: list[list[bytes]]  # per run of games, its rows from each slice as compressed Arrow IPC (in memory, no file)
     counts: dict
-
-    def add(self, run: int, rows: pl.DataFrame) -> None:
-        self.runs[run].append(rows.write_ipc(None, compression="zstd").getvalue())  # in memory, not a file
 
     def tables(self) -> Iterator[pl.DataFrame]:
         """The table a run at a time, in its order: one after another they are the whole day's table."""
