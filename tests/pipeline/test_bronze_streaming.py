@@ -10,6 +10,9 @@ anywhere, finds the duplicates it finds on the whole day.
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 from unittest import mock
 
@@ -54,6 +57,13 @@ def _landing(rows) -> pl.DataFrame:
     )  # fmt: skip
 
 
+def _arrow(landing: pl.DataFrame) -> pa.Table:
+    """Landing rows as a landing segment's table."""
+    arrow = landing.to_arrow()
+    columns = [arrow[f.name].cast(f.type) if f.name in arrow.column_names else pa.nulls(landing.height, f.type) for f in LANDING_SCHEMA]
+    return pa.table(columns, schema=LANDING_SCHEMA)
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -78,11 +88,7 @@ def test_a_day_built_a_segment_at_a_time_is_the_day_built_at_once(
     elif order == "imported twice":
         landing = pl.concat([landing, landing.head(landing.height // 2)])
     streamed, whole = tmp_path_factory.mktemp("streamed"), tmp_path_factory.mktemp("whole")
-    arrow = landing.to_arrow()
-    table = pa.table(
-        [arrow[f.name].cast(f.type) if f.name in arrow.column_names else pa.nulls(landing.height, f.type) for f in LANDING_SCHEMA],
-        schema=LANDING_SCHEMA,
-    )
+    table = _arrow(landing)
     bounds = sorted({0, landing.height, *(c for c in cuts if c < landing.height)})
     folder = storage.landing_folder(streamed, DATE)
     folder.mkdir(parents=True)
@@ -116,3 +122,21 @@ def test_duplicates_matched_a_span_at_a_time_are_those_of_the_whole_day(rows, cu
         nearby = inbound.filter(pl.col("recv_wall_ns").is_between(start - WINDOW, end + WINDOW))
         found.append(matcher.match_span(nearby, start, end, last=end == bounds[-1]))
     assert pl.concat(found).sort("_row").equals(whole)
+
+
+def test_a_killed_builds_spilled_index_is_swept_and_a_live_ones_kept(tmp_path):
+    """The spill folder carries its builder's PID: a killed build's is removed by the next build of the partition,
+    a build still running keeps its own (the same sweep as every temp of the data root)."""
+    folder = storage.landing_folder(tmp_path, DATE)
+    folder.mkdir(parents=True)
+    pq.write_table(_arrow(_landing([("cap-a", 0, 0, "2", "in")])), folder / "cap-a-000000.parquet")
+    partition = storage.table_path(tmp_path, "frames", DATE).parent
+    partition.mkdir(parents=True)
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead, live = partition / f".part.parquet.index.{int(done.stdout)}.tmp", partition / f".part.parquet.index.{os.getppid()}.tmp"
+    for spill in (dead, live):
+        spill.mkdir()
+        (spill / "000000.parquet").write_bytes(b"PAR1")
+    built = bronze_build.build_frames_partition(tmp_path, DATE, WINDOW)
+    assert built.rows == 1 and not dead.exists() and live.exists()
+    assert sorted(p.name for p in partition.iterdir()) == [live.name, "part.parquet"]
