@@ -5,10 +5,10 @@ Each segment's index (:func:`~vectra_pipeline.bronze.frames.landing_index`, a ba
 Parquet file in a temp folder beside the partition (on this machine for an object-store root) as it is read, with
 what the next steps need noted on the way: the keys' order and a sample of the inbound frames' receipt times. When
 the segments in name order hold their keys ascending (each key once: the landing zone as the agent writes it), there
-is no repeat to drop and the index is already in bronze's order; cross-capture duplicates are then matched a span
-of receipt time at a time (:class:`~vectra_pipeline.bronze.frames.CrossCaptureMatcher`) and the index streamed into
-the partition a slice at a time with its flags. Otherwise (a segment imported twice, overlapping files) the day's
-index is read back and built at once, as before.
+is no repeat to drop and the index is already in bronze's order. Otherwise (a segment imported twice, overlapping
+files) it is re-spilled in key order a range of keys at a time, each key's first copy kept. Cross-capture duplicates
+are then matched a span of receipt time at a time (:class:`~vectra_pipeline.bronze.frames.CrossCaptureMatcher`)
+and the index streamed into the partition a slice at a time with its flags.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ from vectra_pipeline.bronze.frames import (
     MATCH_COLUMNS,
     BronzeStats,
     CrossCaptureMatcher,
-    build_frames,
     landing_index,
+    settle_repeats,
 )
 from vectra_pipeline.landing_files import RejectedFile, read_landing_segments
 
 SPAN_ROWS = 100_000  # inbound text rows matched at a time
+KEY_RANGE_ROWS = 100_000  # index rows whose repeats are settled at a time, when the landing is not in key order
 WRITE_ROWS = 65_536  # index rows written at a time: one row group of the partition
 _SAMPLE_EVERY = 64  # one inbound receipt time in this many kept to cut the day into spans
 
@@ -60,6 +61,7 @@ class _Spilled:
     last_key: tuple | None = None
     ascending: bool = True  # keys strictly ascending within the segment
     captures: set = field(default_factory=set)
+    keys: list = field(default_factory=list)  # sampled (capture_id, seq)
     times: list = field(default_factory=list)  # sampled receipt times of inbound text frames
     earliest: int | None = None  # of its inbound text frames
     latest: int | None = None
@@ -76,24 +78,26 @@ def build_frames_partition(root, date: str, window_ns: int = DUPLICATE_WINDOW_NS
     else:
         folder = Path(tempfile.mkdtemp(prefix="vectra-index-"))
     try:
-        spilled, rejected = read_landing_segments(root, date, landing_index, _Spiller(folder))
+        spiller = _Spiller(folder)
+        spilled, rejected = read_landing_segments(root, date, landing_index, lambda file, parts: spiller.spill(parts))
         with_rows = [s for s in spilled if s.path is not None]
-        if _in_key_order(with_rows):
-            stats, rows, types = _write_in_order(root, date, with_rows, window_ns)
-        else:
-            stats, rows, types = _write_at_once(root, date, with_rows, window_ns)
+        landing_rows, conflicting = sum(s.rows for s in with_rows), 0
+        if not _in_key_order(with_rows):
+            with_rows, conflicting = _settle_repeats(with_rows, spiller)
+        stats, rows, types = _write_in_order(root, date, with_rows, window_ns, landing_rows, conflicting)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return BuiltFrames(stats, len(spilled), rejected, rows, types)
 
 
 class _Spiller:
-    """``take`` of :func:`read_landing_segments`: a segment's index parts into one spill file, noted on the way."""
+    """Index parts into spill files, one a segment (the ``take`` of :func:`read_landing_segments`) or a range of
+    keys, noted on the way."""
 
     def __init__(self, folder: Path) -> None:
         self.folder, self.count = folder, 0
 
-    def __call__(self, file: str, parts: Iterator[pl.DataFrame]) -> _Spilled:
+    def spill(self, parts: Iterator[pl.DataFrame]) -> _Spilled:
         path = storage.location(self.folder, f"{self.count:06d}.parquet")
         self.count += 1
         spilled, writer = _Spilled(path), None
@@ -126,6 +130,7 @@ def _note(spilled: _Spilled, part: pl.DataFrame) -> None:
     spilled.last_key = last_key
     spilled.rows += part.height
     spilled.captures.update(part["capture_id"].unique().to_list())
+    spilled.keys.extend(part.select("capture_id", "seq").gather_every(_SAMPLE_EVERY).rows())
     times = part.filter(INBOUND_TEXT)["recv_wall_ns"]
     if times.len():
         spilled.times.extend(times.gather_every(_SAMPLE_EVERY).to_list())
@@ -143,13 +148,31 @@ def _scan(spilled: list[_Spilled]) -> pl.LazyFrame:
     return pl.scan_parquet([s.path for s in spilled]).with_row_index("_row")
 
 
-def _write_at_once(root, date: str, spilled: list[_Spilled], window_ns: int) -> tuple[BronzeStats, int, dict]:
-    table, stats = build_frames(_scan(spilled).drop("_row").collect(), window_ns)
-    storage.write_table(root, "frames", date, table)
-    return stats, table.height, dict(table.group_by("record_type").len().iter_rows())
+def _settle_repeats(spilled: list[_Spilled], spiller: _Spiller) -> tuple[list[_Spilled], int]:
+    """The segments' index re-spilled in key order with each key's first copy (segment name order, then row order),
+    a range of about KEY_RANGE_ROWS keys at a time (every copy of a key lies in one range); and the conflicting
+    rows (same key, other content), counted as :func:`build_frames` counts them."""
+    samples = sorted(key for s in spilled for key in s.keys)
+    cuts = sorted(set(samples[:: max(1, KEY_RANGE_ROWS // _SAMPLE_EVERY)][1:]))
+    landing = pl.scan_parquet([s.path for s in spilled]).with_row_index("_at")  # landing order: the first copy first
+    ranges, conflicting = [], 0
+    for low, high in zip([None, *cuts], [*cuts, None], strict=False):
+        rows = landing.filter(_from(low) & (~_from(high) if high is not None else True)).collect().sort("capture_id", "seq", "_at").drop("_at")
+        unique, conflicts = settle_repeats(rows)
+        conflicting += conflicts
+        ranges.append(spiller.spill(iter([unique])))
+    return [r for r in ranges if r.path is not None], conflicting
 
 
-def _write_in_order(root, date: str, spilled: list[_Spilled], window_ns: int) -> tuple[BronzeStats, int, dict]:
+def _from(key: tuple | None) -> pl.Expr:
+    """Keys at or after ``key`` (every key for None)."""
+    if key is None:
+        return pl.lit(True)
+    capture, seq = pl.col("capture_id"), pl.col("seq")
+    return (capture > key[0]) | ((capture == key[0]) & (seq >= key[1]))
+
+
+def _write_in_order(root, date: str, spilled: list[_Spilled], window_ns: int, landing_rows: int, conflicting: int) -> tuple[BronzeStats, int, dict]:
     captures = set().union(*(s.captures for s in spilled))
     duplicates = _duplicates(spilled, window_ns) if len(captures) > 1 else None
     appender = storage.PartitionAppender(root, "frames", date)
@@ -166,7 +189,7 @@ def _write_in_order(root, date: str, spilled: list[_Spilled], window_ns: int) ->
         appender.append(rows.drop("_row").with_columns(flags))
     appender.close()
     found = 0 if duplicates is None else duplicates.height
-    stats = BronzeStats(landing_rows=total, repeated_rows=0, conflicting_rows=0, cross_capture_duplicates=found, captures=len(captures))
+    stats = BronzeStats(landing_rows, landing_rows - total, conflicting, cross_capture_duplicates=found, captures=len(captures))
     return stats, total, dict(types)
 
 

@@ -97,6 +97,7 @@ def test_a_day_built_a_segment_at_a_time_is_the_day_built_at_once(
     with (
         mock.patch.object(landing_files, "BATCH_ROWS", batch_rows),
         mock.patch.object(bronze_build, "SPAN_ROWS", span_rows),
+        mock.patch.object(bronze_build, "KEY_RANGE_ROWS", span_rows),
         mock.patch.object(bronze_build, "WRITE_ROWS", write_rows),
         mock.patch.object(bronze_build, "_SAMPLE_EVERY", sample_every),
     ):

@@ -116,21 +116,13 @@ def build_frames(landing, window_ns: int = DUPLICATE_WINDOW_NS) -> tuple[pl.Data
     frame = landing if isinstance(landing, pl.DataFrame) and "content_hash" in landing.columns else landing_index(landing)
     total = frame.height
     frame = frame.with_row_index("_row")
-    content = ["record_type", "direction", "payload_kind", "payload_size", "content_hash", "detail"]
     # In key order, stable: a key's copies lie together, the first received first (hashing the day's keys to find
     # repeats held 270 MB more at 1M frames). Landing files read in name order are usually in key order already:
     # then the day's index is not copied by a sort.
     capture, seq = pl.col("capture_id"), pl.col("seq")
     ascending = (capture > capture.shift()) | ((capture == capture.shift()) & (seq > seq.shift()))
     in_order = frame.select(ascending.fill_null(True).all()).item()
-    unique = frame if in_order else frame.sort(["capture_id", "seq"], maintain_order=True)
-    again = unique.select((capture.eq(capture.shift()) & seq.eq(seq.shift())).fill_null(False)).to_series()
-    # Same key, different content = conflicting: counted (the first copy is kept). Only repeated keys are compared.
-    conflicting = 0
-    if again.any():
-        copies = unique.filter(again | again.shift(-1, fill_value=False))
-        conflicting = copies.unique(subset=["capture_id", "seq", *content]).height - copies.unique(subset=["capture_id", "seq"]).height
-        unique = unique.filter(~again)
+    unique, conflicting = settle_repeats(frame if in_order else frame.sort(["capture_id", "seq"], maintain_order=True))
     duplicate_of = _cross_capture_duplicates(unique, window_ns)
     flags = unique.select("_row").join(duplicate_of, on="_row", how="left", maintain_order="left")["duplicate_of"]
     frames = unique.with_columns(flags).drop("_row")  # a column added: the day's index is not copied by a join
@@ -143,6 +135,21 @@ def build_frames(landing, window_ns: int = DUPLICATE_WINDOW_NS) -> tuple[pl.Data
         captures=frames["capture_id"].n_unique(),
     )
     return frames, stats
+
+
+_CONTENT = ["record_type", "direction", "payload_kind", "payload_size", "content_hash", "detail"]
+
+
+def settle_repeats(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Index rows in key order, a key's copies in landing order → each key's first copy, and the number of
+    conflicting rows (same key, other content: counted, the first copy kept). Only repeated keys are compared."""
+    capture, seq = pl.col("capture_id"), pl.col("seq")
+    again = rows.select((capture.eq(capture.shift()) & seq.eq(seq.shift())).fill_null(False)).to_series()
+    if not again.any():
+        return rows, 0
+    copies = rows.filter(again | again.shift(-1, fill_value=False))
+    conflicting = copies.unique(subset=["capture_id", "seq", *_CONTENT]).height - copies.unique(subset=["capture_id", "seq"]).height
+    return rows.filter(~again), conflicting
 
 
 INBOUND_TEXT = (pl.col("record_type") == "frame") & (pl.col("direction") == "in") & (pl.col("payload_kind") == _TEXT)
