@@ -259,14 +259,19 @@ def game_ticks(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mate
         appender.append(build_game_ticks(_events(paths, date, "ticks", state_json=True, games=games), run_history))
     appender.close()
     warehouse.refresh(paths.root, ["game_ticks"])
-    ticks = storage.read_table(paths.root, "game_ticks", date, columns=["game_id", "tick", "price", "price_source"])
+    # aggregated as read (the day's ticks held for the metadata grew with the day: 0.5M rows at 1M frames)
+    ticks = storage.scan_table(paths.root, "game_ticks", date)
+    rows, games_seen = ticks.select(pl.len(), pl.col("game_id").n_unique()).collect().row(0)
+    sources = ticks.group_by("price_source").len().sort("price_source").collect()
+    by_length = ticks.group_by("game_id").agg(pl.len().alias("n")).sort(["n", "game_id"], descending=[True, False])
+    longest = by_length.head(5).collect()["game_id"]  # price_paths' games: its sparklines from their ticks alone
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": ticks.height,
-            "games": ticks["game_id"].n_unique(),
-            "price_sources": counts(ticks, "price_source"),
-            "price_paths": price_paths(ticks),
-            "preview": preview(storage.scan_table(paths.root, "game_ticks", date).head(5).collect()),
+            "dagster/row_count": rows,
+            "games": games_seen,
+            "price_sources": dg.MetadataValue.json({str(k): v for k, v in sources.iter_rows()}),
+            "price_paths": price_paths(ticks.filter(pl.col("game_id").is_in(longest.implode())).select("game_id", "tick", "price").collect()),
+            "preview": preview(ticks.head(5).collect()),
         }
     )
 
