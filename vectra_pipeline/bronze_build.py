@@ -39,7 +39,7 @@ from vectra_pipeline.landing_files import RejectedFile, read_landing_segments
 SPAN_ROWS = 100_000  # inbound text rows matched at a time
 KEY_RANGE_ROWS = 100_000  # index rows whose repeats are settled at a time, when the landing is not in key order
 WRITE_ROWS = 65_536  # index rows written at a time: one row group of the partition
-_SAMPLE_EVERY = 64  # one inbound receipt time in this many kept to cut the day into spans
+_SAMPLE_EVERY = 64  # one key (and inbound receipt time) in this many noted, to cut the day into ranges and spans
 
 
 @dataclass
@@ -53,7 +53,7 @@ class BuiltFrames:
 
 @dataclass
 class _Spilled:
-    """A segment's index in its spill file and what was noted while writing it."""
+    """A segment's (or a range of keys') index in its spill file and what was noted while writing it."""
 
     path: Path | None  # None: the segment had no rows
     rows: int = 0
