@@ -13,10 +13,11 @@ row groups at a time, and :class:`LandingPayloads` reads the payloads of chosen 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -28,6 +29,7 @@ from vectra_pipeline import storage
 from vectra_pipeline.bronze.frames import PAYLOAD_COLUMNS, LandingChanged, landing_frame
 
 REASON_SUFFIX = ".reason"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,29 +65,47 @@ def read_landing_day(data_dir: Path, date: str, keep: Callable[[pl.DataFrame, st
     many days exist.
     """
     keep = keep or (lambda rows, file, first_row: rows)
-    frames, rejected = [], []
-    for path in storage.landing_segments(data_dir, date):
-        file = storage.relative(data_dir, path)
-        try:
-            frames.append(_read_segment(path, file, keep))
-        except (Exception, PanicException) as error:  # noqa: BLE001 - a damaged file fails in many ways
-            rejected.append(reject(data_dir, path, _reason(error)))
-    for path in storage.stray_landing_files(data_dir, date):
-        rejected.append(reject(data_dir, path, "not a landing segment name (<capture id>-<NNNNNN>.parquet)"))
+    frames, rejected = read_landing_segments(data_dir, date, keep, lambda file, parts: pl.concat(list(parts)))
     empty = keep(landing_frame(LANDING_SCHEMA.empty_table()), "", 0)
     frame = pl.concat([empty, *frames]) if frames else empty
     return LandingDay(frame, len(frames), rejected)
 
 
-def _read_segment(path: Path, file: str, keep) -> pl.DataFrame:
-    """A whole segment reduced by ``keep``, or the first reason it is not landing data (then nothing of it is kept)."""
-    schema, batches = storage.parquet_batches(path, BATCH_ROWS)
-    parts = [keep(landing_frame(schema.empty_table()), file, 0)]  # the columns are checked even when it has no rows
-    first_row = 0
-    for batch in batches:
-        parts.append(keep(landing_frame(batch), file, first_row))
-        first_row += batch.num_rows
-    return pl.concat(parts)
+def read_landing_segments(data_dir: Path, date: str, keep, take: Callable[[str, Iterator[pl.DataFrame]], T]) -> tuple[list[T], list[RejectedFile]]:
+    """:func:`read_landing_day` a segment at a time: ``take(file, parts)`` consumes the segment's batches reduced
+    by ``keep`` (the first part, of no rows, carries the columns) as they are read and returns what is kept of it
+    (memory: a batch). A segment found not to be landing data is rejected whatever ``take`` did with its first
+    parts: ``take`` undoes it when the parts raise (an error of ``take``'s own is no reason to reject the file)."""
+    taken, rejected = [], []
+    for path in storage.landing_segments(data_dir, date):
+        file = storage.relative(data_dir, path)
+        try:
+            taken.append(take(file, _segment_parts(path, file, keep)))
+        except _NotLanding as error:
+            rejected.append(reject(data_dir, path, error.reason))
+    for path in storage.stray_landing_files(data_dir, date):
+        rejected.append(reject(data_dir, path, "not a landing segment name (<capture id>-<NNNNNN>.parquet)"))
+    return taken, rejected
+
+
+class _NotLanding(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _segment_parts(path: Path, file: str, keep) -> Iterator[pl.DataFrame]:
+    """A segment's batches reduced by ``keep``, or :class:`_NotLanding` with the first reason it is not landing data."""
+    try:
+        schema, batches = storage.parquet_batches(path, BATCH_ROWS)
+        yield keep(landing_frame(schema.empty_table()), file, 0)  # the columns are checked even when it has no rows
+        first_row = 0
+        for batch in batches:
+            part = keep(landing_frame(batch), file, first_row)
+            first_row += batch.num_rows
+            yield part
+    except (Exception, PanicException) as error:  # noqa: BLE001 - a damaged file fails in many ways
+        raise _NotLanding(_reason(error)) from None
 
 
 def _reason(error: BaseException) -> str:

@@ -10,7 +10,7 @@ import pytest
 from pipeline_kit import chains_by_date, import_real
 
 from vectra_pipeline import storage
-from vectra_pipeline.defs.assets.silver import EVENT_COLUMNS, _events, stage_events
+from vectra_pipeline.defs.assets.silver import EVENT_COLUMNS, EVENT_ROWS, _events, _row_groups, stage_events
 from vectra_pipeline.defs.resources import VectraPaths
 
 READS = [(stage, False) for stage in EVENT_COLUMNS] + [("ticks", True), ("game_history", True)]
@@ -30,6 +30,11 @@ def _assert_reads_equal(tmp_path, events: pl.DataFrame, row_group_size: int) -> 
     assert len(storage.parquet_row_group_rows(path)) == -(-events.height // row_group_size)
     paths = VectraPaths(data_dir=str(tmp_path))
     games = events["game_id"].unique().sort(nulls_last=False)
+    # game_history's read: each row group's full frames, filtered as decoded, are the partition's in order
+    groups = list(_row_groups(paths, date, EVENT_ROWS["game_history"], EVENT_COLUMNS["game_history"]))
+    assert len(groups) == len(storage.parquet_row_group_rows(path))
+    full = events.filter(EVENT_ROWS["game_history"].fill_null(False)).select(EVENT_COLUMNS["game_history"])
+    assert pl.concat(groups).equals(full), row_group_size
     for stage, state_json in READS:
         whole = stage_events(events.lazy(), stage, state_json).collect()
         assert _events(paths, date, stage, state_json).equals(whole), (stage, state_json, row_group_size)

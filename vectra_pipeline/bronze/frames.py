@@ -116,21 +116,13 @@ def build_frames(landing, window_ns: int = DUPLICATE_WINDOW_NS) -> tuple[pl.Data
     frame = landing if isinstance(landing, pl.DataFrame) and "content_hash" in landing.columns else landing_index(landing)
     total = frame.height
     frame = frame.with_row_index("_row")
-    content = ["record_type", "direction", "payload_kind", "payload_size", "content_hash", "detail"]
     # In key order, stable: a key's copies lie together, the first received first (hashing the day's keys to find
     # repeats held 270 MB more at 1M frames). Landing files read in name order are usually in key order already:
     # then the day's index is not copied by a sort.
     capture, seq = pl.col("capture_id"), pl.col("seq")
     ascending = (capture > capture.shift()) | ((capture == capture.shift()) & (seq > seq.shift()))
     in_order = frame.select(ascending.fill_null(True).all()).item()
-    unique = frame if in_order else frame.sort(["capture_id", "seq"], maintain_order=True)
-    again = unique.select((capture.eq(capture.shift()) & seq.eq(seq.shift())).fill_null(False)).to_series()
-    # Same key, different content = conflicting: counted (the first copy is kept). Only repeated keys are compared.
-    conflicting = 0
-    if again.any():
-        copies = unique.filter(again | again.shift(-1, fill_value=False))
-        conflicting = copies.unique(subset=["capture_id", "seq", *content]).height - copies.unique(subset=["capture_id", "seq"]).height
-        unique = unique.filter(~again)
+    unique, conflicting = settle_repeats(frame if in_order else frame.sort(["capture_id", "seq"], maintain_order=True))
     duplicate_of = _cross_capture_duplicates(unique, window_ns)
     flags = unique.select("_row").join(duplicate_of, on="_row", how="left", maintain_order="left")["duplicate_of"]
     frames = unique.with_columns(flags).drop("_row")  # a column added: the day's index is not copied by a join
@@ -145,40 +137,86 @@ def build_frames(landing, window_ns: int = DUPLICATE_WINDOW_NS) -> tuple[pl.Data
     return frames, stats
 
 
+_CONTENT = ["record_type", "direction", "payload_kind", "payload_size", "content_hash", "detail"]
+
+
+def settle_repeats(rows: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Index rows in key order, a key's copies in landing order → each key's first copy, and the number of
+    conflicting rows (same key, other content: counted, the first copy kept). Only repeated keys are compared."""
+    capture, seq = pl.col("capture_id"), pl.col("seq")
+    again = rows.select((capture.eq(capture.shift()) & seq.eq(seq.shift())).fill_null(False)).to_series()
+    if not again.any():
+        return rows, 0
+    copies = rows.filter(again | again.shift(-1, fill_value=False))
+    conflicting = copies.unique(subset=["capture_id", "seq", *_CONTENT]).height - copies.unique(subset=["capture_id", "seq"]).height
+    return rows.filter(~again), conflicting
+
+
+INBOUND_TEXT = (pl.col("record_type") == "frame") & (pl.col("direction") == "in") & (pl.col("payload_kind") == _TEXT)
+MATCH_COLUMNS = ("_row", "capture_id", "seq", "recv_wall_ns", "content_hash", "payload_size")
+_SAME = ["content_hash", "payload_size"]  # identical text: same hash and size (a collision within the window is no concern)
+_NO_DUPLICATES = pl.DataFrame(schema={"_row": pl.UInt32, "duplicate_of": pl.String})
+
+
 def _cross_capture_duplicates(frame: pl.DataFrame, window_ns: int) -> pl.DataFrame:
     """``_row`` → ``duplicate_of`` for inbound frames another capture received first within the window."""
-    none = pl.DataFrame(schema={"_row": pl.UInt32, "duplicate_of": pl.String})
     if frame["capture_id"].n_unique() < 2:
-        return none
-    # identical text = same content hash and size (64 + 64 bits: a collision within the window is not a concern)
-    inbound = (
-        frame.lazy()  # only the columns used are filtered (an eager filter copied the day's index: 280 MB at 1M)
-        .filter((pl.col("record_type") == "frame") & (pl.col("direction") == "in") & (pl.col("payload_kind") == _TEXT))
-        .select("_row", "capture_id", "seq", "recv_wall_ns", "content_hash", "payload_size")
-        .collect()
-    )
-    same = ["content_hash", "payload_size"]
-    shared = inbound.group_by(same).agg(pl.col("capture_id").n_unique().alias("_captures")).filter(pl.col("_captures") > 1)
-    candidates = inbound.join(shared.select(same), on=same).sort([*same, "recv_wall_ns", "capture_id", "seq"])
-    rows: list[int] = []
-    originals: list[str] = []
-    # Only frames whose text occurs in several captures get here (overlap), so a loop is cheap.
-    for group in candidates.partition_by(same, maintain_order=True):
-        kept: list[tuple[str, int, str, set[str]]] = []  # capture, time, "capture:seq", absorbed captures
-        for row, capture, seq, when in group.select("_row", "capture_id", "seq", "recv_wall_ns").iter_rows():
-            match = next(
-                (k for k in kept if k[0] != capture and capture not in k[3] and when - k[1] <= window_ns),
-                None,
-            )
+        return _NO_DUPLICATES
+    # only the columns used are filtered (an eager filter copied the day's index: 280 MB at 1M)
+    inbound = frame.lazy().filter(INBOUND_TEXT).select(MATCH_COLUMNS).collect()
+    return CrossCaptureMatcher(window_ns).match(_shared(inbound))
+
+
+def _shared(inbound: pl.DataFrame) -> pl.DataFrame:
+    """The rows whose text occurs in several captures among these: only they can match (an overlap)."""
+    shared = inbound.group_by(_SAME).agg(pl.col("capture_id").n_unique().alias("_captures")).filter(pl.col("_captures") > 1)
+    return inbound.join(shared.select(_SAME), on=_SAME)
+
+
+class CrossCaptureMatcher:
+    """Matches inbound frames to the identical one another capture received first within the window, one-to-one per
+    capture, fed in receipt-time order: the whole day at once, or a span of time after another (:meth:`match_span`)
+    with the same result — what a text's earlier frames left (each kept frame, the captures it absorbed) is carried
+    while it can still match."""
+
+    def __init__(self, window_ns: int = DUPLICATE_WINDOW_NS) -> None:
+        self.window_ns = window_ns
+        self._kept: dict[tuple[int, int], list[tuple[str, int, str, set[str]]]] = {}  # capture, time, "capture:seq", absorbed
+
+    def match(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """``_row`` → ``duplicate_of`` of these rows (MATCH_COLUMNS), later than every row matched before."""
+        found_rows: list[int] = []
+        originals: list[str] = []
+        ordered = rows.sort([*_SAME, "recv_wall_ns", "capture_id", "seq"])
+        for row, capture, seq, when, content, size in ordered.select(MATCH_COLUMNS).iter_rows():
+            kept = self._kept.setdefault((content, size), [])
+            match = next((k for k in kept if k[0] != capture and capture not in k[3] and when - k[1] <= self.window_ns), None)
             if match is None:
                 kept.append((capture, when, f"{capture}:{seq}", set()))
             else:
                 match[3].add(capture)
-                rows.append(row)
+                found_rows.append(row)
                 originals.append(match[2])
-    if not rows:
-        return none
-    return pl.DataFrame({"_row": rows, "duplicate_of": originals}, schema=none.schema)
+        return pl.DataFrame({"_row": found_rows, "duplicate_of": originals}, schema=_NO_DUPLICATES.schema)
+
+    def match_span(self, nearby: pl.DataFrame, start_ns: int, end_ns: int, last: bool = False) -> pl.DataFrame:
+        """:meth:`match` of the rows received in [start_ns, end_ns) (the ``last`` span: [start_ns, end_ns]), given
+        ``nearby``: the inbound text rows (MATCH_COLUMNS) received in [start_ns - window, end_ns + window] (or more),
+        every capture's. Spans follow each other.
+
+        A text seen by one capture only in ``nearby`` matches nothing in the span, and what its frames leave cannot
+        match any later frame of another capture (that one would be within the window, hence in ``nearby``), so it is
+        skipped; frames kept before ``end_ns - window`` can match nothing later and are forgotten."""
+        inside = pl.col("recv_wall_ns").is_between(start_ns, end_ns, closed="both" if last else "left")
+        found = self.match(_shared(nearby).filter(inside)) if nearby["capture_id"].n_unique() > 1 else _NO_DUPLICATES
+        horizon = end_ns - self.window_ns
+        for text in list(self._kept):
+            alive = [k for k in self._kept[text] if k[1] >= horizon]
+            if alive:
+                self._kept[text] = alive
+            else:
+                del self._kept[text]
+        return found
 
 
 class LandingChanged(ValueError):

@@ -3,12 +3,12 @@
 import dagster as dg
 
 from vectra_pipeline import storage, warehouse
-from vectra_pipeline.bronze.frames import DUPLICATE_WINDOW_NS, build_frames, landing_index
+from vectra_pipeline.bronze.frames import DUPLICATE_WINDOW_NS
+from vectra_pipeline.bronze_build import build_frames_partition
 from vectra_pipeline.datasets.identity import asset_code_version
-from vectra_pipeline.defs.metadata import counts, notes, preview
+from vectra_pipeline.defs.metadata import notes, preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
-from vectra_pipeline.landing_files import read_landing_day
 
 OWNERS = ["team:vectra-pipeline"]
 
@@ -34,25 +34,24 @@ def frames(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Material
     if not storage.landing_segments(paths.root, date) and not storage.stray_landing_files(paths.root, date):
         # the UI can launch any partition: a day without landing files is refused as `vectra build --date` refuses it
         raise dg.Failure(f"no landing data for {date} under {storage.landing_folder(paths.root, date)}: nothing to build")
-    landing = read_landing_day(paths.root, date, keep=landing_index)  # no frame text held: bronze is an index
-    for rejected in landing.rejected:
+    built = build_frames_partition(paths.root, date)  # a segment at a time; no frame text held: bronze is an index
+    for rejected in built.rejected:
         context.log.warning(rejected.line())
-    table, stats = build_frames(landing.frame)
-    storage.write_table(paths.root, "frames", date, table)
     warehouse.refresh(paths.root, ["frames"])
+    stats = built.stats
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": table.height,
-            "landing_segments": landing.segments,
-            "rejected_files": dg.MetadataValue.json([{"file": r.file, "moved_to": r.moved_to, "reason": r.reason} for r in landing.rejected]),
-            **notes([r.line() for r in landing.rejected]),
+            "dagster/row_count": built.rows,
+            "landing_segments": built.segments,
+            "rejected_files": dg.MetadataValue.json([{"file": r.file, "moved_to": r.moved_to, "reason": r.reason} for r in built.rejected]),
+            **notes([r.line() for r in built.rejected]),
             "landing_rows": stats.landing_rows,
             "repeated_rows_dropped": stats.repeated_rows,
             "conflicting_rows": stats.conflicting_rows,
             "cross_capture_duplicates": stats.cross_capture_duplicates,
             "captures": stats.captures,
-            "record_types": counts(table, "record_type"),
-            "preview": preview(table),
+            "record_types": dg.MetadataValue.json(dict(sorted(built.record_types.items()))),
+            "preview": preview(storage.scan_table(paths.root, "frames", date).head(5).collect()),
         }
     )
 
