@@ -38,18 +38,23 @@ from bench_pipeline import DAY, _child, _rss_mb  # noqa: E402 - the sibling benc
 BACKFILL_START = "2025-12-01"
 
 
-def _step_seconds(instance, rss: list[tuple[float, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    """Seconds and peak RSS (MB, from ``rss`` samples) per Dagster step (an asset, a multi-asset or a check) over
-    every run of the instance."""
-    seconds: dict[str, float] = defaultdict(float)
-    peaks: dict[str, float] = defaultdict(float)
+def _step_seconds(instance, sampler: _RssSampler) -> dict[str, dict]:
+    """Per Dagster step (an asset, a multi-asset or a check) over every run of the instance: its seconds, the peak
+    RSS of the build process during it (MB, from the sampler) and what the allocators held at its start and end."""
+    steps: dict[str, dict] = defaultdict(lambda: {"seconds": 0.0, "peak_mb": 0.0})
     for run in instance.get_runs():
         for step in instance.get_run_step_stats(run.run_id):
             if step.start_time and step.end_time:
-                seconds[step.step_key] += step.end_time - step.start_time
-                during = [mb for at, mb in rss if step.start_time <= at <= step.end_time]
-                peaks[step.step_key] = max(peaks[step.step_key], *during, 0.0)
-    return dict(seconds), dict(peaks)
+                figures = steps[step.step_key]
+                figures["started_at"] = min(figures.get("started_at", step.start_time), step.start_time)
+                figures["seconds"] += step.end_time - step.start_time
+                during = [mb for at, mb in sampler.samples if step.start_time <= at <= step.end_time]
+                figures["peak_mb"] = max(figures["peak_mb"], *during, 0.0)
+                after_start = [held for at, held in sampler.held if at >= step.start_time]
+                before_end = [held for at, held in sampler.held if at <= step.end_time]
+                figures["start"] = after_start[0] if after_start else None
+                figures["end"] = before_end[-1] if before_end else None
+    return dict(steps)
 
 
 def _tree_pids(pid: int) -> list[int]:
@@ -67,15 +72,19 @@ def _tree_pids(pid: int) -> list[int]:
 
 class _RssSampler(threading.Thread):
     """Resident memory every 20 ms, of this process and of all its processes together (the kernel's peak alone
-    cannot say which step set it, nor add up processes that run at once)."""
+    cannot say which step set it, nor add up processes that run at once); every 100 ms also what each allocator of
+    this process holds (``allocators.held``), to read off what a step started and ended with."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.samples: list[tuple[float, float]] = []
+        self.held: list[tuple[float, dict[str, float]]] = []
         self.tree_peak_mb = 0.0
         self.done = threading.Event()
 
     def run(self) -> None:
+        from vectra_pipeline.allocators import held
+
         page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
         while not self.done.wait(0.02):
             resident = []
@@ -87,12 +96,14 @@ class _RssSampler(threading.Thread):
                     pass
             self.samples.append((time.time(), resident[0]))
             self.tree_peak_mb = max(self.tree_peak_mb, sum(resident))
+            if len(self.samples) % 5 == 0:
+                self.held.append((time.time(), held()))
 
 
 def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
-    from vectra_pipeline.commands.build import ALLOCATOR
+    from vectra_pipeline.commands.build import set_allocators
 
-    os.environ.setdefault(*ALLOCATOR)  # as `vectra build` runs (set before polars loads)
+    set_allocators()  # as `vectra build` runs (set before polars and pyarrow load)
     import vectra_pipeline.definitions  # noqa: F401 - import Dagster and every asset module before the clock starts
 
     home = Path(tempfile.mkdtemp(prefix="bench-dagster-home-"))
@@ -101,10 +112,12 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
     import dagster as dg
 
     from vectra_pipeline import storage
+    from vectra_pipeline.allocators import held
     from vectra_pipeline.build import build, landing_dates
     from vectra_pipeline.datasets.registry import latest_dataset
 
     days = landing_dates(data_dir)
+    imports = held()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     sampler = _RssSampler()
     sampler.start()
@@ -118,7 +131,7 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
     versions = {name: latest_dataset(data_dir, name) for name in storage.dataset_names(data_dir)}
     counts = {name: version.manifest["counts"] for name, version in versions.items() if version}
     with dg.DagsterInstance.get() as instance:
-        steps, step_peaks = _step_seconds(instance, sampler.samples)
+        steps = _step_seconds(instance, sampler)
     shutil.rmtree(home, ignore_errors=True)
     return {
         "days": len(days), "jobs": jobs, "seconds": seconds, "cpu_seconds": cpu, "cores_used": cpu / seconds,
@@ -126,8 +139,10 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
         "peak_worker_rss_mb": children.ru_maxrss / 1024 or None,
         "datasets": {name: version.id for name, version in versions.items() if version},
         "rows": sum(c["rows"] for c in counts.values()), "episodes": sum(c["episodes_total"] for c in counts.values()),
-        "failed_checks": [c[0] for c in summary.checks if not c[2]], "steps_s": {k: round(v, 2) for k, v in sorted(steps.items())},
-        "steps_peak_rss_mb": {k: round(v) for k, v in sorted(step_peaks.items())},
+        "failed_checks": [c[0] for c in summary.checks if not c[2]], "held_after_imports": imports,
+        "steps_s": {k: round(v["seconds"], 2) for k, v in sorted(steps.items())},
+        "steps_peak_rss_mb": {k: round(v["peak_mb"]) for k, v in sorted(steps.items())},
+        "steps_held": {k: {"start": v.get("start"), "end": v.get("end")} for k, v in sorted(steps.items(), key=lambda kv: kv[1]["started_at"])},
     }  # fmt: skip
 
 
