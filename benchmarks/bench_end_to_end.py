@@ -39,21 +39,28 @@ BACKFILL_START = "2025-12-01"
 
 
 def _step_seconds(instance, sampler: _RssSampler) -> dict[str, dict]:
-    """Per Dagster step (an asset, a multi-asset or a check) over every run of the instance: its seconds, the peak
-    RSS of the build process during it (MB, from the sampler) and what the allocators held at its start and end."""
-    steps: dict[str, dict] = defaultdict(lambda: {"seconds": 0.0, "peak_mb": 0.0})
+    """Per Dagster step (an asset, a multi-asset or a check) over every run of the instance: its seconds, the RSS of
+    the process that ran it (the build process, or a backfill's day worker) at its start and end and at most during
+    it (MB, the most over the days), and, in the build process, what its allocators held at its start and end."""
+    from vectra_pipeline.defs.stale_runs import TAG_PID  # the PID a run ran in (a backfill's day worker)
+
+    steps: dict[str, dict] = defaultdict(lambda: {"seconds": 0.0, "peak_mb": 0.0, "start_mb": 0.0, "end_mb": 0.0})
     for run in instance.get_runs():
+        pid = int(run.tags.get(TAG_PID, os.getpid()))
+        resident = [(at, by_pid[pid]) for at, by_pid in sampler.samples if pid in by_pid]
         for step in instance.get_run_step_stats(run.run_id):
-            if step.start_time and step.end_time:
-                figures = steps[step.step_key]
-                figures["started_at"] = min(figures.get("started_at", step.start_time), step.start_time)
-                figures["seconds"] += step.end_time - step.start_time
-                during = [mb for at, mb in sampler.samples if step.start_time <= at <= step.end_time]
-                figures["peak_mb"] = max(figures["peak_mb"], *during, 0.0)
-                after_start = [held for at, held in sampler.held if at >= step.start_time]
-                before_end = [held for at, held in sampler.held if at <= step.end_time]
-                figures["start"] = after_start[0] if after_start else None
-                figures["end"] = before_end[-1] if before_end else None
+            if not (step.start_time and step.end_time):
+                continue
+            figures = steps[step.step_key]
+            figures["started_at"] = min(figures.get("started_at", step.start_time), step.start_time)
+            figures["seconds"] += step.end_time - step.start_time
+            during = [mb for at, mb in resident if step.start_time <= at <= step.end_time]
+            figures["peak_mb"] = max(figures["peak_mb"], *during, 0.0)
+            figures["start_mb"] = max(figures["start_mb"], next((mb for at, mb in resident if at >= step.start_time), 0.0))
+            figures["end_mb"] = max(figures["end_mb"], next((mb for at, mb in reversed(resident) if at <= step.end_time), 0.0))
+            if pid == os.getpid():
+                figures["start"] = next((held for at, held in sampler.held if at >= step.start_time), None)
+                figures["end"] = next((held for at, held in reversed(sampler.held) if at <= step.end_time), None)
     return dict(steps)
 
 
@@ -71,13 +78,13 @@ def _tree_pids(pid: int) -> list[int]:
 
 
 class _RssSampler(threading.Thread):
-    """Resident memory every 20 ms, of this process and of all its processes together (the kernel's peak alone
-    cannot say which step set it, nor add up processes that run at once); every 100 ms also what each allocator of
-    this process holds (``allocators.held``), to read off what a step started and ended with."""
+    """Resident memory every 20 ms of this process and of each of its descendants (the kernel's peak alone cannot
+    say which step set it, nor add up processes that run at once); every 100 ms also what each allocator of this
+    process holds (``allocators.held``), to read off what a step started and ended with."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.samples: list[tuple[float, float]] = []
+        self.samples: list[tuple[float, dict[int, float]]] = []
         self.held: list[tuple[float, dict[str, float]]] = []
         self.tree_peak_mb = 0.0
         self.done = threading.Event()
@@ -87,15 +94,15 @@ class _RssSampler(threading.Thread):
 
         page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
         while not self.done.wait(0.02):
-            resident = []
+            resident = {}
             for pid in _tree_pids(os.getpid()):
                 try:
                     with open(f"/proc/{pid}/statm") as statm:
-                        resident.append(int(statm.read().split()[1]) * page_mb)
+                        resident[pid] = int(statm.read().split()[1]) * page_mb
                 except OSError:
                     pass
-            self.samples.append((time.time(), resident[0]))
-            self.tree_peak_mb = max(self.tree_peak_mb, sum(resident))
+            self.samples.append((time.time(), resident))
+            self.tree_peak_mb = max(self.tree_peak_mb, sum(resident.values()))
             if len(self.samples) % 5 == 0:
                 self.held.append((time.time(), held()))
 
@@ -142,7 +149,9 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
         "failed_checks": [c[0] for c in summary.checks if not c[2]], "held_after_imports": imports,
         "steps_s": {k: round(v["seconds"], 2) for k, v in sorted(steps.items())},
         "steps_peak_rss_mb": {k: round(v["peak_mb"]) for k, v in sorted(steps.items())},
-        "steps_held": {k: {"start": v.get("start"), "end": v.get("end")} for k, v in sorted(steps.items(), key=lambda kv: kv[1]["started_at"])},
+        "steps_in_chain": {k: {"start_mb": round(v["start_mb"]), "peak_mb": round(v["peak_mb"]), "end_mb": round(v["end_mb"]),
+                               "held_at_start": v.get("start"), "held_at_end": v.get("end")}
+                           for k, v in sorted(steps.items(), key=lambda item: item[1]["started_at"])},
     }  # fmt: skip
 
 
@@ -164,6 +173,13 @@ def _shares(result: dict) -> str:
     """The slowest steps and their share of the build's wall time (sequential builds only: steps do not overlap)."""
     top = sorted(result["steps_s"].items(), key=lambda item: -item[1])[:8]
     return ", ".join(f"{step} {seconds:.1f} s ({seconds / result['seconds']:.0%})" for step, seconds in top)
+
+
+def _left_to_next_step(result: dict) -> str:
+    """The RSS of the process after imports against the most any step started with (what earlier steps left)."""
+    starts = sorted(((figures["start_mb"], step) for step, figures in result["steps_in_chain"].items()), reverse=True)
+    highest = ", ".join(f"{step} {mb:,}" for mb, step in starts[:4])
+    return f"after imports {result['held_after_imports']['rss']:,.0f} MB; highest at a step's start (MB): {highest}"
 
 
 def main() -> None:
@@ -204,6 +220,7 @@ def main() -> None:
         console.print(f"  slowest steps: {_shares(result)}")
         peaks = sorted(result["steps_peak_rss_mb"].items(), key=lambda item: -item[1])[:6]
         console.print("  highest resident memory during a step (MB): " + ", ".join(f"{step} {mb:,}" for step, mb in peaks))
+        console.print(f"  what steps start with: {_left_to_next_step(result)}")
         report[f"day_{frames}"] = {"floor": floor, "build": result, "times_floor": ratio}
     if len(sizes) == 2:
         small, large = (report[f"day_{n}"]["build"]["peak_rss_mb"] for n in sizes)
@@ -227,6 +244,7 @@ def main() -> None:
                 f"all processes at once {result['peak_all_processes_mb']:,.0f} MB; "
                 f"failed runs {result['failed_runs'] or 'none'}"
             )
+            console.print(f"    what steps start with in the day workers: {_left_to_next_step(result)}")
             report[f"backfill_jobs_{jobs}"] = result
     (args.work / "report-end-to-end.json").write_text(json.dumps(report, indent=2))
     console.print(f"figures: {args.work / 'report-end-to-end.json'}")
