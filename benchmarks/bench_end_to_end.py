@@ -179,7 +179,7 @@ def _left_to_next_step(result: dict) -> str:
     """The RSS of the process after imports against the most any step started with (what earlier steps left)."""
     starts = sorted(((figures["start_mb"], step) for step, figures in result["steps_in_chain"].items()), reverse=True)
     highest = ", ".join(f"{step} {mb:,}" for mb, step in starts[:4])
-    return f"after imports {result['held_after_imports']['rss']:,.0f} MB; highest at a step's start (MB): {highest}"
+    return f"the build process after imports {result['held_after_imports']['rss']:,.0f} MB; highest at a step's start (MB): {highest}"
 
 
 def main() -> None:
