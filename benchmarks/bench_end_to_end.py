@@ -38,18 +38,30 @@ from bench_pipeline import DAY, _child, _rss_mb  # noqa: E402 - the sibling benc
 BACKFILL_START = "2025-12-01"
 
 
-def _step_seconds(instance, rss: list[tuple[float, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    """Seconds and peak RSS (MB, from ``rss`` samples) per Dagster step (an asset, a multi-asset or a check) over
-    every run of the instance."""
-    seconds: dict[str, float] = defaultdict(float)
-    peaks: dict[str, float] = defaultdict(float)
+def _step_seconds(instance, sampler: _RssSampler) -> dict[str, dict]:
+    """Per Dagster step (an asset, a multi-asset or a check) over every run of the instance: its seconds, the RSS of
+    the process that ran it (the build process, or a backfill's day worker) at its start and end and at most during
+    it (MB, the most over the days), and, in the build process, what its allocators held at its start and end."""
+    from vectra_pipeline.defs.stale_runs import TAG_PID  # the PID a run ran in (a backfill's day worker)
+
+    steps: dict[str, dict] = defaultdict(lambda: {"seconds": 0.0, "peak_mb": 0.0, "start_mb": 0.0, "end_mb": 0.0})
     for run in instance.get_runs():
+        pid = int(run.tags.get(TAG_PID, os.getpid()))
+        resident = [(at, by_pid[pid]) for at, by_pid in sampler.samples if pid in by_pid]
         for step in instance.get_run_step_stats(run.run_id):
-            if step.start_time and step.end_time:
-                seconds[step.step_key] += step.end_time - step.start_time
-                during = [mb for at, mb in rss if step.start_time <= at <= step.end_time]
-                peaks[step.step_key] = max(peaks[step.step_key], *during, 0.0)
-    return dict(seconds), dict(peaks)
+            if not (step.start_time and step.end_time):
+                continue
+            figures = steps[step.step_key]
+            figures["started_at"] = min(figures.get("started_at", step.start_time), step.start_time)
+            figures["seconds"] += step.end_time - step.start_time
+            during = [mb for at, mb in resident if step.start_time <= at <= step.end_time]
+            figures["peak_mb"] = max(figures["peak_mb"], *during, 0.0)
+            figures["start_mb"] = max(figures["start_mb"], next((mb for at, mb in resident if at >= step.start_time), 0.0))
+            figures["end_mb"] = max(figures["end_mb"], next((mb for at, mb in reversed(resident) if at <= step.end_time), 0.0))
+            if pid == os.getpid():
+                figures["start"] = next((held for at, held in sampler.held if at >= step.start_time), None)
+                figures["end"] = next((held for at, held in reversed(sampler.held) if at <= step.end_time), None)
+    return dict(steps)
 
 
 def _tree_pids(pid: int) -> list[int]:
@@ -66,33 +78,39 @@ def _tree_pids(pid: int) -> list[int]:
 
 
 class _RssSampler(threading.Thread):
-    """Resident memory every 20 ms, of this process and of all its processes together (the kernel's peak alone
-    cannot say which step set it, nor add up processes that run at once)."""
+    """Resident memory every 20 ms of this process and of each of its descendants (the kernel's peak alone cannot
+    say which step set it, nor add up processes that run at once); every 100 ms also what each allocator of this
+    process holds (``allocators.held``), to read off what a step started and ended with."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.samples: list[tuple[float, float]] = []
+        self.samples: list[tuple[float, dict[int, float]]] = []
+        self.held: list[tuple[float, dict[str, float]]] = []
         self.tree_peak_mb = 0.0
         self.done = threading.Event()
 
     def run(self) -> None:
+        from vectra_pipeline.allocators import held
+
         page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
         while not self.done.wait(0.02):
-            resident = []
+            resident = {}
             for pid in _tree_pids(os.getpid()):
                 try:
                     with open(f"/proc/{pid}/statm") as statm:
-                        resident.append(int(statm.read().split()[1]) * page_mb)
+                        resident[pid] = int(statm.read().split()[1]) * page_mb
                 except OSError:
                     pass
-            self.samples.append((time.time(), resident[0]))
-            self.tree_peak_mb = max(self.tree_peak_mb, sum(resident))
+            self.samples.append((time.time(), resident))
+            self.tree_peak_mb = max(self.tree_peak_mb, sum(resident.values()))
+            if len(self.samples) % 5 == 0:
+                self.held.append((time.time(), held()))
 
 
 def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
-    from vectra_pipeline.commands.build import ALLOCATOR
+    from vectra_pipeline.commands.build import set_allocators
 
-    os.environ.setdefault(*ALLOCATOR)  # as `vectra build` runs (set before polars loads)
+    set_allocators()  # as `vectra build` runs (set before polars and pyarrow load)
     import vectra_pipeline.definitions  # noqa: F401 - import Dagster and every asset module before the clock starts
 
     home = Path(tempfile.mkdtemp(prefix="bench-dagster-home-"))
@@ -101,10 +119,12 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
     import dagster as dg
 
     from vectra_pipeline import storage
+    from vectra_pipeline.allocators import held
     from vectra_pipeline.build import build, landing_dates
     from vectra_pipeline.datasets.registry import latest_dataset
 
     days = landing_dates(data_dir)
+    imports = held()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     sampler = _RssSampler()
     sampler.start()
@@ -118,7 +138,7 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
     versions = {name: latest_dataset(data_dir, name) for name in storage.dataset_names(data_dir)}
     counts = {name: version.manifest["counts"] for name, version in versions.items() if version}
     with dg.DagsterInstance.get() as instance:
-        steps, step_peaks = _step_seconds(instance, sampler.samples)
+        steps = _step_seconds(instance, sampler)
     shutil.rmtree(home, ignore_errors=True)
     return {
         "days": len(days), "jobs": jobs, "seconds": seconds, "cpu_seconds": cpu, "cores_used": cpu / seconds,
@@ -126,8 +146,12 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
         "peak_worker_rss_mb": children.ru_maxrss / 1024 or None,
         "datasets": {name: version.id for name, version in versions.items() if version},
         "rows": sum(c["rows"] for c in counts.values()), "episodes": sum(c["episodes_total"] for c in counts.values()),
-        "failed_checks": [c[0] for c in summary.checks if not c[2]], "steps_s": {k: round(v, 2) for k, v in sorted(steps.items())},
-        "steps_peak_rss_mb": {k: round(v) for k, v in sorted(step_peaks.items())},
+        "failed_checks": [c[0] for c in summary.checks if not c[2]], "held_after_imports": imports,
+        "steps_s": {k: round(v["seconds"], 2) for k, v in sorted(steps.items())},
+        "steps_peak_rss_mb": {k: round(v["peak_mb"]) for k, v in sorted(steps.items())},
+        "steps_in_chain": {k: {"start_mb": round(v["start_mb"]), "peak_mb": round(v["peak_mb"]), "end_mb": round(v["end_mb"]),
+                               "held_at_start": v.get("start"), "held_at_end": v.get("end")}
+                           for k, v in sorted(steps.items(), key=lambda item: item[1]["started_at"])},
     }  # fmt: skip
 
 
@@ -149,6 +173,13 @@ def _shares(result: dict) -> str:
     """The slowest steps and their share of the build's wall time (sequential builds only: steps do not overlap)."""
     top = sorted(result["steps_s"].items(), key=lambda item: -item[1])[:8]
     return ", ".join(f"{step} {seconds:.1f} s ({seconds / result['seconds']:.0%})" for step, seconds in top)
+
+
+def _left_to_next_step(result: dict) -> str:
+    """The RSS of the process after imports against the most any step started with (what earlier steps left)."""
+    starts = sorted(((figures["start_mb"], step) for step, figures in result["steps_in_chain"].items()), reverse=True)
+    highest = ", ".join(f"{step} {mb:,}" for mb, step in starts[:4])
+    return f"the build process after imports {result['held_after_imports']['rss']:,.0f} MB; highest at a step's start (MB): {highest}"
 
 
 def main() -> None:
@@ -189,6 +220,7 @@ def main() -> None:
         console.print(f"  slowest steps: {_shares(result)}")
         peaks = sorted(result["steps_peak_rss_mb"].items(), key=lambda item: -item[1])[:6]
         console.print("  highest resident memory during a step (MB): " + ", ".join(f"{step} {mb:,}" for step, mb in peaks))
+        console.print(f"  what steps start with: {_left_to_next_step(result)}")
         report[f"day_{frames}"] = {"floor": floor, "build": result, "times_floor": ratio}
     if len(sizes) == 2:
         small, large = (report[f"day_{n}"]["build"]["peak_rss_mb"] for n in sizes)
@@ -212,6 +244,7 @@ def main() -> None:
                 f"all processes at once {result['peak_all_processes_mb']:,.0f} MB; "
                 f"failed runs {result['failed_runs'] or 'none'}"
             )
+            console.print(f"    what steps start with in the day workers: {_left_to_next_step(result)}")
             report[f"backfill_jobs_{jobs}"] = result
     (args.work / "report-end-to-end.json").write_text(json.dumps(report, indent=2))
     console.print(f"figures: {args.work / 'report-end-to-end.json'}")

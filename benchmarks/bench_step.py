@@ -11,7 +11,8 @@ in-process with the other outputs of its step; they rewrite what they build (``t
 when the root's ``datasets/`` holds no version of the same inputs, ``minari_datasets`` exports only versions without
 ``minari/``), so run them on a copy of the root. And the checks market_observations_finite, crowd_rewards_exact
 (evaluated on the built partitions). Run each step in a fresh process (one per command) and alternate before/after:
-the peak is the process's.
+the peak is the process's. The allocators are set as ``vectra build`` sets them (``commands.build.set_allocators``:
+pyarrow on jemalloc since round six), so a step alone and in the chain are comparable.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def main() -> int:
     parser.add_argument("--date", default="2025-12-20")
     args = parser.parse_args()
 
+    from vectra_pipeline.commands.build import set_allocators
+
+    set_allocators()  # polars' and pyarrow's allocators as `vectra build` runs them (before either loads)
     import dagster as dg
 
     from vectra_pipeline.defs.assets import ASSETS

@@ -1,5 +1,6 @@
 """``vectra build`` returns freed memory to the system as polars frees it (jemalloc read its setting when polars
-loads: the command sets it before), and a setting of the user's is kept."""
+loads: the command sets it before), runs pyarrow on its jemalloc pool (mimalloc keeps what its threads freed), and a
+setting of the user's is kept."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 
 import realdata
 
-from vectra_pipeline.commands.build import ALLOCATOR
+from vectra_pipeline.commands.build import ALLOCATOR, ARROW_POOL
 
 _BUILD_THEN_POLARS = """
 import argparse, os
@@ -19,24 +20,28 @@ try:
     build.run(argparse.Namespace(data=os.environ["ROOT"], date=None, all=True, jobs=1, verbose=False))
 except VectraError:
     pass  # nothing to build there: only the setting is looked at
-import polars
-print(os.environ[ALLOCATOR_NAME])
+import polars, pyarrow
+print(pyarrow.default_memory_pool().backend_name, os.environ[ALLOCATOR_NAME])
 """
 
 
-def _setting_polars_loaded_with(tmp_path, **env: str) -> str:
+def _settings_loaded_with(tmp_path, **env: str) -> tuple[str, str]:
+    """pyarrow's pool and polars' jemalloc setting in a process that ran the build command."""
     code = _BUILD_THEN_POLARS.replace("ALLOCATOR_NAME", repr(ALLOCATOR[0]))
-    base = {k: v for k, v in os.environ.items() if k != ALLOCATOR[0]}
+    base = {k: v for k, v in os.environ.items() if k not in (ALLOCATOR[0], ARROW_POOL[0])}
     done = subprocess.run([sys.executable, "-c", code], cwd=realdata.REPO, env={**base, "ROOT": str(tmp_path), **env},
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
+    pool, polars_setting = done.stdout.strip().splitlines()[-1].split(" ", 1)
+    return pool, polars_setting
 
 
-def test_the_build_returns_freed_memory_at_once(tmp_path):
-    assert _setting_polars_loaded_with(tmp_path).endswith(ALLOCATOR[1])
+def test_the_build_returns_freed_memory_at_once_and_runs_pyarrow_on_jemalloc(tmp_path):
+    pool, polars_setting = _settings_loaded_with(tmp_path)
+    assert pool == ARROW_POOL[1] and polars_setting.endswith(ALLOCATOR[1])  # polars puts its defaults before ours
 
 
-def test_a_users_allocator_setting_is_kept(tmp_path):
+def test_a_users_allocator_settings_are_kept(tmp_path):
     mine = "dirty_decay_ms:2000"
-    assert _setting_polars_loaded_with(tmp_path, **{ALLOCATOR[0]: mine}).endswith(mine)
+    pool, polars_setting = _settings_loaded_with(tmp_path, **{ALLOCATOR[0]: mine, ARROW_POOL[0]: "system"})
+    assert pool == "system" and polars_setting.endswith(mine)

@@ -11,6 +11,7 @@ import os
 
 import dagster as dg
 
+from vectra_pipeline import allocators
 from vectra_pipeline.defs.assets import ASSETS
 from vectra_pipeline.schema import LAYERS
 
@@ -18,20 +19,39 @@ DAILY = dg.AssetSelection.groups(*LAYERS)
 DATASETS = dg.AssetSelection.groups("datasets")
 LANDING_TAG = "vectra/landing"  # a day run's tag: the day's landing fingerprint when the run was requested
 
+
+
+# Every step of a run executes in one process (the in-process executor of ``vectra build``, a backfill's day worker,
+# the daemon's run): what one step's allocators kept would otherwise sit under the next step's peak.
+@dg.success_hook(name="release_memory")
+def _release_after_success(_context: dg.HookContext) -> None:
+    allocators.release()
+
+
+@dg.failure_hook(name="release_memory_after_failure")
+def _release_after_failure(_context: dg.HookContext) -> None:
+    allocators.release()
+
+
+RELEASE_MEMORY = {_release_after_success, _release_after_failure}
+
 landing_to_gold = dg.define_asset_job(
     "landing_to_gold",
     selection=DAILY,
     description="Bronze, silver and the daily gold tables (episodes, observations) for one date partition.",
+    hooks=RELEASE_MEMORY,
 )
 nightly = dg.define_asset_job(
     "nightly",
     selection=DAILY,
     description="Bronze → silver → gold for one date partition (the dataset follows through the day_built sensor).",
+    hooks=RELEASE_MEMORY,
 )
 publish_dataset = dg.define_asset_job(
     "datasets",
     selection=DATASETS,
     description="The training dataset over every day that built fully, and its Minari export.",
+    hooks=RELEASE_MEMORY,
 )
 
 jobs = [landing_to_gold, nightly, publish_dataset]
