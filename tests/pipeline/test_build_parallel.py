@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 from outputs_kit import DAYS, REPO, output_digests, small_landing, vectra_command, vectra_env
-from waits import wait_until
+from waits import running, wait_until
 
 from vectra_pipeline.build import build
 from vectra_pipeline.defs.stale_runs import TAG_PID
@@ -37,14 +37,6 @@ def _children(pid: int) -> set[int]:
         if parent == pid and b"spawn_main" in command:
             found.add(int(entry.name))
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def test_days_built_in_parallel_equal_days_built_one_after_another(tmp_path, monkeypatch):
@@ -87,7 +79,7 @@ def test_a_killed_build_takes_its_workers_with_it(tmp_path):
         wait_until(two_workers, WAIT_S, "the build having two workers at once")
         build_process.send_signal(signal.SIGKILL)  # often while a worker is still importing: that race too
         build_process.wait(timeout=60)
-        wait_until(lambda: not any(map(_alive, workers)), 60, lambda: f"workers {sorted(filter(_alive, workers))} ending with the killed build")
+        wait_until(lambda: not any(map(running, workers)), 60, lambda: f"workers {sorted(filter(running, workers))} ending with the killed build")
     finally:
         build_process.kill()
         build_process.wait(timeout=60)

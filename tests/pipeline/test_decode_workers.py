@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import realdata
 from pipeline_kit import import_real
-from waits import wait_until
+from waits import running, wait_until
 
 from capture_agent.landing.schema import LANDING_SCHEMA
 from capture_agent.landing.segments import segment_name
@@ -135,23 +135,16 @@ def _children(pid: int) -> set[int]:
     )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads a process's children from /proc (Linux)")
 def test_a_killed_build_leaves_no_decode_worker_behind(attachment_day):
     build = subprocess.Popen([sys.executable, "-c", _DECODE_THEN_HANG, str(attachment_day), DATE], cwd=realdata.REPO,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert build.stdout.readline().strip() == "decoding"
-        workers = wait_until(lambda: {pid for pid in _children(build.pid) if _alive(pid)}, 60, "decode workers started")
+        workers = wait_until(lambda: {pid for pid in _children(build.pid) if running(pid)}, 60, "decode workers started")
         build.kill()  # SIGKILL: no cleanup code runs in the build
         build.wait(timeout=60)
-        wait_until(lambda: not any(map(_alive, workers)), 60, lambda: f"workers {workers} still running")
+        wait_until(lambda: not any(map(running, workers)), 60, lambda: f"workers {workers} still running")
     finally:
         build.kill()
         build.wait(timeout=60)
