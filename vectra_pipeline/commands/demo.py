@@ -17,6 +17,7 @@ from pathlib import Path
 
 from capture_agent.config import add_data_argument
 from capture_agent.errors import VectraError
+from vectra_pipeline.commands.build import set_allocators
 
 EXAMPLE_QUERIES = (
     (
@@ -55,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    set_allocators()  # the demo's build is ``vectra build``'s, with its allocators
     from rich.console import Console
 
     from capture_agent.sources.browser import CHROMIUM

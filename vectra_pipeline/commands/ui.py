@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from capture_agent.config import DATA_ENV, add_data_argument
 from capture_agent.errors import VectraError
 from capture_agent.live.origin import Origin, OriginPolicy, is_loopback, parse_allowed_origins
+from vectra_pipeline.commands.build import set_allocators
 from vectra_pipeline.ui_guard import GuardedRequest, refusal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         upstream = upstream_url(args.upstream)
         _log_errors_as_one_line()
         return asyncio.run(_serve(args.host, args.port, allowed, upstream))
+    set_allocators()  # the daemon's and the UI's runs inherit ``vectra build``'s allocators
     from vectra_pipeline import storage
     from vectra_pipeline.build import landing_dates
     from vectra_pipeline.defs.jobs import AUTOMATION_ENV
