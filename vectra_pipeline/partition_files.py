@@ -19,7 +19,7 @@ import polars as pl
 from vectra_pipeline import remote_storage as remote
 from vectra_pipeline.local_files import crash_point, sweep, temp_path
 from vectra_pipeline.parquet_assembly import assembled
-from vectra_pipeline.parquet_format import PARQUET
+from vectra_pipeline.parquet_format import PARQUET, with_own_strings
 from vectra_pipeline.schema import conform, empty
 
 
@@ -60,7 +60,7 @@ class PartitionWriter:
     def append(self, frame: pl.DataFrame) -> None:
         if frame.height == 0:
             return
-        self._held.append(conform(frame, self.table))
+        self._held.append(with_own_strings(conform(frame, self.table)))  # held: not views of the caller's buffers
         self._held_rows += frame.height
         self.rows += frame.height
         while self._held_rows >= PARQUET.row_group_size:

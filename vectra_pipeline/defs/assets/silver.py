@@ -24,6 +24,7 @@ from vectra_pipeline.decode_workers import decode_workers, decoded_slices
 from vectra_pipeline.defs.metadata import counts, preview, price_paths
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
+from vectra_pipeline.parquet_format import with_own_strings
 from vectra_pipeline.schema import TABLES
 from vectra_pipeline.silver.actions import build_actions
 from vectra_pipeline.silver.game_history import build_game_history_in_slices
@@ -129,7 +130,7 @@ def _texts(paths: VectraPaths, date: str, rows: pl.Series) -> list[pl.DataFrame]
             group = texts.slice(start, size).collect().with_row_index(_ROW, start).filter(pl.col(_ROW).is_in(inside.implode()))
             # copied out: a filtered text column's views still hold the whole group's text (the trades step kept
             # every group's, 0.9 GB at 1M, for 36 MB of trade JSON)
-            out.append(group.with_columns(pl.concat_str([pl.col("payload_json"), pl.lit("")]).alias("payload_json")))
+            out.append(with_own_strings(group))
         start += size
     return out
 
