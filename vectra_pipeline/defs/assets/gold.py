@@ -26,7 +26,7 @@ from vectra_pipeline.gold.crowd import (
     build_crowd_observations,
 )
 from vectra_pipeline.gold.episodes import build_episodes
-from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION
+from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION, MARKET_FEATURE_NAMES
 from vectra_pipeline.gold.features import FLOW_TRADE_COLUMNS
 from vectra_pipeline.gold.leaderboard import SpilledBoards, board_candidates, board_frames, spill_leaderboard
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
@@ -290,9 +290,17 @@ def episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Materi
 )
 def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date, ("game_ticks", "trades", "player_state", "actions"))
-    table = build_observations(silver["game_ticks"], _gold(paths, "market_observations", date), silver["trades"],
-                               silver["player_state"], silver["actions"], _gold(paths, "episodes", date))
+    episodes = _gold(paths, "episodes", date)
+    # of the day's ticks, market rows, trades and actions only the recording player's games' (build_observations keeps
+    # no other; the rug ticks for the carry): a day without a recording player read them whole for no row
+    mine = pl.col("game_id").is_in(episodes.filter(pl.col("player_id").is_not_null())["game_id"].implode())
+    market = storage.scan_table(paths.root, "market_observations", date)
+    market_rows = market.select("game_id", "tick", *(c for c in market.collect_schema() if c in MARKET_FEATURE_NAMES))
+    of_mine = {name: scan.filter(mine).collect() for name, scan in
+               (("market", market_rows), *((name, storage.scan_table(paths.root, name, date)) for name in ("trades", "actions")))}
+    ticks = storage.scan_table(paths.root, "game_ticks", date).filter(mine | pl.col("is_rug_tick")).collect()  # rugs: the carry's
+    table = build_observations(ticks, of_mine["market"], of_mine["trades"], storage.read_table(paths.root, "player_state", date),
+                               of_mine["actions"], episodes)
     _write(paths, "observations", date, table)
     transitions = table.filter(~pl.col("is_final"))
     return dg.MaterializeResult(
