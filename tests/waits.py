@@ -7,8 +7,9 @@ deadline is only a bound on a hang, set far above what the condition needs.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -54,3 +55,12 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def kill_and_wait_for_workers(process: subprocess.Popen, workers: Iterable[int]) -> None:
+    """kill -9 ``process`` (no cleanup code of its own runs) and wait until none of ``workers`` (pids) runs: they die
+    with it."""
+    workers = sorted(workers)
+    process.kill()
+    process.wait(timeout=60)
+    wait_until(lambda: not any(map(running, workers)), 60, lambda: f"workers {list(filter(running, workers))} ending with the killed build")

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 
 from pipeline_kit import assert_assets_write_one_write, chains_by_date, import_real  # noqa: E402
 from realdata import REPO  # noqa: E402
-from waits import running, wait_until  # noqa: E402
+from waits import kill_and_wait_for_workers, running  # noqa: E402
 
 from vectra_pipeline import storage  # noqa: E402
 from vectra_pipeline.bronze.frames import build_frames, landing_index  # noqa: E402
@@ -121,9 +121,7 @@ def test_a_killed_build_leaves_no_leaderboard_worker_behind():
     try:
         workers = [int(pid) for pid in build.stdout.readline().split()]
         assert len(workers) == 2 and all(map(running, workers))
-        build.kill()  # SIGKILL: no cleanup code runs in the build
-        build.wait(timeout=60)
-        wait_until(lambda: not any(map(running, workers)), 60, lambda: f"workers {workers} still running")
+        kill_and_wait_for_workers(build, workers)
     finally:
         build.kill()
         build.wait(timeout=60)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
 import dagster as dg
 from outputs_kit import DAYS, REPO, output_digests, small_landing, vectra_command, vectra_env
-from waits import running, wait_until
+from waits import kill_and_wait_for_workers, wait_until
 
 from vectra_pipeline.build import build
 from vectra_pipeline.defs.stale_runs import TAG_PID
@@ -77,9 +76,7 @@ def test_a_killed_build_takes_its_workers_with_it(tmp_path):
             return len(workers) >= 2
 
         wait_until(two_workers, WAIT_S, "the build having two workers at once")
-        build_process.send_signal(signal.SIGKILL)  # often while a worker is still importing: that race too
-        build_process.wait(timeout=60)
-        wait_until(lambda: not any(map(running, workers)), 60, lambda: f"workers {sorted(filter(running, workers))} ending with the killed build")
+        kill_and_wait_for_workers(build_process, workers)  # often while a worker is still importing: that race too
     finally:
         build_process.kill()
         build_process.wait(timeout=60)

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import realdata
 from pipeline_kit import import_real
-from waits import running, wait_until
+from waits import kill_and_wait_for_workers, running, wait_until
 
 from capture_agent.landing.schema import LANDING_SCHEMA
 from capture_agent.landing.segments import segment_name
@@ -142,9 +142,7 @@ def test_a_killed_build_leaves_no_decode_worker_behind(attachment_day):
     try:
         assert build.stdout.readline().strip() == "decoding"
         workers = wait_until(lambda: {pid for pid in _children(build.pid) if running(pid)}, 60, "decode workers started")
-        build.kill()  # SIGKILL: no cleanup code runs in the build
-        build.wait(timeout=60)
-        wait_until(lambda: not any(map(running, workers)), 60, lambda: f"workers {workers} still running")
+        kill_and_wait_for_workers(build, workers)
     finally:
         build.kill()
         build.wait(timeout=60)
