@@ -2,9 +2,9 @@
 
 A build runs every step in one process, and each allocator keeps some of what a step freed for its next request:
 glibc malloc (Python's objects, msgspec, DuckDB) keeps free chunks inside its heaps and arenas, pyarrow's pool
-(mimalloc or jemalloc) keeps freed pages of its threads' heaps. Left there, the next step's peak stacks on the previous step's leftovers. Polars' own jemalloc is not reachable
-from here; ``vectra build`` sets its decay (``commands.build.ALLOCATOR``) and its background thread returns pages
-by itself.
+(mimalloc or jemalloc) keeps freed pages of its threads' heaps. Left there, the next step's peak stacks on the
+previous step's leftovers. Polars' own jemalloc is not reachable from here; ``vectra build`` sets its decay
+(``commands.build.ALLOCATOR``) and its background thread returns pages by itself.
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ DATASETS = dg.AssetSelection.groups("datasets")
 LANDING_TAG = "vectra/landing"  # a day run's tag: the day's landing fingerprint when the run was requested
 
 
-
 # Every step of a run executes in one process (the in-process executor of ``vectra build``, a backfill's day worker,
 # the daemon's run): what one step's allocators kept would otherwise sit under the next step's peak.
 @dg.success_hook(name="release_memory")
