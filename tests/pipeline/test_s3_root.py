@@ -61,7 +61,9 @@ def test_a_team_captures_builds_twice_at_once_and_lists_one_version_per_kind(tmp
         for who in ("alice", "bob")
     ]  # fmt: skip
     outputs = [build.communicate(timeout=TIMEOUT) for build in builds]
-    assert [build.returncode for build in builds] == [0, 0], outputs
+    assert [build.returncode for build in builds] == [0, 0], "\n".join(  # whole, not cut short: a failure says why
+        f"{who}'s build, exit {build.returncode}:\n{out}\n{err}" for who, build, (out, err) in zip(("alice", "bob"), builds, outputs)
+    )
     for who, (out, _) in zip(("alice", "bob"), outputs):  # the summary names each builder's local warehouse
         cache = tmp_path / who / "cache" / "vectra"
         assert re.search(rf"warehouse: {re.escape(str(cache))}/\w+/warehouse\.duckdb", out.replace("\n", "")), out
