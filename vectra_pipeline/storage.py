@@ -262,6 +262,19 @@ def scan_table(root, table: str, date: str) -> pl.LazyFrame:
     return scan_parquet(path) if path.exists() else empty(table).lazy()
 
 
+def scan_table_row_groups(root, table: str, date: str) -> Iterator[pl.LazyFrame]:
+    """One partition of a table as lazy scans of one row group each, in file order: polars reads only that group's
+    rows, filtered as it decodes them (pyarrow's reader kept each group's whole text column in its pool); nothing
+    when the partition was never written."""
+    path = table_path(root, table, date)
+    if not path.exists():
+        return
+    scan, start = scan_parquet(path), 0
+    for rows in parquet_row_group_rows(path):
+        yield scan.slice(start, rows)
+        start += rows
+
+
 def scan_parquet(path: Path) -> pl.LazyFrame:
     if remote.is_remote(path):
         return pl.scan_parquet(str(path), storage_options=polars_storage_options())

@@ -71,11 +71,8 @@ def _row_group_frame_stats(paths: VectraPaths, date: str) -> Iterator[pl.LazyFra
     """:func:`frame_stats` of each row group of the day's events, in file order (it reads each frame on its own, its
     sort aside), lazy: a slice of the scan, so polars reads that row group's rows only (pyarrow's row groups
     converted to polars kept their Arrow buffers: 130 MB more at 1M frames)."""
-    events, start = storage.scan_table(paths.root, "events", date).select(EVENT_COLUMNS), 0
-    path = storage.table_path(paths.root, "events", date)
-    for rows in storage.parquet_row_group_rows(path) if path.exists() else ():
-        yield frame_stats(events.slice(start, rows))
-        start += rows
+    for group in storage.scan_table_row_groups(paths.root, "events", date):
+        yield frame_stats(group.select(EVENT_COLUMNS))
 
 
 def _coverage_bounds(paths: VectraPaths, date: str) -> pl.DataFrame:
@@ -296,11 +293,10 @@ def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Ma
     mine = pl.col("game_id").is_in(episodes.filter(pl.col("player_id").is_not_null())["game_id"].implode())
     market = storage.scan_table(paths.root, "market_observations", date)
     market_rows = market.select("game_id", "tick", *(c for c in market.collect_schema() if c in MARKET_FEATURE_NAMES))
-    of_mine = {name: scan.filter(mine).collect() for name, scan in
-               (("market", market_rows), *((name, storage.scan_table(paths.root, name, date)) for name in ("trades", "actions")))}
+    trades, actions = (storage.scan_table(paths.root, name, date).filter(mine).collect() for name in ("trades", "actions"))
     ticks = storage.scan_table(paths.root, "game_ticks", date).filter(mine | pl.col("is_rug_tick")).collect()  # rugs: the carry's
-    table = build_observations(ticks, of_mine["market"], of_mine["trades"], storage.read_table(paths.root, "player_state", date),
-                               of_mine["actions"], episodes)
+    table = build_observations(ticks, market_rows.filter(mine).collect(), trades,
+                               storage.read_table(paths.root, "player_state", date), actions, episodes)
     _write(paths, "observations", date, table)
     transitions = table.filter(~pl.col("is_final"))
     return dg.MaterializeResult(
