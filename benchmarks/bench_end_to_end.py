@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from datetime import date as Date
@@ -34,11 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import DAY, _child, _rss_mb  # noqa: E402 - the sibling benchmark owns the day and the floor
+from process_memory import RssSampler  # noqa: E402
 
 BACKFILL_START = "2025-12-01"
 
 
-def _step_seconds(instance, sampler: _RssSampler) -> dict[str, dict]:
+def _step_seconds(instance, sampler: RssSampler) -> dict[str, dict]:
     """Per Dagster step (an asset, a multi-asset or a check) over every run of the instance: its seconds, the RSS of
     the process that ran it (the build process, or a backfill's day worker) at its start and end and at most during
     it (MB, the most over the days), and, in the build process, what its allocators held at its start and end."""
@@ -59,52 +59,9 @@ def _step_seconds(instance, sampler: _RssSampler) -> dict[str, dict]:
             figures["start_mb"] = max(figures["start_mb"], next((mb for at, mb in resident if at >= step.start_time), 0.0))
             figures["end_mb"] = max(figures["end_mb"], next((mb for at, mb in reversed(resident) if at <= step.end_time), 0.0))
             if pid == os.getpid():
-                figures["start"] = next((held for at, held in sampler.held if at >= step.start_time), None)
-                figures["end"] = next((held for at, held in reversed(sampler.held) if at <= step.end_time), None)
+                figures["start"] = next((held for at, held in sampler.extras if at >= step.start_time), None)
+                figures["end"] = next((held for at, held in reversed(sampler.extras) if at <= step.end_time), None)
     return dict(steps)
-
-
-def _tree_pids(pid: int) -> list[int]:
-    """``pid`` and its descendants (the decode workers and the days built at once are child processes)."""
-    pids, index = [pid], 0
-    while index < len(pids):
-        try:
-            with open(f"/proc/{pids[index]}/task/{pids[index]}/children") as children:
-                pids += [int(child) for child in children.read().split()]
-        except OSError:
-            pass  # ended meanwhile
-        index += 1
-    return pids
-
-
-class _RssSampler(threading.Thread):
-    """Resident memory every 20 ms of this process and of each of its descendants (the kernel's peak alone cannot
-    say which step set it, nor add up processes that run at once); every 100 ms also what each allocator of this
-    process holds (``allocators.held``), to read off what a step started and ended with."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.samples: list[tuple[float, dict[int, float]]] = []
-        self.held: list[tuple[float, dict[str, float]]] = []
-        self.tree_peak_mb = 0.0
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        from vectra_pipeline.allocators import held
-
-        page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
-        while not self.done.wait(0.02):
-            resident = {}
-            for pid in _tree_pids(os.getpid()):
-                try:
-                    with open(f"/proc/{pid}/statm") as statm:
-                        resident[pid] = int(statm.read().split()[1]) * page_mb
-                except OSError:
-                    pass
-            self.samples.append((time.time(), resident))
-            self.tree_peak_mb = max(self.tree_peak_mb, sum(resident.values()))
-            if len(self.samples) % 5 == 0:
-                self.held.append((time.time(), held()))
 
 
 def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
@@ -126,7 +83,7 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
     days = landing_dates(data_dir)
     imports = held()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    sampler = _RssSampler()
+    sampler = RssSampler(extra=held)
     sampler.start()
     started = time.perf_counter()
     summary = build(data_dir, days, jobs=jobs)
@@ -143,7 +100,7 @@ def phase_end_to_end(data_dir: Path, jobs: int) -> dict:
     return {
         "days": len(days), "jobs": jobs, "seconds": seconds, "cpu_seconds": cpu, "cores_used": cpu / seconds,
         "failed_runs": summary.failed_runs, "peak_rss_mb": _rss_mb(), "peak_all_processes_mb": sampler.tree_peak_mb,
-        "peak_worker_rss_mb": children.ru_maxrss / 1024 or None,
+        "peak_worker_rss_mb": sampler.largest_child_mb,
         "datasets": {name: version.id for name, version in versions.items() if version},
         "rows": sum(c["rows"] for c in counts.values()), "episodes": sum(c["episodes_total"] for c in counts.values()),
         "failed_checks": [c[0] for c in summary.checks if not c[2]], "held_after_imports": imports,

@@ -1,6 +1,7 @@
 """One pipeline step alone on a built data root, in this process: wall and CPU seconds (its worker processes'
-included), peak RSS (``ru_maxrss``, and its largest worker's) and the RSS after imports — a step's own footprint,
-which a whole build's figures mix with what earlier steps left.
+included), peak RSS (``ru_maxrss``), its largest worker's and all its processes' at once (sampled: see
+``process_memory``) and the RSS after imports — a step's own footprint, which a whole build's figures mix with what
+earlier steps left.
 
     .venv/bin/python benchmarks/bench_step.py DATA_ROOT leaderboard --date 2025-12-20
     PYTHONPATH=/tmp/before .venv/bin/python benchmarks/bench_step.py DATA_ROOT leaderboard   # older code
@@ -20,7 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from process_memory import RssSampler  # noqa: E402
 
 CHECKS = ("market_observations_finite", "crowd_rewards_exact")
 
@@ -52,6 +58,8 @@ def main() -> int:
     from vectra_pipeline.defs.resources import VectraPaths
 
     imports_mb, started, cpu = _peak_mb(), time.perf_counter(), _cpu_s()
+    sampler = RssSampler()
+    sampler.start()
     paths = VectraPaths(data_dir=args.root)
     assets = {key.to_user_string(): asset for asset in ASSETS for key in asset.keys}
     if args.step in assets:
@@ -68,6 +76,8 @@ def main() -> int:
         passed = check(argparse.Namespace(partition_key=args.date), paths).passed
     else:
         parser.error(f"no step {args.step!r}: an asset ({', '.join(assets)}) or a check ({', '.join(CHECKS)})")
+    sampler.done.set()
+    sampler.join()
     print(
         json.dumps(
             {
@@ -77,7 +87,8 @@ def main() -> int:
                 "cpu_s": round(_cpu_s() - cpu, 2),
                 "peak_mb": _peak_mb(),
                 "imports_mb": imports_mb,
-                "largest_worker_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+                "largest_worker_mb": round(sampler.largest_child_mb or 0),
+                "all_processes_mb": round(sampler.tree_peak_mb),
             }
         )
     )
