@@ -187,7 +187,8 @@ def _strict_table(located: pl.DataFrame, boards: list[tuple[int, list[_Entry]]])
 
     side_shown = pl.Series([entry.sideBet is not None for entry in entries], dtype=pl.Boolean)
     said_active = pl.Series(list(map(attrgetter("sidebetActive"), entries)), dtype=pl.Boolean).eq_missing(True)
-    keys = located[[at for at, _ in boards]].select("game_id", "tick", "capture_id", "seq", "recv_wall_ns")
+    key_columns = located.select("game_id", "tick", "capture_id", "seq", "recv_wall_ns")  # gathered without the text
+    keys = key_columns[[at for at, _ in boards]]
     rows = keys.with_columns(pl.Series("board_size", sizes))[frame_of_entry].with_columns(
         pl.Series("_frame", frame_of_entry),
         pl.Series("player_id", list(map(attrgetter("id"), entries)), dtype=pl.String),
