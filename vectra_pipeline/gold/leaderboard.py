@@ -42,30 +42,35 @@ _fast_decoder = msgspec.json.Decoder(tuple[str, _Board])  # skips every other ke
 
 # The strict shape of a board: every field the table reads, with the one JSON type that maps to its column unchanged
 # (a number as a double, as _number reads it). A board that does not decode to it is read entry by entry instead.
+# A number left out is NaN, which no JSON number decodes to: its column gathers into a float array at once, NaN null.
+# (A number written as null does not decode: such a board is read entry by entry.)
+_ABSENT = math.nan
+
+
 class _SideBet(msgspec.Struct, gc=False):
-    startedAtTick: float | None = None
-    end: float | None = None
-    betAmount: float | None = None
+    startedAtTick: float = _ABSENT
+    end: float = _ABSENT
+    betAmount: float = _ABSENT
 
 
 class _ShortPosition(msgspec.Struct, gc=False):
-    amount: float | None = None
-    entryPrice: float | None = None
-    entryTick: float | None = None
+    amount: float = _ABSENT
+    entryPrice: float = _ABSENT
+    entryTick: float = _ABSENT
 
 
 class _Entry(msgspec.Struct, gc=False):
     id: str
     username: str | None = None
-    position: float | None = None
-    pnl: float | None = None
-    regularPnl: float | None = None
-    sidebetPnl: float | None = None
-    shortPnl: float | None = None
-    pnlPercent: float | None = None
-    positionQty: float | None = None
-    avgCost: float | None = None
-    totalInvested: float | None = None
+    position: float = _ABSENT
+    pnl: float = _ABSENT
+    regularPnl: float = _ABSENT
+    sidebetPnl: float = _ABSENT
+    shortPnl: float = _ABSENT
+    pnlPercent: float = _ABSENT
+    positionQty: float = _ABSENT
+    avgCost: float = _ABSENT
+    totalInvested: float = _ABSENT
     sidebetActive: bool | None = None
     sideBet: _SideBet | None = None
     shortPosition: _ShortPosition | None = None
@@ -179,7 +184,8 @@ def _strict_table(located: pl.DataFrame, boards: list[tuple[int, list[_Entry]]])
     shorts = [entry.shortPosition or _NO_SHORT for entry in entries]
 
     def floats(items: list, name: str) -> pl.Series:
-        return pl.Series(list(map(attrgetter(name), items)), dtype=pl.Float64)
+        values = np.fromiter(map(attrgetter(name), items), dtype=np.float64, count=len(items))
+        return pl.Series(values, nan_to_null=True)
 
     def integers(items: list, name: str) -> pl.Expr:  # _integer: a whole double inside the 32-bit range
         number = pl.lit(floats(items, name))
