@@ -264,15 +264,32 @@ def spill_leaderboard(
         "game_id", ((pl.col("len").cum_sum() - pl.col("len")) // run_frames).cast(pl.Int64).alias("_run")
     )
     spilled = SpilledBoards([[] for _ in range(runs.height and runs["_run"].max() + 1)], dict.fromkeys(COUNTS, 0))
-    in_receipt = frames.sort("recv_wall_ns", "capture_id", "seq", "packet_index").join(
-        runs, on="game_id", how="left", nulls_equal=True, maintain_order="left"
-    )
-    slices = [in_receipt.slice(start, slice_frames) for start in range(0, in_receipt.height, slice_frames)]
+    # the run as one more column (the frames' columns shared, not copied) and the receipt order as row numbers: the
+    # day's board frames are held once, a slice gathered when it is sent
+    run_of_frame = frames.select("game_id").join(runs, on="game_id", how="left", nulls_equal=True, maintain_order="left")
+    with_run = frames.with_columns(run_of_frame["_run"])
+    in_receipt = with_run.select(pl.arg_sort_by("recv_wall_ns", "capture_id", "seq", "packet_index")).to_series()
+    slices = _Slices(with_run, in_receipt, slice_frames)
     for pieces, counts in map_slices(partial(_slice_runs, texts_of), slices):
         spilled.counts = {name: spilled.counts[name] + counts[name] for name in COUNTS}
         for run, piece in pieces:
             spilled.runs[run].append(piece)
     return spilled
+
+
+class _Slices(Sequence):
+    """``frames`` ``size`` rows at a time in the order of the row numbers ``order``, each slice gathered when asked."""
+
+    def __init__(self, frames: pl.DataFrame, order: pl.Series, size: int) -> None:
+        self.frames, self.order, self.size = frames, order, size
+
+    def __len__(self) -> int:
+        return -(-len(self.order) // self.size)
+
+    def __getitem__(self, at: int) -> pl.DataFrame:
+        if not 0 <= at < len(self):
+            raise IndexError(at)
+        return self.frames[self.order.slice(at * self.size, self.size)]
 
 
 def _slice_runs(
