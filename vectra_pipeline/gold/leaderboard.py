@@ -42,30 +42,35 @@ _fast_decoder = msgspec.json.Decoder(tuple[str, _Board])  # skips every other ke
 
 # The strict shape of a board: every field the table reads, with the one JSON type that maps to its column unchanged
 # (a number as a double, as _number reads it). A board that does not decode to it is read entry by entry instead.
+# A number left out is NaN, which no JSON number decodes to: its column gathers into a float array at once, NaN null.
+# (A number written as null does not decode: such a board is read entry by entry.)
+_ABSENT = math.nan
+
+
 class _SideBet(msgspec.Struct, gc=False):
-    startedAtTick: float | None = None
-    end: float | None = None
-    betAmount: float | None = None
+    startedAtTick: float = _ABSENT
+    end: float = _ABSENT
+    betAmount: float = _ABSENT
 
 
 class _ShortPosition(msgspec.Struct, gc=False):
-    amount: float | None = None
-    entryPrice: float | None = None
-    entryTick: float | None = None
+    amount: float = _ABSENT
+    entryPrice: float = _ABSENT
+    entryTick: float = _ABSENT
 
 
 class _Entry(msgspec.Struct, gc=False):
     id: str
     username: str | None = None
-    position: float | None = None
-    pnl: float | None = None
-    regularPnl: float | None = None
-    sidebetPnl: float | None = None
-    shortPnl: float | None = None
-    pnlPercent: float | None = None
-    positionQty: float | None = None
-    avgCost: float | None = None
-    totalInvested: float | None = None
+    position: float = _ABSENT
+    pnl: float = _ABSENT
+    regularPnl: float = _ABSENT
+    sidebetPnl: float = _ABSENT
+    shortPnl: float = _ABSENT
+    pnlPercent: float = _ABSENT
+    positionQty: float = _ABSENT
+    avgCost: float = _ABSENT
+    totalInvested: float = _ABSENT
     sidebetActive: bool | None = None
     sideBet: _SideBet | None = None
     shortPosition: _ShortPosition | None = None
@@ -179,7 +184,8 @@ def _strict_table(located: pl.DataFrame, boards: list[tuple[int, list[_Entry]]])
     shorts = [entry.shortPosition or _NO_SHORT for entry in entries]
 
     def floats(items: list, name: str) -> pl.Series:
-        return pl.Series(list(map(attrgetter(name), items)), dtype=pl.Float64)
+        values = np.fromiter(map(attrgetter(name), items), dtype=np.float64, count=len(items))
+        return pl.Series(values, nan_to_null=True)
 
     def integers(items: list, name: str) -> pl.Expr:  # _integer: a whole double inside the 32-bit range
         number = pl.lit(floats(items, name))
@@ -187,7 +193,8 @@ def _strict_table(located: pl.DataFrame, boards: list[tuple[int, list[_Entry]]])
 
     side_shown = pl.Series([entry.sideBet is not None for entry in entries], dtype=pl.Boolean)
     said_active = pl.Series(list(map(attrgetter("sidebetActive"), entries)), dtype=pl.Boolean).eq_missing(True)
-    keys = located[[at for at, _ in boards]].select("game_id", "tick", "capture_id", "seq", "recv_wall_ns")
+    key_columns = located.select("game_id", "tick", "capture_id", "seq", "recv_wall_ns")  # gathered without the text
+    keys = key_columns[[at for at, _ in boards]]
     rows = keys.with_columns(pl.Series("board_size", sizes))[frame_of_entry].with_columns(
         pl.Series("_frame", frame_of_entry),
         pl.Series("player_id", list(map(attrgetter("id"), entries)), dtype=pl.String),
@@ -257,15 +264,32 @@ def spill_leaderboard(
         "game_id", ((pl.col("len").cum_sum() - pl.col("len")) // run_frames).cast(pl.Int64).alias("_run")
     )
     spilled = SpilledBoards([[] for _ in range(runs.height and runs["_run"].max() + 1)], dict.fromkeys(COUNTS, 0))
-    in_receipt = frames.sort("recv_wall_ns", "capture_id", "seq", "packet_index").join(
-        runs, on="game_id", how="left", nulls_equal=True, maintain_order="left"
-    )
-    slices = [in_receipt.slice(start, slice_frames) for start in range(0, in_receipt.height, slice_frames)]
+    # the run as one more column (the frames' columns shared, not copied) and the receipt order as row numbers: the
+    # day's board frames are held once, a slice gathered when it is sent
+    run_of_frame = frames.select("game_id").join(runs, on="game_id", how="left", nulls_equal=True, maintain_order="left")
+    with_run = frames.with_columns(run_of_frame["_run"])
+    in_receipt = with_run.select(pl.arg_sort_by("recv_wall_ns", "capture_id", "seq", "packet_index")).to_series()
+    slices = _Slices(with_run, in_receipt, slice_frames)
     for pieces, counts in map_slices(partial(_slice_runs, texts_of), slices):
         spilled.counts = {name: spilled.counts[name] + counts[name] for name in COUNTS}
         for run, piece in pieces:
             spilled.runs[run].append(piece)
     return spilled
+
+
+class _Slices(Sequence):
+    """``frames`` ``size`` rows at a time in the order of the row numbers ``order``, each slice gathered when asked."""
+
+    def __init__(self, frames: pl.DataFrame, order: pl.Series, size: int) -> None:
+        self.frames, self.order, self.size = frames, order, size
+
+    def __len__(self) -> int:
+        return -(-len(self.order) // self.size)
+
+    def __getitem__(self, at: int) -> pl.DataFrame:
+        if not 0 <= at < len(self):
+            raise IndexError(at)
+        return self.frames[self.order.slice(at * self.size, self.size)]
 
 
 def _slice_runs(
