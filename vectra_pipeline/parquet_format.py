@@ -18,8 +18,10 @@ class ParquetSettings:
     statistics: bool
     row_group_size: int = 65_536
 
-    def write(self, frame: pl.DataFrame, path: Path) -> None:
-        without_stale_views(frame).write_parquet(path, compression="zstd", compression_level=self.compression_level,
+    def write(self, frame: pl.DataFrame, path: Path, own_strings: bool = False) -> None:
+        """``own_strings``: ``frame``'s text columns hold only their own bytes already (:func:`with_own_strings`), so
+        no null can carry stale bytes and the copy of :func:`without_stale_views` is skipped."""
+        (frame if own_strings else without_stale_views(frame)).write_parquet(path, compression="zstd", compression_level=self.compression_level,
                                                  statistics=self.statistics, row_group_size=self.row_group_size)
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from vectra_pipeline.parquet_assembly import AssemblyError, assembled, footer, read_struct, write_struct
-from vectra_pipeline.parquet_format import PARQUET, ParquetSettings
+from vectra_pipeline.parquet_format import PARQUET, ParquetSettings, with_own_strings
 
 _FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none())
 _TEXTS = st.one_of(st.text(max_size=40), st.none())
@@ -58,6 +58,18 @@ def test_row_groups_written_alone_assemble_into_the_bytes_of_one_write(tmp_path,
     ]
     assert b"".join(bytes(piece) for piece in assembled(parts)) == whole
     assert len(footer(whole)[3][2][2]) == math.ceil(frame.height / group_rows)  # the row groups are really many
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(frame=_frames(), cuts=st.lists(st.integers(1, 399), max_size=8), statistics=st.booleans())
+def test_rows_held_in_chunks_of_their_own_write_the_bytes_of_one_rechunked_frame(tmp_path, frame, cuts, statistics):
+    # what PartitionWriter writes for a row group: its appended batches, each with its own text, not rechunked
+    writer = ParquetSettings(compression_level=3, statistics=statistics, row_group_size=PARQUET.row_group_size)
+    bounds = sorted({0, frame.height, *(cut for cut in cuts if cut < frame.height)})
+    held = pl.concat([with_own_strings(frame.slice(start, end - start)) for start, end in zip(bounds, bounds[1:])], rechunk=False)
+    assert held.n_chunks("all") == [len(bounds) - 1] * held.width
+    writer.write(held, tmp_path / "held.parquet", own_strings=True)
+    assert (tmp_path / "held.parquet").read_bytes() == _one_write(writer, frame.rechunk(), tmp_path / "whole.parquet")
 
 
 def test_the_footer_reads_back_to_its_bytes(tmp_path):
