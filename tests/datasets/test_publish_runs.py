@@ -140,3 +140,36 @@ def test_card_sums_are_the_whole_days_whatever_the_runs(gold, tmp_path_factory, 
     for split, values in returns.items():
         figures = version.manifest["episode_returns"][split]
         assert (figures["episodes"], figures["mean"], figures["median"]) == (len(values), float(values.mean()), float(np.median(values)))
+
+
+def _version_rows_by_definition(observations: pl.DataFrame, episodes: pl.DataFrame, date: str, key: tuple[str, ...]) -> pl.DataFrame:
+    """The day's rows of its train/val/test episodes, each with its episode's split: an inner join, sorted."""
+    kept = episodes.filter((pl.col("split") != "excluded") & (pl.col("partition") == date)).select(*key, "split")
+    rows = observations.drop("partition", "split", strict=False).join(kept, on=list(key), how="inner")
+    return rows.with_columns(pl.lit(date).alias("partition")).sort(*key, "tick")
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), two_keys=st.booleans(), stale_columns=st.booleans())
+def test_version_rows_are_the_kept_episodes_rows_whatever_their_order(data, two_keys, stale_columns):
+    """The split is found by the key columns alone and the rows filtered: on rows in any order, with episodes kept,
+    excluded, of another day or absent, and rows carrying a stale partition/split, the version's rows of the day are
+    exactly the inner join's, sorted by (key, tick), column for column."""
+    key = ("game_id", "player_id") if two_keys else ("game_id",)
+    names = st.sampled_from(["g1", "g2", "g3", "g4"]), st.sampled_from(["a", "b", "c"])
+    keys = st.tuples(*names[: len(key)])
+    episode_keys = data.draw(st.lists(keys, unique=True, max_size=10))
+    episodes = pl.DataFrame(
+        [(*k, data.draw(st.sampled_from(["train", "val", "test", "excluded"])), data.draw(st.sampled_from([DAYS[0], DAYS[1]])))
+         for k in episode_keys],
+        schema={**{name: pl.String for name in key}, "split": pl.String, "partition": pl.String}, orient="row",
+    )
+    row_keys = data.draw(st.lists(st.tuples(keys, st.integers(0, 30), st.floats(-1e6, 1e6)), unique_by=lambda r: (r[0], r[1]), max_size=60))
+    observations = pl.DataFrame([(*k, tick, value) for k, tick, value in row_keys],
+                                schema={**{name: pl.String for name in key}, "tick": pl.Int32, "reward": pl.Float64}, orient="row")
+    if stale_columns:
+        observations = observations.with_columns(pl.lit("stale").alias("split"), pl.lit("1999-01-01").alias("partition"))
+    built = contents.version_rows(observations.lazy(), episodes, DAYS[0], key)
+    expected = _version_rows_by_definition(observations, episodes, DAYS[0], key)
+    assert built.columns == expected.columns and built.schema == expected.schema
+    assert built.equals(expected)

@@ -96,13 +96,11 @@ def version_rows(observations: pl.LazyFrame, episodes: pl.DataFrame, date: str, 
     """One day's observation rows that go into the version (its train/val/test episodes of that day), with
     ``partition`` and ``split``, sorted by (episode ``key``, tick)."""
     kept = episodes.filter((pl.col("split") != EXCLUDED) & (pl.col("partition") == date)).select(*key, "split")
-    return (
-        observations.drop("partition", "split", strict=False)
-        .join(kept.lazy(), on=list(key), how="inner")
-        .with_columns(pl.lit(date).alias("partition"))
-        .sort(*key, "tick")
-        .collect()
-    )
+    rows = observations.drop("partition", "split", strict=False).collect()
+    # the split found by the key columns alone: an inner join gathered every column of the rows (1M-frame day's crowd
+    # rows: ≈ 3.5 → 2.9 CPU-s with their counts)
+    split = rows.select(key).join(kept, on=list(key), how="left", maintain_order="left")["split"]
+    return rows.with_columns(split, pl.lit(date).alias("partition")).filter(pl.col("split").is_not_null()).sort(*key, "tick")
 
 
 def version_row_runs(observations: pl.LazyFrame, episodes: pl.DataFrame, date: str, key: tuple[str, ...] = ("game_id",),
@@ -128,10 +126,11 @@ def empty_row_counts() -> dict:
 
 def add_row_counts(counts: dict, rows: pl.DataFrame) -> None:
     """Add one day's version rows to ``counts`` (:func:`empty_row_counts`)."""
-    for (split,), group in rows.group_by("split"):
-        counts[split]["rows"] += group.height
-        counts[split]["transitions"] += group.filter(~pl.col("is_final")).height
-    counts["actions_not_hold"] += rows.filter(pl.col("action").fill_null(0) != 0).height
+    per_split = rows.group_by("split").agg(pl.len().alias("rows"), (~pl.col("is_final")).sum().alias("transitions"))
+    for split, split_rows, transitions in per_split.iter_rows():  # one pass: a filter per split copied its rows
+        counts[split]["rows"] += split_rows
+        counts[split]["transitions"] += transitions
+    counts["actions_not_hold"] += int((rows["action"].fill_null(0) != 0).sum())
 
 
 def counts(episodes: pl.DataFrame, rows: dict, duplicates: int) -> dict:

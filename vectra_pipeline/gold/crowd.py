@@ -56,6 +56,9 @@ _STATE = ("position_qty", "avg_cost", "pnl", "total_invested", "sidebet_active",
 _ORDER = ("recv_wall_ns", "seq")
 BOARD_COLUMNS = (*KEY, "tick", *_ORDER, *_STATE, "sidebet_start_tick", "username")  # what the crowd stages read of a board
 EPISODE_ROW_COLUMNS = (*KEY, "tick", "on_board", "unexplained_qty", "sell_sized", "pnl", "state_known", "reward")  # of a row
+TICK_COLUMNS = ("game_id", "tick", "phase", "recv_wall_ns")  # what the crowd stages read of game_ticks
+TRADE_COLUMNS = (*KEY, "tick", "type", "amount", "qty", *_ORDER, "username")  # of trades
+SIDEBET_COLUMNS = (*KEY, "start_tick", "bet_amount", "recv_wall_ns")  # of sidebets
 TRAJECTORY = "_trajectory"  # a number per (game, player) of rows sorted by it: windows over one integer, not two strings
 
 

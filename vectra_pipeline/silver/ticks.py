@@ -20,6 +20,7 @@ from vectra_pipeline.schema import conform
 VERSION = 1  # bump when the output would change (tests/pipeline/test_stage_versions.py)
 
 SOURCE_RANK = {"observed": 0, "partial_prices": 1, "snapshot": 2, "history": 3}
+HISTORY_COLUMNS = ("game_id", "prices")  # what build_game_ticks reads of game_history
 _STATS = (
     "trade_count", "connected_players", "average_multiplier", "count2x", "count10x", "count50x", "count100x",
     "rugpool_amount", "rugpool_threshold", "instarug_count", "highest_today",

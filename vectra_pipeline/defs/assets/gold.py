@@ -22,6 +22,9 @@ from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.gold.crowd import (
     BOARD_COLUMNS,
     EPISODE_ROW_COLUMNS,
+    SIDEBET_COLUMNS,
+    TICK_COLUMNS,
+    TRADE_COLUMNS,
     build_crowd_episodes,
     build_crowd_observations,
 )
@@ -209,7 +212,9 @@ def _close(paths: VectraPaths, appender: storage.PartitionAppender) -> None:
 
 
 MARKET_RUN_ROWS = 100_000  # ticks of the games the market stages build at a time (a 1M-frame day has ≈ 0.5M)
-CROWD_RUN_ROWS = 300_000  # leaderboard rows of the games a crowd stage builds at a time (a 1M-frame day has ≈ 3M)
+# leaderboard rows of the games a crowd stage builds at a time (a 1M-frame day has ≈ 3.4M): a run's grid is the
+# step's peak (crowd_observations alone at 1M: 300k rows 768 MB, 100k 512 MB, 50k 469 MB, the same CPU-s)
+CROWD_RUN_ROWS = 100_000
 
 
 def _game_runs(weights: pl.LazyFrame, run_rows: int) -> list[pl.Series]:
@@ -232,6 +237,12 @@ def _crowd_runs(paths: VectraPaths, date: str) -> list[pl.Series]:
 def _run_of(paths: VectraPaths, table: str, date: str, games: pl.Series, columns: Iterable[str] | None = None) -> pl.DataFrame:
     rows = storage.scan_table(paths.root, table, date).filter(pl.col("game_id").is_in(games.implode()))
     return rows.select(columns).collect() if columns else rows.collect()
+
+
+def _crowd_actions_of_day(paths: VectraPaths, date: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The day's trades and side bets, only the columns the crowd stages read (a run filters them)."""
+    return (storage.read_table(paths.root, "trades", date, columns=list(TRADE_COLUMNS)),
+            storage.read_table(paths.root, "sidebets", date, columns=list(SIDEBET_COLUMNS)))
 
 
 def _filtered(games: pl.Series, *tables: pl.DataFrame) -> list[pl.DataFrame]:
@@ -385,13 +396,15 @@ def _board_frames(paths: VectraPaths, date: str) -> pl.DataFrame:
 )
 def crowd_observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date, ("trades", "sidebets"))
+    trades, sidebets = _crowd_actions_of_day(paths, date)
     appender = storage.PartitionAppender(paths.root, "crowd_observations", date)
     for games in _crowd_runs(paths, date):
-        of_run = {name: _run_of(paths, name, date, games) for name in ("game_ticks", "market_observations", "market_episodes")}
-        of_run["leaderboard"] = _run_of(paths, "leaderboard", date, games, BOARD_COLUMNS)
-        appender.append(build_crowd_observations(of_run["game_ticks"], of_run["market_observations"], of_run["market_episodes"],
-                                                 of_run["leaderboard"], *_filtered(games, silver["trades"], silver["sidebets"])))
+        appender.append(build_crowd_observations(
+            _run_of(paths, "game_ticks", date, games, TICK_COLUMNS),
+            _run_of(paths, "market_observations", date, games, ("game_id", "tick", *MARKET_FEATURE_NAMES)),
+            _run_of(paths, "market_episodes", date, games), _run_of(paths, "leaderboard", date, games, BOARD_COLUMNS),
+            *_filtered(games, trades, sidebets),
+        ))
     _close(paths, appender)
     # counted by streaming scans: the day's keys held whole (3.4M rows at 1M frames) were this step's peak
     rows = storage.scan_table(paths.root, "crowd_observations", date)
@@ -416,12 +429,12 @@ def crowd_observations(context: dg.AssetExecutionContext, paths: VectraPaths) ->
 )
 def crowd_episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date, ("trades", "sidebets"))
+    trades, sidebets = _crowd_actions_of_day(paths, date)
     appender = storage.PartitionAppender(paths.root, "crowd_episodes", date)
     for games in _crowd_runs(paths, date):
         appender.append(build_crowd_episodes(_run_of(paths, "crowd_observations", date, games, EPISODE_ROW_COLUMNS),
                                              _run_of(paths, "market_episodes", date, games), _run_of(paths, "leaderboard", date, games, BOARD_COLUMNS),
-                                             *_filtered(games, silver["trades"], silver["sidebets"])))
+                                             *_filtered(games, trades, sidebets)))
     _close(paths, appender)
     table = storage.read_table(paths.root, "crowd_episodes", date)
     return dg.MaterializeResult(metadata={
