@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def assert_no_secret(*blobs: str | bytes) -> None:
         assert SECRET_KEY.encode() not in data and ACCESS_KEY.encode() not in data
 
 
+@pytest.mark.timeout(3 * TIMEOUT)  # a capture, two builds, a listing: each bounded by TIMEOUT, slow on a loaded machine
 def test_a_team_captures_builds_twice_at_once_and_lists_one_version_per_kind(tmp_path, s3_bucket):
     root = f"s3://{s3_bucket.name}/team"
     capture = subprocess.run(
@@ -95,6 +97,60 @@ def test_a_team_captures_builds_twice_at_once_and_lists_one_version_per_kind(tmp
     local_files = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
     assert_no_secret(capture.stdout, capture.stderr, listed.stdout, *(text for pair in outputs for text in pair),
                      *local_files, *(s3_bucket.read(key) for key in keys))
+
+
+def at_once(count: int, call) -> list:
+    """``call(i)`` in ``count`` threads released together by a barrier; their results (or errors), in order."""
+    barrier, results = threading.Barrier(count), [None] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = call(i)
+        except Exception as error:  # noqa: BLE001 - what the request did is the result
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    return results
+
+
+def test_creates_of_one_key_at_once_on_the_test_store_have_exactly_one_winner(s3_bucket):
+    """What publish relies on, S3's conditional create: moto alone let two of four win in some rounds."""
+    root = storage.location(RemoteRoot(s3_bucket.name, "team"))
+    for round_ in range(60):
+        seal = storage.location(root, "datasets", "player", f"v{round_}", storage.MANIFEST)
+        wins = at_once(4, lambda i, seal=seal: remote_storage.create(seal, f'{{"by": {i}}}'.encode()))
+        assert sorted(map(repr, wins)) == ["False", "False", "False", "True"], (round_, wins)
+        key = f"team/datasets/player/v{round_}/manifest.json"
+        assert s3_bucket.versions(key) == 1 and s3_bucket.read(key) == f'{{"by": {wins.index(True)}}}'.encode()
+
+
+def test_an_object_rewritten_while_read_on_the_test_store_reads_whole_with_its_etag(s3_bucket):
+    """Two builds write the same partitions while reading them: every GET is one whole version, and its ETag is the
+    md5 of those bytes (moto hashed ETags from a buffer a concurrent GET was reading)."""
+    bodies = [bytes([i]) * (64 * 1024 + i) for i in range(4)]
+    expected = {hashlib.md5(body).hexdigest(): body for body in bodies}  # noqa: S324 - S3's ETag of a single PUT
+    key = "team/bronze/frames/date=2026-11-01/part.parquet"
+
+    def put_or_get(i: int):
+        if i % 2 == 0:
+            return s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=key, Body=bodies[i // 2 % len(bodies)])["ETag"]
+        got = s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=key)
+        return got["ETag"], got["Body"].read()
+
+    s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=key, Body=bodies[0])
+    for _ in range(30):
+        for result in at_once(8, put_or_get):
+            assert not isinstance(result, Exception), result
+            if isinstance(result, tuple):
+                etag, body = result
+                assert expected.get(etag.strip('"')) == body, (etag, len(body))
+            else:
+                assert result.strip('"') in expected
 
 
 def test_a_publisher_that_loses_the_race_on_the_manifest_finds_the_version_published(s3_bucket, monkeypatch):
