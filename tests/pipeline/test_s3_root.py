@@ -131,7 +131,7 @@ def test_creates_of_one_key_at_once_on_the_test_store_have_exactly_one_winner(s3
 
 def test_an_object_rewritten_while_read_on_the_test_store_reads_whole_with_its_etag(s3_bucket):
     """Two builds write the same partitions while reading them: every GET is one whole version, and its ETag is the
-    md5 of those bytes (moto hashed ETags from a buffer a concurrent GET was reading)."""
+    md5 of those bytes (moto hashes a new object's ETag from the buffer its GETs read, outside their lock)."""
     bodies = [bytes([i]) * (64 * 1024 + i) for i in range(4)]
     expected = {hashlib.md5(body).hexdigest(): body for body in bodies}  # noqa: S324 - S3's ETag of a single PUT
     key = "team/bronze/frames/date=2026-11-01/part.parquet"
