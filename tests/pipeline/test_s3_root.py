@@ -153,6 +153,49 @@ def test_an_object_rewritten_while_read_on_the_test_store_reads_whole_with_its_e
                 assert result.strip('"') in expected
 
 
+def conflict_on_creates(s3_bucket, monkeypatch, times: int, rival: bytes | None = None) -> list[str]:
+    """S3's answer to a create while another create of the key is in flight (moto never gives it): 409
+    ConditionalRequestConflict, as s3fs raises it, to the next ``times`` creates; ``rival`` lands first, if given.
+    Returns the keys answered so, as they are."""
+    from botocore.exceptions import ClientError
+    from s3fs.errors import translate_boto_error
+
+    fs = storage.location(RemoteRoot(s3_bucket.name, "team")).fs
+    real, answered = fs.call_s3, []
+
+    def call_s3(method, *args, **kwargs):
+        if method == "put_object" and kwargs.get("IfNoneMatch") == "*" and len(answered) < times:
+            if rival is not None and not answered:
+                s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=kwargs["Key"], Body=rival, IfNoneMatch="*")
+            answered.append(kwargs["Key"])
+            conflict = {"Error": {"Code": "ConditionalRequestConflict", "Message": "A conflicting operation is in progress"},
+                        "ResponseMetadata": {"HTTPStatusCode": 409}}  # fmt: skip
+            raise translate_boto_error(ClientError(conflict, "PutObject"))
+        return real(method, *args, **kwargs)
+
+    monkeypatch.setattr(fs, "call_s3", call_s3)
+    return answered
+
+
+@pytest.mark.parametrize("rival_won", [True, False])
+def test_a_create_answered_409_while_another_create_runs_asks_again(s3_bucket, monkeypatch, rival_won):
+    seal = storage.location(RemoteRoot(s3_bucket.name, "team"), "datasets", "player", "v1", storage.MANIFEST)
+    answered = conflict_on_creates(s3_bucket, monkeypatch, 1, b'{"by": "rival"}' if rival_won else None)
+    assert remote_storage.create(seal, b'{"by": "us"}') is not rival_won  # the other won: published, not an error
+    key = "team/datasets/player/v1/manifest.json"
+    assert answered == [key] and s3_bucket.versions(key) == 1
+    assert s3_bucket.read(key) == (b'{"by": "rival"}' if rival_won else b'{"by": "us"}')
+
+
+def test_a_create_still_in_conflict_after_its_attempts_fails_and_creates_nothing(s3_bucket, monkeypatch):
+    seal = storage.location(RemoteRoot(s3_bucket.name, "team"), "datasets", "player", "v1", storage.MANIFEST)
+    answered = conflict_on_creates(s3_bucket, monkeypatch, remote_storage.CONFLICT_ATTEMPTS)
+    with pytest.raises(OSError) as raised:
+        remote_storage.create(seal, b"{}")
+    assert "conflicting operation" in str(raised.value) and len(answered) == remote_storage.CONFLICT_ATTEMPTS
+    assert s3_bucket.keys("team/") == []
+
+
 def test_a_publisher_that_loses_the_race_on_the_manifest_finds_the_version_published(s3_bucket, monkeypatch):
     final = storage.location(RemoteRoot(s3_bucket.name, "team"), "datasets", "player", "0123456789abcdef")
 
