@@ -9,8 +9,9 @@ second version, so ``versions()`` proves "uploaded once" on the server's side.
 moto's server answers each request in a thread of its own, and its S3 backend is not atomic where S3 is: two
 ``If-None-Match: *`` creates of one key can both succeed (two winners in 1 of 200 rounds of four at once; in two
 of three runs of test_s3_root's 60 rounds), and a new object's ETag is hashed, outside the lock its GETs take, from
-the buffer they read (moto 5.2.5): a GET whose read falls after that hash's gets 0 bytes of the object — a build
-reading a partition the other build has just rewritten fails on an empty Parquet file. The server here handles one request at a time, so concurrent clients (two builds on one
+the buffer they read (moto 5.2.5): a GET whose read falls just after that hash gets 0 bytes of the object (shown by
+holding a GET between its seek and its read), so a build reading a partition the other build has just rewritten
+would read an empty file. The server here handles one request at a time, so concurrent clients (two builds on one
 bucket) meet S3's guarantees, not moto's races.
 """
 
