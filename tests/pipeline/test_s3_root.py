@@ -238,6 +238,28 @@ storage.publish_folder(final, fill, ready="dataset:manifest-written")
 """
 
 
+@pytest.mark.parametrize("publishers", [2, 4])
+def test_publishers_of_one_version_at_once_publish_it_once(s3_bucket, publishers):
+    """Builds on several machines reaching one dataset version together: one creates its manifest, every other
+    finds it published; the version's files are whole whichever uploads landed last."""
+    team = storage.location(RemoteRoot(s3_bucket.name, "team"))
+    for round_ in range(5):
+        final = storage.version_path(team, "player", f"{round_:016x}")
+
+        def publish(i: int, final=final) -> bool:
+            def fill(folder: Path) -> None:
+                (folder / "episodes.parquet").write_bytes(b"the same rows")
+                (folder / storage.MANIFEST).write_text(f'{{"by": {i}}}')
+            return storage.publish_folder(final, fill, ready="dataset:manifest-written")
+
+        created = at_once(publishers, publish)
+        assert sorted(map(repr, created)) == ["False"] * (publishers - 1) + ["True"], created
+        key = f"team/datasets/player/{final.name}/manifest.json"
+        assert s3_bucket.versions(key) == 1 and s3_bucket.read(key) == f'{{"by": {created.index(True)}}}'.encode()
+        assert s3_bucket.read(f"team/datasets/player/{final.name}/episodes.parquet") == b"the same rows"
+    assert len(storage.version_folders(team, "player")) == 5
+
+
 def test_a_publisher_killed_between_its_files_and_its_manifest_leaves_no_version(tmp_path, s3_bucket):
     env = {**team_env(s3_bucket, tmp_path), "VECTRA_CRASH_AT": "dataset:manifest-written", "PYTHONPATH": str(REPO)}
     killed = subprocess.run([sys.executable, "-c", KILLED_PUBLISHER, s3_bucket.name], cwd=REPO, env=env,
