@@ -32,6 +32,8 @@ from capture_agent.landing.upload import file_sha256  # the agent's: the same sh
 from capture_agent.object_store import s3_filesystem
 
 GARBAGE_GRACE_S = 3600.0
+CONFLICT_ATTEMPTS = 5  # a create racing another create of its key is asked again, after 0.1, 0.2, 0.4, 0.8 s
+CONFLICT_BACKOFF_S = 0.1
 SEAL_COMPLETE = b'{"complete": true}\n'
 _ROOTS: dict[tuple[str, int, str], object] = {}
 
@@ -147,14 +149,31 @@ def upload(local: Path, path, *, exclusive: bool = False) -> bool:
 
 
 def create(path, data: bytes, metadata: dict | None = None) -> bool:
-    """Create a small object with ``If-None-Match: *``; False when one already holds the key."""
-    handle = path.fs.open(path.path, "xb", Metadata=metadata or {"sha256": hashlib.sha256(data).hexdigest()})
-    handle.write(data)
-    try:
-        handle.close()
-    except FileExistsError:
-        return False
-    return True
+    """Create a small object with ``If-None-Match: *``; False when one already holds the key.
+
+    S3 answers 409 ConditionalRequestConflict, not 412, to a create that races another create of the same key (two
+    builds sealing one version): asked again, it says whether the other one won (412) or the key is still free."""
+    metadata = metadata or {"sha256": hashlib.sha256(data).hexdigest()}
+    attempts = 0
+    while True:
+        handle = path.fs.open(path.path, "xb", Metadata=metadata)
+        handle.write(data)
+        try:
+            handle.close()
+            return True
+        except FileExistsError:
+            return False
+        except OSError as error:
+            attempts += 1
+            if not _is_conflict(error) or attempts == CONFLICT_ATTEMPTS:
+                raise
+            time.sleep(CONFLICT_BACKOFF_S * 2 ** (attempts - 1))
+
+
+def _is_conflict(error: OSError) -> bool:
+    """Whether s3fs's error is S3's 409 ConditionalRequestConflict (its botocore error is the cause)."""
+    response = getattr(error.__cause__, "response", None) or {}
+    return response.get("Error", {}).get("Code") == "ConditionalRequestConflict"
 
 
 def put_bytes(path, data: bytes) -> None:

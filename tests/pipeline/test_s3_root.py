@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def assert_no_secret(*blobs: str | bytes) -> None:
         assert SECRET_KEY.encode() not in data and ACCESS_KEY.encode() not in data
 
 
+@pytest.mark.timeout(3 * TIMEOUT)  # a capture, two builds, a listing: each bounded by TIMEOUT, slow on a loaded machine
 def test_a_team_captures_builds_twice_at_once_and_lists_one_version_per_kind(tmp_path, s3_bucket):
     root = f"s3://{s3_bucket.name}/team"
     capture = subprocess.run(
@@ -97,6 +99,103 @@ def test_a_team_captures_builds_twice_at_once_and_lists_one_version_per_kind(tmp
                      *local_files, *(s3_bucket.read(key) for key in keys))
 
 
+def at_once(count: int, call) -> list:
+    """``call(i)`` in ``count`` threads released together by a barrier; their results (or errors), in order."""
+    barrier, results = threading.Barrier(count), [None] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = call(i)
+        except Exception as error:  # noqa: BLE001 - what the request did is the result
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    return results
+
+
+def test_creates_of_one_key_at_once_on_the_test_store_have_exactly_one_winner(s3_bucket):
+    """What publish relies on, S3's conditional create: moto alone let two of four win in some rounds."""
+    root = storage.location(RemoteRoot(s3_bucket.name, "team"))
+    for round_ in range(60):
+        seal = storage.location(root, "datasets", "player", f"v{round_}", storage.MANIFEST)
+        wins = at_once(4, lambda i, seal=seal: remote_storage.create(seal, f'{{"by": {i}}}'.encode()))
+        assert sorted(map(repr, wins)) == ["False", "False", "False", "True"], (round_, wins)
+        key = f"team/datasets/player/v{round_}/manifest.json"
+        assert s3_bucket.versions(key) == 1 and s3_bucket.read(key) == f'{{"by": {wins.index(True)}}}'.encode()
+
+
+def test_an_object_rewritten_while_read_on_the_test_store_reads_whole_with_its_etag(s3_bucket):
+    """Two builds write the same partitions while reading them: every GET is one whole version, and its ETag is the
+    md5 of those bytes (moto hashes a new object's ETag from the buffer its GETs read, outside their lock)."""
+    bodies = [bytes([i]) * (64 * 1024 + i) for i in range(4)]
+    expected = {hashlib.md5(body).hexdigest(): body for body in bodies}  # noqa: S324 - S3's ETag of a single PUT
+    key = "team/bronze/frames/date=2026-11-01/part.parquet"
+
+    def put_or_get(i: int):
+        if i % 2 == 0:
+            return s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=key, Body=bodies[i // 2 % len(bodies)])["ETag"]
+        got = s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=key)
+        return got["ETag"], got["Body"].read()
+
+    s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=key, Body=bodies[0])
+    for _ in range(30):
+        for result in at_once(8, put_or_get):
+            assert not isinstance(result, Exception), result
+            if isinstance(result, tuple):
+                etag, body = result
+                assert expected.get(etag.strip('"')) == body, (etag, len(body))
+            else:
+                assert result.strip('"') in expected
+
+
+def conflict_on_creates(s3_bucket, monkeypatch, times: int, rival: bytes | None = None) -> list[str]:
+    """S3's answer to a create while another create of the key is in flight (moto never gives it): 409
+    ConditionalRequestConflict, as s3fs raises it, to the next ``times`` creates; ``rival`` lands first, if given.
+    Returns the keys answered so, as they are."""
+    from botocore.exceptions import ClientError
+    from s3fs.errors import translate_boto_error
+
+    fs = storage.location(RemoteRoot(s3_bucket.name, "team")).fs
+    real, answered = fs.call_s3, []
+
+    def call_s3(method, *args, **kwargs):
+        if method == "put_object" and kwargs.get("IfNoneMatch") == "*" and len(answered) < times:
+            if rival is not None and not answered:
+                s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=kwargs["Key"], Body=rival, IfNoneMatch="*")
+            answered.append(kwargs["Key"])
+            conflict = {"Error": {"Code": "ConditionalRequestConflict", "Message": "A conflicting operation is in progress"},
+                        "ResponseMetadata": {"HTTPStatusCode": 409}}  # fmt: skip
+            raise translate_boto_error(ClientError(conflict, "PutObject"))
+        return real(method, *args, **kwargs)
+
+    monkeypatch.setattr(fs, "call_s3", call_s3)
+    return answered
+
+
+@pytest.mark.parametrize("rival_won", [True, False])
+def test_a_create_answered_409_while_another_create_runs_asks_again(s3_bucket, monkeypatch, rival_won):
+    seal = storage.location(RemoteRoot(s3_bucket.name, "team"), "datasets", "player", "v1", storage.MANIFEST)
+    answered = conflict_on_creates(s3_bucket, monkeypatch, 1, b'{"by": "rival"}' if rival_won else None)
+    assert remote_storage.create(seal, b'{"by": "us"}') is not rival_won  # the other won: published, not an error
+    key = "team/datasets/player/v1/manifest.json"
+    assert answered == [key] and s3_bucket.versions(key) == 1
+    assert s3_bucket.read(key) == (b'{"by": "rival"}' if rival_won else b'{"by": "us"}')
+
+
+def test_a_create_still_in_conflict_after_its_attempts_fails_and_creates_nothing(s3_bucket, monkeypatch):
+    seal = storage.location(RemoteRoot(s3_bucket.name, "team"), "datasets", "player", "v1", storage.MANIFEST)
+    answered = conflict_on_creates(s3_bucket, monkeypatch, remote_storage.CONFLICT_ATTEMPTS)
+    with pytest.raises(OSError) as raised:
+        remote_storage.create(seal, b"{}")
+    assert "conflicting operation" in str(raised.value) and len(answered) == remote_storage.CONFLICT_ATTEMPTS
+    assert s3_bucket.keys("team/") == []
+
+
 def test_a_publisher_that_loses_the_race_on_the_manifest_finds_the_version_published(s3_bucket, monkeypatch):
     final = storage.location(RemoteRoot(s3_bucket.name, "team"), "datasets", "player", "0123456789abcdef")
 
@@ -137,6 +236,28 @@ def fill(folder: Path) -> None:
 final = storage.location(RemoteRoot(sys.argv[1], "team"), "datasets", "player", "feedfacefeedface")
 storage.publish_folder(final, fill, ready="dataset:manifest-written")
 """
+
+
+@pytest.mark.parametrize("publishers", [2, 4])
+def test_publishers_of_one_version_at_once_publish_it_once(s3_bucket, publishers):
+    """Builds on several machines reaching one dataset version together: one creates its manifest, every other
+    finds it published; the version's files are whole whichever uploads landed last."""
+    team = storage.location(RemoteRoot(s3_bucket.name, "team"))
+    for round_ in range(5):
+        final = storage.version_path(team, "player", f"{round_:016x}")
+
+        def publish(i: int, final=final) -> bool:
+            def fill(folder: Path) -> None:
+                (folder / "episodes.parquet").write_bytes(b"the same rows")
+                (folder / storage.MANIFEST).write_text(f'{{"by": {i}}}')
+            return storage.publish_folder(final, fill, ready="dataset:manifest-written")
+
+        created = at_once(publishers, publish)
+        assert sorted(map(repr, created)) == ["False"] * (publishers - 1) + ["True"], created
+        key = f"team/datasets/player/{final.name}/manifest.json"
+        assert s3_bucket.versions(key) == 1 and s3_bucket.read(key) == f'{{"by": {created.index(True)}}}'.encode()
+        assert s3_bucket.read(f"team/datasets/player/{final.name}/episodes.parquet") == b"the same rows"
+    assert len(storage.version_folders(team, "player")) == 5
 
 
 def test_a_publisher_killed_between_its_files_and_its_manifest_leaves_no_version(tmp_path, s3_bucket):
