@@ -31,12 +31,15 @@ from vectra_pipeline.gold.player_games import build_player_games
 )
 def player_games(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = {name: storage.read_table(paths.root, name, date) for name in ("trades", "sidebets", "games", "game_ticks")}
+    silver = {name: storage.read_table(paths.root, name, date) for name in ("trades", "sidebets", "games")}
     table = build_player_games(silver["trades"], silver["sidebets"], silver["games"])
     _write(paths, "player_games", date, table)
     own = table.filter(pl.col("is_own"))
-    # the last games the recording player traded in, drawn: look at a day without leaving the UI (`vectra game` too)
-    recent = [view_of(game_id, {**silver, "player_games": table}) for game_id in recent_games(silver["games"], silver["trades"])]
+    # the last games the recording player traded in, drawn: look at a day without leaving the UI (`vectra game` too);
+    # of game_ticks only theirs (the day's whole ticks, 0.5M rows at 1M frames, were read for three charts)
+    drawn = recent_games(silver["games"], silver["trades"])
+    ticks = storage.scan_table(paths.root, "game_ticks", date).filter(pl.col("game_id").is_in(drawn)).collect()
+    recent = [view_of(game_id, {**silver, "game_ticks": ticks, "player_games": table}) for game_id in drawn]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.height,
