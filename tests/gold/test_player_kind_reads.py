@@ -1,6 +1,7 @@
 """The player kind's steps read only what can hold their rows — player_state and actions the captures with an own
-playerUpdate / an order, episodes the own trades and side bets, player_games' charts their games' ticks — and write
-byte for byte the one write of the pure stages on the whole day's tables: on every real capture day a player recorded, the simulated
+playerUpdate / an order, episodes the own trades and side bets, player_games' charts their games' rows — and
+player_games is built a run of games at a time (a game per run, or the day in one). Each writes byte for byte the one
+write of the pure stage on the whole day's tables: on every real capture day a player recorded, the simulated
 session, and that session as a public socket saw it (no order, no recording player: no player state, action or
 observation, episodes without a player)."""
 
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 
 from pipeline_kit import Chain, assert_assets_write_one_write, chains_by_date, import_real  # noqa: E402
 
+from vectra_pipeline.defs.assets import player as player_assets  # noqa: E402
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS, gold_tables  # noqa: E402
 from vectra_pipeline.gold.player_games import build_player_games  # noqa: E402
 from vectra_pipeline.silver.actions import ORDERS, build_actions  # noqa: E402
@@ -54,7 +56,9 @@ def days(tmp_path_factory, simulated_session) -> list[dict[str, pl.DataFrame]]:
     return days
 
 
-def test_player_kind_steps_write_the_whole_days_tables(tmp_path, days):
+@pytest.mark.parametrize("run_rows", [1, 10**9])
+def test_player_kind_steps_write_the_whole_days_tables(tmp_path, days, monkeypatch, run_rows):
+    monkeypatch.setattr(player_assets, "RUN_ROWS", run_rows)  # player_games: a game per run, or the day in one
     recorded, public = days[-2], days[-1]
     assert all(recorded[name].height > 0 for name in BUILT)
     assert all(public[name].height == 0 for name in ("player_state", "actions", "observations"))
