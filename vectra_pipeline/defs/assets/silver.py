@@ -99,10 +99,10 @@ def _events(
     paths: VectraPaths, date: str, stage: str, state_json: bool = False, games: pl.Series | None = None, captures: pl.Series | None = None
 ) -> pl.DataFrame:
     """:func:`stage_events` of the partition (of only the rows of ``games``, a run of :func:`_game_runs`, and of
-    ``captures`` when given), read in two parts so memory stays flat in day size: the typed columns of the stage's rows, then ``payload_json``
-    of only the row groups holding a row whose text the stage reads, one group at a time. Decoding the whole column
-    held the day's full-frame text (gameHistory repeated: 160 MB on a 200k-frame day, 340 MB to read) though stages
-    read the text of a few rows (game_ticks: connect snapshots)."""
+    ``captures`` when given), read in two parts so memory stays flat in day size: the typed columns of the stage's
+    rows, then ``payload_json`` of only the row groups holding a row whose text the stage reads, one group at a time.
+    Decoding the whole column held the day's full-frame text (gameHistory repeated: 160 MB on a 200k-frame day, 340 MB
+    to read) though stages read the text of a few rows (game_ticks: connect snapshots)."""
     columns = EVENT_COLUMNS[stage]
     scan = storage.scan_table(paths.root, "events", date).with_row_index(_ROW)  # numbered before any filter
     if games is not None:
@@ -142,8 +142,8 @@ def _texts(paths: VectraPaths, date: str, rows: pl.Series) -> list[pl.DataFrame]
 def captures_with(paths: VectraPaths, date: str, rows: pl.Expr) -> pl.Series:
     """The captures (sorted) with an events row matching ``rows``, read a row group at a time: a player-kind stage
     reads only those captures' rows. A day no player recorded (every synthetic day, every public socket) then costs a
-    scan of a few columns: the 2M-frame day's actions read its events, trades and player state whole (1,052 MB) to
-    find no order."""
+    scan of a few columns: the 2M-frame day's actions read its events, trades and player state whole to find no
+    order (alone 920 MB, 240 MB now)."""
     found = [group["capture_id"].unique() for group in _row_groups(paths, date, rows, ("capture_id",))]
     return pl.concat([pl.Series("capture_id", [], pl.String), *found]).unique().sort()
 
