@@ -74,10 +74,12 @@ def _args(payload_json: str | None):
     return orjson.loads(payload_json) if payload_json else None
 
 
+# the emits that are orders: a capture without one has no actions (every public-socket capture)
+ORDERS = (pl.col("direction") == "out") & (pl.col("socket_type") == "event") & pl.col("event").is_in(list(ORDER_KINDS))
+
+
 def build_actions(frames: pl.DataFrame, events: pl.DataFrame, trades: pl.DataFrame, player_state: pl.DataFrame) -> pl.DataFrame:
-    orders = events.filter(
-        (pl.col("direction") == "out") & (pl.col("socket_type") == "event") & pl.col("event").is_in(list(ORDER_KINDS))
-    ).sort(["capture_id", "seq", "packet_index"])
+    orders = events.filter(ORDERS).sort(["capture_id", "seq", "packet_index"])
     if orders.height == 0:
         return conform(pl.DataFrame(), "actions")
     captures = orders["capture_id"].unique().to_list()

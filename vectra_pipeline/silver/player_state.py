@@ -86,8 +86,12 @@ def _differs(a, b) -> bool:
     return a is not None and b is not None and abs(a - b) > QTY_TOLERANCE * max(1.0, abs(a), abs(b))
 
 
+# the frames that name a capture's recording player (rule 1): a capture without one has no rows
+OWN_UPDATES = (pl.col("event") == PLAYER_UPDATE) & pl.col("contract_ok")
+
+
 def build_player_state(events: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
-    own_updates = events.filter((pl.col("event") == PLAYER_UPDATE) & pl.col("contract_ok"))
+    own_updates = events.filter(OWN_UPDATES)
     owners: dict[str, str] = {}
     for capture_id, payload_json in own_updates.sort(["capture_id", "seq"]).select("capture_id", "payload_json").iter_rows():
         player_id = orjson.loads(payload_json).get("id")

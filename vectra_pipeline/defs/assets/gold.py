@@ -263,8 +263,11 @@ def _filtered(games: pl.Series, *tables: pl.DataFrame) -> list[pl.DataFrame]:
 )
 def episodes(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = read_silver(paths, date, ("trades", "sidebets", "player_state", "actions"))
-    table = build_episodes(_gold(paths, "market_episodes", date), silver["trades"], silver["sidebets"],
+    silver = read_silver(paths, date, ("player_state", "actions"))  # the recording player's only: none on a public day
+    # of the trades and side bets only the recording player's (build_episodes counts no other): the day's every trade
+    # grew the step with the day for a count of own ones
+    own = {name: storage.scan_table(paths.root, name, date).filter(pl.col("is_own").fill_null(False)).collect() for name in ("trades", "sidebets")}
+    table = build_episodes(_gold(paths, "market_episodes", date), own["trades"], own["sidebets"],
                            silver["player_state"], silver["actions"])
     _write(paths, "episodes", date, table)
     # actions that belong to no game of the partition are kept in silver; here they are counted, not lost silently

@@ -10,12 +10,14 @@ import polars as pl
 
 from vectra_pipeline import storage
 from vectra_pipeline.datasets.identity import asset_code_version
-from vectra_pipeline.defs.assets.gold import GROUP, OWNERS, _write
+from vectra_pipeline.defs.assets.gold import GROUP, OWNERS, _close, _game_runs
 from vectra_pipeline.defs.metadata import preview
 from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.game_view import metadata_markdown, recent_games, view_of
 from vectra_pipeline.gold.player_games import build_player_games
+
+RUN_ROWS = 50_000  # trades and side bets rows of the games built at a time (a 1M-frame day has ≈ 140k)
 
 
 @dg.asset(
@@ -31,12 +33,24 @@ from vectra_pipeline.gold.player_games import build_player_games
 )
 def player_games(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    silver = {name: storage.read_table(paths.root, name, date) for name in ("trades", "sidebets", "games", "game_ticks")}
-    table = build_player_games(silver["trades"], silver["sidebets"], silver["games"])
-    _write(paths, "player_games", date, table)
+    trades, sidebets = (storage.scan_table(paths.root, name, date) for name in ("trades", "sidebets"))
+    games = storage.read_table(paths.root, "games", date)
+    # built a run of games at a time (every row is one game's, sorted by game first) and appended: the day's every
+    # trade and its aggregates grew the step with the day (200k → 1M frames: 267 → 387 MB)
+    weights = pl.concat([trades.select("game_id"), sidebets.select("game_id")]).group_by("game_id").agg(pl.len().alias("rows"))
+    appender = storage.PartitionAppender(paths.root, "player_games", date)
+    for run in _game_runs(weights, RUN_ROWS):
+        in_run = pl.col("game_id").is_in(run.implode(), nulls_equal=True)
+        appender.append(build_player_games(trades.filter(in_run).collect(), sidebets.filter(in_run).collect(), games.filter(in_run)))
+    _close(paths, appender)
+    table = storage.read_table(paths.root, "player_games", date)
     own = table.filter(pl.col("is_own"))
-    # the last games the recording player traded in, drawn: look at a day without leaving the UI (`vectra game` too)
-    recent = [view_of(game_id, {**silver, "player_games": table}) for game_id in recent_games(silver["games"], silver["trades"])]
+    # the last games the recording player traded in, drawn: look at a day without leaving the UI (`vectra game` too);
+    # of the silver tables only those games' rows
+    drawn = recent_games(games, trades.filter(pl.col("is_own").fill_null(False)).collect())
+    silver = {name: storage.scan_table(paths.root, name, date).filter(pl.col("game_id").is_in(drawn)).collect()
+              for name in ("trades", "sidebets", "game_ticks")}  # fmt: skip
+    recent = [view_of(game_id, {**silver, "games": games, "player_games": table}) for game_id in drawn]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.height,

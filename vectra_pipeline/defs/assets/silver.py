@@ -26,10 +26,10 @@ from vectra_pipeline.defs.partitions import daily
 from vectra_pipeline.defs.resources import VectraPaths
 from vectra_pipeline.parquet_format import with_own_strings
 from vectra_pipeline.schema import TABLES
-from vectra_pipeline.silver.actions import build_actions
+from vectra_pipeline.silver.actions import ORDERS, build_actions
 from vectra_pipeline.silver.game_history import build_game_history_in_slices
 from vectra_pipeline.silver.games import build_games
-from vectra_pipeline.silver.player_state import build_player_state
+from vectra_pipeline.silver.player_state import OWN_UPDATES, build_player_state
 from vectra_pipeline.silver.sidebets import build_sidebets
 from vectra_pipeline.silver.ticks import COOLDOWN_SHAPES, HISTORY_COLUMNS, build_cooldowns, build_game_ticks
 from vectra_pipeline.silver.trades import build_trades
@@ -95,16 +95,20 @@ def stage_events(events: pl.LazyFrame, stage: str, state_json: bool = False) -> 
 _ROW = "_events_row"  # a row's position in the events partition
 
 
-def _events(paths: VectraPaths, date: str, stage: str, state_json: bool = False, games: pl.Series | None = None) -> pl.DataFrame:
-    """:func:`stage_events` of the partition (of only the rows of ``games``, a run of :func:`_game_runs`, when given),
-    read in two parts so memory stays flat in day size: the typed columns of the stage's rows, then ``payload_json``
-    of only the row groups holding a row whose text the stage reads, one group at a time. Decoding the whole column
-    held the day's full-frame text (gameHistory repeated: 160 MB on a 200k-frame day, 340 MB to read) though stages
-    read the text of a few rows (game_ticks: connect snapshots)."""
+def _events(
+    paths: VectraPaths, date: str, stage: str, state_json: bool = False, games: pl.Series | None = None, captures: pl.Series | None = None
+) -> pl.DataFrame:
+    """:func:`stage_events` of the partition (of only the rows of ``games``, a run of :func:`_game_runs`, and of
+    ``captures`` when given), read in two parts so memory stays flat in day size: the typed columns of the stage's
+    rows, then ``payload_json`` of only the row groups holding a row whose text the stage reads, one group at a time.
+    Decoding the whole column held the day's full-frame text (gameHistory repeated: 160 MB on a 200k-frame day, 340 MB
+    to read) though stages read the text of a few rows (game_ticks: connect snapshots)."""
     columns = EVENT_COLUMNS[stage]
     scan = storage.scan_table(paths.root, "events", date).with_row_index(_ROW)  # numbered before any filter
     if games is not None:
         scan = scan.filter(pl.col("game_id").is_in(games.implode(), nulls_equal=True))
+    if captures is not None:
+        scan = scan.filter(pl.col("capture_id").is_in(captures.implode()))
     if "payload_json" not in columns:
         return stage_events(scan, stage).collect()
     typed = (
@@ -133,6 +137,21 @@ def _texts(paths: VectraPaths, date: str, rows: pl.Series) -> list[pl.DataFrame]
             out.append(with_own_strings(group))
         start += size
     return out
+
+
+def captures_with(paths: VectraPaths, date: str, rows: pl.Expr) -> pl.Series:
+    """The captures (sorted) with an events row matching ``rows``, read a row group at a time: a player-kind stage
+    reads only those captures' rows. A day no player recorded (every synthetic day, every public socket) then costs a
+    scan of a few columns: the 2M-frame day's actions read its events, trades and player state whole to find no
+    order (alone 920 MB, 240 MB now)."""
+    found = [group["capture_id"].unique() for group in _row_groups(paths, date, rows, ("capture_id",))]
+    return pl.concat([pl.Series("capture_id", [], pl.String), *found]).unique().sort()
+
+
+def _of_captures(paths: VectraPaths, table: str, date: str, captures: pl.Series, rows: pl.Expr | None = None) -> pl.DataFrame:
+    """The rows (``rows`` of them, when given) of those captures in a partition, filtered as read."""
+    in_captures = pl.col("capture_id").is_in(captures.implode())
+    return storage.scan_table(paths.root, table, date).filter(in_captures if rows is None else in_captures & rows).collect()
 
 
 GAME_RUN_ROWS = 200_000  # events rows a per-game stage holds at a time
@@ -324,10 +343,26 @@ def sidebets(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Materi
     return dg.MaterializeResult(metadata={"dagster/row_count": table.height, "status": counts(table, "status"), "preview": preview(table)})
 
 
+def player_state_of_day(paths: VectraPaths, date: str) -> pl.DataFrame:
+    """``build_player_state`` of the day, read for only the captures with an own playerUpdate (the rest have no row)
+    and of their trades only the own ones (the only ones it reads)."""
+    captures = captures_with(paths, date, OWN_UPDATES)
+    return build_player_state(_events(paths, date, "player_state", captures=captures), _of_captures(paths, "trades", date, captures, pl.col("is_own")))
+
+
+def actions_of_day(paths: VectraPaths, date: str) -> pl.DataFrame:
+    """``build_actions`` of the day, read for only the captures that sent an order (the rest have no action): their
+    clicks, events, own trades (the executions) and player state."""
+    captures = captures_with(paths, date, ORDERS)
+    clicks = _of_captures(paths, "frames", date, captures, pl.col("record_type") == "click")
+    trades = _of_captures(paths, "trades", date, captures, pl.col("is_own"))
+    return build_actions(clicks, _events(paths, date, "actions", captures=captures), trades, _of_captures(paths, "player_state", date, captures))
+
+
 @dg.asset(**_spec_kwargs("player_state", ["events", "trades"]))
 def player_state(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    table = build_player_state(_events(paths, date, "player_state"), storage.read_table(paths.root, "trades", date))
+    table = player_state_of_day(paths, date)
     _write(paths, "player_state", date, table)
     return dg.MaterializeResult(
         metadata={
@@ -342,9 +377,7 @@ def player_state(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Ma
 @dg.asset(**_spec_kwargs("actions", ["frames", "events", "trades", "player_state"]))
 def actions(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    clicks = storage.scan_table(paths.root, "frames", date).filter(pl.col("record_type") == "click").collect()
-    read = lambda name: storage.read_table(paths.root, name, date)  # noqa: E731
-    table = build_actions(clicks, _events(paths, date, "actions"), read("trades"), read("player_state"))
+    table = actions_of_day(paths, date)
     _write(paths, "actions", date, table)
     return dg.MaterializeResult(
         metadata={
