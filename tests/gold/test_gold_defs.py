@@ -183,6 +183,19 @@ def test_checks_fail_on_bad_observations(built, tmp_path, monkeypatch):
     assert evaluations[0].metadata["non_finite_by_feature"].value == {"return_5": pl.read_parquet(table_path(data, "market_observations", DAY)).filter(pl.col("tick") == 3).height}
 
 
+def test_look_ahead_check_reads_only_its_sample_and_rebuilds_it_as_from_the_whole_day(built):
+    first, _, _ = built
+    paths = VectraPaths(data_dir=str(first))
+    whole = gold_assets.read_silver(paths, DAY)
+    games = whole["games"]["game_id"].head(3).to_list()
+    sample = gold_assets.read_silver(paths, DAY, games=games)
+    assert sample.keys() == whole.keys() and len(games) == 3
+    for name, table in whole.items():  # each table's rows of the sample, in the day's order, and no other
+        assert sample[name].equals(table.filter(pl.col("game_id").is_in(games))), name
+    assert sum(table.height for table in sample.values()) < sum(table.height for table in whole.values())
+    assert gold_checks.look_ahead_violations(sample, games) == gold_checks.look_ahead_violations(whole, games) == {}
+
+
 def test_dataset_of_chosen_partitions_and_parameters(built):
     first, _, _ = built
     default = latest_dataset(first, "market")

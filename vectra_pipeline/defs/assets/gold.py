@@ -57,11 +57,17 @@ BOARD_RUN_FRAMES = 20_000  # board frames of the games whose rows are sorted and
 BOARD_WORKER_SLICES = 40
 
 
-def read_silver(paths: VectraPaths, date: str, names: Iterable[str] = SILVER_INPUTS) -> dict[str, pl.DataFrame]:
+def read_silver(paths: VectraPaths, date: str, names: Iterable[str] = SILVER_INPUTS,
+                games: list[str] | None = None) -> dict[str, pl.DataFrame]:
     """Those silver tables gold reads (of ``events`` only the frame statistics' columns): an asset reads the ones it
-    uses (a 1M-frame day's events columns alone are > 200 MB)."""
-    return {name: storage.read_table(paths.root, name, date, columns=list(EVENT_COLUMNS) if name == "events" else None)
-            for name in names}
+    uses (a 1M-frame day's events columns alone are > 200 MB); with ``games``, only their rows, filtered as read."""
+    tables = {}
+    for name in names:
+        table = storage.scan_table(paths.root, name, date)
+        if name == "events":
+            table = table.select(EVENT_COLUMNS)
+        tables[name] = (table if games is None else table.filter(pl.col("game_id").is_in(games))).collect()
+    return tables
 
 
 def _frame_stats(paths: VectraPaths, date: str) -> pl.LazyFrame:
