@@ -167,8 +167,29 @@ def _write_splits(version: DatasetVersion, splits: tuple[str, ...], folder: Path
     for split, data_path in written.items():
         # set after creation: at creation Minari would build the environment, whose version is not in place yet
         storage_ = MinariStorage.read(data_path)
-        storage_.update_metadata({"env_spec": env_spec(version, split).to_json(), "dataset_size": storage_.get_size(),
+        storage_.update_metadata({"env_spec": env_spec(version, split).to_json(), "dataset_size": _dataset_size(data_path),
                                   **reference})
+
+
+def _dataset_size(data_path: Path) -> np.float64:
+    """``MinariStorage.get_size()``'s value — MB to 0.1, each entry's st_size / 10⁶ added in the order its
+    ``glob("**/*")`` lists them, so the same float — by one scandir per folder, without its pathlib walk and its
+    path object per entry (6.5 s for the 52k entries of a 1M day's crowd split)."""
+    size = 0
+    for entry in _glob_order(data_path):
+        size += entry.stat().st_size / 1000000
+    return np.round(size, 1)
+
+
+def _glob_order(folder: str | Path) -> Iterator[os.DirEntry]:
+    """The entries under ``folder`` in the order ``Path.glob("**/*")`` yields them: the folder's own, then each
+    subfolder's (and its subfolders') in turn."""
+    with os.scandir(folder) as listing:
+        entries = list(listing)
+    yield from entries
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _glob_order(entry.path)
 
 
 def _create(version: DatasetVersion, split: str, evaluation: str | None):
