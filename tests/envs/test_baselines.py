@@ -1,6 +1,7 @@
 """Baselines: the games played side by side pay exactly what the environments pay one by one, hold scores 0, a
 split played a run of games at a time scores bit for bit what all its games side by side score (the random policy's
-draws included), and a policy that cannot read the observation is skipped with the reason."""
+draws included), policies played in one ledger score what each alone scores, and a policy that cannot read the
+observation is skipped with the reason."""
 
 from __future__ import annotations
 
@@ -90,6 +91,16 @@ def test_runs_of_games_score_bit_for_bit_what_all_games_at_once_score(version, g
     scores = evaluate_replay(version, "test", seed=seed, games_per_run=games_per_run).scores
     assert scores == _all_side_by_side(version, seed)  # exact float equality, every field
     assert scores["random"].std > 0
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(policies=st.permutations(POLICIES).flatmap(lambda order: st.integers(1, 3).map(lambda n: tuple(order[:n]))),
+       games_per_run=st.integers(1, 12), seed=st.integers(0, 2**32 - 1))
+def test_policies_played_in_one_ledger_score_bit_for_bit_what_each_alone_scores(version, policies, games_per_run, seed):
+    together = evaluate_replay(version, "test", policies, seed=seed, games_per_run=games_per_run).scores
+    alone = {name: evaluate_replay(version, "test", (name,), seed=seed, games_per_run=games_per_run).scores[name]
+             for name in policies}
+    assert together == alone and list(together) == list(policies)  # exact float equality, every field
 
 
 def test_a_crowd_like_split_scores_the_same_whatever_the_runs(version, tmp_path):

@@ -128,8 +128,7 @@ def play_games(names: Sequence[str], games: Sequence[Game], policy: Baseline, st
                first: int = 0) -> np.ndarray:
     """Each game's return (SOL) under ``policy`` (``games`` being its games ``first``…), every game on its own
     account and all of them stepped at once (:class:`Ledger`, instant fills): what the environments pay."""
-    return _play(Table(games, names, _market_reads(names, policy.reads)), policy, first,
-                 np.array([game.opening_cash(start_cash) for game in games], dtype=np.float64))
+    return _play(names, games, [policy], first, np.array([game.opening_cash(start_cash) for game in games], dtype=np.float64))[0]
 
 
 def _market_reads(names: Sequence[str], reads: Iterable[str]) -> list[str]:
@@ -141,20 +140,28 @@ def _market_reads(names: Sequence[str], reads: Iterable[str]) -> list[str]:
     return [n for n in reads if n not in PLAYER_FEATURES and n in names]
 
 
-def _play(table: Table, policy: Baseline, first: int, start_cash: np.ndarray) -> np.ndarray:
-    """Returns summed as the environments add them: each transition's reward added to its game's total in order."""
-    ledger, steps = Ledger(table, start_cash), table.rows - 1
-    games = slice(first, first + len(steps))
-    features, totals = ledger.features(), np.zeros(len(steps))
+def _play(names: Sequence[str], games: Sequence[Game], policies: Sequence[Baseline], first: int,
+          start_cash: np.ndarray) -> list[np.ndarray]:
+    """Each policy's returns over ``games``, summed as the environments add them: each transition's reward added to
+    its game's total in order. Every policy's accounts are stepped in one ledger (the games once per policy, side by
+    side): one array operation per rule per tick for all of them, and each account's arithmetic is its own, so each
+    return is the one a ledger of that policy alone gives."""
+    n, parts = len(games), [slice(i * len(games), (i + 1) * len(games)) for i in range(len(policies))]
+    table = Table([*games] * len(policies), names, _market_reads(names, [r for policy in policies for r in policy.reads]))
+    ledger, steps = Ledger(table, np.tile(start_cash, len(policies))), table.rows[:n] - 1
+    played = slice(first, first + n)
+    features, totals = ledger.features(), np.zeros(n * len(policies))
     for step in range(int(steps.max(initial=0))):
         active = steps > step
-        observed = {n: table.market[n][:, step] if n in table.market else features[n].astype(np.float32) for n in policy.reads}
-        kinds, amounts = policy.decide(observed, step, games)
-        ledger.step(kinds, amounts, active)
+        decisions = [policy.decide({name: table.market[name][part, step] if name in table.market
+                                    else features[name][part].astype(np.float32) for name in policy.reads}, step, played)
+                     for policy, part in zip(policies, parts, strict=True)]
+        ledger.step(np.concatenate([kinds for kinds, _ in decisions]), np.concatenate([amounts for _, amounts in decisions]),
+                    np.tile(active, len(policies)))
         after = ledger.features()
-        totals += np.where(active, reward(features["equity"], after["equity"]), 0.0)
+        totals += np.where(np.tile(active, len(policies)), reward(features["equity"], after["equity"]), 0.0)
         features = after
-    return totals
+    return [totals[part] for part in parts]
 
 
 def _score(name: str, returns: np.ndarray) -> Score:
@@ -205,14 +212,12 @@ def _evaluate(names: Sequence[str], runs: Iterable[Sequence[Game]], lengths: np.
             made[name] = baseline(name, names, seed, lengths - 1)
         except ValueError as unusable:
             skipped[name] = str(unusable)
-    reads = _market_reads(names, [n for policy in made.values() for n in policy.reads])
     returns: dict[str, list[np.ndarray]] = {name: [] for name in made}
     first = 0
     for games in runs:
-        table = Table(games, names, reads)
         cash = np.array([game.opening_cash(start_cash) for game in games], dtype=np.float64)
-        for name, policy in made.items():
-            returns[name].append(_play(table, policy, first, cash))
+        for name, played in zip(made, _play(names, games, list(made.values()), first, cash), strict=True):
+            returns[name].append(played)
         first += len(games)
     return Evaluation({name: _score(name, np.concatenate(r)) for name, r in returns.items()}, skipped)
 
