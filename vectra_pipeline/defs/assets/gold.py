@@ -31,7 +31,13 @@ from vectra_pipeline.gold.crowd import (
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION, MARKET_FEATURE_NAMES
 from vectra_pipeline.gold.features import FLOW_TRADE_COLUMNS
-from vectra_pipeline.gold.leaderboard import SpilledBoards, board_candidates, board_frames, spill_leaderboard
+from vectra_pipeline.gold.leaderboard import (
+    PieceStore,
+    SpilledBoards,
+    board_candidates,
+    board_frames,
+    spill_leaderboard,
+)
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
 from vectra_pipeline.gold.market import (
     EPISODE_TICK_COLUMNS,
@@ -44,7 +50,7 @@ from vectra_pipeline.gold.market import (
     stats_timeline,
 )
 from vectra_pipeline.gold.observations import build_observations
-from vectra_pipeline.leaderboard_workers import PAYLOAD_INDEX, board_texts, map_in_workers
+from vectra_pipeline.leaderboard_workers import PAYLOAD_INDEX, board_texts, map_in_workers, scratch_pieces
 from vectra_pipeline.parquet_format import with_own_strings
 from vectra_pipeline.schema import empty
 
@@ -347,10 +353,11 @@ def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Ma
 )
 def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    spilled = _spilled_boards(paths, date)  # what read them is gone before the writing
-    appender = storage.PartitionAppender(paths.root, "leaderboard", date)
-    for table in spilled.tables():  # a run of games at a time: the partition sorts by game first
-        appender.append(table)
+    with scratch_pieces(paths.root, date) as store:  # the day's compressed rows wait on disk, not in memory
+        spilled = _spilled_boards(paths, date, store)  # what read them is gone before the writing
+        appender = storage.PartitionAppender(paths.root, "leaderboard", date)
+        for table in spilled.tables():  # a run of games at a time: the partition sorts by game first
+            appender.append(table)
     _close(paths, appender)
     players = (
         storage.scan_table(paths.root, "leaderboard", date).select(pl.col("player_id").n_unique()).collect().item()
@@ -358,13 +365,13 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
     return dg.MaterializeResult(metadata={"dagster/row_count": appender.rows, "players": players, **spilled.counts})
 
 
-def _spilled_boards(paths: VectraPaths, date: str) -> SpilledBoards:
+def _spilled_boards(paths: VectraPaths, date: str, store: PieceStore | None = None) -> SpilledBoards:
     # only the board frames' text is read, back from the landing rows bronze indexed (checked against their hashes),
     # by worker processes on a large day
     texts_of = partial(board_texts, str(paths.root))
     frames = _indexed_board_frames(paths, date)
     workers = decode_workers() if frames.height >= BOARD_WORKER_SLICES * BOARD_SLICE_FRAMES else 1
-    return spill_leaderboard(frames, texts_of, BOARD_SLICE_FRAMES, BOARD_RUN_FRAMES, map_in_workers(workers))
+    return spill_leaderboard(frames, texts_of, BOARD_SLICE_FRAMES, BOARD_RUN_FRAMES, map_in_workers(workers), store)
 
 
 def _indexed_board_frames(paths: VectraPaths, date: str) -> pl.DataFrame:
