@@ -32,7 +32,7 @@ from vectra_pipeline.defs.resources import VectraPaths  # noqa: E402
 from vectra_pipeline.gold.leaderboard import board_frames, build_leaderboard, spill_leaderboard  # noqa: E402
 from vectra_pipeline.gold.market import frame_stats  # noqa: E402
 from vectra_pipeline.landing_files import read_landing_day  # noqa: E402
-from vectra_pipeline.leaderboard_workers import map_in_workers, scratch_pieces  # noqa: E402
+from vectra_pipeline.leaderboard_workers import PAYLOAD_INDEX, map_in_workers, scratch_pieces  # noqa: E402
 
 DATE = "2025-12-20"
 
@@ -192,3 +192,27 @@ def test_the_asset_appending_runs_writes_the_whole_tables_bytes(landed, monkeypa
     monkeypatch.setattr(gold_assets, "BOARD_RUN_FRAMES", run_frames)
     for date, tables in inputs.items():
         assert_assets_write_one_write(folder, date, tables, {"leaderboard": expected[date]})
+
+
+@pytest.mark.parametrize("row_group_size", [7, 500, 10**9])
+def test_the_bronze_index_read_a_row_group_at_a_time_is_the_whole_days(tmp_path, landed, row_group_size):
+    _, inputs, _ = landed
+    keys, indexed_frames = ["capture_id", "seq"], 0
+    for date, tables in inputs.items():
+        root = tmp_path / date
+        for name, table in (("frames", tables["frames"]), ("events", tables["events"])):
+            path = storage.table_path(root, name, date)
+            path.parent.mkdir(parents=True)
+            table.write_parquet(path, row_group_size=row_group_size)
+        frames = board_frames(frame_stats(tables["events"]))
+        expected = frames.join(tables["frames"].select(*keys, *PAYLOAD_INDEX), on=keys, how="left", maintain_order="left")
+        indexed = gold_assets._indexed_board_frames(VectraPaths(data_dir=str(root)), date)
+        assert indexed.equals(expected)
+        indexed_frames += indexed.height - indexed["landing_file"].null_count()
+    assert indexed_frames > 0
+    empty_root = tmp_path / "no-bronze"  # no frames partition: every board frame without an index, the columns kept
+    path = storage.table_path(empty_root, "events", DATE)
+    path.parent.mkdir(parents=True)
+    max((tables["events"] for tables in inputs.values()), key=lambda events: board_frames(frame_stats(events)).height).write_parquet(path)
+    indexed = gold_assets._indexed_board_frames(VectraPaths(data_dir=str(empty_root)), DATE)
+    assert set(PAYLOAD_INDEX) <= set(indexed.columns) and indexed["landing_file"].null_count() == indexed.height > 0
