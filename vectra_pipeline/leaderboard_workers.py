@@ -32,7 +32,11 @@ def board_texts(root: str, board_slice: pl.DataFrame) -> pl.DataFrame:
     """(capture_id, seq, payload_text) of a slice of board frames carrying their bronze index (:data:`PAYLOAD_INDEX`),
     read back from the landing rows and checked against their hashes; a frame bronze does not index has no text."""
     reader = _readers.setdefault(root, LandingPayloads(storage.location(root)))
-    rows = board_slice.select(*_KEYS, *PAYLOAD_INDEX).unique(_KEYS, maintain_order=True)  # a frame's packets: one read
+    rows = (
+        board_slice.select(*_KEYS, *PAYLOAD_INDEX)
+        .unique(_KEYS, maintain_order=True)  # a frame's packets: one read
+        .with_columns(pl.col("landing_file").cast(pl.String))  # held as a categorical
+    )
     return with_payloads(rows, reader).select(*_KEYS, "payload_text")
 
 
