@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import numpy as np
@@ -252,18 +252,24 @@ def spill_leaderboard(
     slice_frames: int,
     run_frames: int,
     map_slices: Callable[[Callable, Sequence], Iterable] = map,
+    store: PieceStore | None = None,
 ) -> SpilledBoards:
     """:func:`build_leaderboard` of ``frames`` read ``slice_frames`` board frames at a time in receipt order (a slice's
     text lies in a few landing row groups; ``texts_of(slice)`` gives it), its rows kept compressed per run of games of
     about ``run_frames`` frames in the table's order (game ids do not follow time). ``map_slices(read, slices)`` gives
     each slice's result in order (``map``; the asset's reads them in worker processes: ``texts_of`` is then a
-    picklable function of the slice). Memory: a few slices' text and rows, then one run's rows, and the day's rows
-    compressed (≈ 20 B a row); the day's table is never held."""
+    picklable function of the slice). The compressed pieces go to ``store`` (held in memory by default; the asset's
+    is a scratch file, so the day's rows do not stay in memory). Memory: a few slices' text and rows, then one run's
+    rows; the day's table is never held."""
     per_game = frames.group_by("game_id").len().sort("game_id", nulls_last=True)
     runs = per_game.select(
         "game_id", ((pl.col("len").cum_sum() - pl.col("len")) // run_frames).cast(pl.Int64).alias("_run")
     )
-    spilled = SpilledBoards([[] for _ in range(runs.height and runs["_run"].max() + 1)], dict.fromkeys(COUNTS, 0))
+    spilled = SpilledBoards(
+        [[] for _ in range(runs.height and runs["_run"].max() + 1)],
+        dict.fromkeys(COUNTS, 0),
+        HeldPieces() if store is None else store,
+    )
     # the run as one more column (the frames' columns shared, not copied) and the receipt order as row numbers: the
     # day's board frames are held once, a slice gathered when it is sent
     run_of_frame = frames.select("game_id").join(runs, on="game_id", how="left", nulls_equal=True, maintain_order="left")
@@ -273,7 +279,7 @@ def spill_leaderboard(
     for pieces, counts in map_slices(partial(_slice_runs, texts_of), slices):
         spilled.counts = {name: spilled.counts[name] + counts[name] for name in COUNTS}
         for run, piece in pieces:
-            spilled.runs[run].append(piece)
+            spilled.runs[run].append(spilled.store.put(piece))
     return spilled
 
 
@@ -302,16 +308,44 @@ def _slice_runs(
     return [(run, rows.write_ipc(None, compression="zstd").getvalue()) for (run,), rows in pieces], counts
 
 
+class PieceStore(Protocol):
+    """Where compressed run pieces wait until their run is written: ``put`` gives what ``get`` finds the bytes by."""
+
+    def put(self, piece: bytes) -> Any: ...
+
+    def get(self, ref: Any) -> bytes: ...
+
+
+class HeldPieces:
+    """The pieces held in memory (a small day, the tests): a piece's ref is its place in the list."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+
+    def put(self, piece: bytes) -> int:
+        self.pieces.append(piece)
+        return len(self.pieces) - 1
+
+    def get(self, ref: int) -> bytes:
+        return self.pieces[ref]
+
+
 @dataclass
 class SpilledBoards:
-    """The day's leaderboard rows held compressed in memory, per run of games, until they are written in order."""
+    """The day's leaderboard rows kept compressed in ``store``, per run of games, until they are written in order."""
 
-    runs: list[list[bytes]]  # per run of games, its rows from each slice as compressed Arrow IPC (in memory, no file)
+    runs: list[list[Any]]  # per run of games, the store's refs of its rows from each slice (compressed Arrow IPC)
     counts: dict
+    store: PieceStore = field(default_factory=HeldPieces)
+
+    def pieces(self) -> Iterator[list[bytes]]:
+        """Each run's pieces, in slice order, read back from the store."""
+        for refs in self.runs:
+            yield [self.store.get(ref) for ref in refs]
 
     def tables(self) -> Iterator[pl.DataFrame]:
         """The table a run at a time, in its order: one after another they are the whole day's table."""
-        for pieces in self.runs:
+        for pieces in self.pieces():
             if pieces:
                 yield pl.concat([pl.read_ipc(piece) for piece in pieces]).sort(_ORDER, nulls_last=True)
 

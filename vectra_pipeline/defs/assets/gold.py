@@ -31,7 +31,13 @@ from vectra_pipeline.gold.crowd import (
 from vectra_pipeline.gold.episodes import build_episodes
 from vectra_pipeline.gold.feature_spec import FEATURE_NAMES, FEATURE_SPEC_VERSION, MARKET_FEATURE_NAMES
 from vectra_pipeline.gold.features import FLOW_TRADE_COLUMNS
-from vectra_pipeline.gold.leaderboard import SpilledBoards, board_candidates, board_frames, spill_leaderboard
+from vectra_pipeline.gold.leaderboard import (
+    PieceStore,
+    SpilledBoards,
+    board_candidates,
+    board_frames,
+    spill_leaderboard,
+)
 from vectra_pipeline.gold.lookahead import SILVER_INPUTS
 from vectra_pipeline.gold.market import (
     EPISODE_TICK_COLUMNS,
@@ -44,7 +50,7 @@ from vectra_pipeline.gold.market import (
     stats_timeline,
 )
 from vectra_pipeline.gold.observations import build_observations
-from vectra_pipeline.leaderboard_workers import PAYLOAD_INDEX, board_texts, map_in_workers
+from vectra_pipeline.leaderboard_workers import PAYLOAD_INDEX, board_texts, map_in_workers, scratch_pieces
 from vectra_pipeline.parquet_format import with_own_strings
 from vectra_pipeline.schema import empty
 
@@ -347,10 +353,11 @@ def observations(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Ma
 )
 def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.MaterializeResult:
     date = context.partition_key
-    spilled = _spilled_boards(paths, date)  # what read them is gone before the writing
-    appender = storage.PartitionAppender(paths.root, "leaderboard", date)
-    for table in spilled.tables():  # a run of games at a time: the partition sorts by game first
-        appender.append(table)
+    with scratch_pieces(paths.root, date) as store:  # the day's compressed rows wait on disk, not in memory
+        spilled = _spilled_boards(paths, date, store)  # what read them is gone before the writing
+        appender = storage.PartitionAppender(paths.root, "leaderboard", date)
+        for table in spilled.tables():  # a run of games at a time: the partition sorts by game first
+            appender.append(table)
     _close(paths, appender)
     players = (
         storage.scan_table(paths.root, "leaderboard", date).select(pl.col("player_id").n_unique()).collect().item()
@@ -358,33 +365,38 @@ def leaderboard(context: dg.AssetExecutionContext, paths: VectraPaths) -> dg.Mat
     return dg.MaterializeResult(metadata={"dagster/row_count": appender.rows, "players": players, **spilled.counts})
 
 
-def _spilled_boards(paths: VectraPaths, date: str) -> SpilledBoards:
+def _spilled_boards(paths: VectraPaths, date: str, store: PieceStore | None = None) -> SpilledBoards:
     # only the board frames' text is read, back from the landing rows bronze indexed (checked against their hashes),
     # by worker processes on a large day
     texts_of = partial(board_texts, str(paths.root))
     frames = _indexed_board_frames(paths, date)
     workers = decode_workers() if frames.height >= BOARD_WORKER_SLICES * BOARD_SLICE_FRAMES else 1
-    return spill_leaderboard(frames, texts_of, BOARD_SLICE_FRAMES, BOARD_RUN_FRAMES, map_in_workers(workers))
+    return spill_leaderboard(frames, texts_of, BOARD_SLICE_FRAMES, BOARD_RUN_FRAMES, map_in_workers(workers), store)
 
 
 def _indexed_board_frames(paths: VectraPaths, date: str) -> pl.DataFrame:
-    """:func:`_board_frames` with the landing rows bronze indexed for them (one per key), the day's index streamed
-    (collected whole, 1M frames' index columns held 100 MB more)."""
+    """:func:`_board_frames` with the landing rows bronze indexed for them (one per key), the day's index read a row
+    group at a time (collected whole, 1M frames' index columns held 100 MB more; streamed whole, 100 MB more still,
+    growing with the day)."""
     frames = _board_frames(paths, date)
     keys = ["capture_id", "seq"]
-    indexed = (
-        storage.scan_table(paths.root, "frames", date)
-        .select(*keys, *PAYLOAD_INDEX)
-        .join(frames.select(keys).unique().lazy(), on=keys, how="semi")
-        .collect(engine="streaming")
-    )
-    return frames.join(indexed, on=keys, how="left", maintain_order="left")
+    wanted = frames.select(keys).unique().lazy()
+    groups = storage.scan_table_row_groups(paths.root, "frames", date)
+    few_names = pl.col("landing_file").cast(pl.Categorical)  # a day has few landing files: 1M frames' names, 33 MB
+    index = [
+        group.select(*keys, *PAYLOAD_INDEX).join(wanted, on=keys, how="semi").with_columns(few_names).collect()
+        for group in groups
+    ]
+    no_index = storage.scan_table(paths.root, "frames", date).select(*keys, *PAYLOAD_INDEX).clear().collect()
+    no_index = no_index.with_columns(few_names)
+    return frames.join(pl.concat(index) if index else no_index, on=keys, how="left", maintain_order="left")
 
 
 def _board_frames(paths: VectraPaths, date: str) -> pl.DataFrame:
     """:func:`board_frames` of the day's events read a row group at a time (frame_stats reads each frame on its own,
-    its sort aside): the whole day's frame statistics at once took 0.85 GB on a 1M-frame day."""
-    groups = storage.iter_table_row_groups(paths.root, "events", date, list(EVENT_COLUMNS))
+    its sort aside): the whole day's frame statistics at once took 0.85 GB on a 1M-frame day; each group read by
+    polars, not pyarrow (whose pool kept 43 MB more at 1M, growing with the day)."""
+    groups = (scan.select(EVENT_COLUMNS).collect() for scan in storage.scan_table_row_groups(paths.root, "events", date))
     candidates = [with_own_strings(board_candidates(frame_stats(group))) for group in groups]
     return board_frames(
         pl.concat(candidates) if candidates else board_candidates(frame_stats(empty("events").select(EVENT_COLUMNS)))
