@@ -246,17 +246,6 @@ def iter_table_slices(root, table: str, date: str, rows: int):
         yield conform(pl.from_arrow(batch), table)
 
 
-def iter_table_row_groups(root, table: str, date: str, columns: list[str]):
-    """Those columns of one partition of a table, one row group at a time, in file order (memory: one row group of
-    those columns); nothing when the partition was never written."""
-    path = table_path(root, table, date)
-    if not path.exists():
-        return
-    file = _parquet_file(path)
-    for index in range(file.num_row_groups):
-        yield pl.from_arrow(file.read_row_group(index, columns=columns, use_threads=False))
-
-
 def scan_table(root, table: str, date: str) -> pl.LazyFrame:
     path = table_path(root, table, date)
     return scan_parquet(path) if path.exists() else empty(table).lazy()
