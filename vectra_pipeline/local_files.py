@@ -94,7 +94,8 @@ def fsync_tree(folder: Path) -> None:
     promises what an fsync of each entry would, in one call instead of one per file. A smaller folder, or a system
     without such a syncfs, fsyncs each entry, many at once (the journal commits concurrent syncs together): there,
     syncfs would also wait for other writers' unrelated dirty data."""
-    tree = _tree(folder)
+    tree = ((Path(entry.path), entry.is_dir(follow_symlinks=False))
+            for entry in entries_in_glob_order(folder) if not entry.is_symlink())  # their targets are not ours
     entries = list(itertools.islice(tree, SYNCFS_FROM))
     if len(entries) == SYNCFS_FROM and _syncfs(folder):
         return
@@ -104,15 +105,15 @@ def fsync_tree(folder: Path) -> None:
         list(pool.map(lambda entry: fsync_dir(entry[0]) if entry[1] else fsync_file(entry[0]), entries))
 
 
-def _tree(folder: Path) -> Iterator[tuple[Path, bool]]:
-    """(path, is a folder) of every entry under ``folder``, lazily; symlinks skipped (their targets are not ours)."""
+def entries_in_glob_order(folder: str | Path) -> Iterator[os.DirEntry]:
+    """The entries under ``folder``, lazily, in the order ``Path.glob("**/*")`` yields them: the folder's own, then
+    each subfolder's (and its subfolders') in turn; a symlinked folder listed, not entered."""
     with os.scandir(folder) as listing:
-        entries = [entry for entry in listing if not entry.is_symlink()]
+        entries = list(listing)
+    yield from entries
     for entry in entries:
-        is_folder = entry.is_dir(follow_symlinks=False)
-        yield Path(entry.path), is_folder
-        if is_folder:
-            yield from _tree(Path(entry.path))
+        if entry.is_dir(follow_symlinks=False):
+            yield from entries_in_glob_order(entry.path)
 
 
 def _syncfs(folder: Path) -> bool:

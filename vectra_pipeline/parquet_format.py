@@ -21,8 +21,9 @@ class ParquetSettings:
     def write(self, frame: pl.DataFrame, path: Path, own_strings: bool = False) -> None:
         """``own_strings``: ``frame``'s text columns hold only their own bytes already (:func:`with_own_strings`), so
         no null can carry stale bytes and the copy of :func:`without_stale_views` is skipped."""
-        (frame if own_strings else without_stale_views(frame)).write_parquet(path, compression="zstd", compression_level=self.compression_level,
-                                                 statistics=self.statistics, row_group_size=self.row_group_size)
+        written = frame if own_strings else without_stale_views(frame)
+        written.write_parquet(path, compression="zstd", compression_level=self.compression_level,
+                              statistics=self.statistics, row_group_size=self.row_group_size)
 
 
 def without_stale_views(frame: pl.DataFrame) -> pl.DataFrame:

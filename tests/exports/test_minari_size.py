@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from minari.dataset.minari_storage import MinariStorage
 
+from vectra_pipeline import local_files
 from vectra_pipeline.datasets.registry import load_version
 from vectra_pipeline.exports import minari as minari_export
 
@@ -33,7 +34,7 @@ def test_the_size_is_minaris_float_on_any_tree(tmp_path_factory, files):
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / f"f{index}", "wb") as file:
             file.truncate(size)  # sparse: st_size is what counts
-    assert [entry.path for entry in minari_export._glob_order(data)] == [str(p) for p in data.glob("**/*")]
+    assert [entry.path for entry in local_files.entries_in_glob_order(data)] == [str(p) for p in data.glob("**/*")]
     ours = minari_export._dataset_size(data)
     assert type(ours) is type(_minaris_size(data)) and ours == _minaris_size(data)
 

@@ -152,14 +152,14 @@ def _play(names: Sequence[str], games: Sequence[Game], policies: Sequence[Baseli
     played = slice(first, first + n)
     features, totals = ledger.features(), np.zeros(n * len(policies))
     for step in range(int(steps.max(initial=0))):
-        active = steps > step
+        active = np.tile(steps > step, len(policies))
         decisions = [policy.decide({name: table.market[name][part, step] if name in table.market
                                     else features[name][part].astype(np.float32) for name in policy.reads}, step, played)
                      for policy, part in zip(policies, parts, strict=True)]
         ledger.step(np.concatenate([kinds for kinds, _ in decisions]), np.concatenate([amounts for _, amounts in decisions]),
-                    np.tile(active, len(policies)))
+                    active)
         after = ledger.features()
-        totals += np.where(np.tile(active, len(policies)), reward(features["equity"], after["equity"]), 0.0)
+        totals += np.where(active, reward(features["equity"], after["equity"]), 0.0)
         features = after
     return [totals[part] for part in parts]
 
